@@ -1,0 +1,145 @@
+//! The command line of every `bench-<allocator>` binary.
+//!
+//! ```text
+//! bench-<allocator> <workload> [--threads N] [--duration-ms M | --iters N] [--seed S]
+//! bench-<allocator> list
+//! ```
+//! prints one JSON line (see [`crate::report`]) on stdout; errors go to stderr with exit code 2.
+
+use std::time::Duration;
+
+use crate::report::{stats_json_from_debug, RunReport};
+use crate::rss::peak_rss_kib;
+use crate::workloads::{Budget, Params, Workload, CALLGRIND_WORKLOAD_NAMES, WORKLOAD_NAMES};
+
+/// Default run length when neither `--duration-ms` nor `--iters` is given.
+pub const DEFAULT_DURATION_MS: u64 = 1000;
+
+/// A parsed command line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Run { workload: Workload, params: ParamsSpec },
+    List,
+    Help,
+}
+
+/// What the command line asked for (threads resolved to a number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamsSpec {
+    pub threads: usize,
+    pub budget: Budget,
+    pub seed: u64,
+}
+
+pub fn usage(bin: &str) -> String {
+    format!(
+        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S]\n       {bin} list\n\
+         workloads: {}\n(callgrind gate: {})",
+        WORKLOAD_NAMES.join(", "),
+        CALLGRIND_WORKLOAD_NAMES.join(", ")
+    )
+}
+
+/// The machine's core count (the default thread count).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+fn parse_num(flag: &str, v: Option<&String>) -> Result<u64, String> {
+    let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+    v.parse::<u64>().map_err(|_| format!("{flag}: not a non-negative integer: {v:?}"))
+}
+
+/// Parses the arguments after the program name.
+pub fn parse_args(args: &[String]) -> Result<Command, String> {
+    let mut it = args.iter();
+    let first = it.next().ok_or("missing workload")?;
+    match first.as_str() {
+        "list" => return Ok(Command::List),
+        "-h" | "--help" | "help" => return Ok(Command::Help),
+        _ => {}
+    }
+    let workload =
+        Workload::from_name(first).ok_or_else(|| format!("unknown workload {first:?}; known: {}", WORKLOAD_NAMES.join(", ")))?;
+    let mut threads = default_threads();
+    let mut budget = Budget::Time(Duration::from_millis(DEFAULT_DURATION_MS));
+    let (mut saw_duration, mut saw_iters) = (false, false);
+    let mut seed = 0x5121;
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--threads" | "-t" => {
+                threads = parse_num(flag, it.next())? as usize;
+                if threads == 0 || threads > 1024 {
+                    return Err(format!("--threads must be in 1..=1024, got {threads}"));
+                }
+            }
+            "--duration-ms" => {
+                let ms = parse_num(flag, it.next())?;
+                if ms == 0 {
+                    return Err("--duration-ms must be positive".into());
+                }
+                budget = Budget::Time(Duration::from_millis(ms));
+                saw_duration = true;
+            }
+            "--iters" => {
+                let n = parse_num(flag, it.next())?;
+                if n == 0 {
+                    return Err("--iters must be positive".into());
+                }
+                budget = Budget::Iters(n);
+                saw_iters = true;
+            }
+            "--seed" => seed = parse_num(flag, it.next())?,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if saw_duration && saw_iters {
+        return Err("give either --duration-ms or --iters, not both".into());
+    }
+    Ok(Command::Run { workload, params: ParamsSpec { threads, budget, seed } })
+}
+
+/// Runs one workload in this process and returns the JSON line.
+pub fn run_to_json(allocator: &str, workload: Workload, spec: ParamsSpec, stats: Option<fn() -> String>) -> String {
+    let mut params = Params::new(spec.threads, spec.budget);
+    params.seed = spec.seed;
+    let outcome = workload.run(&params);
+    let peak_rss_kib = peak_rss_kib();
+    let stats_json = stats.map(|f| stats_json_from_debug(&f()));
+    RunReport { allocator, workload, threads: params.threads, outcome: &outcome, peak_rss_kib, stats_json }.to_json()
+}
+
+/// The JSON answer of `list`.
+pub fn list_json() -> String {
+    let names = |v: &[&str]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(",");
+    format!(
+        "{{\"workloads\":[{}],\"callgrind_workloads\":[{}],\"allocators\":[{}]}}",
+        names(WORKLOAD_NAMES),
+        names(CALLGRIND_WORKLOAD_NAMES),
+        names(&crate::allocators::all_names())
+    )
+}
+
+/// `main` of a bench binary; returns the exit code.
+pub fn main(allocator: &str, stats: Option<fn() -> String>) -> i32 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bin = format!("bench-{allocator}");
+    match parse_args(&args) {
+        Ok(Command::Run { workload, params }) => {
+            println!("{}", run_to_json(allocator, workload, params, stats));
+            0
+        }
+        Ok(Command::List) => {
+            println!("{}", list_json());
+            0
+        }
+        Ok(Command::Help) => {
+            println!("{}", usage(&bin));
+            0
+        }
+        Err(e) => {
+            eprintln!("{bin}: {e}\n{}", usage(&bin));
+            2
+        }
+    }
+}

@@ -1,0 +1,1 @@
+hz3_bench::bench_main!(name = "mimalloc", alloc = mimalloc::MiMalloc = mimalloc::MiMalloc);

@@ -1,0 +1,51 @@
+//! Peak resident set size of this process.
+
+/// Peak RSS in KiB: `getrusage(RUSAGE_SELF).ru_maxrss` (KiB on Linux), falling back to
+/// `VmHWM` from `/proc/self/status`. Returns 0 when neither is available.
+pub fn peak_rss_kib() -> u64 {
+    // SAFETY: `rusage` is a plain C struct for which all-zero bytes is a valid value.
+    let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable `rusage` for the duration of the call.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc == 0 && ru.ru_maxrss > 0 {
+        return ru.ru_maxrss as u64;
+    }
+    vm_hwm_kib().unwrap_or(0)
+}
+
+/// `VmHWM` (peak RSS) from `/proc/self/status`, in KiB.
+pub fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_status_kib(&status, "VmHWM:")
+}
+
+/// Extracts a `Key:   123 kB` line from a `/proc/<pid>/status` text.
+pub fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_rss_is_positive_and_grows() {
+        let before = peak_rss_kib();
+        assert!(before > 0);
+        let v = vec![1u8; 64 << 20];
+        std::hint::black_box(&v);
+        let after = peak_rss_kib();
+        assert!(after >= before + 32 * 1024, "before {before} after {after}");
+    }
+
+    #[test]
+    fn parses_status_lines() {
+        let s = "Name:\tx\nVmPeak:\t  1000 kB\nVmHWM:\t  2345 kB\n";
+        assert_eq!(parse_status_kib(s, "VmHWM:"), Some(2345));
+        assert_eq!(parse_status_kib(s, "VmRSS:"), None);
+    }
+}

@@ -1,0 +1,742 @@
+//! The workloads of `cargo xtask bench-matrix` (issue 4; shapes from docs/bench-matrix.md and
+//! the S121 background note).
+//!
+//! Each workload is a function of [`Params`] that returns an [`Outcome`]: the metric (a rate,
+//! higher is better), the raw operation count and extra figures. The allocator under test is the
+//! process's `#[global_allocator]`; the workloads call it through `std::alloc::{alloc, dealloc}`
+//! and write the object's size into its first word (and read it back before the free), so every
+//! object is touched once, as a real program would.
+//!
+//! Harness memory (slot arrays, rings, batch buffers) is allocated before the clock starts and
+//! released after it stops; the timed loops allocate only the objects under test (larson's thread
+//! spawns are the one exception, and they are part of that workload's shape).
+
+use std::alloc::Layout;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::rng::XorShift64;
+
+/// Alignment of every object the workloads allocate (what a Rust `Box<[u64]>` asks for).
+pub const ALIGN: usize = 8;
+
+/// How long a workload runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Run for this long (wall clock), then stop.
+    Time(Duration),
+    /// Run a fixed amount of work: iterations per thread (per producer batch for xmalloc, per
+    /// generation for larson). Deterministic; used by tests and the callgrind gate.
+    Iters(u64),
+}
+
+/// Parameters common to all workloads.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    /// Worker threads (xmalloc: producers, and as many consumers; single-thread workloads ignore it).
+    pub threads: usize,
+    pub budget: Budget,
+    pub seed: u64,
+}
+
+impl Params {
+    pub fn new(threads: usize, budget: Budget) -> Self {
+        Params { threads: threads.max(1), budget, seed: 0x5121 }
+    }
+}
+
+/// What a workload measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The metric value: `ops / elapsed` in `unit` (higher is better).
+    pub value: f64,
+    /// Operations counted (frees, alloc+free ops, or pairs: see the workload's `unit`).
+    pub ops: u64,
+    pub elapsed: Duration,
+    /// False when the run broke a validity rule (mt-remote: fallback rate above 0.1%).
+    pub valid: bool,
+    /// Workload-specific figures, e.g. `fallback_rate` for mt-remote.
+    pub extra: Vec<(&'static str, f64)>,
+}
+
+impl Outcome {
+    fn rate(ops: u64, elapsed: Duration) -> Outcome {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        Outcome { value: ops as f64 / secs, ops, elapsed, valid: true, extra: Vec::new() }
+    }
+}
+
+/// The workloads, by their stable names (the names used on the command line and in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Workload {
+    Xmalloc,
+    MtRemote { remote_pct: u32 },
+    Larson,
+    DistApp,
+    LocalFixed,
+    LocalMixed,
+    /// Callgrind gate: `iters` local 64-byte alloc+free pairs through the probe functions.
+    CgLocal,
+    /// Callgrind gate: one producer allocates 64-byte objects, one consumer frees them (every
+    /// free is remote), in lockstep batches so the run is deterministic.
+    CgRemote,
+}
+
+/// Names of the benchmark workloads, in the order tables print them.
+pub const WORKLOAD_NAMES: &[&str] = &[
+    "xmalloc",
+    "mt-remote-r0",
+    "mt-remote-r50",
+    "mt-remote-r90",
+    "larson",
+    "dist-app",
+    "local-fixed",
+    "local-mixed",
+];
+
+/// Names of the deterministic workloads used by the callgrind gate.
+pub const CALLGRIND_WORKLOAD_NAMES: &[&str] = &["cg-local", "cg-remote"];
+
+impl Workload {
+    pub fn from_name(name: &str) -> Option<Workload> {
+        Some(match name {
+            "xmalloc" => Workload::Xmalloc,
+            "mt-remote-r0" => Workload::MtRemote { remote_pct: 0 },
+            "mt-remote-r50" => Workload::MtRemote { remote_pct: 50 },
+            "mt-remote-r90" => Workload::MtRemote { remote_pct: 90 },
+            "larson" => Workload::Larson,
+            "dist-app" => Workload::DistApp,
+            "local-fixed" => Workload::LocalFixed,
+            "local-mixed" => Workload::LocalMixed,
+            "cg-local" => Workload::CgLocal,
+            "cg-remote" => Workload::CgRemote,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Xmalloc => "xmalloc",
+            Workload::MtRemote { remote_pct: 0 } => "mt-remote-r0",
+            Workload::MtRemote { remote_pct: 50 } => "mt-remote-r50",
+            Workload::MtRemote { remote_pct: 90 } => "mt-remote-r90",
+            Workload::MtRemote { .. } => "mt-remote",
+            Workload::Larson => "larson",
+            Workload::DistApp => "dist-app",
+            Workload::LocalFixed => "local-fixed",
+            Workload::LocalMixed => "local-mixed",
+            Workload::CgLocal => "cg-local",
+            Workload::CgRemote => "cg-remote",
+        }
+    }
+
+    /// `(metric name, unit)` of the value this workload reports.
+    pub fn metric(self) -> (&'static str, &'static str) {
+        match self {
+            Workload::Xmalloc | Workload::CgRemote => ("free_rate", "frees/s"),
+            Workload::LocalFixed | Workload::LocalMixed | Workload::CgLocal => {
+                ("pair_rate", "pairs/s")
+            }
+            _ => ("op_rate", "ops/s"),
+        }
+    }
+
+    /// Whether the workload uses `Params::threads`.
+    pub fn is_multithreaded(self) -> bool {
+        matches!(self, Workload::Xmalloc | Workload::MtRemote { .. } | Workload::Larson)
+    }
+
+    pub fn run(self, p: &Params) -> Outcome {
+        match self {
+            Workload::Xmalloc => xmalloc(p),
+            Workload::MtRemote { remote_pct } => mt_remote(p, &MtRemoteShape::canonical(remote_pct)),
+            Workload::Larson => larson(p),
+            Workload::DistApp => dist_app(p),
+            Workload::LocalFixed => local_fixed(p),
+            Workload::LocalMixed => local_mixed(p),
+            Workload::CgLocal => crate::callgrind::cg_local(p),
+            Workload::CgRemote => crate::callgrind::cg_remote(p),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Object helpers
+// ------------------------------------------------------------------------------------------
+
+/// Allocates `size` bytes (`size >= 8`) and stores the size in the first word.
+#[inline(always)]
+pub(crate) fn alloc_obj(size: usize) -> *mut u8 {
+    debug_assert!(size >= 8);
+    // SAFETY: ALIGN is a power of two and workload sizes are far below isize::MAX.
+    let layout = unsafe { Layout::from_size_align_unchecked(size, ALIGN) };
+    // SAFETY: `layout` has a non-zero size.
+    let p = unsafe { std::alloc::alloc(layout) };
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` is valid for `size >= 8` bytes and aligned to 8.
+    unsafe { p.cast::<u64>().write(size as u64) };
+    p
+}
+
+/// Frees an object made by [`alloc_obj`], reading its size back from the first word.
+///
+/// # Safety
+/// `p` must come from [`alloc_obj`] and not have been freed.
+#[inline(always)]
+pub(crate) unsafe fn free_obj(p: *mut u8) {
+    // SAFETY: per the contract, `p` is a live object whose first word holds its size.
+    let size = unsafe { p.cast::<u64>().read() } as usize;
+    // SAFETY: same size and alignment as the allocation.
+    unsafe { std::alloc::dealloc(p, Layout::from_size_align_unchecked(size, ALIGN)) };
+}
+
+/// A raw pointer that may cross threads (the workloads hand objects between threads on purpose).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut u8);
+// SAFETY: the pointee is a plain heap object; ownership moves with the pointer.
+unsafe impl Send for SendPtr {}
+
+/// Checks the clock every `CLOCK_CHECK` iterations in single-thread loops.
+const CLOCK_CHECK: u64 = 1024;
+
+/// Runs `step` until the budget is spent; returns (iterations, elapsed).
+#[inline(always)]
+fn single_thread_loop(budget: Budget, mut step: impl FnMut()) -> (u64, Duration) {
+    let start = Instant::now();
+    let mut iters = 0u64;
+    match budget {
+        Budget::Iters(n) => {
+            while iters < n {
+                step();
+                iters += 1;
+            }
+        }
+        Budget::Time(d) => {
+            let deadline = start + d;
+            loop {
+                for _ in 0..CLOCK_CHECK {
+                    step();
+                }
+                iters += CLOCK_CHECK;
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+    }
+    (iters, start.elapsed())
+}
+
+/// Starts the clock when all workers are ready, and for `Budget::Time` raises `stop` after the
+/// duration. Returns the start instant.
+fn start_and_time(barrier: &Barrier, budget: Budget, stop: &AtomicBool) -> Instant {
+    barrier.wait();
+    let start = Instant::now();
+    if let Budget::Time(d) = budget {
+        std::thread::sleep(d);
+        stop.store(true, Ordering::Relaxed);
+    }
+    start
+}
+
+// ------------------------------------------------------------------------------------------
+// xmalloc: N producers allocate 64-byte objects in batches of 4096 and hand the batches
+// through one shared blocking FIFO to N consumers, which free them. Metric: frees/s.
+// ------------------------------------------------------------------------------------------
+
+pub const XMALLOC_OBJECT_SIZE: usize = 64;
+pub const XMALLOC_BATCH: usize = 4096;
+/// Batch buffers in circulation per producer (bounds the live set to
+/// `threads × 4 × 4096 × 64 B` = 1 MiB per producer).
+pub const XMALLOC_BATCHES_PER_PRODUCER: usize = 4;
+
+struct Batch(Box<[SendPtr]>);
+
+struct XmallocShared {
+    full: Mutex<VecDeque<Batch>>,
+    full_cv: Condvar,
+    empty: Mutex<VecDeque<Batch>>,
+    empty_cv: Condvar,
+    stop: AtomicBool,
+}
+
+const WAIT_SLICE: Duration = Duration::from_millis(2);
+
+fn take_batch(q: &Mutex<VecDeque<Batch>>, cv: &Condvar, stop: &AtomicBool) -> Option<Batch> {
+    let mut g = q.lock().unwrap();
+    loop {
+        if let Some(b) = g.pop_front() {
+            return Some(b);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        g = cv.wait_timeout(g, WAIT_SLICE).unwrap().0;
+    }
+}
+
+fn put_batch(q: &Mutex<VecDeque<Batch>>, cv: &Condvar, b: Batch) {
+    // The deque was created with room for every batch: this never allocates.
+    q.lock().unwrap().push_back(b);
+    cv.notify_one();
+}
+
+/// xmalloc-test shape. `Budget::Iters(n)`: each producer fills `n` batches.
+pub fn xmalloc(p: &Params) -> Outcome {
+    let n = p.threads;
+    let total_batches = n * XMALLOC_BATCHES_PER_PRODUCER;
+    let mut empty = VecDeque::with_capacity(total_batches);
+    for _ in 0..total_batches {
+        empty.push_back(Batch(vec![SendPtr(core::ptr::null_mut()); XMALLOC_BATCH].into_boxed_slice()));
+    }
+    let shared = Arc::new(XmallocShared {
+        full: Mutex::new(VecDeque::with_capacity(total_batches)),
+        full_cv: Condvar::new(),
+        empty: Mutex::new(empty),
+        empty_cv: Condvar::new(),
+        stop: AtomicBool::new(false),
+    });
+    let barrier = Arc::new(Barrier::new(2 * n + 1));
+    let producers_left = Arc::new(AtomicUsize::new(n));
+    let mut handles = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        let (s, b, left) = (shared.clone(), barrier.clone(), producers_left.clone());
+        let budget = p.budget;
+        handles.push(std::thread::spawn(move || {
+            b.wait();
+            let mut done = 0u64;
+            loop {
+                if s.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if let Budget::Iters(max) = budget {
+                    if done >= max {
+                        break;
+                    }
+                }
+                let Some(mut batch) = take_batch(&s.empty, &s.empty_cv, &s.stop) else { break };
+                for slot in batch.0.iter_mut() {
+                    *slot = SendPtr(alloc_obj(XMALLOC_OBJECT_SIZE));
+                }
+                put_batch(&s.full, &s.full_cv, batch);
+                done += 1;
+            }
+            if left.fetch_sub(1, Ordering::AcqRel) == 1 && matches!(budget, Budget::Iters(_)) {
+                // Last producer of a fixed-work run: consumers stop once the queue is empty.
+                s.stop.store(true, Ordering::Relaxed);
+                s.full_cv.notify_all();
+            }
+            0u64
+        }));
+    }
+    for _ in 0..n {
+        let (s, b) = (shared.clone(), barrier.clone());
+        let fixed = matches!(p.budget, Budget::Iters(_));
+        handles.push(std::thread::spawn(move || {
+            b.wait();
+            let mut frees = 0u64;
+            loop {
+                // A fixed-work run drains everything; a timed run stops at the deadline.
+                let batch = if fixed {
+                    take_batch(&s.full, &s.full_cv, &s.stop)
+                } else if s.stop.load(Ordering::Relaxed) {
+                    None
+                } else {
+                    take_batch(&s.full, &s.full_cv, &s.stop)
+                };
+                let Some(batch) = batch else { break };
+                for slot in batch.0.iter() {
+                    // SAFETY: every slot of a full batch holds a live object from alloc_obj.
+                    unsafe { free_obj(slot.0) };
+                }
+                frees += batch.0.len() as u64;
+                put_batch(&s.empty, &s.empty_cv, batch);
+            }
+            frees
+        }));
+    }
+    let start = start_and_time(&barrier, p.budget, &shared.stop);
+    shared.full_cv.notify_all();
+    shared.empty_cv.notify_all();
+    let frees: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let elapsed = start.elapsed();
+    // Untimed clean-up of batches that were filled but not consumed.
+    for batch in shared.full.lock().unwrap().drain(..) {
+        for slot in batch.0.iter() {
+            // SAFETY: full batches hold live objects.
+            unsafe { free_obj(slot.0) };
+        }
+    }
+    Outcome::rate(frees, elapsed)
+}
+
+// ------------------------------------------------------------------------------------------
+// mt-remote: T threads, each with `ws` slots and an SPSC ring to the next thread.
+// ------------------------------------------------------------------------------------------
+
+/// The shape of an mt-remote run (the original's `threads iters ws min max remote_pct ring_slots`).
+#[derive(Clone, Copy, Debug)]
+pub struct MtRemoteShape {
+    pub remote_pct: u32,
+    pub working_set: usize,
+    pub min_size: usize,
+    pub max_size: usize,
+    /// Ring capacity (a power of two).
+    pub ring_slots: usize,
+}
+
+impl MtRemoteShape {
+    /// The canonical rows: ws 400, sizes 16..2048, 65536-slot rings.
+    pub fn canonical(remote_pct: u32) -> Self {
+        MtRemoteShape { remote_pct, working_set: 400, min_size: 16, max_size: 2048, ring_slots: 1 << 16 }
+    }
+}
+
+/// Fallback rate above which an mt-remote run is invalid (0.1%).
+pub const MT_REMOTE_MAX_FALLBACK_RATE: f64 = 0.001;
+
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// Single-producer single-consumer ring of object pointers.
+struct Ring {
+    slots: Box<[AtomicPtr<u8>]>,
+    mask: usize,
+    /// Next slot the consumer reads (written by the consumer only).
+    head: Padded<AtomicUsize>,
+    /// Next slot the producer writes (written by the producer only).
+    tail: Padded<AtomicUsize>,
+}
+
+impl Ring {
+    fn new(cap: usize) -> Ring {
+        assert!(cap.is_power_of_two());
+        Ring {
+            slots: (0..cap).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect(),
+            mask: cap - 1,
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+        }
+    }
+}
+
+/// Producer-side view of a ring (cached indices).
+struct RingTx<'a> {
+    ring: &'a Ring,
+    tail: usize,
+    head_cache: usize,
+}
+
+impl RingTx<'_> {
+    #[inline(always)]
+    fn push(&mut self, p: *mut u8) -> bool {
+        let cap = self.ring.mask + 1;
+        if self.tail - self.head_cache == cap {
+            self.head_cache = self.ring.head.0.load(Ordering::Acquire);
+            if self.tail - self.head_cache == cap {
+                return false;
+            }
+        }
+        self.ring.slots[self.tail & self.ring.mask].store(p, Ordering::Relaxed);
+        self.tail += 1;
+        self.ring.tail.0.store(self.tail, Ordering::Release);
+        true
+    }
+}
+
+/// Consumer-side view of a ring.
+struct RingRx<'a> {
+    ring: &'a Ring,
+    head: usize,
+}
+
+impl RingRx<'_> {
+    /// Frees everything that arrived; returns how many objects it freed.
+    #[inline(always)]
+    fn drain_free(&mut self) -> u64 {
+        let tail = self.ring.tail.0.load(Ordering::Acquire);
+        let n = tail - self.head;
+        if n == 0 {
+            return 0;
+        }
+        while self.head != tail {
+            let p = self.ring.slots[self.head & self.ring.mask].load(Ordering::Relaxed);
+            // SAFETY: the producer published a live object in this slot before moving `tail`.
+            unsafe { free_obj(p) };
+            self.head += 1;
+        }
+        self.ring.head.0.store(self.head, Ordering::Release);
+        n as u64
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct MtCounts {
+    allocs: u64,
+    frees: u64,
+    sent: u64,
+    fallbacks: u64,
+}
+
+/// mt-remote. Metric: ops/s with ops = allocations + frees (a remotely freed object counts on
+/// the thread that frees it). Extra: `fallback_rate` = ring-full local frees / remote attempts;
+/// the run is invalid above [`MT_REMOTE_MAX_FALLBACK_RATE`].
+pub fn mt_remote(p: &Params, shape: &MtRemoteShape) -> Outcome {
+    let t = p.threads;
+    let rings: Arc<Vec<Ring>> = Arc::new((0..t).map(|_| Ring::new(shape.ring_slots)).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let barrier = Arc::new(Barrier::new(t + 1));
+    let shape = *shape;
+    let mut handles = Vec::with_capacity(t);
+    for i in 0..t {
+        let (rings, stop, barrier) = (rings.clone(), stop.clone(), barrier.clone());
+        let (budget, seed) = (p.budget, p.seed);
+        handles.push(std::thread::spawn(move || {
+            let mut slots: Vec<SendPtr> = vec![SendPtr(core::ptr::null_mut()); shape.working_set];
+            let mut rng = XorShift64::for_thread(seed, i);
+            let mut rx = RingRx { ring: &rings[i], head: 0 };
+            let mut tx = RingTx { ring: &rings[(i + 1) % t], tail: 0, head_cache: 0 };
+            let mut c = MtCounts::default();
+            let max_iters = match budget {
+                Budget::Iters(n) => n,
+                Budget::Time(_) => u64::MAX,
+            };
+            let ws = shape.working_set as u32;
+            barrier.wait();
+            let mut iter = 0u64;
+            while iter < max_iters {
+                if iter % 256 == 0 && stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                iter += 1;
+                c.frees += rx.drain_free();
+                let slot = &mut slots[rng.below(ws) as usize];
+                if slot.0.is_null() {
+                    slot.0 = alloc_obj(rng.range_inclusive(shape.min_size, shape.max_size));
+                    c.allocs += 1;
+                } else {
+                    let obj = core::mem::replace(&mut slot.0, core::ptr::null_mut());
+                    if shape.remote_pct > 0 && rng.below(100) < shape.remote_pct {
+                        if tx.push(obj) {
+                            c.sent += 1;
+                        } else {
+                            // SAFETY: `obj` is a live object owned by this thread.
+                            unsafe { free_obj(obj) };
+                            c.fallbacks += 1;
+                            c.frees += 1;
+                        }
+                    } else {
+                        // SAFETY: as above.
+                        unsafe { free_obj(obj) };
+                        c.frees += 1;
+                    }
+                }
+            }
+            (c, slots)
+        }));
+    }
+    let start = start_and_time(&barrier, p.budget, &stop);
+    let results: Vec<(MtCounts, Vec<SendPtr>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let elapsed = start.elapsed();
+    // Untimed clean-up: objects still in slots or in flight.
+    let mut total = MtCounts::default();
+    for (c, slots) in &results {
+        total.allocs += c.allocs;
+        total.frees += c.frees;
+        total.sent += c.sent;
+        total.fallbacks += c.fallbacks;
+        for s in slots.iter().filter(|s| !s.0.is_null()) {
+            // SAFETY: non-null slots hold live objects.
+            unsafe { free_obj(s.0) };
+        }
+    }
+    // Each ring's consumer has exited; consume from where it stopped (its `head`).
+    for ring in rings.iter() {
+        let mut rx = RingRx { ring, head: ring.head.0.load(Ordering::Acquire) };
+        rx.drain_free();
+    }
+    let attempts = total.sent + total.fallbacks;
+    let fallback_rate = if attempts == 0 { 0.0 } else { total.fallbacks as f64 / attempts as f64 };
+    let mut out = Outcome::rate(total.allocs + total.frees, elapsed);
+    out.valid = fallback_rate <= MT_REMOTE_MAX_FALLBACK_RATE;
+    out.extra = vec![
+        ("fallback_rate", fallback_rate),
+        ("remote_sent", total.sent as f64),
+        ("fallbacks", total.fallbacks as f64),
+        ("allocs", total.allocs as f64),
+        ("frees", total.frees as f64),
+    ];
+    out
+}
+
+// ------------------------------------------------------------------------------------------
+// larson-style server: T lanes; each lane is a chain of thread generations that replace random
+// slots of the lane's array; each generation hands the array to a new thread and exits, so
+// objects outlive the thread that allocated them and are freed by its successor.
+// ------------------------------------------------------------------------------------------
+
+pub const LARSON_SLOTS: usize = 1024;
+pub const LARSON_REPLACEMENTS_PER_GENERATION: u64 = 4096;
+pub const LARSON_MIN_SIZE: usize = 8;
+pub const LARSON_MAX_SIZE: usize = 1024;
+
+struct Lane {
+    slots: Vec<SendPtr>,
+    rng: XorShift64,
+    ops: u64,
+    generations: u64,
+}
+
+struct LarsonShared {
+    stop: AtomicBool,
+    max_generations: u64,
+    done: Mutex<Vec<Lane>>,
+    done_cv: Condvar,
+}
+
+fn larson_generation(mut lane: Lane, shared: Arc<LarsonShared>) {
+    for _ in 0..LARSON_REPLACEMENTS_PER_GENERATION {
+        let j = lane.rng.below(LARSON_SLOTS as u32) as usize;
+        // SAFETY: every lane slot holds a live object (filled before the first generation).
+        unsafe { free_obj(lane.slots[j].0) };
+        lane.slots[j] = SendPtr(alloc_obj(lane.rng.range_inclusive(LARSON_MIN_SIZE, LARSON_MAX_SIZE)));
+    }
+    lane.ops += 2 * LARSON_REPLACEMENTS_PER_GENERATION;
+    lane.generations += 1;
+    if shared.stop.load(Ordering::Relaxed) || lane.generations >= shared.max_generations {
+        shared.done.lock().unwrap().push(lane);
+        shared.done_cv.notify_all();
+        return;
+    }
+    let next = shared.clone();
+    std::thread::Builder::new()
+        .spawn(move || larson_generation(lane, next))
+        .expect("larson: spawning the next generation failed");
+}
+
+/// larson-style. Metric: ops/s with ops = allocations + frees (2 per replacement).
+/// `Budget::Iters(n)`: `n` generations per lane. Extra: `generations` (total over lanes).
+pub fn larson(p: &Params) -> Outcome {
+    let t = p.threads;
+    let max_generations = match p.budget {
+        Budget::Iters(n) => n.max(1),
+        Budget::Time(_) => u64::MAX,
+    };
+    let shared = Arc::new(LarsonShared {
+        stop: AtomicBool::new(false),
+        max_generations,
+        done: Mutex::new(Vec::with_capacity(t)),
+        done_cv: Condvar::new(),
+    });
+    // Untimed warm-up: the main thread fills every lane (the first generation frees them remotely).
+    let lanes: Vec<Lane> = (0..t)
+        .map(|i| {
+            let mut rng = XorShift64::for_thread(p.seed, i);
+            let slots = (0..LARSON_SLOTS)
+                .map(|_| SendPtr(alloc_obj(rng.range_inclusive(LARSON_MIN_SIZE, LARSON_MAX_SIZE))))
+                .collect();
+            Lane { slots, rng, ops: 0, generations: 0 }
+        })
+        .collect();
+    let start = Instant::now();
+    for lane in lanes {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .spawn(move || larson_generation(lane, s))
+            .expect("larson: spawning the first generation failed");
+    }
+    if let Budget::Time(d) = p.budget {
+        std::thread::sleep(d);
+        shared.stop.store(true, Ordering::Relaxed);
+    }
+    let lanes = {
+        let mut g = shared.done.lock().unwrap();
+        while g.len() < t {
+            g = shared.done_cv.wait(g).unwrap();
+        }
+        core::mem::take(&mut *g)
+    };
+    let elapsed = start.elapsed();
+    let ops = lanes.iter().map(|l| l.ops).sum();
+    let generations: u64 = lanes.iter().map(|l| l.generations).sum();
+    for lane in &lanes {
+        for s in &lane.slots {
+            // SAFETY: lane slots hold live objects.
+            unsafe { free_obj(s.0) };
+        }
+    }
+    let mut out = Outcome::rate(ops, elapsed);
+    out.extra = vec![("generations", generations as f64)];
+    out
+}
+
+// ------------------------------------------------------------------------------------------
+// Single-thread workloads.
+// ------------------------------------------------------------------------------------------
+
+pub const DIST_APP_SLOTS: usize = 400;
+
+/// The dist-app size distribution: 80% 16–256, 15% 257–2048, 5% 2049–32768.
+#[inline(always)]
+pub fn dist_app_size(rng: &mut XorShift64) -> usize {
+    let r = rng.below(100);
+    if r < 80 {
+        rng.range_inclusive(16, 256)
+    } else if r < 95 {
+        rng.range_inclusive(257, 2048)
+    } else {
+        rng.range_inclusive(2049, 32768)
+    }
+}
+
+/// dist-app: one thread, 400 slots; each step picks a slot, frees it if occupied, else
+/// allocates a size from [`dist_app_size`]. Metric: ops/s (allocations + frees).
+pub fn dist_app(p: &Params) -> Outcome {
+    let mut slots = vec![core::ptr::null_mut::<u8>(); DIST_APP_SLOTS];
+    let mut rng = XorShift64::for_thread(p.seed, 0);
+    let (iters, elapsed) = single_thread_loop(p.budget, || {
+        let slot = &mut slots[rng.below(DIST_APP_SLOTS as u32) as usize];
+        if slot.is_null() {
+            *slot = alloc_obj(dist_app_size(&mut rng));
+        } else {
+            // SAFETY: non-null slots hold live objects.
+            unsafe { free_obj(*slot) };
+            *slot = core::ptr::null_mut();
+        }
+    });
+    for s in slots.iter().filter(|s| !s.is_null()) {
+        // SAFETY: as above.
+        unsafe { free_obj(*s) };
+    }
+    Outcome::rate(iters, elapsed)
+}
+
+pub const LOCAL_FIXED_SIZE: usize = 64;
+pub const LOCAL_MIXED_MIN: usize = 16;
+pub const LOCAL_MIXED_MAX: usize = 512;
+
+/// local-fixed: one thread, allocate 64 bytes and free it at once. Metric: pairs/s.
+pub fn local_fixed(p: &Params) -> Outcome {
+    let (iters, elapsed) = single_thread_loop(p.budget, || {
+        let o = std::hint::black_box(alloc_obj(LOCAL_FIXED_SIZE));
+        // SAFETY: `o` was just allocated.
+        unsafe { free_obj(o) };
+    });
+    Outcome::rate(iters, elapsed)
+}
+
+/// local-mixed: one thread, allocate a uniform random size in 16..=512 and free it at once.
+/// Metric: pairs/s.
+pub fn local_mixed(p: &Params) -> Outcome {
+    let mut rng = XorShift64::for_thread(p.seed, 0);
+    let (iters, elapsed) = single_thread_loop(p.budget, || {
+        let o = std::hint::black_box(alloc_obj(rng.range_inclusive(LOCAL_MIXED_MIN, LOCAL_MIXED_MAX)));
+        // SAFETY: `o` was just allocated.
+        unsafe { free_obj(o) };
+    });
+    Outcome::rate(iters, elapsed)
+}

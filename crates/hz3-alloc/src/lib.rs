@@ -1,56 +1,249 @@
-//! hz3-alloc — TEMPORARY STUB while the core is written. The public API below is the contract:
-//! the types and functions keep these names; the bodies will become the real allocator.
+//! # hz3-alloc — the hz3 memory allocator
+//!
+//! A thread-caching allocator built around the hardest case for allocators: memory freed by
+//! a thread other than the one that allocated it. Use it as the global allocator:
+//!
+//! ```
+//! #[global_allocator]
+//! static GLOBAL: hz3_alloc::Hz3 = hz3_alloc::Hz3::new();
+//!
+//! let v: Vec<u64> = (0..1000).collect();
+//! let h = std::thread::spawn(move || v.iter().sum::<u64>()); // freed on another thread
+//! assert_eq!(h.join().unwrap(), 499_500);
+//! ```
+//!
+//! `Hz3<R, C>` is generic over the remote-free strategy `R` (the S121 family:
+//! [`strategy::OwnerStash`] = A, [`strategy::PageQueuePop`] = B, [`strategy::DrainAll`] = C,
+//! [`strategy::Packets`] = D, [`strategy::DrainAllPacked`] = C-packed) and the flavour `C`
+//! ([`config::Fast`], [`config::WithStats`], [`config::Checked`]). Each pairing is its own
+//! monomorphised allocator with its own thread-local state, so several may coexist in one
+//! process (the test suite runs them side by side); memory must be freed through the same
+//! pairing that allocated it.
+//!
+//! Layers (each a crate, depending only downward): hz3-page (size classes, segments, page
+//! metadata, remote lists, OS) ← hz3-pageq (page queue, strategies) ← hz3-tcache (heaps, thread
+//! cache, ownership) ← hz3-alloc (this crate: `GlobalAlloc`, large blocks). See
+//! `docs/architecture.md` for the invariants referenced by `// SAFETY:` comments.
+
+pub mod large;
+mod stats;
+
 use core::alloc::{GlobalAlloc, Layout};
 use core::marker::PhantomData;
+use hz3_page::{
+    class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX, MAX_SMALL,
+    NUM_CLASSES,
+};
+use hz3_tcache::{Heap, Instance};
 
+pub use hz3_pageq::RemoteFree;
+pub use hz3_tcache::Config;
+pub use stats::Stats;
+
+/// The remote-free strategies (S121 family).
 pub mod strategy {
-    /// S121=0 owner stash (variant A).
-    pub struct OwnerStash;
-    /// S121-B page-local remote + pageq pop.
-    pub struct PageQueuePop;
-    /// S121-C drain-all.
-    pub struct DrainAll;
-    /// S121-D packets.
-    pub struct Packets;
-    /// S121-C with packed head+state word.
-    pub struct DrainAllPacked;
+    pub use hz3_pageq::{DrainAll, DrainAllPacked, OwnerStash, Packets, PageQueuePop, RemoteFree};
 }
+
 /// Build flavours.
 pub mod config {
-    pub struct Fast;
-    pub struct WithStats;
-    pub struct Checked;
+    pub use hz3_tcache::{Checked, Config, Fast, WithStats};
 }
 
-/// Counters summed over all threads (all zero unless the `WithStats` config is used).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub remote_frees: u64,
-    pub head_cas: u64,
-    pub state_swaps: u64,
-    pub pageq_cas: u64,
-    pub cas_retries: u64,
-    pub empty_to_nonempty: u64,
-    pub pageq_enqueues: u64,
-    pub pageq_dequeues: u64,
-    pub requeues: u64,
-    pub drained_pages: u64,
-    pub drained_objects: u64,
-    pub packet_flushes: u64,
-    pub packet_slot_hits: u64,
-}
+/// The default strategy of [`Hz3`] (see `docs/strategies.md` for the measurements behind the
+/// choice).
+pub type DefaultStrategy = strategy::DrainAll;
 
-pub struct Hz3<R = strategy::DrainAll, C = config::Fast>(PhantomData<(R, C)>);
-impl<R, C> Hz3<R, C> {
-    pub const fn new() -> Self { Hz3(PhantomData) }
-    pub fn stats() -> Stats { Stats::default() }
-}
-unsafe impl<R, C> GlobalAlloc for Hz3<R, C> {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 { unsafe { std::alloc::System.alloc(l) } }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) { unsafe { std::alloc::System.dealloc(p, l) } }
-}
+/// The hz3 allocator with remote-free strategy `R` and flavour `C`.
+pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(PhantomData<fn() -> (R, C)>);
+
+/// S121=0 (A): owner stash.
 pub type Hz3A = Hz3<strategy::OwnerStash>;
+/// S121-B: page-local remote + pageq pop.
 pub type Hz3B = Hz3<strategy::PageQueuePop>;
+/// S121-C: drain-all.
 pub type Hz3C = Hz3<strategy::DrainAll>;
+/// S121-D: packets.
 pub type Hz3D = Hz3<strategy::Packets>;
+/// S121-C with packed head+state.
 pub type Hz3CPacked = Hz3<strategy::DrainAllPacked>;
+
+impl<R: RemoteFree, C: Config> Default for Hz3<R, C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: RemoteFree, C: Config> core::fmt::Debug for Hz3<R, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Hz3<{}, {}>", R::NAME, C::NAME)
+    }
+}
+
+impl<R: RemoteFree, C: Config> Hz3<R, C> {
+    /// The allocator (a zero-sized handle; all state is per instance type).
+    pub const fn new() -> Self {
+        Hz3(PhantomData)
+    }
+
+    /// The strategy's short name (`a`, `b`, `c`, `d`, `c-packed`).
+    pub const STRATEGY: &'static str = R::NAME;
+
+    /// Counters summed over all threads (zero unless `C` counts).
+    pub fn stats() -> Stats {
+        Stats::from_counters(&Instance::<R, C>::counters())
+    }
+
+    /// Returns cached memory to the OS: flushes the calling thread's cache, collects heaps of
+    /// exited threads, releases empty slabs and segments.
+    pub fn collect() {
+        Instance::<R, C>::collect()
+    }
+
+    /// The empty-check oracle: drains everything reachable and returns the number of blocks
+    /// still allocated, per size class.
+    ///
+    /// # Safety
+    /// No other thread may use this allocator instance during the call (see
+    /// [`Instance::live_blocks`]).
+    pub unsafe fn live_blocks() -> [u64; NUM_CLASSES] {
+        // SAFETY: forwarded.
+        unsafe { Instance::<R, C>::live_blocks() }
+    }
+
+    /// Number of heaps (owner identities) created so far.
+    pub fn heap_count() -> usize {
+        Instance::<R, C>::heap_count()
+    }
+
+    /// The usable size of a block returned by this allocator (at least the requested size).
+    ///
+    /// # Safety
+    /// `p` is a live block of this allocator instance.
+    pub unsafe fn usable_size(p: *mut u8) -> usize {
+        // SAFETY: P1: `p` is an hz3 block, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        if meta.owner() != 0 {
+            return class_size(meta.class());
+        }
+        // SAFETY: owner 0 and a live hz3 block: a large block (P2).
+        match unsafe { large::header(p) } {
+            Some(h) => large::usable_size(h),
+            None => fatal(FatalKind::InvalidFree),
+        }
+    }
+
+    #[inline(always)]
+    fn alloc_class(c: usize) -> *mut u8 {
+        let heap = Instance::<R, C>::current();
+        // SAFETY: `heap` is this thread's TLS heap pointer (H1).
+        unsafe {
+            let p = Heap::pop_bin(heap, c);
+            if !p.is_null() {
+                return p;
+            }
+            Instance::<R, C>::alloc_slow(heap, c)
+        }
+    }
+
+    #[inline(never)]
+    fn alloc_general(size: usize, align: usize) -> *mut u8 {
+        match class_for(size, align) {
+            Some(c) => Self::alloc_class(c),
+            None => large::alloc(size, align),
+        }
+    }
+
+    #[inline(never)]
+    unsafe fn dealloc_slow(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
+        if meta.owner() == 0 {
+            // SAFETY: `p` is an hz3 block with owner 0: large, or not ours at all.
+            match unsafe { large::header(p) } {
+                // SAFETY: the caller gives up the live large block.
+                Some(h) => unsafe { large::free(h) },
+                None => fatal(FatalKind::InvalidFree),
+            }
+        } else {
+            // SAFETY: a live small block owned by another heap (or we hold no heap).
+            unsafe { Instance::<R, C>::free_remote(heap, meta, p) }
+        }
+    }
+}
+
+// SAFETY: `alloc` returns null or a block of at least `layout.size()` bytes aligned to
+// `layout.align()` (SC2/SC3 for classes, L1 for large blocks) that no other live allocation
+// overlaps (H2, P3); `dealloc` accepts exactly those blocks. No method unwinds or allocates
+// through the global allocator.
+unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let size = layout.size();
+        if size <= LUT_MAX && layout.align() <= 16 {
+            return Self::alloc_class(CLASS_LUT[(size + 15) >> 4] as usize);
+        }
+        Self::alloc_general(size, layout.align())
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        let heap = Instance::<R, C>::current();
+        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        if meta.owner() == heap as usize {
+            if C::CHECKS && class_for(layout.size(), layout.align()) != Some(meta.class()) {
+                fatal(FatalKind::WrongLayout);
+            }
+            // SAFETY: owner check above: a live block of a slab of the heap we hold.
+            unsafe { Heap::free_local(heap, meta, p) };
+        } else {
+            // SAFETY: forwarded caller contract.
+            unsafe { Self::dealloc_slow(heap, meta, p) };
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let size = layout.size();
+        if class_for(size, layout.align()).is_none() {
+            // Fresh OS memory is already zero: skip the memset.
+            return large::alloc(size, layout.align());
+        }
+        // SAFETY: forwarded layout contract.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() {
+            // SAFETY: `p` has at least `size` writable bytes.
+            unsafe { core::ptr::write_bytes(p, 0, size) };
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: P1.
+        let meta = unsafe { &*meta_of(p) };
+        if meta.owner() != 0 {
+            if class_for(new_size, layout.align()) == Some(meta.class()) {
+                return p;
+            }
+        } else if new_size > MAX_SMALL {
+            // SAFETY: owner 0: a large block (or an invalid pointer, reported on free).
+            if let Some(h) = unsafe { large::header(p) } {
+                let usable = large::usable_size(h);
+                if new_size <= usable && new_size > usable / 2 {
+                    return p;
+                }
+            }
+        }
+        // SAFETY: the caller guarantees `new_size` with `layout.align()` is a valid layout.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: valid non-zero layout (GlobalAlloc contract).
+        let q = unsafe { self.alloc(new_layout) };
+        if !q.is_null() {
+            // SAFETY: both blocks hold at least the copied length and do not overlap.
+            unsafe {
+                core::ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
+                self.dealloc(p, layout);
+            }
+        }
+        q
+    }
+}

@@ -1,1 +1,46 @@
-//! hz3-page
+//! # hz3-page — the page layer of the hz3 allocator
+//!
+//! The lowest layer of hz3: it knows nothing about threads or heaps. It provides
+//!
+//! - [`size_class`]: the size-class table (four classes per doubling above 128 bytes);
+//! - [`page`]: segments (4 MiB, aligned), pages (64 KiB), [`PageMeta`], and the O(1)
+//!   pointer → page map [`meta_of`];
+//! - [`remote`]: the MPSC intrusive block lists ([`RemoteList`], [`PackedRemoteList`]) that
+//!   carry remote frees;
+//! - [`os`]: the OS layer ([`OsMemory`], [`SystemOs`]);
+//! - [`fatal`]: fixed-message aborts that never allocate;
+//! - [`sync`]: the loom / core switch for atomics and cells.
+//!
+//! Invariants are numbered in each module (SC*, P*, R*) and referenced from `// SAFETY:`
+//! comments across the workspace; `docs/architecture.md` collects them.
+//!
+//! ```
+//! use hz3_page::{class_for, class_size, slab_pages, PAGE_SIZE};
+//! let c = class_for(100, 8).unwrap();
+//! assert_eq!(class_size(c), 112);
+//! assert!(slab_pages(c) * PAGE_SIZE >= 4 * class_size(c));
+//! // A 4 KiB-aligned request is served by a class whose size is a multiple of 4096.
+//! let c = class_for(5000, 4096).unwrap();
+//! assert_eq!(class_size(c) % 4096, 0);
+//! ```
+#![cfg_attr(not(loom), no_std)]
+
+pub mod fatal;
+pub mod os;
+pub mod page;
+pub mod remote;
+pub mod size_class;
+pub mod sync;
+
+pub use fatal::{fatal, FatalKind};
+pub use os::{OsMemory, SystemOs, OS_PAGE};
+pub use page::{
+    find_run, meta_index, meta_of, page_meta, page_start, run_mask, segment_of, OwnerCell,
+    PageMeta, SegmentHeader, SegmentKind, ALL_SLAB_PAGES, PAGES_PER_SEGMENT, PAGE_SHIFT,
+    PAGE_SIZE, SEGMENT_SHIFT, SEGMENT_SIZE,
+};
+pub use remote::{chain_len, Block, PackedRemoteList, Push, RemoteList, QUEUED};
+pub use size_class::{
+    class_for, class_of, class_size, slab_capacity, slab_pages, SizeClass, CLASS_LUT, CLASS_SIZE,
+    LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, SLAB_PAGES,
+};

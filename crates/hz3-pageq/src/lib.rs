@@ -1,1 +1,53 @@
-//! hz3-pageq
+//! # hz3-pageq — the owner × size-class page queue and the S121 remote-free strategies
+//!
+//! - [`PageQueue`]: an MPSC Treiber stack of pages with `push`, `push_list`, `pop` (one page
+//!   per CAS; ABA-free because only the owner pops, Q3) and `drain_all` (one swap).
+//! - [`RemoteFree`]: the strategy trait the thread cache is generic over, with the five
+//!   strategies of the S121 experiment: [`OwnerStash`] (A), [`PageQueuePop`] (B),
+//!   [`DrainAll`] (C), [`Packets`] (D) and [`DrainAllPacked`] (C-packed).
+//! - [`Counters`]: statistics hooks that compile away ([`NoCounters`]).
+//!
+//! Depends only on hz3-page. Invariants Q1–Q4 (queue) and S1–S5 (strategies) are stated in
+//! the module docs and model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test -p
+//! hz3-pageq --release --test loom_pageq`).
+//!
+//! ```
+//! use core::ptr::NonNull;
+//! use hz3_page::{Block, PageMeta};
+//! use hz3_pageq::{DrainAll, NoCounters, PageQueue, RemoteFree, Sink};
+//!
+//! struct Collected(usize);
+//! impl Sink for Collected {
+//!     fn blocks(&mut self, _: NonNull<Block>) {}
+//!     fn page_blocks(&mut self, _: &PageMeta, head: NonNull<Block>) {
+//!         // SAFETY: the chain was handed to us by `collect`.
+//!         self.0 += unsafe { hz3_page::chain_len(head.as_ptr()) }.0;
+//!     }
+//!     fn page_done(&mut self, _: &PageMeta) {}
+//! }
+//!
+//! let inbox = PageQueue::new();
+//! let page = PageMeta::new();
+//! let mut blocks = [Block::new(), Block::new()];
+//! for b in blocks.iter_mut() {
+//!     // SAFETY: the blocks and the page outlive the collect below; each is freed once.
+//!     unsafe { DrainAll::free_remote(&inbox, &page, NonNull::from(b), None, &mut NoCounters) };
+//! }
+//! let mut sink = Collected(0);
+//! // SAFETY: this thread is the only consumer of `inbox`.
+//! assert!(unsafe { DrainAll::collect(&inbox, &mut sink, &mut NoCounters) });
+//! assert_eq!(sink.0, 2);
+//! ```
+#![cfg_attr(not(loom), no_std)]
+
+pub mod counters;
+pub mod queue;
+pub mod strategy;
+pub mod sync;
+
+pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
+pub use queue::PageQueue;
+pub use strategy::{
+    two_word, DrainAll, DrainAllPacked, OwnerStash, PacketOutbox, Packets, PageQueuePop,
+    RemoteFree, Sink, PACKET_PAGES, PACKET_SLOTS,
+};

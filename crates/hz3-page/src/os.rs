@@ -1,0 +1,104 @@
+//! The OS layer: reserve, commit, decommit and release address space.
+//!
+//! Everything hz3 owns — segments, large blocks, heap metadata — comes from here, never from
+//! the global allocator (rule 1). The contract is the [`OsMemory`] trait; [`SystemOs`] is the
+//! Linux/`mmap` implementation.
+
+use core::ptr;
+
+/// Granularity of the OS page size hz3 assumes for `madvise` (x86-64 and aarch64 Linux).
+pub const OS_PAGE: usize = 4096;
+
+/// A source of address space.
+///
+/// # Safety
+/// Implementations promise:
+/// 1. [`map`](OsMemory::map) returns null or a pointer `p` aligned to `align` such that
+///    `p .. p + size` is readable and writable, zero-filled, and not used by anyone else until it
+///    is passed to [`unmap`](OsMemory::unmap).
+/// 2. [`decommit`](OsMemory::decommit) leaves the range mapped, readable and writable; the
+///    contents become zero, and the physical memory may be returned to the OS.
+/// 3. No method allocates through the global allocator or panics.
+pub unsafe trait OsMemory {
+    /// Maps `size` bytes aligned to `align` (`size` and `align` are multiples of [`OS_PAGE`],
+    /// `align` a power of two). Returns null on failure.
+    fn map(size: usize, align: usize) -> *mut u8;
+    /// Releases a range obtained from [`map`](OsMemory::map).
+    ///
+    /// # Safety
+    /// `p .. p + size` was returned by `map` with this `size` (or is a page-aligned sub-range of
+    /// such a mapping) and is not used afterwards.
+    unsafe fn unmap(p: *mut u8, size: usize);
+    /// Gives the physical pages of `p .. p + size` back; the range stays usable and reads zero.
+    ///
+    /// # Safety
+    /// The range lies inside a live mapping and is page aligned; nothing in it is live.
+    unsafe fn decommit(p: *mut u8, size: usize);
+}
+
+/// Linux `mmap`/`munmap`/`madvise`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemOs;
+
+// SAFETY: mmap of anonymous private memory is zero-filled and exclusive (1); MADV_DONTNEED on
+// private anonymous memory keeps the mapping and zero-fills on next touch (2); libc calls do
+// not allocate through Rust's global allocator and cannot panic (3).
+unsafe impl OsMemory for SystemOs {
+    fn map(size: usize, align: usize) -> *mut u8 {
+        debug_assert!(align.is_power_of_two() && size % OS_PAGE == 0);
+        if align <= OS_PAGE {
+            return raw_map(size);
+        }
+        // Over-reserve and trim both ends so the result is aligned.
+        let Some(total) = size.checked_add(align) else { return ptr::null_mut() };
+        let p = raw_map(total);
+        if p.is_null() {
+            return p;
+        }
+        let start = p as usize;
+        let aligned = (start + align - 1) & !(align - 1);
+        let head = aligned - start;
+        let tail = total - head - size;
+        // SAFETY: both trimmed pieces lie inside the mapping just created and are page aligned
+        // (mmap returns page-aligned memory; `align` and `size` are page multiples).
+        unsafe {
+            if head != 0 {
+                libc::munmap(p.cast(), head);
+            }
+            if tail != 0 {
+                libc::munmap((aligned + size) as *mut libc::c_void, tail);
+            }
+        }
+        aligned as *mut u8
+    }
+
+    unsafe fn unmap(p: *mut u8, size: usize) {
+        // SAFETY: the caller passes a range obtained from `map` (trait contract).
+        unsafe { libc::munmap(p.cast(), size) };
+    }
+
+    unsafe fn decommit(p: *mut u8, size: usize) {
+        // SAFETY: the caller passes a page-aligned range inside a live private anonymous
+        // mapping with nothing live in it.
+        unsafe { libc::madvise(p.cast(), size, libc::MADV_DONTNEED) };
+    }
+}
+
+fn raw_map(size: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping at a kernel-chosen address has no preconditions.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}

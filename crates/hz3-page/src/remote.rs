@@ -1,0 +1,278 @@
+//! MPSC intrusive lists of freed blocks: any thread pushes, one owner takes everything.
+//!
+//! Two representations share one word:
+//! - [`RemoteList`]: the word is the head pointer (null = empty). Used for variant A's owner
+//!   stash and for the page-local `remote_head` of B, C and D (whose queued/idle state lives in
+//!   a separate word).
+//! - [`PackedRemoteList`]: the low bit of the word is the page's *queued* flag and the rest is
+//!   the head pointer (blocks are 16-byte aligned), so one CAS decides both (C-packed).
+//!
+//! Invariants:
+//! - **R1** A block is in at most one list at a time; its first word is its link while listed.
+//! - **R2** A pusher writes the link before the `Release` CAS that publishes the block; the
+//!   taker's `Acquire` swap makes the links of every block it takes visible (no torn lists).
+//! - **R3** Only one thread (the list's consumer) takes from a list, and it takes *everything*
+//!   with one swap, so there is no pop and hence no ABA problem and no need for epoch
+//!   reclamation.
+//! - **R4** (packed) the word is `0` (idle, empty), `QUEUED` (queued or being processed, empty)
+//!   or `head | QUEUED`; a non-empty list is always queued. A push that finds the word `0` is
+//!   the unique push that must notify the owner.
+
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use core::ptr::{self, NonNull};
+
+/// A free block viewed as a list node: its first word is the link.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Block {
+    next: UnsafeCell<*mut Block>,
+}
+
+impl Block {
+    /// A detached block (for tests and models that own their blocks).
+    pub fn new() -> Self {
+        Block { next: UnsafeCell::new(ptr::null_mut()) }
+    }
+
+    /// Reads the link of `b`.
+    ///
+    /// # Safety
+    /// `b` points to a block owned by the caller (or published to it with acquire ordering).
+    #[inline(always)]
+    pub unsafe fn next(b: *mut Block) -> *mut Block {
+        // SAFETY: the caller owns `b` (R1/R2), so the link is initialised and not written
+        // concurrently.
+        unsafe { (*b).next.with(|p| *p) }
+    }
+
+    /// Writes the link of `b`.
+    ///
+    /// # Safety
+    /// `b` points to at least one writable word owned by the caller.
+    #[inline(always)]
+    pub unsafe fn set_next(b: *mut Block, next: *mut Block) {
+        // SAFETY: the caller owns `b`; nobody else reads or writes its link now (R1).
+        unsafe { (*b).next.with_mut(|p| *p = next) }
+    }
+}
+
+impl Default for Block {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a push observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Push {
+    /// The list was empty before this push (the empty → non-empty transition), or for a
+    /// [`PackedRemoteList`], the word was idle: this push must notify the owner.
+    pub notify: bool,
+    /// Failed CAS attempts before the successful one.
+    pub retries: u32,
+}
+
+/// An MPSC list of blocks whose word is the head pointer.
+///
+/// ```
+/// use hz3_page::{Block, RemoteList};
+/// let list = RemoteList::new();
+/// let mut a = Block::new();
+/// let mut b = Block::new();
+/// // SAFETY: the blocks live on this stack frame for the whole example and are pushed once.
+/// unsafe {
+///     assert!(list.push((&mut a).into()).notify); // empty -> non-empty
+///     assert!(!list.push((&mut b).into()).notify);
+/// }
+/// let head = list.take_all();
+/// assert_eq!(head, &mut b as *mut Block);
+/// assert!(list.take_all().is_null());
+/// ```
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct RemoteList {
+    head: AtomicUsize,
+}
+
+impl RemoteList {
+    /// An empty list.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        RemoteList { head: AtomicUsize::new(0) }
+    }
+    /// An empty list.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        RemoteList { head: AtomicUsize::new(0) }
+    }
+
+    /// Pushes one block. Any thread.
+    ///
+    /// # Safety
+    /// `b` is a block the caller owns and gives up (R1); it stays valid until taken.
+    #[inline]
+    pub unsafe fn push(&self, b: NonNull<Block>) -> Push {
+        // SAFETY: forwarded contract; a single block is a list whose first and last coincide.
+        unsafe { self.push_list(b, b) }
+    }
+
+    /// Pushes the chain `first ..= last` (already linked through their first words). Any thread.
+    ///
+    /// # Safety
+    /// The caller owns every block of the chain and gives them up; `last` is reachable from
+    /// `first`.
+    #[inline]
+    pub unsafe fn push_list(&self, first: NonNull<Block>, last: NonNull<Block>) -> Push {
+        let mut old = self.head.load(Ordering::Relaxed);
+        let mut retries = 0;
+        loop {
+            // SAFETY: the caller owns `last` until the CAS below publishes it (R1).
+            unsafe { Block::set_next(last.as_ptr(), old as *mut Block) };
+            // Release: publishes the links written above (R2).
+            match self.head.compare_exchange_weak(
+                old,
+                first.as_ptr() as usize,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Push { notify: old == 0, retries },
+                Err(cur) => {
+                    old = cur;
+                    retries += 1;
+                }
+            }
+        }
+    }
+
+    /// Takes every block (one swap). Consumer only (R3).
+    #[inline]
+    pub fn take_all(&self) -> *mut Block {
+        // Acquire: pairs with the pushers' Release (R2).
+        self.head.swap(0, Ordering::Acquire) as *mut Block
+    }
+
+    /// Whether the list looks empty (a relaxed snapshot).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Relaxed) == 0
+    }
+
+    /// Loads the head with the given ordering (used by protocols that need a "second look").
+    #[inline]
+    pub fn load(&self, order: Ordering) -> *mut Block {
+        self.head.load(order) as *mut Block
+    }
+}
+
+#[cfg(not(loom))]
+impl Default for RemoteList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The queued flag in a [`PackedRemoteList`] word.
+pub const QUEUED: usize = 1;
+
+/// An MPSC list whose word packs the head pointer and a *queued* flag (R4).
+///
+/// ```
+/// use hz3_page::{Block, PackedRemoteList};
+/// let list = PackedRemoteList::new();
+/// let mut a = Block::new();
+/// // SAFETY: `a` lives for the whole example and is pushed once.
+/// let push = unsafe { list.push((&mut a).into()) };
+/// assert!(push.notify); // idle -> queued: the pusher enqueues the page
+/// let head = list.take_all_keep_queued();
+/// assert_eq!(head, &mut a as *mut Block);
+/// assert!(list.try_idle()); // nothing arrived meanwhile: back to idle
+/// ```
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct PackedRemoteList {
+    word: AtomicUsize,
+}
+
+impl PackedRemoteList {
+    /// An idle, empty list.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        PackedRemoteList { word: AtomicUsize::new(0) }
+    }
+    /// An idle, empty list.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        PackedRemoteList { word: AtomicUsize::new(0) }
+    }
+
+    /// Pushes one block and sets the queued flag in the same CAS. `notify` is true exactly when
+    /// the word was idle, i.e. this caller must enqueue the page (R4).
+    ///
+    /// # Safety
+    /// As [`RemoteList::push`]; `b` is at least 2-byte aligned.
+    #[inline]
+    pub unsafe fn push(&self, b: NonNull<Block>) -> Push {
+        let mut old = self.word.load(Ordering::Relaxed);
+        let mut retries = 0;
+        loop {
+            // SAFETY: the caller owns `b` until the CAS publishes it (R1).
+            unsafe { Block::set_next(b.as_ptr(), (old & !QUEUED) as *mut Block) };
+            let new = b.as_ptr() as usize | QUEUED;
+            // Release publishes the link (R2).
+            match self.word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Push { notify: old & QUEUED == 0, retries },
+                Err(cur) => {
+                    old = cur;
+                    retries += 1;
+                }
+            }
+        }
+    }
+
+    /// Owner, while the page is queued or being processed: takes every block and leaves the
+    /// word `QUEUED` (still claimed by the owner).
+    #[inline]
+    pub fn take_all_keep_queued(&self) -> *mut Block {
+        (self.word.swap(QUEUED, Ordering::Acquire) & !QUEUED) as *mut Block
+    }
+
+    /// Owner, after processing: `QUEUED → 0` (idle). Fails exactly when a push arrived since the
+    /// last take; the page then has blocks, is still flagged queued, and the owner must requeue
+    /// it — no pusher will (R4), so no wakeup is lost.
+    #[inline]
+    pub fn try_idle(&self) -> bool {
+        self.word
+            .compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The raw word (relaxed snapshot), for assertions.
+    #[inline]
+    pub fn raw(&self) -> usize {
+        self.word.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(not(loom))]
+impl Default for PackedRemoteList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts the blocks of a chain and returns `(count, last)`.
+///
+/// # Safety
+/// `head` is null or the start of a null-terminated chain the caller owns.
+pub unsafe fn chain_len(head: *mut Block) -> (usize, *mut Block) {
+    let mut n = 0;
+    let mut last = ptr::null_mut();
+    let mut cur = head;
+    while !cur.is_null() {
+        n += 1;
+        last = cur;
+        // SAFETY: `cur` is a block of the caller's chain.
+        cur = unsafe { Block::next(cur) };
+    }
+    (n, last)
+}

@@ -1,0 +1,53 @@
+//! Build flavours of an allocator instance, as types (never runtime switches).
+
+/// A flavour: statistics and checks as constants the optimiser folds away.
+///
+/// # Safety
+/// `ID` is unique among the flavours used in one process and `< MAX_CONFIGS`
+/// (it selects the instance's thread-local slot and global registry).
+pub unsafe trait Config: Sized + 'static {
+    /// Short name (`fast`, `stats`, `checked`).
+    const NAME: &'static str;
+    /// Unique index `< MAX_CONFIGS`.
+    const ID: usize;
+    /// Count S121 events into thread-local counters.
+    const STATS: bool;
+    /// Validate frees (double, invalid, wrong layout) and abort with a fixed message.
+    const CHECKS: bool;
+}
+
+/// Number of flavour slots per strategy.
+pub const MAX_CONFIGS: usize = 4;
+
+/// The production flavour: no counters, no checks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fast;
+// SAFETY: ID 0 is unique and < MAX_CONFIGS.
+unsafe impl Config for Fast {
+    const NAME: &'static str = "fast";
+    const ID: usize = 0;
+    const STATS: bool = false;
+    const CHECKS: bool = false;
+}
+
+/// Counts S121 events (for the benchmark matrix's stats pass).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WithStats;
+// SAFETY: ID 1 is unique and < MAX_CONFIGS.
+unsafe impl Config for WithStats {
+    const NAME: &'static str = "stats";
+    const ID: usize = 1;
+    const STATS: bool = true;
+    const CHECKS: bool = false;
+}
+
+/// Validates every free and aborts with a fixed message on misuse.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Checked;
+// SAFETY: ID 2 is unique and < MAX_CONFIGS.
+unsafe impl Config for Checked {
+    const NAME: &'static str = "checked";
+    const ID: usize = 2;
+    const STATS: bool = false;
+    const CHECKS: bool = true;
+}

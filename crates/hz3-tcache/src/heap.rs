@@ -1,0 +1,588 @@
+//! The per-thread heap: bins (the thread cache), spill, the heap's slabs and segments, and the
+//! owner's inboxes for remote frees.
+//!
+//! ```text
+//! Heap<R, C>
+//! ├── local (owner thread only)          ├── shared (any thread)
+//! │   bins[class]   head/count/limit     │   id = heap address (the owner identity)
+//! │   spill[class]  surplus blocks (A)   │   inbox[class]  R::Inbox, one cache line each
+//! │   partial[class], full[class]        │   counters      thread-local stats (relaxed)
+//! │   segments      owned segments       │   pool / registry links
+//! │   outbox        R::Outbox (D)
+//! ```
+//!
+//! Invariants:
+//! - **H1** `bins` is the first field of `Local`, which is the first field of `Heap`
+//!   (`repr(C)`), so the fast paths index bins from the heap pointer; the empty and dead
+//!   sentinels ([`EMPTY_BINS`], [`DEAD_BINS`]) are just bins with null heads, which send every
+//!   allocation to the slow path, and their address is never a slab owner, which sends every
+//!   free to the slow path.
+//! - **H2** Every block in a heap's bins or spill belongs to a slab of that heap and is counted
+//!   in its slab's `used` (P3). `bins[c].count` is the length of `bins[c].head`.
+//! - **H3** A slab head is on exactly one of `partial[class]` (it has free or uncarved blocks)
+//!   or `full[class]` (it has none), recorded in `list_flags`; slabs with `used == 0` that are
+//!   not the only partial slab of their class are released to their segment.
+//! - **H4** Only the thread that holds the heap (its TLS slot points to it) touches `local`;
+//!   a heap is held by at most one thread at a time (the registry hands it out under its lock).
+
+use crate::config::Config;
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use hz3_page::{
+    chain_len, class_size, meta_index, page_meta, Block, PageMeta, SegmentHeader, NUM_CLASSES,
+};
+use hz3_pageq::{Counter, Counters, RemoteFree, Sink, NUM_COUNTERS};
+
+/// One size class of the thread cache: an intrusive LIFO of free blocks.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Bin {
+    /// First free block (null = empty).
+    pub head: *mut Block,
+    /// Blocks in the list (H2).
+    pub count: u32,
+    /// Flush to the slabs when `count` exceeds this.
+    pub limit: u32,
+}
+
+/// Bins of a sentinel heap (all empty).
+#[repr(C, align(64))]
+pub struct SentinelBins(pub [Bin; NUM_CLASSES]);
+
+// SAFETY: the sentinel bins are never written (their heads are null, so no fast path pops;
+// no slab is owned by their address, so no fast path pushes) — H1.
+unsafe impl Sync for SentinelBins {}
+
+const NULL_BIN: Bin = Bin { head: ptr::null_mut(), count: 0, limit: 0 };
+/// The heap of a thread that has not allocated yet.
+pub static EMPTY_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
+/// The heap of a thread whose heap was released at thread exit.
+pub static DEAD_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
+
+/// Blocks moved per refill from slabs or spill.
+pub const fn batch_for(c: usize) -> u32 {
+    let n = 16384 / hz3_page::size_class::CLASS_SIZE[c];
+    if n < 2 {
+        2
+    } else if n > 32 {
+        32
+    } else {
+        n
+    }
+}
+
+/// Cache line padding for inboxes written by other threads.
+#[repr(C, align(64))]
+pub struct Padded<T>(pub T);
+
+/// Owner-only state (H4).
+#[repr(C)]
+pub struct Local<R: RemoteFree> {
+    /// The thread cache (H1).
+    pub bins: [Bin; NUM_CLASSES],
+    /// Surplus blocks taken from the owner stash (A), not counted.
+    pub spill: [*mut Block; NUM_CLASSES],
+    /// Slabs with free or uncarved blocks; the head is the current slab (H3).
+    pub partial: [*mut PageMeta; NUM_CLASSES],
+    /// Slabs with no free block (H3).
+    pub full: [*mut PageMeta; NUM_CLASSES],
+    /// Segments owned by this heap.
+    pub segments: *mut SegmentHeader,
+    /// The strategy's producer-side buffer.
+    pub outbox: R::Outbox,
+}
+
+/// State other threads touch.
+#[repr(C)]
+pub struct Shared<R: RemoteFree> {
+    /// The owner identity: the heap's address (never reused for anything else).
+    pub id: usize,
+    /// Next heap in the registry's list of all heaps.
+    pub all_next: AtomicPtr<u8>,
+    /// Next heap in the registry's pool of abandoned heaps (under the registry lock).
+    pub pool_next: AtomicPtr<u8>,
+    /// Statistics, written only by the holder thread with relaxed load+store.
+    pub counters: [AtomicU64; NUM_COUNTERS],
+    /// Receiving end of remote frees, per class.
+    pub inbox: [Padded<R::Inbox>; NUM_CLASSES],
+}
+
+/// A thread heap for strategy `R` and flavour `C`. Lives in OS memory from the registry and
+/// is never freed (its address is the owner id of its slabs).
+#[repr(C)]
+pub struct Heap<R: RemoteFree, C: Config> {
+    local: UnsafeCell<Local<R>>,
+    /// The part other threads use.
+    pub shared: Shared<R>,
+    _c: PhantomData<C>,
+}
+
+/// Counters of a heap, active only when `C::STATS`.
+pub struct HeapCounters<'a, C: Config> {
+    arr: &'a [AtomicU64; NUM_COUNTERS],
+    _c: PhantomData<C>,
+}
+
+impl<'a, C: Config> HeapCounters<'a, C> {
+    /// Counters of `shared`.
+    #[inline(always)]
+    pub fn new<R: RemoteFree>(shared: &'a Shared<R>) -> Self {
+        HeapCounters { arr: &shared.counters, _c: PhantomData }
+    }
+}
+
+impl<C: Config> Counters for HeapCounters<'_, C> {
+    const ON: bool = C::STATS;
+    #[inline(always)]
+    fn add(&mut self, c: Counter, n: u64) {
+        if C::STATS {
+            // Only the holder thread writes its counters (H4): a plain load+store suffices.
+            let a = &self.arr[c as usize];
+            a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Flags in `PageMeta::list_flags`.
+pub const ON_PARTIAL: u32 = 1;
+/// Flags in `PageMeta::list_flags`.
+pub const ON_FULL: u32 = 2;
+
+impl<R: RemoteFree, C: Config> Heap<R, C> {
+    /// Formats a heap in zeroed memory at `mem`.
+    ///
+    /// # Safety
+    /// `mem` is zeroed, writable, suitably aligned memory of `size_of::<Self>()` bytes that
+    /// nobody else uses. (All-zero is a valid `Local`/`Shared` by the `RemoteFree` contract and
+    /// because every other field is a pointer, integer or atomic.)
+    pub unsafe fn init_in(mem: *mut u8) -> *mut Self {
+        let heap = mem.cast::<Self>();
+        // SAFETY: zeroed memory is a valid heap (see above); we are its only user.
+        unsafe {
+            let local = &mut *(*heap).local.get();
+            for (c, bin) in local.bins.iter_mut().enumerate() {
+                bin.limit = batch_for(c) * 4;
+            }
+            ptr::addr_of_mut!((*heap).shared.id).write(heap as usize);
+        }
+        heap
+    }
+
+    /// The owner-only half.
+    ///
+    /// # Safety
+    /// The calling thread holds the heap (H4) and creates no other reference to `local` while
+    /// the returned one lives.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn local(&self) -> &mut Local<R> {
+        // SAFETY: H4, per the caller's contract.
+        unsafe { &mut *self.local.get() }
+    }
+
+    /// This heap's counters.
+    #[inline(always)]
+    pub fn counters(&self) -> HeapCounters<'_, C> {
+        HeapCounters::new(&self.shared)
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Fast paths
+    // --------------------------------------------------------------------------------------
+
+    /// Pops a block of class `c` from `heap`'s bin; `None` when the bin is empty. `heap` may be
+    /// a sentinel.
+    ///
+    /// # Safety
+    /// `heap` is the calling thread's TLS heap pointer (a held heap or a sentinel, H1).
+    #[inline(always)]
+    pub unsafe fn pop_bin(heap: *mut Self, c: usize) -> *mut u8 {
+        // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels; `c < NUM_CLASSES`.
+        unsafe {
+            let bin = heap.cast::<Bin>().add(c);
+            let b = (*bin).head;
+            if !b.is_null() {
+                // Only a held heap has a non-null head; it is ours (H4) and `b` is a free
+                // block of it (H2).
+                (*bin).head = Block::next(b);
+                (*bin).count -= 1;
+            }
+            b.cast()
+        }
+    }
+
+    /// Frees `p`, a block of a slab owned by `heap` (the caller checked
+    /// `meta.owner() == heap as usize`), into the thread cache.
+    ///
+    /// # Safety
+    /// `heap` is held by the calling thread, `p` is a live block of one of its slabs and
+    /// `meta = meta_of(p)`.
+    #[inline(always)]
+    pub unsafe fn free_local(heap: *mut Self, meta: &PageMeta, p: *mut u8) {
+        let c = meta.class();
+        // SAFETY: H1/H4: the heap is ours; `c` is the class of a live slab (< NUM_CLASSES).
+        unsafe {
+            let bin = heap.cast::<Bin>().add(c);
+            Block::set_next(p.cast(), (*bin).head);
+            (*bin).head = p.cast();
+            (*bin).count += 1;
+            if (*bin).count > (*bin).limit {
+                (*heap).flush_bin(c);
+            }
+        }
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Slow paths (owner)
+    // --------------------------------------------------------------------------------------
+
+    /// Refills the bin of class `c` and pops one block; null if the OS is out of memory.
+    ///
+    /// # Safety
+    /// The calling thread holds this heap (H4).
+    #[cold]
+    #[inline(never)]
+    pub unsafe fn alloc_refill(&self, c: usize) -> *mut u8 {
+        // SAFETY: H4 per the caller.
+        let local = unsafe { self.local() };
+        // Publish our own buffered remote frees while we are on a slow path (D).
+        // SAFETY: our outbox; destinations are live heaps (Q4).
+        unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
+        if local.spill[c].is_null() {
+            self.collect_class(local, c);
+        }
+        if !local.spill[c].is_null() {
+            Self::refill_from_spill(local, c);
+        } else {
+            // SAFETY: H4.
+            unsafe { self.refill_from_slabs(local, c) };
+        }
+        let bin = &mut local.bins[c];
+        let b = bin.head;
+        if !b.is_null() {
+            // SAFETY: `b` is a free block in our bin (H2).
+            bin.head = unsafe { Block::next(b) };
+            bin.count -= 1;
+        }
+        b.cast()
+    }
+
+    /// Takes what arrived for class `c` from other threads.
+    fn collect_class(&self, local: &mut Local<R>, c: usize) -> bool {
+        let mut sink = HeapSink::<R, C> { heap: self, local, class: c };
+        let mut ctr = self.counters();
+        // SAFETY: we hold the heap, so we are the only consumer of its inbox (Q2).
+        unsafe { R::collect(&self.shared.inbox[c].0, &mut sink, &mut ctr) }
+    }
+
+    fn refill_from_spill(local: &mut Local<R>, c: usize) {
+        let want = batch_for(c);
+        let head = local.spill[c];
+        let mut last = head;
+        let mut n = 1;
+        // SAFETY: the spill is a null-terminated chain of our free blocks (H2).
+        unsafe {
+            while n < want {
+                let next = Block::next(last);
+                if next.is_null() {
+                    break;
+                }
+                last = next;
+                n += 1;
+            }
+            local.spill[c] = Block::next(last);
+            Block::set_next(last, local.bins[c].head);
+        }
+        local.bins[c].head = head;
+        local.bins[c].count += n;
+    }
+
+    /// Moves up to a batch of blocks from the current slabs into the bin.
+    ///
+    /// # Safety
+    /// H4.
+    unsafe fn refill_from_slabs(&self, local: &mut Local<R>, c: usize) {
+        let want = batch_for(c);
+        let mut got = 0;
+        while got < want {
+            let mut page = local.partial[c];
+            if page.is_null() {
+                // SAFETY: H4.
+                page = unsafe { self.new_slab(local, c) };
+                if page.is_null() {
+                    break;
+                }
+            }
+            // SAFETY: `page` is a slab head on our partial list (H3).
+            let meta = unsafe { &*page };
+            got += Self::take_from_slab(local, meta, c, want - got);
+            if meta.free.get().is_null() && meta.carved.get() == meta.capacity.get() {
+                list_remove(&mut local.partial[c], meta);
+                list_push(&mut local.full[c], meta);
+                meta.list_flags.set(ON_FULL);
+            }
+        }
+    }
+
+    /// Moves up to `want` blocks of slab `meta` into bin `c`; returns how many.
+    fn take_from_slab(local: &mut Local<R>, meta: &PageMeta, c: usize, want: u32) -> u32 {
+        let bin = &mut local.bins[c];
+        let mut n = 0;
+        // Returned blocks first (warm), then fresh memory.
+        let mut f = meta.free.get();
+        while n < want && !f.is_null() {
+            // SAFETY: `f` is on the slab's free list, which only we touch (P5).
+            let next = unsafe { Block::next(f) };
+            // SAFETY: `f` is ours; it moves from the slab list to the bin (R1).
+            unsafe { Block::set_next(f, bin.head) };
+            bin.head = f;
+            f = next;
+            n += 1;
+        }
+        meta.free.set(f);
+        let carved = meta.carved.get();
+        let fresh = (meta.capacity.get() - carved).min(want - n);
+        if fresh > 0 {
+            let size = meta.block_size.get() as usize;
+            let start = meta.start.get();
+            // Push in reverse so the bin hands out ascending addresses.
+            let mut i = carved + fresh;
+            while i > carved {
+                i -= 1;
+                // SAFETY: block `i < capacity` lies inside the slab (P3), untouched so far.
+                let b = unsafe { start.add(i as usize * size) }.cast::<Block>();
+                // SAFETY: fresh block owned by us.
+                unsafe { Block::set_next(b, bin.head) };
+                bin.head = b;
+            }
+            meta.carved.set(carved + fresh);
+            n += fresh;
+        }
+        bin.count += n;
+        meta.used.set(meta.used.get() + n);
+        n
+    }
+
+    /// Returns the coldest blocks of bin `c` to their slabs, keeping half the limit.
+    #[cold]
+    #[inline(never)]
+    unsafe fn flush_bin(&self, c: usize) {
+        // SAFETY: called from `free_local` by the holder (H4).
+        let local = unsafe { self.local() };
+        let keep = local.bins[c].limit / 2;
+        let bin = &mut local.bins[c];
+        let mut last = bin.head;
+        // SAFETY: the bin holds `count > limit >= keep` blocks (H2).
+        let rest = unsafe {
+            for _ in 1..keep.max(1) {
+                last = Block::next(last);
+            }
+            let rest = Block::next(last);
+            Block::set_next(last, ptr::null_mut());
+            rest
+        };
+        bin.count = keep.max(1);
+        // SAFETY: `rest` is a chain of our free blocks (H2).
+        unsafe { self.return_chain(local, rest) };
+    }
+
+    /// Returns every block of a chain to its slab.
+    ///
+    /// # Safety
+    /// H4; the chain's blocks are ours and free.
+    pub unsafe fn return_chain(&self, local: &mut Local<R>, mut b: *mut Block) {
+        while !b.is_null() {
+            // SAFETY: `b` is one of our free blocks.
+            let next = unsafe { Block::next(b) };
+            // SAFETY: as above; its slab is live (its `used` counts it, P3).
+            unsafe { self.return_block(local, b) };
+            b = next;
+        }
+    }
+
+    /// Returns one block to its slab (slab head found through `PageMeta::head`).
+    unsafe fn return_block(&self, local: &mut Local<R>, b: *mut Block) {
+        let meta = hz3_page::meta_of(b.cast());
+        let (seg, _) = meta_index(meta);
+        // SAFETY: `b` is a block of a live slab of ours (P1, P3); its head index is valid.
+        let head = unsafe { &*page_meta(seg, (*meta).head.load(Ordering::Relaxed) as usize) };
+        // SAFETY: `b` is ours and free.
+        unsafe { Block::set_next(b, head.free.get()) };
+        head.free.set(b);
+        // SAFETY: H4.
+        unsafe { self.slab_gained(local, head, 1) };
+    }
+
+    /// `n` blocks went back to slab `head`: update `used`, its list, and release it if empty
+    /// and not needed (H3).
+    unsafe fn slab_gained(&self, local: &mut Local<R>, head: &PageMeta, n: u32) {
+        let used = head.used.get() - n;
+        head.used.set(used);
+        let c = head.class();
+        if head.list_flags.get() == ON_FULL {
+            list_remove(&mut local.full[c], head);
+            list_push(&mut local.partial[c], head);
+            head.list_flags.set(ON_PARTIAL);
+        }
+        if used == 0 && !(ptr::eq(local.partial[c], head) && head.next.get().is_null()) {
+            // SAFETY: H4; `used == 0` so nothing of the slab is outside it and it is in no
+            // queue or packet (a queued page has remote blocks, which count in `used`).
+            unsafe { self.release_slab(local, head) };
+        }
+    }
+
+    /// Flushes everything the thread holds back to the slabs, collects every inbox and
+    /// releases empty slabs and segments. Used at thread exit and by `collect()`.
+    ///
+    /// # Safety
+    /// H4.
+    pub unsafe fn flush_all(&self) {
+        // SAFETY: H4.
+        let local = unsafe { self.local() };
+        // SAFETY: our outbox.
+        unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
+        for c in 0..NUM_CLASSES {
+            let b = core::mem::replace(&mut local.bins[c].head, ptr::null_mut());
+            local.bins[c].count = 0;
+            // SAFETY: H2: bin blocks are ours.
+            unsafe { self.return_chain(local, b) };
+            // Collect until the inbox is empty (bounded: producers may keep pushing).
+            for _ in 0..4 {
+                let got = self.collect_class(local, c);
+                let s = core::mem::replace(&mut local.spill[c], ptr::null_mut());
+                // SAFETY: spill blocks are ours (H2).
+                unsafe { self.return_chain(local, s) };
+                if !got {
+                    break;
+                }
+            }
+            // Release every empty slab, including the last partial one.
+            let mut p = local.partial[c];
+            while !p.is_null() {
+                // SAFETY: slab heads on our list.
+                let meta = unsafe { &*p };
+                p = meta.next.get();
+                if meta.used.get() == 0 {
+                    // SAFETY: H4; used == 0 (see slab_gained).
+                    unsafe { self.release_slab(local, meta) };
+                }
+            }
+        }
+    }
+
+    /// Blocks outside the slabs and not in this heap's bins/spill: live from the user's view.
+    /// Per class. Only meaningful while no thread uses the heap.
+    ///
+    /// # Safety
+    /// No thread holds the heap or it is the caller's; no concurrent frees to it.
+    pub unsafe fn live_blocks(&self, out: &mut [u64; NUM_CLASSES]) {
+        // SAFETY: per the contract, nobody else touches `local` now.
+        let local = unsafe { self.local() };
+        for c in 0..NUM_CLASSES {
+            for list in [local.partial[c], local.full[c]] {
+                let mut p = list;
+                while !p.is_null() {
+                    // SAFETY: slab heads on the heap's lists.
+                    let meta = unsafe { &*p };
+                    out[c] += meta.used.get() as u64;
+                    p = meta.next.get();
+                }
+            }
+            out[c] -= local.bins[c].count as u64;
+            // SAFETY: spill chains are the heap's free blocks.
+            out[c] -= unsafe { chain_len(local.spill[c]) }.0 as u64;
+        }
+    }
+}
+
+/// The thread cache's side of a collect.
+struct HeapSink<'a, R: RemoteFree, C: Config> {
+    heap: &'a Heap<R, C>,
+    local: &'a mut Local<R>,
+    class: usize,
+}
+
+impl<R: RemoteFree, C: Config> Sink for HeapSink<'_, R, C> {
+    fn blocks(&mut self, head: NonNull<Block>) {
+        if C::STATS {
+            // SAFETY: the chain was handed to us by the strategy (S5).
+            let n = unsafe { chain_len(head.as_ptr()) }.0;
+            self.heap.counters().add(Counter::DrainedObjects, n as u64);
+        }
+        let spill = &mut self.local.spill[self.class];
+        if spill.is_null() {
+            *spill = head.as_ptr();
+        } else {
+            // SAFETY: the new chain is ours; link its tail to the old spill.
+            unsafe {
+                let (_, last) = chain_len(head.as_ptr());
+                Block::set_next(last, *spill);
+            }
+            *spill = head.as_ptr();
+        }
+    }
+
+    fn page_blocks(&mut self, page: &PageMeta, head: NonNull<Block>) {
+        // SAFETY: the chain came from `page`'s remote list and is ours now (S5).
+        let (n, last) = unsafe { chain_len(head.as_ptr()) };
+        self.heap.counters().add(Counter::DrainedObjects, n as u64);
+        // SAFETY: `page` is a slab head of ours (only heads are queued), `last` ends the chain.
+        unsafe { Block::set_next(last, page.free.get()) };
+        page.free.set(head.as_ptr());
+        let used = page.used.get() - n as u32;
+        page.used.set(used);
+        let c = page.class();
+        if page.list_flags.get() == ON_FULL {
+            list_remove(&mut self.local.full[c], page);
+            list_push(&mut self.local.partial[c], page);
+            page.list_flags.set(ON_PARTIAL);
+        }
+    }
+
+    fn page_done(&mut self, page: &PageMeta) {
+        let c = page.class();
+        if page.used.get() == 0
+            && !(ptr::eq(self.local.partial[c], page) && page.next.get().is_null())
+        {
+            // SAFETY: the strategy is done with the idle page and `used == 0`.
+            unsafe { self.heap.release_slab(self.local, page) };
+        }
+    }
+}
+
+/// Pushes `meta` at the front of the list `head`.
+pub fn list_push(head: &mut *mut PageMeta, meta: &PageMeta) {
+    let p = meta as *const PageMeta as *mut PageMeta;
+    meta.prev.set(ptr::null_mut());
+    meta.next.set(*head);
+    if !head.is_null() {
+        // SAFETY: list members are live slab heads of this heap.
+        unsafe { &**head }.prev.set(p);
+    }
+    *head = p;
+}
+
+/// Unlinks `meta` from the list `head`.
+pub fn list_remove(head: &mut *mut PageMeta, meta: &PageMeta) {
+    let (prev, next) = (meta.prev.get(), meta.next.get());
+    if prev.is_null() {
+        *head = next;
+    } else {
+        // SAFETY: list members are live slab heads.
+        unsafe { &*prev }.next.set(next);
+    }
+    if !next.is_null() {
+        // SAFETY: as above.
+        unsafe { &*next }.prev.set(prev);
+    }
+    meta.prev.set(ptr::null_mut());
+    meta.next.set(ptr::null_mut());
+}
+
+/// The block size of `c` (re-exported for callers computing usable sizes).
+#[inline(always)]
+pub fn block_size(c: usize) -> usize {
+    class_size(c)
+}

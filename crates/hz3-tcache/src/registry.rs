@@ -1,0 +1,381 @@
+//! Owners: per-instance registries of heaps, the thread-local heap slot, thread exit, and the
+//! fallback heap for threads past their exit.
+//!
+//! Each allocator instance `(R, C)` has a slot in [`SLOTS`] (thread-local) and a [`Registry`]
+//! (global). A thread's first allocation takes an abandoned heap from the registry's pool (so
+//! owner identities — heap addresses — are reused after thread exit, with the pages and
+//! pending remote frees they carry) or maps a new one: there is no thread limit. A pthread key
+//! destructor flushes the heap at thread exit and returns it to the pool; it allocates nothing
+//! (glibc's first 32 keys are static).
+//!
+//! Invariants:
+//! - **O1** A heap is either held by exactly one thread (its TLS slot points to it) or in its
+//!   registry's pool; moves between the two happen under the registry lock.
+//! - **O2** Heaps are never unmapped: a heap address stays a valid owner id (remote frees may
+//!   target an abandoned heap at any time; its inboxes keep the blocks until adoption, Q4).
+//! - **O3** After its heap is abandoned, a thread's slot points to [`DEAD_BINS`]: its frees take
+//!   the remote path, its allocations use the registry's fallback heap under the fallback lock.
+
+use crate::config::{Config, MAX_CONFIGS};
+use crate::heap::{Heap, DEAD_BINS, EMPTY_BINS};
+use crate::lock::SpinLock;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::ptr::NonNull;
+use hz3_page::{
+    fatal, meta_index, page_meta, Block, FatalKind, OsMemory, PageMeta, SystemOs, NUM_CLASSES,
+    OS_PAGE,
+};
+use hz3_pageq::{Counter, CounterArray, Counters, NoCounters, RemoteFree, NUM_COUNTERS};
+
+/// Strategy slots (R::ID must be below this).
+pub const MAX_STRATEGIES: usize = 16;
+/// Instance slots.
+pub const MAX_INSTANCES: usize = MAX_STRATEGIES * MAX_CONFIGS;
+
+/// Address of the empty sentinel heap.
+pub const EMPTY: *mut u8 = &EMPTY_BINS as *const _ as *mut u8;
+/// Address of the dead sentinel heap.
+pub const DEAD: *mut u8 = &DEAD_BINS as *const _ as *mut u8;
+
+std::thread_local! {
+    /// Each thread's heap per allocator instance (EMPTY until the first allocation).
+    pub static SLOTS: [Cell<*mut u8>; MAX_INSTANCES] =
+        const { [const { Cell::new(EMPTY) }; MAX_INSTANCES] };
+}
+
+/// Global state of one allocator instance.
+pub struct Registry {
+    lock: SpinLock,
+    /// Pool of abandoned heaps (linked through `Shared::pool_next`), under `lock`.
+    pool: UnsafeCell<*mut u8>,
+    /// Every heap ever created (push-only list through `Shared::all_next`).
+    all: AtomicPtr<u8>,
+    /// pthread key + 1 (0 = not created yet).
+    key: AtomicUsize,
+    /// The fallback heap for dead threads and its lock.
+    fallback_lock: SpinLock,
+    fallback: UnsafeCell<*mut u8>,
+}
+
+// SAFETY: `pool` is only accessed with `lock` held and `fallback` with `fallback_lock` held;
+// the rest is atomic.
+unsafe impl Sync for Registry {}
+
+impl Registry {
+    const fn new() -> Self {
+        Registry {
+            lock: SpinLock::new(),
+            pool: UnsafeCell::new(ptr::null_mut()),
+            all: AtomicPtr::new(ptr::null_mut()),
+            key: AtomicUsize::new(0),
+            fallback_lock: SpinLock::new(),
+            fallback: UnsafeCell::new(ptr::null_mut()),
+        }
+    }
+}
+
+static REGISTRIES: [Registry; MAX_INSTANCES] = [const { Registry::new() }; MAX_INSTANCES];
+
+/// An allocator instance: the pairing of a strategy and a flavour, with its statics.
+pub struct Instance<R: RemoteFree, C: Config>(core::marker::PhantomData<(R, C)>);
+
+impl<R: RemoteFree, C: Config> Instance<R, C> {
+    const SLOT: usize = {
+        assert!(R::ID < MAX_STRATEGIES && C::ID < MAX_CONFIGS);
+        R::ID * MAX_CONFIGS + C::ID
+    };
+
+    fn registry() -> &'static Registry {
+        &REGISTRIES[Self::SLOT]
+    }
+
+    /// The calling thread's heap pointer (a held heap, EMPTY or DEAD). One TLS load.
+    #[inline(always)]
+    pub fn current() -> *mut Heap<R, C> {
+        SLOTS.with(|s| s[Self::SLOT].get()).cast()
+    }
+
+    fn set_current(p: *mut u8) {
+        SLOTS.with(|s| s[Self::SLOT].set(p));
+    }
+
+    /// Whether `heap` is a sentinel rather than a held heap.
+    #[inline(always)]
+    pub fn is_sentinel(heap: *mut Heap<R, C>) -> bool {
+        heap.cast::<u8>() == EMPTY || heap.cast::<u8>() == DEAD
+    }
+
+    /// Allocation slow path: refill `heap`'s bin of class `c`, or set the thread up first.
+    ///
+    /// # Safety
+    /// `heap` is `Self::current()`.
+    #[cold]
+    #[inline(never)]
+    pub unsafe fn alloc_slow(heap: *mut Heap<R, C>, c: usize) -> *mut u8 {
+        if heap.cast::<u8>() == DEAD {
+            return Self::alloc_fallback(c);
+        }
+        let heap = if heap.cast::<u8>() == EMPTY {
+            let h = Self::attach();
+            if h.is_null() {
+                return ptr::null_mut();
+            }
+            h
+        } else {
+            heap
+        };
+        // SAFETY: `heap` is held by this thread (O1), hence H4.
+        unsafe {
+            let p = Heap::pop_bin(heap, c);
+            if !p.is_null() {
+                return p;
+            }
+            (*heap).alloc_refill(c)
+        }
+    }
+
+    /// Frees `p`, a block of a slab owned by another heap (or any block, when the caller's
+    /// heap is a sentinel), through the strategy's remote path.
+    ///
+    /// # Safety
+    /// `heap` is `Self::current()`; `p` is a live block of a small slab, `meta = meta_of(p)`,
+    /// and `meta.owner() != 0` is a heap of this instance.
+    #[inline(never)]
+    pub unsafe fn free_remote(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
+        let owner = meta.owner() as *const Heap<R, C>;
+        let c = meta.class();
+        let (seg, _) = meta_index(meta);
+        // SAFETY: P1/P4: `p` is live, so its slab's head index and owner are valid; heaps are
+        // never freed (O2).
+        let (page, inbox) = unsafe {
+            (&*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize), &(*owner).shared.inbox[c].0)
+        };
+        // SAFETY: blocks are at least 16 bytes and 16-aligned.
+        let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
+        if Self::is_sentinel(heap) {
+            // SAFETY: the caller gives up `p`, a live block of `page` owned by `owner`.
+            unsafe { R::free_remote(inbox, page, block, None, &mut NoCounters) };
+        } else {
+            // SAFETY: we hold `heap` (O1, H4); contract as above.
+            unsafe {
+                let h = &*heap;
+                let mut ctr = h.counters();
+                ctr.bump(Counter::RemoteFrees);
+                R::free_remote(inbox, page, block, Some(&mut h.local().outbox), &mut ctr);
+            }
+        }
+    }
+
+    /// Gives this thread a heap: an abandoned one from the pool, or a new one.
+    #[cold]
+    fn attach() -> *mut Heap<R, C> {
+        let reg = Self::registry();
+        let key = Self::key();
+        let heap = {
+            let _g = reg.lock.lock();
+            // SAFETY: the lock is held.
+            let pool = unsafe { &mut *reg.pool.get() };
+            let h = *pool;
+            if !h.is_null() {
+                // SAFETY: pooled heaps are valid (O2).
+                *pool = unsafe { &*h.cast::<Heap<R, C>>() }.shared.pool_next.load(Ordering::Relaxed);
+            }
+            h.cast::<Heap<R, C>>()
+        };
+        let heap = if heap.is_null() { Self::create() } else { heap };
+        if heap.is_null() {
+            return heap;
+        }
+        Self::set_current(heap.cast());
+        if let Some(key) = key {
+            // SAFETY: `key` was created by pthread_key_create; setspecific does not allocate
+            // for the first 32 keys.
+            unsafe { libc::pthread_setspecific(key, heap.cast()) };
+        }
+        heap
+    }
+
+    /// Maps and registers a new heap.
+    fn create() -> *mut Heap<R, C> {
+        let size = (core::mem::size_of::<Heap<R, C>>() + OS_PAGE - 1) & !(OS_PAGE - 1);
+        let mem = SystemOs::map(size, OS_PAGE);
+        if mem.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: fresh zeroed memory of the right size, page aligned (>= 64).
+        let heap = unsafe { Heap::<R, C>::init_in(mem) };
+        let reg = Self::registry();
+        let mut head = reg.all.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `heap` is ours until published.
+            unsafe { &*heap }.shared.all_next.store(head, Ordering::Relaxed);
+            match reg.all.compare_exchange_weak(head, heap.cast(), Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return heap,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// The instance's pthread key (created on first use), or `None` if the OS refused.
+    fn key() -> Option<libc::pthread_key_t> {
+        let reg = Self::registry();
+        let k = reg.key.load(Ordering::Acquire);
+        if k != 0 {
+            return Some((k - 1) as libc::pthread_key_t);
+        }
+        let _g = reg.lock.lock();
+        let k = reg.key.load(Ordering::Relaxed);
+        if k != 0 {
+            return Some((k - 1) as libc::pthread_key_t);
+        }
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: `key` is a valid out pointer; the destructor is a plain extern "C" fn.
+        let rc = unsafe { libc::pthread_key_create(&mut key, Some(Self::on_thread_exit)) };
+        if rc != 0 {
+            return None;
+        }
+        reg.key.store(key as usize + 1, Ordering::Release);
+        Some(key)
+    }
+
+    /// pthread key destructor: flush the heap and return it to the pool (O1, O3).
+    unsafe extern "C" fn on_thread_exit(arg: *mut libc::c_void) {
+        let heap = arg.cast::<Heap<R, C>>();
+        if heap.is_null() || Self::current() != heap {
+            return;
+        }
+        // SAFETY: the exiting thread holds `heap` (O1).
+        unsafe { (*heap).flush_all() };
+        Self::set_current(DEAD);
+        Self::detach(heap);
+    }
+
+    /// Puts a heap the caller held into the pool.
+    fn detach(heap: *mut Heap<R, C>) {
+        let reg = Self::registry();
+        let _g = reg.lock.lock();
+        // SAFETY: the lock is held; `heap` is valid (O2).
+        unsafe {
+            let pool = &mut *reg.pool.get();
+            (*heap).shared.pool_next.store(*pool, Ordering::Relaxed);
+            *pool = heap.cast();
+        }
+    }
+
+    /// Allocation for a thread past its exit (O3).
+    #[cold]
+    fn alloc_fallback(c: usize) -> *mut u8 {
+        let reg = Self::registry();
+        let _g = reg.fallback_lock.lock();
+        // SAFETY: `fallback` is accessed with `fallback_lock` held.
+        let slot = unsafe { &mut *reg.fallback.get() };
+        if slot.is_null() {
+            *slot = Self::create().cast();
+            if slot.is_null() {
+                return ptr::null_mut();
+            }
+        }
+        let heap = slot.cast::<Heap<R, C>>();
+        // SAFETY: the fallback heap is held by whoever holds `fallback_lock` (O1 variant).
+        unsafe {
+            let p = Heap::pop_bin(heap, c);
+            if !p.is_null() {
+                return p;
+            }
+            (*heap).alloc_refill(c)
+        }
+    }
+
+    /// Sums the counters of every heap of this instance (threads may be running: values are
+    /// a relaxed snapshot).
+    pub fn counters() -> CounterArray {
+        let mut out = CounterArray::new();
+        let mut h = Self::registry().all.load(Ordering::Acquire);
+        while !h.is_null() {
+            // SAFETY: registered heaps are never freed (O2).
+            let heap = unsafe { &*h.cast::<Heap<R, C>>() };
+            for i in 0..NUM_COUNTERS {
+                out.0[i] += heap.shared.counters[i].load(Ordering::Relaxed);
+            }
+            h = heap.shared.all_next.load(Ordering::Relaxed);
+        }
+        out
+    }
+
+    /// Flushes the calling thread's heap and collects every pooled heap, releasing empty slabs
+    /// and segments to the OS.
+    pub fn collect() {
+        let heap = Self::current();
+        if !Self::is_sentinel(heap) {
+            // SAFETY: held by us (O1).
+            unsafe { (*heap).flush_all() };
+        }
+        let reg = Self::registry();
+        {
+            let _g = reg.lock.lock();
+            // SAFETY: the lock is held; pooled heaps are held by nobody, the lock makes us
+            // their temporary holder (O1).
+            unsafe {
+                let mut h = *reg.pool.get();
+                while !h.is_null() {
+                    let heap = &*h.cast::<Heap<R, C>>();
+                    heap.flush_all();
+                    h = heap.shared.pool_next.load(Ordering::Relaxed);
+                }
+            }
+        }
+        crate::slab::segment_cache_trim();
+    }
+
+    /// Drains everything reachable and returns the blocks still live per class (the
+    /// empty-check oracle). Flushes the calling thread's heap and every pooled and fallback
+    /// heap.
+    ///
+    /// # Safety
+    /// No other thread may be using this instance (allocating or freeing) during the call, and
+    /// heaps held by other live threads are read without their consent: call it when every
+    /// other user thread of the instance has exited or is parked.
+    pub unsafe fn live_blocks() -> [u64; NUM_CLASSES] {
+        Self::collect();
+        let reg = Self::registry();
+        {
+            let _g = reg.fallback_lock.lock();
+            // SAFETY: fallback lock held.
+            let f = unsafe { *reg.fallback.get() };
+            if !f.is_null() {
+                // SAFETY: we hold the fallback heap while holding its lock.
+                unsafe { (*f.cast::<Heap<R, C>>()).flush_all() };
+            }
+        }
+        let mut out = [0u64; NUM_CLASSES];
+        let mut h = reg.all.load(Ordering::Acquire);
+        while !h.is_null() {
+            // SAFETY: registered heaps are valid (O2); quiescence per the caller's contract.
+            let heap = unsafe { &*h.cast::<Heap<R, C>>() };
+            // SAFETY: as above.
+            unsafe { heap.live_blocks(&mut out) };
+            h = heap.shared.all_next.load(Ordering::Relaxed);
+        }
+        out
+    }
+
+    /// Number of heaps ever created for this instance (owner identities in use or pooled).
+    pub fn heap_count() -> usize {
+        let mut n = 0;
+        let mut h = Self::registry().all.load(Ordering::Acquire);
+        while !h.is_null() {
+            n += 1;
+            // SAFETY: registered heaps are valid (O2).
+            h = unsafe { &*h.cast::<Heap<R, C>>() }.shared.all_next.load(Ordering::Relaxed);
+        }
+        n
+    }
+}
+
+/// Aborts: the allocator cannot continue (used where metadata mapping fails irrecoverably).
+#[cold]
+pub fn out_of_metadata() -> ! {
+    fatal(FatalKind::OutOfMetadata)
+}

@@ -133,6 +133,96 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
     }
 
+    /// Allocates `size` bytes aligned to `align` (a power of two); null when out of memory or
+    /// when the request cannot be represented (`size` near `usize::MAX`). `size == 0` returns
+    /// a unique minimal block. This is the C-style entry point (no `Layout` needed).
+    #[inline]
+    pub fn alloc_raw(size: usize, align: usize) -> *mut u8 {
+        debug_assert!(align.is_power_of_two());
+        if size <= LUT_MAX && align <= 16 {
+            return Self::alloc_class(CLASS_LUT[(size + 15) >> 4] as usize);
+        }
+        if size > isize::MAX as usize {
+            return core::ptr::null_mut();
+        }
+        Self::alloc_general(size, align)
+    }
+
+    /// Like [`alloc_raw`](Self::alloc_raw) but the memory reads zero.
+    pub fn alloc_zeroed_raw(size: usize, align: usize) -> *mut u8 {
+        if size > isize::MAX as usize {
+            return core::ptr::null_mut();
+        }
+        if class_for(size, align).is_none() {
+            // Fresh OS memory is already zero: skip the memset.
+            return large::alloc(size, align);
+        }
+        let p = Self::alloc_raw(size, align);
+        if !p.is_null() {
+            // SAFETY: `p` has at least `size` writable bytes.
+            unsafe { core::ptr::write_bytes(p, 0, size) };
+        }
+        p
+    }
+
+    /// Frees a block without its layout (C `free`).
+    ///
+    /// # Safety
+    /// `p` is a live block of this allocator instance.
+    #[inline]
+    pub unsafe fn free_raw(p: *mut u8) {
+        let heap = Instance::<R, C>::current();
+        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        if meta.owner() == heap as usize {
+            // SAFETY: owner check: a live block of a slab of the heap we hold.
+            unsafe { Heap::free_local(heap, meta, p) };
+        } else {
+            // SAFETY: forwarded caller contract.
+            unsafe { Self::dealloc_slow(heap, meta, p) };
+        }
+    }
+
+    /// Resizes a block (C `realloc` without the null/zero special cases): in place when the
+    /// size class still fits, else allocate, copy, free. Null (and `p` untouched) on failure.
+    ///
+    /// # Safety
+    /// `p` is a live block of this allocator instance, allocated with alignment `align`.
+    pub unsafe fn realloc_raw(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+        if new_size > isize::MAX as usize {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: P1.
+        let meta = unsafe { &*meta_of(p) };
+        let old_usable = if meta.owner() != 0 {
+            if class_for(new_size, align) == Some(meta.class()) {
+                return p;
+            }
+            class_size(meta.class())
+        } else {
+            // SAFETY: owner 0: a large block, or not ours at all.
+            match unsafe { large::header(p) } {
+                Some(h) => {
+                    let usable = large::usable_size(h);
+                    if new_size > MAX_SMALL && new_size <= usable && new_size > usable / 2 {
+                        return p;
+                    }
+                    usable
+                }
+                None => fatal(FatalKind::InvalidFree),
+            }
+        };
+        let q = Self::alloc_raw(new_size, align);
+        if !q.is_null() {
+            // SAFETY: both blocks hold at least the copied length and do not overlap.
+            unsafe {
+                core::ptr::copy_nonoverlapping(p, q, old_usable.min(new_size));
+                Self::free_raw(p);
+            }
+        }
+        q
+    }
+
     #[inline(always)]
     fn alloc_class(c: usize) -> *mut u8 {
         let heap = Instance::<R, C>::current();

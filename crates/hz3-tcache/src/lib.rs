@@ -39,4 +39,4 @@ pub use config::{Checked, Config, Fast, WithStats, MAX_CONFIGS};
 pub use heap::{batch_for, Bin, Heap, HeapCounters, Local, Shared, DEAD_BINS, EMPTY_BINS};
 pub use hz3_pageq::RemoteFree;
 pub use lock::SpinLock;
-pub use registry::{Instance, MAX_INSTANCES, MAX_STRATEGIES};
+pub use registry::{install_fork_handlers, Instance, MAX_INSTANCES, MAX_STRATEGIES};

@@ -171,6 +171,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     /// Gives this thread a heap: an abandoned one from the pool, or a new one.
     #[cold]
     fn attach() -> *mut Heap<R, C> {
+        install_fork_handlers();
         let reg = Self::registry();
         let key = Self::key();
         let heap = {
@@ -378,4 +379,54 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
 #[cold]
 pub fn out_of_metadata() -> ! {
     fatal(FatalKind::OutOfMetadata)
+}
+
+// ------------------------------------------------------------------------------------------
+// fork
+// ------------------------------------------------------------------------------------------
+
+static FORK_HANDLERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs `pthread_atfork` handlers (once per process) that hold every global allocator
+/// lock across `fork`, so a child of a multithreaded parent never inherits a lock held by a
+/// thread that does not exist in it. Lock order: registry locks (pool, then fallback) in slot
+/// order, then the segment cache — the same order every other path uses.
+pub fn install_fork_handlers() {
+    if FORK_HANDLERS.load(Ordering::Acquire) != 0
+        || FORK_HANDLERS.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err()
+    {
+        return;
+    }
+    // SAFETY: the handlers are plain extern "C" fns that only touch static locks.
+    unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+}
+
+unsafe extern "C" fn fork_prepare() {
+    for reg in REGISTRIES.iter() {
+        core::mem::forget(reg.lock.lock());
+        core::mem::forget(reg.fallback_lock.lock());
+    }
+    crate::slab::segment_cache_before_fork();
+}
+
+unsafe extern "C" fn fork_parent() {
+    // SAFETY: this thread took every lock in `fork_prepare`.
+    unsafe {
+        crate::slab::segment_cache_after_fork_parent();
+        for reg in REGISTRIES.iter() {
+            reg.fallback_lock.force_unlock();
+            reg.lock.force_unlock();
+        }
+    }
+}
+
+unsafe extern "C" fn fork_child() {
+    // SAFETY: the child has one thread, which took every lock in `fork_prepare`.
+    unsafe {
+        crate::slab::segment_cache_after_fork_child();
+        for reg in REGISTRIES.iter() {
+            reg.fallback_lock.force_unlock();
+            reg.lock.force_unlock();
+        }
+    }
 }

@@ -1,0 +1,278 @@
+//! # hz3-capi — hz3 as a drop-in `malloc`
+//!
+//! Builds `libhz3_capi.so` (for `LD_PRELOAD`) and `libhz3_capi.a` (for linking) exporting the
+//! C allocation API — `malloc`, `free`, `calloc`, `realloc`, `reallocarray`, `posix_memalign`,
+//! `aligned_alloc`, `memalign`, `valloc`, `pvalloc`, `malloc_usable_size`, `free_sized`,
+//! `free_aligned_sized`, `cfree`, `malloc_trim` and glibc's `__libc_*` aliases — plus the
+//! hz3-specific functions declared in `include/hz3.h`.
+//!
+//! ```sh
+//! cargo build --release -p hz3-capi
+//! LD_PRELOAD=$PWD/target/release/libhz3_capi.so python3 -c 'print(sum(range(10**6)))'
+//! ```
+//!
+//! C semantics: a null result sets `errno = ENOMEM` (including `calloc`/`reallocarray`
+//! overflow and sizes above `PTRDIFF_MAX`); `posix_memalign` returns `EINVAL` for a bad
+//! alignment and leaves the out-pointer untouched; `realloc(NULL, n) == malloc(n)` and
+//! `realloc(p, 0)` frees `p` and returns NULL, as glibc does. Nothing here panics, and the
+//! allocator needs no Rust runtime: it works from the first `malloc` of a process, in threads
+//! created by C code (thread exit through a pthread key destructor), and across `fork`
+//! (`pthread_atfork` handlers hold the allocator's global locks).
+//!
+//! The strategy is the Rust default ([`hz3_alloc::Hz3`]) unless a `strategy-*` feature picks
+//! another, so the benchmark matrix can preload each variant.
+
+use core::ffi::{c_int, c_void};
+use core::ptr;
+use hz3_alloc::config::Fast;
+use hz3_alloc::Hz3;
+
+#[cfg(feature = "strategy-a")]
+type Strategy = hz3_alloc::strategy::OwnerStash;
+#[cfg(all(not(feature = "strategy-a"), feature = "strategy-b"))]
+type Strategy = hz3_alloc::strategy::PageQueuePop;
+#[cfg(all(not(any(feature = "strategy-a", feature = "strategy-b")), feature = "strategy-c"))]
+type Strategy = hz3_alloc::strategy::DrainAll;
+#[cfg(all(
+    not(any(feature = "strategy-a", feature = "strategy-b", feature = "strategy-c")),
+    feature = "strategy-d"
+))]
+type Strategy = hz3_alloc::strategy::Packets;
+#[cfg(all(
+    not(any(
+        feature = "strategy-a",
+        feature = "strategy-b",
+        feature = "strategy-c",
+        feature = "strategy-d"
+    )),
+    feature = "strategy-c-packed"
+))]
+type Strategy = hz3_alloc::strategy::DrainAllPacked;
+#[cfg(not(any(
+    feature = "strategy-a",
+    feature = "strategy-b",
+    feature = "strategy-c",
+    feature = "strategy-d",
+    feature = "strategy-c-packed"
+)))]
+type Strategy = hz3_alloc::DefaultStrategy;
+
+/// The allocator instance behind the C API.
+pub type CAlloc = Hz3<Strategy, Fast>;
+
+/// `malloc`'s guaranteed alignment (`alignof(max_align_t)` on x86-64 and aarch64 Linux).
+const MIN_ALIGN: usize = 16;
+/// The OS page size assumed by `valloc`/`pvalloc`.
+const PAGE: usize = 4096;
+
+#[inline(always)]
+fn set_errno(e: c_int) {
+    // SAFETY: `__errno_location` returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+#[inline(always)]
+fn enomem_if_null(p: *mut u8) -> *mut c_void {
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// Allocation with C semantics (ENOMEM on failure).
+#[inline(always)]
+fn c_malloc(size: usize) -> *mut c_void {
+    enomem_if_null(CAlloc::alloc_raw(size, MIN_ALIGN))
+}
+
+#[inline(always)]
+unsafe fn c_free(p: *mut c_void) {
+    if !p.is_null() {
+        // SAFETY: the C contract: `p` came from this allocator and is live.
+        unsafe { CAlloc::free_raw(p.cast()) }
+    }
+}
+
+fn c_calloc(n: usize, size: usize) -> *mut c_void {
+    match n.checked_mul(size) {
+        Some(total) => enomem_if_null(CAlloc::alloc_zeroed_raw(total, MIN_ALIGN)),
+        None => {
+            set_errno(libc::ENOMEM);
+            ptr::null_mut()
+        }
+    }
+}
+
+unsafe fn c_realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    if p.is_null() {
+        return c_malloc(size);
+    }
+    if size == 0 {
+        // SAFETY: C contract.
+        unsafe { c_free(p) };
+        return ptr::null_mut();
+    }
+    // SAFETY: C contract: `p` is a live block of this allocator.
+    enomem_if_null(unsafe { CAlloc::realloc_raw(p.cast(), size, MIN_ALIGN) })
+}
+
+fn c_aligned(align: usize, size: usize) -> *mut c_void {
+    enomem_if_null(CAlloc::alloc_raw(size, align.max(MIN_ALIGN)))
+}
+
+fn c_memalign(align: usize, size: usize) -> *mut c_void {
+    // glibc rounds a non-power-of-two alignment up to the next power of two.
+    match align.checked_next_power_of_two() {
+        Some(a) if a <= isize::MAX as usize / 2 => c_aligned(a, size),
+        _ => {
+            set_errno(libc::EINVAL);
+            ptr::null_mut()
+        }
+    }
+}
+
+unsafe fn c_posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
+    if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
+        return libc::EINVAL;
+    }
+    let p = CAlloc::alloc_raw(size, align.max(MIN_ALIGN));
+    if p.is_null() {
+        return libc::ENOMEM;
+    }
+    // SAFETY: the caller passes a valid out-pointer (C contract).
+    unsafe { *out = p.cast() };
+    0
+}
+
+fn c_aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    if !align.is_power_of_two() {
+        set_errno(libc::EINVAL);
+        return ptr::null_mut();
+    }
+    c_aligned(align, size)
+}
+
+fn c_pvalloc(size: usize) -> *mut c_void {
+    match size.checked_add(PAGE - 1) {
+        Some(s) => c_aligned(PAGE, (s & !(PAGE - 1)).max(PAGE)),
+        None => {
+            set_errno(libc::ENOMEM);
+            ptr::null_mut()
+        }
+    }
+}
+
+unsafe fn c_usable_size(p: *mut c_void) -> usize {
+    if p.is_null() {
+        0
+    } else {
+        // SAFETY: C contract: a live block of this allocator.
+        unsafe { CAlloc::usable_size(p.cast()) }
+    }
+}
+
+/// Declares each C symbol twice: under its standard name (unless `no-override`) and under an
+/// `hz3_` name that is always exported.
+macro_rules! export {
+    ($( $(#[$m:meta])* fn $name:ident / $hz3:ident ( $($a:ident : $t:ty),* ) -> $r:ty = $body:expr; )*) => {$(
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// The C contract of the standard function of the same name.
+        #[cfg_attr(not(feature = "no-override"), no_mangle)]
+        pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
+            // SAFETY: forwarded C contract.
+            #[allow(unused_unsafe)]
+            unsafe { $body }
+        }
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// The C contract of the standard function of the same name.
+        #[no_mangle]
+        pub unsafe extern "C" fn $hz3($($a: $t),*) -> $r {
+            // SAFETY: forwarded C contract.
+            #[allow(unused_unsafe)]
+            unsafe { $body }
+        }
+    )*};
+}
+
+export! {
+    /// C `malloc`.
+    fn malloc / hz3_malloc(size: usize) -> *mut c_void = c_malloc(size);
+    /// C `free`.
+    fn free / hz3_free(p: *mut c_void) -> () = c_free(p);
+    /// C `calloc`.
+    fn calloc / hz3_calloc(n: usize, size: usize) -> *mut c_void = c_calloc(n, size);
+    /// C `realloc`.
+    fn realloc / hz3_realloc(p: *mut c_void, size: usize) -> *mut c_void = c_realloc(p, size);
+    /// C `reallocarray`.
+    fn reallocarray / hz3_reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void =
+        match n.checked_mul(size) {
+            Some(total) => c_realloc(p, total),
+            None => { set_errno(libc::ENOMEM); ptr::null_mut() }
+        };
+    /// C `posix_memalign`.
+    fn posix_memalign / hz3_posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int =
+        c_posix_memalign(out, align, size);
+    /// C11 `aligned_alloc`.
+    fn aligned_alloc / hz3_aligned_alloc(align: usize, size: usize) -> *mut c_void =
+        c_aligned_alloc(align, size);
+    /// `memalign`.
+    fn memalign / hz3_memalign(align: usize, size: usize) -> *mut c_void = c_memalign(align, size);
+    /// `valloc`.
+    fn valloc / hz3_valloc(size: usize) -> *mut c_void = c_aligned(PAGE, size);
+    /// `pvalloc`.
+    fn pvalloc / hz3_pvalloc(size: usize) -> *mut c_void = c_pvalloc(size);
+    /// `malloc_usable_size`.
+    fn malloc_usable_size / hz3_malloc_usable_size(p: *mut c_void) -> usize = c_usable_size(p);
+    /// C23 `free_sized`.
+    fn free_sized / hz3_free_sized(p: *mut c_void, _size: usize) -> () = c_free(p);
+    /// C23 `free_aligned_sized`.
+    fn free_aligned_sized / hz3_free_aligned_sized(p: *mut c_void, _align: usize, _size: usize) -> () =
+        c_free(p);
+    /// `cfree` (obsolete alias of `free`).
+    fn cfree / hz3_cfree(p: *mut c_void) -> () = c_free(p);
+    /// glibc alias of `malloc`.
+    fn __libc_malloc / hz3___libc_malloc(size: usize) -> *mut c_void = c_malloc(size);
+    /// glibc alias of `free`.
+    fn __libc_free / hz3___libc_free(p: *mut c_void) -> () = c_free(p);
+    /// glibc alias of `calloc`.
+    fn __libc_calloc / hz3___libc_calloc(n: usize, size: usize) -> *mut c_void = c_calloc(n, size);
+    /// glibc alias of `realloc`.
+    fn __libc_realloc / hz3___libc_realloc(p: *mut c_void, size: usize) -> *mut c_void =
+        c_realloc(p, size);
+    /// glibc alias of `memalign`.
+    fn __libc_memalign / hz3___libc_memalign(align: usize, size: usize) -> *mut c_void =
+        c_memalign(align, size);
+    /// glibc alias of `valloc`.
+    fn __libc_valloc / hz3___libc_valloc(size: usize) -> *mut c_void = c_aligned(PAGE, size);
+    /// glibc alias of `pvalloc`.
+    fn __libc_pvalloc / hz3___libc_pvalloc(size: usize) -> *mut c_void = c_pvalloc(size);
+    /// glibc alias of `posix_memalign`.
+    fn __posix_memalign / hz3___posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int =
+        c_posix_memalign(out, align, size);
+    /// `malloc_trim`: returns cached memory to the OS; always reports 1.
+    fn malloc_trim / hz3_malloc_trim(_pad: usize) -> c_int = { CAlloc::collect(); 1 };
+}
+
+/// Returns cached memory to the OS (flushes the calling thread's cache, collects heaps of
+/// exited threads, releases empty segments).
+#[no_mangle]
+pub extern "C" fn hz3_collect() {
+    CAlloc::collect();
+}
+
+/// The strategy of this build as a NUL-terminated string (`"a"`, `"c"`, …).
+#[no_mangle]
+pub extern "C" fn hz3_strategy() -> *const u8 {
+    match CAlloc::STRATEGY {
+        "a" => b"a\0".as_ptr(),
+        "b" => b"b\0".as_ptr(),
+        "c" => b"c\0".as_ptr(),
+        "d" => b"d\0".as_ptr(),
+        "c-packed" => b"c-packed\0".as_ptr(),
+        _ => b"?\0".as_ptr(),
+    }
+}

@@ -154,7 +154,11 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         };
         // SAFETY: blocks are at least 16 bytes and 16-aligned.
         let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
-        if Self::is_sentinel(heap) {
+        // A thread whose first call is a free gets a heap too: its outbox batches remote frees
+        // (D) and its counters see them. Not after thread exit (DEAD): that path stays
+        // heap-less.
+        let heap = if heap.cast::<u8>() == EMPTY { Self::attach() } else { heap };
+        if heap.is_null() || Self::is_sentinel(heap) {
             // SAFETY: the caller gives up `p`, a live block of `page` owned by `owner`.
             unsafe { R::free_remote(inbox, page, block, None, &mut NoCounters) };
         } else {

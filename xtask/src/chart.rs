@@ -1,0 +1,238 @@
+//! `--chart PATH.svg`: grouped bars of each allocator's ratio to the reference (whiskers: min–max
+//! of the per-round ratios) per workload, and a second panel of peak RSS. Hand-written SVG.
+
+use std::fmt::Write as _;
+
+use crate::report::matrix_reference;
+use crate::results::Matrix;
+
+const FIXED_COLOURS: &[(&str, &str)] = &[
+    ("system", "#7f7f7f"),
+    ("mimalloc", "#1f77b4"),
+    ("jemalloc", "#9467bd"),
+    ("snmalloc", "#17becf"),
+    ("hz3-a", "#d62728"),
+    ("hz3-b", "#ff7f0e"),
+    ("hz3-c", "#2ca02c"),
+    ("hz3-d", "#8c564b"),
+    ("hz3-c-packed", "#e377c2"),
+];
+const EXTRA_COLOURS: &[&str] = &["#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"];
+
+fn colour(allocator: &str, index: usize) -> &'static str {
+    FIXED_COLOURS
+        .iter()
+        .find(|(a, _)| *a == allocator)
+        .map(|(_, c)| *c)
+        .unwrap_or(EXTRA_COLOURS[index % EXTRA_COLOURS.len()])
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A "nice" axis maximum and tick step covering `max`.
+pub fn nice_axis(max: f64) -> (f64, f64) {
+    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
+    let raw = max / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    ((max / step).ceil() * step, step)
+}
+
+struct Panel {
+    top: f64,
+    height: f64,
+    y_max: f64,
+    step: f64,
+}
+
+impl Panel {
+    fn y(&self, v: f64) -> f64 {
+        self.top + self.height * (1.0 - (v / self.y_max).clamp(0.0, 1.0))
+    }
+}
+
+/// Renders the chart.
+pub fn render(m: &Matrix) -> String {
+    let workloads = m.workloads();
+    let allocators = m.allocators();
+    let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
+    let (bar, gap, left, right) = (12.0, 28.0, 70.0, 30.0);
+    let group_w = allocators.len() as f64 * bar + gap;
+    let width = (left + right + group_w * workloads.len() as f64).max(760.0);
+    let legend_rows = allocators.len().div_ceil(6) as f64;
+    let title_h = 58.0 + legend_rows * 18.0;
+
+    // Panel data.
+    let mut ratio_max: f64 = 1.2;
+    let mut rss_max: f64 = 1.0;
+    for w in &workloads {
+        for a in &allocators {
+            if let Some(s) = m.ratio(w, a, &reference) {
+                ratio_max = ratio_max.max(s.max);
+            }
+            if let Some(r) = m.cell(w, a).and_then(|c| c.peak_rss_median()) {
+                rss_max = rss_max.max(r / 1024.0);
+            }
+        }
+    }
+    let (rmax, rstep) = nice_axis(ratio_max);
+    let (smax, sstep) = nice_axis(rss_max);
+    let p1 = Panel { top: title_h + 20.0, height: 280.0, y_max: rmax, step: rstep };
+    let p2 = Panel { top: p1.top + p1.height + 70.0, height: 180.0, y_max: smax, step: sstep };
+    let height = p2.top + p2.height + 50.0;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="22" font-size="16" font-weight="bold">hz3-rs bench-matrix: throughput relative to {} (median of per-round ratios; whiskers min–max)</text>"#,
+        esc(&reference)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{left}" y="40" fill="#555">{} · {} CPUs · kernel {} · {} rounds × {} ms · {} threads · mode {}</text>"##,
+        esc(&m.machine.cpu_model),
+        m.machine.cpus,
+        esc(&m.machine.kernel),
+        m.config.runs,
+        m.config.duration_ms,
+        m.config.threads,
+        esc(&m.config.mode)
+    );
+    // Legend.
+    for (i, a) in allocators.iter().enumerate() {
+        let (row, col) = (i / 6, i % 6);
+        let x = left + col as f64 * 130.0;
+        let y = 52.0 + row as f64 * 18.0;
+        let _ = writeln!(s, r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#, colour(a, i));
+        let _ = writeln!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 17.0, y + 10.5, esc(a));
+    }
+
+    let plot_right = width - right;
+    for (panel, label, unit_fmt) in [(&p1, format!("× {reference}"), 0), (&p2, "peak RSS (MiB)".to_string(), 1)] {
+        // Grid and axis labels.
+        let mut v = 0.0;
+        while v <= panel.y_max + 1e-9 {
+            let y = panel.y(v);
+            let _ = writeln!(s, r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##);
+            let txt = if unit_fmt == 0 { format!("{v:.2}") } else { format!("{v:.0}") };
+            let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{txt}</text>"##, left - 6.0, y + 4.0);
+            v += panel.step;
+        }
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
+            panel.top + panel.height / 2.0,
+            esc(&label)
+        );
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{:.1}" x2="{plot_right:.1}" y2="{:.1}" stroke="#333"/>"##,
+            panel.y(0.0),
+            panel.y(0.0)
+        );
+    }
+    // Reference line at 1.
+    let y1 = p1.y(1.0);
+    let _ = writeln!(s, r##"<line x1="{left}" y1="{y1:.1}" x2="{plot_right:.1}" y2="{y1:.1}" stroke="#000" stroke-dasharray="6,4"/>"##);
+
+    for (wi, w) in workloads.iter().enumerate() {
+        let gx = left + gap / 2.0 + wi as f64 * group_w;
+        for (ai, a) in allocators.iter().enumerate() {
+            let x = gx + ai as f64 * bar;
+            let col = colour(a, ai);
+            let Some(cell) = m.cell(w, a) else { continue };
+            let invalid = cell.invalid_runs() > 0;
+            let title = |extra: String| format!("<title>{} / {}: {}</title>", esc(w), esc(a), esc(&extra));
+            // Panel 1: ratio bars.
+            let ratio = if *a == reference {
+                cell.summary().map(|_| crate::stats::Summary { median: 1.0, min: 1.0, max: 1.0, cv: 0.0, n: 1 })
+            } else {
+                m.ratio(w, a, &reference)
+            };
+            if let Some(r) = ratio {
+                let (yt, yb) = (p1.y(r.median), p1.y(0.0));
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}"{}>{}</rect>"#,
+                    x + 1.0,
+                    bar - 2.0,
+                    (yb - yt).max(0.0),
+                    if invalid { r#" fill-opacity="0.35""# } else { "" },
+                    title(format!("×{:.3} (min {:.3}, max {:.3}, CV {:.1}%)", r.median, r.min, r.max, r.cv * 100.0))
+                );
+                let cx = x + bar / 2.0;
+                let _ = writeln!(s, r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#222"/>"##, p1.y(r.min), p1.y(r.max));
+                if invalid {
+                    let _ = writeln!(s, r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#c00" font-weight="bold">!</text>"##, p1.y(r.max) - 3.0);
+                }
+            }
+            // Panel 2: RSS bars.
+            if let Some(k) = cell.peak_rss_median() {
+                let mb = k / 1024.0;
+                let (yt, yb) = (p2.y(mb), p2.y(0.0));
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}">{}</rect>"#,
+                    x + 1.0,
+                    bar - 2.0,
+                    (yb - yt).max(0.0),
+                    title(format!("peak RSS {mb:.1} MiB"))
+                );
+            }
+        }
+        let cx = gx + allocators.len() as f64 * bar / 2.0;
+        for panel in [&p1, &p2] {
+            let _ = writeln!(s, r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, panel.y(0.0) + 16.0, esc(w));
+        }
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{left}" y="{:.1}" fill="#555">Faded bars marked ! had runs over mt-remote's 0.1% fallback limit (invalid). Dashed line: the reference ({}).</text>"##,
+        height - 14.0,
+        esc(&reference)
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::tests::synthetic;
+
+    #[test]
+    fn nice_axes() {
+        assert_eq!(nice_axis(1.2), (1.25, 0.25));
+        assert_eq!(nice_axis(3.7), (4.0, 1.0));
+        assert_eq!(nice_axis(87.0), (100.0, 20.0));
+        assert_eq!(nice_axis(0.0), (1.0, 0.2));
+    }
+
+    #[test]
+    fn renders_well_formed_svg_with_every_bar() {
+        let m = synthetic(
+            3,
+            &[
+                ("xmalloc", "mimalloc", &[2.0, 2.0, 2.0]),
+                ("xmalloc", "hz3-a", &[1.0, 1.5, 2.0]),
+                ("local-fixed", "mimalloc", &[2.0, 2.0, 2.0]),
+                ("local-fixed", "hz3-a", &[3.0, 3.0, 3.0]),
+            ],
+        );
+        let svg = render(&m);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        // 2 workloads x 2 allocators x (ratio bar + RSS bar) + legend swatches + background.
+        assert_eq!(svg.matches("<rect").count(), 2 * 2 * 2 + 2 + 1);
+        assert!(svg.contains("hz3-a / local-fixed") || svg.contains("local-fixed / hz3-a"));
+        assert!(svg.contains("×1.500"), "median ratio of hz3-a on local-fixed");
+        assert_eq!(svg.matches('<').count(), svg.matches('>').count());
+        assert_eq!(esc("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
+    }
+}

@@ -1,0 +1,386 @@
+//! Hand-parsed command lines (no clap: xtask should compile in seconds).
+
+use std::path::PathBuf;
+
+/// The benchmark workloads, in table order (the names hz3-bench accepts).
+pub const WORKLOADS: &[&str] = &[
+    "xmalloc",
+    "mt-remote-r0",
+    "mt-remote-r50",
+    "mt-remote-r90",
+    "larson",
+    "dist-app",
+    "local-fixed",
+    "local-mixed",
+];
+
+/// The reference allocators that need hz3-bench's `peers` feature.
+pub const PEERS: &[&str] = &["mimalloc", "jemalloc", "snmalloc"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Quick,
+    Full,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Quick => "quick",
+            Mode::Full => "full",
+        }
+    }
+    pub fn default_rounds(self) -> usize {
+        match self {
+            Mode::Quick => 3,
+            Mode::Full => 10,
+        }
+    }
+    pub fn default_duration_ms(self) -> u64 {
+        match self {
+            Mode::Quick => 400,
+            Mode::Full => 1000,
+        }
+    }
+}
+
+/// Gate tolerance: a ratio may drop by `max(floor, noise_k × CV)` before the gate fails, where CV
+/// is the larger of the baseline's and the current run's coefficient of variation of the
+/// per-round ratios (so the tolerance grows with the noise actually measured).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub floor: f64,
+    pub noise_k: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance { floor: 0.10, noise_k: 2.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatrixOpts {
+    pub mode: Mode,
+    pub rounds: usize,
+    pub duration_ms: u64,
+    pub threads: usize,
+    pub allocators: Vec<String>,
+    pub workloads: Vec<String>,
+    pub json: Option<PathBuf>,
+    pub chart: Option<PathBuf>,
+    pub gate: Option<PathBuf>,
+    pub tolerance: Tolerance,
+    pub stats_pass: bool,
+    pub build: bool,
+    pub bin_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallgrindOpts {
+    pub update: bool,
+    pub budget: PathBuf,
+    pub tolerance: Option<f64>,
+    pub allocators: Vec<String>,
+    pub build: bool,
+    pub bin_dir: Option<PathBuf>,
+    /// Objects per measured run (the gate also runs 2×this and takes the difference).
+    pub iters: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    BenchMatrix(MatrixOpts),
+    Gate { baseline: PathBuf, current: PathBuf, tolerance: Tolerance },
+    CallgrindGate(CallgrindOpts),
+    ValidateJson(PathBuf),
+    SyncBins,
+    Help,
+}
+
+pub const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  bench-matrix      run the S121 matrix (every hz3 strategy) against system/mimalloc/jemalloc/snmalloc
+      --quick               3 rounds x 400 ms per data point (default)
+      --full                10 rounds x 1000 ms per data point
+      --rounds N            override the number of rounds
+      --duration-ms M       override the length of each run
+      --threads N           worker threads (default: the machine's core count)
+      --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-* (default: all)
+      --workloads w,x,..    subset of: xmalloc, mt-remote-r0, mt-remote-r50, mt-remote-r90,
+                            larson, dist-app, local-fixed, local-mixed (default: all)
+      --json PATH           write the results (schema hz3-bench/1)
+      --chart PATH.svg      draw ratio-to-mimalloc and peak-RSS bars
+      --gate BASELINE.json  fail if an hz3 strategy's ratio to system dropped beyond tolerance
+      --gate-floor F        smallest tolerated drop, as a fraction (default 0.10)
+      --gate-noise-k K      tolerance = max(floor, K x CV of per-round ratios) (default 2)
+      --no-stats            skip the stats pass
+      --no-build            do not run cargo build first
+      --bin-dir DIR         where the bench-* binaries are (default: target/release)
+  gate BASELINE.json CURRENT.json [--gate-floor F] [--gate-noise-k K]
+                    compare two result files without running anything
+  callgrind-gate    instructions per local alloc+free pair and per remote free (valgrind
+                    --tool=callgrind) against the committed budget benches/callgrind-budget.json
+      --update              rewrite the budget from this measurement
+      --budget PATH         budget file (default benches/callgrind-budget.json)
+      --tolerance F         allowed growth, as a fraction (default: the budget's, else 0.02)
+      --allocators a,b,..   subset (default: system + every hz3 strategy)
+      --iters N             objects per measured run (default 100000)
+      --no-build, --bin-dir DIR
+  validate-json PATH        check a results file against schema hz3-bench/1
+  sync-bins                 (re)write the one-line hz3 binaries from benches/src/allocators.rs
+";
+
+fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String, String> {
+    it.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse::<T>().map_err(|_| format!("{flag}: not a valid number: {v:?}"))
+}
+
+/// Splits a comma-separated list and checks each name against `known`.
+pub fn name_list(flag: &str, v: &str, known: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !known.iter().any(|k| k == name) {
+            return Err(format!("{flag}: unknown name {name:?}; known: {}", known.join(", ")));
+        }
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{flag}: empty list"));
+    }
+    Ok(out)
+}
+
+fn fraction(flag: &str, v: &str) -> Result<f64, String> {
+    let f: f64 = number(flag, v)?;
+    if !(0.0..1.0).contains(&f) {
+        return Err(format!("{flag}: must be in [0, 1), got {f}"));
+    }
+    Ok(f)
+}
+
+/// Parses `args` (after the program name). `allocators` is every known allocator name, in table
+/// order; `default_threads` the machine's core count.
+pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> Result<Command, String> {
+    let mut it = args.iter();
+    let Some(cmd) = it.next() else { return Ok(Command::Help) };
+    let workloads: Vec<String> = WORKLOADS.iter().map(|s| s.to_string()).collect();
+    match cmd.as_str() {
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        "sync-bins" => Ok(Command::SyncBins),
+        "validate-json" => {
+            let p = it.next().ok_or("validate-json needs a file")?;
+            Ok(Command::ValidateJson(PathBuf::from(p)))
+        }
+        "gate" => {
+            let mut files = Vec::new();
+            let mut tolerance = Tolerance::default();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--gate-floor" => tolerance.floor = fraction(a, value(a, &mut it)?)?,
+                    "--gate-noise-k" => tolerance.noise_k = number(a, value(a, &mut it)?)?,
+                    s if s.starts_with('-') => return Err(format!("gate: unknown option {s:?}")),
+                    s => files.push(PathBuf::from(s)),
+                }
+            }
+            match <[PathBuf; 2]>::try_from(files) {
+                Ok([baseline, current]) => Ok(Command::Gate { baseline, current, tolerance }),
+                Err(_) => Err("gate needs two files: BASELINE.json CURRENT.json".into()),
+            }
+        }
+        "bench-matrix" => {
+            let mut mode = Mode::Quick;
+            let (mut rounds, mut duration_ms) = (None, None);
+            let mut o = MatrixOpts {
+                mode,
+                rounds: 0,
+                duration_ms: 0,
+                threads: default_threads.max(1),
+                allocators: allocators.to_vec(),
+                workloads: workloads.clone(),
+                json: None,
+                chart: None,
+                gate: None,
+                tolerance: Tolerance::default(),
+                stats_pass: true,
+                build: true,
+                bin_dir: None,
+            };
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--quick" => mode = Mode::Quick,
+                    "--full" => mode = Mode::Full,
+                    "--rounds" => {
+                        let r: usize = number(a, value(a, &mut it)?)?;
+                        if r == 0 {
+                            return Err("--rounds must be at least 1".into());
+                        }
+                        rounds = Some(r);
+                    }
+                    "--duration-ms" => {
+                        let d: u64 = number(a, value(a, &mut it)?)?;
+                        if d == 0 {
+                            return Err("--duration-ms must be positive".into());
+                        }
+                        duration_ms = Some(d);
+                    }
+                    "--threads" => {
+                        o.threads = number(a, value(a, &mut it)?)?;
+                        if o.threads == 0 || o.threads > 1024 {
+                            return Err("--threads must be in 1..=1024".into());
+                        }
+                    }
+                    "--allocators" => o.allocators = name_list(a, value(a, &mut it)?, allocators)?,
+                    "--workloads" => o.workloads = name_list(a, value(a, &mut it)?, &workloads)?,
+                    "--json" => o.json = Some(PathBuf::from(value(a, &mut it)?)),
+                    "--chart" => o.chart = Some(PathBuf::from(value(a, &mut it)?)),
+                    "--gate" => o.gate = Some(PathBuf::from(value(a, &mut it)?)),
+                    "--gate-floor" => o.tolerance.floor = fraction(a, value(a, &mut it)?)?,
+                    "--gate-noise-k" => o.tolerance.noise_k = number(a, value(a, &mut it)?)?,
+                    "--no-stats" => o.stats_pass = false,
+                    "--no-build" => o.build = false,
+                    "--bin-dir" => o.bin_dir = Some(PathBuf::from(value(a, &mut it)?)),
+                    other => return Err(format!("bench-matrix: unknown option {other:?} (see `cargo xtask help`)")),
+                }
+            }
+            // Keep table order whatever order the user typed.
+            o.allocators = allocators.iter().filter(|k| o.allocators.contains(k)).cloned().collect();
+            o.workloads = workloads.iter().filter(|k| o.workloads.contains(k)).cloned().collect();
+            o.mode = mode;
+            o.rounds = rounds.unwrap_or(mode.default_rounds());
+            o.duration_ms = duration_ms.unwrap_or(mode.default_duration_ms());
+            if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
+                return Err("--gate compares ratios to system: include system in --allocators".into());
+            }
+            Ok(Command::BenchMatrix(o))
+        }
+        "callgrind-gate" => {
+            let mut o = CallgrindOpts {
+                update: false,
+                budget: PathBuf::from("benches/callgrind-budget.json"),
+                tolerance: None,
+                allocators: allocators.iter().filter(|a| !PEERS.contains(&a.as_str())).cloned().collect(),
+                build: true,
+                bin_dir: None,
+                iters: 100_000,
+            };
+            let cg_known: Vec<String> = o.allocators.clone();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--update" => o.update = true,
+                    "--budget" => o.budget = PathBuf::from(value(a, &mut it)?),
+                    "--tolerance" => o.tolerance = Some(fraction(a, value(a, &mut it)?)?),
+                    "--allocators" => o.allocators = name_list(a, value(a, &mut it)?, &cg_known)?,
+                    "--iters" => {
+                        o.iters = number(a, value(a, &mut it)?)?;
+                        if o.iters < 1024 {
+                            return Err("--iters must be at least 1024".into());
+                        }
+                    }
+                    "--no-build" => o.build = false,
+                    "--bin-dir" => o.bin_dir = Some(PathBuf::from(value(a, &mut it)?)),
+                    other => return Err(format!("callgrind-gate: unknown option {other:?}")),
+                }
+            }
+            Ok(Command::CallgrindGate(o))
+        }
+        other => Err(format!("unknown command {other:?} (see `cargo xtask help`)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Vec<String> {
+        ["system", "mimalloc", "jemalloc", "snmalloc", "hz3-a", "hz3-b"].iter().map(|s| s.to_string()).collect()
+    }
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn matrix(s: &str) -> MatrixOpts {
+        match parse(&args(s), &known(), 2).unwrap() {
+            Command::BenchMatrix(o) => o,
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_quick_with_everything() {
+        let o = matrix("bench-matrix");
+        assert_eq!(o.mode, Mode::Quick);
+        assert_eq!(o.rounds, 3);
+        assert_eq!(o.duration_ms, 400);
+        assert_eq!(o.threads, 2);
+        assert_eq!(o.allocators, known());
+        assert_eq!(o.workloads.len(), 8);
+        assert!(o.stats_pass && o.build);
+        assert_eq!(o.gate, None);
+    }
+
+    #[test]
+    fn full_and_overrides() {
+        let o = matrix("bench-matrix --full --threads 4 --rounds 5");
+        assert_eq!((o.mode, o.rounds, o.duration_ms, o.threads), (Mode::Full, 5, 1000, 4));
+        let o = matrix("bench-matrix --duration-ms 50 --json r.json --chart c.svg --gate b.json --no-stats --no-build");
+        assert_eq!(o.duration_ms, 50);
+        assert_eq!(o.json, Some(PathBuf::from("r.json")));
+        assert_eq!(o.chart, Some(PathBuf::from("c.svg")));
+        assert_eq!(o.gate, Some(PathBuf::from("b.json")));
+        assert!(!o.stats_pass && !o.build);
+    }
+
+    #[test]
+    fn selections_keep_table_order_and_drop_duplicates() {
+        let o = matrix("bench-matrix --allocators hz3-a,system,hz3-a --workloads local-fixed,xmalloc");
+        assert_eq!(o.allocators, vec!["system", "hz3-a"]);
+        assert_eq!(o.workloads, vec!["xmalloc", "local-fixed"]);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let err = |s: &str| parse(&args(s), &known(), 2).unwrap_err();
+        assert!(err("bench-matrix --allocators tcmalloc").contains("unknown name \"tcmalloc\""));
+        assert!(err("bench-matrix --workloads xmalloc,nope").contains("unknown name \"nope\""));
+        assert!(err("bench-matrix --threads 0").contains("--threads"));
+        assert!(err("bench-matrix --threads x").contains("not a valid number"));
+        assert!(err("bench-matrix --rounds").contains("needs a value"));
+        assert!(err("bench-matrix --frobnicate").contains("unknown option"));
+        assert!(err("bench-matrix --allocators hz3-a --gate b.json").contains("include system"));
+        assert!(err("bench-matrix --gate-floor 1.5").contains("[0, 1)"));
+        assert!(err("gate only-one.json").contains("two files"));
+        assert!(err("callgrind-gate --allocators mimalloc").contains("unknown name"));
+        assert!(err("launch-rockets").contains("unknown command"));
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(parse(&[], &known(), 2).unwrap(), Command::Help);
+        assert_eq!(
+            parse(&args("gate a.json b.json --gate-floor 0.2"), &known(), 2).unwrap(),
+            Command::Gate {
+                baseline: "a.json".into(),
+                current: "b.json".into(),
+                tolerance: Tolerance { floor: 0.2, noise_k: 2.0 }
+            }
+        );
+        match parse(&args("callgrind-gate --update --allocators hz3-b"), &known(), 2).unwrap() {
+            Command::CallgrindGate(o) => {
+                assert!(o.update);
+                assert_eq!(o.allocators, vec!["hz3-b"]);
+                assert_eq!(o.budget, PathBuf::from("benches/callgrind-budget.json"));
+            }
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(parse(&args("validate-json x.json"), &known(), 2).unwrap(), Command::ValidateJson("x.json".into()));
+    }
+}

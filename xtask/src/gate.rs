@@ -1,0 +1,203 @@
+//! The wall-clock regression gate: each hz3 strategy's ratio to `system`, measured in the same
+//! run (median of per-round ratios), against the same ratio in a baseline file.
+//!
+//! A ratio is judged, not a raw rate: a slower or busier machine moves `system` and hz3 together.
+//! The allowed drop is `max(floor, noise_k × CV)`, CV being the larger coefficient of variation of
+//! the per-round ratios in the baseline and in the current run, so the gate widens exactly as far
+//! as the measured noise demands (on this machine wall clock can only catch large regressions;
+//! the callgrind gate guards the fast path's length precisely).
+
+use crate::cli::Tolerance;
+use crate::results::Matrix;
+use crate::strategies::is_hz3;
+
+pub const REFERENCE: &str = "system";
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Ok,
+    Improved,
+    Regressed,
+    /// In the baseline but not measured now (not a failure: `--allocators` may select a subset).
+    Missing,
+    /// Measured now, absent from the baseline.
+    New,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub workload: String,
+    pub allocator: String,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// current / baseline − 1.
+    pub change: Option<f64>,
+    pub tolerance: f64,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    pub fn regressions(&self) -> usize {
+        self.rows.iter().filter(|r| r.verdict == Verdict::Regressed).count()
+    }
+    pub fn compared(&self) -> usize {
+        self.rows.iter().filter(|r| matches!(r.verdict, Verdict::Ok | Verdict::Improved | Verdict::Regressed)).count()
+    }
+    pub fn passed(&self) -> bool {
+        self.regressions() == 0 && self.compared() > 0
+    }
+
+    pub fn render(&self) -> String {
+        let mut t = crate::table::Table::new(&["workload", "allocator", "baseline ×system", "now ×system", "change", "allowed drop", "verdict"]);
+        for r in &self.rows {
+            let f = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
+            t.row(vec![
+                r.workload.clone(),
+                r.allocator.clone(),
+                f(r.baseline),
+                f(r.current),
+                r.change.map_or("—".into(), |c| format!("{:+.1}%", c * 100.0)),
+                format!("{:.1}%", r.tolerance * 100.0),
+                match r.verdict {
+                    Verdict::Ok => "ok",
+                    Verdict::Improved => "improved",
+                    Verdict::Regressed => "REGRESSED",
+                    Verdict::Missing => "not measured",
+                    Verdict::New => "new (no baseline)",
+                }
+                .to_string(),
+            ]);
+        }
+        t.render()
+    }
+}
+
+/// Compares every hz3 (workload, allocator) present in either file.
+pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for m in [current, baseline] {
+        for c in &m.cells {
+            let k = (c.workload.clone(), c.allocator.clone());
+            if is_hz3(&c.allocator) && !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let rows = keys
+        .into_iter()
+        .map(|(w, a)| {
+            let b = baseline.ratio(&w, &a, REFERENCE);
+            let c = current.ratio(&w, &a, REFERENCE);
+            let noise = b.map_or(0.0, |s| s.cv).max(c.map_or(0.0, |s| s.cv));
+            let tolerance = tol.floor.max(tol.noise_k * noise);
+            let (change, verdict) = match (b, c) {
+                (Some(b), Some(c)) => {
+                    let change = c.median / b.median - 1.0;
+                    let v = if change < -tolerance {
+                        Verdict::Regressed
+                    } else if change > tolerance {
+                        Verdict::Improved
+                    } else {
+                        Verdict::Ok
+                    };
+                    (Some(change), v)
+                }
+                (Some(_), None) => (None, Verdict::Missing),
+                (None, _) => (None, Verdict::New),
+            };
+            Row { workload: w, allocator: a, baseline: b.map(|s| s.median), current: c.map(|s| s.median), change, tolerance, verdict }
+        })
+        .collect();
+    Report { rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::tests::synthetic;
+
+    const TOL: Tolerance = Tolerance { floor: 0.10, noise_k: 2.0 };
+
+    fn base() -> Matrix {
+        synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[100.0, 50.0, 100.0]),
+                ("xmalloc", "hz3-a", &[200.0, 100.0, 200.0]),
+                ("local-fixed", "system", &[10.0, 10.0, 10.0]),
+                ("local-fixed", "hz3-a", &[15.0, 15.0, 15.0]),
+            ],
+        )
+    }
+
+    #[test]
+    fn same_ratios_pass_even_when_the_machine_is_slower() {
+        // Everything 3x slower: ratios are unchanged.
+        let now = synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[33.0, 33.0, 16.5]),
+                ("xmalloc", "hz3-a", &[66.0, 66.0, 33.0]),
+                ("local-fixed", "system", &[3.0, 3.0, 3.0]),
+                ("local-fixed", "hz3-a", &[4.5, 4.5, 4.5]),
+            ],
+        );
+        let r = compare(&base(), &now, TOL);
+        assert!(r.passed(), "{}", r.render());
+        assert_eq!(r.compared(), 2);
+        assert!(r.rows.iter().all(|r| r.verdict == Verdict::Ok));
+    }
+
+    #[test]
+    fn a_drop_beyond_tolerance_fails_and_is_named() {
+        let now = synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[100.0, 100.0, 100.0]),
+                ("xmalloc", "hz3-a", &[200.0, 200.0, 200.0]),
+                ("local-fixed", "system", &[10.0, 10.0, 10.0]),
+                ("local-fixed", "hz3-a", &[12.0, 12.0, 12.0]), // 1.5 -> 1.2: -20%
+            ],
+        );
+        let r = compare(&base(), &now, TOL);
+        assert!(!r.passed());
+        assert_eq!(r.regressions(), 1);
+        let bad = r.rows.iter().find(|r| r.verdict == Verdict::Regressed).unwrap();
+        assert_eq!((bad.workload.as_str(), bad.allocator.as_str()), ("local-fixed", "hz3-a"));
+        assert!((bad.change.unwrap() + 0.2).abs() < 1e-9);
+        let table = r.render();
+        assert!(table.contains("REGRESSED") && table.contains("-20.0%"), "{table}");
+    }
+
+    #[test]
+    fn a_drop_within_tolerance_passes_and_noise_widens_it() {
+        // -8%: inside the 10% floor.
+        let now = synthetic(3, &[("local-fixed", "system", &[10.0, 10.0, 10.0]), ("local-fixed", "hz3-a", &[13.8, 13.8, 13.8])]);
+        assert!(compare(&base(), &now, TOL).passed());
+        // -20% median, but per-round ratios 1.2, 0.6, 1.8 → CV 0.5 → allowed drop 100%.
+        let noisy = synthetic(3, &[("local-fixed", "system", &[10.0, 10.0, 10.0]), ("local-fixed", "hz3-a", &[12.0, 6.0, 18.0])]);
+        let r = compare(&base(), &noisy, TOL);
+        assert!(r.passed(), "{}", r.render());
+        assert!(r.rows.iter().any(|r| r.tolerance > 0.99));
+        // Improvements pass.
+        let better = synthetic(3, &[("local-fixed", "system", &[10.0, 10.0, 10.0]), ("local-fixed", "hz3-a", &[30.0, 30.0, 30.0])]);
+        let r = compare(&base(), &better, TOL);
+        assert!(r.passed());
+        assert!(r.rows.iter().any(|r| r.verdict == Verdict::Improved));
+    }
+
+    #[test]
+    fn missing_new_and_nothing_compared() {
+        let now = synthetic(3, &[("xmalloc", "system", &[1.0, 1.0, 1.0]), ("xmalloc", "hz3-b", &[1.0, 1.0, 1.0])]);
+        let r = compare(&base(), &now, TOL);
+        assert!(r.rows.iter().any(|r| r.allocator == "hz3-b" && r.verdict == Verdict::New));
+        assert!(r.rows.iter().any(|r| r.allocator == "hz3-a" && r.verdict == Verdict::Missing));
+        assert_eq!(r.compared(), 0);
+        assert!(!r.passed(), "a gate that compared nothing must not pass");
+    }
+}

@@ -1,0 +1,622 @@
+//! The results of a matrix run and their JSON form, schema `hz3-bench/1`.
+//!
+//! ```text
+//! { "schema": "hz3-bench/1",
+//!   "machine": { "cpus": 2, "cpu_model": "...", "kernel": "..." , ...},
+//!   "config":  { "runs": 3, "duration_ms": 400, "threads": 2, "mode": "quick", "quick": true, ...},
+//!   "results": [ { "workload", "allocator", "threads", "metric", "unit", "higher_is_better",
+//!                  "median", "min", "max", "runs": [v0, v1, ...], "peak_rss_kib",
+//!                  "stats": {...}            (hz3 allocators only; may be empty)
+//!                  ... extra keys: "ratios", "peak_rss_kib_runs", "valid_runs", "fallback_rates" } ],
+//!   "failures": [ "..." ] }
+//! ```
+//! `runs[i]` is the value measured in round i (null when that run failed), so two entries' runs
+//! line up round by round; that is what per-round ratios (and the gate) are computed from.
+
+use serde_json::{json, Map, Value};
+
+use crate::stats::{median, ratio_summary, Summary};
+
+pub const SCHEMA: &str = "hz3-bench/1";
+
+/// One line printed by a bench binary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunLine {
+    pub allocator: String,
+    pub workload: String,
+    pub threads: u64,
+    pub metric: String,
+    pub unit: String,
+    pub higher_is_better: bool,
+    pub value: f64,
+    pub peak_rss_kib: u64,
+    pub valid: bool,
+    pub extra: Map<String, Value>,
+    pub stats: Option<Value>,
+}
+
+fn get<'a>(o: &'a Map<String, Value>, k: &str) -> Result<&'a Value, String> {
+    o.get(k).ok_or_else(|| format!("missing key {k:?}"))
+}
+fn get_str(o: &Map<String, Value>, k: &str) -> Result<String, String> {
+    get(o, k)?.as_str().map(String::from).ok_or_else(|| format!("{k:?} is not a string"))
+}
+fn get_u64(o: &Map<String, Value>, k: &str) -> Result<u64, String> {
+    get(o, k)?.as_u64().ok_or_else(|| format!("{k:?} is not a non-negative integer"))
+}
+fn get_f64(o: &Map<String, Value>, k: &str) -> Result<f64, String> {
+    get(o, k)?.as_f64().ok_or_else(|| format!("{k:?} is not a number"))
+}
+fn get_bool(o: &Map<String, Value>, k: &str) -> Result<bool, String> {
+    get(o, k)?.as_bool().ok_or_else(|| format!("{k:?} is not a boolean"))
+}
+fn opt_f64(v: &Value) -> Result<Option<f64>, String> {
+    match v {
+        Value::Null => Ok(None),
+        v => v.as_f64().map(Some).ok_or_else(|| format!("not a number or null: {v}")),
+    }
+}
+
+/// Parses the last JSON line of a bench binary's stdout.
+pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line in output")?;
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))?;
+    let o = v.as_object().ok_or("JSON line is not an object")?;
+    Ok(RunLine {
+        allocator: get_str(o, "allocator")?,
+        workload: get_str(o, "workload")?,
+        threads: get_u64(o, "threads")?,
+        metric: get_str(o, "metric")?,
+        unit: get_str(o, "unit")?,
+        higher_is_better: get_bool(o, "higher_is_better")?,
+        value: get_f64(o, "value")?,
+        peak_rss_kib: get_u64(o, "peak_rss_kib")?,
+        valid: get_bool(o, "valid")?,
+        extra: get(o, "extra")?.as_object().cloned().unwrap_or_default(),
+        stats: o.get("stats").filter(|s| s.is_object()).cloned(),
+    })
+}
+
+/// All runs of one (workload, allocator).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub workload: String,
+    pub allocator: String,
+    pub threads: u64,
+    pub metric: String,
+    pub unit: String,
+    pub higher_is_better: bool,
+    /// Value per round (None: the run failed).
+    pub runs: Vec<Option<f64>>,
+    pub rss_kib: Vec<Option<u64>>,
+    /// Per round: did the run meet its validity rule (mt-remote fallback rate)?
+    pub valid: Vec<bool>,
+    /// Per round mt-remote fallback rate (empty for other workloads).
+    pub fallback_rates: Vec<Option<f64>>,
+    /// Stats snapshot from the stats pass (hz3 only).
+    pub stats: Option<Value>,
+}
+
+impl Cell {
+    pub fn new(workload: &str, allocator: &str, rounds: usize) -> Cell {
+        Cell {
+            workload: workload.into(),
+            allocator: allocator.into(),
+            threads: 0,
+            metric: String::new(),
+            unit: String::new(),
+            higher_is_better: true,
+            runs: vec![None; rounds],
+            rss_kib: vec![None; rounds],
+            valid: vec![true; rounds],
+            fallback_rates: Vec::new(),
+            stats: None,
+        }
+    }
+
+    /// Records round `round`'s run line.
+    pub fn record(&mut self, round: usize, r: &RunLine) {
+        self.threads = r.threads;
+        self.metric.clone_from(&r.metric);
+        self.unit.clone_from(&r.unit);
+        self.higher_is_better = r.higher_is_better;
+        self.runs[round] = Some(r.value);
+        self.rss_kib[round] = Some(r.peak_rss_kib);
+        self.valid[round] = r.valid;
+        if let Some(f) = r.extra.get("fallback_rate").and_then(Value::as_f64) {
+            self.fallback_rates.resize(self.runs.len(), None);
+            self.fallback_rates[round] = Some(f);
+        }
+    }
+
+    pub fn values(&self) -> Vec<f64> {
+        self.runs.iter().flatten().copied().collect()
+    }
+
+    pub fn summary(&self) -> Option<Summary> {
+        Summary::of(&self.values())
+    }
+
+    pub fn peak_rss_median(&self) -> Option<f64> {
+        median(&self.rss_kib.iter().flatten().map(|&k| k as f64).collect::<Vec<_>>())
+    }
+
+    /// Rounds whose run completed but broke the validity rule.
+    pub fn invalid_runs(&self) -> usize {
+        self.runs.iter().zip(&self.valid).filter(|(r, v)| r.is_some() && !**v).count()
+    }
+
+    pub fn failed_runs(&self) -> usize {
+        self.runs.iter().filter(|r| r.is_none()).count()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Machine {
+    pub cpus: u64,
+    pub cpu_model: String,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).trim().to_string())))
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        Machine { cpus, cpu_model, kernel }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub runs: u64,
+    pub duration_ms: u64,
+    pub threads: u64,
+    /// "quick" or "full".
+    pub mode: String,
+    pub allocators: Vec<String>,
+    pub workloads: Vec<String>,
+    /// Free-form provenance (git commit, timestamps, toolchain), kept as given.
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix {
+    pub machine: Machine,
+    pub config: Config,
+    pub cells: Vec<Cell>,
+    pub failures: Vec<String>,
+}
+
+/// References against which per-round ratios are stored in JSON and shown in tables.
+pub const RATIO_REFERENCES: &[&str] = &["mimalloc", "system", "hz3-a"];
+
+impl Matrix {
+    pub fn cell(&self, workload: &str, allocator: &str) -> Option<&Cell> {
+        self.cells.iter().find(|c| c.workload == workload && c.allocator == allocator)
+    }
+
+    /// Summary of `allocator`'s per-round ratios to `reference` on `workload`.
+    pub fn ratio(&self, workload: &str, allocator: &str, reference: &str) -> Option<Summary> {
+        let a = self.cell(workload, allocator)?;
+        let r = self.cell(workload, reference)?;
+        ratio_summary(&a.runs, &r.runs, a.higher_is_better)
+    }
+
+    pub fn workloads(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for c in &self.cells {
+            if !v.contains(&c.workload) {
+                v.push(c.workload.clone());
+            }
+        }
+        v
+    }
+
+    pub fn allocators(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for c in &self.cells {
+            if !v.contains(&c.allocator) {
+                v.push(c.allocator.clone());
+            }
+        }
+        v
+    }
+
+    pub fn to_json(&self) -> Value {
+        let summary_json = |s: Option<Summary>| match s {
+            Some(s) => json!({"median": s.median, "min": s.min, "max": s.max, "cv": s.cv, "rounds": s.n}),
+            None => Value::Null,
+        };
+        let results: Vec<Value> = self
+            .cells
+            .iter()
+            .map(|c| {
+                let s = c.summary();
+                let mut o = Map::new();
+                o.insert("workload".into(), json!(c.workload));
+                o.insert("allocator".into(), json!(c.allocator));
+                o.insert("threads".into(), json!(c.threads));
+                o.insert("metric".into(), json!(c.metric));
+                o.insert("unit".into(), json!(c.unit));
+                o.insert("higher_is_better".into(), json!(c.higher_is_better));
+                o.insert("median".into(), json!(s.map(|s| s.median)));
+                o.insert("min".into(), json!(s.map(|s| s.min)));
+                o.insert("max".into(), json!(s.map(|s| s.max)));
+                o.insert("runs".into(), json!(c.runs));
+                o.insert("peak_rss_kib".into(), json!(c.peak_rss_median()));
+                if crate::strategies::is_hz3(&c.allocator) || c.stats.is_some() {
+                    o.insert("stats".into(), c.stats.clone().unwrap_or_else(|| json!({})));
+                }
+                let mut ratios = Map::new();
+                for r in RATIO_REFERENCES {
+                    if *r != c.allocator && self.cell(&c.workload, r).is_some() {
+                        ratios.insert(r.to_string(), summary_json(self.ratio(&c.workload, &c.allocator, r)));
+                    }
+                }
+                o.insert("ratios".into(), Value::Object(ratios));
+                o.insert("cv".into(), json!(s.map(|s| s.cv)));
+                o.insert("peak_rss_kib_runs".into(), json!(c.rss_kib));
+                o.insert("valid_runs".into(), json!(c.valid));
+                o.insert("invalid_runs".into(), json!(c.invalid_runs()));
+                if !c.fallback_rates.is_empty() {
+                    o.insert("fallback_rates".into(), json!(c.fallback_rates));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        let mut config = self.config.extra.clone();
+        config.insert("runs".into(), json!(self.config.runs));
+        config.insert("duration_ms".into(), json!(self.config.duration_ms));
+        config.insert("threads".into(), json!(self.config.threads));
+        config.insert("mode".into(), json!(self.config.mode));
+        config.insert("quick".into(), json!(self.config.mode == "quick"));
+        config.insert("allocators".into(), json!(self.config.allocators));
+        config.insert("workloads".into(), json!(self.config.workloads));
+        json!({
+            "schema": SCHEMA,
+            "machine": {"cpus": self.machine.cpus, "cpu_model": self.machine.cpu_model, "kernel": self.machine.kernel},
+            "config": config,
+            "results": results,
+            "failures": self.failures,
+        })
+    }
+
+    /// Validates `v` against hz3-bench/1 and reads it back.
+    pub fn from_json(v: &Value) -> Result<Matrix, String> {
+        validate(v).map_err(|errs| errs.join("; "))?;
+        let o = v.as_object().unwrap();
+        let m = o["machine"].as_object().unwrap();
+        let machine = Machine { cpus: get_u64(m, "cpus")?, cpu_model: get_str(m, "cpu_model")?, kernel: get_str(m, "kernel")? };
+        let c = o["config"].as_object().unwrap();
+        let names = |k: &str| -> Vec<String> {
+            c.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
+        let mut extra = c.clone();
+        for k in ["runs", "duration_ms", "threads", "mode", "quick", "allocators", "workloads"] {
+            extra.remove(k);
+        }
+        let config = Config {
+            runs: get_u64(c, "runs")?,
+            duration_ms: get_u64(c, "duration_ms")?,
+            threads: get_u64(c, "threads")?,
+            mode: get_str(c, "mode")?,
+            allocators: names("allocators"),
+            workloads: names("workloads"),
+            extra,
+        };
+        let mut cells = Vec::new();
+        for r in o["results"].as_array().unwrap() {
+            let r = r.as_object().unwrap();
+            let runs: Vec<Option<f64>> = r["runs"].as_array().unwrap().iter().map(opt_f64).collect::<Result<_, _>>()?;
+            let n = runs.len();
+            let rss_kib = match r.get("peak_rss_kib_runs").and_then(Value::as_array) {
+                Some(a) => a.iter().map(Value::as_u64).collect(),
+                None => vec![r.get("peak_rss_kib").and_then(Value::as_f64).map(|x| x as u64); n],
+            };
+            let valid = match r.get("valid_runs").and_then(Value::as_array) {
+                Some(a) => a.iter().map(|b| b.as_bool().unwrap_or(true)).collect(),
+                None => vec![true; n],
+            };
+            let fallback_rates = r
+                .get("fallback_rates")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(Value::as_f64).collect())
+                .unwrap_or_default();
+            cells.push(Cell {
+                workload: get_str(r, "workload")?,
+                allocator: get_str(r, "allocator")?,
+                threads: get_u64(r, "threads")?,
+                metric: get_str(r, "metric")?,
+                unit: get_str(r, "unit")?,
+                higher_is_better: get_bool(r, "higher_is_better")?,
+                runs,
+                rss_kib,
+                valid,
+                fallback_rates,
+                stats: r.get("stats").cloned().filter(|s| s.as_object().is_some_and(|m| !m.is_empty())),
+            });
+        }
+        let failures = o
+            .get("failures")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        Ok(Matrix { machine, config, cells, failures })
+    }
+}
+
+/// Checks a results document against schema hz3-bench/1; returns every problem found.
+pub fn validate(v: &Value) -> Result<(), Vec<String>> {
+    let mut errs = Vec::new();
+    let Some(o) = v.as_object() else { return Err(vec!["top level is not an object".into()]) };
+    match o.get("schema").and_then(Value::as_str) {
+        Some(SCHEMA) => {}
+        Some(s) => errs.push(format!("schema is {s:?}, expected {SCHEMA:?}")),
+        None => errs.push("missing \"schema\"".into()),
+    }
+    match o.get("machine").and_then(Value::as_object) {
+        Some(m) => {
+            if get_u64(m, "cpus").map_or(true, |c| c == 0) {
+                errs.push("machine.cpus must be a positive integer".into());
+            }
+            for k in ["cpu_model", "kernel"] {
+                if let Err(e) = get_str(m, k) {
+                    errs.push(format!("machine: {e}"));
+                }
+            }
+        }
+        None => errs.push("missing object \"machine\"".into()),
+    }
+    let mut rounds = None;
+    match o.get("config").and_then(Value::as_object) {
+        Some(c) => {
+            match get_u64(c, "runs") {
+                Ok(r) if r > 0 => rounds = Some(r as usize),
+                _ => errs.push("config.runs must be a positive integer".into()),
+            }
+            for k in ["duration_ms", "threads"] {
+                if let Err(e) = get_u64(c, k) {
+                    errs.push(format!("config: {e}"));
+                }
+            }
+            match get_str(c, "mode").as_deref() {
+                Ok("quick") | Ok("full") => {}
+                _ => errs.push("config.mode must be \"quick\" or \"full\"".into()),
+            }
+            if let Err(e) = get_bool(c, "quick") {
+                errs.push(format!("config: {e}"));
+            }
+        }
+        None => errs.push("missing object \"config\"".into()),
+    }
+    let Some(results) = o.get("results").and_then(Value::as_array) else {
+        errs.push("missing array \"results\"".into());
+        return Err(errs);
+    };
+    for (i, r) in results.iter().enumerate() {
+        let Some(r) = r.as_object() else {
+            errs.push(format!("results[{i}] is not an object"));
+            continue;
+        };
+        let name = format!(
+            "results[{i}] ({}/{})",
+            r.get("workload").and_then(Value::as_str).unwrap_or("?"),
+            r.get("allocator").and_then(Value::as_str).unwrap_or("?")
+        );
+        let mut e = |m: String| errs.push(format!("{name}: {m}"));
+        for k in ["workload", "allocator", "metric", "unit"] {
+            match get_str(r, k) {
+                Ok(s) if s.is_empty() => e(format!("{k:?} is empty")),
+                Ok(_) => {}
+                Err(m) => e(m),
+            }
+        }
+        if let Err(m) = get_u64(r, "threads") {
+            e(m);
+        }
+        if let Err(m) = get_bool(r, "higher_is_better") {
+            e(m);
+        }
+        let runs: Option<Vec<Option<f64>>> = match r.get("runs").and_then(Value::as_array) {
+            Some(a) => match a.iter().map(opt_f64).collect::<Result<Vec<_>, _>>() {
+                Ok(v) => Some(v),
+                Err(m) => {
+                    e(format!("runs: {m}"));
+                    None
+                }
+            },
+            None => {
+                e("missing array \"runs\"".into());
+                None
+            }
+        };
+        if let (Some(runs), Some(n)) = (&runs, rounds) {
+            if runs.len() != n {
+                e(format!("runs has {} entries, config.runs is {n}", runs.len()));
+            }
+        }
+        let mut stat = |k: &str| match r.get(k).map(opt_f64) {
+            Some(Ok(x)) => x,
+            Some(Err(m)) => {
+                e(format!("{k}: {m}"));
+                None
+            }
+            None => {
+                e(format!("missing key {k:?}"));
+                None
+            }
+        };
+        let (md, mn, mx) = (stat("median"), stat("min"), stat("max"));
+        let _ = stat("peak_rss_kib");
+        if let (Some(md), Some(mn), Some(mx)) = (md, mn, mx) {
+            if !(mn <= md && md <= mx) {
+                e(format!("min {mn} <= median {md} <= max {mx} does not hold"));
+            }
+        }
+        if let (Some(runs), Some(md)) = (&runs, md) {
+            let vals: Vec<f64> = runs.iter().flatten().copied().collect();
+            match median(&vals) {
+                Some(m) if (m - md).abs() <= 1e-9 * m.abs().max(1.0) => {}
+                _ => e(format!("median {md} is not the median of runs")),
+            }
+        }
+        let hz3 = r.get("allocator").and_then(Value::as_str).is_some_and(crate::strategies::is_hz3);
+        match r.get("stats") {
+            Some(Value::Object(_)) => {}
+            Some(_) => e("stats is not an object".into()),
+            None if hz3 => e("hz3 results need a \"stats\" object (may be empty)".into()),
+            None => {}
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+/// Reads and validates a results file, with messages that name the file.
+pub fn load(path: &std::path::Path) -> Result<Matrix, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    Matrix::from_json(&v).map_err(|e| format!("{} does not follow schema {SCHEMA}: {e}", path.display()))
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// A small synthetic matrix: `values[(workload, allocator)] = runs`.
+    pub fn synthetic(rounds: usize, values: &[(&str, &str, &[f64])]) -> Matrix {
+        let cells = values
+            .iter()
+            .map(|(w, a, runs)| {
+                let mut c = Cell::new(w, a, rounds);
+                for (i, v) in runs.iter().enumerate() {
+                    c.record(
+                        i,
+                        &RunLine {
+                            allocator: a.to_string(),
+                            workload: w.to_string(),
+                            threads: 2,
+                            metric: "op_rate".into(),
+                            unit: "ops/s".into(),
+                            higher_is_better: true,
+                            value: *v,
+                            peak_rss_kib: 1000 + i as u64,
+                            valid: true,
+                            extra: Map::new(),
+                            stats: None,
+                        },
+                    );
+                }
+                if crate::strategies::is_hz3(a) {
+                    c.stats = Some(json!({"remote_frees": 10, "derived": {"rmw_per_remote_free": 1.0}}));
+                }
+                c
+            })
+            .collect();
+        Matrix {
+            machine: Machine { cpus: 2, cpu_model: "Test CPU".into(), kernel: "6.1.0".into() },
+            config: Config {
+                runs: rounds as u64,
+                duration_ms: 100,
+                threads: 2,
+                mode: "quick".into(),
+                allocators: vec![],
+                workloads: vec![],
+                extra: Map::new(),
+            },
+            cells,
+            failures: vec![],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let m = synthetic(3, &[("xmalloc", "system", &[1.0, 2.0, 3.0]), ("xmalloc", "hz3-a", &[2.0, 4.0, 6.5])]);
+        let v = m.to_json();
+        validate(&v).unwrap();
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let back = Matrix::from_json(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(back, m);
+        let r = &v["results"][1];
+        assert_eq!(r["median"], json!(4.0));
+        assert_eq!(r["ratios"]["system"]["median"], json!(2.0));
+        assert_eq!(r["stats"]["remote_frees"], json!(10));
+        assert!(v["results"][0].get("stats").is_none(), "no stats key for system");
+        assert_eq!(v["config"]["quick"], json!(true));
+    }
+
+    #[test]
+    fn failed_runs_are_null_and_keep_rounds_aligned() {
+        let mut m = synthetic(3, &[("larson", "system", &[1.0, 2.0, 3.0])]);
+        m.cells[0].runs[1] = None;
+        m.cells[0].rss_kib[1] = None;
+        let v = m.to_json();
+        assert_eq!(v["results"][0]["runs"], json!([1.0, null, 3.0]));
+        assert_eq!(v["results"][0]["median"], json!(2.0));
+        assert_eq!(Matrix::from_json(&v).unwrap(), m);
+    }
+
+    #[test]
+    fn validation_finds_problems() {
+        let good = synthetic(2, &[("xmalloc", "hz3-a", &[1.0, 2.0])]).to_json();
+        validate(&good).unwrap();
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut v = good.clone();
+            f(&mut v);
+            validate(&v).unwrap_err().join("; ")
+        };
+        assert!(broken(&|v| v["schema"] = json!("hz3-bench/0")).contains("expected \"hz3-bench/1\""));
+        assert!(broken(&|v| {
+            v.as_object_mut().unwrap().remove("machine");
+        })
+        .contains("machine"));
+        assert!(broken(&|v| v["config"]["mode"] = json!("slow")).contains("config.mode"));
+        assert!(broken(&|v| v["results"][0]["runs"] = json!([1.0])).contains("config.runs is 2"));
+        assert!(broken(&|v| v["results"][0]["runs"] = json!([1.0, "x"])).contains("runs"));
+        assert!(broken(&|v| v["results"][0]["median"] = json!(7.0)).contains("median"));
+        assert!(broken(&|v| {
+            v["results"][0].as_object_mut().unwrap().remove("stats");
+        })
+        .contains("stats"));
+        assert!(broken(&|v| v["results"][0]["higher_is_better"] = json!("yes")).contains("higher_is_better"));
+        assert!(validate(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn load_reports_missing_and_invalid_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = load(&dir.join("nope.json")).unwrap_err();
+        assert!(missing.contains("cannot read") && missing.contains("nope.json"), "{missing}");
+        std::fs::write(dir.join("bad.json"), "{ not json").unwrap();
+        assert!(load(&dir.join("bad.json")).unwrap_err().contains("is not valid JSON"));
+        std::fs::write(dir.join("wrong.json"), "{\"schema\": \"other\"}").unwrap();
+        assert!(load(&dir.join("wrong.json")).unwrap_err().contains("does not follow schema"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn parses_a_bench_line() {
+        let line = r#"{"schema":"hz3-bench-run/1","allocator":"system","workload":"mt-remote-r50","threads":2,"metric":"op_rate","unit":"ops/s","higher_is_better":true,"value":5.0e6,"ops":10,"elapsed_s":0.3,"peak_rss_kib":5000,"valid":false,"extra":{"fallback_rate":0.2},"stats":null}"#;
+        let r = parse_run_line(&format!("noise\n{line}\n")).unwrap();
+        assert_eq!(r.value, 5.0e6);
+        assert!(!r.valid);
+        assert_eq!(r.stats, None);
+        let mut c = Cell::new("mt-remote-r50", "system", 2);
+        c.record(1, &r);
+        assert_eq!(c.runs, vec![None, Some(5.0e6)]);
+        assert_eq!(c.fallback_rates, vec![None, Some(0.2)]);
+        assert_eq!(c.invalid_runs(), 1);
+        assert_eq!(c.failed_runs(), 1);
+        assert!(parse_run_line("no json here").is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! Building the bench binaries and running each data point as a fresh process.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::PEERS;
+use crate::results::{parse_run_line, RunLine};
+
+/// The workspace root (xtask's manifest lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent directory").to_path_buf()
+}
+
+/// Where `cargo build --release` puts binaries: next to this xtask binary when it runs from
+/// `<target>/release` (`cargo xtask` uses --release), else `<target>/release` beside its profile
+/// directory. Honours CARGO_TARGET_DIR through cargo, which built us.
+pub fn default_bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    match profile_dir.parent() {
+        Some(target) if profile_dir.file_name().is_some_and(|n| n != "release") => target.join("release"),
+        _ => profile_dir,
+    }
+}
+
+pub fn bin_name(allocator: &str, stats: bool) -> String {
+    if stats {
+        format!("bench-{allocator}-stats")
+    } else {
+        format!("bench-{allocator}")
+    }
+}
+
+/// `cargo build --release -p hz3-bench [--features peers] --bin …` for exactly the binaries needed.
+pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root()).args(["build", "--release", "-p", "hz3-bench"]);
+    if allocators.iter().any(|a| PEERS.contains(&a.as_str())) {
+        cmd.args(["--features", "peers"]);
+    }
+    for a in allocators {
+        cmd.args(["--bin", &bin_name(a, false)]);
+        if with_stats && crate::strategies::is_hz3(a) {
+            cmd.args(["--bin", &bin_name(a, true)]);
+        }
+    }
+    eprintln!("xtask: building bench binaries: {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("building the bench binaries failed ({status})"))
+    }
+}
+
+/// Fails early, naming what is missing, when a needed binary was not built.
+pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for a in allocators {
+        for s in [false, true] {
+            if s && !(with_stats && crate::strategies::is_hz3(a)) {
+                continue;
+            }
+            let p = bin_dir.join(bin_name(a, s));
+            if !p.is_file() {
+                missing.push(p.display().to_string());
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing bench binaries (build them or drop --no-build): {}", missing.join(", ")))
+    }
+}
+
+/// Runs `bin args…` with a timeout, returns stdout, or an error with the tail of stderr.
+pub fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Ok(st),
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(format!("timed out after {:.0} s", timeout.as_secs_f64()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => break Err(format!("wait failed: {e}")),
+        }
+    };
+    if let Err(e) = status {
+        // Do not wait for the pipes: a grandchild may still hold them open.
+        return Err(format!("{}: {e}", bin.display()));
+    }
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    let tail = |s: &str| {
+        let t: Vec<&str> = s.lines().rev().take(5).collect();
+        t.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    };
+    match status {
+        Ok(st) if st.success() => Ok(stdout),
+        Ok(st) => Err(format!("{} exited with {st}: {}", bin.display(), tail(&stderr))),
+        Err(e) => Err(e),
+    }
+}
+
+/// One data point: a fresh process of `bench-<allocator>[-stats] <workload>`.
+pub fn run_point(bin_dir: &Path, allocator: &str, stats: bool, workload: &str, threads: usize, duration_ms: u64) -> Result<RunLine, String> {
+    let bin = bin_dir.join(bin_name(allocator, stats));
+    let args = vec![
+        workload.to_string(),
+        "--threads".into(),
+        threads.to_string(),
+        "--duration-ms".into(),
+        duration_ms.to_string(),
+    ];
+    let timeout = Duration::from_millis(duration_ms * 10 + 60_000);
+    let out = run_capture(&bin, &args, timeout)?;
+    let line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
+    if line.allocator != allocator || line.workload != workload {
+        return Err(format!("{} reported {}/{}, expected {allocator}/{workload}", bin.display(), line.allocator, line.workload));
+    }
+    Ok(line)
+}
+
+/// Progress on stderr: one rewritten line on a terminal, a line per group otherwise.
+pub struct Progress {
+    total: usize,
+    done: usize,
+    start: Instant,
+    tty: bool,
+    last_group: String,
+}
+
+impl Progress {
+    pub fn new(total: usize) -> Progress {
+        Progress { total, done: 0, start: Instant::now(), tty: std::io::stderr().is_terminal(), last_group: String::new() }
+    }
+
+    pub fn eta_secs(&self) -> Option<f64> {
+        if self.done == 0 {
+            return None;
+        }
+        let per = self.start.elapsed().as_secs_f64() / self.done as f64;
+        Some(per * (self.total - self.done) as f64)
+    }
+
+    /// Called before each run.
+    pub fn show(&mut self, group: &str, what: &str) {
+        let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
+        let line = format!(
+            "[{:>width$}/{}] {group} {what}  elapsed {}  remaining {} runs, ETA {eta}",
+            self.done + 1,
+            self.total,
+            crate::table::duration(self.start.elapsed().as_secs_f64()),
+            self.total - self.done,
+            width = self.total.to_string().len()
+        );
+        let mut e = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(e, "\r\x1b[2K{line}");
+        } else if group != self.last_group {
+            let _ = writeln!(e, "{line}");
+            self.last_group = group.to_string();
+        }
+        let _ = e.flush();
+    }
+
+    pub fn elapsed_secs(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    pub fn advance(&mut self) {
+        self.done += 1;
+    }
+
+    /// A message that must not be overwritten (e.g. a failed run).
+    pub fn note(&self, msg: &str) {
+        let mut e = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(e, "\r\x1b[2K");
+        }
+        let _ = writeln!(e, "{msg}");
+    }
+
+    pub fn finish(&self) {
+        let mut e = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(e, "\r\x1b[2K");
+        }
+        let _ = writeln!(e, "xtask: {} runs in {}", self.done, crate::table::duration(self.start.elapsed().as_secs_f64()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(bin_name("hz3-a", false), "bench-hz3-a");
+        assert_eq!(bin_name("hz3-a", true), "bench-hz3-a-stats");
+    }
+
+    #[test]
+    fn check_bins_names_what_is_missing() {
+        let err = check_bins(Path::new("/nonexistent"), &["system".into(), "hz3-a".into()], true).unwrap_err();
+        assert!(err.contains("bench-system") && err.contains("bench-hz3-a-stats"), "{err}");
+    }
+
+    #[test]
+    fn run_capture_reports_exit_status_and_timeouts() {
+        let sh = Path::new("/bin/sh");
+        let ok = run_capture(sh, &["-c".into(), "echo hi".into()], Duration::from_secs(10)).unwrap();
+        assert_eq!(ok, "hi\n");
+        let err = run_capture(sh, &["-c".into(), "echo boom >&2; exit 3".into()], Duration::from_secs(10)).unwrap_err();
+        assert!(err.contains("boom") && err.contains('3'), "{err}");
+        let err = run_capture(sh, &["-c".into(), "sleep 5".into()], Duration::from_millis(200)).unwrap_err();
+        assert!(err.contains("timed out"), "{err}");
+    }
+
+    #[test]
+    fn eta_follows_the_average_run() {
+        let mut p = Progress::new(10);
+        assert_eq!(p.eta_secs(), None);
+        p.advance();
+        assert!(p.eta_secs().unwrap() >= 0.0);
+    }
+}

@@ -1,0 +1,142 @@
+//! Summary statistics: medians, spreads and per-round ratios.
+//!
+//! The machine is noisy (whole rounds where every allocator is several times slower), so an
+//! allocator is compared with a reference through *per-round* ratios: in round r,
+//! `ratio_r = value(a, r) / value(ref, r)` (inverted when lower is better, so a ratio above 1 always
+//! means "better than the reference"), and the summary is the median of those ratios with their
+//! min, max and coefficient of variation.
+
+/// Median (mean of the two middle values for an even count); `None` when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+pub fn min(values: &[f64]) -> Option<f64> {
+    values.iter().copied().filter(|x| !x.is_nan()).reduce(f64::min)
+}
+
+pub fn max(values: &[f64]) -> Option<f64> {
+    values.iter().copied().filter(|x| !x.is_nan()).reduce(f64::max)
+}
+
+pub fn mean(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        None
+    } else {
+        Some(values.iter().sum::<f64>() / values.len() as f64)
+    }
+}
+
+/// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than
+/// two values; `None` when empty or the mean is 0.
+pub fn cv(values: &[f64]) -> Option<f64> {
+    let m = mean(values)?;
+    if m == 0.0 {
+        return None;
+    }
+    if values.len() < 2 {
+        return Some(0.0);
+    }
+    let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (values.len() - 1) as f64;
+    Some(var.sqrt() / m.abs())
+}
+
+/// Median, min, max and CV of a set of values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub cv: f64,
+    /// How many values it summarises.
+    pub n: usize,
+}
+
+impl Summary {
+    pub fn of(values: &[f64]) -> Option<Summary> {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        Some(Summary { median: median(&v)?, min: min(&v)?, max: max(&v)?, cv: cv(&v).unwrap_or(0.0), n: v.len() })
+    }
+}
+
+/// Per-round ratios of `values` against `reference` (index = round). Rounds where either value
+/// is missing or not positive are skipped. With `higher_is_better == false` the ratio is
+/// `reference / value`, so that above 1 always means better than the reference.
+pub fn per_round_ratios(values: &[Option<f64>], reference: &[Option<f64>], higher_is_better: bool) -> Vec<f64> {
+    values
+        .iter()
+        .zip(reference)
+        .filter_map(|(v, r)| match (v, r) {
+            (Some(v), Some(r)) if *v > 0.0 && *r > 0.0 && v.is_finite() && r.is_finite() => {
+                Some(if higher_is_better { v / r } else { r / v })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The summary of per-round ratios, or `None` when no round has both values.
+pub fn ratio_summary(values: &[Option<f64>], reference: &[Option<f64>], higher_is_better: bool) -> Option<Summary> {
+    Summary::of(&per_round_ratios(values, reference, higher_is_better))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[1.0, f64::NAN, 3.0]), Some(2.0));
+    }
+
+    #[test]
+    fn cv_is_sample_stddev_over_mean() {
+        assert_eq!(cv(&[]), None);
+        assert_eq!(cv(&[5.0]), Some(0.0));
+        assert_eq!(cv(&[2.0, 2.0, 2.0]), Some(0.0));
+        // mean 2, sample variance ((1)^2 + 0 + (1)^2) / 2 = 1 → sd 1 → cv 0.5
+        assert!(close(cv(&[1.0, 2.0, 3.0]).unwrap(), 0.5));
+        assert_eq!(cv(&[0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn per_round_ratios_follow_rounds_not_sorted_values() {
+        // The reference is 3x slower in round 1 (a "bad round"): per-round ratios stay flat
+        // where a ratio of medians would not.
+        let a = [Some(100.0), Some(30.0), Some(110.0)];
+        let r = [Some(50.0), Some(15.0), Some(50.0)];
+        let ratios = per_round_ratios(&a, &r, true);
+        assert_eq!(ratios, vec![2.0, 2.0, 2.2]);
+        let s = ratio_summary(&a, &r, true).unwrap();
+        assert!(close(s.median, 2.0));
+        assert!(close(s.min, 2.0));
+        assert!(close(s.max, 2.2));
+        assert_eq!(s.n, 3);
+        let m = 2.0 + 0.2 / 3.0;
+        let sd = ((2.0 * (2.0 - m) * (2.0 - m) + (2.2 - m) * (2.2 - m)) / 2.0f64).sqrt();
+        assert!(close(s.cv, sd / m));
+    }
+
+    #[test]
+    fn missing_rounds_and_lower_is_better() {
+        let a = [Some(10.0), None, Some(20.0), Some(0.0)];
+        let r = [Some(20.0), Some(5.0), None, Some(1.0)];
+        assert_eq!(per_round_ratios(&a, &r, true), vec![0.5]);
+        assert_eq!(per_round_ratios(&a, &r, false), vec![2.0]);
+        assert_eq!(ratio_summary(&[None], &[Some(1.0)], true), None);
+    }
+}

@@ -41,6 +41,9 @@ hz3_strategies! {
     hz3_c => "hz3-c", DrainAll;
     hz3_d => "hz3-d", Packets;
     hz3_c_packed => "hz3-c-packed", DrainAllPacked;
+    hz3_e => "hz3-e", CadenceCollect;
+    hz3_e_batch => "hz3-e-batch", BatchedCadence;
+    hz3_a_batch => "hz3-a-batch", BatchedStash;
 }
 // --- end of the strategy list ---
 

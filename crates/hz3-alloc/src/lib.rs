@@ -42,7 +42,10 @@ pub use stats::Stats;
 
 /// The remote-free strategies (S121 family).
 pub mod strategy {
-    pub use hz3_pageq::{DrainAll, DrainAllPacked, OwnerStash, Packets, PageQueuePop, RemoteFree};
+    pub use hz3_pageq::{
+        BatchedCadence, BatchedStash, CadenceCollect, DrainAll, DrainAllPacked, OwnerStash, Packets,
+        PageQueuePop, RemoteFree,
+    };
 }
 
 /// Build flavours.
@@ -67,6 +70,12 @@ pub type Hz3C = Hz3<strategy::DrainAll>;
 pub type Hz3D = Hz3<strategy::Packets>;
 /// S121-C with packed head+state.
 pub type Hz3CPacked = Hz3<strategy::DrainAllPacked>;
+/// S121-E: cadence collect (mimalloc's rhythm).
+pub type Hz3E = Hz3<strategy::CadenceCollect>;
+/// E with per-page batching of remote frees.
+pub type Hz3EBatch = Hz3<strategy::BatchedCadence>;
+/// A with per-destination message batching (snmalloc's shape).
+pub type Hz3ABatch = Hz3<strategy::BatchedStash>;
 
 impl<R: RemoteFree, C: Config> Default for Hz3<R, C> {
     fn default() -> Self {

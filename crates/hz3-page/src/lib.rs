@@ -39,7 +39,9 @@ pub use page::{
     PageMeta, SegmentHeader, SegmentKind, ALL_SLAB_PAGES, PAGES_PER_SEGMENT, PAGE_SHIFT,
     PAGE_SIZE, SEGMENT_SHIFT, SEGMENT_SIZE,
 };
-pub use remote::{chain_len, Block, PackedRemoteList, Push, RemoteList, QUEUED};
+pub use remote::{
+    chain_len, Block, FlaggedRemoteList, PackedRemoteList, Push, RemoteList, FLAGS, NOTIFY, QUEUED,
+};
 pub use size_class::{
     class_for, class_of, class_size, slab_capacity, slab_pages, SizeClass, CLASS_LUT, CLASS_SIZE,
     LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, SLAB_PAGES,

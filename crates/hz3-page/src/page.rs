@@ -32,7 +32,7 @@
 //! - **P5** owner-only fields ([`OwnerCell`]) are touched only by the thread currently holding
 //!   the owner heap.
 
-use crate::remote::{Block, PackedRemoteList, RemoteList};
+use crate::remote::{Block, FlaggedRemoteList, PackedRemoteList, RemoteList};
 use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use core::cell::UnsafeCell as StdCell;
 use core::ptr;
@@ -155,6 +155,23 @@ impl PageMeta {
         // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicUsize`; a strategy
         // uses exactly one view for the whole life of the process.
         unsafe { &*(&self.xremote as *const RemoteList as *const PackedRemoteList) }
+    }
+
+    /// The page-local remote list viewed as a flagged word (cadence collect, E).
+    #[inline(always)]
+    pub fn xremote_flagged(&self) -> &FlaggedRemoteList {
+        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicUsize`; a strategy
+        // uses exactly one view for the whole life of the process.
+        unsafe { &*(&self.xremote as *const RemoteList as *const FlaggedRemoteList) }
+    }
+
+    /// Owner, releasing a slab with no block outside it: clears the remote word and state
+    /// (flags such as `NOTIFY` may remain; no pusher can exist, P3).
+    #[inline]
+    pub fn reset_remote(&self) {
+        debug_assert!(self.xremote.raw() & !crate::remote::FLAGS == 0);
+        self.xremote.reset();
+        self.xremote_state.store(0, Ordering::Relaxed);
     }
 
     /// The owner id (relaxed: P4 gives the needed ordering).

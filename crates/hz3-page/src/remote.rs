@@ -157,6 +157,18 @@ impl RemoteList {
         self.head.load(Ordering::Relaxed) == 0
     }
 
+    /// The raw word (relaxed snapshot).
+    #[inline]
+    pub fn raw(&self) -> usize {
+        self.head.load(Ordering::Relaxed)
+    }
+
+    /// Owner only, with no pusher possible (P3): clears the word.
+    #[inline]
+    pub fn reset(&self) {
+        self.head.store(0, Ordering::Relaxed);
+    }
+
     /// Loads the head with the given ordering (used by protocols that need a "second look").
     #[inline]
     pub fn load(&self, order: Ordering) -> *mut Block {
@@ -275,4 +287,129 @@ pub unsafe fn chain_len(head: *mut Block) -> (usize, *mut Block) {
         cur = unsafe { Block::next(cur) };
     }
     (n, last)
+}
+
+/// The notify flag of a [`FlaggedRemoteList`]: the owner marked the page full, so the next
+/// push must queue it.
+pub const NOTIFY: usize = 2;
+/// Both flag bits of a [`FlaggedRemoteList`].
+pub const FLAGS: usize = QUEUED | NOTIFY;
+
+/// An MPSC list whose word carries two flags, for cadence collection (E): pages the owner is
+/// allocating from are collected by the owner on its own slow path with no notification;
+/// only a page the owner marked full ([`NOTIFY`]) is queued, once, by the first push after
+/// the mark.
+///
+/// Invariants:
+/// - **R5** the word is `head` (no flags: the owner collects on its cadence), `NOTIFY` (full,
+///   empty), `head | QUEUED` or `QUEUED` (queued or being processed). Pushes never add a flag
+///   to an unflagged word, so the owner may take an unflagged list with one swap.
+/// - **R6** exactly one push sees `NOTIFY` (it replaces it with `QUEUED`) and that push queues
+///   the page; only the owner sets `NOTIFY` (from `0`) and clears `QUEUED`.
+///
+/// ```
+/// use hz3_page::{Block, FlaggedRemoteList};
+/// let list = FlaggedRemoteList::new();
+/// let (mut a, mut b) = (Block::new(), Block::new());
+/// // SAFETY: the blocks outlive the list's use of them; each is pushed once.
+/// unsafe {
+///     assert!(!list.push_list((&mut a).into(), (&mut a).into()).notify); // no flag: silent
+///     assert_eq!(list.take_unflagged(), &mut a as *mut Block);
+///     assert!(list.try_mark_full());
+///     assert!(list.push_list((&mut b).into(), (&mut b).into()).notify); // first push after NOTIFY
+/// }
+/// assert_eq!(list.take_all_keep_queued(), &mut b as *mut Block);
+/// assert!(list.try_idle());
+/// ```
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct FlaggedRemoteList {
+    word: AtomicUsize,
+}
+
+impl FlaggedRemoteList {
+    /// An empty, unflagged list.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        FlaggedRemoteList { word: AtomicUsize::new(0) }
+    }
+    /// An empty, unflagged list.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        FlaggedRemoteList { word: AtomicUsize::new(0) }
+    }
+
+    /// Pushes the chain `first ..= last`. `notify` is true for the one push that found
+    /// [`NOTIFY`] (R6): the caller must queue the page.
+    ///
+    /// # Safety
+    /// As [`RemoteList::push_list`]; blocks are at least 4-byte aligned.
+    #[inline]
+    pub unsafe fn push_list(&self, first: NonNull<Block>, last: NonNull<Block>) -> Push {
+        let mut old = self.word.load(Ordering::Relaxed);
+        let mut retries = 0;
+        loop {
+            // SAFETY: the caller owns the chain until the CAS publishes it (R1).
+            unsafe { Block::set_next(last.as_ptr(), (old & !FLAGS) as *mut Block) };
+            let new = first.as_ptr() as usize | if old & FLAGS != 0 { QUEUED } else { 0 };
+            // Release publishes the links (R2).
+            match self.word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Push { notify: old & NOTIFY != 0, retries },
+                Err(cur) => {
+                    old = cur;
+                    retries += 1;
+                }
+            }
+        }
+    }
+
+    /// Owner: takes an unflagged list (null if empty or flagged; R5 makes the swap safe).
+    #[inline]
+    pub fn take_unflagged(&self) -> *mut Block {
+        let w = self.word.load(Ordering::Relaxed);
+        if w == 0 || w & FLAGS != 0 {
+            return ptr::null_mut();
+        }
+        // Acquire pairs with the pushers' Release (R2). Only the owner adds flags, so the
+        // word is still unflagged here.
+        self.word.swap(0, Ordering::Acquire) as *mut Block
+    }
+
+    /// Owner: marks an empty, unflagged page full (`0 → NOTIFY`). Fails if blocks arrived
+    /// (the owner should take them instead) or a flag is set.
+    #[inline]
+    pub fn try_mark_full(&self) -> bool {
+        self.word.compare_exchange(0, NOTIFY, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// Owner, for a queued page: takes every block and leaves the word `QUEUED`.
+    #[inline]
+    pub fn take_all_keep_queued(&self) -> *mut Block {
+        (self.word.swap(QUEUED, Ordering::Acquire) & !FLAGS) as *mut Block
+    }
+
+    /// Owner, after processing a queued page: `QUEUED → 0`; fails when a push arrived.
+    #[inline]
+    pub fn try_idle(&self) -> bool {
+        self.word.compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// Owner: clears a `NOTIFY` flag of a page that is no longer full (`NOTIFY → 0`).
+    #[inline]
+    pub fn try_unmark(&self) -> bool {
+        self.word.compare_exchange(NOTIFY, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// The raw word (relaxed snapshot).
+    #[inline]
+    pub fn raw(&self) -> usize {
+        self.word.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(not(loom))]
+impl Default for FlaggedRemoteList {
+    fn default() -> Self {
+        Self::new()
+    }
 }

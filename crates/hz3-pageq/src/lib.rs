@@ -4,7 +4,10 @@
 //!   per CAS; ABA-free because only the owner pops, Q3) and `drain_all` (one swap).
 //! - [`RemoteFree`]: the strategy trait the thread cache is generic over, with the five
 //!   strategies of the S121 experiment: [`OwnerStash`] (A), [`PageQueuePop`] (B),
-//!   [`DrainAll`] (C), [`Packets`] (D) and [`DrainAllPacked`] (C-packed).
+//!   [`DrainAll`] (C), [`Packets`] (D) and [`DrainAllPacked`] (C-packed), plus the
+//!   strategies built to beat the peers: [`CadenceCollect`] (E, mimalloc's rhythm),
+//!   [`BatchedCadence`] (E with per-page batching of remote frees) and [`BatchedStash`] (A with
+//!   per-destination message batching, snmalloc's shape).
 //! - [`Counters`]: statistics hooks that compile away ([`NoCounters`]).
 //!
 //! Depends only on hz3-page. Invariants Q1–Q4 (queue) and S1–S5 (strategies) are stated in
@@ -40,12 +43,16 @@
 //! ```
 #![cfg_attr(not(loom), no_std)]
 
+pub mod batched;
+pub mod cadence;
 pub mod counters;
 pub mod queue;
 pub mod strategy;
 pub mod sync;
 
 pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
+pub use batched::{BatchedStash, StashGroups};
+pub use cadence::{BatchedCadence, CadenceCollect, PageGroups};
 pub use queue::PageQueue;
 pub use strategy::{
     two_word, DrainAll, DrainAllPacked, OwnerStash, PacketOutbox, Packets, PageQueuePop,

@@ -103,6 +103,28 @@ pub unsafe trait RemoteFree: Sized + 'static {
 
     /// Whether `inbox` may hold something (relaxed snapshot).
     fn inbox_pending(inbox: &Self::Inbox) -> bool;
+
+    /// Owner, about to refill from `page` (the current slab of its class, whose free list is
+    /// empty): takes blocks that arrived on the page without notification and hands them to
+    /// `sink`. Default: nothing (notifying strategies deliver through `collect`).
+    ///
+    /// # Safety
+    /// The caller owns `page` (a live slab head of its heap).
+    #[inline(always)]
+    unsafe fn collect_page<S: Sink, C: Counters>(_page: &PageMeta, _sink: &mut S, _ctr: &mut C) -> bool {
+        false
+    }
+
+    /// Owner: `page` has no free block left and is about to move to the full list. Returns
+    /// `false` when it must stay (blocks arrived meanwhile and were handed to `sink`).
+    /// Default: `true`.
+    ///
+    /// # Safety
+    /// The caller owns `page` (a live slab head of its heap).
+    #[inline(always)]
+    unsafe fn on_page_full<S: Sink, C: Counters>(_page: &PageMeta, _sink: &mut S, _ctr: &mut C) -> bool {
+        true
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -302,7 +324,7 @@ unsafe impl RemoteFree for PageQueuePop {
 /// with one `push_list` (S4). `take` takes and delivers a page's chain; `settle` returns
 /// whether to requeue.
 #[inline]
-fn drain_all_collect<S: Sink, C: Counters>(
+pub(crate) fn drain_all_collect<S: Sink, C: Counters>(
     inbox: &PageQueue,
     sink: &mut S,
     ctr: &mut C,

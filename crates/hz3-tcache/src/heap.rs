@@ -317,11 +317,21 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
             // SAFETY: `page` is a slab head on our partial list (H3).
             let meta = unsafe { &*page };
+            if meta.free.get().is_null() {
+                // Cadence collection (E): blocks freed to this page without notification.
+                let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+                // SAFETY: we own the page.
+                unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
+            }
             got += Self::take_from_slab(local, meta, c, want - got);
             if meta.free.get().is_null() && meta.carved.get() == meta.capacity.get() {
-                list_remove(&mut local.partial[c], meta);
-                list_push(&mut local.full[c], meta);
-                meta.list_flags.set(ON_FULL);
+                let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+                // SAFETY: we own the page.
+                if unsafe { R::on_page_full(meta, &mut sink, &mut self.counters()) } {
+                    list_remove(&mut local.partial[c], meta);
+                    list_push(&mut local.full[c], meta);
+                    meta.list_flags.set(ON_FULL);
+                }
             }
         }
     }
@@ -457,6 +467,16 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 if !got {
                     break;
                 }
+            }
+            // Blocks freed to our slabs without notification (E).
+            let mut p = local.partial[c];
+            while !p.is_null() {
+                // SAFETY: slab heads on our list.
+                let meta = unsafe { &*p };
+                p = meta.next.get();
+                let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+                // SAFETY: we own the page.
+                unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
             }
             // Release every empty slab, including the last partial one.
             let mut p = local.partial[c];

@@ -208,8 +208,9 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             let m = unsafe { &*page_meta(seg, i) };
             m.owner.store(0, Ordering::Relaxed);
         }
-        // A remote list left non-empty would mean a lost block (S5).
-        debug_assert!(head.xremote.is_empty());
+        // No block is outside the slab, so no pusher exists: clear flags a strategy left
+        // (E's NOTIFY). A remote block left here would be a lost block (S5, checked inside).
+        head.reset_remote();
         // SAFETY: G1: we own the segment.
         let s = unsafe { &*seg };
         let free = s.free_pages.get() | run_mask(idx, n);

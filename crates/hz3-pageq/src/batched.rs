@@ -1,0 +1,138 @@
+//! Message passing per destination (snmalloc's shape) on top of the owner stash (A).
+//!
+//! A remote free links the block into the freeing thread's group for the destination
+//! (owner, class) — no atomic — and a group is sent with one CAS (`push_list`) onto the owner's
+//! stash when it is full, when its slot is needed by another destination, on the thread's
+//! allocation slow path and at thread exit. The owner takes its stash whole with one swap, as
+//! in A.
+//!
+//! Invariant **M1**: a thread's buffer holds at most [`GROUP_SLOTS`] groups of at most
+//! [`GROUP_MAX`] blocks and [`GROUP_BYTES`] bytes each; every group reaches its stash (full,
+//! evicted, slow path or exit), and then A's R1–R3 apply.
+
+use crate::counters::{Counter, Counters};
+use crate::strategy::{OwnerStash, RemoteFree, Sink};
+use core::ptr::{self, NonNull};
+use hz3_page::{class_size, Block, PageMeta, RemoteList};
+
+/// Groups per thread.
+pub const GROUP_SLOTS: usize = 16;
+/// Blocks per group at most.
+pub const GROUP_MAX: u32 = 64;
+/// Bytes per group at most.
+pub const GROUP_BYTES: usize = 64 * 1024;
+
+/// One open group: blocks for one (owner, class) stash.
+#[derive(Debug)]
+pub struct StashGroup {
+    dest: *const RemoteList,
+    first: *mut Block,
+    last: *mut Block,
+    len: u32,
+    max: u32,
+}
+
+/// A thread's groups (all-zero = empty).
+#[derive(Debug)]
+pub struct StashGroups {
+    slots: [StashGroup; GROUP_SLOTS],
+}
+
+impl StashGroups {
+    /// Blocks waiting in the buffer.
+    pub fn pending(&self) -> usize {
+        self.slots.iter().map(|s| s.len as usize).sum()
+    }
+}
+
+impl StashGroup {
+    /// # Safety
+    /// The destination stash is valid (Q4) and the blocks are the caller's.
+    #[inline]
+    unsafe fn flush<C: Counters>(&mut self, ctr: &mut C) {
+        if let (Some(first), Some(last)) = (NonNull::new(self.first), NonNull::new(self.last)) {
+            // SAFETY: per the contract.
+            let push = unsafe { (*self.dest).push_list(first, last) };
+            ctr.bump(Counter::HeadCas);
+            ctr.add(Counter::CasRetries, push.retries as u64);
+            ctr.bump(Counter::PacketFlushes);
+            if push.notify {
+                ctr.bump(Counter::EmptyToNonempty);
+            }
+        }
+        self.first = ptr::null_mut();
+        self.last = ptr::null_mut();
+        self.len = 0;
+    }
+}
+
+/// A with per-destination batching (M1).
+#[derive(Debug)]
+pub struct BatchedStash;
+
+// SAFETY: (1) zero stash and zero buffer are empty; (2) M1 then R1–R3: each block reaches the
+// stash once and the owner's swap hands it to the sink once; (3) no `page_done`; (4) atomics.
+unsafe impl RemoteFree for BatchedStash {
+    const NAME: &'static str = "a-batch";
+    const ID: usize = 7;
+    type Inbox = RemoteList;
+    type Outbox = StashGroups;
+
+    #[inline]
+    unsafe fn free_remote<C: Counters>(
+        inbox: &RemoteList,
+        page: &PageMeta,
+        block: NonNull<Block>,
+        out: Option<&mut StashGroups>,
+        ctr: &mut C,
+    ) {
+        let Some(out) = out else {
+            // SAFETY: forwarded.
+            return unsafe { OwnerStash::free_remote(inbox, page, block, None, ctr) };
+        };
+        let key = inbox as *const RemoteList;
+        let slot = &mut out.slots[(key as usize >> 6) % GROUP_SLOTS];
+        let b = block.as_ptr();
+        if slot.dest == key && slot.len != 0 {
+            ctr.bump(Counter::PacketSlotHits);
+            // SAFETY: `b` is ours; it joins our private group.
+            unsafe { Block::set_next(b, slot.first) };
+            slot.first = b;
+            slot.len += 1;
+        } else {
+            if slot.len != 0 {
+                // SAFETY: the group's destination is a live heap's stash (Q4).
+                unsafe { slot.flush(ctr) };
+            }
+            // SAFETY: `b` is ours.
+            unsafe { Block::set_next(b, ptr::null_mut()) };
+            slot.dest = key;
+            slot.first = b;
+            slot.last = b;
+            slot.len = 1;
+            slot.max = (GROUP_BYTES / class_size(page.class())).clamp(1, GROUP_MAX as usize) as u32;
+        }
+        if slot.len >= slot.max {
+            // SAFETY: as above.
+            unsafe { slot.flush(ctr) };
+        }
+    }
+
+    unsafe fn collect<S: Sink, C: Counters>(inbox: &RemoteList, sink: &mut S, ctr: &mut C) -> bool {
+        // SAFETY: forwarded: same owner side as A.
+        unsafe { OwnerStash::collect(inbox, sink, ctr) }
+    }
+
+    unsafe fn flush_outbox<C: Counters>(out: &mut StashGroups, ctr: &mut C) {
+        for slot in out.slots.iter_mut() {
+            if slot.len != 0 {
+                // SAFETY: the caller's buffer; destinations valid (Q4).
+                unsafe { slot.flush(ctr) };
+            }
+        }
+    }
+
+    fn inbox_pending(inbox: &RemoteList) -> bool {
+        !inbox.is_empty()
+    }
+}

@@ -1,0 +1,195 @@
+//! T9: the checked flavour detects misuse and aborts with the exact fixed message; valid use
+//! passes. Each misuse runs in a child process (this test binary re-executed with
+//! `HZ3_DEATH=<scenario>`), which must die with SIGABRT and print the message.
+
+use hz3_alloc::config::Checked;
+use hz3_alloc::strategy::{DrainAll, OwnerStash};
+use hz3_alloc::Hz3;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+type A = Hz3<DrainAll, Checked>;
+type AStash = Hz3<OwnerStash, Checked>;
+
+fn l(size: usize) -> Layout {
+    Layout::from_size_align(size, 8).unwrap()
+}
+
+/// Runs one misuse scenario (in the child). Every branch must abort before returning.
+fn scenario(name: &str) {
+    let a = A::new();
+    // SAFETY: deliberately violates the allocator contract; the checked flavour must abort.
+    unsafe {
+        match name {
+            "local-double-free" => {
+                let p = a.alloc(l(64));
+                a.dealloc(p, l(64));
+                a.dealloc(p, l(64));
+            }
+            "remote-double-free" => {
+                let p = a.alloc(l(64)) as usize;
+                std::thread::spawn(move || A::new().dealloc(p as *mut u8, l(64))).join().unwrap();
+                a.dealloc(p as *mut u8, l(64));
+            }
+            "remote-double-free-stash" => {
+                let s = AStash::new();
+                let p = s.alloc(l(48)) as usize;
+                std::thread::spawn(move || AStash::new().dealloc(p as *mut u8, l(48)))
+                    .join()
+                    .unwrap();
+                std::thread::spawn(move || AStash::new().dealloc(p as *mut u8, l(48)))
+                    .join()
+                    .unwrap();
+            }
+            "stack-pointer" => {
+                let mut x = [0u64; 8];
+                a.dealloc(x.as_mut_ptr().cast(), l(64));
+            }
+            "interior-pointer" => {
+                let p = a.alloc(l(256));
+                a.dealloc(p.add(16), l(256));
+            }
+            "misaligned-pointer" => {
+                let p = a.alloc(l(256));
+                a.dealloc(p.add(1), l(256));
+            }
+            "foreign-pointer" => {
+                let p = System.alloc(l(64));
+                a.dealloc(p, l(64));
+            }
+            "wrong-layout" => {
+                let p = a.alloc(l(64));
+                a.dealloc(p, l(4096));
+            }
+            "large-interior" => {
+                let p = a.alloc(l(1 << 20));
+                a.dealloc(p.add(4096), l(1 << 20));
+            }
+            "use-after-free-write" => {
+                let p = a.alloc(l(96));
+                let q = a.alloc(l(96));
+                a.dealloc(q, l(96));
+                a.dealloc(p, l(96));
+                // p is now the bin head and its first word links to q: clobber it.
+                *(p as *mut usize) = 0xdead_beef_0000;
+                let _ = a.alloc(l(96));
+            }
+            other => panic!("unknown scenario {other}"),
+        }
+    }
+    // Reaching here means the misuse went undetected.
+    std::process::exit(3);
+}
+
+#[test]
+fn death_child() {
+    if let Ok(s) = std::env::var("HZ3_DEATH") {
+        scenario(&s);
+    }
+}
+
+fn expect_abort(name: &str, message: &str) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["death_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("HZ3_DEATH", name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{name}: expected SIGABRT, got {:?}; stderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.lines().any(|line| line == message),
+        "{name}: expected the line {message:?} on stderr, got:\n{stderr}"
+    );
+}
+
+#[test]
+fn local_double_free_aborts() {
+    expect_abort("local-double-free", "hz3: fatal: double free");
+}
+
+#[test]
+fn remote_double_free_aborts() {
+    expect_abort("remote-double-free", "hz3: fatal: double free");
+}
+
+#[test]
+fn remote_double_free_through_the_stash_aborts() {
+    expect_abort("remote-double-free-stash", "hz3: fatal: double free");
+}
+
+#[test]
+fn stack_pointer_free_aborts() {
+    expect_abort("stack-pointer", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn interior_pointer_free_aborts() {
+    expect_abort("interior-pointer", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn misaligned_pointer_free_aborts() {
+    expect_abort("misaligned-pointer", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn foreign_pointer_free_aborts() {
+    expect_abort("foreign-pointer", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn wrong_layout_aborts() {
+    expect_abort("wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
+}
+
+#[test]
+fn large_interior_pointer_aborts() {
+    expect_abort("large-interior", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn use_after_free_write_is_detected() {
+    expect_abort("use-after-free-write", "hz3: fatal: free list corrupted (use after free?)");
+}
+
+/// Valid use under the checked flavour never aborts: many sizes, realloc, remote frees.
+#[test]
+fn valid_use_passes_checks() {
+    let a = Hz3::<OwnerStash, Checked>::new();
+    let mut live = Vec::new();
+    for i in 0..20_000usize {
+        let size = 1 + (i * 7919) % 5000;
+        // SAFETY: valid layouts; each block is freed once with its layout.
+        unsafe {
+            let p = a.alloc(l(size));
+            assert!(!p.is_null());
+            p.write_bytes(0xA5, size);
+            live.push((p as usize, size));
+            if i % 3 == 0 {
+                let (q, s) = live.swap_remove(i % live.len());
+                let q2 = a.realloc(q as *mut u8, l(s), s * 2 + 1);
+                assert!(!q2.is_null());
+                live.push((q2 as usize, s * 2 + 1));
+            }
+        }
+    }
+    let half = live.split_off(live.len() / 2);
+    let t = std::thread::spawn(move || {
+        let a = Hz3::<OwnerStash, Checked>::new();
+        for (p, s) in half {
+            // SAFETY: live blocks, freed once each (remote frees).
+            unsafe { a.dealloc(p as *mut u8, l(s)) };
+        }
+    });
+    for (p, s) in live {
+        // SAFETY: live blocks, freed once each.
+        unsafe { a.dealloc(p as *mut u8, l(s)) };
+    }
+    t.join().unwrap();
+}

@@ -143,3 +143,62 @@ pub fn main(allocator: &str, stats: Option<fn() -> String>) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_runs() {
+        match parse_args(&args("mt-remote-r90 --threads 4 --duration-ms 250 --seed 9")).unwrap() {
+            Command::Run { workload, params } => {
+                assert_eq!(workload, Workload::MtRemote { remote_pct: 90 });
+                assert_eq!(params, ParamsSpec { threads: 4, budget: Budget::Time(Duration::from_millis(250)), seed: 9 });
+            }
+            c => panic!("{c:?}"),
+        }
+        match parse_args(&args("local-fixed --iters 7")).unwrap() {
+            Command::Run { params, .. } => assert_eq!(params.budget, Budget::Iters(7)),
+            c => panic!("{c:?}"),
+        }
+        match parse_args(&args("dist-app")).unwrap() {
+            Command::Run { params, .. } => {
+                assert_eq!(params.budget, Budget::Time(Duration::from_millis(DEFAULT_DURATION_MS)));
+                assert_eq!(params.threads, default_threads());
+            }
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(parse_args(&args("list")).unwrap(), Command::List);
+        assert_eq!(parse_args(&args("--help")).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        for (a, msg) in [
+            ("", "missing workload"),
+            ("tcmalloc-bench", "unknown workload"),
+            ("xmalloc --threads 0", "--threads"),
+            ("xmalloc --threads two", "not a non-negative integer"),
+            ("xmalloc --duration-ms", "needs a value"),
+            ("xmalloc --duration-ms 0", "positive"),
+            ("xmalloc --iters 3 --duration-ms 3", "not both"),
+            ("xmalloc --fast", "unknown option"),
+        ] {
+            let e = parse_args(&args(a)).unwrap_err();
+            assert!(e.contains(msg), "{a:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn list_names_everything() {
+        let l = list_json();
+        for w in WORKLOAD_NAMES.iter().chain(CALLGRIND_WORKLOAD_NAMES) {
+            assert!(l.contains(&format!("\"{w}\"")));
+        }
+        assert!(l.contains("\"system\"") && l.contains("\"hz3-a\""));
+    }
+}

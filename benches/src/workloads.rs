@@ -698,10 +698,12 @@ pub fn dist_app_size(rng: &mut XorShift64) -> usize {
 pub fn dist_app(p: &Params) -> Outcome {
     let mut slots = vec![core::ptr::null_mut::<u8>(); DIST_APP_SLOTS];
     let mut rng = XorShift64::for_thread(p.seed, 0);
+    let mut allocs = 0u64;
     let (iters, elapsed) = single_thread_loop(p.budget, || {
         let slot = &mut slots[rng.below(DIST_APP_SLOTS as u32) as usize];
         if slot.is_null() {
             *slot = alloc_obj(dist_app_size(&mut rng));
+            allocs += 1;
         } else {
             // SAFETY: non-null slots hold live objects.
             unsafe { free_obj(*slot) };
@@ -712,7 +714,9 @@ pub fn dist_app(p: &Params) -> Outcome {
         // SAFETY: as above.
         unsafe { free_obj(*s) };
     }
-    Outcome::rate(iters, elapsed)
+    let mut out = Outcome::rate(iters, elapsed);
+    out.extra = vec![("allocs", allocs as f64)];
+    out
 }
 
 pub const LOCAL_FIXED_SIZE: usize = 64;

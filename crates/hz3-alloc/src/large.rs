@@ -47,8 +47,10 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         h.map_base.set(base);
         h.map_len.set(len);
         h.large_size.set(base as usize + len - p);
+        h.large_block.set(p as *mut u8);
         h.kind.store(SegmentKind::Large as u32, Ordering::Release);
     }
+    hz3_page::segmap::register(hdr as usize);
     p as *mut u8
 }
 
@@ -74,6 +76,7 @@ pub fn usable_size(h: &SegmentHeader) -> usize {
 /// `h` is the header of a live large block that the caller gives up.
 pub unsafe fn free(h: &SegmentHeader) {
     let (base, len) = (h.map_base.get(), h.map_len.get());
+    hz3_page::segmap::unregister(h as *const SegmentHeader as usize);
     // SAFETY: L1: the mapping came from `SystemOs::map(len, ..)`; nothing in it is live.
     unsafe { SystemOs::unmap(base, len) };
 }

@@ -25,6 +25,7 @@
 //! cache, ownership) ← hz3-alloc (this crate: `GlobalAlloc`, large blocks). See
 //! `docs/architecture.md` for the invariants referenced by `// SAFETY:` comments.
 
+mod check;
 pub mod large;
 mod stats;
 
@@ -180,6 +181,10 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     /// `p` is a live block of this allocator instance.
     #[inline]
     pub unsafe fn free_raw(p: *mut u8) {
+        if C::CHECKS {
+            // SAFETY: validates before touching anything.
+            unsafe { check::check_free(p, None) };
+        }
         let heap = Instance::<R, C>::current();
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
@@ -236,13 +241,19 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     fn alloc_class(c: usize) -> *mut u8 {
         let heap = Instance::<R, C>::current();
         // SAFETY: `heap` is this thread's TLS heap pointer (H1).
-        unsafe {
+        let p = unsafe {
             let p = Heap::pop_bin(heap, c);
             if !p.is_null() {
-                return p;
+                p
+            } else {
+                Instance::<R, C>::alloc_slow(heap, c)
             }
-            Instance::<R, C>::alloc_slow(heap, c)
+        };
+        if C::CHECKS && !p.is_null() {
+            // SAFETY: `p` is a small block we are about to hand out.
+            unsafe { check::mark_alloc(p) };
         }
+        p
     }
 
     #[inline(never)]
@@ -285,13 +296,14 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
 
     #[inline]
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        if C::CHECKS {
+            // SAFETY: validates before touching anything.
+            unsafe { check::check_free(p, Some(layout)) };
+        }
         let heap = Instance::<R, C>::current();
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
         if meta.owner() == heap as usize {
-            if C::CHECKS && class_for(layout.size(), layout.align()) != Some(meta.class()) {
-                fatal(FatalKind::WrongLayout);
-            }
             // SAFETY: owner check above: a live block of a slab of the heap we hold.
             unsafe { Heap::free_local(heap, meta, p) };
         } else {

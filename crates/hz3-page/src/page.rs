@@ -226,7 +226,19 @@ pub struct SegmentHeader {
     pub map_len: OwnerCell<usize>,
     /// Large: the block's usable size.
     pub large_size: OwnerCell<usize>,
+    /// Large: the block's address (the checked flavour rejects interior pointers).
+    pub large_block: OwnerCell<*mut u8>,
 }
+
+/// Offset, in page 0 of a segment, of the checked flavour's allocation bitmaps: slab head page
+/// `i` has [`CHECK_BITMAP_BYTES`] bytes at `segment + CHECK_BITMAP_OFFSET + i * CHECK_BITMAP_BYTES`,
+/// one bit per block (set = handed to the user).
+pub const CHECK_BITMAP_OFFSET: usize = 16 * 1024;
+/// Bytes of allocation bitmap per slab (enough for the largest slab capacity, 4096 blocks).
+pub const CHECK_BITMAP_BYTES: usize = 512;
+
+const _: () = assert!(core::mem::size_of::<SegmentHeader>() <= CHECK_BITMAP_OFFSET || cfg!(loom));
+const _: () = assert!(CHECK_BITMAP_OFFSET + PAGES_PER_SEGMENT * CHECK_BITMAP_BYTES <= PAGE_SIZE);
 
 const _: () = assert!(core::mem::size_of::<SegmentHeader>() <= PAGE_SIZE || cfg!(loom));
 

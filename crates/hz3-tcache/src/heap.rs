@@ -206,7 +206,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             if !b.is_null() {
                 // Only a held heap has a non-null head; it is ours (H4) and `b` is a free
                 // block of it (H2).
-                (*bin).head = Block::next(b);
+                let next = Block::next(b);
+                if C::CHECKS {
+                    check_link(heap as usize, c, next);
+                }
+                (*bin).head = next;
                 (*bin).count -= 1;
             }
             b.cast()
@@ -514,6 +518,29 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             // SAFETY: spill chains are the heap's free blocks.
             out[c] -= unsafe { chain_len(local.spill[c]) }.0 as u64;
         }
+    }
+}
+
+/// Checked flavour: a bin link must be null or a block of the same heap and class, else the
+/// block was written after it was freed.
+#[cold]
+fn check_link_failed() -> ! {
+    hz3_page::fatal(hz3_page::FatalKind::CorruptFreeList)
+}
+
+#[inline]
+fn check_link(heap: usize, c: usize, next: *mut Block) {
+    if next.is_null() {
+        return;
+    }
+    let p = next.cast::<u8>();
+    if (p as usize) & 15 != 0 || !hz3_page::segmap::contains(hz3_page::segment_of(p) as usize) {
+        check_link_failed();
+    }
+    // SAFETY: the segment is hz3's and mapped (M1).
+    let meta = unsafe { &*hz3_page::meta_of(p) };
+    if meta.owner() != heap || meta.class() != c {
+        check_link_failed();
     }
 }
 

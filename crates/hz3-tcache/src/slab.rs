@@ -52,7 +52,11 @@ fn segment_acquire() -> *mut SegmentHeader {
             }
         }
     }
-    SystemOs::map(SEGMENT_SIZE, SEGMENT_SIZE).cast()
+    let seg = SystemOs::map(SEGMENT_SIZE, SEGMENT_SIZE);
+    if !seg.is_null() {
+        hz3_page::segmap::register(seg as usize);
+    }
+    seg.cast()
 }
 
 /// Gives an empty segment back (G2, G3).
@@ -75,6 +79,7 @@ unsafe fn segment_release(seg: *mut SegmentHeader) {
             }
         }
     }
+    hz3_page::segmap::unregister(seg as usize);
     // SAFETY: `seg` came from `SystemOs::map(SEGMENT_SIZE, ..)` and nothing uses it.
     unsafe { SystemOs::unmap(seg.cast(), SEGMENT_SIZE) };
 }
@@ -94,6 +99,7 @@ pub fn segment_cache_trim() {
                 (*SEGMENT_CACHE.slots.get())[*len]
             }
         };
+        hz3_page::segmap::unregister(seg as usize);
         // SAFETY: cached segments are unused and came from `map(SEGMENT_SIZE, ..)` (G3).
         unsafe { SystemOs::unmap(seg.cast(), SEGMENT_SIZE) };
     }

@@ -216,6 +216,9 @@ pub struct SegmentHeader {
     pub owner: OwnerCell<usize>,
     /// Small: bit `i` set = page `i` is free. Owner only.
     pub free_pages: OwnerCell<u64>,
+    /// Small: free pages that were used and not yet decommitted (subset of `free_pages`).
+    /// Owner only.
+    pub dirty_pages: OwnerCell<u64>,
     /// Small: links in the owner's segment list. Owner only.
     pub next: OwnerCell<*mut SegmentHeader>,
     /// Small: links in the owner's segment list. Owner only.

@@ -462,8 +462,9 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             local.bins[c].count = 0;
             // SAFETY: H2: bin blocks are ours.
             unsafe { self.return_chain(local, b) };
-            // Collect until the inbox is empty (bounded: producers may keep pushing).
-            for _ in 0..4 {
+            // Collect until the inbox is empty (bounded: producers may keep pushing; B hands
+            // over one page per call).
+            for _ in 0..1_000_000 {
                 let got = self.collect_class(local, c);
                 let s = core::mem::replace(&mut local.spill[c], ptr::null_mut());
                 // SAFETY: spill blocks are ours (H2).
@@ -492,6 +493,25 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                     // SAFETY: H4; used == 0 (see slab_gained).
                     unsafe { self.release_slab(local, meta) };
                 }
+            }
+        }
+        // SAFETY: H4.
+        unsafe { self.decommit_all() };
+    }
+
+    /// Decommits the dirty free pages of every segment of the heap (G4).
+    ///
+    /// # Safety
+    /// H4.
+    pub unsafe fn decommit_all(&self) {
+        // SAFETY: H4.
+        let local = unsafe { self.local() };
+        let mut seg = local.segments;
+        while !seg.is_null() {
+            // SAFETY: our segments (G1).
+            unsafe {
+                crate::slab::decommit_dirty(seg);
+                seg = (*seg).next.get();
             }
         }
     }

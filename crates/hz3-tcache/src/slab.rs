@@ -8,6 +8,9 @@
 //!   segment cache (decommitted) or back to the OS; no block of it is live (P3).
 //! - **G3** The segment cache holds at most [`SEGMENT_CACHE_MAX`] segments, each decommitted
 //!   (reads zero) and unowned.
+//! - **G4** `dirty_pages ⊆ free_pages`; a segment holds fewer than [`DIRTY_PAGES_MAX`] dirty
+//!   pages after any release, and none after `flush_all` (thread exit, `collect()`): freed
+//!   memory goes back to the OS after a bounded amount of reuse-friendly slack.
 
 use crate::heap::{list_push, list_remove, Heap, Local, ON_FULL, ON_PARTIAL};
 use crate::lock::SpinLock;
@@ -23,6 +26,26 @@ use hz3_pageq::RemoteFree;
 
 /// Free segments kept for reuse (decommitted) before unmapping.
 pub const SEGMENT_CACHE_MAX: usize = 8;
+/// Free-but-committed pages a segment may hold before they are decommitted (G4).
+pub const DIRTY_PAGES_MAX: usize = 16;
+
+/// Decommits every dirty free page of `seg` (in maximal runs).
+///
+/// # Safety
+/// The caller owns `seg` (G1).
+pub unsafe fn decommit_dirty(seg: *mut SegmentHeader) {
+    // SAFETY: G1.
+    let s = unsafe { &*seg };
+    let mut dirty = s.dirty_pages.get();
+    s.dirty_pages.set(0);
+    while dirty != 0 {
+        let start = dirty.trailing_zeros() as usize;
+        let len = (!(dirty >> start)).trailing_zeros() as usize;
+        // SAFETY: dirty pages are free (G4) and lie inside the segment.
+        unsafe { SystemOs::decommit(page_start(seg, start), len * PAGE_SIZE) };
+        dirty &= !run_mask(start, len);
+    }
+}
 
 struct SegmentCache {
     lock: SpinLock,
@@ -173,6 +196,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: G1: we own the segment.
         let s = unsafe { &*seg };
         s.free_pages.set(s.free_pages.get() & !run_mask(idx, n));
+        s.dirty_pages.set(s.dirty_pages.get() & !run_mask(idx, n));
         // SAFETY: `idx + n <= 64` (found in the mask); metas of a live segment.
         let head = unsafe { &*page_meta(seg, idx) };
         head.free.set(ptr::null_mut());
@@ -225,6 +249,14 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             // Large slabs: give their memory back at once (medium sizes are not hot).
             // SAFETY: the slab has no live block (`used == 0`).
             unsafe { SystemOs::decommit(page_start(seg, idx), n * PAGE_SIZE) };
+        } else {
+            // Small slabs: keep the pages warm for reuse, up to a bound per segment (G4).
+            let dirty = s.dirty_pages.get() | run_mask(idx, n);
+            s.dirty_pages.set(dirty);
+            if dirty.count_ones() as usize >= DIRTY_PAGES_MAX && free != ALL_SLAB_PAGES {
+                // SAFETY: G1: we own the segment; dirty pages are free.
+                unsafe { decommit_dirty(seg) };
+            }
         }
         if free == ALL_SLAB_PAGES {
             let (prev, next) = (s.prev.get(), s.next.get());

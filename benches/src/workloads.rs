@@ -536,25 +536,28 @@ pub fn mt_remote(p: &Params, shape: &MtRemoteShape) -> Outcome {
                     }
                 }
             }
-            (c, slots)
+            let end = Instant::now();
+            // Untimed clean-up by the owner (local frees, so the stats pass counts no remote
+            // frees that the workload did not make).
+            for s in slots.iter().filter(|s| !s.0.is_null()) {
+                // SAFETY: non-null slots hold live objects owned by this thread.
+                unsafe { free_obj(s.0) };
+            }
+            (c, end)
         }));
     }
     let start = start_and_time(&barrier, p.budget, &stop);
-    let results: Vec<(MtCounts, Vec<SendPtr>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let elapsed = start.elapsed();
-    // Untimed clean-up: objects still in slots or in flight.
+    let results: Vec<(MtCounts, Instant)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let elapsed = results.iter().map(|r| r.1).max().unwrap_or(start) - start;
     let mut total = MtCounts::default();
-    for (c, slots) in &results {
+    for (c, _) in &results {
         total.allocs += c.allocs;
         total.frees += c.frees;
         total.sent += c.sent;
         total.fallbacks += c.fallbacks;
-        for s in slots.iter().filter(|s| !s.0.is_null()) {
-            // SAFETY: non-null slots hold live objects.
-            unsafe { free_obj(s.0) };
-        }
     }
-    // Each ring's consumer has exited; consume from where it stopped (its `head`).
+    // Untimed: objects still in flight. Each ring's consumer has exited; consume from where it
+    // stopped (its `head`).
     for ring in rings.iter() {
         let mut rx = RingRx { ring, head: ring.head.0.load(Ordering::Acquire) };
         rx.drain_free();

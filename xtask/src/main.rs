@@ -75,6 +75,13 @@ fn print_gate(baseline: &Matrix, current: &Matrix, tol: cli::Tolerance) -> bool 
         tol.noise_k
     );
     print!("{}", r.render());
+    let blunt = r.rows.iter().filter(|row| row.tolerance > 0.5).count();
+    if blunt > 0 {
+        println!(
+            "note: {blunt} cell(s) allow a drop above 50% because their per-round ratios vary that much; \
+             rerun with --full (more rounds) on a quieter machine for a sharper gate"
+        );
+    }
     if r.compared() == 0 {
         println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs)");
         false

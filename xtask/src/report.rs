@@ -168,6 +168,7 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::new(&["allocator", "workload", "remote frees", "objects/drained page", "empty→non-empty", "RMWs/remote free"]);
     let mut any = false;
     let mut all_zero = true;
+    let mut quiet: Vec<String> = Vec::new();
     for a in m.allocators().iter().filter(|a| is_hz3(a)) {
         for c in m.cells.iter().filter(|c| &c.allocator == a) {
             let Some(st) = &c.stats else { continue };
@@ -176,6 +177,12 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
             let remote = stat_num(st, "remote_frees");
             if remote.unwrap_or(0.0) > 0.0 {
                 all_zero = false;
+            } else {
+                // Nothing to show: single-thread workloads make no remote frees.
+                if !quiet.contains(&c.workload) {
+                    quiet.push(c.workload.clone());
+                }
+                continue;
             }
             let f = |v: Option<f64>, pct: bool| match v {
                 Some(v) if pct => format!("{:.1}%", v * 100.0),
@@ -200,6 +207,8 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     out.push_str("RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n");
     if all_zero {
         out.push_str("(every counter is zero: this hz3-alloc build counts nothing yet)\n");
+    } else if !quiet.is_empty() {
+        out.push_str(&format!("Not shown (no remote frees counted): {}.\n", quiet.join(", ")));
     }
     Some(out)
 }

@@ -34,6 +34,7 @@ pub mod heap;
 pub mod lock;
 pub mod registry;
 pub mod slab;
+pub mod tls;
 
 pub use config::{Checked, Config, Fast, WithStats, MAX_CONFIGS};
 pub use heap::{batch_for, Bin, Heap, HeapCounters, Local, Shared, DEAD_BINS, EMPTY_BINS};

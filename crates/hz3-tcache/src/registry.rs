@@ -19,7 +19,7 @@
 use crate::config::{Config, MAX_CONFIGS};
 use crate::heap::{Heap, DEAD_BINS, EMPTY_BINS};
 use crate::lock::SpinLock;
-use core::cell::{Cell, UnsafeCell};
+use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use core::ptr::NonNull;
@@ -38,12 +38,6 @@ pub const MAX_INSTANCES: usize = MAX_STRATEGIES * MAX_CONFIGS;
 pub const EMPTY: *mut u8 = &EMPTY_BINS as *const _ as *mut u8;
 /// Address of the dead sentinel heap.
 pub const DEAD: *mut u8 = &DEAD_BINS as *const _ as *mut u8;
-
-std::thread_local! {
-    /// Each thread's heap per allocator instance (EMPTY until the first allocation).
-    pub static SLOTS: [Cell<*mut u8>; MAX_INSTANCES] =
-        const { [const { Cell::new(EMPTY) }; MAX_INSTANCES] };
-}
 
 /// Global state of one allocator instance.
 pub struct Registry {
@@ -94,11 +88,11 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     /// The calling thread's heap pointer (a held heap, EMPTY or DEAD). One TLS load.
     #[inline(always)]
     pub fn current() -> *mut Heap<R, C> {
-        SLOTS.with(|s| s[Self::SLOT].get()).cast()
+        crate::tls::get(Self::SLOT).cast()
     }
 
     fn set_current(p: *mut u8) {
-        SLOTS.with(|s| s[Self::SLOT].set(p));
+        crate::tls::set(Self::SLOT, p);
     }
 
     /// Whether `heap` is a sentinel rather than a held heap.

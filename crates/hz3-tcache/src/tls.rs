@@ -1,0 +1,97 @@
+//! The per-thread heap slots, one per allocator instance.
+//!
+//! By default the slots are a const-initialised `thread_local!` without `Drop` (no
+//! registration, no allocation); in an executable that is one `fs:`-relative load
+//! (local-exec). In a `cdylib` Rust uses the general-dynamic model — a `__tls_get_addr` call per
+//! access — and `-Z tls-model` is nightly-only, so the `ie-tls` feature (turned on by
+//! hz3-capi, x86-64 Linux only) defines the slots in assembly as an *initial-exec* TLS object:
+//! `mov reg, [rip + sym@GOTTPOFF]; add reg, fs:[0]`, no call. The `.tdata` image carries the
+//! address of [`EMPTY_BINS`](crate::heap::EMPTY_BINS) as each slot's initial value.
+//!
+//! Invariant **T1**: a slot holds `EMPTY`, `DEAD` or the address of a heap held by this thread
+//! (O1).
+
+use crate::registry::MAX_INSTANCES;
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "ie-tls"))]
+mod imp {
+    use super::MAX_INSTANCES;
+    use crate::heap::EMPTY_BINS;
+
+    core::arch::global_asm!(
+        ".pushsection .tdata,\"awT\",@progbits",
+        ".p2align 6",
+        ".globl hz3_tls_slots",
+        ".hidden hz3_tls_slots",
+        ".type hz3_tls_slots, @tls_object",
+        ".size hz3_tls_slots, {bytes}",
+        "hz3_tls_slots:",
+        ".rept {n}",
+        ".quad {empty}",
+        ".endr",
+        ".popsection",
+        bytes = const MAX_INSTANCES * 8,
+        n = const MAX_INSTANCES,
+        empty = sym EMPTY_BINS,
+    );
+
+    /// This thread's slot array (its address is fixed for the thread's life, so the asm is
+    /// `pure`/`nomem` and the compiler may reuse it).
+    #[inline(always)]
+    fn base() -> *mut *mut u8 {
+        let t: usize;
+        // SAFETY: computes the address of this thread's copy of `hz3_tls_slots` (a hidden
+        // IE-TLS object defined above): GOT-held offset plus the thread pointer at fs:0.
+        unsafe {
+            core::arch::asm!(
+                "mov {t}, qword ptr [rip + hz3_tls_slots@GOTTPOFF]",
+                "add {t}, qword ptr fs:[0]",
+                t = out(reg) t,
+                options(nostack, pure, nomem),
+            );
+        }
+        t as *mut *mut u8
+    }
+
+    /// Reads slot `i`.
+    #[inline(always)]
+    pub fn get(i: usize) -> *mut u8 {
+        debug_assert!(i < MAX_INSTANCES);
+        // SAFETY: `i < MAX_INSTANCES`; the slot belongs to this thread.
+        unsafe { *base().add(i) }
+    }
+
+    /// Writes slot `i`.
+    #[inline(always)]
+    pub fn set(i: usize, p: *mut u8) {
+        debug_assert!(i < MAX_INSTANCES);
+        // SAFETY: as in `get`.
+        unsafe { *base().add(i) = p }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", feature = "ie-tls")))]
+mod imp {
+    use super::MAX_INSTANCES;
+    use crate::registry::EMPTY;
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static SLOTS: [Cell<*mut u8>; MAX_INSTANCES] =
+            const { [const { Cell::new(EMPTY) }; MAX_INSTANCES] };
+    }
+
+    /// Reads slot `i`.
+    #[inline(always)]
+    pub fn get(i: usize) -> *mut u8 {
+        SLOTS.with(|s| s[i].get())
+    }
+
+    /// Writes slot `i`.
+    #[inline(always)]
+    pub fn set(i: usize, p: *mut u8) {
+        SLOTS.with(|s| s[i].set(p))
+    }
+}
+
+pub use imp::{get, set};

@@ -203,7 +203,8 @@ impl Rng {
 }
 
 /// Generates one `#[test]` per listed generic test function for each strategy (flavour
-/// `Fast`), in modules `a`, `b`, `c`, `d`, `c_packed`.
+/// `Fast`), in modules `a`, `b`, `c`, `d`, `c_packed` (the S121 family) and `e`, `e_batch`,
+/// `a_batch`.
 #[macro_export]
 macro_rules! per_strategy {
     ($($f:ident),* $(,)?) => {
@@ -212,6 +213,9 @@ macro_rules! per_strategy {
         $crate::per_strategy!(@m c, hz3_alloc::strategy::DrainAll; $($f),*);
         $crate::per_strategy!(@m d, hz3_alloc::strategy::Packets; $($f),*);
         $crate::per_strategy!(@m c_packed, hz3_alloc::strategy::DrainAllPacked; $($f),*);
+        $crate::per_strategy!(@m e, hz3_alloc::strategy::CadenceCollect; $($f),*);
+        $crate::per_strategy!(@m e_batch, hz3_alloc::strategy::BatchedCadence; $($f),*);
+        $crate::per_strategy!(@m a_batch, hz3_alloc::strategy::BatchedStash; $($f),*);
     };
     (@m $m:ident, $r:ty; $($f:ident),*) => {
         mod $m {

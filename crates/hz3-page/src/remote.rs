@@ -17,11 +17,12 @@
 //! - **R4** (packed) the word is `0` (idle, empty), `QUEUED` (queued or being processed, empty)
 //!   or `head | QUEUED`; a non-empty list is always queued. A push that finds the word `0` is
 //!   the unique push that must notify the owner.
-//! - **R5** (packed) a push that finds the word idle acquires it (an `Acquire` fence after its
-//!   `Release` CAS), synchronising with the owner's `try_idle`. Without it, the pusher's
-//!   following `xqnext` store (queueing the page) is unordered with the previous pusher's
-//!   store to the same field, C11 may order it first, and the owner can read the stale link
-//!   and lose a page from its queue (found by `tests/loom_pageq.rs` in hz3-pageq).
+//! - **R7** (packed) the push that wins the right to queue the page (it found the word idle)
+//!   acquires it: an `Acquire` fence after its `Release` CAS synchronises with the owner's
+//!   `try_idle` (AcqRel). Without it, the pusher's following `xqnext` store (queueing the
+//!   page) is unordered with the previous queuer's store to the same field, C11 may order it
+//!   first, and the owner can read the stale link and lose a page from its queue (found by
+//!   `tests/loom_pageq.rs` in hz3-pageq).
 
 use crate::sync::{fence, AtomicUsize, Ordering, UnsafeCell};
 use core::ptr::{self, NonNull};
@@ -240,7 +241,7 @@ impl PackedRemoteList {
                 Ok(_) => {
                     let notify = old & QUEUED == 0;
                     if notify {
-                        // R5: the winner of idle -> queued takes the page over from the owner's
+                        // R7: the winner of idle -> queued takes the page over from the owner's
                         // `try_idle` (AcqRel), so its later writes to the page (`xqnext` when it
                         // queues it) are ordered after everything the previous round did.
                         fence(Ordering::Acquire);

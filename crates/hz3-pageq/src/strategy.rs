@@ -226,7 +226,16 @@ pub mod two_word {
     /// (it is then still `state == 1`); `false` when the page is idle.
     #[inline]
     pub fn settle<const FENCED: bool, C: Counters>(page: &PageMeta, ctr: &mut C) -> bool {
+        // Under loom the reset is a swap whose result is ignored: loom 0.7 lets a plain store
+        // slip between the read and the write of a concurrent RMW (the producer's state swap),
+        // an execution C11 forbids (RMW atomicity; tokio-rs/loom#254), which makes this
+        // protocol fail the model spuriously. The swap allows a subset of the store's
+        // executions (it also extends release sequences, which nothing here relies on: a
+        // producer that wins 0 -> 1 synchronises with this Release either way).
+        #[cfg(not(loom))]
         page.xremote_state.store(0, Ordering::Release);
+        #[cfg(loom)]
+        page.xremote_state.swap(0, Ordering::Release);
         if FENCED {
             // Pairs with the producer's fence in `push` (S3).
             fence(Ordering::SeqCst);

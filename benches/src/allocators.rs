@@ -1,10 +1,11 @@
 //! The allocators under benchmark.
 //!
 //! **Adding an hz3 strategy is one line in the list below** (`module => "hz3-<name>", Type;`).
-//! `cargo xtask bench-matrix` (or `cargo xtask sync-bins`) then writes the two one-line binaries
-//! `src/bin/bench-hz3-<name>.rs` and `src/bin/bench-hz3-<name>-stats.rs` that Cargo needs, and
-//! picks the new allocator up in every table; `cargo test -p hz3-bench` checks that the list and
-//! the binaries agree. The types are resolved inside `hz3_alloc::strategy`.
+//! `cargo xtask bench-matrix` (or `cargo xtask sync-bins`) then writes what Cargo needs — the
+//! one-line binaries `src/bin/bench-hz3-<name>.rs` and `src/bin/bench-hz3-<name>-stats.rs` and
+//! their `[[bin]]` entries in the generated block of Cargo.toml — and picks the new allocator up
+//! in every table; `cargo test -p hz3-bench -p xtask` checks that the list, the files and the
+//! manifest agree. The types are resolved inside `hz3_alloc::strategy`.
 
 /// Generates, for each line, a module with `NAME`, `FastAlloc` (config `Fast`, the timed pass)
 /// and `StatsAlloc` (config `WithStats`, the stats pass), plus the [`HZ3`] table.

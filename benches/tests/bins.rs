@@ -33,6 +33,20 @@ fn every_strategy_has_its_two_binaries_and_nothing_else() {
     }
 }
 
+#[test]
+fn every_binary_is_declared_in_the_manifest() {
+    let toml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let mut names = vec!["bench-system".to_string()];
+    names.extend(hz3_bench::allocators::PEERS.iter().map(|p| format!("bench-{p}")));
+    for e in HZ3 {
+        names.push(format!("bench-{}", e.name));
+        names.push(format!("bench-{}-stats", e.name));
+    }
+    for n in names {
+        assert!(toml.contains(&format!("name = \"{n}\"")), "{n} is not declared in benches/Cargo.toml: run `cargo xtask sync-bins`");
+    }
+}
+
 fn run(bin: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin).args(args).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())

@@ -62,7 +62,7 @@ pub type CAlloc = Hz3<Strategy, Fast>;
 
 /// `malloc`'s guaranteed alignment (`alignof(max_align_t)` on x86-64 and aarch64 Linux).
 const MIN_ALIGN: usize = 16;
-/// The OS page size assumed by `valloc`/`pvalloc`.
+/// The page size `valloc`/`pvalloc` fall back to if `sysconf` fails.
 const PAGE: usize = 4096;
 
 #[inline(always)]
@@ -121,14 +121,30 @@ fn c_aligned(align: usize, size: usize) -> *mut c_void {
 }
 
 fn c_memalign(align: usize, size: usize) -> *mut c_void {
-    // glibc rounds a non-power-of-two alignment up to the next power of two.
+    // glibc rounds a non-power-of-two alignment up to the next power of two; an alignment
+    // that cannot be satisfied is an out-of-memory condition, as in glibc.
     match align.checked_next_power_of_two() {
         Some(a) if a <= isize::MAX as usize / 2 => c_aligned(a, size),
         _ => {
-            set_errno(libc::EINVAL);
+            set_errno(libc::ENOMEM);
             ptr::null_mut()
         }
     }
+}
+
+/// The OS page size (`sysconf(_SC_PAGESIZE)`, read once; 4096 if unavailable).
+fn page_size() -> usize {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+    let p = PAGE_SIZE.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: sysconf has no preconditions and does not allocate.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let v = if v > 0 && (v as usize).is_power_of_two() { v as usize } else { PAGE };
+    PAGE_SIZE.store(v, Ordering::Relaxed);
+    v
 }
 
 unsafe fn c_posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
@@ -153,8 +169,9 @@ fn c_aligned_alloc(align: usize, size: usize) -> *mut c_void {
 }
 
 fn c_pvalloc(size: usize) -> *mut c_void {
-    match size.checked_add(PAGE - 1) {
-        Some(s) => c_aligned(PAGE, (s & !(PAGE - 1)).max(PAGE)),
+    let page = page_size();
+    match size.checked_add(page - 1) {
+        Some(s) => c_aligned(page, (s & !(page - 1)).max(page)),
         None => {
             set_errno(libc::ENOMEM);
             ptr::null_mut()
@@ -222,7 +239,7 @@ export! {
     /// `memalign`.
     fn memalign / hz3_memalign(align: usize, size: usize) -> *mut c_void = c_memalign(align, size);
     /// `valloc`.
-    fn valloc / hz3_valloc(size: usize) -> *mut c_void = c_aligned(PAGE, size);
+    fn valloc / hz3_valloc(size: usize) -> *mut c_void = c_aligned(page_size(), size);
     /// `pvalloc`.
     fn pvalloc / hz3_pvalloc(size: usize) -> *mut c_void = c_pvalloc(size);
     /// `malloc_usable_size`.
@@ -247,7 +264,7 @@ export! {
     fn __libc_memalign / hz3___libc_memalign(align: usize, size: usize) -> *mut c_void =
         c_memalign(align, size);
     /// glibc alias of `valloc`.
-    fn __libc_valloc / hz3___libc_valloc(size: usize) -> *mut c_void = c_aligned(PAGE, size);
+    fn __libc_valloc / hz3___libc_valloc(size: usize) -> *mut c_void = c_aligned(page_size(), size);
     /// glibc alias of `pvalloc`.
     fn __libc_pvalloc / hz3___libc_pvalloc(size: usize) -> *mut c_void = c_pvalloc(size);
     /// glibc alias of `posix_memalign`.

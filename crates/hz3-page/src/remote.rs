@@ -17,12 +17,12 @@
 //! - **R4** (packed) the word is `0` (idle, empty), `QUEUED` (queued or being processed, empty)
 //!   or `head | QUEUED`; a non-empty list is always queued. A push that finds the word `0` is
 //!   the unique push that must notify the owner.
-//! - **R7** (packed) the push that wins the right to queue the page (it found the word idle)
-//!   acquires it: an `Acquire` fence after its `Release` CAS synchronises with the owner's
-//!   `try_idle` (AcqRel). Without it, the pusher's following `xqnext` store (queueing the
-//!   page) is unordered with the previous queuer's store to the same field, C11 may order it
-//!   first, and the owner can read the stale link and lose a page from its queue (found by
-//!   `tests/loom_pageq.rs` in hz3-pageq).
+//! - **R7** (packed, flagged) the push that wins the right to queue the page (it found the
+//!   word idle, or flagged `NOTIFY`) acquires it: an `Acquire` fence after its `Release` CAS
+//!   synchronises with the owner's `try_idle` / `try_mark_full` (AcqRel). Without it, the
+//!   pusher's following `xqnext` store (queueing the page) is unordered with the previous
+//!   queuer's store to the same field, C11 may order it first, and the owner can read the
+//!   stale link and lose a page from its queue (found by `tests/loom_pageq.rs` in hz3-pageq).
 
 use crate::sync::{fence, AtomicUsize, Ordering, UnsafeCell};
 use core::ptr::{self, NonNull};
@@ -369,7 +369,15 @@ impl FlaggedRemoteList {
             let new = first.as_ptr() as usize | if old & FLAGS != 0 { QUEUED } else { 0 };
             // Release publishes the links (R2).
             match self.word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return Push { notify: old & NOTIFY != 0, retries },
+                Ok(_) => {
+                    let notify = old & NOTIFY != 0;
+                    if notify {
+                        // R7: the push that consumed NOTIFY takes the page over from the
+                        // owner's `try_mark_full` (AcqRel) before it writes `xqnext`.
+                        fence(Ordering::Acquire);
+                    }
+                    return Push { notify, retries };
+                }
                 Err(cur) => {
                     old = cur;
                     retries += 1;

@@ -300,7 +300,10 @@ fn remote_list_model<L: Mpsc>(plan: &'static [&'static [usize]], owner_takes: us
         pushes.iter().flatten().filter(|r| r.notify).map(|r| r.last).collect();
     tails.sort_unstable();
     notified.sort_unstable();
-    assert_eq!(tails, notified, "notify != empty -> non-empty (takes {takes:?}, pushes {pushes:?})");
+    assert_eq!(
+        tails, notified,
+        "notify != empty -> non-empty (takes {takes:?}, pushes {pushes:?})"
+    );
     assert_eq!(notified.len(), takes.len());
 }
 

@@ -1,25 +1,29 @@
 //! Real-thread stress of every strategy's notify/drain protocol (the loom models' big
 //! brother, without a model checker).
 //!
-//! 4 producer threads perform 100 000 remote frees each, spread pseudo-randomly over 64 pages,
-//! while the owner thread collects concurrently. Blocks circulate like in the allocator: each
-//! producer starts with 256 blocks of its own; the owner hands every block it receives back
-//! to the producer that owns it (in batches over a channel), which frees it again. A producer
-//! that runs out of blocks flushes its outbox (D's allocation slow path) and waits for
-//! returns. Checked: every delivery is of a block that is currently freed, exactly once (a
-//! per-block in-flight flag set before `free_remote` and cleared by the owner's sink), to the
-//! right page; a page being processed is claimed (S1); at the end all 400 000 frees were
-//! delivered, the queue is empty, every page is idle (two-word state 0 / packed word 0) and
-//! the queue balances (producer enqueues + owner requeues == owner dequeues == requeues +
-//! `page_done`s).
+//! For every strategy (A, A-batch, B, C, D, C-packed, E, E-batch), 4 producer threads perform
+//! 100 000 remote frees each, spread pseudo-randomly over 64 pages, while the owner thread
+//! collects concurrently (for E and E-batch it also takes each page's unflagged blocks and
+//! flags it full on every round). Blocks circulate like in the allocator: each producer starts
+//! with 256 blocks of its own; the owner hands every block it receives back to the producer
+//! that owns it (in batches over a channel), which frees it again. A producer that runs out of
+//! blocks flushes its outbox (D's allocation slow path) and waits for returns.
+//!
+//! Checked: every delivery is of a block that is currently freed, exactly once (a per-block
+//! in-flight flag set before `free_remote` and cleared by the owner's sink), to the right page;
+//! a page being processed is claimed (S1); at the end all 400 000 frees were delivered, the
+//! queue is empty, every page is idle (two-word state 0 / packed word 0 / flagged word 0 or
+//! NOTIFY) and the queue balances (producer enqueues + owner requeues == owner dequeues ==
+//! requeues + `page_done`s).
 #![cfg(not(loom))]
 
 use core::ptr::NonNull;
-use hz3_page::{Block, PageMeta, RemoteList, QUEUED};
+use hz3_page::{Block, PageMeta, RemoteList, NOTIFY, QUEUED};
 use hz3_pageq::sync::Ordering as SyncOrdering;
 use hz3_pageq::{
-    Counter, CounterArray, DrainAll, DrainAllPacked, OwnerStash, PacketOutbox, Packets,
-    PageQueue, PageQueuePop, RemoteFree, Sink,
+    BatchedCadence, BatchedStash, CadenceCollect, Counter, CounterArray, DrainAll, DrainAllPacked,
+    OwnerStash, PacketOutbox, Packets, PageGroups, PageQueue, PageQueuePop, RemoteFree, Sink,
+    StashGroups,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -49,6 +53,8 @@ enum Kind {
     Stash,
     TwoWord,
     Packed,
+    /// Cadence (E): the owner also takes unflagged pages itself and flags pages full.
+    Flagged,
 }
 
 trait Strategy: RemoteFree {
@@ -91,6 +97,35 @@ impl Strategy for Packets {
     }
     fn new_outbox() -> Option<PacketOutbox> {
         Some(PacketOutbox::new())
+    }
+}
+impl Strategy for BatchedStash {
+    const KIND: Kind = Kind::Stash;
+    fn new_inbox() -> RemoteList {
+        RemoteList::new()
+    }
+    fn new_outbox() -> Option<StashGroups> {
+        // SAFETY: all-zero is an empty buffer (RemoteFree contract 1).
+        Some(unsafe { core::mem::zeroed() })
+    }
+}
+impl Strategy for CadenceCollect {
+    const KIND: Kind = Kind::Flagged;
+    fn new_inbox() -> PageQueue {
+        PageQueue::new()
+    }
+    fn new_outbox() -> Option<()> {
+        None
+    }
+}
+impl Strategy for BatchedCadence {
+    const KIND: Kind = Kind::Flagged;
+    fn new_inbox() -> PageQueue {
+        PageQueue::new()
+    }
+    fn new_outbox() -> Option<PageGroups> {
+        // SAFETY: all-zero is an empty buffer (RemoteFree contract 1).
+        Some(unsafe { core::mem::zeroed() })
     }
 }
 impl Strategy for DrainAllPacked {
@@ -194,6 +229,8 @@ impl<S: Strategy> Sink for Owner<S> {
             Kind::Packed => {
                 assert!(page.xremote_packed().raw() & QUEUED != 0, "S1, page {pi}")
             }
+            // From `collect_page` (unflagged) or `collect` (queued): nothing to assert.
+            Kind::Flagged => {}
             Kind::Stash => panic!("page_blocks from the stash strategy"),
         }
         self.deliver(head, Some(pi));
@@ -286,7 +323,18 @@ fn stress<S: Strategy>() {
             loop {
                 let finished = w.finished.load(Ordering::Acquire) == PRODUCERS;
                 // SAFETY: this thread is the inbox's only consumer.
-                let got = unsafe { S::collect(&w.inbox, &mut sink, &mut ctr) };
+                let mut got = unsafe { S::collect(&w.inbox, &mut sink, &mut ctr) };
+                if S::KIND == Kind::Flagged {
+                    // Cadence, compressed: every page in turn is the current slab (take what
+                    // arrived unflagged) and then retired full (flag it, or take late blocks).
+                    for page in &w.pages {
+                        // SAFETY: the owner owns its pages.
+                        unsafe {
+                            got |= S::collect_page(page, &mut sink, &mut ctr);
+                            got |= !S::on_page_full(page, &mut sink, &mut ctr);
+                        }
+                    }
+                }
                 if finished && !got && !S::inbox_pending(&w.inbox) {
                     break;
                 }
@@ -320,6 +368,10 @@ fn stress<S: Strategy>() {
             }
             Kind::Packed => {
                 assert_eq!(page.xremote_packed().raw(), 0, "{}: page {i} word", S::NAME)
+            }
+            Kind::Flagged => {
+                let word = page.xremote_flagged().raw();
+                assert!(word == 0 || word == NOTIFY, "{}: page {i} word {word:#x}", S::NAME)
             }
         }
     }
@@ -361,4 +413,19 @@ fn stress_d_packets() {
 #[test]
 fn stress_c_packed() {
     stress::<DrainAllPacked>();
+}
+
+#[test]
+fn stress_a_batch() {
+    stress::<BatchedStash>();
+}
+
+#[test]
+fn stress_e_cadence() {
+    stress::<CadenceCollect>();
+}
+
+#[test]
+fn stress_e_batch() {
+    stress::<BatchedCadence>();
 }

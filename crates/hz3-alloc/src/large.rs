@@ -7,8 +7,9 @@
 //! `segment_of(p) = (p - 1) & !(SEGMENT_SIZE - 1)` is the header). The header's page metas
 //! stay zero, so a free of a large block always reaches the slow path (P2).
 //!
-//! Invariant **L1**: `kind == Large`, `map_base`/`map_len` describe the whole mapping and
-//! `large_size` is the usable size from `p` to the end of the mapping.
+//! Invariant **L1**: `kind == Large`, `map_base`/`map_len` describe the whole mapping,
+//! `large_block` is the block's address and `large_size` its usable size (the request rounded
+//! up to whole OS pages; `p + large_size` lies inside the mapping).
 
 use core::ptr;
 use core::sync::atomic::Ordering;
@@ -46,7 +47,7 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         let h = &*hdr;
         h.map_base.set(base);
         h.map_len.set(len);
-        h.large_size.set(base as usize + len - p);
+        h.large_size.set(size);
         h.large_block.set(p as *mut u8);
         h.kind.store(SegmentKind::Large as u32, Ordering::Release);
     }

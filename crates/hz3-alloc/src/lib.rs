@@ -32,7 +32,7 @@ mod stats;
 use core::alloc::{GlobalAlloc, Layout};
 use core::marker::PhantomData;
 use hz3_page::{
-    class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX, MAX_SMALL,
+    class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX,
     NUM_CLASSES,
 };
 use hz3_tcache::{Heap, Instance};
@@ -111,7 +111,9 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     }
 
     /// The empty-check oracle: drains everything reachable and returns the number of blocks
-    /// still allocated, per size class.
+    /// still allocated, per size class. Blocks in transit to a live thread's heap (in its
+    /// inboxes, or in a live thread's producer-side buffer: D, E-batch, A-batch) count as
+    /// allocated until that thread collects (`Hz3::collect()` on it) or exits.
     ///
     /// # Safety
     /// No other thread may use this allocator instance during the call (see
@@ -218,7 +220,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             match unsafe { large::header(p) } {
                 Some(h) => {
                     let usable = large::usable_size(h);
-                    if new_size > MAX_SMALL && new_size <= usable && new_size > usable / 2 {
+                    if large_fits_in_place(usable, new_size, align) {
                         return p;
                     }
                     usable
@@ -280,6 +282,13 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     }
 }
 
+/// Whether a large block of `usable` bytes can serve a resize to `new_size` in place: it fits,
+/// and either the request would be large anyway or at most half the block would be wasted.
+#[inline]
+fn large_fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
+    new_size <= usable && (new_size > usable / 2 || class_for(new_size, align).is_none())
+}
+
 // SAFETY: `alloc` returns null or a block of at least `layout.size()` bytes aligned to
 // `layout.align()` (SC2/SC3 for classes, L1 for large blocks) that no other live allocation
 // overlaps (H2, P3); `dealloc` accepts exactly those blocks. No method unwinds or allocates
@@ -335,11 +344,10 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
             if class_for(new_size, layout.align()) == Some(meta.class()) {
                 return p;
             }
-        } else if new_size > MAX_SMALL {
+        } else {
             // SAFETY: owner 0: a large block (or an invalid pointer, reported on free).
             if let Some(h) = unsafe { large::header(p) } {
-                let usable = large::usable_size(h);
-                if new_size <= usable && new_size > usable / 2 {
+                if large_fits_in_place(large::usable_size(h), new_size, layout.align()) {
                     return p;
                 }
             }

@@ -91,8 +91,10 @@ fn producer_consumer<R: RemoteFree>(name: &str) {
         samples.iter().map(|s| s / MIB).collect::<Vec<_>>()
     );
     assert!(peak <= bound, "{name}: RSS {} MiB above start exceeds bound {} MiB", peak / MIB, bound / MIB);
+    // A trend is growth beyond what the live set explains: the ring fills up when the
+    // producer outpaces the consumer, which is not a leak.
     assert!(
-        late <= early + early / 5 + 8 * MIB,
+        late <= early + early / 5 + 8 * MIB || late <= live_bytes * 5 / 4,
         "{name}: RSS grows: early max {} MiB, late max {} MiB",
         early / MIB,
         late / MIB

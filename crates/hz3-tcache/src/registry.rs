@@ -152,7 +152,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         // (D) and its counters see them. Not after thread exit (DEAD): that path stays
         // heap-less.
         let heap = if heap.cast::<u8>() == EMPTY { Self::attach() } else { heap };
-        if heap.is_null() || Self::is_sentinel(heap) {
+        if heap.is_null() || heap.cast::<u8>() == DEAD {
             // SAFETY: the caller gives up `p`, a live block of `page` owned by `owner`.
             unsafe { R::free_remote(inbox, page, block, None, &mut NoCounters) };
         } else {

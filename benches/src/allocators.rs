@@ -45,6 +45,7 @@ hz3_strategies! {
     hz3_e => "hz3-e", CadenceCollect;
     hz3_e_batch => "hz3-e-batch", BatchedCadence;
     hz3_a_batch => "hz3-a-batch", BatchedStash;
+    hz3_a_cache => "hz3-a-cache", CachedStash;
 }
 // --- end of the strategy list ---
 

@@ -467,14 +467,14 @@ fn main() {
                 i += 1;
             }
             other => {
-                eprintln!("soak: unknown argument {other}\nusage: soak [--scale F] [--strategies a,b,c,d,c-packed,e,e-batch,a-batch|all]");
+                eprintln!("soak: unknown argument {other}\nusage: soak [--scale F] [--strategies a,b,c,d,c-packed,e,e-batch,a-batch,a-cache|all]");
                 std::process::exit(2);
             }
         }
         i += 1;
     }
     if strategies.iter().any(|s| s == "all") {
-        strategies = ["a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch"].map(String::from).to_vec();
+        strategies = ["a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache"].map(String::from).to_vec();
     }
     let mut rows = Vec::new();
     for s in &strategies {
@@ -488,6 +488,7 @@ fn main() {
             "e" => run::<CadenceCollect>("e", scale, &mut rows),
             "e-batch" => run::<BatchedCadence>("e-batch", scale, &mut rows),
             "a-batch" => run::<BatchedStash>("a-batch", scale, &mut rows),
+            "a-cache" => run::<CachedStash>("a-cache", scale, &mut rows),
             other => {
                 eprintln!("soak: unknown strategy {other}");
                 std::process::exit(2);

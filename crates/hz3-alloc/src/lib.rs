@@ -44,8 +44,8 @@ pub use stats::Stats;
 /// The remote-free strategies (S121 family).
 pub mod strategy {
     pub use hz3_pageq::{
-        BatchedCadence, BatchedStash, CadenceCollect, DrainAll, DrainAllPacked, OwnerStash, Packets,
-        PageQueuePop, RemoteFree,
+        BatchedCadence, BatchedStash, CachedStash, CadenceCollect, DrainAll, DrainAllPacked,
+        OwnerStash, Packets, PageQueuePop, RemoteFree,
     };
 }
 
@@ -77,6 +77,8 @@ pub type Hz3E = Hz3<strategy::CadenceCollect>;
 pub type Hz3EBatch = Hz3<strategy::BatchedCadence>;
 /// A with per-destination message batching (snmalloc's shape).
 pub type Hz3ABatch = Hz3<strategy::BatchedStash>;
+/// A-batch whose freeing threads reuse foreign blocks from their own cache first.
+pub type Hz3ACache = Hz3<strategy::CachedStash>;
 
 impl<R: RemoteFree, C: Config> Default for Hz3<R, C> {
     fn default() -> Self {
@@ -190,8 +192,9 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         let heap = Instance::<R, C>::current();
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
-        if meta.owner() == heap as usize {
-            // SAFETY: owner check: a live block of a slab of the heap we hold.
+        if Self::cacheable(heap, meta) {
+            // SAFETY: a live small block and a heap we hold (H2 allows foreign blocks under
+            // CACHE_FOREIGN).
             unsafe { Heap::free_local(heap, meta, p) };
         } else {
             // SAFETY: forwarded caller contract.
@@ -239,6 +242,32 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         q
     }
 
+    /// Whether a free of a block with `meta` goes straight into the thread cache: the block is
+    /// ours, or the strategy caches foreign blocks (`CACHE_FOREIGN`), the block is small, we
+    /// hold a heap, and its bin is less than half full (a thread that frees much more than it
+    /// allocates — a pure consumer — sends blocks home at once instead of cycling them
+    /// through its cache).
+    #[inline(always)]
+    fn cacheable(heap: *mut Heap<R, C>, meta: &PageMeta) -> bool {
+        let owner = meta.owner();
+        if owner == heap as usize {
+            return true;
+        }
+        if R::CACHE_FOREIGN
+            && owner != 0
+            && !Instance::<R, C>::is_sentinel(heap)
+            // SAFETY: we hold `heap`; the class of a live slab is < NUM_CLASSES.
+            && unsafe { Heap::bin_has_room_for_foreign(heap, meta.class()) }
+        {
+            if C::STATS {
+                // SAFETY: we hold `heap` (not a sentinel).
+                hz3_pageq::Counters::bump(&mut unsafe { (*heap).counters() }, hz3_pageq::Counter::RemoteFrees);
+            }
+            return true;
+        }
+        false
+    }
+
     #[inline(always)]
     fn alloc_class(c: usize) -> *mut u8 {
         let heap = Instance::<R, C>::current();
@@ -282,11 +311,12 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     }
 }
 
-/// Whether a large block of `usable` bytes can serve a resize to `new_size` in place: it fits,
-/// and either the request would be large anyway or at most half the block would be wasted.
+/// Whether a large block of `usable` bytes can serve a resize to `new_size` in place: the
+/// request is still large (a size that fits a class moves to it), it fits, and at most half
+/// the block would be wasted.
 #[inline]
 fn large_fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
-    new_size <= usable && (new_size > usable / 2 || class_for(new_size, align).is_none())
+    new_size <= usable && new_size > usable / 2 && class_for(new_size, align).is_none()
 }
 
 // SAFETY: `alloc` returns null or a block of at least `layout.size()` bytes aligned to
@@ -312,8 +342,9 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         let heap = Instance::<R, C>::current();
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
-        if meta.owner() == heap as usize {
-            // SAFETY: owner check above: a live block of a slab of the heap we hold.
+        if Self::cacheable(heap, meta) {
+            // SAFETY: a live small block and a heap we hold (H2 allows foreign blocks under
+            // CACHE_FOREIGN).
             unsafe { Heap::free_local(heap, meta, p) };
         } else {
             // SAFETY: forwarded caller contract.

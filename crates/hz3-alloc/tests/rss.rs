@@ -165,5 +165,5 @@ fn rss_bounded_and_returned_for_every_strategy() {
     }
     each!(OwnerStash => "a", PageQueuePop => "b", DrainAll => "c", Packets => "d",
           DrainAllPacked => "c-packed", CadenceCollect => "e", BatchedCadence => "e-batch",
-          BatchedStash => "a-batch");
+          BatchedStash => "a-batch", CachedStash => "a-cache");
 }

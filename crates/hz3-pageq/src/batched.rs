@@ -136,3 +136,47 @@ unsafe impl RemoteFree for BatchedStash {
         !inbox.is_empty()
     }
 }
+
+/// A-batch plus foreign caching ([`RemoteFree::CACHE_FOREIGN`]): a remote free first lands in
+/// the freeing thread's own thread cache, where that thread reuses it; only the cache's
+/// overflow (and the whole cache at thread exit) travels home, grouped per destination and
+/// sent with one CAS per group, to the owner's stash.
+#[derive(Debug)]
+pub struct CachedStash;
+
+// SAFETY: as `BatchedStash` (same inbox, outbox and protocol); foreign caching happens in the
+// thread cache above and reaches `free_remote` for every block that is not reused, so every
+// block still arrives exactly once (M1, R1–R3) or is reallocated by its holder.
+unsafe impl RemoteFree for CachedStash {
+    const NAME: &'static str = "a-cache";
+    const ID: usize = 8;
+    type Inbox = RemoteList;
+    type Outbox = StashGroups;
+    const CACHE_FOREIGN: bool = true;
+
+    #[inline]
+    unsafe fn free_remote<C: Counters>(
+        inbox: &RemoteList,
+        page: &PageMeta,
+        block: NonNull<Block>,
+        out: Option<&mut StashGroups>,
+        ctr: &mut C,
+    ) {
+        // SAFETY: forwarded.
+        unsafe { BatchedStash::free_remote(inbox, page, block, out, ctr) }
+    }
+
+    unsafe fn collect<S: Sink, C: Counters>(inbox: &RemoteList, sink: &mut S, ctr: &mut C) -> bool {
+        // SAFETY: forwarded: same owner side as A.
+        unsafe { OwnerStash::collect(inbox, sink, ctr) }
+    }
+
+    unsafe fn flush_outbox<C: Counters>(out: &mut StashGroups, ctr: &mut C) {
+        // SAFETY: forwarded.
+        unsafe { BatchedStash::flush_outbox(out, ctr) }
+    }
+
+    fn inbox_pending(inbox: &RemoteList) -> bool {
+        !inbox.is_empty()
+    }
+}

@@ -7,7 +7,8 @@
 //!   [`DrainAll`] (C), [`Packets`] (D) and [`DrainAllPacked`] (C-packed), plus the
 //!   strategies built to beat the peers: [`CadenceCollect`] (E, mimalloc's rhythm),
 //!   [`BatchedCadence`] (E with per-page batching of remote frees) and [`BatchedStash`] (A with
-//!   per-destination message batching, snmalloc's shape).
+//!   per-destination message batching, snmalloc's shape) and [`CachedStash`] (A-batch whose
+//!   freeing threads first reuse foreign blocks from their own cache, jemalloc's shape).
 //! - [`Counters`]: statistics hooks that compile away ([`NoCounters`]).
 //!
 //! Depends only on hz3-page. Invariants Q1–Q4 (queue) and S1–S5 (strategies) are stated in
@@ -51,7 +52,7 @@ pub mod strategy;
 pub mod sync;
 
 pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
-pub use batched::{BatchedStash, StashGroups};
+pub use batched::{BatchedStash, CachedStash, StashGroups};
 pub use cadence::{BatchedCadence, CadenceCollect, PageGroups};
 pub use queue::PageQueue;
 pub use strategy::{

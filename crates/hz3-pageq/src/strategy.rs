@@ -104,6 +104,12 @@ pub unsafe trait RemoteFree: Sized + 'static {
     /// Whether `inbox` may hold something (relaxed snapshot).
     fn inbox_pending(inbox: &Self::Inbox) -> bool;
 
+    /// When true, a thread that holds a heap keeps blocks it frees for other owners in its own
+    /// thread cache (reusing them for its own allocations, as jemalloc and tcmalloc do) and
+    /// sends them home through `free_remote` only when its cache overflows or it exits. The
+    /// owner's slab keeps counting such a block as used the whole time (P3).
+    const CACHE_FOREIGN: bool = false;
+
     /// Owner, about to refill from `page` (the current slab of its class, whose free list is
     /// empty): takes blocks that arrived on the page without notification and hands them to
     /// `sink`. Default: nothing (notifying strategies deliver through `collect`).

@@ -208,7 +208,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 // block of it (H2).
                 let next = Block::next(b);
                 if C::CHECKS {
-                    check_link(heap as usize, c, next);
+                    check_link(if R::CACHE_FOREIGN { 0 } else { heap as usize }, c, next);
                 }
                 (*bin).head = next;
                 (*bin).count -= 1;
@@ -235,6 +235,19 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             if (*bin).count > (*bin).limit {
                 (*heap).flush_bin(c);
             }
+        }
+    }
+
+    /// Whether bin `c` is less than half full (the foreign-caching admission test).
+    ///
+    /// # Safety
+    /// `heap` is held by the calling thread; `c < NUM_CLASSES`.
+    #[inline(always)]
+    pub unsafe fn bin_has_room_for_foreign(heap: *mut Self, c: usize) -> bool {
+        // SAFETY: H1/H4.
+        unsafe {
+            let bin = heap.cast::<Bin>().add(c);
+            (*bin).count < (*bin).limit / 2
         }
     }
 
@@ -416,12 +429,32 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         }
     }
 
-    /// Returns one block to its slab (slab head found through `PageMeta::head`).
+    /// Returns one block to its slab (slab head found through `PageMeta::head`), or, for a
+    /// foreign block cached under `R::CACHE_FOREIGN`, sends it home through the strategy.
     unsafe fn return_block(&self, local: &mut Local<R>, b: *mut Block) {
         let meta = hz3_page::meta_of(b.cast());
         let (seg, _) = meta_index(meta);
-        // SAFETY: `b` is a block of a live slab of ours (P1, P3); its head index is valid.
+        // SAFETY: `b` is a block of a live slab (P1, P3); its head index is valid.
         let head = unsafe { &*page_meta(seg, (*meta).head.load(Ordering::Relaxed) as usize) };
+        if R::CACHE_FOREIGN {
+            let owner = head.owner();
+            if owner != self.shared.id {
+                let owner = owner as *const Heap<R, C>;
+                // SAFETY: heaps are never freed (O2); the block is ours to give up, and it is
+                // a live block of `head`'s slab owned by `owner`.
+                unsafe {
+                    let inbox = &(*owner).shared.inbox[head.class()].0;
+                    R::free_remote(
+                        inbox,
+                        head,
+                        NonNull::new_unchecked(b),
+                        Some(&mut local.outbox),
+                        &mut self.counters(),
+                    );
+                }
+                return;
+            }
+        }
         // SAFETY: `b` is ours and free.
         unsafe { Block::set_next(b, head.free.get()) };
         head.free.set(b);
@@ -495,6 +528,9 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 }
             }
         }
+        // Foreign blocks from the bins went to the outbox: publish them.
+        // SAFETY: our outbox.
+        unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
         // SAFETY: H4.
         unsafe { self.decommit_all() };
     }
@@ -521,7 +557,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     ///
     /// # Safety
     /// No thread holds the heap or it is the caller's; no concurrent frees to it.
-    pub unsafe fn live_blocks(&self, out: &mut [u64; NUM_CLASSES]) {
+    pub unsafe fn live_blocks(&self, used: &mut [u64; NUM_CLASSES], cached: &mut [u64; NUM_CLASSES]) {
         // SAFETY: per the contract, nobody else touches `local` now.
         let local = unsafe { self.local() };
         for c in 0..NUM_CLASSES {
@@ -530,13 +566,15 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 while !p.is_null() {
                     // SAFETY: slab heads on the heap's lists.
                     let meta = unsafe { &*p };
-                    out[c] += meta.used.get() as u64;
+                    used[c] += meta.used.get() as u64;
                     p = meta.next.get();
                 }
             }
-            out[c] -= local.bins[c].count as u64;
+            // Bins may hold other heaps' blocks (CACHE_FOREIGN): the caller subtracts the
+            // cached totals from the used totals over all heaps.
+            cached[c] += local.bins[c].count as u64;
             // SAFETY: spill chains are the heap's free blocks.
-            out[c] -= unsafe { chain_len(local.spill[c]) }.0 as u64;
+            cached[c] += unsafe { chain_len(local.spill[c]) }.0 as u64;
         }
     }
 }
@@ -559,7 +597,8 @@ fn check_link(heap: usize, c: usize, next: *mut Block) {
     }
     // SAFETY: the segment is hz3's and mapped (M1).
     let meta = unsafe { &*hz3_page::meta_of(p) };
-    if meta.owner() != heap || meta.class() != c {
+    // `heap == 0`: the bin may hold foreign blocks, so only the class is checked.
+    if meta.owner() == 0 || (heap != 0 && meta.owner() != heap) || meta.class() != c {
         check_link_failed();
     }
 }

@@ -348,14 +348,19 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 unsafe { (*f.cast::<Heap<R, C>>()).flush_all() };
             }
         }
-        let mut out = [0u64; NUM_CLASSES];
+        let mut used = [0u64; NUM_CLASSES];
+        let mut cached = [0u64; NUM_CLASSES];
         let mut h = reg.all.load(Ordering::Acquire);
         while !h.is_null() {
             // SAFETY: registered heaps are valid (O2); quiescence per the caller's contract.
             let heap = unsafe { &*h.cast::<Heap<R, C>>() };
             // SAFETY: as above.
-            unsafe { heap.live_blocks(&mut out) };
+            unsafe { heap.live_blocks(&mut used, &mut cached) };
             h = heap.shared.all_next.load(Ordering::Relaxed);
+        }
+        let mut out = [0u64; NUM_CLASSES];
+        for c in 0..NUM_CLASSES {
+            out[c] = used[c].wrapping_sub(cached[c]);
         }
         out
     }

@@ -204,7 +204,7 @@ impl Rng {
 
 /// Generates one `#[test]` per listed generic test function for each strategy (flavour
 /// `Fast`), in modules `a`, `b`, `c`, `d`, `c_packed` (the S121 family) and `e`, `e_batch`,
-/// `a_batch`.
+/// `a_batch`, `a_cache`.
 #[macro_export]
 macro_rules! per_strategy {
     ($($f:ident),* $(,)?) => {
@@ -216,6 +216,7 @@ macro_rules! per_strategy {
         $crate::per_strategy!(@m e, hz3_alloc::strategy::CadenceCollect; $($f),*);
         $crate::per_strategy!(@m e_batch, hz3_alloc::strategy::BatchedCadence; $($f),*);
         $crate::per_strategy!(@m a_batch, hz3_alloc::strategy::BatchedStash; $($f),*);
+        $crate::per_strategy!(@m a_cache, hz3_alloc::strategy::CachedStash; $($f),*);
     };
     (@m $m:ident, $r:ty; $($f:ident),*) => {
         mod $m {

@@ -1,0 +1,1 @@
+hz3_bench::hz3_bin!(hz3_a_cache, stats);

@@ -125,8 +125,13 @@ fn c_memalign(align: usize, size: usize) -> *mut c_void {
     // that cannot be satisfied is an out-of-memory condition, as in glibc.
     match align.checked_next_power_of_two() {
         Some(a) if a <= isize::MAX as usize / 2 => c_aligned(a, size),
-        _ => {
+        Some(_) => {
             set_errno(libc::ENOMEM);
+            ptr::null_mut()
+        }
+        None => {
+            // The rounding itself overflows: glibc reports EINVAL.
+            set_errno(libc::EINVAL);
             ptr::null_mut()
         }
     }

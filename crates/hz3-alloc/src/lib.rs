@@ -54,9 +54,9 @@ pub mod config {
     pub use hz3_tcache::{Checked, Config, Fast, WithStats};
 }
 
-/// The default strategy of [`Hz3`] (see `docs/strategies.md` for the measurements behind the
-/// choice).
-pub type DefaultStrategy = strategy::DrainAll;
+/// The default strategy of [`Hz3`]: A-cache ([`strategy::CachedStash`]), the best measured
+/// variant across the matrix's workloads (see `docs/results.md` and `docs/strategies.md`).
+pub type DefaultStrategy = strategy::CachedStash;
 
 /// The hz3 allocator with remote-free strategy `R` and flavour `C`.
 pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(PhantomData<fn() -> (R, C)>);

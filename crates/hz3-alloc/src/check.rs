@@ -3,7 +3,7 @@
 //! ([`FatalKind`](hz3_page::FatalKind)) written without allocating. The fast flavour compiles
 //! none of this (`if C::CHECKS` is a constant).
 //!
-//! - foreign pointers (stack, other allocators, unmapped): the segment registry (M1) is
+//! - foreign pointers (stack, other allocators, unmapped): the segment registry (SM1) is
 //!   consulted before any hz3 metadata is read → `invalid free`;
 //! - interior or misaligned pointers: the offset in the slab must be a multiple of the block
 //!   size and below the slab's capacity; a large block must be exactly the mapped block →
@@ -25,7 +25,7 @@ use hz3_page::{
 /// The bitmap word and bit of small block `p`, after validating its position.
 ///
 /// # Safety
-/// `p`'s segment is registered (M1) and its meta has a non-zero owner.
+/// `p`'s segment is registered (SM1) and its meta has a non-zero owner.
 unsafe fn bit_of(p: *mut u8, layout: Option<Layout>) -> (&'static AtomicU64, u64) {
     // SAFETY: a registered segment is mapped, so its header and page 0 are readable.
     let meta = unsafe { &*meta_of(p) };
@@ -58,7 +58,7 @@ pub unsafe fn check_free(p: *mut u8, layout: Option<Layout>) {
     if p.is_null() || !segmap::contains(segment_of(p) as usize) {
         fatal(FatalKind::InvalidFree);
     }
-    // SAFETY: the segment is hz3's and mapped (M1).
+    // SAFETY: the segment is hz3's and mapped (SM1).
     let meta = unsafe { &*meta_of(p) };
     if meta.owner() == 0 {
         // SAFETY: mapped segment; `header` reads its kind.

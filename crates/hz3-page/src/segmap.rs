@@ -5,7 +5,7 @@
 //! The bitmap covers the 47-bit user address space (2^25 segments = 4 MiB of bits), mapped
 //! lazily with `MAP_NORESERVE`; only the words touched become resident.
 //!
-//! Invariant **M1**: bit `a >> SEGMENT_SHIFT` is set while hz3 has a segment (small, or the
+//! Invariant **SM1**: bit `a >> SEGMENT_SHIFT` is set while hz3 has a segment (small, or the
 //! header segment of a large block) mapped at segment address `a`.
 
 use crate::os::{OsMemory, SystemOs};
@@ -43,7 +43,7 @@ fn slot(seg: usize) -> Option<(usize, u64)> {
     (i < SEGMENTS).then_some((i / 64, 1u64 << (i % 64)))
 }
 
-/// Records that hz3 mapped the segment at `seg` (M1).
+/// Records that hz3 mapped the segment at `seg` (SM1).
 pub fn register(seg: usize) {
     if let Some((w, bit)) = slot(seg) {
         // SAFETY: `w < WORDS`, inside the bitmap mapping, which is never unmapped.
@@ -51,7 +51,7 @@ pub fn register(seg: usize) {
     }
 }
 
-/// Records that hz3 unmapped the segment at `seg` (M1).
+/// Records that hz3 unmapped the segment at `seg` (SM1).
 pub fn unregister(seg: usize) {
     if let Some((w, bit)) = slot(seg) {
         // SAFETY: as in `register`.
@@ -59,7 +59,7 @@ pub fn unregister(seg: usize) {
     }
 }
 
-/// Whether the segment at `seg` is hz3's (M1).
+/// Whether the segment at `seg` is hz3's (SM1).
 pub fn contains(seg: usize) -> bool {
     let m = MAP.load(Ordering::Acquire);
     if m.is_null() {

@@ -6,7 +6,7 @@
 //! allocation slow path and at thread exit. The owner takes its stash whole with one swap, as
 //! in A.
 //!
-//! Invariant **M1**: a thread's buffer holds at most [`GROUP_SLOTS`] groups of at most
+//! Invariant **B1**: a thread's buffer holds at most [`GROUP_SLOTS`] groups of at most
 //! [`GROUP_MAX`] blocks and [`GROUP_BYTES`] bytes each; every group reaches its stash (full,
 //! evicted, slow path or exit), and then A's R1–R3 apply.
 
@@ -66,11 +66,11 @@ impl StashGroup {
     }
 }
 
-/// A with per-destination batching (M1).
+/// A with per-destination batching (B1).
 #[derive(Debug)]
 pub struct BatchedStash;
 
-// SAFETY: (1) zero stash and zero buffer are empty; (2) M1 then R1–R3: each block reaches the
+// SAFETY: (1) zero stash and zero buffer are empty; (2) B1 then R1–R3: each block reaches the
 // stash once and the owner's swap hands it to the sink once; (3) no `page_done`; (4) atomics.
 unsafe impl RemoteFree for BatchedStash {
     const NAME: &'static str = "a-batch";
@@ -146,7 +146,7 @@ pub struct CachedStash;
 
 // SAFETY: as `BatchedStash` (same inbox, outbox and protocol); foreign caching happens in the
 // thread cache above and reaches `free_remote` for every block that is not reused, so every
-// block still arrives exactly once (M1, R1–R3) or is reallocated by its holder.
+// block still arrives exactly once (B1, R1–R3) or is reallocated by its holder.
 unsafe impl RemoteFree for CachedStash {
     const NAME: &'static str = "a-cache";
     const ID: usize = 8;

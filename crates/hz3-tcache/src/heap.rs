@@ -595,7 +595,7 @@ fn check_link(heap: usize, c: usize, next: *mut Block) {
     if (p as usize) & 15 != 0 || !hz3_page::segmap::contains(hz3_page::segment_of(p) as usize) {
         check_link_failed();
     }
-    // SAFETY: the segment is hz3's and mapped (M1).
+    // SAFETY: the segment is hz3's and mapped (SM1).
     let meta = unsafe { &*hz3_page::meta_of(p) };
     // `heap == 0`: the bin may hold foreign blocks, so only the class is checked.
     if meta.owner() == 0 || (heap != 0 && meta.owner() != heap) || meta.class() != c {

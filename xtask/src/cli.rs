@@ -95,6 +95,10 @@ pub enum Command {
     CallgrindGate(CallgrindOpts),
     ValidateJson(PathBuf),
     SyncBins,
+    /// `cargo xtask soak [args]`: the soak run (arguments go to the soak program).
+    Soak(Vec<String>),
+    /// `cargo xtask memcheck`: the stress test under valgrind memcheck.
+    Memcheck,
     Help,
 }
 
@@ -108,7 +112,8 @@ commands:
       --rounds N            override the number of rounds
       --duration-ms M       override the length of each run
       --threads N           worker threads (default: the machine's core count)
-      --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-* (default: all)
+      --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-*, hz3-preload
+                            (default: all; hz3-preload = the LD_PRELOAD library under bench-system)
       --workloads w,x,..    subset of: xmalloc, mt-remote-r0, mt-remote-r50, mt-remote-r90,
                             larson, dist-app, local-fixed, local-mixed (default: all)
       --json PATH           write the results (schema hz3-bench/1)
@@ -131,6 +136,10 @@ commands:
       --no-build, --bin-dir DIR
   validate-json PATH        check a results file against schema hz3-bench/1
   sync-bins                 (re)write the one-line hz3 binaries from benches/src/allocators.rs
+  soak [--scale F] [--strategies a,c,..|all]
+                            long stress / 100k-thread lifecycle / producer-consumer RSS / fork /
+                            fuzz runs; prints a summary table, fails on any loss or bound violation
+  memcheck                  the hz3-alloc stress test under valgrind memcheck (expects 0 errors)
 ";
 
 fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String, String> {
@@ -175,6 +184,8 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
     match cmd.as_str() {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "sync-bins" => Ok(Command::SyncBins),
+        "soak" => Ok(Command::Soak(it.cloned().collect())),
+        "memcheck" => Ok(Command::Memcheck),
         "validate-json" => {
             let p = it.next().ok_or("validate-json needs a file")?;
             Ok(Command::ValidateJson(PathBuf::from(p)))
@@ -266,7 +277,11 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
                 update: false,
                 budget: PathBuf::from("benches/callgrind-budget.json"),
                 tolerance: None,
-                allocators: allocators.iter().filter(|a| !PEERS.contains(&a.as_str())).cloned().collect(),
+                allocators: allocators
+                    .iter()
+                    .filter(|a| !PEERS.contains(&a.as_str()) && a.as_str() != crate::strategies::PRELOAD)
+                    .cloned()
+                    .collect(),
                 build: true,
                 bin_dir: None,
                 iters: 100_000,

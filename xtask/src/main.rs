@@ -62,6 +62,8 @@ fn real_main() -> Result<bool, String> {
             Ok(print_gate(&b, &c, tolerance))
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
+        Command::Soak(args) => soak(&root, &args).map(|()| true),
+        Command::Memcheck => memcheck(&root).map(|()| true),
         Command::BenchMatrix(o) => bench_matrix(&o, &root, &strategies),
     }
 }
@@ -223,4 +225,48 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
         ok &= print_gate(&b, &matrix, o.tolerance);
     }
     Ok(ok)
+}
+
+/// Runs a command in the workspace root; `Err` with `what` when it fails.
+fn run_in(root: &std::path::Path, cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
+    cmd.current_dir(root);
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// `cargo xtask soak`: builds and runs the soak program (crates/hz3-alloc/examples/soak.rs).
+fn soak(root: &std::path::Path, args: &[String]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["run", "--release", "-q", "-p", "hz3-alloc", "--example", "soak", "--"]).args(args);
+    run_in(root, &mut cmd, "soak")
+}
+
+/// `cargo xtask memcheck`: the hz3-alloc stress and lifecycle tests under valgrind memcheck,
+/// failing on any reported error (testing.md T12).
+fn memcheck(root: &std::path::Path) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(&cargo)
+        .current_dir(root)
+        .args(["test", "--release", "-p", "hz3-alloc", "--test", "stress", "--no-run", "--message-format=json"])
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("building the stress test failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let exe = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("executable").and_then(|e| e.as_str()).map(String::from))
+        .last()
+        .ok_or("cargo did not report the stress test executable")?;
+    let mut cmd = std::process::Command::new("valgrind");
+    cmd.args(["--tool=memcheck", "--error-exitcode=99", "--quiet", &exe, "--test-threads=1", "a_cache::"]);
+    cmd.env("HZ3_TEST_SCALE", "1");
+    run_in(root, &mut cmd, "valgrind memcheck of the stress test")
 }

@@ -26,6 +26,9 @@ pub fn default_bin_dir() -> PathBuf {
 }
 
 pub fn bin_name(allocator: &str, stats: bool) -> String {
+    if allocator == crate::strategies::PRELOAD {
+        return "bench-system".to_string();
+    }
     if stats {
         format!("bench-{allocator}-stats")
     } else {
@@ -49,16 +52,33 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
     }
     eprintln!("xtask: building bench binaries: {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("building the bench binaries failed ({status})"))
+    if !status.success() {
+        return Err(format!("building the bench binaries failed ({status})"));
     }
+    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root()).args(["build", "--release", "-p", "hz3-capi"]);
+        eprintln!("xtask: building the LD_PRELOAD library: {cmd:?}");
+        let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("building hz3-capi failed ({status})"));
+        }
+    }
+    Ok(())
+}
+
+/// The preload library next to the bench binaries.
+pub fn preload_lib(bin_dir: &Path) -> PathBuf {
+    bin_dir.join("libhz3_capi.so")
 }
 
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
     let mut missing = Vec::new();
+    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) && !preload_lib(bin_dir).is_file() {
+        missing.push(preload_lib(bin_dir).display().to_string());
+    }
     for a in allocators {
         for s in [false, true] {
             if s && !(with_stats && crate::strategies::is_hz3(a)) {
@@ -79,8 +99,14 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
 
 /// Runs `bin args…` with a timeout, returns stdout, or an error with the tail of stderr.
 pub fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
+    run_capture_env(bin, args, &[], timeout)
+}
+
+/// [`run_capture`] with extra environment variables.
+pub fn run_capture_env(bin: &Path, args: &[String], env: &[(&str, PathBuf)], timeout: Duration) -> Result<String, String> {
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -139,11 +165,15 @@ pub fn run_point(bin_dir: &Path, allocator: &str, stats: bool, workload: &str, t
         duration_ms.to_string(),
     ];
     let timeout = Duration::from_millis(duration_ms * 10 + 60_000);
-    let out = run_capture(&bin, &args, timeout)?;
-    let line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
-    if line.allocator != allocator || line.workload != workload {
-        return Err(format!("{} reported {}/{}, expected {allocator}/{workload}", bin.display(), line.allocator, line.workload));
+    let preload = allocator == crate::strategies::PRELOAD;
+    let env: Vec<(&str, PathBuf)> = if preload { vec![("LD_PRELOAD", preload_lib(bin_dir))] } else { vec![] };
+    let out = run_capture_env(&bin, &args, &env, timeout)?;
+    let mut line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let reported = if preload { "system" } else { allocator };
+    if line.allocator != reported || line.workload != workload {
+        return Err(format!("{} reported {}/{}, expected {reported}/{workload}", bin.display(), line.allocator, line.workload));
     }
+    line.allocator = allocator.to_string();
     Ok(line)
 }
 

@@ -5,6 +5,7 @@
 //! summary table and exits non-zero on any lost object, corrupted block or bound violation.
 //!
 //! `cargo run --release -p hz3-alloc --example soak -- [--scale F] [--strategies a,c,...]`
+//! (default: the default strategy A-cache and the baseline A)
 
 use hz3_alloc::strategy::*;
 use hz3_alloc::{Hz3, RemoteFree};
@@ -451,7 +452,7 @@ fn run<R: RemoteFree>(name: &'static str, scale: f64, rows: &mut Vec<Row>) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut scale = 1.0;
-    let mut strategies = vec!["c".to_string(), "a".to_string()];
+    let mut strategies = vec!["a-cache".to_string(), "a".to_string()];
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {

@@ -25,7 +25,8 @@ void hz3_free_aligned_sized(void *p, size_t align, size_t size);
 /* Return cached memory to the OS: flush this thread's cache, collect heaps of exited
  * threads, release empty segments. */
 void hz3_collect(void);
-/* The remote-free strategy of this build: "a", "b", "c", "d" or "c-packed". */
+/* The remote-free strategy of this build: "a", "b", "c", "d", "c-packed", "e", "e-batch",
+ * "a-batch" or "a-cache" (the default). */
 const char *hz3_strategy(void);
 
 #ifdef __cplusplus

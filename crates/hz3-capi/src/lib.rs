@@ -48,12 +48,24 @@ type Strategy = hz3_alloc::strategy::Packets;
     feature = "strategy-c-packed"
 ))]
 type Strategy = hz3_alloc::strategy::DrainAllPacked;
+#[cfg(all(
+    not(any(
+        feature = "strategy-a",
+        feature = "strategy-b",
+        feature = "strategy-c",
+        feature = "strategy-d",
+        feature = "strategy-c-packed"
+    )),
+    feature = "strategy-a-batch"
+))]
+type Strategy = hz3_alloc::strategy::BatchedStash;
 #[cfg(not(any(
     feature = "strategy-a",
     feature = "strategy-b",
     feature = "strategy-c",
     feature = "strategy-d",
-    feature = "strategy-c-packed"
+    feature = "strategy-c-packed",
+    feature = "strategy-a-batch"
 )))]
 type Strategy = hz3_alloc::DefaultStrategy;
 
@@ -286,7 +298,7 @@ pub extern "C" fn hz3_collect() {
     CAlloc::collect();
 }
 
-/// The strategy of this build as a NUL-terminated string (`"a"`, `"c"`, …).
+/// The strategy of this build as a NUL-terminated string (`"a"`, `"c"`, `"a-cache"`, …).
 #[no_mangle]
 pub extern "C" fn hz3_strategy() -> *const u8 {
     match CAlloc::STRATEGY {
@@ -295,6 +307,10 @@ pub extern "C" fn hz3_strategy() -> *const u8 {
         "c" => b"c\0".as_ptr(),
         "d" => b"d\0".as_ptr(),
         "c-packed" => b"c-packed\0".as_ptr(),
+        "e" => b"e\0".as_ptr(),
+        "e-batch" => b"e-batch\0".as_ptr(),
+        "a-batch" => b"a-batch\0".as_ptr(),
+        "a-cache" => b"a-cache\0".as_ptr(),
         _ => b"?\0".as_ptr(),
     }
 }

@@ -890,7 +890,7 @@ static void test_strategy(void) {
     const char *s = st();
     CHECK(s != NULL, "hz3_strategy() returned NULL");
     if (!s) return;
-    static const char *const known[] = {"a", "b", "c", "d", "c-packed"};
+    static const char *const known[] = {"a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache"};
     int ok = 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= strcmp(s, known[i]) == 0;
     CHECK(ok, "hz3_strategy() = \"%s\", not a known strategy", s);

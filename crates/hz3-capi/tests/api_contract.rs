@@ -6,7 +6,7 @@ mod common;
 
 use common::{compile, scratch, Link, Run};
 
-const KNOWN: [&str; 5] = ["a", "b", "c", "d", "c-packed"];
+const KNOWN: [&str; 9] = ["a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache"];
 
 fn contract(link: Link) {
     let dir = scratch(&format!("api-{}", link.name()));

@@ -75,6 +75,15 @@ fn scenario(name: &str) {
                 *(p as *mut usize) = 0xdead_beef_0000;
                 let _ = a.alloc(l(96));
             }
+            "use-after-free-forged-link" => {
+                // A write of a plausible pointer (another live block of the same heap and
+                // class): caught because bin links are encoded (H5).
+                let live = a.alloc(l(96));
+                let p = a.alloc(l(96));
+                a.dealloc(p, l(96));
+                *(p as *mut usize) = live as usize;
+                let _ = a.alloc(l(96));
+            }
             other => panic!("unknown scenario {other}"),
         }
     }
@@ -156,6 +165,11 @@ fn large_interior_pointer_aborts() {
 #[test]
 fn use_after_free_write_is_detected() {
     expect_abort("use-after-free-write", "hz3: fatal: free list corrupted (use after free?)");
+}
+
+#[test]
+fn use_after_free_write_of_a_plausible_pointer_is_detected() {
+    expect_abort("use-after-free-forged-link", "hz3: fatal: free list corrupted (use after free?)");
 }
 
 /// Valid use under the checked flavour never aborts: many sizes, realloc, remote frees.

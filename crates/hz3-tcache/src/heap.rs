@@ -24,6 +24,9 @@
 //!   not the only partial slab of their class are released to their segment.
 //! - **H4** Only the thread that holds the heap (its TLS slot points to it) touches `local`;
 //!   a heap is held by at most one thread at a time (the registry hands it out under its lock).
+//! - **H5** In the checked flavour a bin link is stored as `next ^ secret ^ block` (a
+//!   per-process secret from `getrandom`); links of spill and slab free lists are plain. A link
+//!   is decoded and validated (`check_link`) whenever it leaves the bin.
 
 use crate::config::Config;
 use core::cell::UnsafeCell;
@@ -189,6 +192,57 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     }
 
     // --------------------------------------------------------------------------------------
+    // Bin links (H5: encoded in the checked flavour)
+    // --------------------------------------------------------------------------------------
+
+    /// Reads a bin link: plain in the fast flavour; in the checked flavour links are stored
+    /// XOR-ed with a per-process secret and the block's own address (H5), so a use-after-free
+    /// write of any value decodes to an invalid link and is caught by `check_link`.
+    ///
+    /// # Safety
+    /// `b` is a block in one of this thread's bins.
+    #[inline(always)]
+    unsafe fn bin_next(b: *mut Block) -> *mut Block {
+        // SAFETY: forwarded.
+        let raw = unsafe { Block::next(b) };
+        if C::CHECKS {
+            (raw as usize ^ link_secret() ^ b as usize) as *mut Block
+        } else {
+            raw
+        }
+    }
+
+    /// Writes a bin link (encoded in the checked flavour, H5).
+    ///
+    /// # Safety
+    /// `b` is a free block owned by this thread, entering or inside one of its bins.
+    #[inline(always)]
+    unsafe fn bin_set_next(b: *mut Block, next: *mut Block) {
+        let v = if C::CHECKS { (next as usize ^ link_secret() ^ b as usize) as *mut Block } else { next };
+        // SAFETY: forwarded.
+        unsafe { Block::set_next(b, v) }
+    }
+
+    /// Rewrites a bin chain (null-terminated) with plain links, before it leaves the bin.
+    ///
+    /// # Safety
+    /// `b` starts a chain taken out of one of this thread's bins.
+    unsafe fn decode_chain(mut b: *mut Block, c: usize) {
+        if !C::CHECKS {
+            return;
+        }
+        while !b.is_null() {
+            // SAFETY: a block of the chain.
+            unsafe {
+                let next = Self::bin_next(b);
+                check_link(0, c, next);
+                Block::set_next(b, next);
+                b = next;
+            }
+        }
+    }
+
+    // --------------------------------------------------------------------------------------
     // Fast paths
     // --------------------------------------------------------------------------------------
 
@@ -206,7 +260,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             if !b.is_null() {
                 // Only a held heap has a non-null head; it is ours (H4) and `b` is a free
                 // block of it (H2).
-                let next = Block::next(b);
+                let next = Self::bin_next(b);
                 if C::CHECKS {
                     check_link(if R::CACHE_FOREIGN { 0 } else { heap as usize }, c, next);
                 }
@@ -229,7 +283,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: H1/H4: the heap is ours; `c` is the class of a live slab (< NUM_CLASSES).
         unsafe {
             let bin = heap.cast::<Bin>().add(c);
-            Block::set_next(p.cast(), (*bin).head);
+            Self::bin_set_next(p.cast(), (*bin).head);
             (*bin).head = p.cast();
             (*bin).count += 1;
             if (*bin).count > (*bin).limit {
@@ -280,7 +334,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let b = bin.head;
         if !b.is_null() {
             // SAFETY: `b` is a free block in our bin (H2).
-            bin.head = unsafe { Block::next(b) };
+            bin.head = unsafe { Self::bin_next(b) };
             bin.count -= 1;
         }
         b.cast()
@@ -311,6 +365,15 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
             local.spill[c] = Block::next(last);
             Block::set_next(last, local.bins[c].head);
+            if C::CHECKS {
+                // The spill's links are plain; the bin's are encoded.
+                let mut b = head;
+                for _ in 0..n {
+                    let next = Block::next(b);
+                    Self::bin_set_next(b, next);
+                    b = next;
+                }
+            }
         }
         local.bins[c].head = head;
         local.bins[c].count += n;
@@ -363,7 +426,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             // SAFETY: `f` is on the slab's free list, which only we touch (P5).
             let next = unsafe { Block::next(f) };
             // SAFETY: `f` is ours; it moves from the slab list to the bin (R1).
-            unsafe { Block::set_next(f, bin.head) };
+            unsafe { Self::bin_set_next(f, bin.head) };
             bin.head = f;
             f = next;
             n += 1;
@@ -381,7 +444,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 // SAFETY: block `i < capacity` lies inside the slab (P3), untouched so far.
                 let b = unsafe { start.add(i as usize * size) }.cast::<Block>();
                 // SAFETY: fresh block owned by us.
-                unsafe { Block::set_next(b, bin.head) };
+                unsafe { Self::bin_set_next(b, bin.head) };
                 bin.head = b;
             }
             meta.carved.set(carved + fresh);
@@ -404,14 +467,15 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: the bin holds `count > limit >= keep` blocks (H2).
         let rest = unsafe {
             for _ in 1..keep.max(1) {
-                last = Block::next(last);
+                last = Self::bin_next(last);
             }
-            let rest = Block::next(last);
-            Block::set_next(last, ptr::null_mut());
+            let rest = Self::bin_next(last);
+            Self::bin_set_next(last, ptr::null_mut());
+            Self::decode_chain(rest, c);
             rest
         };
         bin.count = keep.max(1);
-        // SAFETY: `rest` is a chain of our free blocks (H2).
+        // SAFETY: `rest` is a chain of our free blocks (H2), now with plain links.
         unsafe { self.return_chain(local, rest) };
     }
 
@@ -493,8 +557,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         for c in 0..NUM_CLASSES {
             let b = core::mem::replace(&mut local.bins[c].head, ptr::null_mut());
             local.bins[c].count = 0;
-            // SAFETY: H2: bin blocks are ours.
-            unsafe { self.return_chain(local, b) };
+            // SAFETY: H2: bin blocks are ours; their links become plain first.
+            unsafe {
+                Self::decode_chain(b, c);
+                self.return_chain(local, b);
+            }
             // Collect until the inbox is empty (bounded: producers may keep pushing; B hands
             // over one page per call).
             for _ in 0..1_000_000 {
@@ -576,6 +643,33 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             // SAFETY: spill chains are the heap's free blocks.
             cached[c] += unsafe { chain_len(local.spill[c]) }.0 as u64;
         }
+    }
+}
+
+static LINK_SECRET: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// The per-process secret of the checked flavour's encoded links (H5): from `getrandom(2)`,
+/// set once (the first value stored wins, so every thread uses the same one).
+#[inline]
+fn link_secret() -> usize {
+    let s = LINK_SECRET.load(Ordering::Relaxed);
+    if s != 0 {
+        return s;
+    }
+    link_secret_init()
+}
+
+#[cold]
+fn link_secret_init() -> usize {
+    let mut v: usize = 0;
+    // SAFETY: `v` is a valid 8-byte buffer; getrandom does not allocate.
+    let n = unsafe { libc::getrandom((&mut v as *mut usize).cast(), core::mem::size_of::<usize>(), 0) };
+    if n != core::mem::size_of::<usize>() as isize || v == 0 {
+        v = (&v as *const usize as usize).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
+    }
+    match LINK_SECRET.compare_exchange(0, v | 1, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => v | 1,
+        Err(winner) => winner,
     }
 }
 

@@ -14,7 +14,9 @@
 //!
 //! `Hz3<R, C>` is generic over the remote-free strategy `R` (the S121 family:
 //! [`strategy::OwnerStash`] = A, [`strategy::PageQueuePop`] = B, [`strategy::DrainAll`] = C,
-//! [`strategy::Packets`] = D, [`strategy::DrainAllPacked`] = C-packed) and the flavour `C`
+//! [`strategy::Packets`] = D, [`strategy::DrainAllPacked`] = C-packed; and the strategies built
+//! to beat the peers: [`strategy::CadenceCollect`] = E, [`strategy::BatchedCadence`],
+//! [`strategy::BatchedStash`] and [`strategy::CachedStash`], the default) and the flavour `C`
 //! ([`config::Fast`], [`config::WithStats`], [`config::Checked`]). Each pairing is its own
 //! monomorphised allocator with its own thread-local state, so several may coexist in one
 //! process (the test suite runs them side by side); memory must be freed through the same

@@ -11,8 +11,9 @@
 //! evicted, slow path or exit), and then A's R1–R3 apply.
 
 use crate::counters::{Counter, Counters};
+use crate::group::Groups;
 use crate::strategy::{OwnerStash, RemoteFree, Sink};
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use hz3_page::{class_size, Block, PageMeta, RemoteList};
 
 /// Groups per thread.
@@ -22,47 +23,21 @@ pub const GROUP_MAX: u32 = 64;
 /// Bytes per group at most.
 pub const GROUP_BYTES: usize = 64 * 1024;
 
-/// One open group: blocks for one (owner, class) stash.
-#[derive(Debug)]
-pub struct StashGroup {
-    dest: *const RemoteList,
-    first: *mut Block,
-    last: *mut Block,
-    len: u32,
-    max: u32,
-}
-
 /// A thread's groups (all-zero = empty).
-#[derive(Debug)]
-pub struct StashGroups {
-    slots: [StashGroup; GROUP_SLOTS],
-}
+pub type StashGroups = Groups<GROUP_SLOTS>;
 
-impl StashGroups {
-    /// Blocks waiting in the buffer.
-    pub fn pending(&self) -> usize {
-        self.slots.iter().map(|s| s.len as usize).sum()
-    }
-}
-
-impl StashGroup {
-    /// # Safety
-    /// The destination stash is valid (Q4) and the blocks are the caller's.
-    #[inline]
-    unsafe fn flush<C: Counters>(&mut self, ctr: &mut C) {
-        if let (Some(first), Some(last)) = (NonNull::new(self.first), NonNull::new(self.last)) {
-            // SAFETY: per the contract.
-            let push = unsafe { (*self.dest).push_list(first, last) };
-            ctr.bump(Counter::HeadCas);
-            ctr.add(Counter::CasRetries, push.retries as u64);
-            ctr.bump(Counter::PacketFlushes);
-            if push.notify {
-                ctr.bump(Counter::EmptyToNonempty);
-            }
-        }
-        self.first = ptr::null_mut();
-        self.last = ptr::null_mut();
-        self.len = 0;
+/// Sends an A-batch group to the stash at `dest` with one CAS.
+///
+/// # Safety
+/// The stash is valid (Q4) and the blocks are the caller's.
+#[inline(always)]
+unsafe fn send_stash_group<C: Counters>(dest: usize, first: NonNull<Block>, last: NonNull<Block>, ctr: &mut C) {
+    // SAFETY: per the contract.
+    let push = unsafe { (*(dest as *const RemoteList)).push_list(first, last) };
+    ctr.bump(Counter::HeadCas);
+    ctr.add(Counter::CasRetries, push.retries as u64);
+    if push.notify {
+        ctr.bump(Counter::EmptyToNonempty);
     }
 }
 
@@ -90,32 +65,10 @@ unsafe impl RemoteFree for BatchedStash {
             // SAFETY: forwarded.
             return unsafe { OwnerStash::free_remote(inbox, page, block, None, ctr) };
         };
-        let key = inbox as *const RemoteList;
-        let slot = &mut out.slots[(key as usize >> 6) % GROUP_SLOTS];
-        let b = block.as_ptr();
-        if slot.dest == key && slot.len != 0 {
-            ctr.bump(Counter::PacketSlotHits);
-            // SAFETY: `b` is ours; it joins our private group.
-            unsafe { Block::set_next(b, slot.first) };
-            slot.first = b;
-            slot.len += 1;
-        } else {
-            if slot.len != 0 {
-                // SAFETY: the group's destination is a live heap's stash (Q4).
-                unsafe { slot.flush(ctr) };
-            }
-            // SAFETY: `b` is ours.
-            unsafe { Block::set_next(b, ptr::null_mut()) };
-            slot.dest = key;
-            slot.first = b;
-            slot.last = b;
-            slot.len = 1;
-            slot.max = (GROUP_BYTES / class_size(page.class())).clamp(1, GROUP_MAX as usize) as u32;
-        }
-        if slot.len >= slot.max {
-            // SAFETY: as above.
-            unsafe { slot.flush(ctr) };
-        }
+        let max = || (GROUP_BYTES / class_size(page.class())).clamp(1, GROUP_MAX as usize) as u32;
+        let key = inbox as *const RemoteList as usize;
+        // SAFETY: the caller gives up `block`; groups go to live stashes (Q4).
+        unsafe { out.add(key, 0, 6, block, max, ctr, |k, _, f, l, c| send_stash_group(k, f, l, c)) }
     }
 
     unsafe fn collect<S: Sink, C: Counters>(inbox: &RemoteList, sink: &mut S, ctr: &mut C) -> bool {
@@ -124,12 +77,8 @@ unsafe impl RemoteFree for BatchedStash {
     }
 
     unsafe fn flush_outbox<C: Counters>(out: &mut StashGroups, ctr: &mut C) {
-        for slot in out.slots.iter_mut() {
-            if slot.len != 0 {
-                // SAFETY: the caller's buffer; destinations valid (Q4).
-                unsafe { slot.flush(ctr) };
-            }
-        }
+        // SAFETY: the caller's buffer; destinations valid (Q4).
+        out.flush(ctr, |k, _, f, l, c| unsafe { send_stash_group(k, f, l, c) });
     }
 
     fn inbox_pending(inbox: &RemoteList) -> bool {

@@ -24,9 +24,10 @@
 //!   thread exit.
 
 use crate::counters::{Counter, Counters};
+use crate::group::Groups;
 use crate::queue::PageQueue;
 use crate::strategy::{drain_all_collect, RemoteFree, Sink};
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use hz3_page::{class_size, Block, PageMeta};
 
 /// Takes a queued page's blocks, retrying `try_idle` a few times before requeueing.
@@ -147,44 +148,23 @@ pub const BATCH_MAX: u32 = 32;
 /// Bytes per group at most (large classes flush at once).
 pub const BATCH_BYTES: usize = 32 * 1024;
 
-/// One open group: blocks for one page.
-#[derive(Debug)]
-pub struct PageGroup {
-    page: *const PageMeta,
-    inbox: *const PageQueue,
-    first: *mut Block,
-    last: *mut Block,
-    len: u32,
-    max: u32,
-}
-
 /// A thread's buffer of per-page groups (all-zero = empty).
-#[derive(Debug)]
-pub struct PageGroups {
-    slots: [PageGroup; BATCH_SLOTS],
-}
+pub type PageGroups = Groups<BATCH_SLOTS>;
 
-impl PageGroups {
-    /// Blocks waiting in the buffer.
-    pub fn pending(&self) -> usize {
-        self.slots.iter().map(|s| s.len as usize).sum()
-    }
-}
-
-impl PageGroup {
-    /// # Safety
-    /// The group's page, inbox and blocks are valid; the blocks are the caller's.
-    #[inline]
-    unsafe fn flush<C: Counters>(&mut self, ctr: &mut C) {
-        if let (Some(first), Some(last)) = (NonNull::new(self.first), NonNull::new(self.last)) {
-            ctr.bump(Counter::PacketFlushes);
-            // SAFETY: the group's blocks belong to `page` (grouped by page) and are ours.
-            unsafe { publish(&*self.inbox, &*self.page, first, last, ctr) };
-        }
-        self.first = ptr::null_mut();
-        self.last = ptr::null_mut();
-        self.len = 0;
-    }
+/// Sends an E-batch group: its blocks belong to the page at `page`, owned through `inbox`.
+///
+/// # Safety
+/// The page and inbox are valid and the blocks live (P3, Q4).
+#[inline(always)]
+unsafe fn send_page_group<C: Counters>(
+    page: usize,
+    inbox: usize,
+    first: NonNull<Block>,
+    last: NonNull<Block>,
+    ctr: &mut C,
+) {
+    // SAFETY: per the contract (groups are formed per page, E3).
+    unsafe { publish(&*(inbox as *const PageQueue), &*(page as *const PageMeta), first, last, ctr) }
 }
 
 /// E with producer-side batching: a remote free links the block into the thread's group for
@@ -214,42 +194,17 @@ unsafe impl RemoteFree for BatchedCadence {
             // SAFETY: the caller gives up `block`.
             return unsafe { publish(inbox, page, block, block, ctr) };
         };
-        let key = page as *const PageMeta;
-        let slot = &mut out.slots[(key as usize >> 7) % BATCH_SLOTS];
-        let b = block.as_ptr();
-        if slot.page == key && slot.len != 0 {
-            ctr.bump(Counter::PacketSlotHits);
-            // SAFETY: `b` is ours; it joins our private group.
-            unsafe { Block::set_next(b, slot.first) };
-            slot.first = b;
-            slot.len += 1;
-        } else {
-            if slot.len != 0 {
-                // SAFETY: the group's page/inbox/blocks are valid (its blocks are live, P3).
-                unsafe { slot.flush(ctr) };
-            }
-            // SAFETY: `b` is ours.
-            unsafe { Block::set_next(b, ptr::null_mut()) };
-            slot.page = key;
-            slot.inbox = inbox;
-            slot.first = b;
-            slot.last = b;
-            slot.len = 1;
-            slot.max = (BATCH_BYTES / class_size(page.class())).clamp(1, BATCH_MAX as usize) as u32;
-        }
-        if slot.len >= slot.max {
-            // SAFETY: as above.
-            unsafe { slot.flush(ctr) };
+        let max = || (BATCH_BYTES / class_size(page.class())).clamp(1, BATCH_MAX as usize) as u32;
+        let (key, aux) = (page as *const PageMeta as usize, inbox as *const PageQueue as usize);
+        // SAFETY: the caller gives up `block`; every group is sent to its own page (E3).
+        unsafe {
+            out.add(key, aux, 7, block, max, ctr, |k, a, f, l, c| send_page_group(k, a, f, l, c))
         }
     }
 
     unsafe fn flush_outbox<C: Counters>(out: &mut PageGroups, ctr: &mut C) {
-        for slot in out.slots.iter_mut() {
-            if slot.len != 0 {
-                // SAFETY: the caller's buffer; groups are valid.
-                unsafe { slot.flush(ctr) };
-            }
-        }
+        // SAFETY: the caller's buffer; its groups' pages and inboxes are valid.
+        out.flush(ctr, |k, a, f, l, c| unsafe { send_page_group(k, a, f, l, c) });
     }
 
     cadence_owner!();

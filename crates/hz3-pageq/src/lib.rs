@@ -47,6 +47,7 @@
 pub mod batched;
 pub mod cadence;
 pub mod counters;
+pub mod group;
 pub mod queue;
 pub mod strategy;
 pub mod sync;
@@ -54,6 +55,7 @@ pub mod sync;
 pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
 pub use batched::{BatchedStash, CachedStash, StashGroups};
 pub use cadence::{BatchedCadence, CadenceCollect, PageGroups};
+pub use group::Groups;
 pub use queue::PageQueue;
 pub use strategy::{
     two_word, DrainAll, DrainAllPacked, OwnerStash, PacketOutbox, Packets, PageQueuePop,

@@ -1,0 +1,109 @@
+//! A thread-local buffer of block groups, one open group per destination slot: the producer
+//! side shared by the batching strategies (E-batch groups per page, A-batch and A-cache groups
+//! per (owner, class) stash). Adding a block links it into its group with no atomic; a group
+//! is handed to the strategy's `send` when it is full, when its slot is needed by another
+//! destination, or when the whole buffer is flushed.
+//!
+//! Invariant **G-B**: at most `N` groups are open, each holds `1..=max` blocks for one
+//! destination, linked `first ..= last` through their first words; all-zero bytes are an
+//! empty buffer.
+
+use crate::counters::{Counter, Counters};
+use core::ptr::{self, NonNull};
+use hz3_page::Block;
+
+/// One open group.
+#[derive(Debug)]
+struct Group {
+    /// The destination (an address: a page meta or a stash).
+    key: usize,
+    /// A second address the strategy needs to send the group (E-batch: the page's inbox).
+    aux: usize,
+    first: *mut Block,
+    last: *mut Block,
+    len: u32,
+    max: u32,
+}
+
+/// A thread's buffer of `N` direct-mapped groups (all-zero = empty).
+#[derive(Debug)]
+pub struct Groups<const N: usize> {
+    slots: [Group; N],
+}
+
+impl<const N: usize> Groups<N> {
+    /// Blocks waiting in the buffer.
+    pub fn pending(&self) -> usize {
+        self.slots.iter().map(|s| s.len as usize).sum()
+    }
+
+    /// Adds `block` to the group for `key` (slot chosen by `key >> shift`), starting a group of
+    /// at most `max()` blocks if needed (computed only then: it costs a division). A group that is evicted or becomes full is passed to
+    /// `send(key, aux, first, last, ctr)`.
+    ///
+    /// # Safety
+    /// The caller gives up `block`; `send` must accept any group this buffer formed.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn add<C: Counters>(
+        &mut self,
+        key: usize,
+        aux: usize,
+        shift: u32,
+        block: NonNull<Block>,
+        max: impl FnOnce() -> u32,
+        ctr: &mut C,
+        mut send: impl FnMut(usize, usize, NonNull<Block>, NonNull<Block>, &mut C),
+    ) {
+        let slot = &mut self.slots[(key >> shift) % N];
+        let b = block.as_ptr();
+        if slot.key == key && slot.len != 0 {
+            ctr.bump(Counter::PacketSlotHits);
+            // SAFETY: `b` is the caller's; it joins our private group.
+            unsafe { Block::set_next(b, slot.first) };
+            slot.first = b;
+            slot.len += 1;
+        } else {
+            if slot.len != 0 {
+                slot.take(ctr, &mut send);
+            }
+            // SAFETY: `b` is the caller's.
+            unsafe { Block::set_next(b, ptr::null_mut()) };
+            *slot = Group { key, aux, first: b, last: b, len: 1, max: max() };
+        }
+        if slot.len >= slot.max {
+            slot.take(ctr, &mut send);
+        }
+    }
+
+    /// Sends every open group.
+    pub(crate) fn flush<C: Counters>(
+        &mut self,
+        ctr: &mut C,
+        mut send: impl FnMut(usize, usize, NonNull<Block>, NonNull<Block>, &mut C),
+    ) {
+        for slot in self.slots.iter_mut() {
+            if slot.len != 0 {
+                slot.take(ctr, &mut send);
+            }
+        }
+    }
+}
+
+impl Group {
+    /// Sends the group if it holds blocks, and empties the slot.
+    #[inline(always)]
+    fn take<C: Counters>(
+        &mut self,
+        ctr: &mut C,
+        send: &mut impl FnMut(usize, usize, NonNull<Block>, NonNull<Block>, &mut C),
+    ) {
+        if let (Some(first), Some(last)) = (NonNull::new(self.first), NonNull::new(self.last)) {
+            ctr.bump(Counter::PacketFlushes);
+            send(self.key, self.aux, first, last, ctr);
+        }
+        self.first = ptr::null_mut();
+        self.last = ptr::null_mut();
+        self.len = 0;
+    }
+}

@@ -342,6 +342,23 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
             unsafe { check::check_free(p, Some(layout)) };
         }
         let heap = Instance::<R, C>::current();
+        // Sized free (as jemalloc's `sdallocx`): for a strategy whose bins take blocks of any
+        // owner, the layout names the class (the same table `alloc` used; `realloc` keeps a
+        // block in place only while its class is unchanged), so the block goes onto its bin
+        // without a metadata load. Full bins, sentinels and everything else take the
+        // metadata path below. The stats flavour keeps the metadata path so that it can
+        // count remote frees.
+        if R::CACHE_FOREIGN && !C::STATS {
+            let size = layout.size();
+            if size <= LUT_MAX && layout.align() <= 16 {
+                let c = CLASS_LUT[(size + 15) >> 4] as usize;
+                // SAFETY: CACHE_FOREIGN; `heap` is our TLS heap pointer; `p` is a live block
+                // allocated with `layout`, hence of class `c` (SC1, the realloc rule above).
+                if unsafe { Heap::try_free_sized(heap, c, p) } {
+                    return;
+                }
+            }
+        }
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
         if Self::cacheable(heap, meta) {

@@ -18,7 +18,10 @@
 //!   allocation to the slow path, and their address is never a slab owner, which sends every
 //!   free to the slow path.
 //! - **H2** Every block in a heap's bins or spill belongs to a slab of that heap and is counted
-//!   in its slab's `used` (P3). `bins[c].count` is the length of `bins[c].head`.
+//!   in its slab's `used` (P3) — except that under `R::CACHE_FOREIGN` a bin may also hold live
+//!   blocks of class `c` owned by other heaps, which leave only by being handed out or sent
+//!   home through the strategy (`return_block`). `bins[c].count` is the length of
+//!   `bins[c].head`, and `bins[c].count <= bins[c].limit` outside `free_local`/`flush_bin`.
 //! - **H3** A slab head is on exactly one of `partial[class]` (it has free or uncarved blocks)
 //!   or `full[class]` (it has none), recorded in `list_flags`; slabs with `used == 0` that are
 //!   not the only partial slab of their class are released to their segment.
@@ -290,6 +293,32 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 (*heap).flush_bin(c);
             }
         }
+    }
+
+    /// The sized free fast path of strategies that cache foreign blocks: pushes `p`, a block
+    /// of class `c` owned by any heap, onto bin `c` when the bin is below its limit, without
+    /// reading the block's page metadata. Returns false (nothing done) when the bin is full
+    /// or `heap` is a sentinel (limit 0); the caller then takes the metadata path.
+    ///
+    /// # Safety
+    /// `R::CACHE_FOREIGN`; `heap` is the calling thread's TLS heap pointer (a held heap or a
+    /// sentinel, H1); `p` is a live small block of class `c` that the caller gives up.
+    #[inline(always)]
+    pub unsafe fn try_free_sized(heap: *mut Self, c: usize, p: *mut u8) -> bool {
+        debug_assert!(R::CACHE_FOREIGN);
+        // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels; `c < NUM_CLASSES`.
+        // A sentinel's limit is 0, so only a held heap (ours, H4) is written; under
+        // CACHE_FOREIGN its bins may hold blocks of any heap (H2).
+        unsafe {
+            let bin = heap.cast::<Bin>().add(c);
+            if (*bin).count >= (*bin).limit {
+                return false;
+            }
+            Self::bin_set_next(p.cast(), (*bin).head);
+            (*bin).head = p.cast();
+            (*bin).count += 1;
+        }
+        true
     }
 
     /// Whether bin `c` is less than half full (the foreign-caching admission test).

@@ -192,6 +192,18 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             unsafe { check::check_free(p, None) };
         }
         let heap = Instance::<R, C>::current();
+        // SAFETY: forwarded caller contract.
+        unsafe { Self::free_meta(heap, p) }
+    }
+
+    /// The free path that reads the block's page metadata: into the thread cache when
+    /// [`cacheable`](Self::cacheable), else the slow path (large, remote, sentinel heap).
+    ///
+    /// # Safety
+    /// `heap` is `Instance::current()`; `p` is a live block of this allocator instance that
+    /// the caller gives up.
+    #[inline(always)]
+    unsafe fn free_meta(heap: *mut Heap<R, C>, p: *mut u8) {
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
         if Self::cacheable(heap, meta) {
@@ -202,6 +214,17 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             // SAFETY: forwarded caller contract.
             unsafe { Self::dealloc_slow(heap, meta, p) };
         }
+    }
+
+    /// [`free_meta`](Self::free_meta) out of line, for the sized free of layouts the class
+    /// table does not cover.
+    ///
+    /// # Safety
+    /// As [`free_meta`](Self::free_meta).
+    #[inline(never)]
+    unsafe fn free_meta_outlined(heap: *mut Heap<R, C>, p: *mut u8) {
+        // SAFETY: forwarded.
+        unsafe { Self::free_meta(heap, p) }
     }
 
     /// Resizes a block (C `realloc` without the null/zero special cases): in place when the
@@ -297,6 +320,25 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
     }
 
+    /// The sized free of a block whose bin is full (or whose heap is a sentinel): our own
+    /// block goes onto the bin, which then flushes; any other block goes home at once (a
+    /// full bin has no room for foreign blocks), through the metadata path.
+    ///
+    /// # Safety
+    /// `heap` is `Instance::current()`; `p` is a live small block the caller gives up.
+    #[inline(never)]
+    unsafe fn dealloc_bin_full(heap: *mut Heap<R, C>, p: *mut u8) {
+        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        if meta.owner() == heap as usize {
+            // SAFETY: our own live block (H2); the bin flushes past its limit.
+            unsafe { Heap::free_local(heap, meta, p) };
+        } else {
+            // SAFETY: forwarded caller contract.
+            unsafe { Self::dealloc_slow(heap, meta, p) };
+        }
+    }
+
     #[inline(never)]
     unsafe fn dealloc_slow(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
         if meta.owner() == 0 {
@@ -345,9 +387,9 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         // Sized free (as jemalloc's `sdallocx`): for a strategy whose bins take blocks of any
         // owner, the layout names the class (the same table `alloc` used; `realloc` keeps a
         // block in place only while its class is unchanged), so the block goes onto its bin
-        // without a metadata load. Full bins, sentinels and everything else take the
-        // metadata path below. The stats flavour keeps the metadata path so that it can
-        // count remote frees.
+        // without a metadata load. Full bins, sentinels and other layouts take the metadata
+        // path, out of line so that this path stays small enough to inline everywhere. The
+        // stats flavour keeps the metadata path so that it can count remote frees.
         if R::CACHE_FOREIGN && !C::STATS {
             let size = layout.size();
             if size <= LUT_MAX && layout.align() <= 16 {
@@ -357,18 +399,14 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
                 if unsafe { Heap::try_free_sized(heap, c, p) } {
                     return;
                 }
+                // SAFETY: forwarded caller contract; `heap` is our TLS heap pointer.
+                return unsafe { Self::dealloc_bin_full(heap, p) };
             }
-        }
-        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
-        let meta = unsafe { &*meta_of(p) };
-        if Self::cacheable(heap, meta) {
-            // SAFETY: a live small block and a heap we hold (H2 allows foreign blocks under
-            // CACHE_FOREIGN).
-            unsafe { Heap::free_local(heap, meta, p) };
-        } else {
             // SAFETY: forwarded caller contract.
-            unsafe { Self::dealloc_slow(heap, meta, p) };
+            return unsafe { Self::free_meta_outlined(heap, p) };
         }
+        // SAFETY: forwarded caller contract.
+        unsafe { Self::free_meta(heap, p) }
     }
 
     #[inline]

@@ -3,7 +3,7 @@
 //! `HZ3_DEATH=<scenario>`), which must die with SIGABRT and print the message.
 
 use hz3_alloc::config::Checked;
-use hz3_alloc::strategy::{DrainAll, OwnerStash};
+use hz3_alloc::strategy::{CachedStash, DrainAll, OwnerStash};
 use hz3_alloc::Hz3;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::os::unix::process::ExitStatusExt;
@@ -11,6 +11,8 @@ use std::process::Command;
 
 type A = Hz3<DrainAll, Checked>;
 type AStash = Hz3<OwnerStash, Checked>;
+/// The default strategy, whose `dealloc` takes the sized path (it trusts the layout's class).
+type ACache = Hz3<CachedStash, Checked>;
 
 fn l(size: usize) -> Layout {
     Layout::from_size_align(size, 8).unwrap()
@@ -61,6 +63,25 @@ fn scenario(name: &str) {
             "wrong-layout" => {
                 let p = a.alloc(l(64));
                 a.dealloc(p, l(4096));
+            }
+            "cache-wrong-layout" => {
+                let c = ACache::new();
+                let p = c.alloc(l(64));
+                c.dealloc(p, l(48));
+            }
+            "cache-remote-double-free" => {
+                // The first free caches the foreign block in the freeing thread's bin; the
+                // second, from a third thread, must still be caught.
+                let c = ACache::new();
+                let p = c.alloc(l(96)) as usize;
+                std::thread::spawn(move || ACache::new().dealloc(p as *mut u8, l(96))).join().unwrap();
+                std::thread::spawn(move || ACache::new().dealloc(p as *mut u8, l(96))).join().unwrap();
+            }
+            "cache-local-double-free" => {
+                let c = ACache::new();
+                let p = c.alloc(l(2000));
+                c.dealloc(p, l(2000));
+                c.dealloc(p, l(2000));
             }
             "large-interior" => {
                 let p = a.alloc(l(1 << 20));
@@ -155,6 +176,17 @@ fn foreign_pointer_free_aborts() {
 #[test]
 fn wrong_layout_aborts() {
     expect_abort("wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
+}
+
+#[test]
+fn default_strategy_wrong_layout_aborts() {
+    expect_abort("cache-wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
+}
+
+#[test]
+fn default_strategy_double_frees_abort() {
+    expect_abort("cache-local-double-free", "hz3: fatal: double free");
+    expect_abort("cache-remote-double-free", "hz3: fatal: double free");
 }
 
 #[test]

@@ -345,13 +345,84 @@ fn alloc_zeroed_is_zeroed<R: RemoteFree, C: Config>() {
     Inst::<R, C>::assert_empty("alloc_zeroed_is_zeroed");
 }
 
-per_strategy!(every_small_size, sizes_and_alignments, realloc_keeps_contents, alloc_zeroed_is_zeroed);
+/// A freed block goes back to its own class's cache, whatever path the free takes (the
+/// metadata path, or the sized path that trusts the layout's class): for every size of the
+/// class table (and beyond it) and every alignment up to 16, free-then-alloc of one layout
+/// returns the same block, and a block resized in place then freed with its new layout comes
+/// back for that layout. A block another thread allocated and this thread frees is reused by
+/// this thread's next allocation of its class when the strategy caches foreign blocks.
+fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
+    let _g = serial::<R, C>();
+    isolated(|| {
+        for align in [1, 2, 4, 8, 16] {
+            for n in (1..=4200).chain([5000, 9000, 70000]) {
+                let l = layout(n, align);
+                let p = Inst::<R, C>::alloc(l);
+                // SAFETY: `p` is live with layout `l`.
+                unsafe { Inst::<R, C>::dealloc(p, l) };
+                let q = Inst::<R, C>::alloc(l);
+                assert_eq!(p, q, "size {n} align {align}: the freed block did not come back");
+                // SAFETY: `q` is live with `l`; `usable >= n`.
+                unsafe {
+                    assert!(Inst::<R, C>::usable(q) >= n);
+                    Inst::<R, C>::dealloc(q, l);
+                }
+            }
+        }
+        // realloc within the class stays in place; the new layout then frees it into the
+        // class that the new size maps to.
+        for (from, to) in [(100usize, 110usize), (129, 160), (1300, 1500), (2600, 3000)] {
+            let l = layout(from, 8);
+            let p = Inst::<R, C>::alloc(l);
+            // SAFETY: `p` is live with `l`.
+            let q = unsafe { Inst::<R, C>::realloc(p, l, to) };
+            assert_eq!(class_of(from), class_of(to));
+            assert_eq!(p, q, "realloc {from} -> {to} moved within one class");
+            let l2 = layout(to, 8);
+            // SAFETY: `q` is live with `l2` after the realloc.
+            unsafe { Inst::<R, C>::dealloc(q, l2) };
+            assert_eq!(Inst::<R, C>::alloc(l2), q);
+            // SAFETY: as above.
+            unsafe { Inst::<R, C>::dealloc(q, l2) };
+        }
+    });
+    // Foreign blocks: allocated on one thread, freed on another.
+    let ptrs: Vec<(usize, Layout)> = isolated(|| {
+        (1..=64).map(|i| {
+            let l = layout(i * 48, 8);
+            (Inst::<R, C>::alloc(l) as usize, l)
+        }).collect()
+    });
+    isolated(move || {
+        let mut reused = 0;
+        for &(p, l) in &ptrs {
+            // SAFETY: live blocks allocated with `l` by the first thread, freed once here.
+            unsafe { Inst::<R, C>::dealloc(p as *mut u8, l) };
+            let q = Inst::<R, C>::alloc(l);
+            reused += (q as usize == p) as usize;
+            // SAFETY: `q` is live with `l`.
+            unsafe { Inst::<R, C>::dealloc(q, l) };
+        }
+        if R::CACHE_FOREIGN {
+            assert_eq!(reused, ptrs.len(), "a cached foreign block was not reused in its class");
+        }
+    });
+    Inst::<R, C>::assert_empty("free_returns_block_to_its_class");
+}
+
+per_strategy!(
+    every_small_size,
+    sizes_and_alignments,
+    realloc_keeps_contents,
+    alloc_zeroed_is_zeroed,
+    free_returns_block_to_its_class
+);
 
 /// The other flavours: `Checked` validates the layout of every local free, so every layout the
 /// tests use must pass its check; `WithStats` only counts.
 mod flavours {
     use hz3_alloc::config::{Checked, WithStats};
-    use hz3_alloc::strategy::{DrainAll, OwnerStash, Packets};
+    use hz3_alloc::strategy::{CachedStash, DrainAll, OwnerStash, Packets};
 
     #[test]
     fn checked_c_sizes_and_alignments() {
@@ -364,6 +435,14 @@ mod flavours {
     #[test]
     fn checked_d_alloc_zeroed_is_zeroed() {
         super::alloc_zeroed_is_zeroed::<Packets, Checked>();
+    }
+    #[test]
+    fn checked_a_cache_free_returns_block_to_its_class() {
+        super::free_returns_block_to_its_class::<CachedStash, Checked>();
+    }
+    #[test]
+    fn stats_a_cache_free_returns_block_to_its_class() {
+        super::free_returns_block_to_its_class::<CachedStash, WithStats>();
     }
     #[test]
     fn stats_c_realloc_keeps_contents() {

@@ -24,7 +24,7 @@ pub const MAX_SMALL: usize = 256 * 1024;
 /// Largest alignment served from size classes (a slab's start alignment).
 pub const MAX_CLASS_ALIGN: usize = PAGE_SIZE;
 /// Sizes up to this use the direct lookup table on the fast path.
-pub const LUT_MAX: usize = 1024;
+pub const LUT_MAX: usize = 4096;
 
 /// A size class index, `0 .. NUM_CLASSES`.
 pub type SizeClass = usize;

@@ -389,14 +389,23 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         // block in place only while its class is unchanged), so the block goes onto its bin
         // without a metadata load. Full bins, sentinels and other layouts take the metadata
         // path, out of line so that this path stays small enough to inline everywhere. The
-        // stats flavour keeps the metadata path so that it can count remote frees.
-        if R::CACHE_FOREIGN && !C::STATS {
+        // stats flavour takes the same path and reads the metadata only to count foreign
+        // blocks as remote frees.
+        if R::CACHE_FOREIGN {
             let size = layout.size();
             if size <= LUT_MAX && layout.align() <= 16 {
                 let c = CLASS_LUT[(size + 15) >> 4] as usize;
                 // SAFETY: CACHE_FOREIGN; `heap` is our TLS heap pointer; `p` is a live block
                 // allocated with `layout`, hence of class `c` (SC1, the realloc rule above).
                 if unsafe { Heap::try_free_sized(heap, c, p) } {
+                    if C::STATS {
+                        // SAFETY: P1; the push succeeded, so `heap` is held (not a sentinel).
+                        unsafe {
+                            if (*meta_of(p)).owner() != heap as usize {
+                                hz3_pageq::Counters::bump(&mut (*heap).counters(), hz3_pageq::Counter::RemoteFrees);
+                            }
+                        }
+                    }
                     return;
                 }
                 // SAFETY: forwarded caller contract; `heap` is our TLS heap pointer.

@@ -94,6 +94,8 @@ pub enum Command {
     Gate { baseline: PathBuf, current: PathBuf, tolerance: Tolerance },
     CallgrindGate(CallgrindOpts),
     ValidateJson(PathBuf),
+    /// Print the tables of a saved results file.
+    Report(PathBuf),
     SyncBins,
     /// `cargo xtask soak [args]`: the soak run (arguments go to the soak program).
     Soak(Vec<String>),
@@ -134,6 +136,7 @@ commands:
       --allocators a,b,..   subset (default: system + every hz3 strategy)
       --iters N             objects per measured run (default 100000)
       --no-build, --bin-dir DIR
+  report PATH               print the tables of a saved results file (no runs)
   validate-json PATH        check a results file against schema hz3-bench/1
   sync-bins                 (re)write the one-line hz3 binaries from benches/src/allocators.rs
   soak [--scale F] [--strategies a,c,..|all]
@@ -186,6 +189,10 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
         "sync-bins" => Ok(Command::SyncBins),
         "soak" => Ok(Command::Soak(it.cloned().collect())),
         "memcheck" => Ok(Command::Memcheck),
+        "report" => {
+            let p = it.next().ok_or("report needs a file")?;
+            Ok(Command::Report(PathBuf::from(p)))
+        }
         "validate-json" => {
             let p = it.next().ok_or("validate-json needs a file")?;
             Ok(Command::ValidateJson(PathBuf::from(p)))

@@ -51,6 +51,13 @@ fn real_main() -> Result<bool, String> {
             }
             Ok(true)
         }
+        Command::Report(path) => {
+            let m = results::load(&path)?;
+            println!("machine: {} · {} CPUs · kernel {}", m.machine.cpu_model, m.machine.cpus, m.machine.kernel);
+            println!();
+            print!("{}", report::render_all(&m));
+            Ok(true)
+        }
         Command::ValidateJson(path) => {
             let m = results::load(&path)?;
             println!("{}: valid {} ({} results)", path.display(), results::SCHEMA, m.cells.len());

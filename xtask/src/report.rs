@@ -1,11 +1,12 @@
-//! The three tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, and the
-//! stats lines of each hz3 strategy.
+//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against
+//! the best peer of each workload, and the stats lines of each hz3 strategy.
 
 use serde_json::Value;
 
 use crate::results::{Cell, Matrix};
+use crate::cli::PEERS;
 use crate::stats::Summary;
-use crate::strategies::is_hz3;
+use crate::strategies::{is_hz3, PRELOAD};
 use crate::table::{mib, pct_change, si, Table};
 
 /// The reference of the full matrix: mimalloc when it was measured, else system.
@@ -159,6 +160,85 @@ pub fn matrix_table(m: &Matrix) -> String {
     )
 }
 
+/// The best peer (mimalloc, jemalloc, snmalloc; not system) of workload `w`: the one with the
+/// best median, and its name.
+fn best_peer(m: &Matrix, w: &str) -> Option<(String, Summary)> {
+    let mut best: Option<(String, Summary, bool)> = None;
+    for p in PEERS {
+        let Some(c) = m.cell(w, p) else { continue };
+        let Some(s) = c.summary() else { continue };
+        let better = match &best {
+            None => true,
+            Some((_, b, hib)) => {
+                if *hib {
+                    s.median > b.median
+                } else {
+                    s.median < b.median
+                }
+            }
+        };
+        if better {
+            best = Some((p.to_string(), s, c.higher_is_better));
+        }
+    }
+    best.map(|(n, s, _)| (n, s))
+}
+
+/// The lowest median peak RSS among the peers on workload `w`, and whose it is.
+fn lowest_peer_rss(m: &Matrix, w: &str) -> Option<(String, f64)> {
+    PEERS
+        .iter()
+        .filter_map(|p| Some((p.to_string(), m.cell(w, p)?.peak_rss_median()?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
+/// that peer), and its peak RSS against the lowest peer's.
+pub fn peer_table(m: &Matrix) -> Option<String> {
+    let mut t = Table::new(&[
+        "workload",
+        "allocator",
+        "best peer",
+        "×best peer",
+        "ratio min–max",
+        "ratio CV",
+        "vs A",
+        "RSS ÷ lowest peer",
+    ]);
+    let mut any = false;
+    for (i, w) in m.workloads().iter().enumerate() {
+        let Some((peer, _)) = best_peer(m, w) else { continue };
+        let rss = lowest_peer_rss(m, w);
+        if i > 0 && any {
+            t.separator();
+        }
+        for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
+            let Some(c) = m.cell(w, a) else { continue };
+            any = true;
+            let [rm, rr, rc] = ratio_cells(m.ratio(w, a, &peer));
+            let vs_a = if a == "hz3-a" {
+                "—".into()
+            } else {
+                m.ratio(w, a, "hz3-a").map_or("".into(), |r| format!("{:.3}", r.median))
+            };
+            let r = match (&rss, c.peak_rss_median()) {
+                (Some((pn, low)), Some(mine)) if *low > 0.0 => format!("{:.2} ({pn})", mine / low),
+                _ => "—".into(),
+            };
+            t.row(vec![w.clone(), a.clone(), peer.clone(), rm, rr, rc, vs_a, r]);
+        }
+    }
+    if !any {
+        return None;
+    }
+    let mut out = String::from("== hz3 against the best peer of each workload (peers: mimalloc, jemalloc, snmalloc) ==\n");
+    out.push_str(&t.render());
+    out.push_str(
+        "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
+    );
+    Some(out)
+}
+
 fn stat_num(stats: &Value, k: &str) -> Option<f64> {
     stats.get(k).and_then(Value::as_f64)
 }
@@ -221,6 +301,10 @@ pub fn render_all(m: &Matrix) -> String {
         out.push('\n');
     }
     out.push_str(&matrix_table(m));
+    if let Some(s) = peer_table(m) {
+        out.push('\n');
+        out.push_str(&s);
+    }
     if let Some(s) = stats_table(m) {
         out.push('\n');
         out.push_str(&s);
@@ -262,6 +346,9 @@ mod tests {
         assert!(mt.contains("×mimalloc"), "{mt}");
         assert!(mt.contains("0.667"), "{mt}"); // hz3-a / mimalloc on xmalloc
         assert!(mt.contains("0.500"), "{mt}"); // hz3-a / mimalloc on local-fixed
+        // Best peer on xmalloc: mimalloc (the only peer); hz3-a is 2/3 of it in every round.
+        let pt = peer_table(&m).unwrap();
+        assert!(pt.contains("best peer") && pt.contains("0.667"), "{pt}");
         let st = stats_table(&m).unwrap();
         assert!(st.contains("hz3-a") && st.contains("1.00"), "{st}");
     }

@@ -269,9 +269,9 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
 
     /// Whether a free of a block with `meta` goes straight into the thread cache: the block is
     /// ours, or the strategy caches foreign blocks (`CACHE_FOREIGN`), the block is small, we
-    /// hold a heap, and its bin is less than half full (a thread that frees much more than it
-    /// allocates — a pure consumer — sends blocks home at once instead of cycling them
-    /// through its cache).
+    /// hold a heap, and its bin is below its limit (the sized free's rule: a thread that frees
+    /// much more than it allocates — a pure consumer — holds at most one bin of foreign blocks
+    /// per class and sends the rest home at once).
     #[inline(always)]
     fn cacheable(heap: *mut Heap<R, C>, meta: &PageMeta) -> bool {
         let owner = meta.owner();
@@ -330,11 +330,15 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     unsafe fn dealloc_bin_full(heap: *mut Heap<R, C>, p: *mut u8) {
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
-        if meta.owner() == heap as usize {
+        let owner = meta.owner();
+        if owner == heap as usize {
             // SAFETY: our own live block (H2); the bin flushes past its limit.
             unsafe { Heap::free_local(heap, meta, p) };
+        } else if owner != 0 {
+            // SAFETY: a live small block of another heap (or we hold no heap).
+            unsafe { Instance::<R, C>::free_remote(heap, meta, p) };
         } else {
-            // SAFETY: forwarded caller contract.
+            // SAFETY: forwarded caller contract (owner 0: large, or not ours).
             unsafe { Self::dealloc_slow(heap, meta, p) };
         }
     }

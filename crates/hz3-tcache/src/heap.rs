@@ -321,7 +321,8 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         true
     }
 
-    /// Whether bin `c` is less than half full (the foreign-caching admission test).
+    /// Whether bin `c` is below its limit (the foreign-caching admission test, the same as the
+    /// sized free's in [`try_free_sized`](Self::try_free_sized)).
     ///
     /// # Safety
     /// `heap` is held by the calling thread; `c < NUM_CLASSES`.
@@ -330,7 +331,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: H1/H4.
         unsafe {
             let bin = heap.cast::<Bin>().add(c);
-            (*bin).count < (*bin).limit / 2
+            (*bin).count < (*bin).limit
         }
     }
 

@@ -37,6 +37,7 @@ use hz3_page::{
     class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX,
     NUM_CLASSES,
 };
+use hz3_pageq::{Counter, Counters};
 use hz3_tcache::{Heap, Instance};
 
 pub use hz3_pageq::RemoteFree;
@@ -196,8 +197,11 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         unsafe { Self::free_meta(heap, p) }
     }
 
-    /// The free path that reads the block's page metadata: into the thread cache when
-    /// [`cacheable`](Self::cacheable), else the slow path (large, remote, sentinel heap).
+    /// The free path that reads the block's page metadata: our own block goes onto its bin
+    /// (which flushes past its limit); a strategy that caches foreign blocks also pushes
+    /// another heap's small block while the bin has room (the sized free's rule, with the
+    /// class read from the metadata). Everything else takes the slow path (large, remote,
+    /// sentinel heap).
     ///
     /// # Safety
     /// `heap` is `Instance::current()`; `p` is a live block of this allocator instance that
@@ -206,14 +210,24 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     unsafe fn free_meta(heap: *mut Heap<R, C>, p: *mut u8) {
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
-        if Self::cacheable(heap, meta) {
-            // SAFETY: a live small block and a heap we hold (H2 allows foreign blocks under
-            // CACHE_FOREIGN).
-            unsafe { Heap::free_local(heap, meta, p) };
-        } else {
-            // SAFETY: forwarded caller contract.
-            unsafe { Self::dealloc_slow(heap, meta, p) };
+        let owner = meta.owner();
+        if owner == heap as usize {
+            // SAFETY: our own live small block (H2); the bin flushes past its limit.
+            return unsafe { Heap::free_local(heap, meta, p) };
         }
+        if R::CACHE_FOREIGN {
+            // SAFETY: owner != 0: a live block of a small slab of class `meta.class()`;
+            // CACHE_FOREIGN lets the bin take it whoever owns it (H2); a sentinel's limit is 0.
+            if owner != 0 && unsafe { Heap::try_free_sized(heap, meta.class(), p) } {
+                if C::STATS {
+                    // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
+                    Counters::bump(&mut unsafe { (*heap).counters() }, Counter::RemoteFrees);
+                }
+                return;
+            }
+        }
+        // SAFETY: forwarded caller contract.
+        unsafe { Self::dealloc_slow(heap, meta, p) }
     }
 
     /// [`free_meta`](Self::free_meta) out of line, for the sized free of layouts the class
@@ -267,32 +281,6 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         q
     }
 
-    /// Whether a free of a block with `meta` goes straight into the thread cache: the block is
-    /// ours, or the strategy caches foreign blocks (`CACHE_FOREIGN`), the block is small, we
-    /// hold a heap, and its bin is below its limit (the sized free's rule: a thread that frees
-    /// much more than it allocates — a pure consumer — holds at most one bin of foreign blocks
-    /// per class and sends the rest home at once).
-    #[inline(always)]
-    fn cacheable(heap: *mut Heap<R, C>, meta: &PageMeta) -> bool {
-        let owner = meta.owner();
-        if owner == heap as usize {
-            return true;
-        }
-        if R::CACHE_FOREIGN
-            && owner != 0
-            && !Instance::<R, C>::is_sentinel(heap)
-            // SAFETY: we hold `heap`; the class of a live slab is < NUM_CLASSES.
-            && unsafe { Heap::bin_has_room_for_foreign(heap, meta.class()) }
-        {
-            if C::STATS {
-                // SAFETY: we hold `heap` (not a sentinel).
-                hz3_pageq::Counters::bump(&mut unsafe { (*heap).counters() }, hz3_pageq::Counter::RemoteFrees);
-            }
-            return true;
-        }
-        false
-    }
-
     #[inline(always)]
     fn alloc_class(c: usize) -> *mut u8 {
         let heap = Instance::<R, C>::current();
@@ -320,12 +308,13 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
     }
 
-    /// The sized free of a block whose bin is full (or whose heap is a sentinel): our own
-    /// block goes onto the bin, which then flushes; any other block goes home at once (a
-    /// full bin has no room for foreign blocks), through the metadata path.
+    /// The free of a block whose bin is full (or whose heap is a sentinel), for strategies
+    /// that cache foreign blocks: our own block goes onto the bin, which then flushes; another
+    /// heap's block goes home at once (a full bin has no room for it); a large block (owner 0)
+    /// is unmapped.
     ///
     /// # Safety
-    /// `heap` is `Instance::current()`; `p` is a live small block the caller gives up.
+    /// `heap` is `Instance::current()`; `p` is a live block the caller gives up.
     #[inline(never)]
     unsafe fn dealloc_bin_full(heap: *mut Heap<R, C>, p: *mut u8) {
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
@@ -406,7 +395,7 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
                         // SAFETY: P1; the push succeeded, so `heap` is held (not a sentinel).
                         unsafe {
                             if (*meta_of(p)).owner() != heap as usize {
-                                hz3_pageq::Counters::bump(&mut (*heap).counters(), hz3_pageq::Counter::RemoteFrees);
+                                Counters::bump(&mut (*heap).counters(), Counter::RemoteFrees);
                             }
                         }
                     }

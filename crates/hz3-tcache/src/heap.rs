@@ -321,20 +321,6 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         true
     }
 
-    /// Whether bin `c` is below its limit (the foreign-caching admission test, the same as the
-    /// sized free's in [`try_free_sized`](Self::try_free_sized)).
-    ///
-    /// # Safety
-    /// `heap` is held by the calling thread; `c < NUM_CLASSES`.
-    #[inline(always)]
-    pub unsafe fn bin_has_room_for_foreign(heap: *mut Self, c: usize) -> bool {
-        // SAFETY: H1/H4.
-        unsafe {
-            let bin = heap.cast::<Bin>().add(c);
-            (*bin).count < (*bin).limit
-        }
-    }
-
     // --------------------------------------------------------------------------------------
     // Slow paths (owner)
     // --------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@
 //! process (the test suite runs them side by side); memory must be freed through the same
 //! pairing that allocated it.
 //!
+//! The `Layout` passed to `dealloc` must be the one the block was allocated (or last
+//! reallocated) with, as `GlobalAlloc` requires: strategies whose thread caches take any
+//! owner's blocks (the default) free by the layout's size class without reading the block's
+//! metadata. [`config::Checked`] verifies the layout and aborts on a mismatch.
+//!
 //! Layers (each a crate, depending only downward): hz3-page (size classes, segments, page
 //! metadata, remote lists, OS) ← hz3-pageq (page queue, strategies) ← hz3-tcache (heaps, thread
 //! cache, ownership) ← hz3-alloc (this crate: `GlobalAlloc`, large blocks). See

@@ -224,15 +224,25 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             // SAFETY: owner != 0: a live block of a small slab of class `meta.class()`;
             // CACHE_FOREIGN lets the bin take it whoever owns it (H2); a sentinel's limit is 0.
             if owner != 0 && unsafe { Heap::try_free_sized(heap, meta.class(), p) } {
-                if C::STATS {
-                    // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
-                    Counters::bump(&mut unsafe { (*heap).counters() }, Counter::RemoteFrees);
-                }
+                // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
+                unsafe { Self::count_cached_foreign(heap) };
                 return;
             }
         }
         // SAFETY: forwarded caller contract.
         unsafe { Self::dealloc_slow(heap, meta, p) }
+    }
+
+    /// Counts a foreign block cached by this thread as a remote free (stats flavour only).
+    ///
+    /// # Safety
+    /// The calling thread holds `heap` (not a sentinel).
+    #[inline(always)]
+    unsafe fn count_cached_foreign(heap: *mut Heap<R, C>) {
+        if C::STATS {
+            // SAFETY: per the contract.
+            Counters::bump(&mut unsafe { (*heap).counters() }, Counter::RemoteFrees);
+        }
     }
 
     /// [`free_meta`](Self::free_meta) out of line, for the sized free of layouts the class
@@ -396,13 +406,10 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
                 // SAFETY: CACHE_FOREIGN; `heap` is our TLS heap pointer; `p` is a live block
                 // allocated with `layout`, hence of class `c` (SC1, the realloc rule above).
                 if unsafe { Heap::try_free_sized(heap, c, p) } {
-                    if C::STATS {
-                        // SAFETY: P1; the push succeeded, so `heap` is held (not a sentinel).
-                        unsafe {
-                            if (*meta_of(p)).owner() != heap as usize {
-                                Counters::bump(&mut (*heap).counters(), Counter::RemoteFrees);
-                            }
-                        }
+                    // SAFETY: P1: `p` is ours, so its meta is mapped.
+                    if C::STATS && unsafe { (*meta_of(p)).owner() } != heap as usize {
+                        // SAFETY: the push succeeded, so `heap` is held (not a sentinel).
+                        unsafe { Self::count_cached_foreign(heap) };
                     }
                     return;
                 }

@@ -161,27 +161,22 @@ pub fn matrix_table(m: &Matrix) -> String {
 }
 
 /// The best peer (mimalloc, jemalloc, snmalloc; not system) of workload `w`: the one with the
-/// best median, and its name.
-fn best_peer(m: &Matrix, w: &str) -> Option<(String, Summary)> {
-    let mut best: Option<(String, Summary, bool)> = None;
+/// best median.
+fn best_peer(m: &Matrix, w: &str) -> Option<String> {
+    let mut best: Option<(&str, f64, bool)> = None;
     for p in PEERS {
         let Some(c) = m.cell(w, p) else { continue };
         let Some(s) = c.summary() else { continue };
-        let better = match &best {
+        let better = match best {
             None => true,
-            Some((_, b, hib)) => {
-                if *hib {
-                    s.median > b.median
-                } else {
-                    s.median < b.median
-                }
-            }
+            Some((_, b, true)) => s.median > b,
+            Some((_, b, false)) => s.median < b,
         };
         if better {
-            best = Some((p.to_string(), s, c.higher_is_better));
+            best = Some((p, s.median, c.higher_is_better));
         }
     }
-    best.map(|(n, s, _)| (n, s))
+    best.map(|(n, _, _)| n.to_string())
 }
 
 /// The lowest median peak RSS among the peers on workload `w`, and whose it is.
@@ -207,7 +202,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     ]);
     let mut any = false;
     for (i, w) in m.workloads().iter().enumerate() {
-        let Some((peer, _)) = best_peer(m, w) else { continue };
+        let Some(peer) = best_peer(m, w) else { continue };
         let rss = lowest_peer_rss(m, w);
         if i > 0 && any {
             t.separator();

@@ -339,6 +339,9 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             // SAFETY: our own live block (H2); the bin flushes past its limit.
             unsafe { Heap::free_local(heap, meta, p) };
         } else if owner != 0 {
+            // Straight to the remote path rather than through `dealloc_slow`: a pure consumer
+            // (full bin of foreign blocks) takes this branch on every free, and the extra call
+            // measured 11 more instructions per remote free (callgrind `remote_free`).
             // SAFETY: a live small block of another heap (or we hold no heap).
             unsafe { Instance::<R, C>::free_remote(heap, meta, p) };
         } else {

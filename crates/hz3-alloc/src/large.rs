@@ -7,42 +7,54 @@
 //! `segment_of(p) = (p - 1) & !(SEGMENT_SIZE - 1)` is the header). The header's page metas
 //! stay zero, so a free of a large block always reaches the slow path (P2).
 //!
-//! Invariant **L1**: `kind == Large`, `map_base`/`map_len` describe the whole mapping,
-//! `large_block` is the block's address and `large_size` its usable size (the request rounded
-//! up to whole OS pages; `p + large_size` lies inside the mapping).
+//! Mappings are reused: a freed block's mapping goes to the large-mapping cache
+//! (`hz3_tcache::large_cache`, LC1–LC3) and the next large allocation that fits takes it
+//! (committed pages, no faults); a resize grows the mapping in place (`mremap`) or moves its
+//! pages to a new aligned range without copying (`OsMemory::move_to`), reserving room to
+//! grow so that a buffer grown step by step costs amortised O(1) per byte.
+//!
+//! Invariants:
+//! - **L1** `kind == Large`; `map_base`/`map_len` describe the whole mapping, `large_block`
+//!   is the block's address and `large_size` its usable size (the request rounded up to whole
+//!   OS pages); `large_block + large_size <= map_base + map_len` (the rest is the block's
+//!   room to grow, reserved address space that is untouched or committed from a former use).
+//! - **L2** a mapping in the large cache has `kind == None` (its header no longer names a
+//!   block, so a stale free of it is an invalid free).
 
 use core::ptr;
 use core::sync::atomic::Ordering;
-use hz3_page::{segment_of, OsMemory, SegmentHeader, SegmentKind, SystemOs, OS_PAGE, PAGE_SIZE, SEGMENT_SIZE};
+use hz3_page::{
+    purge, segment_of, OsMemory, SegmentHeader, SegmentKind, SystemOs, OS_PAGE, PAGE_SIZE,
+    SEGMENT_SIZE,
+};
+use hz3_tcache::large_cache;
 
-/// Maps a large block; null on overflow or OS failure.
-pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    let size = match size.checked_add(OS_PAGE - 1) {
-        Some(s) => s & !(OS_PAGE - 1),
-        None => return ptr::null_mut(),
-    };
-    let (base, p, len) = if align < SEGMENT_SIZE {
-        let off = align.max(PAGE_SIZE);
-        let Some(len) = size.checked_add(off) else { return ptr::null_mut() };
-        let base = SystemOs::map(len, SEGMENT_SIZE);
-        if base.is_null() {
-            return base;
-        }
-        (base, base as usize + off, len)
-    } else {
-        let Some(len) = size.checked_add(align).and_then(|l| l.checked_add(SEGMENT_SIZE)) else {
-            return ptr::null_mut();
-        };
-        let base = SystemOs::map(len, SEGMENT_SIZE);
-        if base.is_null() {
-            return base;
-        }
-        let p = (base as usize + SEGMENT_SIZE + align - 1) & !(align - 1);
-        (base, p, len)
-    };
+/// Room to grow reserved when a large block is resized upwards: the new mapping holds
+/// `size + size / GROWTH_DIV` (address space only; pages are committed when touched).
+const GROWTH_DIV: usize = 2;
+/// A reused mapping more than twice the size it is needed for has its tail decommitted (when
+/// the tail is more than this), so a small block in a big cached mapping does not keep the
+/// rest resident; up to twice the need stays committed, for the next, bigger reuse.
+const TAIL_KEEP: usize = 1 << 20;
+
+fn round_os(n: usize) -> Option<usize> {
+    Some(n.checked_add(OS_PAGE - 1)? & !(OS_PAGE - 1))
+}
+
+/// Offset of the block in a mapping of alignment `align < SEGMENT_SIZE`.
+fn block_offset(align: usize) -> usize {
+    align.max(PAGE_SIZE)
+}
+
+/// Writes the header of a large block (L1).
+///
+/// # Safety
+/// `base .. base + len` is a mapping nobody else uses, segment aligned at the header; `p`
+/// and `size` lie inside it.
+unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
     let hdr = segment_of(p as *const u8);
-    // SAFETY: `hdr` lies inside the fresh mapping (at `base` or `p - SEGMENT_SIZE >= base`),
-    // is segment aligned and zeroed; nobody else knows it yet.
+    // SAFETY: `hdr` lies inside the mapping (at `base` or `p - SEGMENT_SIZE >= base`), is
+    // segment aligned; nobody else knows it yet.
     unsafe {
         let h = &*hdr;
         h.map_base.set(base);
@@ -51,8 +63,92 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         h.large_block.set(p as *mut u8);
         h.kind.store(SegmentKind::Large as u32, Ordering::Release);
     }
-    hz3_page::segmap::register(hdr as usize);
     p as *mut u8
+}
+
+/// A mapping of at least `need` bytes at a segment boundary: from the cache (committed
+/// pages; `dirty` tells the caller it may hold old data) or fresh. Null on OS failure.
+fn mapping(need: usize) -> (*mut u8, usize, bool) {
+    if let Some((base, len)) = large_cache::take(need) {
+        if len >= need {
+            if len / 2 > need && len - 2 * need > TAIL_KEEP {
+                // SAFETY: the tail past `2 * need` lies in the mapping and holds nothing live.
+                unsafe { SystemOs::decommit(base.add(2 * need), len - 2 * need) };
+            }
+            return (base, len, true);
+        }
+        // A smaller cached mapping: move its committed pages into a new, bigger range.
+        let target = SystemOs::map(need, SEGMENT_SIZE);
+        if !target.is_null() {
+            // SAFETY: `base .. base + len` is a whole unused cached mapping (LC1); `target`
+            // is a fresh reservation of `need >= len` bytes.
+            if unsafe { SystemOs::move_to(base, len, target, need) } {
+                hz3_page::segmap::unregister(base as usize);
+                hz3_page::segmap::register(target as usize);
+                return (target, need, true);
+            }
+            // SAFETY: the fresh reservation holds nothing.
+            unsafe { SystemOs::unmap(target, need) };
+        }
+        // SAFETY: the cached mapping is whole and unused; give it back.
+        unsafe { large_cache::release(base, len) };
+    }
+    let base = SystemOs::map(need, SEGMENT_SIZE);
+    if !base.is_null() {
+        hz3_page::segmap::register(base as usize);
+    }
+    (base, need, false)
+}
+
+/// Maps a large block of `size` bytes with room to grow to `capacity` bytes; the bool says
+/// whether its memory may hold old data (a reused mapping). Null on overflow or OS failure.
+fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
+    let (Some(size), Some(capacity)) = (round_os(size), round_os(capacity.max(size))) else {
+        return (ptr::null_mut(), false);
+    };
+    if align < SEGMENT_SIZE {
+        let off = block_offset(align);
+        let Some(need) = capacity.checked_add(off) else { return (ptr::null_mut(), false) };
+        let (base, len, dirty) = mapping(need);
+        if base.is_null() {
+            return (base, false);
+        }
+        // SAFETY: a mapping only we know of, segment aligned; the block fits (`need <= len`).
+        (unsafe { format(base, len, base as usize + off, size) }, dirty)
+    } else {
+        let Some(len) = size.checked_add(align).and_then(|l| l.checked_add(SEGMENT_SIZE)) else {
+            return (ptr::null_mut(), false);
+        };
+        let base = SystemOs::map(len, SEGMENT_SIZE);
+        if base.is_null() {
+            return (base, false);
+        }
+        let p = (base as usize + SEGMENT_SIZE + align - 1) & !(align - 1);
+        hz3_page::segmap::register(segment_of(p as *const u8) as usize);
+        // SAFETY: a fresh mapping; header at `p - SEGMENT_SIZE >= base`, block inside.
+        (unsafe { format(base, len, p, size) }, false)
+    }
+}
+
+/// Maps (or reuses) a large block; null on overflow or OS failure.
+pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    alloc_inner(size, align, size).0
+}
+
+/// A large block for a resize that grows into the large range: reserves room to grow (as
+/// [`resize`] does), so a buffer grown step by step is not copied again.
+pub fn alloc_with_room(size: usize, align: usize) -> *mut u8 {
+    alloc_inner(size, align, size.saturating_add(size / GROWTH_DIV)).0
+}
+
+/// A large block that reads zero (fresh pages are zero; a reused mapping is cleared).
+pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    let (p, dirty) = alloc_inner(size, align, size);
+    if dirty {
+        // SAFETY: the block has at least `size` writable bytes.
+        unsafe { ptr::write_bytes(p, 0, size) };
+    }
+    p
 }
 
 /// The header of `p` if it is a large block.
@@ -71,13 +167,84 @@ pub fn usable_size(h: &SegmentHeader) -> usize {
     h.large_size.get()
 }
 
-/// Unmaps a large block.
+/// Frees a large block: its mapping goes to the large-mapping cache (or is unmapped, LC3).
 ///
 /// # Safety
 /// `h` is the header of a live large block that the caller gives up.
 pub unsafe fn free(h: &SegmentHeader) {
     let (base, len) = (h.map_base.get(), h.map_len.get());
-    hz3_page::segmap::unregister(h as *const SegmentHeader as usize);
-    // SAFETY: L1: the mapping came from `SystemOs::map(len, ..)`; nothing in it is live.
-    unsafe { SystemOs::unmap(base, len) };
+    let hdr = h as *const SegmentHeader as usize;
+    if hdr != base as usize {
+        // A block aligned to a segment or more: its header is not at the mapping's start, so
+        // the mapping is not reusable by `mapping`; unmap it.
+        hz3_page::segmap::unregister(hdr);
+        // SAFETY: L1: the mapping came from `SystemOs::map(len, ..)`; nothing in it is live.
+        return unsafe { SystemOs::unmap(base, len) };
+    }
+    // L2: the header no longer names a block.
+    h.kind.store(SegmentKind::None as u32, Ordering::Release);
+    // SAFETY: L1: a whole segment-aligned mapping, registered, nothing live in it.
+    unsafe { large_cache::release(base, len) };
+}
+
+/// Resizes large block `p` (header `h`) to `new_size` without copying its bytes: in place
+/// when the mapping has room (growing it with `mremap` if the address space after it is
+/// free), else by moving the mapping's pages to a new aligned range with room to grow.
+/// Returns the block's (possibly new) address, or null when the caller must allocate, copy
+/// and free (the new size belongs to a size class, a segment alignment, or the OS refused).
+///
+/// # Safety
+/// `h` is the header of the live large block `p`, allocated with alignment `align`.
+pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+    let Some(size) = round_os(new_size) else { return ptr::null_mut() };
+    if hz3_page::class_for(new_size, align).is_some() {
+        return ptr::null_mut();
+    }
+    let (base, len) = (h.map_base.get(), h.map_len.get());
+    let end = base as usize + len;
+    let room = end - p as usize;
+    let old = h.large_size.get();
+    if size <= room {
+        if size < old / 2 && room - size > TAIL_KEEP {
+            // Shrinking a lot: give the committed tail back (the range stays reserved).
+            // SAFETY: the tail past the new size is part of our block, no longer used.
+            unsafe { SystemOs::decommit(p.add(size), room - size) };
+        }
+        h.large_size.set(size);
+        return p;
+    }
+    if align >= SEGMENT_SIZE || !ptr::eq(h as *const SegmentHeader, base as *const SegmentHeader) {
+        return ptr::null_mut();
+    }
+    let off = p as usize - base as usize;
+    let Some(want) = size.checked_add(size / GROWTH_DIV).and_then(round_os).and_then(|w| w.checked_add(off)) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `base .. base + len` is the block's whole mapping (L1); `len <= want`.
+    if unsafe { SystemOs::grow_in_place(base, len, want) } {
+        h.map_len.set(want);
+        h.large_size.set(size);
+        return p;
+    }
+    let target = SystemOs::map(want, SEGMENT_SIZE);
+    if target.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: the whole mapping moves (header and block, the block stays live) onto a fresh
+    // reservation of `want > len` bytes; no other thread reads a large header except for a
+    // block it holds, and the caller holds this one.
+    if !unsafe { SystemOs::move_to(base, len, target, want) } {
+        // SAFETY: the reservation holds nothing.
+        unsafe { SystemOs::unmap(target, want) };
+        return ptr::null_mut();
+    }
+    hz3_page::segmap::unregister(base as usize);
+    hz3_page::segmap::register(target as usize);
+    // SAFETY: the header moved with the mapping to `target`, which only we know of.
+    unsafe { format(target, want, target as usize + off, size) }
+}
+
+/// Whether the purge policy keeps freed large mappings (for docs and tests).
+pub fn caching() -> bool {
+    purge::purge_delay_ms() != 0 && purge::large_cache_bytes() != 0
 }

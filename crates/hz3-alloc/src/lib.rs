@@ -176,8 +176,8 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             return core::ptr::null_mut();
         }
         if class_for(size, align).is_none() {
-            // Fresh OS memory is already zero: skip the memset.
-            return large::alloc(size, align);
+            // Fresh OS memory is already zero; a reused mapping is cleared.
+            return large::alloc_zeroed(size, align);
         }
         let p = Self::alloc_raw(size, align);
         if !p.is_null() {
@@ -257,7 +257,9 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     }
 
     /// Resizes a block (C `realloc` without the null/zero special cases): in place when the
-    /// size class still fits, else allocate, copy, free. Null (and `p` untouched) on failure.
+    /// size class still fits; a large block is resized without copying (in place, `mremap`,
+    /// or its pages moved, see [`large::resize`]); else allocate, copy, free. Null (and `p`
+    /// untouched) on failure.
     ///
     /// # Safety
     /// `p` is a live block of this allocator instance, allocated with alignment `align`.
@@ -265,27 +267,12 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         if new_size > isize::MAX as usize {
             return core::ptr::null_mut();
         }
-        // SAFETY: P1.
-        let meta = unsafe { &*meta_of(p) };
-        let old_usable = if meta.owner() != 0 {
-            if class_for(new_size, align) == Some(meta.class()) {
-                return p;
-            }
-            class_size(meta.class())
-        } else {
-            // SAFETY: owner 0: a large block, or not ours at all.
-            match unsafe { large::header(p) } {
-                Some(h) => {
-                    let usable = large::usable_size(h);
-                    if large_fits_in_place(usable, new_size, align) {
-                        return p;
-                    }
-                    usable
-                }
-                None => fatal(FatalKind::InvalidFree),
-            }
-        };
-        let q = Self::alloc_raw(new_size, align);
+        // SAFETY: forwarded caller contract.
+        let (q, old_usable) = unsafe { Self::resize_in_place(p, new_size, align) };
+        if !q.is_null() {
+            return q;
+        }
+        let q = Self::alloc_for_resize(new_size, align);
         if !q.is_null() {
             // SAFETY: both blocks hold at least the copied length and do not overlap.
             unsafe {
@@ -294,6 +281,39 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             }
         }
         q
+    }
+
+    /// The resize that needs no copy: the same block (its class still fits) or a large block
+    /// resized by [`large::resize`]. Otherwise null and the block's usable size.
+    ///
+    /// # Safety
+    /// `p` is a live block of this allocator instance, allocated with alignment `align`.
+    #[inline]
+    unsafe fn resize_in_place(p: *mut u8, new_size: usize, align: usize) -> (*mut u8, usize) {
+        // SAFETY: P1.
+        let meta = unsafe { &*meta_of(p) };
+        if meta.owner() != 0 {
+            if class_for(new_size, align) == Some(meta.class()) {
+                return (p, 0);
+            }
+            return (core::ptr::null_mut(), class_size(meta.class()));
+        }
+        // SAFETY: owner 0: a large block, or not ours at all.
+        match unsafe { large::header(p) } {
+            // SAFETY: `h` is the header of the live large block `p`.
+            Some(h) => (unsafe { large::resize(h, p, new_size, align) }, large::usable_size(h)),
+            None => fatal(FatalKind::InvalidFree),
+        }
+    }
+
+    /// The new block of a resize that copies: a large one reserves room to grow.
+    #[inline]
+    fn alloc_for_resize(new_size: usize, align: usize) -> *mut u8 {
+        if class_for(new_size, align).is_none() {
+            large::alloc_with_room(new_size, align)
+        } else {
+            Self::alloc_raw(new_size, align)
+        }
     }
 
     #[inline(always)]
@@ -366,14 +386,6 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     }
 }
 
-/// Whether a large block of `usable` bytes can serve a resize to `new_size` in place: the
-/// request is still large (a size that fits a class moves to it), it fits, and at most half
-/// the block would be wasted.
-#[inline]
-fn large_fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
-    new_size <= usable && new_size > usable / 2 && class_for(new_size, align).is_none()
-}
-
 // SAFETY: `alloc` returns null or a block of at least `layout.size()` bytes aligned to
 // `layout.align()` (SC2/SC3 for classes, L1 for large blocks) that no other live allocation
 // overlaps (H2, P3); `dealloc` accepts exactly those blocks. No method unwinds or allocates
@@ -430,8 +442,8 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let size = layout.size();
         if class_for(size, layout.align()).is_none() {
-            // Fresh OS memory is already zero: skip the memset.
-            return large::alloc(size, layout.align());
+            // Fresh OS memory is already zero; a reused mapping is cleared.
+            return large::alloc_zeroed(size, layout.align());
         }
         // SAFETY: forwarded layout contract.
         let p = unsafe { self.alloc(layout) };
@@ -443,24 +455,12 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
     }
 
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: P1.
-        let meta = unsafe { &*meta_of(p) };
-        if meta.owner() != 0 {
-            if class_for(new_size, layout.align()) == Some(meta.class()) {
-                return p;
-            }
-        } else {
-            // SAFETY: owner 0: a large block (or an invalid pointer, reported on free).
-            if let Some(h) = unsafe { large::header(p) } {
-                if large_fits_in_place(large::usable_size(h), new_size, layout.align()) {
-                    return p;
-                }
-            }
+        // SAFETY: the GlobalAlloc contract: `p` is live, allocated with `layout`.
+        let (q, _) = unsafe { Self::resize_in_place(p, new_size, layout.align()) };
+        if !q.is_null() {
+            return q;
         }
-        // SAFETY: the caller guarantees `new_size` with `layout.align()` is a valid layout.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: valid non-zero layout (GlobalAlloc contract).
-        let q = unsafe { self.alloc(new_layout) };
+        let q = Self::alloc_for_resize(new_size, layout.align());
         if !q.is_null() {
             // SAFETY: both blocks hold at least the copied length and do not overlap.
             unsafe {
@@ -471,3 +471,4 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         q
     }
 }
+

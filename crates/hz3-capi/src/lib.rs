@@ -22,6 +22,8 @@
 //! The strategy is the Rust default ([`hz3_alloc::Hz3`]) unless a `strategy-*` feature picks
 //! another, so the benchmark matrix can preload each variant.
 
+pub mod options;
+
 use core::ffi::{c_int, c_void};
 use core::ptr;
 use hz3_alloc::config::Fast;
@@ -314,3 +316,4 @@ pub extern "C" fn hz3_strategy() -> *const u8 {
         _ => b"?\0".as_ptr(),
     }
 }
+

@@ -8,6 +8,7 @@
 //! - [`remote`]: the MPSC intrusive block lists ([`RemoteList`], [`PackedRemoteList`]) that
 //!   carry remote frees;
 //! - [`os`]: the OS layer ([`OsMemory`], [`SystemOs`]);
+//! - [`purge`]: when free memory goes back to the OS (delay, caps, the clock);
 //! - [`fatal`]: fixed-message aborts that never allocate;
 //! - [`sync`]: the loom / core switch for atomics and cells.
 //!
@@ -28,6 +29,7 @@
 pub mod fatal;
 pub mod os;
 pub mod page;
+pub mod purge;
 pub mod remote;
 pub mod segmap;
 pub mod size_class;

@@ -19,6 +19,13 @@ pub const OS_PAGE: usize = 4096;
 /// 2. [`decommit`](OsMemory::decommit) leaves the range mapped, readable and writable; the
 ///    contents become zero, and the physical memory may be returned to the OS.
 /// 3. No method allocates through the global allocator or panics.
+/// 4. [`grow_in_place`](OsMemory::grow_in_place) either extends a mapping at its address
+///    (old contents kept, the new tail zero-filled) and returns true, or changes nothing and
+///    returns false.
+/// 5. [`move_to`](OsMemory::move_to) either moves the pages of one mapping to a range that
+///    `map` returned (contents kept, any tail beyond the old length zero-filled; the old range
+///    and the target's previous pages are gone) and returns true, or changes nothing and
+///    returns false.
 pub unsafe trait OsMemory {
     /// Maps `size` bytes aligned to `align` (`size` and `align` are multiples of [`OS_PAGE`],
     /// `align` a power of two). Returns null on failure.
@@ -34,6 +41,24 @@ pub unsafe trait OsMemory {
     /// # Safety
     /// The range lies inside a live mapping and is page aligned; nothing in it is live.
     unsafe fn decommit(p: *mut u8, size: usize);
+    /// Extends the mapping `p .. p + old` to `p .. p + new` without moving it (contract 4).
+    /// The default cannot.
+    ///
+    /// # Safety
+    /// `p .. p + old` is a whole live mapping from `map` (or what earlier calls made of one);
+    /// `old <= new`, both multiples of [`OS_PAGE`].
+    unsafe fn grow_in_place(_p: *mut u8, _old: usize, _new: usize) -> bool {
+        false
+    }
+    /// Moves the mapping `old_p .. old_p + old` onto `new_p .. new_p + new` (contract 5),
+    /// without copying its pages. The default cannot.
+    ///
+    /// # Safety
+    /// `old_p .. old_p + old` is a whole live mapping; `new_p .. new_p + new` was returned by
+    /// `map(new, ..)` and holds nothing live; `old <= new`, both multiples of [`OS_PAGE`].
+    unsafe fn move_to(_old_p: *mut u8, _old: usize, _new_p: *mut u8, _new: usize) -> bool {
+        false
+    }
 }
 
 /// Linux `mmap`/`munmap`/`madvise`.
@@ -81,6 +106,23 @@ unsafe impl OsMemory for SystemOs {
         // SAFETY: the caller passes a page-aligned range inside a live private anonymous
         // mapping with nothing live in it.
         unsafe { libc::madvise(p.cast(), size, libc::MADV_DONTNEED) };
+    }
+
+    unsafe fn grow_in_place(p: *mut u8, old: usize, new: usize) -> bool {
+        // SAFETY: without MREMAP_MAYMOVE the kernel either extends the private anonymous
+        // mapping in place (the tail zero-filled) or fails and leaves it unchanged (4).
+        let r = unsafe { libc::mremap(p.cast(), old, new, 0) };
+        r != libc::MAP_FAILED
+    }
+
+    unsafe fn move_to(old_p: *mut u8, old: usize, new_p: *mut u8, new: usize) -> bool {
+        // SAFETY: MREMAP_MAYMOVE | MREMAP_FIXED moves the page tables of the old mapping onto
+        // `new_p` (first unmapping the reservation there, which holds nothing live per the
+        // caller) and zero-fills any growth; on failure nothing changes (5).
+        let r = unsafe {
+            libc::mremap(old_p.cast(), old, new, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, new_p.cast::<libc::c_void>())
+        };
+        r != libc::MAP_FAILED
     }
 }
 

@@ -219,6 +219,9 @@ pub struct SegmentHeader {
     /// Small: free pages that were used and not yet decommitted (subset of `free_pages`).
     /// Owner only.
     pub dirty_pages: OwnerCell<u64>,
+    /// Small: when the dirty pages are due to be decommitted (`purge::now_ms` clock; 0 = no
+    /// dirty page, PG2). Owner only.
+    pub purge_at: OwnerCell<u64>,
     /// Small: links in the owner's segment list. Owner only.
     pub next: OwnerCell<*mut SegmentHeader>,
     /// Small: links in the owner's segment list. Owner only.

@@ -98,7 +98,20 @@ pub struct Local<R: RemoteFree> {
     pub segments: *mut SegmentHeader,
     /// The strategy's producer-side buffer.
     pub outbox: R::Outbox,
+    /// Earliest `purge_at` of our segments with dirty pages (0 = none; PG2).
+    pub purge_next: u64,
+    /// When the next homecoming pass is due (`purge::now_ms` clock).
+    pub tick_at: u64,
+    /// Refills left before the clock is read again.
+    pub tick_countdown: u32,
+    /// Bit `c` set: class `c` was refilled since the last homecoming pass.
+    pub refilled: u64,
+    /// Slabs released so far (wrapping; tells a pass whether it freed pages).
+    pub slabs_released: u64,
 }
+
+/// Refills between two reads of the clock on the allocation slow path.
+pub const TICK_REFILLS: u32 = 8;
 
 /// State other threads touch.
 #[repr(C)]
@@ -334,6 +347,14 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     pub unsafe fn alloc_refill(&self, c: usize) -> *mut u8 {
         // SAFETY: H4 per the caller.
         let local = unsafe { self.local() };
+        local.refilled |= 1u64 << c;
+        if local.tick_countdown == 0 {
+            local.tick_countdown = TICK_REFILLS;
+            // SAFETY: H4.
+            unsafe { self.tick(local) };
+        } else {
+            local.tick_countdown -= 1;
+        }
         // Publish our own buffered remote frees while we are on a slow path (D).
         // SAFETY: our outbox; destinations are live heaps (Q4).
         unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
@@ -561,11 +582,13 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     }
 
     /// Flushes everything the thread holds back to the slabs, collects every inbox and
-    /// releases empty slabs and segments. Used at thread exit and by `collect()`.
+    /// releases empty slabs and segments. Used at thread exit (`purge` false: free pages keep
+    /// their deadlines, for the next holder to reuse) and by `collect()` (`purge` true: every
+    /// dirty page is decommitted now).
     ///
     /// # Safety
     /// H4.
-    pub unsafe fn flush_all(&self) {
+    pub unsafe fn flush_all(&self, purge: bool) {
         // SAFETY: H4.
         let local = unsafe { self.local() };
         // SAFETY: our outbox.
@@ -589,48 +612,134 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                     break;
                 }
             }
-            // Blocks freed to our slabs without notification (E).
-            let mut p = local.partial[c];
-            while !p.is_null() {
-                // SAFETY: slab heads on our list.
-                let meta = unsafe { &*p };
-                p = meta.next.get();
-                let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
-                // SAFETY: we own the page.
-                unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
-            }
-            // Release every empty slab, including the last partial one.
-            let mut p = local.partial[c];
-            while !p.is_null() {
-                // SAFETY: slab heads on our list.
-                let meta = unsafe { &*p };
-                p = meta.next.get();
-                if meta.used.get() == 0 {
-                    // SAFETY: H4; used == 0 (see slab_gained).
-                    unsafe { self.release_slab(local, meta) };
-                }
-            }
+            // Blocks freed to our slabs without notification (E); every empty slab, the last
+            // partial one included, goes back.
+            // SAFETY: H4.
+            unsafe { self.release_empty_slabs(local, c) };
         }
         // Foreign blocks from the bins went to the outbox: publish them.
         // SAFETY: our outbox.
         unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
-        // SAFETY: H4.
-        unsafe { self.decommit_all() };
+        if purge {
+            // SAFETY: H4.
+            unsafe { self.purge_expired(local, 0, true) };
+        }
     }
 
-    /// Decommits the dirty free pages of every segment of the heap (G4).
+    /// The clock-driven part of the allocation slow path (every [`TICK_REFILLS`] refills):
+    /// purges our segments whose deadline passed (PG2) and, once per purge delay, brings
+    /// home what other threads freed into classes we no longer allocate and runs the
+    /// process-wide purge (pooled heaps, segment and large-mapping caches).
     ///
     /// # Safety
     /// H4.
-    pub unsafe fn decommit_all(&self) {
-        // SAFETY: H4.
-        let local = unsafe { self.local() };
-        let mut seg = local.segments;
-        while !seg.is_null() {
-            // SAFETY: our segments (G1).
+    #[cold]
+    #[inline(never)]
+    unsafe fn tick(&self, local: &mut Local<R>) {
+        let now = hz3_page::purge::now_ms();
+        if local.purge_next != 0 && now >= local.purge_next {
+            // SAFETY: H4.
+            unsafe { self.purge_expired(local, now, false) };
+        }
+        if now >= local.tick_at {
+            local.tick_at = now + hz3_page::purge::purge_delay_ms().max(1);
+            // SAFETY: H4.
+            let _ = unsafe { self.homecoming(local, None) };
+            crate::registry::Instance::<R, C>::global_tick(now);
+        }
+    }
+
+    /// Homecoming (promise 5): for every class not refilled since the last pass, takes what
+    /// other threads freed into its inbox, returns its bin and spill to the slabs (foreign
+    /// blocks go home) and releases its empty slabs, so memory freed into a class the owner no
+    /// longer uses becomes reusable for any size. With `need` (the heap is about to take a
+    /// new segment for a slab of that class), the inboxes and spills of every other class go
+    /// back to their slabs as well.
+    ///
+    /// Returns whether any slab was released.
+    ///
+    /// # Safety
+    /// H4.
+    pub(crate) unsafe fn homecoming(&self, local: &mut Local<R>, need: Option<usize>) -> bool {
+        let idle = !local.refilled;
+        local.refilled = 0;
+        let mut sent = false;
+        let released = local.slabs_released;
+        for c in 0..NUM_CLASSES {
+            let is_idle = idle & (1u64 << c) != 0;
+            // Called for a new slab of class `need`: every other class's inbox and spill go
+            // back to their slabs too (they are free blocks; only bins stay with active
+            // classes), so that their empty slabs can serve the new one.
+            let eager = need.is_some_and(|n| n != c);
+            if !is_idle && !eager {
+                continue;
+            }
+            let pending = R::inbox_pending(&self.shared.inbox[c].0);
+            let flush_bin = is_idle && local.bins[c].count != 0;
+            if !pending && !flush_bin && local.spill[c].is_null() && !self.has_empty_slab(local, c) {
+                continue;
+            }
+            if pending {
+                self.collect_class(local, c);
+            }
+            if flush_bin {
+                let b = core::mem::replace(&mut local.bins[c].head, ptr::null_mut());
+                local.bins[c].count = 0;
+                sent = true;
+                // SAFETY: H2: bin blocks are ours (or foreign under CACHE_FOREIGN, sent home
+                // by `return_block`); their links become plain first (H5).
+                unsafe {
+                    Self::decode_chain(b, c);
+                    self.return_chain(local, b);
+                }
+            }
+            let s = core::mem::replace(&mut local.spill[c], ptr::null_mut());
+            // SAFETY: H2: spill blocks are ours.
             unsafe {
-                crate::slab::decommit_dirty(seg);
-                seg = (*seg).next.get();
+                self.return_chain(local, s);
+                if is_idle {
+                    self.release_empty_slabs(local, c);
+                }
+            }
+        }
+        if sent {
+            // Foreign blocks from the bins went to the outbox: publish them.
+            // SAFETY: our outbox.
+            unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
+        }
+        local.slabs_released != released
+    }
+
+    /// Whether class `c` has an empty slab kept as its last partial one.
+    fn has_empty_slab(&self, local: &Local<R>, c: usize) -> bool {
+        let p = local.partial[c];
+        // SAFETY: slab heads on our list (H3).
+        !p.is_null() && unsafe { &*p }.used.get() == 0
+    }
+
+    /// Collects unnotified remote frees of class `c`'s partial slabs (E) and releases every
+    /// empty slab of the class, the last partial one included.
+    ///
+    /// # Safety
+    /// H4.
+    unsafe fn release_empty_slabs(&self, local: &mut Local<R>, c: usize) {
+        let mut p = local.partial[c];
+        while !p.is_null() {
+            // SAFETY: slab heads on our list.
+            let meta = unsafe { &*p };
+            p = meta.next.get();
+            let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+            // SAFETY: we own the page.
+            unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
+        }
+        let mut p = local.partial[c];
+        while !p.is_null() {
+            // SAFETY: slab heads on our list.
+            let meta = unsafe { &*p };
+            p = meta.next.get();
+            if meta.used.get() == 0 {
+                // SAFETY: H4; used == 0 (see slab_gained).
+                unsafe { self.release_slab(local, meta) };
             }
         }
     }

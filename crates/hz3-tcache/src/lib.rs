@@ -31,6 +31,7 @@
 
 pub mod config;
 pub mod heap;
+pub mod large_cache;
 pub mod lock;
 pub mod registry;
 pub mod slab;

@@ -39,6 +39,18 @@ impl SpinLock {
         SpinGuard { lock: self }
     }
 
+    /// Acquires the lock if it is free right now (never waits).
+    #[inline]
+    pub fn try_lock(&self) -> Option<SpinGuard<'_>> {
+        if self.locked.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SpinGuard { lock: self })
+    }
+
     /// Forces the lock open (only for a fork child, where the holder no longer exists).
     ///
     /// # Safety

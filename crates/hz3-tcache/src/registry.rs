@@ -21,7 +21,7 @@ use crate::heap::{Heap, DEAD_BINS, EMPTY_BINS};
 use crate::lock::SpinLock;
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use core::ptr::NonNull;
 use hz3_page::{
     fatal, meta_index, page_meta, Block, FatalKind, OsMemory, PageMeta, SystemOs, NUM_CLASSES,
@@ -48,6 +48,8 @@ pub struct Registry {
     all: AtomicPtr<u8>,
     /// pthread key + 1 (0 = not created yet).
     key: AtomicUsize,
+    /// When the next process-wide purge is due (`global_tick`).
+    next_tick: AtomicU64,
     /// The fallback heap for dead threads and its lock.
     fallback_lock: SpinLock,
     fallback: UnsafeCell<*mut u8>,
@@ -64,6 +66,7 @@ impl Registry {
             pool: UnsafeCell::new(ptr::null_mut()),
             all: AtomicPtr::new(ptr::null_mut()),
             key: AtomicUsize::new(0),
+            next_tick: AtomicU64::new(0),
             fallback_lock: SpinLock::new(),
             fallback: UnsafeCell::new(ptr::null_mut()),
         }
@@ -245,8 +248,10 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         if heap.is_null() || Self::current() != heap {
             return;
         }
-        // SAFETY: the exiting thread holds `heap` (O1).
-        unsafe { (*heap).flush_all() };
+        // SAFETY: the exiting thread holds `heap` (O1). Free pages keep their deadlines: the
+        // next thread to adopt the heap reuses them warm, or the process-wide purge
+        // (`global_tick`) returns them.
+        unsafe { (*heap).flush_all(false) };
         Self::set_current(DEAD);
         Self::detach(heap);
     }
@@ -309,7 +314,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         let heap = Self::current();
         if !Self::is_sentinel(heap) {
             // SAFETY: held by us (O1).
-            unsafe { (*heap).flush_all() };
+            unsafe { (*heap).flush_all(true) };
         }
         let reg = Self::registry();
         {
@@ -320,12 +325,46 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 let mut h = *reg.pool.get();
                 while !h.is_null() {
                     let heap = &*h.cast::<Heap<R, C>>();
-                    heap.flush_all();
+                    heap.flush_all(true);
                     h = heap.shared.pool_next.load(Ordering::Relaxed);
                 }
             }
         }
         crate::slab::segment_cache_trim();
+        crate::large_cache::trim();
+    }
+
+    /// The process-wide purge, run by any heap's slow path at most once per purge delay:
+    /// purges the expired dirty pages of pooled heaps (if the registry lock is free), and the
+    /// expired entries of the segment and large-mapping caches. Never waits for a lock.
+    pub fn global_tick(now: u64) {
+        let reg = Self::registry();
+        let due = reg.next_tick.load(Ordering::Relaxed);
+        if now < due
+            || reg
+                .next_tick
+                .compare_exchange(due, now + hz3_page::purge::purge_delay_ms().max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if let Some(_g) = reg.lock.try_lock() {
+            // SAFETY: the lock is held; pooled heaps are held by nobody, the lock makes us
+            // their temporary holder (O1).
+            unsafe {
+                let mut h = *reg.pool.get();
+                while !h.is_null() {
+                    let heap = &*h.cast::<Heap<R, C>>();
+                    let local = heap.local();
+                    if local.purge_next != 0 && local.purge_next <= now {
+                        heap.purge_expired(local, now, false);
+                    }
+                    h = heap.shared.pool_next.load(Ordering::Relaxed);
+                }
+            }
+        }
+        crate::slab::segment_cache_purge(now, false);
+        crate::large_cache::purge(now, false);
     }
 
     /// Drains everything reachable and returns the blocks still live per class (the
@@ -345,7 +384,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             let f = unsafe { *reg.fallback.get() };
             if !f.is_null() {
                 // SAFETY: we hold the fallback heap while holding its lock.
-                unsafe { (*f.cast::<Heap<R, C>>()).flush_all() };
+                unsafe { (*f.cast::<Heap<R, C>>()).flush_all(true) };
             }
         }
         let mut used = [0u64; NUM_CLASSES];
@@ -410,11 +449,13 @@ unsafe extern "C" fn fork_prepare() {
         core::mem::forget(reg.fallback_lock.lock());
     }
     crate::slab::segment_cache_before_fork();
+    crate::large_cache::before_fork();
 }
 
 unsafe extern "C" fn fork_parent() {
     // SAFETY: this thread took every lock in `fork_prepare`.
     unsafe {
+        crate::large_cache::after_fork();
         crate::slab::segment_cache_after_fork_parent();
         for reg in REGISTRIES.iter() {
             reg.fallback_lock.force_unlock();
@@ -426,6 +467,7 @@ unsafe extern "C" fn fork_parent() {
 unsafe extern "C" fn fork_child() {
     // SAFETY: the child has one thread, which took every lock in `fork_prepare`.
     unsafe {
+        crate::large_cache::after_fork();
         crate::slab::segment_cache_after_fork_child();
         for reg in REGISTRIES.iter() {
             reg.fallback_lock.force_unlock();

@@ -3,14 +3,18 @@
 //!
 //! Invariants:
 //! - **G1** A small segment is owned by exactly one heap (`SegmentHeader::owner`), which alone
-//!   changes its `free_pages`; bit `i` is set iff page `i` belongs to no slab.
+//!   changes its `free_pages`, `dirty_pages` and `purge_at`; bit `i` of `free_pages` is set
+//!   iff page `i` belongs to no slab.
 //! - **G2** A segment whose pages are all free is unlinked from its heap and goes to the
-//!   segment cache (decommitted) or back to the OS; no block of it is live (P3).
-//! - **G3** The segment cache holds at most [`SEGMENT_CACHE_MAX`] segments, each decommitted
-//!   (reads zero) and unowned.
-//! - **G4** `dirty_pages ⊆ free_pages`; a segment holds fewer than [`DIRTY_PAGES_MAX`] dirty
-//!   pages after any release, and none after `flush_all` (thread exit, `collect()`): freed
-//!   memory goes back to the OS after a bounded amount of reuse-friendly slack.
+//!   segment cache (its dirty pages still committed, on their deadline) or back to the OS; no
+//!   block of it is live (P3).
+//! - **G3** The segment cache holds at most [`SEGMENT_CACHE_MAX`] unowned segments; an entry
+//!   records the segment's dirty pages and their deadline (PG1, PG2 of `hz3_page::purge`);
+//!   the segment's header is zeroed when it leaves the cache.
+//! - **G4** `dirty_pages ⊆ free_pages`: dirty pages are free pages that are still committed.
+//!   They are decommitted when their segment's `purge_at` has passed (on the owner's slow
+//!   path), when the process's dirty bytes exceed the cap (the releasing heap purges its own,
+//!   oldest first), or at once by `collect()`; a new slab takes dirty pages first.
 
 use crate::heap::{list_push, list_remove, Heap, Local, ON_FULL, ON_PARTIAL};
 use crate::lock::SpinLock;
@@ -18,38 +22,60 @@ use crate::config::Config;
 use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::Ordering;
+use hz3_page::purge;
 use hz3_page::{
     class_size, find_run, page_meta, page_start, run_mask, slab_capacity, slab_pages, OsMemory,
     PageMeta, SegmentHeader, SegmentKind, SystemOs, ALL_SLAB_PAGES, PAGE_SIZE, SEGMENT_SIZE,
 };
 use hz3_pageq::RemoteFree;
 
-/// Free segments kept for reuse (decommitted) before unmapping.
-pub const SEGMENT_CACHE_MAX: usize = 8;
-/// Free-but-committed pages a segment may hold before they are decommitted (G4).
-pub const DIRTY_PAGES_MAX: usize = 16;
+/// Free segments kept for reuse before unmapping.
+pub const SEGMENT_CACHE_MAX: usize = 16;
+/// Segments a heap purges per slow-path visit when their deadline passed (bounded work).
+pub const PURGE_SEGMENTS_PER_VISIT: usize = 8;
 
-/// Decommits every dirty free page of `seg` (in maximal runs).
+/// Decommits every dirty page of `seg` (in maximal runs) and clears its deadline.
 ///
 /// # Safety
-/// The caller owns `seg` (G1).
+/// The caller owns `seg` (G1), or holds the segment cache lock for a cached one.
 pub unsafe fn decommit_dirty(seg: *mut SegmentHeader) {
     // SAFETY: G1.
     let s = unsafe { &*seg };
-    let mut dirty = s.dirty_pages.get();
+    let dirty = s.dirty_pages.get();
     s.dirty_pages.set(0);
-    while dirty != 0 {
-        let start = dirty.trailing_zeros() as usize;
-        let len = (!(dirty >> start)).trailing_zeros() as usize;
-        // SAFETY: dirty pages are free (G4) and lie inside the segment.
+    s.purge_at.set(0);
+    // SAFETY: forwarded; dirty pages are free (G4).
+    unsafe { decommit_mask(seg, dirty) };
+}
+
+/// Decommits the pages of `mask` (free pages of `seg`) and takes them off the dirty count.
+///
+/// # Safety
+/// The pages of `mask` belong to no slab of `seg`, a live segment.
+unsafe fn decommit_mask(seg: *mut SegmentHeader, mut mask: u64) {
+    purge::sub_dirty(mask.count_ones() as usize * PAGE_SIZE);
+    while mask != 0 {
+        let start = mask.trailing_zeros() as usize;
+        let len = (!(mask >> start)).trailing_zeros() as usize;
+        // SAFETY: free pages lie inside the segment and hold nothing live (caller, PG3).
         unsafe { SystemOs::decommit(page_start(seg, start), len * PAGE_SIZE) };
-        dirty &= !run_mask(start, len);
+        mask &= !run_mask(start, len);
     }
 }
 
+#[derive(Clone, Copy)]
+struct CachedSegment {
+    seg: *mut SegmentHeader,
+    dirty: u64,
+    purge_at: u64,
+}
+
+const NO_SEGMENT: CachedSegment = CachedSegment { seg: ptr::null_mut(), dirty: 0, purge_at: 0 };
+
 struct SegmentCache {
     lock: SpinLock,
-    slots: UnsafeCell<[*mut SegmentHeader; SEGMENT_CACHE_MAX]>,
+    /// Oldest first.
+    slots: UnsafeCell<[CachedSegment; SEGMENT_CACHE_MAX]>,
     len: UnsafeCell<usize>,
 }
 
@@ -58,59 +84,123 @@ unsafe impl Sync for SegmentCache {}
 
 static SEGMENT_CACHE: SegmentCache = SegmentCache {
     lock: SpinLock::new(),
-    slots: UnsafeCell::new([ptr::null_mut(); SEGMENT_CACHE_MAX]),
+    slots: UnsafeCell::new([NO_SEGMENT; SEGMENT_CACHE_MAX]),
     len: UnsafeCell::new(0),
 };
 
-/// A fresh or cached segment (zeroed data pages, header to be formatted), or null.
-fn segment_acquire() -> *mut SegmentHeader {
-    {
+/// A fresh or cached segment with a zeroed header (its data pages may be dirty: the returned
+/// mask and deadline say which), or null.
+fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
+    let cached = {
         let _g = SEGMENT_CACHE.lock.lock();
         // SAFETY: the lock is held (see `SegmentCache`).
         unsafe {
             let len = &mut *SEGMENT_CACHE.len.get();
             if *len > 0 {
                 *len -= 1;
-                return (*SEGMENT_CACHE.slots.get())[*len];
+                // The cache is being drawn from: the entries left are likely wanted soon, so
+                // their deadlines move with this use (purged only once the cache sits idle).
+                let slots = &mut *SEGMENT_CACHE.slots.get();
+                let at = purge::deadline(purge::now_ms());
+                for e in slots[..*len].iter_mut().filter(|e| e.dirty != 0) {
+                    e.purge_at = e.purge_at.max(at);
+                }
+                Some(slots[*len])
+            } else {
+                None
             }
         }
+    };
+    if let Some(e) = cached {
+        // SAFETY: a cached segment is unowned and holds nothing live (G3); its header page is
+        // committed; zeroing the header makes every meta read owner 0 again (P2).
+        unsafe { ptr::write_bytes(e.seg.cast::<u8>(), 0, core::mem::size_of::<SegmentHeader>()) };
+        return (e.seg, e.dirty, e.purge_at);
     }
     let seg = SystemOs::map(SEGMENT_SIZE, SEGMENT_SIZE);
     if !seg.is_null() {
         hz3_page::segmap::register(seg as usize);
     }
-    seg.cast()
+    (seg.cast(), 0, 0)
 }
 
-/// Gives an empty segment back (G2, G3).
+/// Gives an empty segment back (G2, G3): into the cache with its dirty pages, evicting (and
+/// unmapping) the oldest entry when full.
 ///
 /// # Safety
 /// No page of `seg` is in use and no heap links it.
 unsafe fn segment_release(seg: *mut SegmentHeader) {
-    // SAFETY: the whole segment is unused (caller); decommit zeroes it, header included, so a
-    // later `segment_acquire` gets an all-zero header (every meta owner 0, P2).
-    unsafe { SystemOs::decommit(seg.cast(), SEGMENT_SIZE) };
-    {
+    // SAFETY: the segment is unlinked and unused: we are its only user.
+    let (dirty, purge_at) = unsafe { ((*seg).dirty_pages.get(), (*seg).purge_at.get()) };
+    let entry = CachedSegment { seg, dirty, purge_at: if dirty != 0 { purge_at.max(1) } else { 0 } };
+    if purge::purge_delay_ms() == 0 {
+        // Eager return: the segment goes back to the OS at once.
+        // SAFETY: unused segment from `map(SEGMENT_SIZE, ..)`.
+        unsafe { unmap_segment(entry) };
+        return;
+    }
+    let evicted = {
         let _g = SEGMENT_CACHE.lock.lock();
         // SAFETY: the lock is held.
         unsafe {
             let len = &mut *SEGMENT_CACHE.len.get();
-            if *len < SEGMENT_CACHE_MAX {
-                (*SEGMENT_CACHE.slots.get())[*len] = seg;
-                *len += 1;
-                return;
+            let slots = &mut *SEGMENT_CACHE.slots.get();
+            let evicted = if *len == SEGMENT_CACHE_MAX {
+                let old = slots[0];
+                slots.copy_within(1.., 0);
+                *len -= 1;
+                Some(old)
+            } else {
+                None
+            };
+            slots[*len] = entry;
+            *len += 1;
+            evicted
+        }
+    };
+    if let Some(old) = evicted {
+        // SAFETY: evicted from the cache: unused (G3).
+        unsafe { unmap_segment(old) };
+    }
+}
+
+/// Unmaps a segment that left the cache (or never entered it).
+///
+/// # Safety
+/// `e.seg` is unused, came from `map(SEGMENT_SIZE, ..)` and `e.dirty` is its dirty mask.
+unsafe fn unmap_segment(e: CachedSegment) {
+    purge::sub_dirty(e.dirty.count_ones() as usize * PAGE_SIZE);
+    hz3_page::segmap::unregister(e.seg as usize);
+    // SAFETY: per the contract.
+    unsafe { SystemOs::unmap(e.seg.cast(), SEGMENT_SIZE) };
+}
+
+/// Decommits the dirty pages of cached segments whose deadline passed (`force`: all, and
+/// unmaps every cached segment). Skips the work if another thread holds the cache lock and
+/// `force` is false.
+pub fn segment_cache_purge(now: u64, force: bool) {
+    if force {
+        return segment_cache_trim();
+    }
+    let Some(_g) = SEGMENT_CACHE.lock.try_lock() else { return };
+    // SAFETY: the lock is held; cached segments are unused (G3), their pages free.
+    unsafe {
+        let len = *SEGMENT_CACHE.len.get();
+        let slots = &mut *SEGMENT_CACHE.slots.get();
+        for e in slots[..len].iter_mut() {
+            if e.dirty != 0 && e.purge_at <= now {
+                decommit_mask(e.seg, e.dirty);
+                e.dirty = 0;
+                e.purge_at = 0;
             }
         }
     }
-    hz3_page::segmap::unregister(seg as usize);
-    // SAFETY: `seg` came from `SystemOs::map(SEGMENT_SIZE, ..)` and nothing uses it.
-    unsafe { SystemOs::unmap(seg.cast(), SEGMENT_SIZE) };
 }
 
 /// Unmaps every cached segment (used by `collect`).
 pub fn segment_cache_trim() {
     loop {
-        let seg = {
+        let e = {
             let _g = SEGMENT_CACHE.lock.lock();
             // SAFETY: the lock is held.
             unsafe {
@@ -122,9 +212,8 @@ pub fn segment_cache_trim() {
                 (*SEGMENT_CACHE.slots.get())[*len]
             }
         };
-        hz3_page::segmap::unregister(seg as usize);
         // SAFETY: cached segments are unused and came from `map(SEGMENT_SIZE, ..)` (G3).
-        unsafe { SystemOs::unmap(seg.cast(), SEGMENT_SIZE) };
+        unsafe { unmap_segment(e) };
     }
 }
 
@@ -154,35 +243,57 @@ pub unsafe fn segment_cache_after_fork_parent() {
 
 impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// Carves a new slab of class `c` from an owned segment (or a new one) and puts it at the
-    /// front of `partial[c]`. Null if the OS is out of memory.
+    /// front of `partial[c]`. Dirty (still committed) free pages are taken first, so reuse
+    /// does not fault (G4). Null if the OS is out of memory.
     ///
     /// # Safety
     /// H4.
     pub(crate) unsafe fn new_slab(&self, local: &mut Local<R>, c: usize) -> *mut PageMeta {
         let n = slab_pages(c);
-        let mut seg = local.segments;
         let mut found = None;
-        while !seg.is_null() {
-            // SAFETY: segments on our list are live and ours (G1).
-            let s = unsafe { &*seg };
-            if let Some(i) = find_run(s.free_pages.get(), n) {
-                found = Some((seg, i));
+        // Passes over our segments: a run of dirty pages, then any free run; if neither, bring
+        // home what other threads freed into classes we no longer allocate (it may empty
+        // slabs) and look once more before taking a new segment: reuse before mapping.
+        for pass in 0..3 {
+            let dirty_only = pass == 0;
+            if pass == 2 {
+                // SAFETY: H4.
+                if !unsafe { self.homecoming(local, Some(c)) } {
+                    break;
+                }
+            }
+            let mut seg = local.segments;
+            while !seg.is_null() {
+                // SAFETY: segments on our list are live and ours (G1).
+                let s = unsafe { &*seg };
+                let mask = if dirty_only { s.dirty_pages.get() } else { s.free_pages.get() };
+                if let Some(i) = find_run(mask, n) {
+                    found = Some((seg, i));
+                    break;
+                }
+                seg = s.next.get();
+            }
+            if found.is_some() {
                 break;
             }
-            seg = s.next.get();
         }
         let (seg, idx) = match found {
             Some(f) => f,
             None => {
-                let seg = segment_acquire();
+                let (seg, dirty, purge_at) = segment_acquire();
                 if seg.is_null() {
                     return ptr::null_mut();
                 }
-                // SAFETY: a fresh/cached segment is zeroed and ours alone.
+                // SAFETY: a fresh/cached segment with a zeroed header, ours alone.
                 let s = unsafe { &*seg };
                 s.kind.store(SegmentKind::Small as u32, Ordering::Relaxed);
                 s.owner.set(self.shared.id);
                 s.free_pages.set(ALL_SLAB_PAGES);
+                s.dirty_pages.set(dirty);
+                s.purge_at.set(purge_at);
+                if purge_at != 0 && (local.purge_next == 0 || purge_at < local.purge_next) {
+                    local.purge_next = purge_at;
+                }
                 s.prev.set(ptr::null_mut());
                 s.next.set(local.segments);
                 if !local.segments.is_null() {
@@ -190,13 +301,25 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                     unsafe { &*local.segments }.prev.set(seg);
                 }
                 local.segments = seg;
-                (seg, find_run(ALL_SLAB_PAGES, n).unwrap_or(1))
+                let run = find_run(dirty, n).or_else(|| find_run(ALL_SLAB_PAGES, n));
+                (seg, run.unwrap_or(1))
             }
         };
         // SAFETY: G1: we own the segment.
         let s = unsafe { &*seg };
-        s.free_pages.set(s.free_pages.get() & !run_mask(idx, n));
-        s.dirty_pages.set(s.dirty_pages.get() & !run_mask(idx, n));
+        let run = run_mask(idx, n);
+        s.free_pages.set(s.free_pages.get() & !run);
+        let reused = s.dirty_pages.get() & run;
+        if reused != 0 {
+            s.dirty_pages.set(s.dirty_pages.get() & !run);
+            if s.dirty_pages.get() == 0 {
+                s.purge_at.set(0);
+            } else {
+                // The segment is in use: its remaining dirty pages are likely wanted soon.
+                s.purge_at.set(purge::deadline(purge::now_ms()));
+            }
+            purge::sub_dirty(reused.count_ones() as usize * PAGE_SIZE);
+        }
         // SAFETY: `idx + n <= 64` (found in the mask); metas of a live segment.
         let head = unsafe { &*page_meta(seg, idx) };
         head.free.set(ptr::null_mut());
@@ -219,7 +342,8 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         head as *const PageMeta as *mut PageMeta
     }
 
-    /// Gives slab `head` back to its segment, and the segment to the cache if it is empty.
+    /// Gives slab `head` back to its segment (its pages become dirty, G4), and the segment to
+    /// the cache if it is empty.
     ///
     /// # Safety
     /// H4; `head.used == 0` and the slab is in no queue or packet (H3).
@@ -231,6 +355,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             _ => {}
         }
         head.list_flags.set(0);
+        local.slabs_released = local.slabs_released.wrapping_add(1);
         let (seg, idx) = hz3_page::meta_index(head);
         let n = head.slab_pages.get() as usize;
         for i in idx..idx + n {
@@ -243,19 +368,22 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         head.reset_remote();
         // SAFETY: G1: we own the segment.
         let s = unsafe { &*seg };
-        let free = s.free_pages.get() | run_mask(idx, n);
+        let run = run_mask(idx, n);
+        let free = s.free_pages.get() | run;
         s.free_pages.set(free);
-        if n >= 4 {
-            // Large slabs: give their memory back at once (medium sizes are not hot).
-            // SAFETY: the slab has no live block (`used == 0`).
-            unsafe { SystemOs::decommit(page_start(seg, idx), n * PAGE_SIZE) };
+        s.dirty_pages.set(s.dirty_pages.get() | run);
+        purge::add_dirty(n * PAGE_SIZE);
+        if purge::purge_delay_ms() == 0 {
+            // Eager return (delay 0).
+            // SAFETY: G1; the pages are free (`used == 0`).
+            unsafe { decommit_dirty(seg) };
         } else {
-            // Small slabs: keep the pages warm for reuse, up to a bound per segment (G4).
-            let dirty = s.dirty_pages.get() | run_mask(idx, n);
-            s.dirty_pages.set(dirty);
-            if dirty.count_ones() as usize >= DIRTY_PAGES_MAX && free != ALL_SLAB_PAGES {
-                // SAFETY: G1: we own the segment; dirty pages are free.
-                unsafe { decommit_dirty(seg) };
+            // The deadline moves with the latest release: pages freed while the segment is in
+            // use are likely reused soon (PG2: `purge_next` stays at most every deadline).
+            let at = purge::deadline(purge::now_ms());
+            s.purge_at.set(at);
+            if local.purge_next == 0 || at < local.purge_next {
+                local.purge_next = at;
             }
         }
         if free == ALL_SLAB_PAGES {
@@ -272,6 +400,68 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
             // SAFETY: every page is free and the segment is unlinked (G2).
             unsafe { segment_release(seg) };
+        } else if purge::over_cap() {
+            // SAFETY: H4.
+            unsafe { self.purge_oldest_until_under_cap(local) };
+        }
+    }
+
+    /// Decommits the dirty pages of our segments whose deadline has passed (`force`: all of
+    /// them), at most [`PURGE_SEGMENTS_PER_VISIT`] segments unless forced, and recomputes
+    /// `purge_next` (PG2).
+    ///
+    /// # Safety
+    /// H4 (the caller holds the heap, or is its temporary holder under the registry lock).
+    pub unsafe fn purge_expired(&self, local: &mut Local<R>, now: u64, force: bool) {
+        let mut next = 0u64;
+        let mut budget = PURGE_SEGMENTS_PER_VISIT;
+        let mut seg = local.segments;
+        while !seg.is_null() {
+            // SAFETY: our segments (G1).
+            let s = unsafe { &*seg };
+            if s.dirty_pages.get() != 0 {
+                if force || (s.purge_at.get() <= now && budget > 0) {
+                    budget = budget.saturating_sub(1);
+                    // SAFETY: G1.
+                    unsafe { decommit_dirty(seg) };
+                } else {
+                    let at = if s.purge_at.get() <= now { now } else { s.purge_at.get() };
+                    if next == 0 || at < next {
+                        next = at;
+                    }
+                }
+            } else {
+                s.purge_at.set(0);
+            }
+            seg = s.next.get();
+        }
+        local.purge_next = next;
+    }
+
+    /// Decommits our dirty segments, oldest deadline first, until the process is under the
+    /// dirty cap or we have none left.
+    ///
+    /// # Safety
+    /// H4.
+    unsafe fn purge_oldest_until_under_cap(&self, local: &mut Local<R>) {
+        while purge::over_cap() {
+            let mut oldest: *mut SegmentHeader = ptr::null_mut();
+            let mut at = u64::MAX;
+            let mut seg = local.segments;
+            while !seg.is_null() {
+                // SAFETY: our segments (G1).
+                let s = unsafe { &*seg };
+                if s.dirty_pages.get() != 0 && s.purge_at.get() < at {
+                    at = s.purge_at.get();
+                    oldest = seg;
+                }
+                seg = s.next.get();
+            }
+            if oldest.is_null() {
+                return;
+            }
+            // SAFETY: G1.
+            unsafe { decommit_dirty(oldest) };
         }
     }
 }

@@ -1,0 +1,100 @@
+//! Options from the environment, read once when the library is loaded (an `.init_array`
+//! constructor), without allocating: `getenv`-free scan of `environ`, numbers parsed by hand,
+//! warnings written with `write(2)`.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `HZ3_PURGE_DELAY_MS` | ms a free page, segment or large mapping stays committed before it is returned to the OS; `0` = return at once (eager) | 100 |
+//! | `HZ3_PURGE_CAP_MB` | cap on free-but-committed slab pages over all threads (MiB); past it the oldest are returned at once | 256 |
+//! | `HZ3_LARGE_CACHE_MB` | byte budget of the cache of freed large mappings (MiB); `0` = unmap large blocks on free | 128 |
+//!
+//! An unknown `HZ3_*` name or a value that is not a decimal number gets a one-line warning on
+//! standard error and is ignored; nothing here can abort the program.
+
+use hz3_page::purge;
+
+extern "C" {
+    static environ: *const *const u8;
+}
+
+fn warn(parts: &[&[u8]]) {
+    let mut buf = [0u8; 256];
+    let mut n = 0;
+    for p in parts {
+        for &b in p.iter() {
+            if n < buf.len() - 1 {
+                buf[n] = b;
+                n += 1;
+            }
+        }
+    }
+    buf[n] = b'\n';
+    n += 1;
+    // SAFETY: `buf[..n]` is initialised; write(2) does not allocate.
+    unsafe { libc::write(2, buf.as_ptr().cast(), n) };
+}
+
+fn parse(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 18 {
+        return None;
+    }
+    let mut x = 0u64;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        x = x * 10 + (b - b'0') as u64;
+    }
+    Some(x)
+}
+
+/// Applies one `NAME=VALUE` entry whose name starts with `HZ3_`.
+pub fn apply(entry: &[u8]) {
+    let (name, value) = match entry.iter().position(|&b| b == b'=') {
+        Some(i) => (&entry[..i], &entry[i + 1..]),
+        None => (entry, &[][..]),
+    };
+    let set: fn(u64) = match name {
+        b"HZ3_PURGE_DELAY_MS" => |v| purge::set_purge_delay_ms(v),
+        b"HZ3_PURGE_CAP_MB" => |v| purge::set_purge_cap_bytes((v as usize).saturating_mul(1 << 20)),
+        b"HZ3_LARGE_CACHE_MB" => |v| purge::set_large_cache_bytes((v as usize).saturating_mul(1 << 20)),
+        _ => {
+            warn(&[b"hz3: warning: unknown option ", name, b" (ignored)"]);
+            return;
+        }
+    };
+    match parse(value) {
+        Some(v) => set(v),
+        None => warn(&[b"hz3: warning: ", name, b"=", value, b" is not a number (ignored)"]),
+    }
+}
+
+/// Reads every `HZ3_*` variable of the environment.
+pub fn init() {
+    // SAFETY: `environ` is the C library's NUL-terminated array of NUL-terminated strings,
+    // valid while no thread changes the environment (we run at load time).
+    unsafe {
+        let mut e = environ;
+        if e.is_null() {
+            return;
+        }
+        while !(*e).is_null() {
+            let s = *e;
+            let len = libc::strlen(s.cast());
+            let entry = core::slice::from_raw_parts(s, len);
+            if entry.starts_with(b"HZ3_") {
+                apply(entry);
+            }
+            e = e.add(1);
+        }
+    }
+}
+
+extern "C" fn init_from_environment() {
+    init();
+}
+
+/// Runs [`init`] when the library is loaded (preloaded or linked).
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn() = init_from_environment;

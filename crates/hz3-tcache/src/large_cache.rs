@@ -1,0 +1,198 @@
+//! The process-wide cache of freed large mappings (blocks above the size classes), so that a
+//! program that frees a large block and allocates another reuses committed pages instead of
+//! faulting a fresh mapping in (`malloc(1 MiB); memset; free` in a loop, large buffers
+//! replaced one by one).
+//!
+//! Invariants:
+//! - **LC1** every entry is a whole mapping from `SystemOs::map(len, SEGMENT_SIZE)` (a large
+//!   block's, segment aligned, registered in the segment map, SM1) that holds no live block;
+//!   no two entries overlap and no live block lies in an entry.
+//! - **LC2** the entries' lengths sum to at most `purge::large_cache_bytes()` and there are
+//!   at most [`LARGE_CACHE_MAX`]; an entry is unmapped once its deadline passed (on any
+//!   heap's process-wide tick), when evicted (oldest first) to make room, or by `trim`
+//!   (`collect()`).
+//! - **LC3** with a purge delay of 0 nothing is cached: a freed large mapping is unmapped.
+
+use crate::lock::SpinLock;
+use core::cell::UnsafeCell;
+use core::ptr;
+use hz3_page::{purge, OsMemory, SystemOs};
+
+/// Most mappings the cache holds.
+pub const LARGE_CACHE_MAX: usize = 32;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    base: *mut u8,
+    len: usize,
+    expire: u64,
+}
+
+const NO_ENTRY: Entry = Entry { base: ptr::null_mut(), len: 0, expire: 0 };
+
+struct LargeCache {
+    lock: SpinLock,
+    /// Oldest first.
+    slots: UnsafeCell<[Entry; LARGE_CACHE_MAX]>,
+    len: UnsafeCell<usize>,
+    bytes: UnsafeCell<usize>,
+}
+
+// SAFETY: the cells are only accessed with `lock` held.
+unsafe impl Sync for LargeCache {}
+
+static CACHE: LargeCache = LargeCache {
+    lock: SpinLock::new(),
+    slots: UnsafeCell::new([NO_ENTRY; LARGE_CACHE_MAX]),
+    len: UnsafeCell::new(0),
+    bytes: UnsafeCell::new(0),
+};
+
+/// Unmaps a mapping that leaves the cache (or never entered it).
+///
+/// # Safety
+/// `base .. base + len` is a whole large mapping holding nothing live (LC1).
+unsafe fn unmap(base: *mut u8, len: usize) {
+    hz3_page::segmap::unregister(base as usize);
+    // SAFETY: per the contract.
+    unsafe { SystemOs::unmap(base, len) };
+}
+
+/// Removes entry `i` (lock held).
+///
+/// # Safety
+/// The cache lock is held and `i < len`.
+unsafe fn remove(i: usize) -> Entry {
+    // SAFETY: the lock is held (caller).
+    unsafe {
+        let len = &mut *CACHE.len.get();
+        let slots = &mut *CACHE.slots.get();
+        let e = slots[i];
+        slots.copy_within(i + 1..*len, i);
+        *len -= 1;
+        *CACHE.bytes.get() -= e.len;
+        e
+    }
+}
+
+/// Gives a freed large mapping to the cache, or unmaps it (too big for the budget, delay 0).
+/// Older entries are unmapped to make room (LC2).
+///
+/// # Safety
+/// `base .. base + len` is a whole large mapping (segment aligned, registered) whose block
+/// the caller gives up; nothing in it is live.
+pub unsafe fn release(base: *mut u8, len: usize) {
+    let budget = purge::large_cache_bytes();
+    if purge::purge_delay_ms() == 0 || len > budget {
+        // SAFETY: per the contract.
+        return unsafe { unmap(base, len) };
+    }
+    let expire = purge::deadline(purge::now_ms());
+    // At most EVICT_MAX older entries are evicted per release, plus the new one if it still
+    // does not fit.
+    const EVICT_MAX: usize = 4;
+    let mut evicted = [NO_ENTRY; EVICT_MAX + 1];
+    let mut n_evicted = 0;
+    {
+        let _g = CACHE.lock.lock();
+        // SAFETY: the lock is held.
+        unsafe {
+            while (*CACHE.len.get() == LARGE_CACHE_MAX || *CACHE.bytes.get() + len > budget)
+                && *CACHE.len.get() > 0
+                && n_evicted < EVICT_MAX
+            {
+                evicted[n_evicted] = remove(0);
+                n_evicted += 1;
+            }
+            let len_now = &mut *CACHE.len.get();
+            if *len_now < LARGE_CACHE_MAX && *CACHE.bytes.get() + len <= budget {
+                (*CACHE.slots.get())[*len_now] = Entry { base, len, expire };
+                *len_now += 1;
+                *CACHE.bytes.get() += len;
+            } else {
+                evicted[n_evicted] = Entry { base, len, expire };
+                n_evicted += 1;
+            }
+        }
+    }
+    for e in &evicted[..n_evicted] {
+        // SAFETY: out of the cache: a whole unused mapping (LC1).
+        unsafe { unmap(e.base, e.len) };
+    }
+}
+
+/// Takes a cached mapping for a block needing `need` bytes of mapping: the smallest one of at
+/// least `need` bytes (but at most 4 × `need`), else the largest smaller one of at least
+/// `need / 4` (the caller grows it with `OsMemory::move_to`, keeping its committed pages).
+/// `None` when nothing is suitable.
+pub fn take(need: usize) -> Option<(*mut u8, usize)> {
+    let _g = CACHE.lock.lock();
+    // SAFETY: the lock is held.
+    unsafe {
+        let len = *CACHE.len.get();
+        let slots = &*CACHE.slots.get();
+        let mut fit: Option<usize> = None;
+        let mut smaller: Option<usize> = None;
+        for (i, e) in slots[..len].iter().enumerate() {
+            if e.len >= need {
+                if e.len <= need.saturating_mul(4) && fit.is_none_or(|f| e.len < slots[f].len) {
+                    fit = Some(i);
+                }
+            } else if e.len >= need / 4 && smaller.is_none_or(|s| e.len > slots[s].len) {
+                smaller = Some(i);
+            }
+        }
+        fit.or(smaller).map(|i| {
+            let e = remove(i);
+            (e.base, e.len)
+        })
+    }
+}
+
+/// Unmaps cached mappings whose deadline passed (`force`: all of them). Without `force` it
+/// never waits for the lock.
+pub fn purge(now: u64, force: bool) {
+    loop {
+        let e = {
+            let guard = if force { Some(CACHE.lock.lock()) } else { CACHE.lock.try_lock() };
+            let Some(_g) = guard else { return };
+            // SAFETY: the lock is held.
+            unsafe {
+                let len = *CACHE.len.get();
+                let slots = &*CACHE.slots.get();
+                match slots[..len].iter().position(|e| force || e.expire <= now) {
+                    Some(i) => remove(i),
+                    None => return,
+                }
+            }
+        };
+        // SAFETY: out of the cache: a whole unused mapping (LC1).
+        unsafe { unmap(e.base, e.len) };
+    }
+}
+
+/// Unmaps every cached mapping (`collect()`).
+pub fn trim() {
+    purge(0, true);
+}
+
+/// Bytes of mappings in the cache (a snapshot).
+pub fn cached_bytes() -> usize {
+    let _g = CACHE.lock.lock();
+    // SAFETY: the lock is held.
+    unsafe { *CACHE.bytes.get() }
+}
+
+/// Locks the cache across `fork` (prepare); released by [`after_fork`].
+pub fn before_fork() {
+    core::mem::forget(CACHE.lock.lock());
+}
+
+/// Releases the lock taken by [`before_fork`] (parent and child).
+///
+/// # Safety
+/// Only after `before_fork` in the same thread (or in the child of that thread's fork).
+pub unsafe fn after_fork() {
+    // SAFETY: we hold the lock (forgotten guard).
+    unsafe { CACHE.lock.force_unlock() };
+}

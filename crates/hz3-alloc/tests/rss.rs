@@ -101,6 +101,52 @@ fn producer_consumer<R: RemoteFree>(name: &str) {
     );
 }
 
+/// Promise 5 for a program that changes sizes: one thread allocates `ROUND` bytes of size `s`
+/// and a second thread frees them all; `s` grows every round (16, 32, 48, 64, then ×5/4), so
+/// the owner never allocates a freed class again. Without `collect()`, remote-freed memory
+/// must come home and serve the next sizes: RSS stays ≤ 1.5 × one round + 64 MiB.
+fn size_shift<R: RemoteFree>(name: &str) {
+    const ROUND: usize = 32 * MIB;
+    const ROUNDS: usize = 24;
+    let a = Hz3::<R>::new();
+    let base = rss();
+    let mut samples = Vec::new();
+    let mut s = 16usize;
+    for _ in 0..ROUNDS {
+        let n = ROUND / s;
+        let l = Layout::from_size_align(s, 8).unwrap();
+        let mut blocks = Vec::with_capacity(n);
+        for _ in 0..n {
+            // SAFETY: valid layout; freed once by the consumer below.
+            let p = unsafe { a.alloc(l) };
+            assert!(!p.is_null());
+            // SAFETY: `p` has `s >= 16` writable bytes.
+            unsafe { p.write_bytes(0x3C, s.min(64)) };
+            blocks.push(p as usize);
+        }
+        samples.push(rss().saturating_sub(base));
+        std::thread::spawn(move || {
+            let a = Hz3::<R>::new();
+            for p in blocks {
+                // SAFETY: live blocks of layout `l`, freed once.
+                unsafe { a.dealloc(p as *mut u8, l) };
+            }
+        })
+        .join()
+        .unwrap();
+        s = if s < 64 { s + 16 } else { s * 5 / 4 };
+    }
+    let bound = ROUND * 3 / 2 + 64 * MIB;
+    let peak = *samples.iter().max().unwrap();
+    println!(
+        "size-shift {name}: {} MiB per round, RSS above start per round (MiB): {:?}",
+        ROUND / MIB,
+        samples.iter().map(|s| s / MIB).collect::<Vec<_>>()
+    );
+    assert!(peak <= bound, "{name}: RSS {} MiB above start exceeds bound {} MiB", peak / MIB, bound / MIB);
+    Hz3::<R>::collect();
+}
+
 /// Allocate ~1 GiB of mixed sizes (small, medium, large), free everything, collect: RSS falls
 /// to within 64 MiB of the starting figure.
 fn memory_returns<R: RemoteFree>(name: &str) {
@@ -160,6 +206,7 @@ fn rss_bounded_and_returned_for_every_strategy() {
     macro_rules! each {
         ($($t:ty => $n:literal),*) => {$(
             producer_consumer::<$t>($n);
+            size_shift::<$t>($n);
             memory_returns::<$t>($n);
         )*};
     }

@@ -32,9 +32,10 @@ use hz3_tcache::large_cache;
 /// Room to grow reserved when a large block is resized upwards: the new mapping holds
 /// `size + size / GROWTH_DIV` (address space only; pages are committed when touched).
 const GROWTH_DIV: usize = 2;
-/// A reused mapping more than twice the size it is needed for has its tail decommitted (when
-/// the tail is more than this), so a small block in a big cached mapping does not keep the
-/// rest resident; up to twice the need stays committed, for the next, bigger reuse.
+/// A reused mapping more than twice the size it is needed for has its tail discarded (when
+/// the tail is more than this: `MADV_FREE`, the OS takes it back under memory pressure), so
+/// a small block in a big cached mapping does not pin the rest; up to twice the need stays
+/// committed, for the next, bigger reuse.
 const TAIL_KEEP: usize = 1 << 20;
 
 fn round_os(n: usize) -> Option<usize> {
@@ -72,8 +73,10 @@ fn mapping(need: usize) -> (*mut u8, usize, bool) {
     if let Some((base, len)) = large_cache::take(need) {
         if len >= need {
             if len / 2 > need && len - 2 * need > TAIL_KEEP {
+                // The tail is likely wanted by a later, bigger reuse: let the OS take it only
+                // if it needs the memory (MADV_FREE), rather than fault it in again.
                 // SAFETY: the tail past `2 * need` lies in the mapping and holds nothing live.
-                unsafe { SystemOs::decommit(base.add(2 * need), len - 2 * need) };
+                unsafe { SystemOs::discard(base.add(2 * need), len - 2 * need) };
             }
             return (base, len, true);
         }

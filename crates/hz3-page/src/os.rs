@@ -19,10 +19,13 @@ pub const OS_PAGE: usize = 4096;
 /// 2. [`decommit`](OsMemory::decommit) leaves the range mapped, readable and writable; the
 ///    contents become zero, and the physical memory may be returned to the OS.
 /// 3. No method allocates through the global allocator or panics.
-/// 4. [`grow_in_place`](OsMemory::grow_in_place) either extends a mapping at its address
+/// 4. [`discard`](OsMemory::discard) leaves the range mapped, readable and writable; the
+///    contents become unspecified (old bytes or zero) and the OS may take the physical pages
+///    back when it needs memory.
+/// 5. [`grow_in_place`](OsMemory::grow_in_place) either extends a mapping at its address
 ///    (old contents kept, the new tail zero-filled) and returns true, or changes nothing and
 ///    returns false.
-/// 5. [`move_to`](OsMemory::move_to) either moves the pages of one mapping to a range that
+/// 6. [`move_to`](OsMemory::move_to) either moves the pages of one mapping to a range that
 ///    `map` returned (contents kept, any tail beyond the old length zero-filled; the old range
 ///    and the target's previous pages are gone) and returns true, or changes nothing and
 ///    returns false.
@@ -41,7 +44,16 @@ pub unsafe trait OsMemory {
     /// # Safety
     /// The range lies inside a live mapping and is page aligned; nothing in it is live.
     unsafe fn decommit(p: *mut u8, size: usize);
-    /// Extends the mapping `p .. p + old` to `p .. p + new` without moving it (contract 4).
+    /// Lets the OS take the physical pages of `p .. p + size` back when it needs memory; the
+    /// range stays usable, its contents unspecified (contract 4). The default decommits.
+    ///
+    /// # Safety
+    /// As [`decommit`](OsMemory::decommit).
+    unsafe fn discard(p: *mut u8, size: usize) {
+        // SAFETY: forwarded; decommit meets the weaker contract 4.
+        unsafe { Self::decommit(p, size) }
+    }
+    /// Extends the mapping `p .. p + old` to `p .. p + new` without moving it (contract 5).
     /// The default cannot.
     ///
     /// # Safety
@@ -51,7 +63,7 @@ pub unsafe trait OsMemory {
         false
     }
     /// Moves the mapping `old_p .. old_p + old` onto `new_p .. new_p + new` (contract 5),
-    /// without copying its pages. The default cannot.
+    /// without copying its pages (contract 6). The default cannot.
     ///
     /// # Safety
     /// `old_p .. old_p + old` is a whole live mapping; `new_p .. new_p + new` was returned by
@@ -108,9 +120,19 @@ unsafe impl OsMemory for SystemOs {
         unsafe { libc::madvise(p.cast(), size, libc::MADV_DONTNEED) };
     }
 
+    unsafe fn discard(p: *mut u8, size: usize) {
+        // SAFETY: the caller passes a page-aligned range inside a live private anonymous
+        // mapping with nothing live in it; MADV_FREE keeps the mapping, and the pages read
+        // either their old bytes or zero (4). Kernels without MADV_FREE: decommit instead.
+        if unsafe { libc::madvise(p.cast(), size, libc::MADV_FREE) } != 0 {
+            // SAFETY: as above.
+            unsafe { Self::decommit(p, size) };
+        }
+    }
+
     unsafe fn grow_in_place(p: *mut u8, old: usize, new: usize) -> bool {
         // SAFETY: without MREMAP_MAYMOVE the kernel either extends the private anonymous
-        // mapping in place (the tail zero-filled) or fails and leaves it unchanged (4).
+        // mapping in place (the tail zero-filled) or fails and leaves it unchanged (5).
         let r = unsafe { libc::mremap(p.cast(), old, new, 0) };
         r != libc::MAP_FAILED
     }
@@ -118,7 +140,7 @@ unsafe impl OsMemory for SystemOs {
     unsafe fn move_to(old_p: *mut u8, old: usize, new_p: *mut u8, new: usize) -> bool {
         // SAFETY: MREMAP_MAYMOVE | MREMAP_FIXED moves the page tables of the old mapping onto
         // `new_p` (first unmapping the reservation there, which holds nothing live per the
-        // caller) and zero-fills any growth; on failure nothing changes (5).
+        // caller) and zero-fills any growth; on failure nothing changes (6).
         let r = unsafe {
             libc::mremap(old_p.cast(), old, new, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, new_p.cast::<libc::c_void>())
         };

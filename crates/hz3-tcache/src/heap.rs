@@ -30,6 +30,10 @@
 //! - **H5** In the checked flavour a bin link is stored as `next ^ secret ^ block` (a
 //!   per-process secret from `getrandom`); links of spill and slab free lists are plain. A link
 //!   is decoded and validated (`check_link`) whenever it leaves the bin.
+//! - **H6** (homecoming) every class not refilled since the heap's last pass (once per purge
+//!   delay, on the allocation slow path) has its inbox collected, its bin and spill returned
+//!   to the slabs (foreign blocks sent home) and its empty slabs released; before mapping a
+//!   new segment the heap also returns every other class's inbox and spill to their slabs.
 
 use crate::config::Config;
 use core::cell::UnsafeCell;

@@ -3,11 +3,12 @@
 //! Per-thread heaps ([`Heap`]) with one bin per size class (batch refill from slabs, batch
 //! flush back), the heap's slabs and segments, ownership (owner = heap address, reused after
 //! thread exit, no thread limit), thread exit through a pthread key destructor, and the
-//! process-wide segment cache. Generic over the remote-free strategy ([`RemoteFree`], from
+//! process-wide caches of free segments and freed large mappings. Generic over the remote-free strategy ([`RemoteFree`], from
 //! hz3-pageq) and the build flavour ([`Config`]): every pairing is its own monomorphised
 //! instance ([`Instance`]) with its own thread-local slot and registry.
 //!
-//! Invariants: H1–H4 ([`heap`]), G1–G3 ([`slab`]), O1–O3 ([`registry`]).
+//! Invariants: H1–H6 ([`heap`]), G1–G4 ([`slab`]), O1–O3 ([`registry`]), LC1–LC3
+//! ([`large_cache`]); the purge policy is `hz3_page::purge` (PG1–PG3).
 //!
 //! ```
 //! use hz3_pageq::DrainAll;

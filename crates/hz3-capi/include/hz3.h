@@ -28,6 +28,9 @@ void hz3_collect(void);
 /* The remote-free strategy of this build: "a", "b", "c", "d", "c-packed", "e", "e-batch",
  * "a-batch" or "a-cache" (the default). */
 const char *hz3_strategy(void);
+/* The current value of an option (docs/options.md), by its name without the HZ3_ prefix in
+ * lower case: "purge_delay_ms", "purge_cap_mb", "large_cache_mb"; -1 for an unknown name. */
+long long hz3_option(const char *name);
 
 #ifdef __cplusplus
 }

@@ -300,6 +300,22 @@ pub extern "C" fn hz3_collect() {
     CAlloc::collect();
 }
 
+/// The current value of an option by its lower-case name without the `HZ3_` prefix
+/// (`purge_delay_ms`, `purge_cap_mb`, `large_cache_mb`, see `docs/options.md`); -1 for an
+/// unknown name or a null pointer.
+///
+/// # Safety
+/// `name` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn hz3_option(name: *const core::ffi::c_char) -> i64 {
+    if name.is_null() {
+        return -1;
+    }
+    // SAFETY: a NUL-terminated string per the contract.
+    let name = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
+    options::get(name).map_or(-1, |v| v.min(i64::MAX as u64) as i64)
+}
+
 /// The strategy of this build as a NUL-terminated string (`"a"`, `"c"`, `"a-cache"`, …).
 #[no_mangle]
 pub extern "C" fn hz3_strategy() -> *const u8 {

@@ -69,6 +69,16 @@ pub fn apply(entry: &[u8]) {
     }
 }
 
+/// The current value of an option, by its lower-case name without `HZ3_` (`hz3_option`).
+pub fn get(name: &[u8]) -> Option<u64> {
+    Some(match name {
+        b"purge_delay_ms" => purge::purge_delay_ms(),
+        b"purge_cap_mb" => (purge::purge_cap_bytes() >> 20) as u64,
+        b"large_cache_mb" => (purge::large_cache_bytes() >> 20) as u64,
+        _ => return None,
+    })
+}
+
 /// Reads every `HZ3_*` variable of the environment.
 pub fn init() {
     // SAFETY: `environ` is the C library's NUL-terminated array of NUL-terminated strings,

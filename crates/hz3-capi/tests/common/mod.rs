@@ -164,7 +164,11 @@ pub fn compile(dir: &Path, src: &str, link: Link, extra: &[&str]) -> PathBuf {
                 .arg(format!("-L{}", libdir.display()))
                 .arg("-Wl,--no-as-needed")
                 .arg("-lhz3_capi")
-                .arg(format!("-Wl,-rpath,{}", libdir.display()));
+                .arg(format!("-Wl,-rpath,{}", libdir.display()))
+                // DT_RPATH, not DT_RUNPATH: cargo's LD_LIBRARY_PATH for tests lists
+                // target/<profile> too, whose uplifted copy of the library may be older than
+                // the one next to the test binary.
+                .arg("-Wl,--disable-new-dtags");
         }
         Link::Static => {
             // -rdynamic: export malloc & co. from the executable, so that libc.so and dlsym

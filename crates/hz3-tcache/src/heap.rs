@@ -670,7 +670,9 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let mut sent = false;
         let released = local.slabs_released;
         for c in 0..NUM_CLASSES {
-            let is_idle = idle & (1u64 << c) != 0;
+            // The class being refilled is never idle (the tick of this slow path may have
+            // cleared its bit just before).
+            let is_idle = idle & (1u64 << c) != 0 && need != Some(c);
             // Called for a new slab of class `need`: every other class's inbox and spill go
             // back to their slabs too (they are free blocks; only bins stay with active
             // classes), so that their empty slabs can serve the new one.

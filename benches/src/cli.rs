@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::report::{stats_json_from_debug, RunReport};
 use crate::rss::peak_rss_kib;
+use crate::rusage::self_usage;
 use crate::workloads::{Budget, Params, Workload, CALLGRIND_WORKLOAD_NAMES, WORKLOAD_NAMES};
 
 /// Default run length when neither `--duration-ms` nor `--iters` is given.
@@ -105,8 +106,9 @@ pub fn run_to_json(allocator: &str, workload: Workload, spec: ParamsSpec, stats:
     params.seed = spec.seed;
     let outcome = workload.run(&params);
     let peak_rss_kib = peak_rss_kib();
+    let usage = self_usage();
     let stats_json = stats.map(|f| stats_json_from_debug(&f()));
-    RunReport { allocator, workload, threads: params.threads, outcome: &outcome, peak_rss_kib, stats_json }.to_json()
+    RunReport { allocator, workload, threads: params.threads, outcome: &outcome, peak_rss_kib, usage, stats_json }.to_json()
 }
 
 /// The JSON answer of `list`.

@@ -1,8 +1,8 @@
 //! hz3-bench: the workloads of `cargo xtask bench-matrix` and one binary per allocator.
 //!
 //! Each `bench-<allocator>` binary installs its allocator as `#[global_allocator]`, runs one
-//! workload (see [`workloads`]) and prints one JSON line: the metric, its unit, peak RSS and, for
-//! the hz3 `-stats` binaries, the stats snapshot. xtask runs them as fresh processes, interleaved.
+//! workload (see [`workloads`]) and prints one JSON line: the metric, its unit, peak RSS, page
+//! faults and CPU time (see [`rusage`]) and, for the hz3 `-stats` binaries, the stats snapshot. xtask runs them as fresh processes, interleaved.
 //! See docs/bench-matrix.md.
 
 pub mod allocators;
@@ -11,6 +11,7 @@ pub mod cli;
 pub mod report;
 pub mod rng;
 pub mod rss;
+pub mod rusage;
 pub mod workloads;
 
 pub use workloads::{Budget, Outcome, Params, Workload};

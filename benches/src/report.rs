@@ -5,9 +5,11 @@
 
 use std::fmt::Write as _;
 
+use crate::rusage::Usage;
 use crate::workloads::{Outcome, Workload};
 
-/// Schema tag of a single run's line.
+/// Schema tag of a single run's line. `minor_faults`, `major_faults`, `user_s` and `sys_s` were
+/// added later (additive: the tag did not change, and readers treat them as optional).
 pub const RUN_SCHEMA: &str = "hz3-bench-run/1";
 
 /// Writes `s` as a JSON string literal.
@@ -46,6 +48,8 @@ pub struct RunReport<'a> {
     pub threads: usize,
     pub outcome: &'a Outcome,
     pub peak_rss_kib: u64,
+    /// `getrusage(RUSAGE_SELF)` at the end of the run (the whole process); `None` writes `null`s.
+    pub usage: Option<Usage>,
     /// A JSON object (already serialised), or `None` for `null`.
     pub stats_json: Option<String>,
 }
@@ -74,6 +78,16 @@ impl RunReport<'_> {
         o.push_str(",\"elapsed_s\":");
         json_f64(&mut o, self.outcome.elapsed.as_secs_f64());
         let _ = write!(o, ",\"peak_rss_kib\":{}", self.peak_rss_kib);
+        match self.usage {
+            Some(u) => {
+                let _ = write!(o, ",\"minor_faults\":{},\"major_faults\":{}", u.minor_faults, u.major_faults);
+                o.push_str(",\"user_s\":");
+                json_f64(&mut o, u.user_s);
+                o.push_str(",\"sys_s\":");
+                json_f64(&mut o, u.sys_s);
+            }
+            None => o.push_str(",\"minor_faults\":null,\"major_faults\":null,\"user_s\":null,\"sys_s\":null"),
+        }
         let _ = write!(o, ",\"valid\":{}", self.outcome.valid);
         o.push_str(",\"extra\":{");
         for (i, (k, v)) in self.outcome.extra.iter().enumerate() {
@@ -203,6 +217,44 @@ mod tests {
     #[test]
     fn unparsable_stats_are_kept_raw() {
         assert_eq!(stats_json_from_debug("weird \"x\""), "{\"raw\":\"weird \\\"x\\\"\"}");
+    }
+
+    fn line(usage: Option<Usage>) -> serde_json::Value {
+        let outcome = Outcome {
+            value: 10.0,
+            ops: 5,
+            elapsed: std::time::Duration::from_millis(500),
+            valid: true,
+            extra: vec![("bytes_written", 3.0)],
+        };
+        let r = RunReport {
+            allocator: "system",
+            workload: Workload::LargeChurn,
+            threads: 2,
+            outcome: &outcome,
+            peak_rss_kib: 7,
+            usage,
+            stats_json: None,
+        };
+        serde_json::from_str(&r.to_json()).unwrap()
+    }
+
+    #[test]
+    fn usage_fields_round_trip() {
+        let v = line(Some(Usage { minor_faults: 1234, major_faults: 1, user_s: 0.25, sys_s: 0.5 }));
+        assert_eq!(v["schema"], RUN_SCHEMA);
+        assert_eq!(v["workload"], "large-churn");
+        assert_eq!(v["unit"], "replacements/s");
+        assert_eq!(v["threads"], 1, "single-thread workload");
+        assert_eq!(v["minor_faults"], 1234);
+        assert_eq!(v["major_faults"], 1);
+        assert_eq!(v["user_s"], 0.25);
+        assert_eq!(v["sys_s"], 0.5);
+        assert_eq!(v["extra"]["bytes_written"], 3.0);
+        let v = line(None);
+        for k in ["minor_faults", "major_faults", "user_s", "sys_s"] {
+            assert!(v[k].is_null(), "{k}");
+        }
     }
 
     #[test]

@@ -8,8 +8,17 @@
 //! object is touched once, as a real program would.
 //!
 //! Harness memory (slot arrays, rings, batch buffers) is allocated before the clock starts and
-//! released after it stops; the timed loops allocate only the objects under test (larson's thread
-//! spawns are the one exception, and they are part of that workload's shape).
+//! released after it stops; the timed loops allocate only the objects under test (the thread
+//! spawns of larson and thread-churn are the exception, and they are part of those shapes).
+//!
+//! The workloads at the OS boundary (issue 11: large blocks, realloc growth, medium sizes,
+//! thread churn, size shifts, the classic xmalloc-test) live in [`os`], [`churn`] and
+//! [`xmalloc_classic`]; they use the same object helpers, so the `hz3-preload` row goes through
+//! the C entry points for them too.
+
+pub mod churn;
+pub mod os;
+pub mod xmalloc_classic;
 
 use std::alloc::Layout;
 use std::collections::VecDeque;
@@ -62,7 +71,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn rate(ops: u64, elapsed: Duration) -> Outcome {
+    pub(crate) fn rate(ops: u64, elapsed: Duration) -> Outcome {
         let secs = elapsed.as_secs_f64().max(1e-9);
         Outcome { value: ops as f64 / secs, ops, elapsed, valid: true, extra: Vec::new() }
     }
@@ -77,6 +86,20 @@ pub enum Workload {
     DistApp,
     LocalFixed,
     LocalMixed,
+    /// The classic xmalloc-test: batch arrays malloc'd by producers, freed by consumers.
+    XmallocClassic,
+    /// Medium sizes (8 B–168 KiB, skewed small), ~1000 live per thread, LIFO and FIFO frees.
+    MediumChurn,
+    /// Generations of short-lived threads handing 15% of their objects to the next generation.
+    ThreadChurn,
+    /// A producer hands rounds of one size to a consumer; the size grows round by round.
+    SizeShift,
+    /// malloc(1 MiB), memset, free.
+    Large1m,
+    /// 20 live blocks of 5–25 MiB, each replaced by a freshly written one.
+    LargeChurn,
+    /// A buffer grown by realloc in 4 KiB steps from 4 KiB to 16 MiB, then freed.
+    ReallocGrow,
     /// Callgrind gate: `iters` local 64-byte alloc+free pairs through the probe functions.
     CgLocal,
     /// Callgrind gate: one producer allocates 64-byte objects, one consumer frees them (every
@@ -94,6 +117,13 @@ pub const WORKLOAD_NAMES: &[&str] = &[
     "dist-app",
     "local-fixed",
     "local-mixed",
+    "xmalloc-classic",
+    "medium-churn",
+    "thread-churn",
+    "size-shift",
+    "large-1m",
+    "large-churn",
+    "realloc-grow",
 ];
 
 /// Names of the deterministic workloads used by the callgrind gate.
@@ -110,6 +140,13 @@ impl Workload {
             "dist-app" => Workload::DistApp,
             "local-fixed" => Workload::LocalFixed,
             "local-mixed" => Workload::LocalMixed,
+            "xmalloc-classic" => Workload::XmallocClassic,
+            "medium-churn" => Workload::MediumChurn,
+            "thread-churn" => Workload::ThreadChurn,
+            "size-shift" => Workload::SizeShift,
+            "large-1m" => Workload::Large1m,
+            "large-churn" => Workload::LargeChurn,
+            "realloc-grow" => Workload::ReallocGrow,
             "cg-local" => Workload::CgLocal,
             "cg-remote" => Workload::CgRemote,
             _ => return None,
@@ -127,6 +164,13 @@ impl Workload {
             Workload::DistApp => "dist-app",
             Workload::LocalFixed => "local-fixed",
             Workload::LocalMixed => "local-mixed",
+            Workload::XmallocClassic => "xmalloc-classic",
+            Workload::MediumChurn => "medium-churn",
+            Workload::ThreadChurn => "thread-churn",
+            Workload::SizeShift => "size-shift",
+            Workload::Large1m => "large-1m",
+            Workload::LargeChurn => "large-churn",
+            Workload::ReallocGrow => "realloc-grow",
             Workload::CgLocal => "cg-local",
             Workload::CgRemote => "cg-remote",
         }
@@ -135,17 +179,31 @@ impl Workload {
     /// `(metric name, unit)` of the value this workload reports.
     pub fn metric(self) -> (&'static str, &'static str) {
         match self {
-            Workload::Xmalloc | Workload::CgRemote => ("free_rate", "frees/s"),
-            Workload::LocalFixed | Workload::LocalMixed | Workload::CgLocal => {
+            Workload::Xmalloc | Workload::XmallocClassic | Workload::SizeShift | Workload::CgRemote => {
+                ("free_rate", "frees/s")
+            }
+            Workload::LocalFixed | Workload::LocalMixed | Workload::CgLocal | Workload::ThreadChurn | Workload::Large1m => {
                 ("pair_rate", "pairs/s")
             }
-            _ => ("op_rate", "ops/s"),
+            Workload::LargeChurn => ("replace_rate", "replacements/s"),
+            Workload::ReallocGrow => ("realloc_rate", "reallocs/s"),
+            Workload::MtRemote { .. } | Workload::Larson | Workload::DistApp | Workload::MediumChurn => {
+                ("op_rate", "ops/s")
+            }
         }
     }
 
     /// Whether the workload uses `Params::threads`.
     pub fn is_multithreaded(self) -> bool {
-        matches!(self, Workload::Xmalloc | Workload::MtRemote { .. } | Workload::Larson)
+        matches!(
+            self,
+            Workload::Xmalloc
+                | Workload::MtRemote { .. }
+                | Workload::Larson
+                | Workload::XmallocClassic
+                | Workload::MediumChurn
+                | Workload::ThreadChurn
+        )
     }
 
     pub fn run(self, p: &Params) -> Outcome {
@@ -156,6 +214,13 @@ impl Workload {
             Workload::DistApp => dist_app(p),
             Workload::LocalFixed => local_fixed(p),
             Workload::LocalMixed => local_mixed(p),
+            Workload::XmallocClassic => xmalloc_classic::xmalloc_classic(p),
+            Workload::MediumChurn => churn::medium_churn(p),
+            Workload::ThreadChurn => churn::thread_churn(p),
+            Workload::SizeShift => churn::size_shift(p),
+            Workload::Large1m => os::large_1m(p),
+            Workload::LargeChurn => os::large_churn(p),
+            Workload::ReallocGrow => os::realloc_grow(p),
             Workload::CgLocal => crate::callgrind::cg_local(p),
             Workload::CgRemote => crate::callgrind::cg_remote(p),
         }
@@ -194,14 +259,83 @@ pub(crate) unsafe fn free_obj(p: *mut u8) {
     unsafe { std::alloc::dealloc(p, Layout::from_size_align_unchecked(size, ALIGN)) };
 }
 
+/// Resizes an object made by [`alloc_obj`] to `new_size` bytes (`new_size >= 8`) with the global
+/// allocator's `realloc` (for `bench-system`, and so for `hz3-preload`, that is the C `realloc`)
+/// and stores the new size in its first word.
+///
+/// # Safety
+/// `p` must come from [`alloc_obj`] (or this function) and not have been freed; it is invalid
+/// afterwards (use the returned pointer).
+#[inline(always)]
+pub(crate) unsafe fn realloc_obj(p: *mut u8, new_size: usize) -> *mut u8 {
+    debug_assert!(new_size >= 8);
+    // SAFETY: per the contract, `p` is a live object whose first word holds its size.
+    let old = unsafe { p.cast::<u64>().read() } as usize;
+    // SAFETY: same size and alignment as the allocation; `new_size` is non-zero and far below
+    // isize::MAX.
+    let q = unsafe { std::alloc::realloc(p, Layout::from_size_align_unchecked(old, ALIGN), new_size) };
+    if q.is_null() {
+        // SAFETY: as above.
+        std::alloc::handle_alloc_error(unsafe { Layout::from_size_align_unchecked(new_size, ALIGN) });
+    }
+    // SAFETY: `q` is valid for `new_size >= 8` bytes and aligned to 8.
+    unsafe { q.cast::<u64>().write(new_size as u64) };
+    q
+}
+
+/// Writes `len` bytes of `byte` at offset `from` of object `p` (a `memset`), then lets the
+/// pointer escape so that the compiler cannot drop the stores as dead before the free.
+///
+/// # Safety
+/// `p` must be a live object of at least `from + len` bytes, and `from >= 8` (the first word
+/// holds the size).
+#[inline(always)]
+pub(crate) unsafe fn fill_obj(p: *mut u8, from: usize, len: usize, byte: u8) {
+    debug_assert!(from >= 8);
+    // SAFETY: per the contract, `p + from .. p + from + len` lies inside the object.
+    unsafe { core::ptr::write_bytes(p.add(from), byte, len) };
+    std::hint::black_box(p);
+}
+
 /// A raw pointer that may cross threads (the workloads hand objects between threads on purpose).
 #[derive(Clone, Copy)]
-struct SendPtr(*mut u8);
+pub(crate) struct SendPtr(pub(crate) *mut u8);
 // SAFETY: the pointee is a plain heap object; ownership moves with the pointer.
 unsafe impl Send for SendPtr {}
 
 /// Checks the clock every `CLOCK_CHECK` iterations in single-thread loops.
 const CLOCK_CHECK: u64 = 1024;
+
+/// Runs `step` (given the iteration index) until the budget is spent, for loops whose steps are
+/// expensive or of very uneven cost: with `Budget::Time` the clock is read every `check_every`
+/// iterations and the loop also stops after `cap` iterations (a bound on the work of one data
+/// point whatever the clock says); `Budget::Iters(n)` runs exactly `n`. Returns (iterations,
+/// elapsed).
+#[inline(always)]
+pub(crate) fn bounded_loop(budget: Budget, check_every: u64, cap: u64, mut step: impl FnMut(u64)) -> (u64, Duration) {
+    let start = Instant::now();
+    let mut iters = 0u64;
+    match budget {
+        Budget::Iters(n) => {
+            while iters < n {
+                step(iters);
+                iters += 1;
+            }
+        }
+        Budget::Time(d) => {
+            let deadline = start + d;
+            let check_every = check_every.max(1);
+            while iters < cap {
+                step(iters);
+                iters += 1;
+                if iters % check_every == 0 && Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+    }
+    (iters, start.elapsed())
+}
 
 /// Runs `step` until the budget is spent; returns (iterations, elapsed).
 #[inline(always)]
@@ -233,7 +367,7 @@ fn single_thread_loop(budget: Budget, mut step: impl FnMut()) -> (u64, Duration)
 
 /// Starts the clock when all workers are ready, and for `Budget::Time` raises `stop` after the
 /// duration. Returns the start instant.
-fn start_and_time(barrier: &Barrier, budget: Budget, stop: &AtomicBool) -> Instant {
+pub(crate) fn start_and_time(barrier: &Barrier, budget: Budget, stop: &AtomicBool) -> Instant {
     barrier.wait();
     let start = Instant::now();
     if let Budget::Time(d) = budget {

@@ -68,6 +68,10 @@ fn bench_system_prints_one_json_line() {
     assert_eq!(v["higher_is_better"], true);
     assert!(v["value"].as_f64().unwrap() > 0.0);
     assert!(v["peak_rss_kib"].as_u64().unwrap() > 0);
+    // getrusage(RUSAGE_SELF) of the whole process: starting one faults in pages.
+    assert!(v["minor_faults"].as_u64().unwrap() > 0);
+    assert!(v["major_faults"].as_u64().is_some());
+    assert!(v["user_s"].as_f64().unwrap() >= 0.0 && v["sys_s"].as_f64().unwrap() >= 0.0);
     assert!(v["stats"].is_null());
 
     let (code, out, _) = run(bin, &["mt-remote-r50", "--threads", "2", "--duration-ms", "20"]);
@@ -80,7 +84,8 @@ fn bench_system_prints_one_json_line() {
     let (code, out, _) = run(bin, &["list"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["workloads"].as_array().unwrap().len(), 8);
+    assert_eq!(v["workloads"].as_array().unwrap().len(), hz3_bench::workloads::WORKLOAD_NAMES.len());
+    assert!(v["workloads"].as_array().unwrap().iter().any(|w| w == "large-churn"));
     assert!(v["allocators"].as_array().unwrap().iter().any(|a| a == "hz3-c-packed"));
 }
 

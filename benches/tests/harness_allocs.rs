@@ -81,4 +81,35 @@ fn harness_allocations_do_not_grow_with_the_work() {
     let extra_gens = 2 * 4;
     let beyond = (a2 - a1).saturating_sub(extra_gens * per_gen);
     assert!(beyond <= extra_gens * 16 + SLACK, "larson: {beyond} harness allocations for {extra_gens} generations");
+
+    // The OS-boundary workloads (issue 11).
+    for (w, n1, n2) in [(Workload::Large1m, 3, 9), (Workload::LargeChurn, 2, 6)] {
+        let (a1, _) = counted(w, 1, n1);
+        let (a2, _) = counted(w, 1, n2);
+        assert_close(a2 - a1, n2 - n1, &format!("{w:?}: one allocation per step, nothing else"));
+    }
+    // realloc-grow: one realloc per op, plus the allocation that starts each buffer.
+    let (a1, o1) = counted(Workload::ReallocGrow, 1, 5000);
+    let (a2, o2) = counted(Workload::ReallocGrow, 1, 9000);
+    assert_close(a1 - o1.ops - extra(&o1, "cycles"), a2 - o2.ops - extra(&o2, "cycles"), "realloc-grow harness allocations");
+    // medium-churn: 4 threads, one allocation per step each.
+    let (a1, _) = counted(Workload::MediumChurn, 2, 1000);
+    let (a2, _) = counted(Workload::MediumChurn, 2, 3000);
+    assert_close(a2 - a1, 4 * 2000, "medium-churn: one allocation per step");
+    // size-shift: nothing but the objects (all freed in a fixed run), whatever the rounds.
+    let (a1, o1) = counted(Workload::SizeShift, 1, 1);
+    let (a2, o2) = counted(Workload::SizeShift, 1, 3);
+    assert_close(a1 - o1.ops, a2 - o2.ops, "size-shift: only the objects");
+    // xmalloc-classic: the objects and one batch array per 4096 of them (part of its shape).
+    let (a1, o1) = counted(Workload::XmallocClassic, 2, 2);
+    let (a2, o2) = counted(Workload::XmallocClassic, 2, 6);
+    assert_close(a1 - o1.ops - extra(&o1, "batches"), a2 - o2.ops - extra(&o2, "batches"), "xmalloc-classic harness allocations");
+    // thread-churn spawns a thread per lane per generation (part of its shape): beyond the
+    // objects, at most a handful of allocations per thread.
+    let per_thread = hz3_bench::workloads::churn::THREAD_CHURN_ALLOCS as u64;
+    let (a1, _) = counted(Workload::ThreadChurn, 2, 2);
+    let (a2, _) = counted(Workload::ThreadChurn, 2, 6);
+    let extra_threads = 2 * 4;
+    let beyond = (a2 - a1).saturating_sub(extra_threads * per_thread);
+    assert!(beyond <= extra_threads * 16 + SLACK, "thread-churn: {beyond} harness allocations for {extra_threads} threads");
 }

@@ -87,3 +87,68 @@ fn callgrind_remote_rounds_up_to_whole_batches() {
     let o = Workload::CgRemote.run(&Params::new(2, Budget::Iters(5000)));
     assert_eq!(o.ops, 5 * 1024);
 }
+
+// --- the OS-boundary workloads (issue 11) ---
+
+#[test]
+fn large_and_realloc_workloads_do_exactly_the_work_asked() {
+    use hz3_bench::workloads::os::REALLOC_GROW_CALLS_PER_CYCLE;
+    for (w, n) in [(Workload::Large1m, 5u64), (Workload::LargeChurn, 3), (Workload::ReallocGrow, 100)] {
+        let o = w.run(&Params::new(1, Budget::Iters(n)));
+        assert_eq!(o.ops, n, "{w:?}");
+        assert!(o.valid);
+    }
+    // realloc-grow: a cycle is 4095 calls; one more starts a second buffer.
+    let o = Workload::ReallocGrow.run(&Params::new(1, Budget::Iters(REALLOC_GROW_CALLS_PER_CYCLE + 1)));
+    assert_eq!(extra(&o, "cycles"), 2.0);
+    let moved = extra(&o, "moved_share");
+    assert!((0.0..=1.0).contains(&moved), "{moved}");
+}
+
+#[test]
+fn medium_churn_runs_two_threads_per_requested_thread() {
+    let o = Workload::MediumChurn.run(&Params::new(2, Budget::Iters(1000)));
+    assert_eq!(extra(&o, "threads"), 4.0);
+    assert_eq!(o.ops, 4 * 2 * 1000, "a free and an allocation per step, 4 threads");
+}
+
+#[test]
+fn thread_churn_hands_objects_to_the_next_generation() {
+    use hz3_bench::workloads::churn::THREAD_CHURN_ALLOCS;
+    let o = Workload::ThreadChurn.run(&Params::new(2, Budget::Iters(3)));
+    assert_eq!(extra(&o, "generations"), 3.0);
+    let allocs = (3 * 2 * THREAD_CHURN_ALLOCS) as f64;
+    let handed = extra(&o, "handed_off");
+    assert!((0.05 * allocs..=0.25 * allocs).contains(&handed), "about 15% handed on: {handed} of {allocs}");
+    // Every allocation is freed within the run except the last generation's hand-offs.
+    assert!(o.ops as f64 <= allocs && o.ops as f64 >= allocs - handed, "{o:?}");
+    // Deterministic for a given seed.
+    let again = Workload::ThreadChurn.run(&Params::new(2, Budget::Iters(3)));
+    assert_eq!((again.ops, extra(&again, "handed_off")), (o.ops, handed));
+}
+
+#[test]
+fn size_shift_frees_every_round_and_grows_the_size() {
+    use hz3_bench::workloads::churn::{size_shift_size, SIZE_SHIFT_ROUNDS_PER_CYCLE, SIZE_SHIFT_ROUND_BYTES};
+    let o = Workload::SizeShift.run(&Params::new(1, Budget::Iters(3)));
+    let want: usize = (0..3).map(|r| SIZE_SHIFT_ROUND_BYTES / size_shift_size(r)).sum();
+    assert_eq!(o.ops, want as u64, "every object of 3 rounds (16, 32, 48 B) freed by the consumer");
+    assert_eq!(extra(&o, "rounds"), 3.0);
+    assert_eq!(extra(&o, "max_size"), 48.0);
+    assert!(o.valid);
+    // A timed run is valid only if it covered the whole size cycle.
+    let t = Workload::SizeShift.run(&Params::new(1, Budget::Time(Duration::from_millis(20))));
+    if t.valid {
+        assert!(extra(&t, "rounds") >= SIZE_SHIFT_ROUNDS_PER_CYCLE as f64, "{t:?}");
+    }
+}
+
+#[test]
+fn xmalloc_classic_frees_every_batch_in_a_fixed_run() {
+    use hz3_bench::workloads::xmalloc_classic::XMALLOC_CLASSIC_BATCH;
+    let o = Workload::XmallocClassic.run(&Params::new(2, Budget::Iters(3)));
+    assert_eq!(o.ops, 2 * 3 * XMALLOC_CLASSIC_BATCH as u64, "2 producers x 3 batches, all freed by consumers");
+    assert_eq!(extra(&o, "batches"), 6.0);
+    let one = Workload::XmallocClassic.run(&Params::new(1, Budget::Iters(1)));
+    assert_eq!(one.ops, XMALLOC_CLASSIC_BATCH as u64);
+}

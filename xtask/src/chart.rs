@@ -1,5 +1,6 @@
 //! `--chart PATH.svg`: grouped bars of each allocator's ratio to the reference (whiskers: min–max
-//! of the per-round ratios) per workload, and a second panel of peak RSS. Hand-written SVG.
+//! of the per-round ratios) per workload, a second panel of peak RSS and, when the results carry
+//! them, a third of minor page faults per 1000 operations (log scale). Hand-written SVG.
 
 use std::fmt::Write as _;
 
@@ -53,6 +54,38 @@ impl Panel {
     }
 }
 
+/// Lowest decade of the faults panel: smaller values sit on the axis.
+const FAULTS_FLOOR: f64 = 0.01;
+
+/// A log10 panel from [`FAULTS_FLOOR`] to `10^top_exp`.
+struct LogPanel {
+    top: f64,
+    height: f64,
+    top_exp: i32,
+}
+
+impl LogPanel {
+    fn bottom_exp(&self) -> i32 {
+        FAULTS_FLOOR.log10().round() as i32
+    }
+    fn y(&self, v: f64) -> f64 {
+        let lo = self.bottom_exp() as f64;
+        let span = (self.top_exp as f64 - lo).max(1.0);
+        let e = v.max(FAULTS_FLOOR).log10();
+        self.top + self.height * (1.0 - ((e - lo) / span).clamp(0.0, 1.0))
+    }
+}
+
+/// "0.01", "0.1", "1", "10", "100", "1k", "10k", ... for the decade `10^e`.
+fn decade_label(e: i32) -> String {
+    match e {
+        e if e < 0 => format!("{}", 10f64.powi(e)),
+        0..=2 => format!("{}", 10i64.pow(e as u32)),
+        3..=5 => format!("{}k", 10i64.pow(e as u32 - 3)),
+        e => format!("{}M", 10i64.pow(e as u32 - 6)),
+    }
+}
+
 /// Renders the chart.
 pub fn render(m: &Matrix) -> String {
     let workloads = m.workloads();
@@ -81,7 +114,14 @@ pub fn render(m: &Matrix) -> String {
     let (smax, sstep) = nice_axis(rss_max);
     let p1 = Panel { top: title_h + 20.0, height: 280.0, y_max: rmax, step: rstep };
     let p2 = Panel { top: p1.top + p1.height + 70.0, height: 180.0, y_max: smax, step: sstep };
-    let height = p2.top + p2.height + 50.0;
+    // Panel 3 only when some run reported its page faults (older files did not).
+    let faults_max = m.cells.iter().filter_map(|c| c.minor_faults_per_kop()).fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+    let p3 = faults_max.map(|f| LogPanel {
+        top: p2.top + p2.height + 70.0,
+        height: 180.0,
+        top_exp: (f.max(1.0).log10().ceil() as i32).max(FAULTS_FLOOR.log10().round() as i32 + 1),
+    });
+    let height = p3.as_ref().map_or(p2.top + p2.height, |p| p.top + p.height) + 50.0;
 
     let mut s = String::new();
     let _ = writeln!(
@@ -138,6 +178,20 @@ pub fn render(m: &Matrix) -> String {
             panel.y(0.0)
         );
     }
+    if let Some(p3) = &p3 {
+        for e in p3.bottom_exp()..=p3.top_exp {
+            let y = p3.y(10f64.powi(e));
+            let _ = writeln!(s, r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##);
+            let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##, left - 6.0, y + 4.0, decade_label(e));
+        }
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle" fill="#333">minor faults / 1k ops (log)</text>"##,
+            p3.top + p3.height / 2.0
+        );
+        let yb = p3.y(0.0);
+        let _ = writeln!(s, r##"<line x1="{left}" y1="{yb:.1}" x2="{plot_right:.1}" y2="{yb:.1}" stroke="#333"/>"##);
+    }
     // Reference line at 1.
     let y1 = p1.y(1.0);
     let _ = writeln!(s, r##"<line x1="{left}" y1="{y1:.1}" x2="{plot_right:.1}" y2="{y1:.1}" stroke="#000" stroke-dasharray="6,4"/>"##);
@@ -186,15 +240,32 @@ pub fn render(m: &Matrix) -> String {
                     title(format!("peak RSS {mb:.1} MiB"))
                 );
             }
+            // Panel 3: minor faults per 1k ops.
+            if let (Some(p3), Some(f)) = (&p3, cell.minor_faults_per_kop()) {
+                let (yt, yb) = (p3.y(f), p3.y(0.0));
+                let sys = cell.sys_s_median().map_or(String::new(), |s| format!(", sys {s:.2} s"));
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}">{}</rect>"#,
+                    x + 1.0,
+                    bar - 2.0,
+                    (yb - yt).max(0.0),
+                    title(format!("{f:.3} minor faults per 1k ops{sys}"))
+                );
+            }
         }
         let cx = gx + allocators.len() as f64 * bar / 2.0;
-        for panel in [&p1, &p2] {
-            let _ = writeln!(s, r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, panel.y(0.0) + 16.0, esc(w));
+        let mut label_ys = vec![p1.y(0.0), p2.y(0.0)];
+        if let Some(p3) = &p3 {
+            label_ys.push(p3.y(0.0));
+        }
+        for y in label_ys {
+            let _ = writeln!(s, r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, y + 16.0, esc(w));
         }
     }
     let _ = writeln!(
         s,
-        r##"<text x="{left}" y="{:.1}" fill="#555">Faded bars marked ! had runs over mt-remote's 0.1% fallback limit (invalid). Dashed line: the reference ({}).</text>"##,
+        r##"<text x="{left}" y="{:.1}" fill="#555">Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Dashed line: the reference ({}).</text>"##,
         height - 14.0,
         esc(&reference)
     );
@@ -228,11 +299,38 @@ mod tests {
         );
         let svg = render(&m);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        // 2 workloads x 2 allocators x (ratio bar + RSS bar) + legend swatches + background.
-        assert_eq!(svg.matches("<rect").count(), 2 * 2 * 2 + 2 + 1);
+        // 2 workloads x 2 allocators x (ratio bar + RSS bar + faults bar) + legend swatches +
+        // background.
+        assert_eq!(svg.matches("<rect").count(), 2 * 2 * 3 + 2 + 1);
+        assert!(svg.contains("minor faults / 1k ops"));
+        // synthetic(): 250.5 faults per 1k ops (median), sys 0.25 s.
+        assert!(svg.contains("250.500 minor faults per 1k ops, sys 0.25 s"), "{svg}");
         assert!(svg.contains("hz3-a / local-fixed") || svg.contains("local-fixed / hz3-a"));
         assert!(svg.contains("×1.500"), "median ratio of hz3-a on local-fixed");
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
         assert_eq!(esc("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
+
+        // A file without fault figures gets no third panel.
+        let mut old = m.clone();
+        for c in &mut old.cells {
+            c.minor_faults = vec![None; 3];
+        }
+        let svg = render(&old);
+        assert_eq!(svg.matches("<rect").count(), 2 * 2 * 2 + 2 + 1);
+        assert!(!svg.contains("minor faults / 1k ops"));
+    }
+
+    #[test]
+    fn log_panel_and_labels() {
+        let p = LogPanel { top: 0.0, height: 100.0, top_exp: 2 };
+        assert_eq!(p.y(100.0), 0.0);
+        assert_eq!(p.y(0.01), 100.0);
+        assert_eq!(p.y(0.0), 100.0, "zero sits on the axis");
+        assert!((p.y(1.0) - 50.0).abs() < 1e-9);
+        assert_eq!(decade_label(-2), "0.01");
+        assert_eq!(decade_label(0), "1");
+        assert_eq!(decade_label(3), "1k");
+        assert_eq!(decade_label(4), "10k");
+        assert_eq!(decade_label(6), "1M");
     }
 }

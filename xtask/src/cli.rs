@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-/// The benchmark workloads, in table order (the names hz3-bench accepts).
+/// The benchmark workloads, in table order (the names hz3-bench accepts; a test checks this list
+/// against `WORKLOAD_NAMES` in benches/src/workloads.rs). The last seven are the OS-boundary
+/// workloads of issue 11.
 pub const WORKLOADS: &[&str] = &[
     "xmalloc",
     "mt-remote-r0",
@@ -12,6 +14,13 @@ pub const WORKLOADS: &[&str] = &[
     "dist-app",
     "local-fixed",
     "local-mixed",
+    "xmalloc-classic",
+    "medium-churn",
+    "thread-churn",
+    "size-shift",
+    "large-1m",
+    "large-churn",
+    "realloc-grow",
 ];
 
 /// The reference allocators that need hz3-bench's `peers` feature.
@@ -117,7 +126,9 @@ commands:
       --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-*, hz3-preload
                             (default: all; hz3-preload = the LD_PRELOAD library under bench-system)
       --workloads w,x,..    subset of: xmalloc, mt-remote-r0, mt-remote-r50, mt-remote-r90,
-                            larson, dist-app, local-fixed, local-mixed (default: all)
+                            larson, dist-app, local-fixed, local-mixed, xmalloc-classic,
+                            medium-churn, thread-churn, size-shift, large-1m, large-churn,
+                            realloc-grow (default: all)
       --json PATH           write the results (schema hz3-bench/1)
       --chart PATH.svg      draw ratio-to-mimalloc and peak-RSS bars
       --gate BASELINE.json  fail if an hz3 strategy's ratio to system dropped beyond tolerance
@@ -344,7 +355,7 @@ mod tests {
         assert_eq!(o.duration_ms, 400);
         assert_eq!(o.threads, 2);
         assert_eq!(o.allocators, known());
-        assert_eq!(o.workloads.len(), 8);
+        assert_eq!(o.workloads.len(), WORKLOADS.len());
         assert!(o.stats_pass && o.build);
         assert_eq!(o.gate, None);
     }
@@ -382,6 +393,17 @@ mod tests {
         assert!(err("gate only-one.json").contains("two files"));
         assert!(err("callgrind-gate --allocators mimalloc").contains("unknown name"));
         assert!(err("launch-rockets").contains("unknown command"));
+    }
+
+    #[test]
+    fn the_workload_list_matches_hz3_bench() {
+        // xtask does not depend on hz3-bench (it must build in seconds), so it reads the list.
+        let src = std::fs::read_to_string(crate::runner::workspace_root().join("benches/src/workloads.rs")).unwrap();
+        let decl = "pub const WORKLOAD_NAMES: &[&str] = &[";
+        let start = src.find(decl).expect("WORKLOAD_NAMES in workloads.rs") + decl.len();
+        let body = &src[start..start + src[start..].find("];").unwrap()];
+        let names: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
+        assert_eq!(names, WORKLOADS, "xtask/src/cli.rs WORKLOADS and benches' WORKLOAD_NAMES differ");
     }
 
     #[test]

@@ -29,6 +29,21 @@ fn variant(allocator: &str) -> String {
     }
 }
 
+/// Minor faults per 1000 operations: "—" when unknown, "<0.01" below that.
+pub fn faults_per_kop(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(0.0) => "0".into(),
+        Some(v) if v < 0.01 => "<0.01".into(),
+        Some(v) => si(v),
+    }
+}
+
+/// Seconds of system time: "—" when unknown.
+pub fn sys_secs(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.2}"))
+}
+
 fn ratio_cells(s: Option<Summary>) -> [String; 3] {
     match s {
         Some(s) => [format!("{:.3}", s.median), format!("{:.3}–{:.3}", s.min, s.max), format!("{:.1}%", s.cv * 100.0)],
@@ -40,8 +55,13 @@ fn notes(c: &Cell) -> String {
     let mut n = Vec::new();
     let invalid = c.invalid_runs();
     if invalid > 0 {
-        let worst = c.fallback_rates.iter().flatten().copied().fold(0.0f64, f64::max);
-        n.push(format!("{invalid}/{} INVALID (fallback up to {:.2}%)", c.runs.len(), worst * 100.0));
+        if c.fallback_rates.is_empty() {
+            // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
+            n.push(format!("{invalid}/{} INVALID (cut short)", c.runs.len()));
+        } else {
+            let worst = c.fallback_rates.iter().flatten().copied().fold(0.0f64, f64::max);
+            n.push(format!("{invalid}/{} INVALID (fallback up to {:.2}%)", c.runs.len(), worst * 100.0));
+        }
     }
     let failed = c.failed_runs();
     if failed > 0 {
@@ -122,6 +142,8 @@ pub fn matrix_table(m: &Matrix) -> String {
         "ratio min–max",
         "ratio CV",
         "peak RSS",
+        "minflt/1k ops",
+        "sys s",
         "notes",
     ]);
     let workloads = m.workloads();
@@ -147,12 +169,15 @@ pub fn matrix_table(m: &Matrix) -> String {
                 rr,
                 rc,
                 c.peak_rss_median().map_or("—".into(), mib),
+                faults_per_kop(c.minor_faults_per_kop()),
+                sys_secs(c.sys_s_median()),
                 notes(c),
             ]);
         }
     }
     format!(
-        "== Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better) ==\n{}",
+        "== Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better) ==\n{}\
+         minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n",
         m.config.runs,
         m.config.duration_ms,
         m.config.threads,
@@ -346,6 +371,42 @@ mod tests {
         assert!(pt.contains("best peer") && pt.contains("0.667"), "{pt}");
         let st = stats_table(&m).unwrap();
         assert!(st.contains("hz3-a") && st.contains("1.00"), "{st}");
+    }
+
+    #[test]
+    fn matrix_table_shows_faults_and_system_time() {
+        // synthetic(): round i has 500 + i minor faults over 1000 (i + 1) ops, sys 0.125 (i + 1) s.
+        let m = synthetic(3, &[("large-churn", "system", &[1.0, 2.0, 3.0]), ("large-churn", "hz3-a", &[2.0, 4.0, 6.0])]);
+        let mt = matrix_table(&m);
+        assert!(mt.contains("minflt/1k ops") && mt.contains("sys s"), "{mt}");
+        let row = mt.lines().find(|l| l.starts_with("large-churn") && l.contains("hz3-a")).unwrap();
+        assert!(row.contains("250.5") && row.contains("0.25"), "{row}");
+    }
+
+    #[test]
+    fn old_files_without_usage_print_dashes() {
+        let mut m = synthetic(2, &[("xmalloc", "system", &[1.0, 2.0]), ("xmalloc", "hz3-a", &[2.0, 4.0])]);
+        for c in &mut m.cells {
+            c.ops = vec![None; 2];
+            c.minor_faults = vec![None; 2];
+            c.sys_s = vec![None; 2];
+        }
+        let mt = matrix_table(&m);
+        let row = mt.lines().find(|l| l.starts_with("xmalloc") && l.contains("hz3-a")).unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cols[cols.len() - 2..], &["—", "—"], "{row}");
+        assert_eq!(faults_per_kop(Some(0.001)), "<0.01");
+        assert_eq!(faults_per_kop(Some(0.0)), "0");
+        assert_eq!(faults_per_kop(Some(2500.0)), "2.50k");
+        assert_eq!(sys_secs(Some(0.456)), "0.46");
+    }
+
+    #[test]
+    fn invalid_runs_without_fallback_rates_are_noted() {
+        let mut m = synthetic(2, &[("size-shift", "hz3-a", &[1.0, 2.0])]);
+        m.cells[0].valid[1] = false;
+        let mt = matrix_table(&m);
+        assert!(mt.contains("1/2 INVALID (cut short)"), "{mt}");
     }
 
     #[test]

@@ -7,11 +7,15 @@
 //!   "results": [ { "workload", "allocator", "threads", "metric", "unit", "higher_is_better",
 //!                  "median", "min", "max", "runs": [v0, v1, ...], "peak_rss_kib",
 //!                  "stats": {...}            (hz3 allocators only; may be empty)
-//!                  ... extra keys: "ratios", "peak_rss_kib_runs", "valid_runs", "fallback_rates" } ],
+//!                  ... extra keys: "ratios", "peak_rss_kib_runs", "valid_runs", "fallback_rates",
+//!                  "ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs",
+//!                  "sys_s_runs", "minor_faults_per_kop", "sys_s" } ],
 //!   "failures": [ "..." ] }
 //! ```
 //! `runs[i]` is the value measured in round i (null when that run failed), so two entries' runs
 //! line up round by round; that is what per-round ratios (and the gate) are computed from.
+//! The operation counts, page faults and CPU times (`getrusage` of each run's process) were added
+//! later; files without them still load, and the tables print "—" where they are missing.
 
 use serde_json::{json, Map, Value};
 
@@ -33,6 +37,19 @@ pub struct RunLine {
     pub valid: bool,
     pub extra: Map<String, Value>,
     pub stats: Option<Value>,
+    /// Operations the run counted (absent from lines of older bench binaries).
+    pub ops: Option<u64>,
+    /// `getrusage(RUSAGE_SELF)` of the run's process at its end (absent from older lines).
+    pub usage: Usage,
+}
+
+/// Page faults and CPU time of one run's process; `None` where unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub minor_faults: Option<u64>,
+    pub major_faults: Option<u64>,
+    pub user_s: Option<f64>,
+    pub sys_s: Option<f64>,
 }
 
 fn get<'a>(o: &'a Map<String, Value>, k: &str) -> Result<&'a Value, String> {
@@ -74,6 +91,13 @@ pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
         valid: get_bool(o, "valid")?,
         extra: get(o, "extra")?.as_object().cloned().unwrap_or_default(),
         stats: o.get("stats").filter(|s| s.is_object()).cloned(),
+        ops: o.get("ops").and_then(Value::as_u64),
+        usage: Usage {
+            minor_faults: o.get("minor_faults").and_then(Value::as_u64),
+            major_faults: o.get("major_faults").and_then(Value::as_u64),
+            user_s: o.get("user_s").and_then(Value::as_f64),
+            sys_s: o.get("sys_s").and_then(Value::as_f64),
+        },
     })
 }
 
@@ -95,6 +119,12 @@ pub struct Cell {
     pub fallback_rates: Vec<Option<f64>>,
     /// Stats snapshot from the stats pass (hz3 only).
     pub stats: Option<Value>,
+    /// Per round: operations counted, and the process's page faults and CPU time.
+    pub ops: Vec<Option<u64>>,
+    pub minor_faults: Vec<Option<u64>>,
+    pub major_faults: Vec<Option<u64>>,
+    pub user_s: Vec<Option<f64>>,
+    pub sys_s: Vec<Option<f64>>,
 }
 
 impl Cell {
@@ -111,6 +141,11 @@ impl Cell {
             valid: vec![true; rounds],
             fallback_rates: Vec::new(),
             stats: None,
+            ops: vec![None; rounds],
+            minor_faults: vec![None; rounds],
+            major_faults: vec![None; rounds],
+            user_s: vec![None; rounds],
+            sys_s: vec![None; rounds],
         }
     }
 
@@ -127,6 +162,33 @@ impl Cell {
             self.fallback_rates.resize(self.runs.len(), None);
             self.fallback_rates[round] = Some(f);
         }
+        self.ops[round] = r.ops;
+        self.minor_faults[round] = r.usage.minor_faults;
+        self.major_faults[round] = r.usage.major_faults;
+        self.user_s[round] = r.usage.user_s;
+        self.sys_s[round] = r.usage.sys_s;
+    }
+
+    /// Per round: minor page faults per 1000 operations (None when unknown or no operations).
+    pub fn minor_faults_per_kop_runs(&self) -> Vec<Option<f64>> {
+        self.minor_faults
+            .iter()
+            .zip(&self.ops)
+            .map(|(f, o)| match (f, o) {
+                (Some(f), Some(o)) if *o > 0 => Some(*f as f64 * 1000.0 / *o as f64),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Median over rounds of minor faults per 1000 operations.
+    pub fn minor_faults_per_kop(&self) -> Option<f64> {
+        median(&self.minor_faults_per_kop_runs().into_iter().flatten().collect::<Vec<_>>())
+    }
+
+    /// Median over rounds of the process's system time, in seconds.
+    pub fn sys_s_median(&self) -> Option<f64> {
+        median(&self.sys_s.iter().flatten().copied().collect::<Vec<_>>())
     }
 
     pub fn values(&self) -> Vec<f64> {
@@ -267,6 +329,13 @@ impl Matrix {
                 if !c.fallback_rates.is_empty() {
                     o.insert("fallback_rates".into(), json!(c.fallback_rates));
                 }
+                o.insert("ops_runs".into(), json!(c.ops));
+                o.insert("minor_faults_runs".into(), json!(c.minor_faults));
+                o.insert("major_faults_runs".into(), json!(c.major_faults));
+                o.insert("user_s_runs".into(), json!(c.user_s));
+                o.insert("sys_s_runs".into(), json!(c.sys_s));
+                o.insert("minor_faults_per_kop".into(), json!(c.minor_faults_per_kop()));
+                o.insert("sys_s".into(), json!(c.sys_s_median()));
                 Value::Object(o)
             })
             .collect();
@@ -328,6 +397,13 @@ impl Matrix {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().map(Value::as_f64).collect())
                 .unwrap_or_default();
+            // Added later: a file without them reads as "unknown" in every round.
+            let per_round = |k: &str| -> Vec<Option<f64>> {
+                r.get(k).and_then(Value::as_array).map(|a| a.iter().map(Value::as_f64).collect()).unwrap_or_else(|| vec![None; n])
+            };
+            let per_round_u64 = |k: &str| -> Vec<Option<u64>> {
+                r.get(k).and_then(Value::as_array).map(|a| a.iter().map(Value::as_u64).collect()).unwrap_or_else(|| vec![None; n])
+            };
             cells.push(Cell {
                 workload: get_str(r, "workload")?,
                 allocator: get_str(r, "allocator")?,
@@ -340,6 +416,11 @@ impl Matrix {
                 valid,
                 fallback_rates,
                 stats: r.get("stats").cloned().filter(|s| s.as_object().is_some_and(|m| !m.is_empty())),
+                ops: per_round_u64("ops_runs"),
+                minor_faults: per_round_u64("minor_faults_runs"),
+                major_faults: per_round_u64("major_faults_runs"),
+                user_s: per_round("user_s_runs"),
+                sys_s: per_round("sys_s_runs"),
             });
         }
         let failures = o
@@ -466,6 +547,37 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                 _ => e(format!("median {md} is not the median of runs")),
             }
         }
+        // Optional per-round arrays (added later): one entry per round, each null or a
+        // non-negative number (an integer for counts).
+        for (k, integer) in [
+            ("ops_runs", true),
+            ("minor_faults_runs", true),
+            ("major_faults_runs", true),
+            ("user_s_runs", false),
+            ("sys_s_runs", false),
+        ] {
+            let Some(v) = r.get(k) else { continue };
+            let Some(a) = v.as_array() else {
+                e(format!("{k} is not an array"));
+                continue;
+            };
+            if let Some(n) = rounds {
+                if a.len() != n {
+                    e(format!("{k} has {} entries, config.runs is {n}", a.len()));
+                }
+            }
+            let ok = |x: &Value| x.is_null() || if integer { x.as_u64().is_some() } else { x.as_f64().is_some_and(|f| f >= 0.0) };
+            if !a.iter().all(ok) {
+                e(format!("{k}: every entry must be null or a non-negative {}", if integer { "integer" } else { "number" }));
+            }
+        }
+        for k in ["minor_faults_per_kop", "sys_s"] {
+            match r.get(k) {
+                None | Some(Value::Null) => {}
+                Some(x) if x.as_f64().is_some_and(|f| f >= 0.0) => {}
+                Some(_) => e(format!("{k} must be null or a non-negative number")),
+            }
+        }
         let hz3 = r.get("allocator").and_then(Value::as_str).is_some_and(crate::strategies::is_hz3);
         match r.get("stats") {
             Some(Value::Object(_)) => {}
@@ -513,6 +625,13 @@ pub mod tests {
                             valid: true,
                             extra: Map::new(),
                             stats: None,
+                            ops: Some(1000 * (i as u64 + 1)),
+                            usage: Usage {
+                                minor_faults: Some(500 + i as u64),
+                                major_faults: Some(0),
+                                user_s: Some(0.25),
+                                sys_s: Some(0.125 * (i as f64 + 1.0)),
+                            },
                         },
                     );
                 }
@@ -605,12 +724,78 @@ pub mod tests {
     }
 
     #[test]
+    fn usage_fields_round_trip_and_validate() {
+        let m = synthetic(3, &[("large-churn", "system", &[1.0, 2.0, 3.0]), ("large-churn", "hz3-a", &[2.0, 4.0, 6.5])]);
+        let c = &m.cells[0];
+        // Round i: 500 + i faults over 1000 (i + 1) ops.
+        assert_eq!(c.minor_faults_per_kop_runs(), vec![Some(500.0), Some(250.5), Some(502.0 / 3.0)]);
+        assert_eq!(c.minor_faults_per_kop(), Some(250.5));
+        assert_eq!(c.sys_s_median(), Some(0.25));
+        let v = m.to_json();
+        validate(&v).unwrap();
+        let r = &v["results"][0];
+        assert_eq!(r["ops_runs"], json!([1000, 2000, 3000]));
+        assert_eq!(r["minor_faults_runs"], json!([500, 501, 502]));
+        assert_eq!(r["major_faults_runs"], json!([0, 0, 0]));
+        assert_eq!(r["sys_s_runs"], json!([0.125, 0.25, 0.375]));
+        assert_eq!(r["minor_faults_per_kop"], json!(250.5));
+        assert_eq!(r["sys_s"], json!(0.25));
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(Matrix::from_json(&serde_json::from_str(&text).unwrap()).unwrap(), m);
+
+        // A failed round is null in every per-round array.
+        let mut m2 = m.clone();
+        m2.cells[0].minor_faults[1] = None;
+        m2.cells[0].ops[1] = None;
+        let v2 = m2.to_json();
+        validate(&v2).unwrap();
+        assert_eq!(v2["results"][0]["minor_faults_runs"], json!([500, null, 502]));
+        assert_eq!(Matrix::from_json(&v2).unwrap(), m2);
+
+        // Bad values are reported.
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut x = v.clone();
+            f(&mut x);
+            validate(&x).unwrap_err().join("; ")
+        };
+        assert!(broken(&|x| x["results"][0]["minor_faults_runs"] = json!([1, 2])).contains("config.runs is 3"));
+        assert!(broken(&|x| x["results"][0]["sys_s_runs"] = json!([0.1, -1.0, 0.2])).contains("sys_s_runs"));
+        assert!(broken(&|x| x["results"][0]["ops_runs"] = json!("many")).contains("not an array"));
+        assert!(broken(&|x| x["results"][0]["minor_faults_per_kop"] = json!("x")).contains("minor_faults_per_kop"));
+    }
+
+    #[test]
+    fn files_without_usage_fields_still_load() {
+        let m = synthetic(2, &[("xmalloc", "system", &[1.0, 2.0]), ("xmalloc", "hz3-a", &[2.0, 4.0])]);
+        let mut v = m.to_json();
+        for r in v["results"].as_array_mut().unwrap() {
+            let o = r.as_object_mut().unwrap();
+            for k in ["ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs", "sys_s_runs", "minor_faults_per_kop", "sys_s"] {
+                o.remove(k);
+            }
+        }
+        validate(&v).unwrap();
+        let back = Matrix::from_json(&v).unwrap();
+        let c = back.cell("xmalloc", "hz3-a").unwrap();
+        assert_eq!(c.minor_faults, vec![None, None]);
+        assert_eq!(c.ops, vec![None, None]);
+        assert_eq!(c.minor_faults_per_kop(), None);
+        assert_eq!(c.sys_s_median(), None);
+        assert_eq!(c.runs, vec![Some(2.0), Some(4.0)]);
+    }
+
+    #[test]
     fn parses_a_bench_line() {
         let line = r#"{"schema":"hz3-bench-run/1","allocator":"system","workload":"mt-remote-r50","threads":2,"metric":"op_rate","unit":"ops/s","higher_is_better":true,"value":5.0e6,"ops":10,"elapsed_s":0.3,"peak_rss_kib":5000,"valid":false,"extra":{"fallback_rate":0.2},"stats":null}"#;
         let r = parse_run_line(&format!("noise\n{line}\n")).unwrap();
         assert_eq!(r.value, 5.0e6);
         assert!(!r.valid);
         assert_eq!(r.stats, None);
+        assert_eq!(r.ops, Some(10));
+        assert_eq!(r.usage, Usage::default(), "a line from before the usage fields");
+        let with_usage = line.replace("\"peak_rss_kib\":5000,", "\"peak_rss_kib\":5000,\"minor_faults\":77,\"major_faults\":0,\"user_s\":0.5,\"sys_s\":0.25,");
+        let u = parse_run_line(&with_usage).unwrap().usage;
+        assert_eq!(u, Usage { minor_faults: Some(77), major_faults: Some(0), user_s: Some(0.5), sys_s: Some(0.25) });
         let mut c = Cell::new("mt-remote-r50", "system", 2);
         c.record(1, &r);
         assert_eq!(c.runs, vec![None, Some(5.0e6)]);

@@ -445,7 +445,13 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
             }
             got += Self::take_from_slab(local, meta, c, want - got);
-            if meta.free.get().is_null() && meta.carved.get() == meta.capacity.get() {
+            let exhausted = meta.free.get().is_null() && meta.carved.get() == meta.capacity.get();
+            if got > 0 && !exhausted {
+                // Stopped at the end of an OS page of fresh memory (see `take_from_slab`):
+                // the next refill carves on.
+                break;
+            }
+            if exhausted {
                 let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
                 // SAFETY: we own the page.
                 if unsafe { R::on_page_full(meta, &mut sink, &mut self.counters()) } {
@@ -474,10 +480,16 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         }
         meta.free.set(f);
         let carved = meta.carved.get();
-        let fresh = (meta.capacity.get() - carved).min(want - n);
+        let size = meta.block_size.get() as usize;
+        let start = meta.start.get();
+        // Fresh memory is carved up to the end of the OS page the next block starts in (at
+        // least one block): carving writes a link into every block, so a bigger batch would
+        // fault in pages a thread that allocates a few blocks never uses.
+        let next = start as usize + carved as usize * size;
+        let page_end = (next & !(hz3_page::OS_PAGE - 1)) + hz3_page::OS_PAGE;
+        let in_page = ((page_end - next) / size).max(1) as u32;
+        let fresh = (meta.capacity.get() - carved).min(want - n).min(in_page);
         if fresh > 0 {
-            let size = meta.block_size.get() as usize;
-            let start = meta.start.get();
             // Push in reverse so the bin hands out ascending addresses.
             let mut i = carved + fresh;
             while i > carved {

@@ -69,29 +69,39 @@ unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
 
 /// A mapping of at least `need` bytes at a segment boundary: from the cache (committed
 /// pages; `dirty` tells the caller it may hold old data) or fresh. Null on OS failure.
-fn mapping(need: usize) -> (*mut u8, usize, bool) {
-    if let Some((base, len)) = large_cache::take(need) {
+/// With `growing` (the block of a resize that grows) any bigger cached mapping serves, and
+/// all of it stays committed: the block is likely to grow into it.
+fn mapping(need: usize, growing: bool) -> (*mut u8, usize, bool) {
+    let max = if growing { usize::MAX } else { need.saturating_mul(4) };
+    if let Some((base, len)) = large_cache::take(need, max) {
         if len >= need {
-            if len / 2 > need && len - 2 * need > TAIL_KEEP {
+            if !growing && len / 2 > need && len - 2 * need > TAIL_KEEP {
                 // The tail is likely wanted by a later, bigger reuse: let the OS take it only
                 // if it needs the memory (MADV_FREE), rather than fault it in again.
                 // SAFETY: the tail past `2 * need` lies in the mapping and holds nothing live.
                 unsafe { SystemOs::discard(base.add(2 * need), len - 2 * need) };
+                hz3_page::stats::add(hz3_page::stats::Stat::Purged, len - 2 * need);
             }
             return (base, len, true);
         }
         // A smaller cached mapping: move its committed pages into a new, bigger range.
         let target = SystemOs::map(need, SEGMENT_SIZE);
         if !target.is_null() {
+            hz3_page::stats::mapped(need);
+            // SM1: `base` leaves the registry before `mremap` frees its range, which another
+            // thread's `mmap` may take (and register) at once.
+            hz3_page::segmap::unregister(base as usize);
             // SAFETY: `base .. base + len` is a whole unused cached mapping (LC1); `target`
             // is a fresh reservation of `need >= len` bytes.
             if unsafe { SystemOs::move_to(base, len, target, need) } {
-                hz3_page::segmap::unregister(base as usize);
+                hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
                 hz3_page::segmap::register(target as usize);
                 return (target, need, true);
             }
+            hz3_page::segmap::register(base as usize);
             // SAFETY: the fresh reservation holds nothing.
             unsafe { SystemOs::unmap(target, need) };
+            hz3_page::stats::unmapped(need);
         }
         // SAFETY: the cached mapping is whole and unused; give it back.
         unsafe { large_cache::release(base, len) };
@@ -99,6 +109,7 @@ fn mapping(need: usize) -> (*mut u8, usize, bool) {
     let base = SystemOs::map(need, SEGMENT_SIZE);
     if !base.is_null() {
         hz3_page::segmap::register(base as usize);
+        hz3_page::stats::mapped(need);
     }
     (base, need, false)
 }
@@ -106,16 +117,18 @@ fn mapping(need: usize) -> (*mut u8, usize, bool) {
 /// Maps a large block of `size` bytes with room to grow to `capacity` bytes; the bool says
 /// whether its memory may hold old data (a reused mapping). Null on overflow or OS failure.
 fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
+    let growing = capacity > size;
     let (Some(size), Some(capacity)) = (round_os(size), round_os(capacity.max(size))) else {
         return (ptr::null_mut(), false);
     };
     if align < SEGMENT_SIZE {
         let off = block_offset(align);
         let Some(need) = capacity.checked_add(off) else { return (ptr::null_mut(), false) };
-        let (base, len, dirty) = mapping(need);
+        let (base, len, dirty) = mapping(need, growing);
         if base.is_null() {
             return (base, false);
         }
+        hz3_page::stats::large_alloc(size);
         // SAFETY: a mapping only we know of, segment aligned; the block fits (`need <= len`).
         (unsafe { format(base, len, base as usize + off, size) }, dirty)
     } else {
@@ -128,6 +141,8 @@ fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
         }
         let p = (base as usize + SEGMENT_SIZE + align - 1) & !(align - 1);
         hz3_page::segmap::register(segment_of(p as *const u8) as usize);
+        hz3_page::stats::mapped(len);
+        hz3_page::stats::large_alloc(size);
         // SAFETY: a fresh mapping; header at `p - SEGMENT_SIZE >= base`, block inside.
         (unsafe { format(base, len, p, size) }, false)
     }
@@ -177,10 +192,12 @@ pub fn usable_size(h: &SegmentHeader) -> usize {
 pub unsafe fn free(h: &SegmentHeader) {
     let (base, len) = (h.map_base.get(), h.map_len.get());
     let hdr = h as *const SegmentHeader as usize;
+    hz3_page::stats::large_free(h.large_size.get());
     if hdr != base as usize {
         // A block aligned to a segment or more: its header is not at the mapping's start, so
         // the mapping is not reusable by `mapping`; unmap it.
         hz3_page::segmap::unregister(hdr);
+        hz3_page::stats::unmapped(len);
         // SAFETY: L1: the mapping came from `SystemOs::map(len, ..)`; nothing in it is live.
         return unsafe { SystemOs::unmap(base, len) };
     }
@@ -212,7 +229,9 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
             // Shrinking a lot: give the committed tail back (the range stays reserved).
             // SAFETY: the tail past the new size is part of our block, no longer used.
             unsafe { SystemOs::decommit(p.add(size), room - size) };
+            hz3_page::stats::add(hz3_page::stats::Stat::Purged, room - size);
         }
+        hz3_page::stats::large_resized(old, size);
         h.large_size.set(size);
         return p;
     }
@@ -225,6 +244,8 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
     };
     // SAFETY: `base .. base + len` is the block's whole mapping (L1); `len <= want`.
     if unsafe { SystemOs::grow_in_place(base, len, want) } {
+        hz3_page::stats::add(hz3_page::stats::Stat::Mapped, want - len);
+        hz3_page::stats::large_resized(old, size);
         h.map_len.set(want);
         h.large_size.set(size);
         return p;
@@ -233,15 +254,21 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
     if target.is_null() {
         return ptr::null_mut();
     }
+    hz3_page::stats::mapped(want);
+    // SM1: `base` leaves the registry before `mremap` frees its range (see `mapping`).
+    hz3_page::segmap::unregister(base as usize);
     // SAFETY: the whole mapping moves (header and block, the block stays live) onto a fresh
     // reservation of `want > len` bytes; no other thread reads a large header except for a
     // block it holds, and the caller holds this one.
     if !unsafe { SystemOs::move_to(base, len, target, want) } {
+        hz3_page::segmap::register(base as usize);
         // SAFETY: the reservation holds nothing.
         unsafe { SystemOs::unmap(target, want) };
+        hz3_page::stats::unmapped(want);
         return ptr::null_mut();
     }
-    hz3_page::segmap::unregister(base as usize);
+    hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
+    hz3_page::stats::large_resized(old, size);
     hz3_page::segmap::register(target as usize);
     // SAFETY: the header moved with the mapping to `target`, which only we know of.
     unsafe { format(target, want, target as usize + off, size) }

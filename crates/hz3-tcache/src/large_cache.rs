@@ -122,10 +122,10 @@ pub unsafe fn release(base: *mut u8, len: usize) {
 }
 
 /// Takes a cached mapping for a block needing `need` bytes of mapping: the smallest one of at
-/// least `need` bytes (but at most 4 × `need`), else the largest smaller one of at least
-/// `need / 4` (the caller grows it with `OsMemory::move_to`, keeping its committed pages).
-/// `None` when nothing is suitable.
-pub fn take(need: usize) -> Option<(*mut u8, usize)> {
+/// least `need` and at most `max` bytes, else the largest smaller one of at least `need / 4`
+/// (the caller grows it with `OsMemory::move_to`, keeping its committed pages). `None` when
+/// nothing is suitable.
+pub fn take(need: usize, max: usize) -> Option<(*mut u8, usize)> {
     let _g = CACHE.lock.lock();
     // SAFETY: the lock is held.
     unsafe {
@@ -135,7 +135,7 @@ pub fn take(need: usize) -> Option<(*mut u8, usize)> {
         let mut smaller: Option<usize> = None;
         for (i, e) in slots[..len].iter().enumerate() {
             if e.len >= need {
-                if e.len <= need.saturating_mul(4) && fit.is_none_or(|f| e.len < slots[f].len) {
+                if e.len <= max && fit.is_none_or(|f| e.len < slots[f].len) {
                     fit = Some(i);
                 }
             } else if e.len >= need / 4 && smaller.is_none_or(|s| e.len > slots[s].len) {

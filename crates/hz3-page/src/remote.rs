@@ -174,12 +174,6 @@ impl RemoteList {
     pub fn reset(&self) {
         self.head.store(0, Ordering::Relaxed);
     }
-
-    /// Loads the head with the given ordering (used by protocols that need a "second look").
-    #[inline]
-    pub fn load(&self, order: Ordering) -> *mut Block {
-        self.head.load(order) as *mut Block
-    }
 }
 
 #[cfg(not(loom))]
@@ -415,12 +409,6 @@ impl FlaggedRemoteList {
     #[inline]
     pub fn try_idle(&self) -> bool {
         self.word.compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
-    }
-
-    /// Owner: clears a `NOTIFY` flag of a page that is no longer full (`NOTIFY → 0`).
-    #[inline]
-    pub fn try_unmark(&self) -> bool {
-        self.word.compare_exchange(NOTIFY, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// The raw word (relaxed snapshot).

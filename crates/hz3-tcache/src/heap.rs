@@ -41,7 +41,7 @@ use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use hz3_page::{
-    chain_len, class_size, meta_index, page_meta, Block, PageMeta, SegmentHeader, NUM_CLASSES,
+    chain_len, meta_index, page_meta, Block, PageMeta, SegmentHeader, NUM_CLASSES,
 };
 use hz3_pageq::{Counter, Counters, RemoteFree, Sink, NUM_COUNTERS};
 
@@ -924,8 +924,3 @@ pub fn list_remove(head: &mut *mut PageMeta, meta: &PageMeta) {
     meta.next.set(ptr::null_mut());
 }
 
-/// The block size of `c` (re-exported for callers computing usable sizes).
-#[inline(always)]
-pub fn block_size(c: usize) -> usize {
-    class_size(c)
-}

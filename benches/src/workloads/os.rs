@@ -4,7 +4,7 @@
 //! and `sys_s` (see [`crate::rusage`]) matter as much as the rate.
 //!
 //! Every step is expensive (tens of microseconds to milliseconds), so the loops read the clock
-//! often ([`bounded_loop`]) and stop after a fixed number of steps as well, whatever the clock
+//! often (`bounded_loop`) and stop after a fixed number of steps as well, whatever the clock
 //! says: one data point cannot run away however slow an allocator is on these shapes.
 
 use crate::rng::XorShift64;

@@ -8,7 +8,7 @@
 //! - **SC2** `class_size(class_of(n)) >= n` for `1 <= n <= MAX_SMALL`, and `class_of` picks the
 //!   smallest such class.
 //! - **SC3** `class_for(n, a)` (for `a <= MAX_CLASS_ALIGN`) returns the smallest class whose size
-//!   is `>= n` and a multiple of `a`; because slabs start on [`PAGE_SIZE`](crate::PAGE_SIZE)
+//!   is `>= n` and a multiple of `a`; because slabs start on [`PAGE_SIZE`]
 //!   boundaries and blocks sit at multiples of the class size, every block of that class is
 //!   `a`-aligned.
 //! - **SC4** internal waste: `class_size(class_of(n)) <= n * 1.25` for `n > 128` (four classes

@@ -15,6 +15,47 @@
 //! the module docs and model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test -p
 //! hz3-pageq --release --test loom_pageq`).
 //!
+//! A [`PageQueue`] holds the pages ([`PageMeta`](hz3_page::PageMeta)) that have remote frees
+//! waiting for the queue's owner. Any thread pushes a page, or a chain of pages linked through
+//! `xqnext` with one CAS (`push_list`); only the owner pops one page or takes them all with one
+//! swap (`drain_all`):
+//!
+//! ```
+//! use core::ptr::{self, NonNull};
+//! use core::sync::atomic::Ordering;
+//! use hz3_page::PageMeta;
+//! use hz3_pageq::PageQueue;
+//!
+//! let queue = PageQueue::new();
+//! let pages: Vec<PageMeta> = (0..4).map(|_| PageMeta::new()).collect();
+//! let link = |a: usize, b: usize| {
+//!     pages[a].xqnext.store(&pages[b] as *const PageMeta as *mut PageMeta, Ordering::Relaxed)
+//! };
+//! // A producer links pages 0 -> 1 -> 2 and pushes the chain with one CAS...
+//! link(0, 1);
+//! link(1, 2);
+//! // SAFETY: the pages are in no queue and outlive the queue's use of them (Q1).
+//! unsafe { queue.push_list(NonNull::from(&pages[0]), NonNull::from(&pages[2])) };
+//! // ...and another pushes page 3 alone.
+//! // SAFETY: as above.
+//! unsafe { queue.push(&pages[3]) };
+//!
+//! // The owner takes everything at once: a null-terminated chain, the latest push first.
+//! let mut order = Vec::new();
+//! let mut p = queue.drain_all();
+//! while !p.is_null() {
+//!     order.push(pages.iter().position(|m| ptr::eq(m, p)).unwrap());
+//!     // SAFETY: `drain_all` handed the chain to this thread; `p` is one of `pages`.
+//!     p = unsafe { &*p }.xqnext.load(Ordering::Relaxed);
+//! }
+//! assert_eq!(order, [3, 0, 1, 2]);
+//! assert!(queue.is_empty() && queue.pop().is_none());
+//! ```
+//!
+//! The strategies drive the queue (and the pages' remote lists) through [`RemoteFree`]:
+//! producers call `free_remote`, the owner calls `collect` with a [`Sink`] that receives the
+//! blocks:
+//!
 //! ```
 //! use core::ptr::NonNull;
 //! use hz3_page::{Block, PageMeta};

@@ -10,24 +10,70 @@
 //! Invariants: H1–H6 ([`heap`]), G1–G4 ([`slab`]), O1–O3 ([`registry`]), LC1–LC3
 //! ([`large_cache`]); the purge policy is `hz3_page::purge` (PG1–PG3).
 //!
+//! A heap allocating and freeing through the thread cache, the way hz3-alloc drives it: pop
+//! the bin (the fast path) or take the slow path (refill, or set the thread's heap up on its
+//! first call); free onto the bin when this thread's heap owns the block, else through the
+//! strategy's remote path. Here one block is freed by its owner and one by another thread, and
+//! the empty-check oracle then finds nothing left allocated:
+//!
 //! ```
 //! use hz3_pageq::DrainAll;
 //! use hz3_tcache::{Fast, Heap, Instance};
+//!
+//! /// Strategy C (drain-all), fast flavour: its own thread-local heaps and registry.
 //! type I = Instance<DrainAll, Fast>;
-//! let c = hz3_page::class_of(64);
-//! // SAFETY: `current()` is this thread's heap pointer; the block is freed below by its owner.
-//! unsafe {
-//!     let heap = I::current();
-//!     let mut p = Heap::pop_bin(heap, c);
-//!     if p.is_null() {
-//!         p = I::alloc_slow(heap, c);
+//!
+//! fn alloc(c: usize) -> *mut u8 {
+//!     // SAFETY: `heap` is this thread's heap pointer, as `pop_bin` and `alloc_slow` require.
+//!     unsafe {
+//!         let heap = I::current();
+//!         let p = Heap::pop_bin(heap, c);
+//!         if p.is_null() { I::alloc_slow(heap, c) } else { p }
 //!     }
-//!     assert!(!p.is_null());
-//!     let heap = I::current();
-//!     let meta = &*hz3_page::meta_of(p);
-//!     assert_eq!(meta.owner(), heap as usize);
-//!     Heap::free_local(heap, meta, p);
 //! }
+//!
+//! /// # Safety
+//! /// `p` is a live block from `alloc`, given up by the caller.
+//! unsafe fn free(p: *mut u8) {
+//!     // SAFETY: `p` is a live small block of `I` (caller), so its page meta is mapped (P1)
+//!     // and owned by a heap of `I`; `heap` is this thread's heap pointer.
+//!     unsafe {
+//!         let heap = I::current();
+//!         let meta = &*hz3_page::meta_of(p);
+//!         if meta.owner() == heap as usize {
+//!             Heap::free_local(heap, meta, p); // onto this thread's bin
+//!         } else {
+//!             I::free_remote(heap, meta, p); // to the owner's inbox
+//!         }
+//!     }
+//! }
+//!
+//! let c = hz3_page::class_of(64);
+//! let a = alloc(c);
+//! let b = alloc(c);
+//! assert!(!a.is_null() && !b.is_null() && a != b);
+//! // SAFETY: both blocks are live and at least 64 bytes long.
+//! unsafe {
+//!     a.write_bytes(0xA5, 64);
+//!     b.write_bytes(0x5A, 64);
+//! }
+//! // Both blocks belong to this thread's heap (the owner is the heap's address).
+//! // SAFETY: `a` is live, so its meta is mapped (P1).
+//! assert_eq!(unsafe { &*hz3_page::meta_of(a) }.owner(), I::current() as usize);
+//!
+//! // SAFETY: `a` is live and freed once, here.
+//! unsafe { free(a) };
+//! let b = b as usize; // a raw pointer is not `Send`; its address is
+//! std::thread::spawn(move || {
+//!     // SAFETY: `b` is live and freed once, here: a remote free.
+//!     unsafe { free(b as *mut u8) }
+//! })
+//! .join()
+//! .unwrap();
+//!
+//! I::collect(); // flush this thread's cache, collect its inboxes and the exited thread's heap
+//! // SAFETY: no other thread uses `I` now (the freeing thread has exited).
+//! assert_eq!(unsafe { I::live_blocks() }[c], 0);
 //! ```
 
 pub mod config;

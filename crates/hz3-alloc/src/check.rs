@@ -11,7 +11,10 @@
 //! - double free, local or remote: one bit per block in page 0 of the segment (set while the
 //!   user holds the block), cleared with an atomic `fetch_and`: a clear bit → `double free`
 //!   (two racing frees of one block: exactly one wins);
-//! - a `dealloc` layout of another size class → `dealloc layout does not match`.
+//! - a `dealloc` layout of another size class → `dealloc layout does not match`;
+//! - `realloc` validates its pointer the same way without freeing it ([`check_live`]): a freed
+//!   block → `double free`, an interior, stack, foreign or stale large pointer → `invalid
+//!   free`, a layout of another class → `dealloc layout does not match`.
 //! - a use-after-free write to a cached block's link is caught when the bin pops it: the next
 //!   link must be null or a block of the same heap and class (`free list corrupted`).
 
@@ -49,12 +52,15 @@ unsafe fn bit_of(p: *mut u8, layout: Option<Layout>) -> (&'static AtomicU64, u64
     (unsafe { &*(word as *const AtomicU64) }, 1u64 << (i % 64))
 }
 
-/// Validates the free of `p` and marks it free. Aborts on misuse.
+/// Validates that `p` is a block hz3 handed out (a small block at a block boundary of a live
+/// slab, or exactly a live large block) and, with `layout`, that the layout names its class.
+/// Returns the block's bitmap word and bit (small blocks), `None` for a large block. Aborts
+/// on misuse; does not look at the bit.
 ///
 /// # Safety
 /// None beyond `p` being any pointer value: nothing is dereferenced before the registry says
 /// the memory is hz3's.
-pub unsafe fn check_free(p: *mut u8, layout: Option<Layout>) {
+unsafe fn validate(p: *mut u8, layout: Option<Layout>) -> Option<(&'static AtomicU64, u64)> {
     if p.is_null() || !segmap::contains(segment_of(p) as usize) {
         fatal(FatalKind::InvalidFree);
     }
@@ -74,12 +80,36 @@ pub unsafe fn check_free(p: *mut u8, layout: Option<Layout>) {
             // cached segment, or an interior pointer of a large block.
             _ => fatal(FatalKind::InvalidFree),
         }
-        return;
+        return None;
     }
     // SAFETY: registered segment, live slab.
-    let (word, bit) = unsafe { bit_of(p, layout) };
-    if word.fetch_and(!bit, Ordering::AcqRel) & bit == 0 {
-        fatal(FatalKind::DoubleFree);
+    Some(unsafe { bit_of(p, layout) })
+}
+
+/// Validates the free of `p` and marks it free. Aborts on misuse.
+///
+/// # Safety
+/// None beyond `p` being any pointer value (see [`validate`]).
+pub unsafe fn check_free(p: *mut u8, layout: Option<Layout>) {
+    // SAFETY: forwarded.
+    if let Some((word, bit)) = unsafe { validate(p, layout) } {
+        if word.fetch_and(!bit, Ordering::AcqRel) & bit == 0 {
+            fatal(FatalKind::DoubleFree);
+        }
+    }
+}
+
+/// Validates `p` as [`check_free`] does but leaves it live (`realloc`, which may keep the
+/// block): a block already freed aborts with `double free`.
+///
+/// # Safety
+/// None beyond `p` being any pointer value (see [`validate`]).
+pub unsafe fn check_live(p: *mut u8, layout: Option<Layout>) {
+    // SAFETY: forwarded.
+    if let Some((word, bit)) = unsafe { validate(p, layout) } {
+        if word.load(Ordering::Acquire) & bit == 0 {
+            fatal(FatalKind::DoubleFree);
+        }
     }
 }
 

@@ -22,6 +22,38 @@
 //! process (the test suite runs them side by side); memory must be freed through the same
 //! pairing that allocated it.
 //!
+//! A pairing can also be used directly, next to the global allocator. Its associated functions
+//! act on that pairing's state: [`Hz3::collect`] returns cached memory to the OS,
+//! [`Hz3::stats`] sums the counters of the [`config::WithStats`] flavour:
+//!
+//! ```
+//! use hz3_alloc::{config::WithStats, strategy::DrainAll, Hz3};
+//! use std::alloc::{GlobalAlloc, Layout};
+//!
+//! /// Drain-all (C), counting: `Hz3C` is the same strategy without counters.
+//! type Alloc = Hz3<DrainAll, WithStats>;
+//! static ALLOC: Alloc = Alloc::new();
+//! assert_eq!(Alloc::STRATEGY, "c");
+//!
+//! let layout = Layout::new::<[u64; 8]>();
+//! // SAFETY: `layout` has a non-zero size.
+//! let p = unsafe { ALLOC.alloc(layout) };
+//! assert!(!p.is_null());
+//! // SAFETY: `p` is a live block of `layout`'s size and alignment.
+//! unsafe { p.cast::<[u64; 8]>().write([7; 8]) };
+//! let addr = p as usize; // a raw pointer is not `Send`; its address is
+//! std::thread::spawn(move || {
+//!     // SAFETY: `addr` is the live block allocated above with `layout`, freed once, here.
+//!     unsafe { ALLOC.dealloc(addr as *mut u8, layout) }
+//! })
+//! .join()
+//! .unwrap();
+//! assert_eq!(Alloc::stats().remote_frees, 1); // freed by a thread other than its owner
+//! Alloc::collect(); // bring the block home, return empty slabs and segments to the OS
+//! // SAFETY: no other thread uses `Alloc` now (the freeing thread has exited).
+//! assert!(unsafe { Alloc::live_blocks() }.iter().all(|&n| n == 0));
+//! ```
+//!
 //! The `Layout` passed to `dealloc` must be the one the block was allocated (or last
 //! reallocated) with, as `GlobalAlloc` requires: strategies whose thread caches take any
 //! owner's blocks (the default) free by the layout's size class without reading the block's
@@ -34,6 +66,7 @@
 
 mod check;
 pub mod large;
+mod process_stats;
 mod stats;
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -47,6 +80,7 @@ use hz3_tcache::{Heap, Instance};
 
 pub use hz3_pageq::RemoteFree;
 pub use hz3_tcache::Config;
+pub use process_stats::{process_stats, ProcessStats};
 pub use stats::Stats;
 
 /// The remote-free strategies (S121 family).
@@ -264,6 +298,10 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     /// # Safety
     /// `p` is a live block of this allocator instance, allocated with alignment `align`.
     pub unsafe fn realloc_raw(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+        if C::CHECKS {
+            // SAFETY: validates before touching anything (as `free_raw` does).
+            unsafe { check::check_live(p, None) };
+        }
         if new_size > isize::MAX as usize {
             return core::ptr::null_mut();
         }
@@ -455,6 +493,10 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
     }
 
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if C::CHECKS {
+            // SAFETY: validates before touching anything (as `dealloc` does).
+            unsafe { check::check_live(p, Some(layout)) };
+        }
         // SAFETY: the GlobalAlloc contract: `p` is live, allocated with `layout`.
         let (q, _) = unsafe { Self::resize_in_place(p, new_size, layout.align()) };
         if !q.is_null() {

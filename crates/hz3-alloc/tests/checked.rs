@@ -105,6 +105,62 @@ fn scenario(name: &str) {
                 *(p as *mut usize) = live as usize;
                 let _ = a.alloc(l(96));
             }
+            // realloc validates its pointer as dealloc does (GlobalAlloc::realloc and the C-style
+            // realloc_raw), before it could return a freed block or read a stale header.
+            "realloc-freed-small" => {
+                let p = a.alloc(l(64));
+                a.dealloc(p, l(64));
+                let _ = a.realloc(p, l(64), 60); // same class: would return `p` unchecked
+            }
+            "realloc-freed-large" => {
+                let p = a.alloc(l(1 << 20));
+                a.dealloc(p, l(1 << 20));
+                let _ = a.realloc(p, l(1 << 20), 2 << 20);
+            }
+            "realloc-foreign" => {
+                let p = System.alloc(l(64));
+                let _ = a.realloc(p, l(64), 128);
+            }
+            "realloc-stack" => {
+                let mut x = [0u64; 8];
+                let _ = a.realloc(x.as_mut_ptr().cast(), l(64), 128);
+            }
+            "realloc-interior" => {
+                let p = a.alloc(l(256));
+                let _ = a.realloc(p.add(16), l(256), 200);
+            }
+            "realloc-large-interior" => {
+                let p = a.alloc(l(1 << 20));
+                let _ = a.realloc(p.add(8), l(1 << 20), 1 << 21);
+            }
+            "realloc-wrong-layout" => {
+                let p = a.alloc(l(64));
+                let _ = a.realloc(p, l(4096), 64);
+            }
+            "realloc-raw-freed-small" => {
+                let p = A::alloc_raw(100, 16);
+                A::free_raw(p);
+                let _ = A::realloc_raw(p, 100, 16);
+            }
+            "realloc-raw-freed-large" => {
+                let p = A::alloc_raw(1 << 20, 16);
+                A::free_raw(p);
+                let _ = A::realloc_raw(p, 3 << 20, 16);
+            }
+            "realloc-raw-foreign" => {
+                let p = System.alloc(l(64));
+                let _ = A::realloc_raw(p, 128, 16);
+            }
+            "realloc-raw-interior" => {
+                let p = A::alloc_raw(256, 16);
+                let _ = A::realloc_raw(p.add(16), 512, 16);
+            }
+            "cache-realloc-freed-small" => {
+                let c = ACache::new();
+                let p = c.alloc(l(2000));
+                c.dealloc(p, l(2000));
+                let _ = c.realloc(p, l(2000), 2001);
+            }
             other => panic!("unknown scenario {other}"),
         }
     }
@@ -202,6 +258,31 @@ fn use_after_free_write_is_detected() {
 #[test]
 fn use_after_free_write_of_a_plausible_pointer_is_detected() {
     expect_abort("use-after-free-forged-link", "hz3: fatal: free list corrupted (use after free?)");
+}
+
+#[test]
+fn realloc_of_a_freed_block_aborts() {
+    expect_abort("realloc-freed-small", "hz3: fatal: double free");
+    expect_abort("realloc-raw-freed-small", "hz3: fatal: double free");
+    expect_abort("cache-realloc-freed-small", "hz3: fatal: double free");
+    // A freed large block's mapping is cached or gone: its header no longer names a block.
+    expect_abort("realloc-freed-large", "hz3: fatal: invalid free");
+    expect_abort("realloc-raw-freed-large", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn realloc_of_an_invalid_pointer_aborts() {
+    expect_abort("realloc-foreign", "hz3: fatal: invalid free");
+    expect_abort("realloc-raw-foreign", "hz3: fatal: invalid free");
+    expect_abort("realloc-stack", "hz3: fatal: invalid free");
+    expect_abort("realloc-interior", "hz3: fatal: invalid free");
+    expect_abort("realloc-raw-interior", "hz3: fatal: invalid free");
+    expect_abort("realloc-large-interior", "hz3: fatal: invalid free");
+}
+
+#[test]
+fn realloc_with_a_wrong_layout_aborts() {
+    expect_abort("realloc-wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
 }
 
 /// Valid use under the checked flavour never aborts: many sizes, realloc, remote frees.

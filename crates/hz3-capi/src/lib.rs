@@ -20,13 +20,24 @@
 //! (`pthread_atfork` handlers hold the allocator's global locks).
 //!
 //! The strategy is the Rust default ([`hz3_alloc::Hz3`]) unless a `strategy-*` feature picks
-//! another, so the benchmark matrix can preload each variant.
+//! another, so the benchmark matrix can preload each variant. The flavour is
+//! [`Fast`](hz3_alloc::config::Fast) unless the `checked` feature builds the guarded library
+//! ([`Checked`](hz3_alloc::config::Checked): `free`/`realloc`/`delete` of a freed, interior,
+//! stack, global or foreign pointer abort with a fixed line, see `docs/reliability.md`) or the
+//! `stats` feature the counting one ([`WithStats`](hz3_alloc::config::WithStats): the
+//! strategy counters join the statistics table).
+//!
+//! Also exported: the C++ `operator new`/`delete` family ([`cxx`]), the statistics
+//! (`hz3_stats_print`, `malloc_stats`, `mallinfo2`, `mallinfo`: [`stats`]) and the options
+//! from the environment ([`options`], `docs/options.md`).
 
+#[cfg(not(feature = "no-override"))]
+pub mod cxx;
 pub mod options;
+pub mod stats;
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
-use hz3_alloc::config::Fast;
 use hz3_alloc::Hz3;
 
 #[cfg(feature = "strategy-a")]
@@ -71,10 +82,21 @@ type Strategy = hz3_alloc::strategy::BatchedStash;
 )))]
 type Strategy = hz3_alloc::DefaultStrategy;
 
-/// The allocator instance behind the C API.
-pub type CAlloc = Hz3<Strategy, Fast>;
+/// The flavour of this build (`checked` and `stats` features; `checked` wins if both are set).
+#[cfg(feature = "checked")]
+pub type Flavour = hz3_alloc::config::Checked;
+/// The flavour of this build (`checked` and `stats` features; `checked` wins if both are set).
+#[cfg(all(not(feature = "checked"), feature = "stats"))]
+pub type Flavour = hz3_alloc::config::WithStats;
+/// The flavour of this build (`checked` and `stats` features; `checked` wins if both are set).
+#[cfg(not(any(feature = "checked", feature = "stats")))]
+pub type Flavour = hz3_alloc::config::Fast;
 
-/// `malloc`'s guaranteed alignment (`alignof(max_align_t)` on x86-64 and aarch64 Linux).
+/// The allocator instance behind the C API.
+pub type CAlloc = Hz3<Strategy, Flavour>;
+
+/// `malloc`'s guaranteed alignment (`alignof(max_align_t)` on x86-64 and aarch64 Linux; also
+/// `__STDCPP_DEFAULT_NEW_ALIGNMENT__`).
 const MIN_ALIGN: usize = 16;
 /// The page size `valloc`/`pvalloc` fall back to if `sysconf` fails.
 const PAGE: usize = 4096;
@@ -99,6 +121,10 @@ fn c_malloc(size: usize) -> *mut c_void {
     enomem_if_null(CAlloc::alloc_raw(size, MIN_ALIGN))
 }
 
+/// `free` with C semantics (null is a no-op).
+///
+/// # Safety
+/// `p` is null or a live block of this allocator.
 #[inline(always)]
 unsafe fn c_free(p: *mut c_void) {
     if !p.is_null() {
@@ -291,6 +317,12 @@ export! {
         c_posix_memalign(out, align, size);
     /// `malloc_trim`: returns cached memory to the OS; always reports 1.
     fn malloc_trim / hz3_malloc_trim(_pad: usize) -> c_int = { CAlloc::collect(); 1 };
+    /// glibc's `malloc_stats`: the statistics table on standard error.
+    fn malloc_stats / hz3_malloc_stats() -> () = stats::print_fd(2);
+    /// glibc's `mallinfo2`, filled from the process statistics (`include/hz3.h`).
+    fn mallinfo2 / hz3_mallinfo2() -> stats::Mallinfo2 = stats::mallinfo2();
+    /// glibc's `mallinfo` (`int` fields, saturating).
+    fn mallinfo / hz3_mallinfo() -> stats::Mallinfo = stats::mallinfo();
 }
 
 /// Returns cached memory to the OS (flushes the calling thread's cache, collects heaps of

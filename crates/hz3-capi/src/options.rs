@@ -7,11 +7,27 @@
 //! | `HZ3_PURGE_DELAY_MS` | ms a free page, segment or large mapping stays committed before it is returned to the OS; `0` = return at once (eager) | 100 |
 //! | `HZ3_PURGE_CAP_MB` | cap on free-but-committed slab pages over all threads (MiB); past it the oldest are returned at once | 256 |
 //! | `HZ3_LARGE_CACHE_MB` | byte budget of the cache of freed large mappings (MiB); `0` = unmap large blocks on free | 128 |
+//! | `HZ3_SHOW_STATS` | `1`: print the process statistics to standard error at exit | 0 |
+//! | `HZ3_VERBOSE` | `1`: print the options in effect to standard error at start (one line) | 0 |
 //!
 //! An unknown `HZ3_*` name or a value that is not a decimal number gets a one-line warning on
 //! standard error and is ignored; nothing here can abort the program.
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use hz3_page::purge;
+
+static SHOW_STATS: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Whether `HZ3_SHOW_STATS` asked for the statistics at exit.
+pub fn show_stats() -> bool {
+    SHOW_STATS.load(Ordering::Relaxed)
+}
+
+/// Whether `HZ3_VERBOSE` asked for the options line at start.
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
 
 extern "C" {
     static environ: *const *const u8;
@@ -58,6 +74,8 @@ pub fn apply(entry: &[u8]) {
         b"HZ3_PURGE_DELAY_MS" => |v| purge::set_purge_delay_ms(v),
         b"HZ3_PURGE_CAP_MB" => |v| purge::set_purge_cap_bytes((v as usize).saturating_mul(1 << 20)),
         b"HZ3_LARGE_CACHE_MB" => |v| purge::set_large_cache_bytes((v as usize).saturating_mul(1 << 20)),
+        b"HZ3_SHOW_STATS" => |v| SHOW_STATS.store(v != 0, Ordering::Relaxed),
+        b"HZ3_VERBOSE" => |v| VERBOSE.store(v != 0, Ordering::Relaxed),
         _ => {
             warn(&[b"hz3: warning: unknown option ", name, b" (ignored)"]);
             return;
@@ -75,6 +93,8 @@ pub fn get(name: &[u8]) -> Option<u64> {
         b"purge_delay_ms" => purge::purge_delay_ms(),
         b"purge_cap_mb" => (purge::purge_cap_bytes() >> 20) as u64,
         b"large_cache_mb" => (purge::large_cache_bytes() >> 20) as u64,
+        b"show_stats" => show_stats() as u64,
+        b"verbose" => verbose() as u64,
         _ => return None,
     })
 }
@@ -100,8 +120,14 @@ pub fn init() {
     }
 }
 
+/// The names [`get`] knows, in the order the `HZ3_VERBOSE` line prints them.
+pub const NAMES: [&str; 5] = ["purge_delay_ms", "purge_cap_mb", "large_cache_mb", "show_stats", "verbose"];
+
 extern "C" fn init_from_environment() {
     init();
+    if verbose() {
+        crate::stats::print_options();
+    }
 }
 
 /// Runs [`init`] when the library is loaded (preloaded or linked).

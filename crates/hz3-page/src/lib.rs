@@ -9,7 +9,8 @@
 //!   carry remote frees;
 //! - [`os`]: the OS layer ([`OsMemory`], [`SystemOs`]);
 //! - [`purge`]: when free memory goes back to the OS (delay, caps, the clock);
-//! - [`fatal`]: fixed-message aborts that never allocate;
+//! - [`stats`]: process statistics (bytes mapped, purged, in large blocks, …), slow paths only;
+//! - [`mod@fatal`]: fixed-message aborts that never allocate;
 //! - [`sync`]: the loom / core switch for atomics and cells.
 //!
 //! Invariants are numbered in each module (SC*, P*, R*) and referenced from `// SAFETY:`
@@ -24,6 +25,51 @@
 //! let c = class_for(5000, 4096).unwrap();
 //! assert_eq!(class_size(c) % 4096, 0);
 //! ```
+//!
+//! A [`RemoteList`] carries blocks freed on other threads to the thread that owns them: any
+//! number of threads push (one CAS each), and the owner takes the whole list with one swap.
+//! Here two threads each give up 1000 blocks while the owner takes and frees them as they
+//! arrive:
+//!
+//! ```
+//! use core::ptr::NonNull;
+//! use hz3_page::{Block, RemoteList};
+//!
+//! const PER_THREAD: usize = 1000;
+//! let inbox = RemoteList::new();
+//! let mut received = 0;
+//! std::thread::scope(|s| {
+//!     for _ in 0..2 {
+//!         s.spawn(|| {
+//!             for _ in 0..PER_THREAD {
+//!                 let b = NonNull::from(Box::leak(Box::new(Block::new())));
+//!                 // SAFETY: `b` is a fresh block this thread owns; the push gives it up to the
+//!                 // list's single consumer (R1), which frees it.
+//!                 unsafe { inbox.push(b) };
+//!             }
+//!         });
+//!     }
+//!     // The consumer (this thread only, R3): take everything pushed so far, walk the chain.
+//!     while received < 2 * PER_THREAD {
+//!         let mut b = inbox.take_all();
+//!         if b.is_null() {
+//!             std::thread::yield_now();
+//!         }
+//!         while !b.is_null() {
+//!             // SAFETY: `take_all` handed the chain to us with its links visible (R2); each
+//!             // block came from `Box::leak` above and is taken exactly once.
+//!             unsafe {
+//!                 let next = Block::next(b);
+//!                 drop(Box::from_raw(b));
+//!                 b = next;
+//!             }
+//!             received += 1;
+//!         }
+//!     }
+//! });
+//! assert_eq!(received, 2 * PER_THREAD);
+//! assert!(inbox.is_empty());
+//! ```
 #![cfg_attr(not(loom), no_std)]
 
 pub mod fatal;
@@ -33,6 +79,7 @@ pub mod purge;
 pub mod remote;
 pub mod segmap;
 pub mod size_class;
+pub mod stats;
 pub mod sync;
 
 pub use fatal::{fatal, FatalKind};

@@ -54,6 +54,7 @@ static CACHE: LargeCache = LargeCache {
 /// `base .. base + len` is a whole large mapping holding nothing live (LC1).
 unsafe fn unmap(base: *mut u8, len: usize) {
     hz3_page::segmap::unregister(base as usize);
+    hz3_page::stats::unmapped(len);
     // SAFETY: per the contract.
     unsafe { SystemOs::unmap(base, len) };
 }

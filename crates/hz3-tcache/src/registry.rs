@@ -1,12 +1,12 @@
 //! Owners: per-instance registries of heaps, the thread-local heap slot, thread exit, and the
 //! fallback heap for threads past their exit.
 //!
-//! Each allocator instance `(R, C)` has a slot in [`SLOTS`] (thread-local) and a [`Registry`]
-//! (global). A thread's first allocation takes an abandoned heap from the registry's pool (so
-//! owner identities — heap addresses — are reused after thread exit, with the pages and
-//! pending remote frees they carry) or maps a new one: there is no thread limit. A pthread key
-//! destructor flushes the heap at thread exit and returns it to the pool; it allocates nothing
-//! (glibc's first 32 keys are static).
+//! Each allocator instance `(R, C)` has a thread-local heap slot ([`crate::tls`]) and a
+//! [`Registry`] (global). A thread's first allocation takes an abandoned heap from the
+//! registry's pool (so owner identities — heap addresses — are reused after thread exit, with
+//! the pages and pending remote frees they carry) or maps a new one: there is no thread limit.
+//! A pthread key destructor flushes the heap at thread exit and returns it to the pool; it
+//! allocates nothing (glibc's first 32 keys are static).
 //!
 //! Invariants:
 //! - **O1** A heap is either held by exactly one thread (its TLS slot points to it) or in its
@@ -24,7 +24,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use core::ptr::NonNull;
 use hz3_page::{
-    fatal, meta_index, page_meta, Block, FatalKind, OsMemory, PageMeta, SystemOs, NUM_CLASSES,
+    meta_index, page_meta, Block, OsMemory, PageMeta, SystemOs, NUM_CLASSES,
     OS_PAGE,
 };
 use hz3_pageq::{Counter, CounterArray, Counters, NoCounters, RemoteFree, NUM_COUNTERS};
@@ -183,6 +183,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             if !h.is_null() {
                 // SAFETY: pooled heaps are valid (O2).
                 *pool = unsafe { &*h.cast::<Heap<R, C>>() }.shared.pool_next.load(Ordering::Relaxed);
+                hz3_page::stats::sub(hz3_page::stats::Stat::HeapsPooled, 1);
             }
             h.cast::<Heap<R, C>>()
         };
@@ -206,6 +207,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         if mem.is_null() {
             return ptr::null_mut();
         }
+        hz3_page::stats::heap_created(size);
         // SAFETY: fresh zeroed memory of the right size, page aligned (>= 64).
         let heap = unsafe { Heap::<R, C>::init_in(mem) };
         let reg = Self::registry();
@@ -265,6 +267,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             let pool = &mut *reg.pool.get();
             (*heap).shared.pool_next.store(*pool, Ordering::Relaxed);
             *pool = heap.cast();
+            hz3_page::stats::add(hz3_page::stats::Stat::HeapsPooled, 1);
         }
     }
 
@@ -415,12 +418,6 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         }
         n
     }
-}
-
-/// Aborts: the allocator cannot continue (used where metadata mapping fails irrecoverably).
-#[cold]
-pub fn out_of_metadata() -> ! {
-    fatal(FatalKind::OutOfMetadata)
 }
 
 // ------------------------------------------------------------------------------------------

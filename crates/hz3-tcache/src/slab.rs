@@ -54,6 +54,7 @@ pub unsafe fn decommit_dirty(seg: *mut SegmentHeader) {
 /// The pages of `mask` belong to no slab of `seg`, a live segment.
 unsafe fn decommit_mask(seg: *mut SegmentHeader, mut mask: u64) {
     purge::sub_dirty(mask.count_ones() as usize * PAGE_SIZE);
+    hz3_page::stats::add(hz3_page::stats::Stat::Purged, mask.count_ones() as usize * PAGE_SIZE);
     while mask != 0 {
         let start = mask.trailing_zeros() as usize;
         let len = (!(mask >> start)).trailing_zeros() as usize;
@@ -98,6 +99,7 @@ fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
             let len = &mut *SEGMENT_CACHE.len.get();
             if *len > 0 {
                 *len -= 1;
+                hz3_page::stats::sub(hz3_page::stats::Stat::SegmentsCached, 1);
                 // The cache is being drawn from: the entries left are likely wanted soon, so
                 // their deadlines move with this use (purged only once the cache sits idle).
                 let slots = &mut *SEGMENT_CACHE.slots.get();
@@ -120,6 +122,7 @@ fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
     let seg = SystemOs::map(SEGMENT_SIZE, SEGMENT_SIZE);
     if !seg.is_null() {
         hz3_page::segmap::register(seg as usize);
+        hz3_page::stats::segment_mapped();
     }
     (seg.cast(), 0, 0)
 }
@@ -149,12 +152,14 @@ unsafe fn segment_release(seg: *mut SegmentHeader) {
                 let old = slots[0];
                 slots.copy_within(1.., 0);
                 *len -= 1;
+                hz3_page::stats::sub(hz3_page::stats::Stat::SegmentsCached, 1);
                 Some(old)
             } else {
                 None
             };
             slots[*len] = entry;
             *len += 1;
+            hz3_page::stats::add(hz3_page::stats::Stat::SegmentsCached, 1);
             evicted
         }
     };
@@ -171,6 +176,7 @@ unsafe fn segment_release(seg: *mut SegmentHeader) {
 unsafe fn unmap_segment(e: CachedSegment) {
     purge::sub_dirty(e.dirty.count_ones() as usize * PAGE_SIZE);
     hz3_page::segmap::unregister(e.seg as usize);
+    hz3_page::stats::segment_unmapped();
     // SAFETY: per the contract.
     unsafe { SystemOs::unmap(e.seg.cast(), SEGMENT_SIZE) };
 }
@@ -209,6 +215,7 @@ pub fn segment_cache_trim() {
                     return;
                 }
                 *len -= 1;
+                hz3_page::stats::sub(hz3_page::stats::Stat::SegmentsCached, 1);
                 (*SEGMENT_CACHE.slots.get())[*len]
             }
         };

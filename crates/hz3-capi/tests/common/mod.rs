@@ -46,6 +46,38 @@ pub fn lib() -> &'static Lib {
     LIB.get_or_init(locate)
 }
 
+/// The guarded library (`--features checked`), built once per test binary by
+/// `$CARGO build -p hz3-capi --features checked` (same profile) into its own target directory,
+/// `target/<profile>/hz3-checked-target/`, so that it never replaces the plain library.
+pub fn checked_lib() -> &'static Lib {
+    static LIB: OnceLock<Lib> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let profile_dir = lib().profile_dir.clone();
+        let target_dir = profile_dir.join("hz3-checked-target");
+        let profile = profile_dir.file_name().expect("profile name").to_string_lossy().into_owned();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "hz3-capi", "--features", "checked"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("CARGO_TARGET_DIR", &target_dir);
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        let st = cmd.status().expect("run cargo build -p hz3-capi --features checked");
+        assert!(st.success(), "{cmd:?} failed: {st}");
+        let out = target_dir.join(&profile);
+        let (so, a) = (out.join(SO), out.join(A));
+        assert!(so.is_file() && a.is_file(), "{SO}/{A} missing in {}", out.display());
+        Lib { so, a, profile_dir }
+    })
+}
+
 fn locate() -> Lib {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("test binary has a parent dir").to_path_buf();
@@ -125,6 +157,11 @@ pub fn cc() -> String {
     std::env::var("CC").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "cc".into())
 }
 
+/// The C++ compiler: `$CXX`, else `c++`.
+pub fn cxx() -> String {
+    std::env::var("CXX").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "c++".into())
+}
+
 /// Common compile flags. `-fno-builtin` keeps the compiler from folding or removing
 /// `malloc`/`free` pairs, so every case really reaches the allocator.
 fn base_flags(cmd: &mut Command) {
@@ -137,7 +174,7 @@ fn base_flags(cmd: &mut Command) {
 }
 
 fn run_compiler(mut cmd: Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run the C compiler `{}`: {e}", cc()));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run the compiler {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "compiling {what} failed ({}):\n{:?}\n{}",
@@ -150,11 +187,25 @@ fn run_compiler(mut cmd: Command, what: &str) {
 /// Compiles `tests/c/<src>` (plus `extra` flags) into `<dir>/<stem>-<link>` and returns the
 /// executable.
 pub fn compile(dir: &Path, src: &str, link: Link, extra: &[&str]) -> PathBuf {
-    let stem = src.trim_end_matches(".c");
+    compile_with(lib(), dir, src, link, extra)
+}
+
+/// As [`compile`], linked (for `Shared` and `Static`) against `lib`.
+pub fn compile_with(lib: &Lib, dir: &Path, src: &str, link: Link, extra: &[&str]) -> PathBuf {
+    let cpp = src.ends_with(".cc");
+    let stem = src.trim_end_matches(".cc").trim_end_matches(".c");
     let exe = dir.join(format!("{stem}-{}", link.name()));
-    let lib = lib();
-    let mut cmd = Command::new(cc());
-    base_flags(&mut cmd);
+    let mut cmd = if cpp {
+        let mut c = Command::new(cxx());
+        c.args(["-std=c++17", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"])
+            .arg("-I")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"));
+        c
+    } else {
+        let mut c = Command::new(cc());
+        base_flags(&mut c);
+        c
+    };
     cmd.arg(c_src(src)).args(extra).arg("-o").arg(&exe);
     match link {
         Link::Plain => {}
@@ -298,11 +349,17 @@ impl Run {
         self
     }
     /// Runs under `LD_PRELOAD=libhz3_capi.so` if `on`.
-    pub fn preload_if(mut self, on: bool) -> Self {
+    pub fn preload_if(self, on: bool) -> Self {
         if on {
-            self.cmd.env("LD_PRELOAD", &lib().so);
-            self.preload = true;
+            self.preload_lib(lib())
+        } else {
+            self
         }
+    }
+    /// Runs under `LD_PRELOAD=<lib's .so>` (e.g. [`checked_lib`]).
+    pub fn preload_lib(mut self, lib: &Lib) -> Self {
+        self.cmd.env("LD_PRELOAD", &lib.so);
+        self.preload = true;
         self
     }
     pub fn preload(self) -> Self {

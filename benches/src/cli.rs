@@ -1,7 +1,7 @@
 //! The command line of every `bench-<allocator>` binary.
 //!
 //! ```text
-//! bench-<allocator> <workload> [--threads N] [--duration-ms M | --iters N] [--seed S]
+//! bench-<allocator> <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]
 //! bench-<allocator> list
 //! ```
 //! prints one JSON line (see [`crate::report`]) on stdout; errors go to stderr with exit code 2.
@@ -30,11 +30,16 @@ pub struct ParamsSpec {
     pub threads: usize,
     pub budget: Budget,
     pub seed: u64,
+    /// Live threads of `threads-many` (ignored by the other workloads).
+    pub live_threads: usize,
 }
+
+/// Largest `--live-threads`.
+pub const MAX_LIVE_THREADS: usize = 100_000;
 
 pub fn usage(bin: &str) -> String {
     format!(
-        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S]\n       {bin} list\n\
+        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]\n       {bin} list\n\
          workloads: {}\n(callgrind gate: {})",
         WORKLOAD_NAMES.join(", "),
         CALLGRIND_WORKLOAD_NAMES.join(", ")
@@ -66,6 +71,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut budget = Budget::Time(Duration::from_millis(DEFAULT_DURATION_MS));
     let (mut saw_duration, mut saw_iters) = (false, false);
     let mut seed = 0x5121;
+    let mut live_threads = crate::workloads::threads::THREADS_MANY_DEFAULT;
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--threads" | "-t" => {
@@ -91,24 +97,31 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
                 saw_iters = true;
             }
             "--seed" => seed = parse_num(flag, it.next())?,
+            "--live-threads" => {
+                live_threads = parse_num(flag, it.next())? as usize;
+                if live_threads == 0 || live_threads > MAX_LIVE_THREADS {
+                    return Err(format!("--live-threads must be in 1..={MAX_LIVE_THREADS}, got {live_threads}"));
+                }
+            }
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     if saw_duration && saw_iters {
         return Err("give either --duration-ms or --iters, not both".into());
     }
-    Ok(Command::Run { workload, params: ParamsSpec { threads, budget, seed } })
+    Ok(Command::Run { workload, params: ParamsSpec { threads, budget, seed, live_threads } })
 }
 
 /// Runs one workload in this process and returns the JSON line.
 pub fn run_to_json(allocator: &str, workload: Workload, spec: ParamsSpec, stats: Option<fn() -> String>) -> String {
-    let mut params = Params::new(spec.threads, spec.budget);
+    let mut params = Params::new(spec.threads, spec.budget).with_live_threads(spec.live_threads);
     params.seed = spec.seed;
     let outcome = workload.run(&params);
+    let threads = workload.reported_threads(&params);
     let peak_rss_kib = peak_rss_kib();
     let usage = self_usage();
     let stats_json = stats.map(|f| stats_json_from_debug(&f()));
-    RunReport { allocator, workload, threads: params.threads, outcome: &outcome, peak_rss_kib, usage, stats_json }.to_json()
+    RunReport { allocator, workload, threads, outcome: &outcome, peak_rss_kib, usage, stats_json }.to_json()
 }
 
 /// The JSON answer of `list`.
@@ -159,7 +172,17 @@ mod tests {
         match parse_args(&args("mt-remote-r90 --threads 4 --duration-ms 250 --seed 9")).unwrap() {
             Command::Run { workload, params } => {
                 assert_eq!(workload, Workload::MtRemote { remote_pct: 90 });
-                assert_eq!(params, ParamsSpec { threads: 4, budget: Budget::Time(Duration::from_millis(250)), seed: 9 });
+                assert_eq!(
+                    params,
+                    ParamsSpec { threads: 4, budget: Budget::Time(Duration::from_millis(250)), seed: 9, live_threads: 1000 }
+                );
+            }
+            c => panic!("{c:?}"),
+        }
+        match parse_args(&args("threads-many --live-threads 64 --iters 1")).unwrap() {
+            Command::Run { workload, params } => {
+                assert_eq!(workload, Workload::ThreadsMany);
+                assert_eq!((params.live_threads, params.budget), (64, Budget::Iters(1)));
             }
             c => panic!("{c:?}"),
         }
@@ -189,6 +212,8 @@ mod tests {
             ("xmalloc --duration-ms 0", "positive"),
             ("xmalloc --iters 3 --duration-ms 3", "not both"),
             ("xmalloc --fast", "unknown option"),
+            ("threads-many --live-threads 0", "--live-threads"),
+            ("threads-many --live-threads 100001", "--live-threads"),
         ] {
             let e = parse_args(&args(a)).unwrap_err();
             assert!(e.contains(msg), "{a:?}: {e}");

@@ -66,7 +66,9 @@ impl RunReport<'_> {
         json_str(&mut o, self.allocator);
         o.push_str(",\"workload\":");
         json_str(&mut o, self.workload.name());
-        let threads = if self.workload.is_multithreaded() { self.threads } else { 1 };
+        // `threads` as the workload reports it (see `Workload::reported_threads`): single-thread
+        // workloads say 1 whatever they were given.
+        let threads = if self.workload.is_multithreaded() || self.workload == Workload::ThreadsMany { self.threads } else { 1 };
         let _ = write!(o, ",\"threads\":{threads}");
         o.push_str(",\"metric\":");
         json_str(&mut o, metric);

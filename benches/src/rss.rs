@@ -13,6 +13,17 @@ pub fn peak_rss_kib() -> u64 {
     vm_hwm_kib().unwrap_or(0)
 }
 
+/// The current RSS in KiB: the second field of `/proc/self/statm` (pages) × the page size.
+/// `None` when it cannot be read.
+pub fn current_rss_kib() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = if page > 0 { page as u64 } else { 4096 };
+    Some(pages * page / 1024)
+}
+
 /// `VmHWM` (peak RSS) from `/proc/self/status`, in KiB.
 pub fn vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -41,6 +52,12 @@ mod tests {
         let after = peak_rss_kib();
         // Grows (by how much is up to the kernel: this machine may reclaim pages at any time).
         assert!(after > before, "before {before} after {after}");
+    }
+
+    #[test]
+    fn current_rss_is_positive_and_below_the_peak() {
+        let now = current_rss_kib().unwrap();
+        assert!(now > 0 && now <= peak_rss_kib() + 1024, "{now}");
     }
 
     #[test]

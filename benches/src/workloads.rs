@@ -13,11 +13,18 @@
 //!
 //! The workloads at the OS boundary (issue 11: large blocks, realloc growth, medium sizes,
 //! thread churn, size shifts, the classic xmalloc-test) live in [`os`], [`churn`] and
-//! [`xmalloc_classic`]; they use the same object helpers, so the `hz3-preload` row goes through
-//! the C entry points for them too.
+//! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (issue 15: batch hand-off,
+//! LIFO/FIFO bulk frees, the server simulation, Pareto sizes) in [`real`]; the latency chain
+//! (issue 16) in [`chain`]; many live threads (issue 14) in [`threads`]. They all use the same
+//! object helpers ([`alloc_obj`], [`free_obj`]: `std::alloc`, which is C `malloc`/`free` in
+//! `bench-system`), so the `hz3-preload` row and the peers' preload rows go through the C entry
+//! points for them too.
 
+pub mod chain;
 pub mod churn;
 pub mod os;
+pub mod real;
+pub mod threads;
 pub mod xmalloc_classic;
 
 use std::alloc::Layout;
@@ -48,11 +55,19 @@ pub struct Params {
     pub threads: usize,
     pub budget: Budget,
     pub seed: u64,
+    /// Threads alive at once in `threads-many` (the other workloads ignore it).
+    pub live_threads: usize,
 }
 
 impl Params {
     pub fn new(threads: usize, budget: Budget) -> Self {
-        Params { threads: threads.max(1), budget, seed: 0x5121 }
+        Params { threads: threads.max(1), budget, seed: 0x5121, live_threads: threads::THREADS_MANY_DEFAULT }
+    }
+
+    /// The same parameters with `n` live threads for `threads-many`.
+    pub fn with_live_threads(mut self, n: usize) -> Self {
+        self.live_threads = n.max(1);
+        self
     }
 }
 
@@ -100,6 +115,23 @@ pub enum Workload {
     LargeChurn,
     /// A buffer grown by realloc in 4 KiB steps from 4 KiB to 16 MiB, then freed.
     ReallocGrow,
+    /// Local alloc+free pairs whose next size depends on the previous block's contents (a
+    /// latency chain through the allocator, beside local-fixed).
+    LocalChain,
+    /// rptest's shape: 1000 live slots per thread, 8 B–16 KiB (linear drop-off), every 2nd loop
+    /// a batch handed to the next thread through a CAS inbox.
+    BatchHandoff,
+    /// sh6bench's shape: 2T threads allocate 64–400 B blocks in bulk and free them half LIFO,
+    /// half FIFO; no cross-thread frees.
+    LifoFifo,
+    /// larson's server simulation as mimalloc-bench runs it: 5000 slots per thread, 8–1000 B
+    /// replacements, each generation's slots inherited by a successor thread.
+    Server,
+    /// Random replacement of 1024 slots per thread with Pareto sizes up to 1 KiB, all written.
+    Pareto,
+    /// N live threads (default 1000) each holding 20 small blocks until all have started:
+    /// footprint and start cost per thread.
+    ThreadsMany,
     /// Callgrind gate: `iters` local 64-byte alloc+free pairs through the probe functions.
     CgLocal,
     /// Callgrind gate: one producer allocates 64-byte objects, one consumer frees them (every
@@ -124,6 +156,12 @@ pub const WORKLOAD_NAMES: &[&str] = &[
     "large-1m",
     "large-churn",
     "realloc-grow",
+    "local-chain",
+    "batch-handoff",
+    "lifo-fifo",
+    "server",
+    "pareto",
+    "threads-many",
 ];
 
 /// Names of the deterministic workloads used by the callgrind gate.
@@ -147,6 +185,12 @@ impl Workload {
             "large-1m" => Workload::Large1m,
             "large-churn" => Workload::LargeChurn,
             "realloc-grow" => Workload::ReallocGrow,
+            "local-chain" => Workload::LocalChain,
+            "batch-handoff" => Workload::BatchHandoff,
+            "lifo-fifo" => Workload::LifoFifo,
+            "server" => Workload::Server,
+            "pareto" => Workload::Pareto,
+            "threads-many" => Workload::ThreadsMany,
             "cg-local" => Workload::CgLocal,
             "cg-remote" => Workload::CgRemote,
             _ => return None,
@@ -171,6 +215,12 @@ impl Workload {
             Workload::Large1m => "large-1m",
             Workload::LargeChurn => "large-churn",
             Workload::ReallocGrow => "realloc-grow",
+            Workload::LocalChain => "local-chain",
+            Workload::BatchHandoff => "batch-handoff",
+            Workload::LifoFifo => "lifo-fifo",
+            Workload::Server => "server",
+            Workload::Pareto => "pareto",
+            Workload::ThreadsMany => "threads-many",
             Workload::CgLocal => "cg-local",
             Workload::CgRemote => "cg-remote",
         }
@@ -182,14 +232,23 @@ impl Workload {
             Workload::Xmalloc | Workload::XmallocClassic | Workload::SizeShift | Workload::CgRemote => {
                 ("free_rate", "frees/s")
             }
-            Workload::LocalFixed | Workload::LocalMixed | Workload::CgLocal | Workload::ThreadChurn | Workload::Large1m => {
-                ("pair_rate", "pairs/s")
-            }
+            Workload::LocalFixed
+            | Workload::LocalMixed
+            | Workload::LocalChain
+            | Workload::LifoFifo
+            | Workload::CgLocal
+            | Workload::ThreadChurn
+            | Workload::Large1m => ("pair_rate", "pairs/s"),
+            Workload::ThreadsMany => ("thread_rate", "threads/s"),
             Workload::LargeChurn => ("replace_rate", "replacements/s"),
             Workload::ReallocGrow => ("realloc_rate", "reallocs/s"),
-            Workload::MtRemote { .. } | Workload::Larson | Workload::DistApp | Workload::MediumChurn => {
-                ("op_rate", "ops/s")
-            }
+            Workload::MtRemote { .. }
+            | Workload::Larson
+            | Workload::DistApp
+            | Workload::MediumChurn
+            | Workload::BatchHandoff
+            | Workload::Server
+            | Workload::Pareto => ("op_rate", "ops/s"),
         }
     }
 
@@ -203,7 +262,21 @@ impl Workload {
                 | Workload::XmallocClassic
                 | Workload::MediumChurn
                 | Workload::ThreadChurn
+                | Workload::BatchHandoff
+                | Workload::LifoFifo
+                | Workload::Server
+                | Workload::Pareto
         )
+    }
+
+    /// The thread count a run reports (`threads` of its JSON line): `--threads` for workloads
+    /// that use it, 1 for single-thread ones, and the live thread count for `threads-many`.
+    pub fn reported_threads(self, p: &Params) -> usize {
+        match self {
+            Workload::ThreadsMany => p.live_threads,
+            w if w.is_multithreaded() => p.threads,
+            _ => 1,
+        }
     }
 
     pub fn run(self, p: &Params) -> Outcome {
@@ -221,6 +294,12 @@ impl Workload {
             Workload::Large1m => os::large_1m(p),
             Workload::LargeChurn => os::large_churn(p),
             Workload::ReallocGrow => os::realloc_grow(p),
+            Workload::LocalChain => chain::local_chain(p),
+            Workload::BatchHandoff => real::batch_handoff(p),
+            Workload::LifoFifo => real::lifo_fifo(p),
+            Workload::Server => real::server(p),
+            Workload::Pareto => real::pareto(p),
+            Workload::ThreadsMany => threads::threads_many(p),
             Workload::CgLocal => crate::callgrind::cg_local(p),
             Workload::CgRemote => crate::callgrind::cg_remote(p),
         }
@@ -339,7 +418,7 @@ pub(crate) fn bounded_loop(budget: Budget, check_every: u64, cap: u64, mut step:
 
 /// Runs `step` until the budget is spent; returns (iterations, elapsed).
 #[inline(always)]
-fn single_thread_loop(budget: Budget, mut step: impl FnMut()) -> (u64, Duration) {
+pub(crate) fn single_thread_loop(budget: Budget, mut step: impl FnMut()) -> (u64, Duration) {
     let start = Instant::now();
     let mut iters = 0u64;
     match budget {
@@ -721,6 +800,33 @@ pub const LARSON_REPLACEMENTS_PER_GENERATION: u64 = 4096;
 pub const LARSON_MIN_SIZE: usize = 8;
 pub const LARSON_MAX_SIZE: usize = 1024;
 
+/// The shape of a larson-style run: `larson` is [`LarsonShape::canonical`], `server` (issue 15)
+/// is [`real::SERVER_SHAPE`].
+#[derive(Clone, Copy, Debug)]
+pub struct LarsonShape {
+    /// Slots per lane (all filled, untimed, by the main thread).
+    pub slots: usize,
+    pub min_size: usize,
+    pub max_size: usize,
+    /// Replacements (free + allocation) each generation makes before it hands the lane on.
+    pub replacements_per_generation: u64,
+    /// A generation reads the stop flag every this many replacements (larson: only between
+    /// generations, which are short).
+    pub stop_check_every: u64,
+}
+
+impl LarsonShape {
+    pub const fn canonical() -> Self {
+        LarsonShape {
+            slots: LARSON_SLOTS,
+            min_size: LARSON_MIN_SIZE,
+            max_size: LARSON_MAX_SIZE,
+            replacements_per_generation: LARSON_REPLACEMENTS_PER_GENERATION,
+            stop_check_every: LARSON_REPLACEMENTS_PER_GENERATION,
+        }
+    }
+}
+
 struct Lane {
     slots: Vec<SendPtr>,
     rng: XorShift64,
@@ -731,18 +837,28 @@ struct Lane {
 struct LarsonShared {
     stop: AtomicBool,
     max_generations: u64,
+    shape: LarsonShape,
     done: Mutex<Vec<Lane>>,
     done_cv: Condvar,
 }
 
 fn larson_generation(mut lane: Lane, shared: Arc<LarsonShared>) {
-    for _ in 0..LARSON_REPLACEMENTS_PER_GENERATION {
-        let j = lane.rng.below(LARSON_SLOTS as u32) as usize;
-        // SAFETY: every lane slot holds a live object (filled before the first generation).
-        unsafe { free_obj(lane.slots[j].0) };
-        lane.slots[j] = SendPtr(alloc_obj(lane.rng.range_inclusive(LARSON_MIN_SIZE, LARSON_MAX_SIZE)));
+    let shape = shared.shape;
+    let mut made = 0u64;
+    while made < shape.replacements_per_generation {
+        let chunk = shape.stop_check_every.min(shape.replacements_per_generation - made);
+        for _ in 0..chunk {
+            let j = lane.rng.below(shape.slots as u32) as usize;
+            // SAFETY: every lane slot holds a live object (filled before the first generation).
+            unsafe { free_obj(lane.slots[j].0) };
+            lane.slots[j] = SendPtr(alloc_obj(lane.rng.range_inclusive(shape.min_size, shape.max_size)));
+        }
+        made += chunk;
+        if made < shape.replacements_per_generation && shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
     }
-    lane.ops += 2 * LARSON_REPLACEMENTS_PER_GENERATION;
+    lane.ops += 2 * made;
     lane.generations += 1;
     if shared.stop.load(Ordering::Relaxed) || lane.generations >= shared.max_generations {
         shared.done.lock().unwrap().push(lane);
@@ -758,6 +874,11 @@ fn larson_generation(mut lane: Lane, shared: Arc<LarsonShared>) {
 /// larson-style. Metric: ops/s with ops = allocations + frees (2 per replacement).
 /// `Budget::Iters(n)`: `n` generations per lane. Extra: `generations` (total over lanes).
 pub fn larson(p: &Params) -> Outcome {
+    larson_shaped(p, LarsonShape::canonical())
+}
+
+/// A larson-style run of any [`LarsonShape`] (see [`larson`]).
+pub(crate) fn larson_shaped(p: &Params, shape: LarsonShape) -> Outcome {
     let t = p.threads;
     let max_generations = match p.budget {
         Budget::Iters(n) => n.max(1),
@@ -766,6 +887,7 @@ pub fn larson(p: &Params) -> Outcome {
     let shared = Arc::new(LarsonShared {
         stop: AtomicBool::new(false),
         max_generations,
+        shape,
         done: Mutex::new(Vec::with_capacity(t)),
         done_cv: Condvar::new(),
     });
@@ -773,8 +895,8 @@ pub fn larson(p: &Params) -> Outcome {
     let lanes: Vec<Lane> = (0..t)
         .map(|i| {
             let mut rng = XorShift64::for_thread(p.seed, i);
-            let slots = (0..LARSON_SLOTS)
-                .map(|_| SendPtr(alloc_obj(rng.range_inclusive(LARSON_MIN_SIZE, LARSON_MAX_SIZE))))
+            let slots = (0..shape.slots)
+                .map(|_| SendPtr(alloc_obj(rng.range_inclusive(shape.min_size, shape.max_size))))
                 .collect();
             Lane { slots, rng, ops: 0, generations: 0 }
         })

@@ -81,6 +81,15 @@ fn bench_system_prints_one_json_line() {
     let rate = v["extra"]["fallback_rate"].as_f64().unwrap();
     assert_eq!(v["valid"].as_bool().unwrap(), rate <= 0.001);
 
+    // threads-many reports its live thread count as `threads`, and its footprint per thread.
+    let (code, out, err) = run(bin, &["threads-many", "--live-threads", "8", "--iters", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((v["threads"].as_u64(), v["unit"].as_str()), (Some(8), Some("threads/s")));
+    assert_eq!(v["ops"], 8);
+    assert_eq!(v["extra"]["live_threads"], 8.0);
+    assert!(v["extra"]["rss_per_thread_kib"].as_f64().is_some());
+
     let (code, out, _) = run(bin, &["list"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();

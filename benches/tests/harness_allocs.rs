@@ -52,7 +52,7 @@ fn extra(o: &Outcome, k: &str) -> u64 {
 /// One test function: the counter is process-wide, so nothing else may run beside it.
 #[test]
 fn harness_allocations_do_not_grow_with_the_work() {
-    for w in [Workload::LocalFixed, Workload::LocalMixed, Workload::CgLocal] {
+    for w in [Workload::LocalFixed, Workload::LocalMixed, Workload::LocalChain, Workload::CgLocal] {
         let (a1, _) = counted(w, 1, 1000);
         let (a2, _) = counted(w, 1, 3000);
         assert_close(a2 - a1, 2000, &format!("{w:?}: one allocation per pair, nothing else"));
@@ -112,4 +112,40 @@ fn harness_allocations_do_not_grow_with_the_work() {
     let extra_threads = 2 * 4;
     let beyond = (a2 - a1).saturating_sub(extra_threads * per_thread);
     assert!(beyond <= extra_threads * 16 + SLACK, "thread-churn: {beyond} harness allocations for {extra_threads} threads");
+
+    // The shapes of issue 15.
+    // batch-handoff: the objects and the batch blocks (both in `allocs`), plus the untimed fill.
+    let (a1, o1) = counted(Workload::BatchHandoff, 2, 10);
+    let (a2, o2) = counted(Workload::BatchHandoff, 2, 40);
+    assert_close(a1 - extra(&o1, "allocs"), a2 - extra(&o2, "allocs"), "batch-handoff harness allocations");
+    // lifo-fifo: 4 threads, 1000 blocks per round each.
+    let bulk = hz3_bench::workloads::real::LIFO_FIFO_BULK as u64;
+    let (a1, _) = counted(Workload::LifoFifo, 2, 1);
+    let (a2, _) = counted(Workload::LifoFifo, 2, 3);
+    assert_close(a2 - a1, 4 * 2 * bulk, "lifo-fifo: one allocation per block");
+    // pareto: 2 threads, one allocation per step each.
+    let (a1, _) = counted(Workload::Pareto, 2, 1000);
+    let (a2, _) = counted(Workload::Pareto, 2, 3000);
+    assert_close(a2 - a1, 2 * 2000, "pareto: one allocation per step");
+    // server spawns a thread per generation (larson's shape): beyond the objects, a handful of
+    // allocations per generation.
+    let per_gen = hz3_bench::workloads::real::SERVER_SHAPE.replacements_per_generation;
+    let (a1, _) = counted(Workload::Server, 2, 1);
+    let (a2, _) = counted(Workload::Server, 2, 2);
+    let beyond = (a2 - a1).saturating_sub(2 * per_gen);
+    assert!(beyond <= 2 * 16 + SLACK, "server: {beyond} harness allocations for 2 generations");
+    // local-chain: checked with the other single-thread loops above.
+
+    // threads-many spawns its threads (its shape): beyond the 20 blocks per thread, a handful
+    // of allocations per thread.
+    let blocks = hz3_bench::workloads::threads::THREADS_MANY_BLOCKS as u64;
+    let before = ALLOCS.load(Ordering::SeqCst);
+    Workload::ThreadsMany.run(&Params::new(1, Budget::Iters(1)).with_live_threads(16));
+    let a1 = ALLOCS.load(Ordering::SeqCst) - before;
+    let before = ALLOCS.load(Ordering::SeqCst);
+    Workload::ThreadsMany.run(&Params::new(1, Budget::Iters(3)).with_live_threads(16));
+    let a2 = ALLOCS.load(Ordering::SeqCst) - before;
+    let extra_threads = 2 * 16;
+    let beyond = (a2 - a1).saturating_sub(extra_threads * blocks);
+    assert!(beyond <= extra_threads * 16 + SLACK, "threads-many: {beyond} harness allocations for {extra_threads} threads");
 }

@@ -15,7 +15,8 @@ fn every_workload_runs_for_a_short_time() {
     for name in WORKLOAD_NAMES.iter().chain(CALLGRIND_WORKLOAD_NAMES) {
         let w = Workload::from_name(name).unwrap();
         assert_eq!(w.name(), *name);
-        let o = w.run(&Params::new(2, Budget::Time(Duration::from_millis(30))));
+        // threads-many: 50 live threads rather than 1000 (the other workloads ignore it).
+        let o = w.run(&Params::new(2, Budget::Time(Duration::from_millis(30))).with_live_threads(50));
         assert!(o.ops > 0, "{name}: {o:?}");
         assert!(o.value.is_finite() && o.value > 0.0, "{name}: {o:?}");
         let implied = o.ops as f64 / o.elapsed.as_secs_f64();
@@ -31,7 +32,7 @@ fn every_workload_runs_for_a_short_time() {
 
 #[test]
 fn single_thread_workloads_do_exactly_the_work_asked() {
-    for w in [Workload::LocalFixed, Workload::LocalMixed, Workload::DistApp, Workload::CgLocal] {
+    for w in [Workload::LocalFixed, Workload::LocalMixed, Workload::LocalChain, Workload::DistApp, Workload::CgLocal] {
         let o = w.run(&Params::new(1, Budget::Iters(10_000)));
         assert_eq!(o.ops, 10_000, "{w:?}");
         assert!(o.valid);
@@ -151,4 +152,82 @@ fn xmalloc_classic_frees_every_batch_in_a_fixed_run() {
     assert_eq!(extra(&o, "batches"), 6.0);
     let one = Workload::XmallocClassic.run(&Params::new(1, Budget::Iters(1)));
     assert_eq!(one.ops, XMALLOC_CLASSIC_BATCH as u64);
+}
+
+// --- the shapes of classic benchmark programs (issue 15), the latency chain (issue 16) and
+// many live threads (issue 14) ---
+
+#[test]
+fn local_chain_is_deterministic_and_reports_where_it_ended() {
+    use hz3_bench::workloads::chain::{LOCAL_CHAIN_MAX, LOCAL_CHAIN_MIN};
+    let o = Workload::LocalChain.run(&Params::new(1, Budget::Iters(5000)));
+    assert_eq!(o.ops, 5000);
+    let end = extra(&o, "final_size");
+    assert!((LOCAL_CHAIN_MIN as f64..=LOCAL_CHAIN_MAX as f64).contains(&end), "{end}");
+    let again = Workload::LocalChain.run(&Params::new(1, Budget::Iters(5000)));
+    assert_eq!(extra(&again, "final_size"), end, "the size sequence does not depend on the addresses");
+}
+
+#[test]
+fn batch_handoff_hands_batches_around_the_ring() {
+    use hz3_bench::workloads::real::{BATCH_HANDOFF_OPS_MAX, BATCH_HANDOFF_OPS_MIN, BATCH_HANDOFF_SLOTS};
+    let loops = 50u64;
+    let o = Workload::BatchHandoff.run(&Params::new(2, Budget::Iters(loops)));
+    let (allocs, frees, handed) = (extra(&o, "allocs"), extra(&o, "frees"), extra(&o, "handed"));
+    assert_eq!(o.ops as f64, allocs + frees);
+    // Every 2nd loop of each thread hands a batch (none skipped: far below the in-flight limit).
+    assert_eq!(extra(&o, "batches"), 2.0 * (loops / 2) as f64);
+    assert_eq!(extra(&o, "handoffs_skipped"), 0.0);
+    let per_batch = handed / extra(&o, "batches");
+    assert!((BATCH_HANDOFF_OPS_MIN as f64..=BATCH_HANDOFF_OPS_MAX as f64).contains(&per_batch), "{per_batch}");
+    // Frees: at most the filled slots plus everything allocated in the run.
+    assert!(frees > 0.0 && frees <= allocs + 2.0 * BATCH_HANDOFF_SLOTS as f64, "{o:?}");
+    // Allocations do not depend on the schedule (only which batches arrive in time does).
+    let again = Workload::BatchHandoff.run(&Params::new(2, Budget::Iters(loops)));
+    assert_eq!(extra(&again, "allocs"), allocs);
+    // A single thread hands its batches to itself.
+    let one = Workload::BatchHandoff.run(&Params::new(1, Budget::Iters(10)));
+    assert_eq!(extra(&one, "batches"), 5.0);
+}
+
+#[test]
+fn lifo_fifo_runs_two_threads_per_requested_thread() {
+    use hz3_bench::workloads::real::LIFO_FIFO_BULK;
+    let o = Workload::LifoFifo.run(&Params::new(2, Budget::Iters(3)));
+    assert_eq!(extra(&o, "threads"), 4.0);
+    assert_eq!(extra(&o, "rounds"), 12.0);
+    assert_eq!(o.ops, 4 * 3 * LIFO_FIFO_BULK as u64, "every block of every round freed");
+}
+
+#[test]
+fn server_generations_inherit_the_slots() {
+    use hz3_bench::workloads::real::SERVER_SHAPE;
+    let o = Workload::Server.run(&Params::new(2, Budget::Iters(2)));
+    assert_eq!(extra(&o, "generations"), 4.0);
+    assert_eq!(o.ops, 2 * 2 * 2 * SERVER_SHAPE.replacements_per_generation);
+    // A timed run stops inside a generation (the stop flag is read every 1024 replacements).
+    let t = Workload::Server.run(&Params::new(1, Budget::Time(Duration::from_millis(20))));
+    assert!(t.ops > 0 && t.ops % 2 == 0, "{t:?}");
+}
+
+#[test]
+fn pareto_replaces_one_slot_per_step() {
+    let o = Workload::Pareto.run(&Params::new(2, Budget::Iters(1000)));
+    assert_eq!(o.ops, 2 * 2 * 1000, "a free and an allocation per step, 2 threads");
+    assert_eq!(extra(&o, "threads"), 2.0);
+}
+
+#[test]
+fn threads_many_reports_footprint_per_thread() {
+    let p = Params::new(1, Budget::Iters(2)).with_live_threads(32);
+    let o = Workload::ThreadsMany.run(&p);
+    assert_eq!(o.ops, 64, "2 rounds of 32 threads");
+    assert_eq!(extra(&o, "live_threads"), 32.0);
+    assert_eq!(extra(&o, "rounds"), 2.0);
+    assert!(extra(&o, "rss_live_kib") > 0.0);
+    assert!(extra(&o, "rss_per_thread_kib") >= 0.0 && extra(&o, "max_rss_per_thread_kib") >= extra(&o, "rss_per_thread_kib"));
+    assert!(extra(&o, "us_per_thread") > 0.0 && extra(&o, "start_us_per_thread") > 0.0);
+    assert_eq!(Workload::ThreadsMany.reported_threads(&p), 32, "its JSON threads is the live count");
+    assert_eq!(Workload::LocalChain.reported_threads(&p), 1);
+    assert_eq!(Workload::BatchHandoff.reported_threads(&p), 1);
 }

@@ -1,6 +1,8 @@
 //! `--chart PATH.svg`: grouped bars of each allocator's ratio to the reference (whiskers: min–max
 //! of the per-round ratios) per workload, a second panel of peak RSS and, when the results carry
-//! them, a third of minor page faults per 1000 operations (log scale). Hand-written SVG.
+//! them, a third of minor page faults per 1000 operations (log scale). For a thread sweep
+//! (issue 14), one row per workload instead: throughput against the thread count and peak RSS
+//! against the thread count, a line per allocator. Hand-written SVG.
 
 use std::fmt::Write as _;
 
@@ -17,6 +19,9 @@ const FIXED_COLOURS: &[(&str, &str)] = &[
     ("hz3-c", "#2ca02c"),
     ("hz3-d", "#8c564b"),
     ("hz3-c-packed", "#e377c2"),
+    ("hz3-preload", "#ff9896"),
+    ("mimalloc-preload", "#aec7e8"),
+    ("jemalloc-preload", "#c5b0d5"),
 ];
 const EXTRA_COLOURS: &[&str] = &["#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"];
 
@@ -86,16 +91,20 @@ fn decade_label(e: i32) -> String {
     }
 }
 
-/// Renders the chart.
+/// Renders the chart (the sweep chart when the results hold more than one thread count).
 pub fn render(m: &Matrix) -> String {
+    if m.is_sweep() {
+        return render_sweep(m);
+    }
     let workloads = m.workloads();
     let allocators = m.allocators();
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
     let (bar, gap, left, right) = (12.0, 28.0, 70.0, 30.0);
     let group_w = allocators.len() as f64 * bar + gap;
-    let width = (left + right + group_w * workloads.len() as f64).max(760.0);
+    // Wide enough for the machine line (about 6.5 px per character at 12 px).
+    let width = (left + right + group_w * workloads.len() as f64).max(760.0).max(left + 6.5 * m.machine.describe().chars().count() as f64);
     let legend_rows = allocators.len().div_ceil(6) as f64;
-    let title_h = 58.0 + legend_rows * 18.0;
+    let title_h = 74.0 + legend_rows * 18.0;
 
     // Panel data.
     let mut ratio_max: f64 = 1.2;
@@ -136,10 +145,8 @@ pub fn render(m: &Matrix) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<text x="{left}" y="40" fill="#555">{} · {} CPUs · kernel {} · {} rounds × {} ms · {} threads · mode {}</text>"##,
-        esc(&m.machine.cpu_model),
-        m.machine.cpus,
-        esc(&m.machine.kernel),
+        r##"<text x="{left}" y="40" fill="#555">{}</text><text x="{left}" y="56" fill="#555">{} rounds × {} ms · {} threads · mode {}</text>"##,
+        esc(&m.machine.describe()),
         m.config.runs,
         m.config.duration_ms,
         m.config.threads,
@@ -149,7 +156,7 @@ pub fn render(m: &Matrix) -> String {
     for (i, a) in allocators.iter().enumerate() {
         let (row, col) = (i / 6, i % 6);
         let x = left + col as f64 * 130.0;
-        let y = 52.0 + row as f64 * 18.0;
+        let y = 68.0 + row as f64 * 18.0;
         let _ = writeln!(s, r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#, colour(a, i));
         let _ = writeln!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 17.0, y + 10.5, esc(a));
     }
@@ -273,6 +280,131 @@ pub fn render(m: &Matrix) -> String {
     s
 }
 
+/// The sweep chart: per workload, throughput (median of rounds) and peak RSS (median) against
+/// the thread count, one line per allocator; tooltips carry the figures and the per-round ratio to
+/// the reference at that count. Points with invalid runs are hollow.
+pub fn render_sweep(m: &Matrix) -> String {
+    let workloads = m.workloads();
+    let allocators = m.allocators();
+    let counts = m.thread_counts();
+    let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
+    let (left, panel_w, panel_h, gap, row_gap): (f64, f64, f64, f64, f64) = (80.0, 430.0, 190.0, 90.0, 70.0);
+    let width = (left + 2.0 * panel_w + gap + 40.0).max(left + 6.5 * m.machine.describe().chars().count() as f64);
+    let legend_rows = allocators.len().div_ceil(6) as f64;
+    let title_h = 74.0 + legend_rows * 18.0;
+    let height = title_h + 20.0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
+    let x_of = |i: usize, x0: f64| {
+        if counts.len() <= 1 {
+            x0 + panel_w / 2.0
+        } else {
+            x0 + 20.0 + (panel_w - 40.0) * i as f64 / (counts.len() - 1) as f64
+        }
+    };
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="22" font-size="16" font-weight="bold">hz3-rs bench-matrix thread sweep: throughput and peak RSS against --threads (medians of rounds)</text>"#
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{left}" y="40" fill="#555">{}</text><text x="{left}" y="56" fill="#555">{} rounds × {} ms · threads {} · mode {}</text>"##,
+        esc(&m.machine.describe()),
+        m.config.runs,
+        m.config.duration_ms,
+        esc(&counts.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+        esc(&m.config.mode)
+    );
+    for (i, a) in allocators.iter().enumerate() {
+        let (row, col) = (i / 6, i % 6);
+        let x = left + col as f64 * 130.0;
+        let y = 68.0 + row as f64 * 18.0;
+        let _ = writeln!(s, r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#, colour(a, i));
+        let _ = writeln!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 17.0, y + 10.5, esc(a));
+    }
+    for (wi, w) in workloads.iter().enumerate() {
+        let top = title_h + 20.0 + wi as f64 * (panel_h + row_gap);
+        let unit = m.cells.iter().find(|c| &c.workload == w && !c.unit.is_empty()).map_or(String::new(), |c| c.unit.clone());
+        // (label, x0, value of a cell)
+        type Value = fn(&crate::results::Cell) -> Option<f64>;
+        let panels: [(String, f64, Value); 2] = [
+            (format!("{w}: {unit}"), left, |c| c.summary().map(|s| s.median)),
+            (format!("{w}: peak RSS (MiB)"), left + panel_w + gap, |c| c.peak_rss_median().map(|k| k / 1024.0)),
+        ];
+        for (label, x0, value) in panels {
+            let vmax = m.cells.iter().filter(|c| &c.workload == w).filter_map(value).fold(0.0f64, f64::max);
+            let (ymax, step) = nice_axis(vmax);
+            let p = Panel { top, height: panel_h, y_max: ymax, step };
+            let mut v = 0.0;
+            while v <= p.y_max + 1e-9 {
+                let y = p.y(v);
+                let _ = writeln!(s, r##"<line x1="{x0}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##, x0 + panel_w);
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##,
+                    x0 - 6.0,
+                    y + 4.0,
+                    crate::table::si(v)
+                );
+                v += p.step;
+            }
+            let _ = writeln!(s, r##"<line x1="{x0}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/>"##, p.y(0.0), x0 + panel_w, p.y(0.0));
+            let _ = writeln!(s, r#"<text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"#, top - 8.0, esc(&label));
+            for (i, t) in counts.iter().enumerate() {
+                let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">T={t}</text>"#, x_of(i, x0), p.y(0.0) + 16.0);
+            }
+            for (ai, a) in allocators.iter().enumerate() {
+                let col = colour(a, ai);
+                let pts: Vec<(usize, u64, &crate::results::Cell, f64)> = counts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| {
+                        let c = m.cell_at(w, a, *t)?;
+                        Some((i, *t, c, value(c)?))
+                    })
+                    .collect();
+                if pts.len() > 1 {
+                    let path: Vec<String> = pts.iter().map(|(i, _, _, v)| format!("{:.1},{:.1}", x_of(*i, x0), p.y(*v))).collect();
+                    let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="1.5"/>"#, path.join(" "));
+                }
+                for (i, t, c, v) in pts {
+                    let ratio = if *a == reference {
+                        String::new()
+                    } else {
+                        m.ratio_at(w, a, &reference, t).map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median))
+                    };
+                    let invalid = c.invalid_runs() > 0;
+                    let _ = writeln!(
+                        s,
+                        r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{}" stroke="{col}"><title>{} / {} at T={t}: {}{}{}</title></circle>"#,
+                        x_of(i, x0),
+                        p.y(v),
+                        if invalid { "white" } else { col },
+                        esc(w),
+                        esc(a),
+                        esc(&crate::table::si(v)),
+                        esc(&ratio),
+                        if invalid { " (invalid runs)" } else { "" }
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{left}" y="{:.1}" fill="#555">Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {} at that thread count.</text>"##,
+        height - 14.0,
+        esc(&reference)
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +450,32 @@ mod tests {
         let svg = render(&old);
         assert_eq!(svg.matches("<rect").count(), 2 * 2 * 2 + 2 + 1);
         assert!(!svg.contains("minor faults / 1k ops"));
+    }
+
+    #[test]
+    fn a_sweep_draws_lines_against_the_thread_count() {
+        use crate::results::tests::synthetic_at;
+        let m = synthetic_at(
+            2,
+            &[
+                ("xmalloc", "mimalloc", 1, &[10.0, 10.0]),
+                ("xmalloc", "hz3-a", 1, &[20.0, 20.0]),
+                ("xmalloc", "mimalloc", 2, &[15.0, 15.0]),
+                ("xmalloc", "hz3-a", 2, &[25.0, 25.0]),
+                ("xmalloc", "mimalloc", 4, &[40.0, 40.0]),
+                ("xmalloc", "hz3-a", 4, &[20.0, 20.0]),
+            ],
+        );
+        let svg = render(&m);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("thread sweep"));
+        // 2 allocators × (throughput + RSS) lines, 3 points each.
+        assert_eq!(svg.matches("<polyline").count(), 4);
+        assert_eq!(svg.matches("<circle").count(), 12);
+        assert!(svg.contains("xmalloc / hz3-a at T=4: 20.00, ×0.500 mimalloc"), "{svg}");
+        assert!(svg.contains(">T=1<") && svg.contains(">T=4<"));
+        assert!(svg.contains("peak RSS (MiB)"));
+        assert_eq!(svg.matches('<').count(), svg.matches('>').count());
     }
 
     #[test]

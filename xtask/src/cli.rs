@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 /// The benchmark workloads, in table order (the names hz3-bench accepts; a test checks this list
-/// against `WORKLOAD_NAMES` in benches/src/workloads.rs). The last seven are the OS-boundary
-/// workloads of issue 11.
+/// against `WORKLOAD_NAMES` in benches/src/workloads.rs). xmalloc-classic … realloc-grow are the
+/// OS-boundary workloads of issue 11; local-chain is issue 16's latency chain; batch-handoff …
+/// pareto the program shapes of issue 15; threads-many issue 14's per-thread footprint.
 pub const WORKLOADS: &[&str] = &[
     "xmalloc",
     "mt-remote-r0",
@@ -21,7 +22,49 @@ pub const WORKLOADS: &[&str] = &[
     "large-1m",
     "large-churn",
     "realloc-grow",
+    "local-chain",
+    "batch-handoff",
+    "lifo-fifo",
+    "server",
+    "pareto",
+    "threads-many",
 ];
+
+/// Named sets accepted by `--workloads` beside single names (and mixed with them). `default` is
+/// what a plain `bench-matrix` runs: the quick matrix stays near 6–7 minutes on 2 cores, so the
+/// program shapes of issue 15 (`real`) and threads-many run only when asked for.
+pub const WORKLOAD_SETS: &[(&str, &[&str])] = &[
+    (
+        "default",
+        &[
+            "xmalloc",
+            "mt-remote-r0",
+            "mt-remote-r50",
+            "mt-remote-r90",
+            "larson",
+            "dist-app",
+            "local-fixed",
+            "local-mixed",
+            "xmalloc-classic",
+            "medium-churn",
+            "thread-churn",
+            "size-shift",
+            "large-1m",
+            "large-churn",
+            "realloc-grow",
+            "local-chain",
+        ],
+    ),
+    ("local", &["local-fixed", "local-mixed", "local-chain"]),
+    ("os", &["xmalloc-classic", "medium-churn", "thread-churn", "size-shift", "large-1m", "large-churn", "realloc-grow"]),
+    ("real", &["xmalloc-classic", "batch-handoff", "lifo-fifo", "server", "pareto"]),
+    ("all", WORKLOADS),
+];
+
+/// The workloads of a named set.
+pub fn workload_set(name: &str) -> Option<&'static [&'static str]> {
+    WORKLOAD_SETS.iter().find(|(n, _)| *n == name).map(|(_, w)| *w)
+}
 
 /// The reference allocators that need hz3-bench's `peers` feature.
 pub const PEERS: &[&str] = &["mimalloc", "jemalloc", "snmalloc"];
@@ -73,7 +116,12 @@ pub struct MatrixOpts {
     pub mode: Mode,
     pub rounds: usize,
     pub duration_ms: u64,
-    pub threads: usize,
+    /// The thread counts to run the matrix at (`--threads 1,2,4`: a sweep), ascending.
+    pub threads: Vec<usize>,
+    /// Live threads of `threads-many` (`--live-threads`).
+    pub live_threads: usize,
+    /// Compare with a baseline measured on another CPU model (`--allow-other-cpu`).
+    pub allow_other_cpu: bool,
     pub allocators: Vec<String>,
     pub workloads: Vec<String>,
     pub json: Option<PathBuf>,
@@ -100,7 +148,7 @@ pub struct CallgrindOpts {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     BenchMatrix(MatrixOpts),
-    Gate { baseline: PathBuf, current: PathBuf, tolerance: Tolerance },
+    Gate { baseline: PathBuf, current: PathBuf, tolerance: Tolerance, allow_other_cpu: bool },
     CallgrindGate(CallgrindOpts),
     ValidateJson(PathBuf),
     /// Print the tables of a saved results file.
@@ -122,23 +170,34 @@ commands:
       --full                10 rounds x 1000 ms per data point
       --rounds N            override the number of rounds
       --duration-ms M       override the length of each run
-      --threads N           worker threads (default: the machine's core count)
-      --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-*, hz3-preload
-                            (default: all; hz3-preload = the LD_PRELOAD library under bench-system)
-      --workloads w,x,..    subset of: xmalloc, mt-remote-r0, mt-remote-r50, mt-remote-r90,
+      --threads N|N,M,..    worker threads (default: the machine's core count); a list runs the
+                            matrix at each count (a sweep: tables per count, throughput and
+                            peak RSS against the thread count, chart of both)
+      --live-threads N      threads alive at once in threads-many (default 1000)
+      --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-*, hz3-preload,
+                            mimalloc-preload, jemalloc-preload (default: all; the *-preload rows
+                            are bench-system with hz3's or the peer's C library under LD_PRELOAD;
+                            a peer library that is not installed is skipped with a note)
+      --workloads w,x,..    names or sets: xmalloc, mt-remote-r0, mt-remote-r50, mt-remote-r90,
                             larson, dist-app, local-fixed, local-mixed, xmalloc-classic,
                             medium-churn, thread-churn, size-shift, large-1m, large-churn,
-                            realloc-grow (default: all)
+                            realloc-grow, local-chain, batch-handoff, lifo-fifo, server, pareto,
+                            threads-many; sets: default (all but batch-handoff, lifo-fifo,
+                            server, pareto, threads-many), local, os, real (xmalloc-classic,
+                            batch-handoff, lifo-fifo, server, pareto), all (default: default)
       --json PATH           write the results (schema hz3-bench/1)
-      --chart PATH.svg      draw ratio-to-mimalloc and peak-RSS bars
+      --chart PATH.svg      draw ratio-to-mimalloc and peak-RSS bars (a sweep: lines against T)
       --gate BASELINE.json  fail if an hz3 strategy's ratio to system dropped beyond tolerance
+      --allow-other-cpu     gate against a baseline measured on another CPU model (refused
+                            otherwise)
       --gate-floor F        smallest tolerated drop, as a fraction (default 0.10)
       --gate-noise-k K      tolerance = max(floor, K x CV of per-round ratios) (default 2)
       --no-stats            skip the stats pass
       --no-build            do not run cargo build first
       --bin-dir DIR         where the bench-* binaries are (default: target/release)
-  gate BASELINE.json CURRENT.json [--gate-floor F] [--gate-noise-k K]
-                    compare two result files without running anything
+  gate BASELINE.json CURRENT.json [--gate-floor F] [--gate-noise-k K] [--allow-other-cpu]
+                    compare two result files without running anything (refuses files from
+                    different CPU models unless --allow-other-cpu)
   callgrind-gate    instructions per local alloc+free pair and per remote free (valgrind
                     --tool=callgrind) against the committed budget benches/callgrind-budget.json
       --update              rewrite the budget from this measurement
@@ -162,6 +221,50 @@ fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse::<T>().map_err(|_| format!("{flag}: not a valid number: {v:?}"))
+}
+
+/// `--threads`: one count or a comma-separated list, each in 1..=1024; sorted, duplicates dropped.
+pub fn thread_list(flag: &str, v: &str) -> Result<Vec<usize>, String> {
+    let mut out: Vec<usize> = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let t: usize = number(flag, part)?;
+        if t == 0 || t > 1024 {
+            return Err(format!("{flag} must be in 1..=1024, got {t}"));
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{flag}: empty list"));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// `--workloads`: names and named sets ([`WORKLOAD_SETS`]), expanded, each name once.
+pub fn workload_list(flag: &str, v: &str) -> Result<Vec<String>, String> {
+    let known: Vec<String> = WORKLOADS.iter().map(|s| s.to_string()).collect();
+    let mut out: Vec<String> = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let names: Vec<String> = match workload_set(name) {
+            Some(set) => set.iter().map(|s| s.to_string()).collect(),
+            None if known.iter().any(|k| k == name) => vec![name.to_string()],
+            None => {
+                let sets: Vec<&str> = WORKLOAD_SETS.iter().map(|(n, _)| *n).collect();
+                return Err(format!("{flag}: unknown name {name:?}; known: {}; sets: {}", known.join(", "), sets.join(", ")));
+            }
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{flag}: empty list"));
+    }
+    Ok(out)
 }
 
 /// Splits a comma-separated list and checks each name against `known`.
@@ -211,16 +314,18 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
         "gate" => {
             let mut files = Vec::new();
             let mut tolerance = Tolerance::default();
+            let mut allow_other_cpu = false;
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--gate-floor" => tolerance.floor = fraction(a, value(a, &mut it)?)?,
                     "--gate-noise-k" => tolerance.noise_k = number(a, value(a, &mut it)?)?,
+                    "--allow-other-cpu" => allow_other_cpu = true,
                     s if s.starts_with('-') => return Err(format!("gate: unknown option {s:?}")),
                     s => files.push(PathBuf::from(s)),
                 }
             }
             match <[PathBuf; 2]>::try_from(files) {
-                Ok([baseline, current]) => Ok(Command::Gate { baseline, current, tolerance }),
+                Ok([baseline, current]) => Ok(Command::Gate { baseline, current, tolerance, allow_other_cpu }),
                 Err(_) => Err("gate needs two files: BASELINE.json CURRENT.json".into()),
             }
         }
@@ -231,9 +336,11 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
                 mode,
                 rounds: 0,
                 duration_ms: 0,
-                threads: default_threads.max(1),
+                threads: vec![default_threads.clamp(1, 1024)],
+                live_threads: 1000,
+                allow_other_cpu: false,
                 allocators: allocators.to_vec(),
-                workloads: workloads.clone(),
+                workloads: workload_list("--workloads", "default")?,
                 json: None,
                 chart: None,
                 gate: None,
@@ -260,14 +367,16 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
                         }
                         duration_ms = Some(d);
                     }
-                    "--threads" => {
-                        o.threads = number(a, value(a, &mut it)?)?;
-                        if o.threads == 0 || o.threads > 1024 {
-                            return Err("--threads must be in 1..=1024".into());
+                    "--threads" => o.threads = thread_list(a, value(a, &mut it)?)?,
+                    "--live-threads" => {
+                        o.live_threads = number(a, value(a, &mut it)?)?;
+                        if o.live_threads == 0 || o.live_threads > 100_000 {
+                            return Err("--live-threads must be in 1..=100000".into());
                         }
                     }
+                    "--allow-other-cpu" => o.allow_other_cpu = true,
                     "--allocators" => o.allocators = name_list(a, value(a, &mut it)?, allocators)?,
-                    "--workloads" => o.workloads = name_list(a, value(a, &mut it)?, &workloads)?,
+                    "--workloads" => o.workloads = workload_list(a, value(a, &mut it)?)?,
                     "--json" => o.json = Some(PathBuf::from(value(a, &mut it)?)),
                     "--chart" => o.chart = Some(PathBuf::from(value(a, &mut it)?)),
                     "--gate" => o.gate = Some(PathBuf::from(value(a, &mut it)?)),
@@ -297,7 +406,7 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
                 tolerance: None,
                 allocators: allocators
                     .iter()
-                    .filter(|a| !PEERS.contains(&a.as_str()) && a.as_str() != crate::strategies::PRELOAD)
+                    .filter(|a| !PEERS.contains(&a.as_str()) && !crate::strategies::is_preload(a))
                     .cloned()
                     .collect(),
                 build: true,
@@ -353,9 +462,12 @@ mod tests {
         assert_eq!(o.mode, Mode::Quick);
         assert_eq!(o.rounds, 3);
         assert_eq!(o.duration_ms, 400);
-        assert_eq!(o.threads, 2);
+        assert_eq!(o.threads, vec![2]);
+        assert_eq!(o.live_threads, 1000);
+        assert!(!o.allow_other_cpu);
         assert_eq!(o.allocators, known());
-        assert_eq!(o.workloads.len(), WORKLOADS.len());
+        assert_eq!(o.workloads, workload_set("default").unwrap());
+        assert!(o.workloads.iter().any(|w| w == "local-chain"), "the latency chain is in the quick matrix");
         assert!(o.stats_pass && o.build);
         assert_eq!(o.gate, None);
     }
@@ -363,7 +475,7 @@ mod tests {
     #[test]
     fn full_and_overrides() {
         let o = matrix("bench-matrix --full --threads 4 --rounds 5");
-        assert_eq!((o.mode, o.rounds, o.duration_ms, o.threads), (Mode::Full, 5, 1000, 4));
+        assert_eq!((o.mode, o.rounds, o.duration_ms, o.threads.clone()), (Mode::Full, 5, 1000, vec![4]));
         let o = matrix("bench-matrix --duration-ms 50 --json r.json --chart c.svg --gate b.json --no-stats --no-build");
         assert_eq!(o.duration_ms, 50);
         assert_eq!(o.json, Some(PathBuf::from("r.json")));
@@ -377,6 +489,31 @@ mod tests {
         let o = matrix("bench-matrix --allocators hz3-a,system,hz3-a --workloads local-fixed,xmalloc");
         assert_eq!(o.allocators, vec!["system", "hz3-a"]);
         assert_eq!(o.workloads, vec!["xmalloc", "local-fixed"]);
+    }
+
+    #[test]
+    fn thread_sweeps_and_workload_sets() {
+        let o = matrix("bench-matrix --threads 16,1,4,2,4 --live-threads 64 --allow-other-cpu");
+        assert_eq!(o.threads, vec![1, 2, 4, 16], "sorted, each once");
+        assert_eq!(o.live_threads, 64);
+        assert!(o.allow_other_cpu);
+        let o = matrix("bench-matrix --workloads real,local-chain,server");
+        assert_eq!(o.workloads, vec!["xmalloc-classic", "local-chain", "batch-handoff", "lifo-fifo", "server", "pareto"]);
+        assert_eq!(matrix("bench-matrix --workloads all").workloads.len(), WORKLOADS.len());
+        for (name, set) in WORKLOAD_SETS {
+            assert!(set.iter().all(|w| WORKLOADS.contains(w)), "set {name}");
+            assert!(!WORKLOADS.contains(name), "a set may not shadow a workload: {name}");
+        }
+        // Everything is in some set short of `all`, except threads-many (its own name).
+        for w in WORKLOADS.iter().filter(|w| **w != "threads-many") {
+            assert!(WORKLOAD_SETS.iter().any(|(n, s)| *n != "all" && s.contains(w)), "{w} is in no set");
+        }
+        let err = |s: &str| parse(&args(s), &known(), 2).unwrap_err();
+        assert!(err("bench-matrix --threads 1,0").contains("1..=1024"));
+        assert!(err("bench-matrix --threads 1,x").contains("not a valid number"));
+        assert!(err("bench-matrix --threads ,").contains("empty list"));
+        assert!(err("bench-matrix --live-threads 0").contains("--live-threads"));
+        assert!(err("bench-matrix --workloads reall").contains("sets: default"));
     }
 
     #[test]
@@ -414,9 +551,14 @@ mod tests {
             Command::Gate {
                 baseline: "a.json".into(),
                 current: "b.json".into(),
-                tolerance: Tolerance { floor: 0.2, noise_k: 2.0 }
+                tolerance: Tolerance { floor: 0.2, noise_k: 2.0 },
+                allow_other_cpu: false,
             }
         );
+        match parse(&args("gate a.json b.json --allow-other-cpu"), &known(), 2).unwrap() {
+            Command::Gate { allow_other_cpu, .. } => assert!(allow_other_cpu),
+            c => panic!("{c:?}"),
+        }
         match parse(&args("callgrind-gate --update --allocators hz3-b"), &known(), 2).unwrap() {
             Command::CallgrindGate(o) => {
                 assert!(o.update);

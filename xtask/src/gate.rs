@@ -6,10 +6,34 @@
 //! the per-round ratios in the baseline and in the current run, so the gate widens exactly as far
 //! as the measured noise demands (on this machine wall clock can only catch large regressions;
 //! the callgrind gate guards the fast path's length precisely).
+//!
+//! Cells compare at the same `--threads` value only (a sweep compares each count present in both
+//! files), and two files measured on different CPU models are refused ([`check_machines`]) unless
+//! the caller allows it: a ratio measured on one CPU says little about another (issue 16).
 
 use crate::cli::Tolerance;
-use crate::results::Matrix;
+use crate::results::{CpuMatch, Matrix};
 use crate::strategies::is_hz3;
+
+/// Whether `baseline` and `current` may be compared: `Err` (a message saying why not and how to
+/// override) when they were measured on different CPU models and `allow_other_cpu` is false;
+/// otherwise `Ok` with warnings to print (another CPU allowed, another stepping, or a file that
+/// does not record its CPU model: written before the machine identity was).
+pub fn check_machines(baseline: &Matrix, current: &Matrix, allow_other_cpu: bool) -> Result<Vec<String>, String> {
+    match baseline.machine.compare_cpu(&current.machine) {
+        CpuMatch::Same => Ok(vec![]),
+        CpuMatch::SameWithNote(n) => Ok(vec![format!("warning: {n}")]),
+        CpuMatch::Unknown(n) => Ok(vec![format!("warning: {n}")]),
+        CpuMatch::Different(n) if allow_other_cpu => {
+            Ok(vec![format!("warning: {n}; compared because --allow-other-cpu was given")])
+        }
+        CpuMatch::Different(n) => Err(format!(
+            "gate refused: {n}. Ratios measured on different CPU models do not compare (the same code runs at \
+             very different speeds on them); measure a baseline on this machine, or pass --allow-other-cpu to \
+             compare anyway"
+        )),
+    }
+}
 
 pub const REFERENCE: &str = "system";
 
@@ -28,6 +52,8 @@ pub enum Verdict {
 pub struct Row {
     pub workload: String,
     pub allocator: String,
+    /// The `--threads` value both ratios were measured at.
+    pub threads: u64,
     pub baseline: Option<f64>,
     pub current: Option<f64>,
     /// current / baseline − 1.
@@ -53,12 +79,14 @@ impl Report {
     }
 
     pub fn render(&self) -> String {
-        let mut t = crate::table::Table::new(&["workload", "allocator", "baseline ×system", "now ×system", "change", "allowed drop", "verdict"]);
+        let mut t =
+            crate::table::Table::new(&["workload", "allocator", "T", "baseline ×system", "now ×system", "change", "allowed drop", "verdict"]);
         for r in &self.rows {
             let f = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
             t.row(vec![
                 r.workload.clone(),
                 r.allocator.clone(),
+                r.threads.to_string(),
                 f(r.baseline),
                 f(r.current),
                 r.change.map_or("—".into(), |c| format!("{:+.1}%", c * 100.0)),
@@ -77,12 +105,12 @@ impl Report {
     }
 }
 
-/// Compares every hz3 (workload, allocator) present in either file.
+/// Compares every hz3 (workload, allocator, thread count) present in either file.
 pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
-    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut keys: Vec<(String, String, u64)> = Vec::new();
     for m in [current, baseline] {
         for c in &m.cells {
-            let k = (c.workload.clone(), c.allocator.clone());
+            let k = (c.workload.clone(), c.allocator.clone(), c.sweep_threads);
             if is_hz3(&c.allocator) && !keys.contains(&k) {
                 keys.push(k);
             }
@@ -90,9 +118,9 @@ pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
     }
     let rows = keys
         .into_iter()
-        .map(|(w, a)| {
-            let b = baseline.ratio(&w, &a, REFERENCE);
-            let c = current.ratio(&w, &a, REFERENCE);
+        .map(|(w, a, t)| {
+            let b = baseline.ratio_at(&w, &a, REFERENCE, t);
+            let c = current.ratio_at(&w, &a, REFERENCE, t);
             let noise = b.map_or(0.0, |s| s.cv).max(c.map_or(0.0, |s| s.cv));
             let tolerance = tol.floor.max(tol.noise_k * noise);
             let (change, verdict) = match (b, c) {
@@ -110,7 +138,16 @@ pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
                 (Some(_), None) => (None, Verdict::Missing),
                 (None, _) => (None, Verdict::New),
             };
-            Row { workload: w, allocator: a, baseline: b.map(|s| s.median), current: c.map(|s| s.median), change, tolerance, verdict }
+            Row {
+                workload: w,
+                allocator: a,
+                threads: t,
+                baseline: b.map(|s| s.median),
+                current: c.map(|s| s.median),
+                change,
+                tolerance,
+                verdict,
+            }
         })
         .collect();
     Report { rows }
@@ -199,5 +236,60 @@ mod tests {
         assert!(r.rows.iter().any(|r| r.allocator == "hz3-a" && r.verdict == Verdict::Missing));
         assert_eq!(r.compared(), 0);
         assert!(!r.passed(), "a gate that compared nothing must not pass");
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::*;
+    use crate::results::tests::{synthetic, synthetic_at};
+    use crate::results::Machine;
+
+    const TOL: Tolerance = Tolerance { floor: 0.10, noise_k: 2.0 };
+
+    fn pair() -> (Matrix, Matrix) {
+        let b = synthetic(3, &[("xmalloc", "system", &[1.0, 1.0, 1.0]), ("xmalloc", "hz3-a", &[2.0, 2.0, 2.0])]);
+        (b.clone(), b)
+    }
+
+    #[test]
+    fn different_cpu_models_are_refused_unless_allowed() {
+        let (b, mut c) = pair();
+        assert_eq!(check_machines(&b, &c, false).unwrap(), Vec::<String>::new());
+        c.machine.cpu_model_number = Some(1);
+        c.machine.cpu_model = "Another CPU".into();
+        let e = check_machines(&b, &c, false).unwrap_err();
+        assert!(e.contains("gate refused") && e.contains("Another CPU") && e.contains("--allow-other-cpu"), "{e}");
+        let w = check_machines(&b, &c, true).unwrap();
+        assert!(w.len() == 1 && w[0].contains("--allow-other-cpu was given"), "{w:?}");
+    }
+
+    #[test]
+    fn files_without_identity_warn_instead() {
+        let (mut b, c) = pair();
+        b.machine = Machine { cpus: 2, cpu_model: "Test CPU".into(), kernel: "6.1.0".into(), ..Machine::default() };
+        let w = check_machines(&b, &c, false).unwrap();
+        assert!(w.len() == 1 && w[0].starts_with("warning:") && w[0].contains("does not record"), "{w:?}");
+        // And the comparison itself still runs.
+        assert!(compare(&b, &c, TOL).passed());
+    }
+
+    #[test]
+    fn a_sweep_compares_each_thread_count_with_the_same_count() {
+        let base = synthetic(3, &[("xmalloc", "system", &[1.0, 1.0, 1.0]), ("xmalloc", "hz3-a", &[2.0, 2.0, 2.0])]);
+        let now = synthetic_at(
+            3,
+            &[
+                ("xmalloc", "system", 2, &[1.0, 1.0, 1.0]),
+                ("xmalloc", "hz3-a", 2, &[2.0, 2.0, 2.0]),
+                ("xmalloc", "system", 8, &[1.0, 1.0, 1.0]),
+                ("xmalloc", "hz3-a", 8, &[0.5, 0.5, 0.5]),
+            ],
+        );
+        let r = compare(&base, &now, TOL);
+        assert!(r.passed(), "T=8 has no baseline: new, not a regression\n{}", r.render());
+        assert_eq!(r.compared(), 1);
+        assert!(r.rows.iter().any(|row| row.threads == 8 && row.verdict == Verdict::New));
+        assert!(r.render().contains(" T "), "{}", r.render());
     }
 }

@@ -53,7 +53,7 @@ fn real_main() -> Result<bool, String> {
         }
         Command::Report(path) => {
             let m = results::load(&path)?;
-            println!("machine: {} · {} CPUs · kernel {}", m.machine.cpu_model, m.machine.cpus, m.machine.kernel);
+            println!("machine: {}", m.machine.describe());
             println!();
             print!("{}", report::render_all(&m));
             Ok(true)
@@ -63,9 +63,12 @@ fn real_main() -> Result<bool, String> {
             println!("{}: valid {} ({} results)", path.display(), results::SCHEMA, m.cells.len());
             Ok(true)
         }
-        Command::Gate { baseline, current, tolerance } => {
+        Command::Gate { baseline, current, tolerance, allow_other_cpu } => {
             let b = results::load(&baseline)?;
             let c = results::load(&current)?;
+            for w in gate::check_machines(&b, &c, allow_other_cpu)? {
+                println!("{w}");
+            }
             Ok(print_gate(&b, &c, tolerance))
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
@@ -92,7 +95,13 @@ fn print_gate(baseline: &Matrix, current: &Matrix, tol: cli::Tolerance) -> bool 
         );
     }
     if r.compared() == 0 {
-        println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs)");
+        let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
+        let hint = if bt.iter().any(|t| ct.contains(t)) {
+            String::new()
+        } else {
+            format!("; the baseline was measured at --threads {bt:?}, this run at {ct:?}, and ratios compare only at the same count")
+        };
+        println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs{hint})");
         false
     } else if r.passed() {
         println!("gate: passed ({} comparisons)", r.compared());
@@ -109,81 +118,123 @@ fn git_commit(root: &Path) -> Option<String> {
 }
 
 fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]) -> Result<bool, String> {
-    // Bad baselines fail before anything runs.
+    let machine = Machine::detect();
+    // Bad baselines, and baselines from another CPU model, fail before anything runs.
     let baseline = match &o.gate {
         Some(p) => Some(results::load(p)?),
         None => None,
     };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(b) = &baseline {
+        let here = Matrix { machine: machine.clone(), config: b.config.clone(), cells: vec![], failures: vec![] };
+        for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
+            eprintln!("xtask: {w}");
+            notes.push(format!("gate: {w}"));
+        }
+    }
+    // The peers' preload rows run only where their library is installed.
+    let mut allocators = o.allocators.clone();
+    let mut preloads: Vec<(String, std::path::PathBuf)> = Vec::new();
+    allocators.retain(|a| match strategies::preload_peer(a) {
+        None => true,
+        Some(peer) => match runner::find_preload_peer(peer) {
+            Ok(lib) => {
+                preloads.push((a.clone(), lib));
+                true
+            }
+            Err(note) => {
+                eprintln!("xtask: {note}");
+                notes.push(note);
+                false
+            }
+        },
+    });
+    if allocators.is_empty() {
+        return Err("no allocator left to measure".into());
+    }
     for c in strategies::sync_bins(root, strategies)? {
         eprintln!("xtask: {c}");
     }
     if o.build {
-        runner::build(&o.allocators, o.stats_pass)?;
+        runner::build(&allocators, o.stats_pass)?;
     }
     let bin_dir = o.bin_dir.clone().unwrap_or_else(runner::default_bin_dir);
-    runner::check_bins(&bin_dir, &o.allocators, o.stats_pass)?;
+    runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
+    if allocators.iter().any(|a| a == strategies::PRELOAD) {
+        preloads.push((strategies::PRELOAD.to_string(), runner::preload_lib(&bin_dir)));
+    }
+    let spec = runner::PointSpec { bin_dir: &bin_dir, duration_ms: o.duration_ms, live_threads: o.live_threads, preloads: &preloads };
 
-    let hz3: Vec<&String> = o.allocators.iter().filter(|a| strategies::is_hz3(a)).collect();
-    let timed_runs = o.rounds * o.workloads.len() * o.allocators.len();
-    let stats_runs = if o.stats_pass { o.workloads.len() * hz3.len() } else { 0 };
+    let hz3: Vec<&String> = allocators.iter().filter(|a| strategies::is_hz3(a)).collect();
+    let sweep = o.threads.len() > 1;
+    let timed_runs = o.threads.len() * o.rounds * o.workloads.len() * allocators.len();
+    let stats_runs = if o.stats_pass { o.threads.len() * o.workloads.len() * hz3.len() } else { 0 };
+    let threads_text = if sweep { format!("threads {:?}", o.threads) } else { format!("{} threads", o.threads[0]) };
+    eprintln!("xtask: machine: {}", machine.describe());
     eprintln!(
-        "xtask: bench-matrix {}: {} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {} threads; at least {}",
+        "xtask: bench-matrix {}: {}{} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {threads_text}; at least {}",
         o.mode.name(),
+        if sweep { format!("{} thread counts × ", o.threads.len()) } else { String::new() },
         o.rounds,
         o.workloads.len(),
-        o.allocators.len(),
+        allocators.len(),
         o.duration_ms,
         if stats_runs > 0 { format!(" + {stats_runs} stats runs") } else { String::new() },
-        o.threads,
         table::duration(((timed_runs + stats_runs) as u64 * o.duration_ms) as f64 / 1000.0)
     );
 
     let mut cells: Vec<Cell> = Vec::new();
-    for w in &o.workloads {
-        for a in &o.allocators {
-            cells.push(Cell::new(w, a, o.rounds));
+    for &t in &o.threads {
+        for w in &o.workloads {
+            for a in &allocators {
+                cells.push(Cell::at(w, a, t as u64, o.rounds));
+            }
         }
     }
     let mut failures = Vec::new();
     let mut progress = runner::Progress::new(timed_runs + stats_runs);
-    // Rounds outermost; within a round each workload runs every allocator in turn (A B C … A B C …),
-    // each as a fresh process.
-    for round in 0..o.rounds {
-        for w in &o.workloads {
-            let group = format!("round {}/{} {w}", round + 1, o.rounds);
-            for a in &o.allocators {
-                progress.show(&group, a);
-                match runner::run_point(&bin_dir, a, false, w, o.threads, o.duration_ms) {
-                    Ok(line) => {
-                        let c = cells.iter_mut().find(|c| &c.workload == w && &c.allocator == a).unwrap();
-                        c.record(round, &line);
+    // The thread counts outermost (the whole matrix at each count); within a count, rounds, and
+    // within a round each workload runs every allocator in turn (A B C … A B C …), each as a
+    // fresh process.
+    for &t in &o.threads {
+        let tag = if sweep { format!("T={t} ") } else { String::new() };
+        for round in 0..o.rounds {
+            for w in &o.workloads {
+                let group = format!("{tag}round {}/{} {w}", round + 1, o.rounds);
+                for a in &allocators {
+                    progress.show(&group, a);
+                    match runner::run_point(&spec, a, false, w, t) {
+                        Ok(line) => {
+                            let c = cells.iter_mut().find(|c| &c.workload == w && &c.allocator == a && c.sweep_threads == t as u64).unwrap();
+                            c.record(round, &line);
+                        }
+                        Err(e) => {
+                            let msg = format!("{tag}round {} {w} {a}: {e}", round + 1);
+                            progress.note(&format!("xtask: run FAILED: {msg}"));
+                            failures.push(msg);
+                        }
                     }
-                    Err(e) => {
-                        let msg = format!("round {} {w} {a}: {e}", round + 1);
-                        progress.note(&format!("xtask: run FAILED: {msg}"));
-                        failures.push(msg);
-                    }
+                    progress.advance();
                 }
-                progress.advance();
             }
         }
-    }
-    if o.stats_pass {
-        for w in &o.workloads {
-            for a in &hz3 {
-                progress.show(&format!("stats pass {w}"), a);
-                match runner::run_point(&bin_dir, a, true, w, o.threads, o.duration_ms) {
-                    Ok(line) => {
-                        let c = cells.iter_mut().find(|c| &c.workload == w && &c.allocator == *a).unwrap();
-                        c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
+        if o.stats_pass {
+            for w in &o.workloads {
+                for a in &hz3 {
+                    progress.show(&format!("{tag}stats pass {w}"), a);
+                    match runner::run_point(&spec, a, true, w, t) {
+                        Ok(line) => {
+                            let c = cells.iter_mut().find(|c| &c.workload == w && &c.allocator == *a && c.sweep_threads == t as u64).unwrap();
+                            c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
+                        }
+                        Err(e) => {
+                            let msg = format!("{tag}stats pass {w} {a}: {e}");
+                            progress.note(&format!("xtask: run FAILED: {msg}"));
+                            failures.push(msg);
+                        }
                     }
-                    Err(e) => {
-                        let msg = format!("stats pass {w} {a}: {e}");
-                        progress.note(&format!("xtask: run FAILED: {msg}"));
-                        failures.push(msg);
-                    }
+                    progress.advance();
                 }
-                progress.advance();
             }
         }
     }
@@ -196,24 +247,33 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     extra.insert("finished_unix".into(), now.into());
     extra.insert("wall_s".into(), serde_json::json!((progress.elapsed_secs() * 10.0).round() / 10.0));
+    if o.workloads.iter().any(|w| w == "threads-many") {
+        extra.insert("live_threads".into(), o.live_threads.into());
+    }
+    if !preloads.is_empty() {
+        let libs: serde_json::Map<String, serde_json::Value> =
+            preloads.iter().map(|(a, p)| (a.clone(), p.display().to_string().into())).collect();
+        extra.insert("preload_libraries".into(), libs.into());
+    }
+    if !notes.is_empty() {
+        extra.insert("notes".into(), notes.clone().into());
+    }
     let matrix = Matrix {
-        machine: Machine::detect(),
+        machine,
         config: Config {
             runs: o.rounds as u64,
             duration_ms: o.duration_ms,
-            threads: o.threads as u64,
+            threads: o.threads[0] as u64,
+            threads_sweep: o.threads.iter().map(|&t| t as u64).collect(),
             mode: o.mode.name().into(),
-            allocators: o.allocators.clone(),
+            allocators,
             workloads: o.workloads.clone(),
             extra,
         },
         cells,
         failures,
     };
-    println!(
-        "machine: {} · {} CPUs · kernel {}",
-        matrix.machine.cpu_model, matrix.machine.cpus, matrix.machine.kernel
-    );
+    println!("machine: {}", matrix.machine.describe());
     println!();
     print!("{}", report::render_all(&matrix));
 
@@ -270,7 +330,7 @@ fn memcheck(root: &std::path::Path) -> Result<(), String> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v.get("executable").and_then(|e| e.as_str()).map(String::from))
-        .last()
+        .next_back()
         .ok_or("cargo did not report the stress test executable")?;
     let mut cmd = std::process::Command::new("valgrind");
     cmd.args(["--tool=memcheck", "--error-exitcode=99", "--quiet", &exe, "--test-threads=1", "a_cache::"]);

@@ -1,12 +1,13 @@
 //! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against
-//! the best peer of each workload, and the stats lines of each hz3 strategy.
+//! the best peer of each workload, and the stats lines of each hz3 strategy; for a thread sweep,
+//! those tables at each thread count and then throughput and peak RSS against the count.
 
 use serde_json::Value;
 
 use crate::results::{Cell, Matrix};
 use crate::cli::PEERS;
 use crate::stats::Summary;
-use crate::strategies::{is_hz3, PRELOAD};
+use crate::strategies::{is_hz3, is_preload, PRELOAD, PRELOAD_PEERS};
 use crate::table::{mib, pct_change, si, Table};
 
 /// The reference of the full matrix: mimalloc when it was measured, else system.
@@ -15,8 +16,11 @@ pub fn matrix_reference(m: &Matrix) -> Option<String> {
     ["mimalloc", "system"].iter().find(|r| allocs.iter().any(|a| a == *r)).map(|s| s.to_string())
 }
 
-/// "hz3-c-packed" → "C-packed".
+/// "hz3-c-packed" → "C-packed"; the preload rows → "C ABI".
 fn variant(allocator: &str) -> String {
+    if is_preload(allocator) {
+        return "C ABI".into();
+    }
     match allocator.strip_prefix("hz3-") {
         Some(v) => {
             let mut c = v.chars();
@@ -67,11 +71,15 @@ fn notes(c: &Cell) -> String {
     if failed > 0 {
         n.push(format!("{failed}/{} FAILED", c.runs.len()));
     }
+    if let Some(skipped) = c.extra.get("handoffs_skipped").map(|v| v.iter().flatten().sum::<f64>()).filter(|s| *s > 0.0) {
+        // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
+        n.push(format!("{skipped:.0} hand-offs skipped"));
+    }
     n.join(", ")
 }
 
 /// Allocator order of the seed table: the peers first (as in the seed, mimalloc on top), then
-/// system, then every hz3 strategy.
+/// system, then every hz3 strategy, then the preload rows (C malloc/free).
 fn seed_order(m: &Matrix) -> Vec<String> {
     let allocs = m.allocators();
     let mut v: Vec<String> = ["mimalloc", "snmalloc", "jemalloc", "system"]
@@ -80,6 +88,7 @@ fn seed_order(m: &Matrix) -> Vec<String> {
         .map(|s| s.to_string())
         .collect();
     v.extend(allocs.iter().filter(|a| is_hz3(a)).cloned());
+    v.extend(allocs.iter().filter(|a| is_preload(a)).cloned());
     v
 }
 
@@ -188,8 +197,18 @@ pub fn matrix_table(m: &Matrix) -> String {
 /// The best peer (mimalloc, jemalloc, snmalloc; not system) of workload `w`: the one with the
 /// best median.
 fn best_peer(m: &Matrix, w: &str) -> Option<String> {
+    best_among(m, w, PEERS)
+}
+
+/// The peers' C libraries under `LD_PRELOAD` (what `hz3-preload` is compared with).
+fn c_peers() -> Vec<&'static str> {
+    PRELOAD_PEERS.iter().map(|p| p.name).collect()
+}
+
+/// The one of `peers` with the best median on workload `w`.
+fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     let mut best: Option<(&str, f64, bool)> = None;
-    for p in PEERS {
+    for p in peers {
         let Some(c) = m.cell(w, p) else { continue };
         let Some(s) = c.summary() else { continue };
         let better = match best {
@@ -204,9 +223,9 @@ fn best_peer(m: &Matrix, w: &str) -> Option<String> {
     best.map(|(n, _, _)| n.to_string())
 }
 
-/// The lowest median peak RSS among the peers on workload `w`, and whose it is.
-fn lowest_peer_rss(m: &Matrix, w: &str) -> Option<(String, f64)> {
-    PEERS
+/// The lowest median peak RSS among `peers` on workload `w`, and whose it is.
+fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)> {
+    peers
         .iter()
         .filter_map(|p| Some((p.to_string(), m.cell(w, p)?.peak_rss_median()?)))
         .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -226,14 +245,24 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
         "RSS ÷ lowest peer",
     ]);
     let mut any = false;
-    for (i, w) in m.workloads().iter().enumerate() {
-        let Some(peer) = best_peer(m, w) else { continue };
-        let rss = lowest_peer_rss(m, w);
-        if i > 0 && any {
-            t.separator();
-        }
+    let c_peers = c_peers();
+    for w in m.workloads().iter() {
+        let rust_peer = best_peer(m, w);
+        let c_peer = best_among(m, w, &c_peers);
+        let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
+            // hz3-preload (C malloc/free) is judged against the peers' C libraries when they were
+            // measured, C with C (issue 15); the GlobalAlloc rows against the Rust-linked peers.
+            let (peer, rss) = match (a == PRELOAD, &c_peer, &rust_peer) {
+                (true, Some(p), _) => (p.clone(), lowest_peer_rss(m, w, &c_peers)),
+                (_, _, Some(p)) => (p.clone(), lowest_peer_rss(m, w, PEERS)),
+                _ => continue,
+            };
             let Some(c) = m.cell(w, a) else { continue };
+            if first && any {
+                t.separator();
+            }
+            first = false;
             any = true;
             let [rm, rr, rc] = ratio_cells(m.ratio(w, a, &peer));
             let vs_a = if a == "hz3-a" {
@@ -256,6 +285,9 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     out.push_str(
         "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
     );
+    if m.allocators().iter().any(|a| a == PRELOAD) && m.allocators().iter().any(|a| c_peers.contains(&a.as_str())) {
+        out.push_str("hz3-preload is compared with the peers' C libraries under LD_PRELOAD (mimalloc-preload, jemalloc-preload): C malloc/free against C malloc/free.\n");
+    }
     Some(out)
 }
 
@@ -313,8 +345,39 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     Some(out)
 }
 
-/// All three tables, as printed at the end of a run.
+/// Every table, as printed at the end of a run: the tables of [`render_one`], at each thread
+/// count of a sweep followed by the sweep tables; then notes and failures.
 pub fn render_all(m: &Matrix) -> String {
+    let mut out = String::new();
+    let counts = m.thread_counts();
+    if counts.len() > 1 {
+        for t in &counts {
+            out.push_str(&format!("######## --threads {t} ########\n\n"));
+            out.push_str(&render_one(&m.at_threads(*t)));
+            out.push('\n');
+        }
+        out.push_str(&sweep_tables(m));
+    } else {
+        out.push_str(&render_one(m));
+    }
+    let notes = m.notes();
+    if !notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for n in &notes {
+            out.push_str(&format!("  {n}\n"));
+        }
+    }
+    if !m.failures.is_empty() {
+        out.push_str(&format!("\n{} run(s) FAILED:\n", m.failures.len()));
+        for f in &m.failures {
+            out.push_str(&format!("  {f}\n"));
+        }
+    }
+    out
+}
+
+/// The four tables of one thread count.
+pub fn render_one(m: &Matrix) -> String {
     let mut out = String::new();
     if let Some(s) = seed_table(m) {
         out.push_str(&s);
@@ -325,17 +388,115 @@ pub fn render_all(m: &Matrix) -> String {
         out.push('\n');
         out.push_str(&s);
     }
+    if let Some(s) = threads_many_table(m) {
+        out.push('\n');
+        out.push_str(&s);
+    }
     if let Some(s) = stats_table(m) {
         out.push('\n');
         out.push_str(&s);
     }
-    if !m.failures.is_empty() {
-        out.push_str(&format!("\n{} run(s) FAILED:\n", m.failures.len()));
-        for f in &m.failures {
-            out.push_str(&format!("  {f}\n"));
+    out
+}
+
+/// threads-many (issue 14): per allocator, the footprint and the cost of one live thread, from
+/// the workload's extra figures (medians over rounds), and the footprint against glibc's
+/// (`system`) and mimalloc's (the issue's bounds: at most glibc × 2 at 1000 threads, below
+/// mimalloc at 10 000).
+pub fn threads_many_table(m: &Matrix) -> Option<String> {
+    let w = "threads-many";
+    let mut t = Table::new(&[
+        "allocator",
+        "live threads",
+        "RSS/thread",
+        "÷system",
+        "÷mimalloc",
+        "RSS all live",
+        "start µs/thread",
+        "µs/thread",
+        "threads/s",
+    ]);
+    let per = |a: &str| m.cell(w, a).and_then(|c| c.extra_median("rss_per_thread_kib"));
+    let mut any = false;
+    for c in m.cells.iter().filter(|c| c.workload == w) {
+        any = true;
+        let f = |k: &str, fmt: &dyn Fn(f64) -> String| c.extra_median(k).map_or("—".into(), fmt);
+        let mine = c.extra_median("rss_per_thread_kib");
+        let vs = |r: &str| match (mine, per(r)) {
+            (Some(a), Some(b)) if b > 0.0 && r != c.allocator => format!("{:.2}", a / b),
+            _ => "".into(),
+        };
+        t.row(vec![
+            c.allocator.clone(),
+            f("live_threads", &|v| format!("{v:.0}")),
+            f("rss_per_thread_kib", &|v| format!("{v:.1} KiB")),
+            vs("system"),
+            vs("mimalloc"),
+            f("rss_live_kib", &|v| mib(v)),
+            f("start_us_per_thread", &|v| format!("{v:.1}")),
+            f("us_per_thread", &|v| format!("{v:.1}")),
+            c.summary().map_or("—".into(), |s| si(s.median)),
+        ]);
+    }
+    if !any {
+        return None;
+    }
+    let mut out = String::from("== threads-many: footprint and cost per live thread (medians over rounds) ==\n");
+    out.push_str(&t.render());
+    out.push_str(
+        "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n",
+    );
+    Some(out)
+}
+
+/// A sweep's two tables: per workload and allocator, the median throughput with its ratio to the
+/// reference at each thread count, then the median peak RSS at each count.
+pub fn sweep_tables(m: &Matrix) -> String {
+    let counts = m.thread_counts();
+    let reference = matrix_reference(m);
+    let rname = reference.clone().unwrap_or_else(|| "—".into());
+    let mut head: Vec<String> = vec!["workload".into(), "allocator".into(), "unit".into()];
+    head.extend(counts.iter().map(|t| format!("T={t}")));
+    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut rate = Table::new(&head_refs);
+    let mut rss = Table::new(&head_refs);
+    for (i, w) in m.workloads().iter().enumerate() {
+        if i > 0 {
+            rate.separator();
+            rss.separator();
+        }
+        for a in m.allocators() {
+            let cells: Vec<Option<&Cell>> = counts.iter().map(|t| m.cell_at(w, &a, *t)).collect();
+            let Some(unit) = cells.iter().flatten().map(|c| c.unit.clone()).find(|u| !u.is_empty()) else { continue };
+            let mut r = vec![w.clone(), a.clone(), unit];
+            let mut s = vec![w.clone(), a.clone(), "MiB".into()];
+            for (t, c) in counts.iter().zip(&cells) {
+                let Some(c) = c else {
+                    r.push("—".into());
+                    s.push("—".into());
+                    continue;
+                };
+                let median = c.summary().map_or("—".into(), |x| si(x.median));
+                let ratio = match &reference {
+                    Some(rf) if *rf == a => String::new(),
+                    Some(rf) => m.ratio_at(w, &a, rf, *t).map_or(" ×—".into(), |x| format!(" ×{:.2}", x.median)),
+                    None => String::new(),
+                };
+                let flag = if c.invalid_runs() > 0 || c.failed_runs() > 0 { "!" } else { "" };
+                r.push(format!("{median}{ratio}{flag}"));
+                s.push(c.peak_rss_median().map_or("—".into(), |k| format!("{:.1}", k / 1024.0)));
+            }
+            rate.row(r);
+            rss.row(s);
         }
     }
-    out
+    format!(
+        "== Thread sweep: throughput against --threads (median of {} rounds; ×{rname} = median of per-round ratios to {rname} at the same T; ! = invalid or failed runs) ==\n{}\n\
+         == Thread sweep: peak RSS against --threads (median, MiB) ==\n{}",
+        m.config.runs,
+        rate.render(),
+        rss.render()
+    )
 }
 
 #[cfg(test)]
@@ -410,8 +571,78 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_prints_each_count_then_the_curves() {
+        use crate::results::tests::synthetic_at;
+        let m = synthetic_at(
+            2,
+            &[
+                ("xmalloc", "mimalloc", 1, &[10.0, 10.0]),
+                ("xmalloc", "hz3-a", 1, &[20.0, 20.0]),
+                ("xmalloc", "mimalloc", 4, &[40.0, 40.0]),
+                ("xmalloc", "hz3-a", 4, &[20.0, 20.0]),
+            ],
+        );
+        let out = render_all(&m);
+        assert!(out.contains("######## --threads 1 ########") && out.contains("######## --threads 4 ########"), "{out}");
+        // The seed-style xmalloc table at each count, with its thread count in the title.
+        assert!(out.contains("1 producers + 1 consumers") && out.contains("4 producers + 4 consumers"), "{out}");
+        assert_eq!(out.matches("== S121 matrix on xmalloc").count(), 2);
+        let sweep = &out[out.find("== Thread sweep: throughput").expect("sweep table")..];
+        let row = sweep.lines().find(|l| l.starts_with("xmalloc") && l.contains("hz3-a")).unwrap();
+        assert!(row.contains("20.00 ×2.00") && row.contains("20.00 ×0.50"), "{row}");
+        assert!(sweep.contains("T=1") && sweep.contains("T=4") && sweep.contains("peak RSS against --threads"), "{sweep}");
+        // A single count prints no sweep tables.
+        assert!(!render_all(&m.at_threads(4)).contains("Thread sweep"));
+    }
+
+    #[test]
+    fn hz3_preload_is_judged_against_the_c_libraries() {
+        let m = synthetic(
+            2,
+            &[
+                ("local-mixed", "mimalloc", &[100.0, 100.0]),
+                ("local-mixed", "hz3-a", &[150.0, 150.0]),
+                ("local-mixed", "hz3-preload", &[80.0, 80.0]),
+                ("local-mixed", "mimalloc-preload", &[40.0, 40.0]),
+                ("local-mixed", "jemalloc-preload", &[50.0, 50.0]),
+            ],
+        );
+        let pt = peer_table(&m).unwrap();
+        let row = |a: &str| pt.lines().find(|l| l.starts_with("local-mixed") && l.split_whitespace().nth(1) == Some(a)).unwrap().to_string();
+        assert!(row("hz3-a").contains("mimalloc") && row("hz3-a").contains("1.500"), "{pt}");
+        assert!(row("hz3-preload").contains("jemalloc-preload") && row("hz3-preload").contains("1.600"), "{pt}");
+        assert!(pt.contains("C malloc/free against C malloc/free"), "{pt}");
+        // The preload rows close the seed table's order.
+        let seed = seed_order(&m);
+        assert_eq!(&seed[seed.len() - 3..], ["hz3-preload", "mimalloc-preload", "jemalloc-preload"]);
+    }
+
+    #[test]
+    fn threads_many_prints_the_footprint_per_thread() {
+        // synthetic(): rss_per_thread_kib is 10 (i + 1) in round i, live_threads 1000.
+        let mut m = synthetic(3, &[("threads-many", "system", &[1.0, 2.0, 3.0]), ("threads-many", "hz3-a", &[2.0, 4.0, 6.0])]);
+        for v in m.cells[1].extra.get_mut("rss_per_thread_kib").unwrap() {
+            *v = v.map(|x| x * 3.0);
+        }
+        let t = threads_many_table(&m).unwrap();
+        let row = t.lines().find(|l| l.starts_with("hz3-a")).unwrap();
+        assert!(row.contains("1000") && row.contains("60.0 KiB") && row.contains("3.00"), "{t}");
+        assert!(render_one(&m).contains("== threads-many"));
+        assert!(threads_many_table(&synthetic(1, &[("xmalloc", "system", &[1.0])])).is_none());
+    }
+
+    #[test]
+    fn notes_are_printed() {
+        let mut m = synthetic(1, &[("xmalloc", "system", &[1.0])]);
+        m.config.extra.insert("notes".into(), serde_json::json!(["jemalloc-preload skipped: not installed"]));
+        assert!(render_all(&m).contains("notes:\n  jemalloc-preload skipped: not installed"));
+    }
+
+    #[test]
     fn variants() {
         assert_eq!(variant("hz3-c-packed"), "C-packed");
         assert_eq!(variant("system"), "");
+        assert_eq!(variant("hz3-preload"), "C ABI");
+        assert_eq!(variant("jemalloc-preload"), "C ABI");
     }
 }

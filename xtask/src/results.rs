@@ -2,20 +2,29 @@
 //!
 //! ```text
 //! { "schema": "hz3-bench/1",
-//!   "machine": { "cpus": 2, "cpu_model": "...", "kernel": "..." , ...},
-//!   "config":  { "runs": 3, "duration_ms": 400, "threads": 2, "mode": "quick", "quick": true, ...},
-//!   "results": [ { "workload", "allocator", "threads", "metric", "unit", "higher_is_better",
+//!   "machine": { "cpus": 2, "cpu_model": "...", "kernel": "...",
+//!                "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_stepping", "cpu_mhz",
+//!                "cpu_cores", "logical_cpus", "thp", "rustc" (added by issue 16; may be absent) },
+//!   "config":  { "runs": 3, "duration_ms": 400, "threads": 2, "mode": "quick", "quick": true,
+//!                "threads_sweep": [2], ...},
+//!   "results": [ { "workload", "allocator", "threads", "sweep_threads", "metric", "unit", "higher_is_better",
 //!                  "median", "min", "max", "runs": [v0, v1, ...], "peak_rss_kib",
 //!                  "stats": {...}            (hz3 allocators only; may be empty)
 //!                  ... extra keys: "ratios", "peak_rss_kib_runs", "valid_runs", "fallback_rates",
 //!                  "ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs",
-//!                  "sys_s_runs", "minor_faults_per_kop", "sys_s" } ],
+//!                  "sys_s_runs", "minor_faults_per_kop", "sys_s", "extra_runs" } ],
 //!   "failures": [ "..." ] }
 //! ```
 //! `runs[i]` is the value measured in round i (null when that run failed), so two entries' runs
 //! line up round by round; that is what per-round ratios (and the gate) are computed from.
 //! The operation counts, page faults and CPU times (`getrusage` of each run's process) were added
 //! later; files without them still load, and the tables print "—" where they are missing.
+//! So were the machine's identity (a file without it reads as "unknown", and the gate then warns
+//! instead of refusing) and the thread sweep: `sweep_threads` is the `--threads` value a result
+//! was measured at (`threads` is what the workload reports: 1 for single-thread workloads), and a
+//! file without it reads as measured at `config.threads`.
+
+use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
@@ -106,7 +115,10 @@ pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
 pub struct Cell {
     pub workload: String,
     pub allocator: String,
+    /// The thread count the run reported (1 for single-thread workloads).
     pub threads: u64,
+    /// The `--threads` value this cell was measured at (a point of a thread sweep).
+    pub sweep_threads: u64,
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,
@@ -125,14 +137,19 @@ pub struct Cell {
     pub major_faults: Vec<Option<u64>>,
     pub user_s: Vec<Option<f64>>,
     pub sys_s: Vec<Option<f64>>,
+    /// The workload's extra figures (the run line's `extra`), per round: e.g. threads-many's
+    /// `rss_per_thread_kib`, batch-handoff's `handoffs_skipped`.
+    pub extra: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 impl Cell {
-    pub fn new(workload: &str, allocator: &str, rounds: usize) -> Cell {
+    /// A cell measured at `--threads sweep_threads`.
+    pub fn at(workload: &str, allocator: &str, sweep_threads: u64, rounds: usize) -> Cell {
         Cell {
             workload: workload.into(),
             allocator: allocator.into(),
             threads: 0,
+            sweep_threads,
             metric: String::new(),
             unit: String::new(),
             higher_is_better: true,
@@ -146,6 +163,7 @@ impl Cell {
             major_faults: vec![None; rounds],
             user_s: vec![None; rounds],
             sys_s: vec![None; rounds],
+            extra: BTreeMap::new(),
         }
     }
 
@@ -167,6 +185,15 @@ impl Cell {
         self.major_faults[round] = r.usage.major_faults;
         self.user_s[round] = r.usage.user_s;
         self.sys_s[round] = r.usage.sys_s;
+        let rounds = self.runs.len();
+        for (k, v) in &r.extra {
+            self.extra.entry(k.clone()).or_insert_with(|| vec![None; rounds])[round] = v.as_f64();
+        }
+    }
+
+    /// Median over rounds of the workload's extra figure `k`.
+    pub fn extra_median(&self, k: &str) -> Option<f64> {
+        median(&self.extra.get(k)?.iter().flatten().copied().collect::<Vec<_>>())
     }
 
     /// Per round: minor page faults per 1000 operations (None when unknown or no operations).
@@ -213,32 +240,274 @@ impl Cell {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// The machine a matrix ran on. `cpus`, `cpu_model` (the model name) and `kernel` were always
+/// recorded; the rest (issue 16: enough to tell two machines of the "same" type apart) was added
+/// later and is `None` when unknown, including for every file written before.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Machine {
+    /// CPUs this process may run on (`available_parallelism`: affinity and cgroup aware).
     pub cpus: u64,
+    /// `model name` of /proc/cpuinfo.
     pub cpu_model: String,
     pub kernel: String,
+    /// `vendor_id` (GenuineIntel, AuthenticAMD, ...).
+    pub cpu_vendor: Option<String>,
+    /// `cpu family`, `model`, `stepping`.
+    pub cpu_family: Option<u64>,
+    pub cpu_model_number: Option<u64>,
+    pub cpu_stepping: Option<u64>,
+    /// `cpu MHz` of the first processor when the matrix finished (it moves with frequency
+    /// scaling; informative only).
+    pub cpu_mhz: Option<f64>,
+    /// Physical cores (distinct `physical id`/`core id` pairs) and logical processors.
+    pub cpu_cores: Option<u64>,
+    pub logical_cpus: Option<u64>,
+    /// Transparent huge pages: the selected mode of /sys/kernel/mm/transparent_hugepage/enabled.
+    pub thp: Option<String>,
+    /// `rustc -V` of the toolchain that built the bench binaries.
+    pub rustc: Option<String>,
+}
+
+/// The fields of /proc/cpuinfo that name a CPU.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CpuInfo {
+    pub vendor: Option<String>,
+    pub family: Option<u64>,
+    pub model: Option<u64>,
+    pub stepping: Option<u64>,
+    pub model_name: Option<String>,
+    pub mhz: Option<f64>,
+    pub cores: Option<u64>,
+    pub logical: Option<u64>,
+}
+
+/// Parses /proc/cpuinfo: the first processor's identity, the number of processors and of
+/// physical cores (distinct `physical id`/`core id` pairs; else `cpu cores` × sockets).
+pub fn parse_cpuinfo(text: &str) -> CpuInfo {
+    let mut info = CpuInfo::default();
+    let mut logical = 0u64;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let (mut phys, mut cores_field): (Option<String>, Option<u64>) = (None, None);
+    let mut sockets: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else { continue };
+        let (k, v) = (k.trim(), v.trim());
+        match k {
+            "processor" => {
+                logical += 1;
+                phys = None;
+            }
+            "vendor_id" if info.vendor.is_none() => info.vendor = Some(v.to_string()),
+            "cpu family" if info.family.is_none() => info.family = v.parse().ok(),
+            "model" if info.model.is_none() => info.model = v.parse().ok(),
+            "stepping" if info.stepping.is_none() => info.stepping = v.parse().ok(),
+            "model name" if info.model_name.is_none() => info.model_name = Some(v.to_string()),
+            "cpu MHz" if info.mhz.is_none() => info.mhz = v.parse().ok(),
+            "cpu cores" => cores_field = v.parse().ok(),
+            "physical id" => {
+                if !sockets.iter().any(|s| s == v) {
+                    sockets.push(v.to_string());
+                }
+                phys = Some(v.to_string());
+            }
+            "core id" => {
+                let pair = (phys.clone().unwrap_or_default(), v.to_string());
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+            _ => {}
+        }
+    }
+    info.logical = (logical > 0).then_some(logical);
+    info.cores = if !pairs.is_empty() {
+        Some(pairs.len() as u64)
+    } else {
+        cores_field.map(|c| c * (sockets.len().max(1) as u64))
+    };
+    info
+}
+
+/// The selected mode of a /sys/kernel/mm/transparent_hugepage/* file: `always [madvise] never`
+/// → `madvise`.
+pub fn parse_thp(text: &str) -> Option<String> {
+    let start = text.find('[')? + 1;
+    let end = text[start..].find(']')? + start;
+    Some(text[start..end].to_string())
+}
+
+/// What the gate may do with two files' machines.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CpuMatch {
+    /// Same vendor, family, model and model name.
+    Same,
+    /// Same CPU model, with a remark (a different stepping).
+    SameWithNote(String),
+    /// Different CPU models: the gate refuses unless told otherwise.
+    Different(String),
+    /// One file does not name its CPU beyond the model name (written before issue 16): the gate
+    /// compares and warns.
+    Unknown(String),
 }
 
 impl Machine {
     pub fn detect() -> Machine {
         let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);
-        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).trim().to_string())))
-            .unwrap_or_else(|| "unknown".into());
+        let info = std::fs::read_to_string("/proc/cpuinfo").map(|s| parse_cpuinfo(&s)).unwrap_or_default();
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
-        Machine { cpus, cpu_model, kernel }
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok().and_then(|s| parse_thp(&s));
+        let rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .arg("-V")
+            .current_dir(crate::runner::workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty());
+        Machine {
+            cpus,
+            cpu_model: info.model_name.clone().unwrap_or_else(|| "unknown".into()),
+            kernel,
+            cpu_vendor: info.vendor,
+            cpu_family: info.family,
+            cpu_model_number: info.model,
+            cpu_stepping: info.stepping,
+            cpu_mhz: info.mhz,
+            cpu_cores: info.cores,
+            logical_cpus: info.logical,
+            thp,
+            rustc,
+        }
+    }
+
+    /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
+    pub fn cpu_id(&self) -> Option<String> {
+        let (v, f, m) = (self.cpu_vendor.as_ref()?, self.cpu_family?, self.cpu_model_number?);
+        let stepping = self.cpu_stepping.map_or(String::new(), |s| format!(" stepping {s}"));
+        Some(format!("{v} family {f} model {m}{stepping}"))
+    }
+
+    /// One line naming the machine, for the headers of the tables and the chart.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.cpu_model.clone()];
+        if let Some(id) = self.cpu_id() {
+            parts.push(id);
+        }
+        if let Some(mhz) = self.cpu_mhz {
+            parts.push(format!("{mhz:.0} MHz"));
+        }
+        parts.push(match self.cpu_cores {
+            Some(c) => format!("{} CPUs ({c} cores{})", self.cpus, self.logical_cpus.map_or(String::new(), |l| format!(", {l} logical"))),
+            None => format!("{} CPUs", self.cpus),
+        });
+        if let Some(t) = &self.thp {
+            parts.push(format!("THP {t}"));
+        }
+        parts.push(format!("kernel {}", self.kernel));
+        if let Some(r) = &self.rustc {
+            parts.push(r.clone());
+        }
+        parts.join(" · ")
+    }
+
+    /// Whether results measured on `self` (a baseline) and on `other` compare (issue 16: the same
+    /// code runs at very different speeds on CPUs of one family, and ratios move with them).
+    pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
+        let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
+            let which = if self.cpu_id_key().is_none() { "the baseline" } else { "the current file" };
+            let names = if self.cpu_model == other.cpu_model {
+                format!("both name \"{}\"", self.cpu_model)
+            } else {
+                format!("baseline \"{}\", current \"{}\"", self.cpu_model, other.cpu_model)
+            };
+            return CpuMatch::Unknown(format!(
+                "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
+                 compared anyway, but the ratios may come from different CPUs"
+            ));
+        };
+        if a != b || self.cpu_model != other.cpu_model {
+            return CpuMatch::Different(format!(
+                "the baseline was measured on {} ({}) and the current results on {} ({})",
+                self.cpu_model,
+                self.cpu_id().unwrap_or_default(),
+                other.cpu_model,
+                other.cpu_id().unwrap_or_default()
+            ));
+        }
+        if self.cpu_stepping != other.cpu_stepping {
+            return CpuMatch::SameWithNote(format!(
+                "same CPU model, different stepping ({} vs {})",
+                self.cpu_stepping.map_or("?".into(), |s| s.to_string()),
+                other.cpu_stepping.map_or("?".into(), |s| s.to_string())
+            ));
+        }
+        CpuMatch::Same
+    }
+
+    fn cpu_id_key(&self) -> Option<(String, u64, u64)> {
+        Some((self.cpu_vendor.clone()?, self.cpu_family?, self.cpu_model_number?))
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "cpus": self.cpus,
+            "cpu_model": self.cpu_model,
+            "kernel": self.kernel,
+            "cpu_vendor": self.cpu_vendor,
+            "cpu_family": self.cpu_family,
+            "cpu_model_number": self.cpu_model_number,
+            "cpu_stepping": self.cpu_stepping,
+            "cpu_mhz": self.cpu_mhz,
+            "cpu_cores": self.cpu_cores,
+            "logical_cpus": self.logical_cpus,
+            "thp": self.thp,
+            "rustc": self.rustc,
+        })
+    }
+
+    fn from_json(m: &Map<String, Value>) -> Result<Machine, String> {
+        let s = |k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+        let u = |k: &str| m.get(k).and_then(Value::as_u64);
+        Ok(Machine {
+            cpus: get_u64(m, "cpus")?,
+            cpu_model: get_str(m, "cpu_model")?,
+            kernel: get_str(m, "kernel")?,
+            cpu_vendor: s("cpu_vendor"),
+            cpu_family: u("cpu_family"),
+            cpu_model_number: u("cpu_model_number"),
+            cpu_stepping: u("cpu_stepping"),
+            cpu_mhz: m.get("cpu_mhz").and_then(Value::as_f64),
+            cpu_cores: u("cpu_cores"),
+            logical_cpus: u("logical_cpus"),
+            thp: s("thp"),
+            rustc: s("rustc"),
+        })
     }
 }
+
+/// The optional machine keys and whether each is a string (else a non-negative number).
+const MACHINE_OPTIONAL: &[(&str, bool)] = &[
+    ("cpu_vendor", true),
+    ("cpu_family", false),
+    ("cpu_model_number", false),
+    ("cpu_stepping", false),
+    ("cpu_mhz", false),
+    ("cpu_cores", false),
+    ("logical_cpus", false),
+    ("thp", true),
+    ("rustc", true),
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub runs: u64,
     pub duration_ms: u64,
+    /// The (first) `--threads` value.
     pub threads: u64,
+    /// Every `--threads` value of a sweep, ascending (`[threads]` without a sweep).
+    pub threads_sweep: Vec<u64>,
     /// "quick" or "full".
     pub mode: String,
     pub allocators: Vec<String>,
@@ -259,15 +528,59 @@ pub struct Matrix {
 pub const RATIO_REFERENCES: &[&str] = &["mimalloc", "system", "hz3-a"];
 
 impl Matrix {
+    /// The cell of (workload, allocator): in a sweep, the one at the smallest thread count (use
+    /// [`Matrix::at_threads`] for one count's view, where it is unique).
     pub fn cell(&self, workload: &str, allocator: &str) -> Option<&Cell> {
         self.cells.iter().find(|c| c.workload == workload && c.allocator == allocator)
+    }
+
+    /// The cell of (workload, allocator) measured at `--threads t`.
+    pub fn cell_at(&self, workload: &str, allocator: &str, t: u64) -> Option<&Cell> {
+        self.cells.iter().find(|c| c.workload == workload && c.allocator == allocator && c.sweep_threads == t)
     }
 
     /// Summary of `allocator`'s per-round ratios to `reference` on `workload`.
     pub fn ratio(&self, workload: &str, allocator: &str, reference: &str) -> Option<Summary> {
         let a = self.cell(workload, allocator)?;
-        let r = self.cell(workload, reference)?;
+        self.ratio_at(workload, allocator, reference, a.sweep_threads)
+    }
+
+    /// [`Matrix::ratio`] at `--threads t` (both cells measured at that count, in the same rounds).
+    pub fn ratio_at(&self, workload: &str, allocator: &str, reference: &str, t: u64) -> Option<Summary> {
+        let a = self.cell_at(workload, allocator, t)?;
+        let r = self.cell_at(workload, reference, t)?;
         ratio_summary(&a.runs, &r.runs, a.higher_is_better)
+    }
+
+    /// The thread counts measured, ascending (one unless the run was a sweep).
+    pub fn thread_counts(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.cells.iter().map(|c| c.sweep_threads).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    pub fn is_sweep(&self) -> bool {
+        self.thread_counts().len() > 1
+    }
+
+    /// The results measured at `--threads t`, as a matrix of their own (`config.threads` = t).
+    pub fn at_threads(&self, t: u64) -> Matrix {
+        let mut m = self.clone();
+        m.cells.retain(|c| c.sweep_threads == t);
+        m.config.threads = t;
+        m.config.threads_sweep = vec![t];
+        m
+    }
+
+    /// Notes recorded with the run (e.g. a preload row skipped because its library is missing).
+    pub fn notes(&self) -> Vec<String> {
+        self.config
+            .extra
+            .get("notes")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .unwrap_or_default()
     }
 
     pub fn workloads(&self) -> Vec<String> {
@@ -304,6 +617,7 @@ impl Matrix {
                 o.insert("workload".into(), json!(c.workload));
                 o.insert("allocator".into(), json!(c.allocator));
                 o.insert("threads".into(), json!(c.threads));
+                o.insert("sweep_threads".into(), json!(c.sweep_threads));
                 o.insert("metric".into(), json!(c.metric));
                 o.insert("unit".into(), json!(c.unit));
                 o.insert("higher_is_better".into(), json!(c.higher_is_better));
@@ -317,8 +631,8 @@ impl Matrix {
                 }
                 let mut ratios = Map::new();
                 for r in RATIO_REFERENCES {
-                    if *r != c.allocator && self.cell(&c.workload, r).is_some() {
-                        ratios.insert(r.to_string(), summary_json(self.ratio(&c.workload, &c.allocator, r)));
+                    if *r != c.allocator && self.cell_at(&c.workload, r, c.sweep_threads).is_some() {
+                        ratios.insert(r.to_string(), summary_json(self.ratio_at(&c.workload, &c.allocator, r, c.sweep_threads)));
                     }
                 }
                 o.insert("ratios".into(), Value::Object(ratios));
@@ -336,6 +650,9 @@ impl Matrix {
                 o.insert("sys_s_runs".into(), json!(c.sys_s));
                 o.insert("minor_faults_per_kop".into(), json!(c.minor_faults_per_kop()));
                 o.insert("sys_s".into(), json!(c.sys_s_median()));
+                if !c.extra.is_empty() {
+                    o.insert("extra_runs".into(), json!(c.extra));
+                }
                 Value::Object(o)
             })
             .collect();
@@ -343,13 +660,14 @@ impl Matrix {
         config.insert("runs".into(), json!(self.config.runs));
         config.insert("duration_ms".into(), json!(self.config.duration_ms));
         config.insert("threads".into(), json!(self.config.threads));
+        config.insert("threads_sweep".into(), json!(self.config.threads_sweep));
         config.insert("mode".into(), json!(self.config.mode));
         config.insert("quick".into(), json!(self.config.mode == "quick"));
         config.insert("allocators".into(), json!(self.config.allocators));
         config.insert("workloads".into(), json!(self.config.workloads));
         json!({
             "schema": SCHEMA,
-            "machine": {"cpus": self.machine.cpus, "cpu_model": self.machine.cpu_model, "kernel": self.machine.kernel},
+            "machine": self.machine.to_json(),
             "config": config,
             "results": results,
             "failures": self.failures,
@@ -361,19 +679,26 @@ impl Matrix {
         validate(v).map_err(|errs| errs.join("; "))?;
         let o = v.as_object().unwrap();
         let m = o["machine"].as_object().unwrap();
-        let machine = Machine { cpus: get_u64(m, "cpus")?, cpu_model: get_str(m, "cpu_model")?, kernel: get_str(m, "kernel")? };
+        let machine = Machine::from_json(m)?;
         let c = o["config"].as_object().unwrap();
         let names = |k: &str| -> Vec<String> {
             c.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
         };
         let mut extra = c.clone();
-        for k in ["runs", "duration_ms", "threads", "mode", "quick", "allocators", "workloads"] {
+        for k in ["runs", "duration_ms", "threads", "threads_sweep", "mode", "quick", "allocators", "workloads"] {
             extra.remove(k);
         }
+        let threads = get_u64(c, "threads")?;
+        let threads_sweep = c
+            .get("threads_sweep")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_else(|| vec![threads]);
         let config = Config {
             runs: get_u64(c, "runs")?,
             duration_ms: get_u64(c, "duration_ms")?,
-            threads: get_u64(c, "threads")?,
+            threads,
+            threads_sweep,
             mode: get_str(c, "mode")?,
             allocators: names("allocators"),
             workloads: names("workloads"),
@@ -408,6 +733,7 @@ impl Matrix {
                 workload: get_str(r, "workload")?,
                 allocator: get_str(r, "allocator")?,
                 threads: get_u64(r, "threads")?,
+                sweep_threads: r.get("sweep_threads").and_then(Value::as_u64).unwrap_or(threads),
                 metric: get_str(r, "metric")?,
                 unit: get_str(r, "unit")?,
                 higher_is_better: get_bool(r, "higher_is_better")?,
@@ -421,6 +747,15 @@ impl Matrix {
                 major_faults: per_round_u64("major_faults_runs"),
                 user_s: per_round("user_s_runs"),
                 sys_s: per_round("sys_s_runs"),
+                extra: r
+                    .get("extra_runs")
+                    .and_then(Value::as_object)
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| (k.clone(), v.as_array().map(|a| a.iter().map(Value::as_f64).collect()).unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
         let failures = o
@@ -451,6 +786,18 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                     errs.push(format!("machine: {e}"));
                 }
             }
+            // Added later (issue 16): absent, null, or of the right type.
+            for (k, string) in MACHINE_OPTIONAL {
+                match m.get(*k) {
+                    None | Some(Value::Null) => {}
+                    Some(v) if *string && v.is_string() => {}
+                    Some(v) if !*string && v.as_f64().is_some_and(|f| f >= 0.0) => {}
+                    Some(_) => errs.push(format!(
+                        "machine.{k} must be null or {}",
+                        if *string { "a string" } else { "a non-negative number" }
+                    )),
+                }
+            }
         }
         None => errs.push("missing object \"machine\"".into()),
     }
@@ -465,6 +812,11 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                 if let Err(e) = get_u64(c, k) {
                     errs.push(format!("config: {e}"));
                 }
+            }
+            match c.get("threads_sweep") {
+                None => {}
+                Some(Value::Array(a)) if !a.is_empty() && a.iter().all(|t| t.as_u64().is_some_and(|t| t > 0)) => {}
+                Some(_) => errs.push("config.threads_sweep must be a non-empty array of positive integers".into()),
             }
             match get_str(c, "mode").as_deref() {
                 Ok("quick") | Ok("full") => {}
@@ -500,6 +852,11 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
         }
         if let Err(m) = get_u64(r, "threads") {
             e(m);
+        }
+        match r.get("sweep_threads") {
+            None => {}
+            Some(t) if t.as_u64().is_some_and(|t| t > 0) => {}
+            Some(_) => e("sweep_threads must be a positive integer".into()),
         }
         if let Err(m) = get_bool(r, "higher_is_better") {
             e(m);
@@ -571,6 +928,20 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                 e(format!("{k}: every entry must be null or a non-negative {}", if integer { "integer" } else { "number" }));
             }
         }
+        match r.get("extra_runs") {
+            None => {}
+            Some(Value::Object(x)) => {
+                for (k, v) in x {
+                    let ok = v.as_array().is_some_and(|a| {
+                        rounds.is_none_or(|n| a.len() == n) && a.iter().all(|x| x.is_null() || x.is_number())
+                    });
+                    if !ok {
+                        e(format!("extra_runs.{k} must have config.runs entries, each a number or null"));
+                    }
+                }
+            }
+            Some(_) => e("extra_runs is not an object".into()),
+        }
         for k in ["minor_faults_per_kop", "sys_s"] {
             match r.get(k) {
                 None | Some(Value::Null) => {}
@@ -604,26 +975,51 @@ pub fn load(path: &std::path::Path) -> Result<Matrix, String> {
 pub mod tests {
     use super::*;
 
-    /// A small synthetic matrix: `values[(workload, allocator)] = runs`.
+    /// The machine of [`synthetic`] matrices.
+    pub fn test_machine() -> Machine {
+        Machine {
+            cpus: 2,
+            cpu_model: "Test CPU".into(),
+            kernel: "6.1.0".into(),
+            cpu_vendor: Some("GenuineTest".into()),
+            cpu_family: Some(25),
+            cpu_model_number: Some(17),
+            cpu_stepping: Some(1),
+            cpu_mhz: Some(2600.0),
+            cpu_cores: Some(2),
+            logical_cpus: Some(2),
+            thp: Some("madvise".into()),
+            rustc: Some("rustc 1.95.0".into()),
+        }
+    }
+
+    /// A small synthetic matrix: `values[(workload, allocator)] = runs`, measured at 2 threads.
     pub fn synthetic(rounds: usize, values: &[(&str, &str, &[f64])]) -> Matrix {
+        synthetic_at(rounds, &values.iter().map(|(w, a, r)| (*w, *a, 2u64, *r)).collect::<Vec<_>>())
+    }
+
+    /// A synthetic matrix whose cells name their `--threads` value (a sweep when they differ).
+    pub fn synthetic_at(rounds: usize, values: &[(&str, &str, u64, &[f64])]) -> Matrix {
         let cells = values
             .iter()
-            .map(|(w, a, runs)| {
-                let mut c = Cell::new(w, a, rounds);
+            .map(|(w, a, t, runs)| {
+                let mut c = Cell::at(w, a, *t, rounds);
                 for (i, v) in runs.iter().enumerate() {
                     c.record(
                         i,
                         &RunLine {
                             allocator: a.to_string(),
                             workload: w.to_string(),
-                            threads: 2,
+                            threads: *t,
                             metric: "op_rate".into(),
                             unit: "ops/s".into(),
                             higher_is_better: true,
                             value: *v,
                             peak_rss_kib: 1000 + i as u64,
                             valid: true,
-                            extra: Map::new(),
+                            extra: [("live_threads".to_string(), json!(1000.0)), ("rss_per_thread_kib".to_string(), json!(10.0 * (i as f64 + 1.0)))]
+                                .into_iter()
+                                .collect(),
                             stats: None,
                             ops: Some(1000 * (i as u64 + 1)),
                             usage: Usage {
@@ -641,12 +1037,16 @@ pub mod tests {
                 c
             })
             .collect();
+        let mut sweep: Vec<u64> = values.iter().map(|v| v.2).collect();
+        sweep.sort_unstable();
+        sweep.dedup();
         Matrix {
-            machine: Machine { cpus: 2, cpu_model: "Test CPU".into(), kernel: "6.1.0".into() },
+            machine: test_machine(),
             config: Config {
                 runs: rounds as u64,
                 duration_ms: 100,
-                threads: 2,
+                threads: sweep.first().copied().unwrap_or(2),
+                threads_sweep: sweep,
                 mode: "quick".into(),
                 allocators: vec![],
                 workloads: vec![],
@@ -740,6 +1140,10 @@ pub mod tests {
         assert_eq!(r["sys_s_runs"], json!([0.125, 0.25, 0.375]));
         assert_eq!(r["minor_faults_per_kop"], json!(250.5));
         assert_eq!(r["sys_s"], json!(0.25));
+        // The workload's extra figures, per round.
+        assert_eq!(r["extra_runs"]["rss_per_thread_kib"], json!([10.0, 20.0, 30.0]));
+        assert_eq!(m.cells[0].extra_median("rss_per_thread_kib"), Some(20.0));
+        assert_eq!(m.cells[0].extra_median("nope"), None);
         let text = serde_json::to_string(&v).unwrap();
         assert_eq!(Matrix::from_json(&serde_json::from_str(&text).unwrap()).unwrap(), m);
 
@@ -762,6 +1166,8 @@ pub mod tests {
         assert!(broken(&|x| x["results"][0]["sys_s_runs"] = json!([0.1, -1.0, 0.2])).contains("sys_s_runs"));
         assert!(broken(&|x| x["results"][0]["ops_runs"] = json!("many")).contains("not an array"));
         assert!(broken(&|x| x["results"][0]["minor_faults_per_kop"] = json!("x")).contains("minor_faults_per_kop"));
+        assert!(broken(&|x| x["results"][0]["extra_runs"]["rss_per_thread_kib"] = json!([1.0])).contains("extra_runs.rss_per_thread_kib"));
+        assert!(broken(&|x| x["results"][0]["extra_runs"] = json!(3)).contains("extra_runs"));
     }
 
     #[test]
@@ -770,7 +1176,7 @@ pub mod tests {
         let mut v = m.to_json();
         for r in v["results"].as_array_mut().unwrap() {
             let o = r.as_object_mut().unwrap();
-            for k in ["ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs", "sys_s_runs", "minor_faults_per_kop", "sys_s"] {
+            for k in ["ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs", "sys_s_runs", "minor_faults_per_kop", "sys_s", "extra_runs"] {
                 o.remove(k);
             }
         }
@@ -785,6 +1191,118 @@ pub mod tests {
     }
 
     #[test]
+    fn machine_identity_round_trips_and_old_files_read_as_unknown() {
+        let m = synthetic(2, &[("local-fixed", "system", &[1.0, 2.0]), ("local-fixed", "hz3-a", &[2.0, 4.0])]);
+        let v = m.to_json();
+        validate(&v).unwrap();
+        assert_eq!(v["machine"]["cpu_family"], json!(25));
+        assert_eq!(v["machine"]["thp"], json!("madvise"));
+        assert_eq!(Matrix::from_json(&v).unwrap().machine, m.machine);
+        let d = m.machine.describe();
+        for part in ["Test CPU", "GenuineTest family 25 model 17 stepping 1", "2600 MHz", "2 CPUs (2 cores, 2 logical)", "THP madvise", "kernel 6.1.0", "rustc 1.95.0"] {
+            assert!(d.contains(part), "{part:?} not in {d:?}");
+        }
+        // A file from before: only cpus, cpu_model, kernel.
+        let mut old = v.clone();
+        old["machine"] = json!({"cpus": 2, "cpu_model": "AMD EPYC", "kernel": "6.1.0"});
+        validate(&old).unwrap();
+        let back = Matrix::from_json(&old).unwrap();
+        assert_eq!((back.machine.cpu_vendor.as_deref(), back.machine.cpu_family, back.machine.rustc.as_deref()), (None, None, None));
+        assert_eq!(back.machine.describe(), "AMD EPYC · 2 CPUs · kernel 6.1.0");
+        // Wrong types are reported.
+        let mut bad = v.clone();
+        bad["machine"]["cpu_family"] = json!("twenty-five");
+        bad["machine"]["thp"] = json!(3);
+        let e = validate(&bad).unwrap_err().join("; ");
+        assert!(e.contains("machine.cpu_family") && e.contains("machine.thp"), "{e}");
+    }
+
+    #[test]
+    fn parses_cpuinfo_and_thp() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
+                       stepping\t: 1\ncpu MHz\t\t: 2599.998\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n\n\
+                       processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
+                       stepping\t: 1\ncpu MHz\t\t: 2600.5\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n";
+        let i = parse_cpuinfo(cpuinfo);
+        assert_eq!(i.vendor.as_deref(), Some("AuthenticAMD"));
+        assert_eq!((i.family, i.model, i.stepping), (Some(25), Some(17), Some(1)));
+        assert_eq!(i.model_name.as_deref(), Some("AMD EPYC 9B14"));
+        assert_eq!(i.mhz, Some(2599.998));
+        assert_eq!((i.cores, i.logical), (Some(1), Some(2)), "two hyperthreads of one core");
+        // Without physical/core ids (some VMs): `cpu cores`.
+        let i = parse_cpuinfo("processor : 0\ncpu cores : 4\nprocessor : 1\n");
+        assert_eq!((i.cores, i.logical, i.vendor), (Some(4), Some(2), None));
+        assert_eq!(parse_cpuinfo(""), CpuInfo::default());
+        assert_eq!(parse_thp("always [madvise] never\n").as_deref(), Some("madvise"));
+        assert_eq!(parse_thp("[always] madvise never").as_deref(), Some("always"));
+        assert_eq!(parse_thp("garbage"), None);
+        // This machine: whatever it is, the detection does not fail and names the kernel.
+        let here = Machine::detect();
+        assert!(here.cpus > 0 && !here.kernel.is_empty());
+    }
+
+    #[test]
+    fn cpu_comparison() {
+        let a = test_machine();
+        assert_eq!(a.compare_cpu(&a.clone()), CpuMatch::Same);
+        let mut mhz = a.clone();
+        mhz.cpu_mhz = Some(3500.0);
+        mhz.kernel = "6.9".into();
+        assert_eq!(a.compare_cpu(&mhz), CpuMatch::Same, "clock, kernel, THP do not make another CPU");
+        let mut stepping = a.clone();
+        stepping.cpu_stepping = Some(2);
+        assert!(matches!(a.compare_cpu(&stepping), CpuMatch::SameWithNote(n) if n.contains("stepping")));
+        let mut other = a.clone();
+        other.cpu_model_number = Some(1);
+        other.cpu_model = "Other CPU".into();
+        match a.compare_cpu(&other) {
+            CpuMatch::Different(msg) => assert!(msg.contains("Test CPU") && msg.contains("Other CPU") && msg.contains("model 1"), "{msg}"),
+            x => panic!("{x:?}"),
+        }
+        let old = Machine { cpus: 2, cpu_model: "Test CPU".into(), kernel: "6.1.0".into(), ..Machine::default() };
+        assert!(matches!(old.compare_cpu(&a), CpuMatch::Unknown(m) if m.contains("the baseline")));
+        assert!(matches!(a.compare_cpu(&old), CpuMatch::Unknown(m) if m.contains("the current file")));
+    }
+
+    #[test]
+    fn a_thread_sweep_keeps_the_count_per_result() {
+        let m = synthetic_at(
+            2,
+            &[
+                ("xmalloc", "system", 1, &[1.0, 2.0]),
+                ("xmalloc", "hz3-a", 1, &[2.0, 4.0]),
+                ("xmalloc", "system", 4, &[10.0, 10.0]),
+                ("xmalloc", "hz3-a", 4, &[30.0, 30.0]),
+            ],
+        );
+        assert_eq!(m.thread_counts(), vec![1, 4]);
+        assert!(m.is_sweep());
+        assert_eq!(m.ratio_at("xmalloc", "hz3-a", "system", 1).unwrap().median, 2.0);
+        assert_eq!(m.ratio_at("xmalloc", "hz3-a", "system", 4).unwrap().median, 3.0);
+        let four = m.at_threads(4);
+        assert_eq!((four.cells.len(), four.config.threads), (2, 4));
+        assert!(!four.is_sweep());
+        assert_eq!(four.ratio("xmalloc", "hz3-a", "system").unwrap().median, 3.0);
+        let v = m.to_json();
+        validate(&v).unwrap();
+        assert_eq!(v["config"]["threads_sweep"], json!([1, 4]));
+        assert_eq!(v["results"][3]["sweep_threads"], json!(4));
+        assert_eq!(v["results"][3]["ratios"]["system"]["median"], json!(3.0), "ratios within the same thread count");
+        assert_eq!(Matrix::from_json(&v).unwrap(), m);
+        // Files from before the sweep: every result at config.threads.
+        let mut old = synthetic(2, &[("xmalloc", "system", &[1.0, 2.0])]).to_json();
+        old["config"].as_object_mut().unwrap().remove("threads_sweep");
+        old["results"][0].as_object_mut().unwrap().remove("sweep_threads");
+        let back = Matrix::from_json(&old).unwrap();
+        assert_eq!((back.cells[0].sweep_threads, back.config.threads_sweep.clone()), (2, vec![2]));
+        let mut bad = v.clone();
+        bad["results"][0]["sweep_threads"] = json!(0);
+        bad["config"]["threads_sweep"] = json!([]);
+        let e = validate(&bad).unwrap_err().join("; ");
+        assert!(e.contains("sweep_threads") && e.contains("threads_sweep"), "{e}");
+    }
+
+    #[test]
     fn parses_a_bench_line() {
         let line = r#"{"schema":"hz3-bench-run/1","allocator":"system","workload":"mt-remote-r50","threads":2,"metric":"op_rate","unit":"ops/s","higher_is_better":true,"value":5.0e6,"ops":10,"elapsed_s":0.3,"peak_rss_kib":5000,"valid":false,"extra":{"fallback_rate":0.2},"stats":null}"#;
         let r = parse_run_line(&format!("noise\n{line}\n")).unwrap();
@@ -796,7 +1314,7 @@ pub mod tests {
         let with_usage = line.replace("\"peak_rss_kib\":5000,", "\"peak_rss_kib\":5000,\"minor_faults\":77,\"major_faults\":0,\"user_s\":0.5,\"sys_s\":0.25,");
         let u = parse_run_line(&with_usage).unwrap().usage;
         assert_eq!(u, Usage { minor_faults: Some(77), major_faults: Some(0), user_s: Some(0.5), sys_s: Some(0.25) });
-        let mut c = Cell::new("mt-remote-r50", "system", 2);
+        let mut c = Cell::at("mt-remote-r50", "system", 2, 2);
         c.record(1, &r);
         assert_eq!(c.runs, vec![None, Some(5.0e6)]);
         assert_eq!(c.fallback_rates, vec![None, Some(0.2)]);

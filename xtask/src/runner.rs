@@ -26,7 +26,7 @@ pub fn default_bin_dir() -> PathBuf {
 }
 
 pub fn bin_name(allocator: &str, stats: bool) -> String {
-    if allocator == crate::strategies::PRELOAD {
+    if crate::strategies::is_preload(allocator) {
         return "bench-system".to_string();
     }
     if stats {
@@ -44,11 +44,17 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
     if allocators.iter().any(|a| PEERS.contains(&a.as_str())) {
         cmd.args(["--features", "peers"]);
     }
+    let mut bins: Vec<String> = Vec::new();
     for a in allocators {
-        cmd.args(["--bin", &bin_name(a, false)]);
-        if with_stats && crate::strategies::is_hz3(a) {
-            cmd.args(["--bin", &bin_name(a, true)]);
+        for stats in [false, true] {
+            let b = bin_name(a, stats);
+            if (!stats || (with_stats && crate::strategies::is_hz3(a))) && !bins.contains(&b) {
+                bins.push(b);
+            }
         }
+    }
+    for b in &bins {
+        cmd.args(["--bin", b]);
     }
     eprintln!("xtask: building bench binaries: {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -73,6 +79,43 @@ pub fn preload_lib(bin_dir: &Path) -> PathBuf {
     bin_dir.join("libhz3_capi.so")
 }
 
+/// Finds a peer's shared library for its preload row: the path in its environment variable when
+/// set, else the first of [`crate::strategies::PRELOAD_LIB_DIRS`] that holds its file. `Err` is the
+/// note to print when the row is skipped.
+pub fn find_preload_peer(peer: &crate::strategies::PreloadPeer) -> Result<PathBuf, String> {
+    find_preload_peer_in(peer, std::env::var_os(peer.env).map(PathBuf::from), crate::strategies::PRELOAD_LIB_DIRS)
+}
+
+fn find_preload_peer_in(peer: &crate::strategies::PreloadPeer, env: Option<PathBuf>, dirs: &[&str]) -> Result<PathBuf, String> {
+    if let Some(p) = env {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("{} skipped: {}={} is not a file", peer.name, peer.env, p.display()))
+        };
+    }
+    dirs.iter().map(|d| Path::new(d).join(peer.file)).find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "{} skipped: {} not found in {} (install it with `apt-get install {}`, or name it with {}=PATH)",
+            peer.name,
+            peer.file,
+            dirs.join(", "),
+            peer.package,
+            peer.env
+        )
+    })
+}
+
+/// What every data point of a matrix run shares.
+pub struct PointSpec<'a> {
+    pub bin_dir: &'a Path,
+    pub duration_ms: u64,
+    /// Live threads of `threads-many`.
+    pub live_threads: usize,
+    /// The library each preload row runs under (`hz3-preload`, `mimalloc-preload`, ...).
+    pub preloads: &'a [(String, PathBuf)],
+}
+
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
     let mut missing = Vec::new();
@@ -85,7 +128,7 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
                 continue;
             }
             let p = bin_dir.join(bin_name(a, s));
-            if !p.is_file() {
+            if !p.is_file() && !missing.contains(&p.display().to_string()) {
                 missing.push(p.display().to_string());
             }
         }
@@ -154,19 +197,39 @@ pub fn run_capture_env(bin: &Path, args: &[String], env: &[(&str, PathBuf)], tim
     }
 }
 
-/// One data point: a fresh process of `bench-<allocator>[-stats] <workload>`.
-pub fn run_point(bin_dir: &Path, allocator: &str, stats: bool, workload: &str, threads: usize, duration_ms: u64) -> Result<RunLine, String> {
-    let bin = bin_dir.join(bin_name(allocator, stats));
-    let args = vec![
+/// The arguments of one data point's process.
+pub fn point_args(workload: &str, threads: usize, duration_ms: u64, live_threads: usize) -> Vec<String> {
+    let mut args = vec![
         workload.to_string(),
         "--threads".into(),
         threads.to_string(),
         "--duration-ms".into(),
         duration_ms.to_string(),
     ];
-    let timeout = Duration::from_millis(duration_ms * 10 + 60_000);
-    let preload = allocator == crate::strategies::PRELOAD;
-    let env: Vec<(&str, PathBuf)> = if preload { vec![("LD_PRELOAD", preload_lib(bin_dir))] } else { vec![] };
+    if workload == "threads-many" {
+        args.extend(["--live-threads".into(), live_threads.to_string()]);
+    }
+    args
+}
+
+/// One data point: a fresh process of `bench-<allocator>[-stats] <workload>` (for a preload row,
+/// `bench-system` with the row's library in `LD_PRELOAD`).
+pub fn run_point(spec: &PointSpec, allocator: &str, stats: bool, workload: &str, threads: usize) -> Result<RunLine, String> {
+    let bin = spec.bin_dir.join(bin_name(allocator, stats));
+    let args = point_args(workload, threads, spec.duration_ms, spec.live_threads);
+    let timeout = Duration::from_millis(spec.duration_ms * 10 + 60_000);
+    let preload = crate::strategies::is_preload(allocator);
+    let env: Vec<(&str, PathBuf)> = if preload {
+        let lib = spec
+            .preloads
+            .iter()
+            .find(|(a, _)| a == allocator)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| format!("no library to preload for {allocator}"))?;
+        vec![("LD_PRELOAD", lib)]
+    } else {
+        vec![]
+    };
     let out = run_capture_env(&bin, &args, &env, timeout)?;
     let mut line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
     let reported = if preload { "system" } else { allocator };
@@ -254,6 +317,26 @@ mod tests {
     fn names() {
         assert_eq!(bin_name("hz3-a", false), "bench-hz3-a");
         assert_eq!(bin_name("hz3-a", true), "bench-hz3-a-stats");
+    }
+
+    #[test]
+    fn preload_rows_run_bench_system_with_their_library() {
+        assert_eq!(bin_name("mimalloc-preload", false), "bench-system");
+        assert_eq!(bin_name("hz3-preload", false), "bench-system");
+        assert_eq!(point_args("threads-many", 2, 400, 64)[5..], ["--live-threads", "64"]);
+        assert_eq!(point_args("xmalloc", 4, 400, 64), ["xmalloc", "--threads", "4", "--duration-ms", "400"]);
+        let peer = crate::strategies::preload_peer("jemalloc-preload").unwrap();
+        let dir = std::env::temp_dir().join(format!("xtask-preload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        let err = find_preload_peer_in(peer, None, &[d]).unwrap_err();
+        assert!(err.contains("jemalloc-preload skipped") && err.contains("apt-get install libjemalloc2"), "{err}");
+        std::fs::write(dir.join("libjemalloc.so.2"), "").unwrap();
+        assert_eq!(find_preload_peer_in(peer, None, &["/nonexistent", d]).unwrap(), dir.join("libjemalloc.so.2"));
+        let err = find_preload_peer_in(peer, Some(dir.join("nope.so")), &[d]).unwrap_err();
+        assert!(err.contains("HZ3_BENCH_JEMALLOC_SO"), "{err}");
+        assert_eq!(find_preload_peer_in(peer, Some(dir.join("libjemalloc.so.2")), &[]).unwrap(), dir.join("libjemalloc.so.2"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

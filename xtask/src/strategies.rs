@@ -58,12 +58,14 @@ pub fn read_strategies(root: &Path) -> Result<Vec<Strategy>, String> {
     parse_strategy_list(&src).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Every allocator name in table order: system, the peers, the hz3 strategies.
+/// Every allocator name in table order: system, the peers, the hz3 strategies, then the rows
+/// measured through C `malloc`/`free` under `LD_PRELOAD` (hz3's and the peers' libraries).
 pub fn allocator_names(strategies: &[Strategy]) -> Vec<String> {
     let mut v = vec!["system".to_string()];
     v.extend(PEERS.iter().map(|s| s.to_string()));
     v.extend(strategies.iter().map(|s| s.name.clone()));
     v.push(PRELOAD.to_string());
+    v.extend(PRELOAD_PEERS.iter().map(|p| p.name.to_string()));
     v
 }
 
@@ -72,6 +74,39 @@ pub fn allocator_names(strategies: &[Strategy]) -> Vec<String> {
 /// provides. Compared with the `GlobalAlloc` rows of the same strategy, it shows what the C
 /// entry points and the shared library's TLS access cost.
 pub const PRELOAD: &str = "hz3-preload";
+
+/// A peer's shared library preloaded into `bench-system` (issue 15: C compared with C). Debian
+/// ships both (`apt-get install libmimalloc2.0 libjemalloc2`); a row whose library is not found is
+/// skipped with a note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreloadPeer {
+    /// The row's allocator name.
+    pub name: &'static str,
+    /// The library's file name (its soname).
+    pub file: &'static str,
+    /// An environment variable that names the library's path, overriding the search.
+    pub env: &'static str,
+    /// The Debian package that ships it.
+    pub package: &'static str,
+}
+
+pub const PRELOAD_PEERS: &[PreloadPeer] = &[
+    PreloadPeer { name: "mimalloc-preload", file: "libmimalloc.so.2", env: "HZ3_BENCH_MIMALLOC_SO", package: "libmimalloc2.0" },
+    PreloadPeer { name: "jemalloc-preload", file: "libjemalloc.so.2", env: "HZ3_BENCH_JEMALLOC_SO", package: "libjemalloc2" },
+];
+
+/// Where a preload peer's library is looked for (in this order), after its environment variable.
+pub const PRELOAD_LIB_DIRS: &[&str] =
+    &["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+
+pub fn preload_peer(name: &str) -> Option<&'static PreloadPeer> {
+    PRELOAD_PEERS.iter().find(|p| p.name == name)
+}
+
+/// A row measured through `bench-system` with a library preloaded (hz3's or a peer's).
+pub fn is_preload(name: &str) -> bool {
+    name == PRELOAD || preload_peer(name).is_some()
+}
 
 /// An hz3 strategy type with its own bench binaries (and stats binary).
 pub fn is_hz3(name: &str) -> bool {
@@ -181,9 +216,11 @@ hz3_strategies! {
         assert_eq!(names, vec![("hz3_a", "hz3-a"), ("hz3_c_packed", "hz3-c-packed"), ("hz3_d4", "hz3-d4")]);
         let all = allocator_names(&s);
         assert_eq!(all[..4], ["system", "mimalloc", "jemalloc", "snmalloc"]);
-        assert_eq!(all.len(), 8);
-        assert_eq!(all[7], PRELOAD);
+        assert_eq!(all.len(), 10);
+        assert_eq!(all[7..], [PRELOAD, "mimalloc-preload", "jemalloc-preload"]);
         assert!(!is_hz3(PRELOAD) && is_hz3("hz3-a"));
+        assert!(is_preload(PRELOAD) && is_preload("jemalloc-preload") && !is_preload("jemalloc"));
+        assert!(!is_hz3("mimalloc-preload"));
     }
 
     #[test]

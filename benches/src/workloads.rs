@@ -16,7 +16,7 @@
 //! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (issue 15: batch hand-off,
 //! LIFO/FIFO bulk frees, the server simulation, Pareto sizes) in [`real`]; the latency chain
 //! (issue 16) in [`chain`]; many live threads (issue 14) in [`threads`]. They all use the same
-//! object helpers ([`alloc_obj`], [`free_obj`]: `std::alloc`, which is C `malloc`/`free` in
+//! object helpers (`alloc_obj`, `free_obj`: `std::alloc`, which is C `malloc`/`free` in
 //! `bench-system`), so the `hz3-preload` row and the peers' preload rows go through the C entry
 //! points for them too.
 

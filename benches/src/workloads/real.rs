@@ -11,7 +11,7 @@
 //! | `pareto` | random replacement with Pareto-distributed sizes up to 1 KiB, memory written |
 //!
 //! (xmalloc-test, the producer→consumer shape, is `xmalloc-classic`.) Every object goes through
-//! [`alloc_obj`] / [`free_obj`], so in `bench-system` (and the preload rows) every allocation and
+//! `alloc_obj` / `free_obj`, so in `bench-system` (and the preload rows) every allocation and
 //! free is a C `malloc` / `free`.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};

@@ -138,11 +138,15 @@ unsafe impl OsMemory for SystemOs {
     }
 
     unsafe fn move_to(old_p: *mut u8, old: usize, new_p: *mut u8, new: usize) -> bool {
+        debug_assert!(old <= new);
         // SAFETY: MREMAP_MAYMOVE | MREMAP_FIXED moves the page tables of the old mapping onto
-        // `new_p` (first unmapping the reservation there, which holds nothing live per the
-        // caller) and zero-fills any growth; on failure nothing changes (6).
+        // the first `old` bytes of `new_p .. new_p + new` (first unmapping that part of the
+        // reservation, which holds nothing live per the caller); the rest of the reservation
+        // stays as it was: fresh, zero-filled pages (6). The mapping is moved at its own
+        // length rather than grown by mremap, which valgrind's memcheck does not track for
+        // fixed moves. On failure nothing changes.
         let r = unsafe {
-            libc::mremap(old_p.cast(), old, new, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, new_p.cast::<libc::c_void>())
+            libc::mremap(old_p.cast(), old, old, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, new_p.cast::<libc::c_void>())
         };
         r != libc::MAP_FAILED
     }

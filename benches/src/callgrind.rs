@@ -67,7 +67,13 @@ pub fn cg_local(p: &Params) -> Outcome {
     }
     let elapsed = start.elapsed();
     let secs = elapsed.as_secs_f64().max(1e-9);
-    Outcome { value: n as f64 / secs, ops: n, elapsed, valid: true, extra: Vec::new() }
+    Outcome {
+        value: n as f64 / secs,
+        ops: n,
+        elapsed,
+        valid: true,
+        extra: Vec::new(),
+    }
 }
 
 struct Handoff {
@@ -139,5 +145,11 @@ pub fn cg_remote(p: &Params) -> Outcome {
     producer.join().unwrap();
     let elapsed = start.elapsed();
     let secs = elapsed.as_secs_f64().max(1e-9);
-    Outcome { value: freed as f64 / secs, ops: freed, elapsed, valid: true, extra: Vec::new() }
+    Outcome {
+        value: freed as f64 / secs,
+        ops: freed,
+        elapsed,
+        valid: true,
+        extra: Vec::new(),
+    }
 }

@@ -19,7 +19,10 @@ pub const DEFAULT_DURATION_MS: u64 = 1000;
 /// A parsed command line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Run { workload: Workload, params: ParamsSpec },
+    Run {
+        workload: Workload,
+        params: ParamsSpec,
+    },
     List,
     Help,
 }
@@ -48,12 +51,15 @@ pub fn usage(bin: &str) -> String {
 
 /// The machine's core count (the default thread count).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 fn parse_num(flag: &str, v: Option<&String>) -> Result<u64, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
-    v.parse::<u64>().map_err(|_| format!("{flag}: not a non-negative integer: {v:?}"))
+    v.parse::<u64>()
+        .map_err(|_| format!("{flag}: not a non-negative integer: {v:?}"))
 }
 
 /// Parses the arguments after the program name.
@@ -65,8 +71,12 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
         "-h" | "--help" | "help" => return Ok(Command::Help),
         _ => {}
     }
-    let workload =
-        Workload::from_name(first).ok_or_else(|| format!("unknown workload {first:?}; known: {}", WORKLOAD_NAMES.join(", ")))?;
+    let workload = Workload::from_name(first).ok_or_else(|| {
+        format!(
+            "unknown workload {first:?}; known: {}",
+            WORKLOAD_NAMES.join(", ")
+        )
+    })?;
     let mut threads = default_threads();
     let mut budget = Budget::Time(Duration::from_millis(DEFAULT_DURATION_MS));
     let (mut saw_duration, mut saw_iters) = (false, false);
@@ -100,7 +110,9 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
             "--live-threads" => {
                 live_threads = parse_num(flag, it.next())? as usize;
                 if live_threads == 0 || live_threads > MAX_LIVE_THREADS {
-                    return Err(format!("--live-threads must be in 1..={MAX_LIVE_THREADS}, got {live_threads}"));
+                    return Err(format!(
+                        "--live-threads must be in 1..={MAX_LIVE_THREADS}, got {live_threads}"
+                    ));
                 }
             }
             other => return Err(format!("unknown option {other:?}")),
@@ -109,11 +121,24 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     if saw_duration && saw_iters {
         return Err("give either --duration-ms or --iters, not both".into());
     }
-    Ok(Command::Run { workload, params: ParamsSpec { threads, budget, seed, live_threads } })
+    Ok(Command::Run {
+        workload,
+        params: ParamsSpec {
+            threads,
+            budget,
+            seed,
+            live_threads,
+        },
+    })
 }
 
 /// Runs one workload in this process and returns the JSON line.
-pub fn run_to_json(allocator: &str, workload: Workload, spec: ParamsSpec, stats: Option<fn() -> String>) -> String {
+pub fn run_to_json(
+    allocator: &str,
+    workload: Workload,
+    spec: ParamsSpec,
+    stats: Option<fn() -> String>,
+) -> String {
     let mut params = Params::new(spec.threads, spec.budget).with_live_threads(spec.live_threads);
     params.seed = spec.seed;
     let outcome = workload.run(&params);
@@ -121,12 +146,26 @@ pub fn run_to_json(allocator: &str, workload: Workload, spec: ParamsSpec, stats:
     let peak_rss_kib = peak_rss_kib();
     let usage = self_usage();
     let stats_json = stats.map(|f| stats_json_from_debug(&f()));
-    RunReport { allocator, workload, threads, outcome: &outcome, peak_rss_kib, usage, stats_json }.to_json()
+    RunReport {
+        allocator,
+        workload,
+        threads,
+        outcome: &outcome,
+        peak_rss_kib,
+        usage,
+        stats_json,
+    }
+    .to_json()
 }
 
 /// The JSON answer of `list`.
 pub fn list_json() -> String {
-    let names = |v: &[&str]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(",");
+    let names = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     format!(
         "{{\"workloads\":[{}],\"callgrind_workloads\":[{}],\"allocators\":[{}]}}",
         names(WORKLOAD_NAMES),
@@ -169,12 +208,21 @@ mod tests {
 
     #[test]
     fn parses_runs() {
-        match parse_args(&args("mt-remote-r90 --threads 4 --duration-ms 250 --seed 9")).unwrap() {
+        match parse_args(&args(
+            "mt-remote-r90 --threads 4 --duration-ms 250 --seed 9",
+        ))
+        .unwrap()
+        {
             Command::Run { workload, params } => {
                 assert_eq!(workload, Workload::MtRemote { remote_pct: 90 });
                 assert_eq!(
                     params,
-                    ParamsSpec { threads: 4, budget: Budget::Time(Duration::from_millis(250)), seed: 9, live_threads: 1000 }
+                    ParamsSpec {
+                        threads: 4,
+                        budget: Budget::Time(Duration::from_millis(250)),
+                        seed: 9,
+                        live_threads: 1000
+                    }
                 );
             }
             c => panic!("{c:?}"),
@@ -192,7 +240,10 @@ mod tests {
         }
         match parse_args(&args("dist-app")).unwrap() {
             Command::Run { params, .. } => {
-                assert_eq!(params.budget, Budget::Time(Duration::from_millis(DEFAULT_DURATION_MS)));
+                assert_eq!(
+                    params.budget,
+                    Budget::Time(Duration::from_millis(DEFAULT_DURATION_MS))
+                );
                 assert_eq!(params.threads, default_threads());
             }
             c => panic!("{c:?}"),

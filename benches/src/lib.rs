@@ -37,7 +37,10 @@ macro_rules! bench_main {
         static GLOBAL: $ty = $init;
         fn main() {
             let stats: fn() -> ::std::string::String = $stats;
-            ::std::process::exit($crate::cli::main($name, ::core::option::Option::Some(stats)));
+            ::std::process::exit($crate::cli::main(
+                $name,
+                ::core::option::Option::Some(stats),
+            ));
         }
     };
 }
@@ -49,13 +52,15 @@ macro_rules! hz3_bin {
     ($module:ident) => {
         $crate::bench_main!(
             name = $crate::allocators::$module::NAME,
-            alloc = $crate::allocators::$module::FastAlloc = $crate::allocators::$module::FastAlloc::new()
+            alloc = $crate::allocators::$module::FastAlloc =
+                $crate::allocators::$module::FastAlloc::new()
         );
     };
     ($module:ident, stats) => {
         $crate::bench_main!(
             name = $crate::allocators::$module::NAME,
-            alloc = $crate::allocators::$module::StatsAlloc = $crate::allocators::$module::StatsAlloc::new(),
+            alloc = $crate::allocators::$module::StatsAlloc =
+                $crate::allocators::$module::StatsAlloc::new(),
             stats = || ::std::format!("{:?}", $crate::allocators::$module::StatsAlloc::stats())
         );
     };

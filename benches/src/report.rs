@@ -68,7 +68,12 @@ impl RunReport<'_> {
         json_str(&mut o, self.workload.name());
         // `threads` as the workload reports it (see `Workload::reported_threads`): single-thread
         // workloads say 1 whatever they were given.
-        let threads = if self.workload.is_multithreaded() || self.workload == Workload::ThreadsMany { self.threads } else { 1 };
+        let threads = if self.workload.is_multithreaded() || self.workload == Workload::ThreadsMany
+        {
+            self.threads
+        } else {
+            1
+        };
         let _ = write!(o, ",\"threads\":{threads}");
         o.push_str(",\"metric\":");
         json_str(&mut o, metric);
@@ -82,13 +87,19 @@ impl RunReport<'_> {
         let _ = write!(o, ",\"peak_rss_kib\":{}", self.peak_rss_kib);
         match self.usage {
             Some(u) => {
-                let _ = write!(o, ",\"minor_faults\":{},\"major_faults\":{}", u.minor_faults, u.major_faults);
+                let _ = write!(
+                    o,
+                    ",\"minor_faults\":{},\"major_faults\":{}",
+                    u.minor_faults, u.major_faults
+                );
                 o.push_str(",\"user_s\":");
                 json_f64(&mut o, u.user_s);
                 o.push_str(",\"sys_s\":");
                 json_f64(&mut o, u.sys_s);
             }
-            None => o.push_str(",\"minor_faults\":null,\"major_faults\":null,\"user_s\":null,\"sys_s\":null"),
+            None => o.push_str(
+                ",\"minor_faults\":null,\"major_faults\":null,\"user_s\":null,\"sys_s\":null",
+            ),
         }
         let _ = write!(o, ",\"valid\":{}", self.outcome.valid);
         o.push_str(",\"extra\":{");
@@ -138,13 +149,24 @@ pub fn derived_stats(fields: &[(String, u64)]) -> Vec<(&'static str, Option<f64>
         (Some(n), Some(d)) if d > 0.0 => Some(n / d),
         _ => None,
     };
-    let rmws = match (get("head_cas"), get("state_swaps"), get("pageq_cas"), get("cas_retries")) {
+    let rmws = match (
+        get("head_cas"),
+        get("state_swaps"),
+        get("pageq_cas"),
+        get("cas_retries"),
+    ) {
         (Some(a), Some(b), Some(c), Some(d)) => Some(a + b + c + d),
         _ => None,
     };
     vec![
-        ("objects_per_drained_page", ratio(get("drained_objects"), get("drained_pages"))),
-        ("empty_to_nonempty_share", ratio(get("empty_to_nonempty"), get("remote_frees"))),
+        (
+            "objects_per_drained_page",
+            ratio(get("drained_objects"), get("drained_pages")),
+        ),
+        (
+            "empty_to_nonempty_share",
+            ratio(get("empty_to_nonempty"), get("remote_frees")),
+        ),
         ("rmw_per_remote_free", ratio(rmws, get("remote_frees"))),
     ]
 }
@@ -201,7 +223,10 @@ mod tests {
         assert_eq!(d[2], ("rmw_per_remote_free", Some(2.7)));
         let json = stats_json_from_debug(stats);
         assert!(json.starts_with("{\"remote_frees\":100,"), "{json}");
-        assert!(json.contains("\"derived\":{\"objects_per_drained_page\":1.3,"), "{json}");
+        assert!(
+            json.contains("\"derived\":{\"objects_per_drained_page\":1.3,"),
+            "{json}"
+        );
     }
 
     #[test]
@@ -218,7 +243,10 @@ mod tests {
 
     #[test]
     fn unparsable_stats_are_kept_raw() {
-        assert_eq!(stats_json_from_debug("weird \"x\""), "{\"raw\":\"weird \\\"x\\\"\"}");
+        assert_eq!(
+            stats_json_from_debug("weird \"x\""),
+            "{\"raw\":\"weird \\\"x\\\"\"}"
+        );
     }
 
     fn line(usage: Option<Usage>) -> serde_json::Value {
@@ -243,7 +271,12 @@ mod tests {
 
     #[test]
     fn usage_fields_round_trip() {
-        let v = line(Some(Usage { minor_faults: 1234, major_faults: 1, user_s: 0.25, sys_s: 0.5 }));
+        let v = line(Some(Usage {
+            minor_faults: 1234,
+            major_faults: 1,
+            user_s: 0.25,
+            sys_s: 0.5,
+        }));
         assert_eq!(v["schema"], RUN_SCHEMA);
         assert_eq!(v["workload"], "large-churn");
         assert_eq!(v["unit"], "replacements/s");

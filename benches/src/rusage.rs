@@ -54,7 +54,10 @@ mod tests {
         std::hint::black_box(&v);
         let after = self_usage().unwrap();
         // At least a few faults (huge pages may serve 2 MiB per fault).
-        assert!(after.minor_faults > before.minor_faults, "{before:?} -> {after:?}");
+        assert!(
+            after.minor_faults > before.minor_faults,
+            "{before:?} -> {after:?}"
+        );
         assert!(after.user_s >= before.user_s && after.sys_s >= before.sys_s);
     }
 }

@@ -61,7 +61,12 @@ pub struct Params {
 
 impl Params {
     pub fn new(threads: usize, budget: Budget) -> Self {
-        Params { threads: threads.max(1), budget, seed: 0x5121, live_threads: threads::THREADS_MANY_DEFAULT }
+        Params {
+            threads: threads.max(1),
+            budget,
+            seed: 0x5121,
+            live_threads: threads::THREADS_MANY_DEFAULT,
+        }
     }
 
     /// The same parameters with `n` live threads for `threads-many`.
@@ -88,7 +93,13 @@ pub struct Outcome {
 impl Outcome {
     pub(crate) fn rate(ops: u64, elapsed: Duration) -> Outcome {
         let secs = elapsed.as_secs_f64().max(1e-9);
-        Outcome { value: ops as f64 / secs, ops, elapsed, valid: true, extra: Vec::new() }
+        Outcome {
+            value: ops as f64 / secs,
+            ops,
+            elapsed,
+            valid: true,
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -96,7 +107,9 @@ impl Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Workload {
     Xmalloc,
-    MtRemote { remote_pct: u32 },
+    MtRemote {
+        remote_pct: u32,
+    },
     Larson,
     DistApp,
     LocalFixed,
@@ -229,9 +242,10 @@ impl Workload {
     /// `(metric name, unit)` of the value this workload reports.
     pub fn metric(self) -> (&'static str, &'static str) {
         match self {
-            Workload::Xmalloc | Workload::XmallocClassic | Workload::SizeShift | Workload::CgRemote => {
-                ("free_rate", "frees/s")
-            }
+            Workload::Xmalloc
+            | Workload::XmallocClassic
+            | Workload::SizeShift
+            | Workload::CgRemote => ("free_rate", "frees/s"),
             Workload::LocalFixed
             | Workload::LocalMixed
             | Workload::LocalChain
@@ -282,7 +296,9 @@ impl Workload {
     pub fn run(self, p: &Params) -> Outcome {
         match self {
             Workload::Xmalloc => xmalloc(p),
-            Workload::MtRemote { remote_pct } => mt_remote(p, &MtRemoteShape::canonical(remote_pct)),
+            Workload::MtRemote { remote_pct } => {
+                mt_remote(p, &MtRemoteShape::canonical(remote_pct))
+            }
             Workload::Larson => larson(p),
             Workload::DistApp => dist_app(p),
             Workload::LocalFixed => local_fixed(p),
@@ -352,10 +368,13 @@ pub(crate) unsafe fn realloc_obj(p: *mut u8, new_size: usize) -> *mut u8 {
     let old = unsafe { p.cast::<u64>().read() } as usize;
     // SAFETY: same size and alignment as the allocation; `new_size` is non-zero and far below
     // isize::MAX.
-    let q = unsafe { std::alloc::realloc(p, Layout::from_size_align_unchecked(old, ALIGN), new_size) };
+    let q =
+        unsafe { std::alloc::realloc(p, Layout::from_size_align_unchecked(old, ALIGN), new_size) };
     if q.is_null() {
         // SAFETY: as above.
-        std::alloc::handle_alloc_error(unsafe { Layout::from_size_align_unchecked(new_size, ALIGN) });
+        std::alloc::handle_alloc_error(unsafe {
+            Layout::from_size_align_unchecked(new_size, ALIGN)
+        });
     }
     // SAFETY: `q` is valid for `new_size >= 8` bytes and aligned to 8.
     unsafe { q.cast::<u64>().write(new_size as u64) };
@@ -391,7 +410,12 @@ const CLOCK_CHECK: u64 = 1024;
 /// point whatever the clock says); `Budget::Iters(n)` runs exactly `n`. Returns (iterations,
 /// elapsed).
 #[inline(always)]
-pub(crate) fn bounded_loop(budget: Budget, check_every: u64, cap: u64, mut step: impl FnMut(u64)) -> (u64, Duration) {
+pub(crate) fn bounded_loop(
+    budget: Budget,
+    check_every: u64,
+    cap: u64,
+    mut step: impl FnMut(u64),
+) -> (u64, Duration) {
     let start = Instant::now();
     let mut iters = 0u64;
     match budget {
@@ -504,7 +528,9 @@ pub fn xmalloc(p: &Params) -> Outcome {
     let total_batches = n * XMALLOC_BATCHES_PER_PRODUCER;
     let mut empty = VecDeque::with_capacity(total_batches);
     for _ in 0..total_batches {
-        empty.push_back(Batch(vec![SendPtr(core::ptr::null_mut()); XMALLOC_BATCH].into_boxed_slice()));
+        empty.push_back(Batch(
+            vec![SendPtr(core::ptr::null_mut()); XMALLOC_BATCH].into_boxed_slice(),
+        ));
     }
     let shared = Arc::new(XmallocShared {
         full: Mutex::new(VecDeque::with_capacity(total_batches)),
@@ -531,7 +557,9 @@ pub fn xmalloc(p: &Params) -> Outcome {
                         break;
                     }
                 }
-                let Some(mut batch) = take_batch(&s.empty, &s.empty_cv, &s.stop) else { break };
+                let Some(mut batch) = take_batch(&s.empty, &s.empty_cv, &s.stop) else {
+                    break;
+                };
                 for slot in batch.0.iter_mut() {
                     *slot = SendPtr(alloc_obj(XMALLOC_OBJECT_SIZE));
                 }
@@ -605,7 +633,13 @@ pub struct MtRemoteShape {
 impl MtRemoteShape {
     /// The canonical rows: ws 400, sizes 16..2048, 65536-slot rings.
     pub fn canonical(remote_pct: u32) -> Self {
-        MtRemoteShape { remote_pct, working_set: 400, min_size: 16, max_size: 2048, ring_slots: 1 << 16 }
+        MtRemoteShape {
+            remote_pct,
+            working_set: 400,
+            min_size: 16,
+            max_size: 2048,
+            ring_slots: 1 << 16,
+        }
     }
 }
 
@@ -629,7 +663,9 @@ impl Ring {
     fn new(cap: usize) -> Ring {
         assert!(cap.is_power_of_two());
         Ring {
-            slots: (0..cap).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect(),
+            slots: (0..cap)
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .collect(),
             mask: cap - 1,
             head: Padded(AtomicUsize::new(0)),
             tail: Padded(AtomicUsize::new(0)),
@@ -711,8 +747,15 @@ pub fn mt_remote(p: &Params, shape: &MtRemoteShape) -> Outcome {
         handles.push(std::thread::spawn(move || {
             let mut slots: Vec<SendPtr> = vec![SendPtr(core::ptr::null_mut()); shape.working_set];
             let mut rng = XorShift64::for_thread(seed, i);
-            let mut rx = RingRx { ring: &rings[i], head: 0 };
-            let mut tx = RingTx { ring: &rings[(i + 1) % t], tail: 0, head_cache: 0 };
+            let mut rx = RingRx {
+                ring: &rings[i],
+                head: 0,
+            };
+            let mut tx = RingTx {
+                ring: &rings[(i + 1) % t],
+                tail: 0,
+                head_cache: 0,
+            };
             let mut c = MtCounts::default();
             let max_iters = match budget {
                 Budget::Iters(n) => n,
@@ -760,7 +803,8 @@ pub fn mt_remote(p: &Params, shape: &MtRemoteShape) -> Outcome {
         }));
     }
     let start = start_and_time(&barrier, p.budget, &stop);
-    let results: Vec<(MtCounts, Instant)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let results: Vec<(MtCounts, Instant)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
     let elapsed = results.iter().map(|r| r.1).max().unwrap_or(start) - start;
     let mut total = MtCounts::default();
     for (c, _) in &results {
@@ -772,11 +816,18 @@ pub fn mt_remote(p: &Params, shape: &MtRemoteShape) -> Outcome {
     // Untimed: objects still in flight. Each ring's consumer has exited; consume from where it
     // stopped (its `head`).
     for ring in rings.iter() {
-        let mut rx = RingRx { ring, head: ring.head.0.load(Ordering::Acquire) };
+        let mut rx = RingRx {
+            ring,
+            head: ring.head.0.load(Ordering::Acquire),
+        };
         rx.drain_free();
     }
     let attempts = total.sent + total.fallbacks;
-    let fallback_rate = if attempts == 0 { 0.0 } else { total.fallbacks as f64 / attempts as f64 };
+    let fallback_rate = if attempts == 0 {
+        0.0
+    } else {
+        total.fallbacks as f64 / attempts as f64
+    };
     let mut out = Outcome::rate(total.allocs + total.frees, elapsed);
     out.valid = fallback_rate <= MT_REMOTE_MAX_FALLBACK_RATE;
     out.extra = vec![
@@ -846,12 +897,16 @@ fn larson_generation(mut lane: Lane, shared: Arc<LarsonShared>) {
     let shape = shared.shape;
     let mut made = 0u64;
     while made < shape.replacements_per_generation {
-        let chunk = shape.stop_check_every.min(shape.replacements_per_generation - made);
+        let chunk = shape
+            .stop_check_every
+            .min(shape.replacements_per_generation - made);
         for _ in 0..chunk {
             let j = lane.rng.below(shape.slots as u32) as usize;
             // SAFETY: every lane slot holds a live object (filled before the first generation).
             unsafe { free_obj(lane.slots[j].0) };
-            lane.slots[j] = SendPtr(alloc_obj(lane.rng.range_inclusive(shape.min_size, shape.max_size)));
+            lane.slots[j] = SendPtr(alloc_obj(
+                lane.rng.range_inclusive(shape.min_size, shape.max_size),
+            ));
         }
         made += chunk;
         if made < shape.replacements_per_generation && shared.stop.load(Ordering::Relaxed) {
@@ -896,9 +951,18 @@ pub(crate) fn larson_shaped(p: &Params, shape: LarsonShape) -> Outcome {
         .map(|i| {
             let mut rng = XorShift64::for_thread(p.seed, i);
             let slots = (0..shape.slots)
-                .map(|_| SendPtr(alloc_obj(rng.range_inclusive(shape.min_size, shape.max_size))))
+                .map(|_| {
+                    SendPtr(alloc_obj(
+                        rng.range_inclusive(shape.min_size, shape.max_size),
+                    ))
+                })
                 .collect();
-            Lane { slots, rng, ops: 0, generations: 0 }
+            Lane {
+                slots,
+                rng,
+                ops: 0,
+                generations: 0,
+            }
         })
         .collect();
     let start = Instant::now();
@@ -997,7 +1061,9 @@ pub fn local_fixed(p: &Params) -> Outcome {
 pub fn local_mixed(p: &Params) -> Outcome {
     let mut rng = XorShift64::for_thread(p.seed, 0);
     let (iters, elapsed) = single_thread_loop(p.budget, || {
-        let o = std::hint::black_box(alloc_obj(rng.range_inclusive(LOCAL_MIXED_MIN, LOCAL_MIXED_MAX)));
+        let o = std::hint::black_box(alloc_obj(
+            rng.range_inclusive(LOCAL_MIXED_MIN, LOCAL_MIXED_MAX),
+        ));
         // SAFETY: `o` was just allocated.
         unsafe { free_obj(o) };
     });

@@ -15,10 +15,16 @@ fn every_strategy_has_its_two_binaries_and_nothing_else() {
     for e in HZ3 {
         for (file, want) in [
             (format!("bench-{}.rs", e.name), fast_bin_source(e.module)),
-            (format!("bench-{}-stats.rs", e.name), stats_bin_source(e.module)),
+            (
+                format!("bench-{}-stats.rs", e.name),
+                stats_bin_source(e.module),
+            ),
         ] {
             let got = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
-            assert_eq!(got, want, "src/bin/{file} is missing or stale: run `cargo xtask sync-bins`");
+            assert_eq!(
+                got, want,
+                "src/bin/{file} is missing or stale: run `cargo xtask sync-bins`"
+            );
         }
     }
     for f in std::fs::read_dir(&dir).unwrap().flatten() {
@@ -35,21 +41,33 @@ fn every_strategy_has_its_two_binaries_and_nothing_else() {
 
 #[test]
 fn every_binary_is_declared_in_the_manifest() {
-    let toml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let mut names = vec!["bench-system".to_string()];
-    names.extend(hz3_bench::allocators::PEERS.iter().map(|p| format!("bench-{p}")));
+    names.extend(
+        hz3_bench::allocators::PEERS
+            .iter()
+            .map(|p| format!("bench-{p}")),
+    );
     for e in HZ3 {
         names.push(format!("bench-{}", e.name));
         names.push(format!("bench-{}-stats", e.name));
     }
     for n in names {
-        assert!(toml.contains(&format!("name = \"{n}\"")), "{n} is not declared in benches/Cargo.toml: run `cargo xtask sync-bins`");
+        assert!(
+            toml.contains(&format!("name = \"{n}\"")),
+            "{n} is not declared in benches/Cargo.toml: run `cargo xtask sync-bins`"
+        );
     }
 }
 
 fn run(bin: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -74,7 +92,10 @@ fn bench_system_prints_one_json_line() {
     assert!(v["user_s"].as_f64().unwrap() >= 0.0 && v["sys_s"].as_f64().unwrap() >= 0.0);
     assert!(v["stats"].is_null());
 
-    let (code, out, _) = run(bin, &["mt-remote-r50", "--threads", "2", "--duration-ms", "20"]);
+    let (code, out, _) = run(
+        bin,
+        &["mt-remote-r50", "--threads", "2", "--duration-ms", "20"],
+    );
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["threads"], 2);
@@ -82,10 +103,16 @@ fn bench_system_prints_one_json_line() {
     assert_eq!(v["valid"].as_bool().unwrap(), rate <= 0.001);
 
     // threads-many reports its live thread count as `threads`, and its footprint per thread.
-    let (code, out, err) = run(bin, &["threads-many", "--live-threads", "8", "--iters", "1"]);
+    let (code, out, err) = run(
+        bin,
+        &["threads-many", "--live-threads", "8", "--iters", "1"],
+    );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!((v["threads"].as_u64(), v["unit"].as_str()), (Some(8), Some("threads/s")));
+    assert_eq!(
+        (v["threads"].as_u64(), v["unit"].as_str()),
+        (Some(8), Some("threads/s"))
+    );
     assert_eq!(v["ops"], 8);
     assert_eq!(v["extra"]["live_threads"], 8.0);
     assert!(v["extra"]["rss_per_thread_kib"].as_f64().is_some());
@@ -93,9 +120,20 @@ fn bench_system_prints_one_json_line() {
     let (code, out, _) = run(bin, &["list"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["workloads"].as_array().unwrap().len(), hz3_bench::workloads::WORKLOAD_NAMES.len());
-    assert!(v["workloads"].as_array().unwrap().iter().any(|w| w == "large-churn"));
-    assert!(v["allocators"].as_array().unwrap().iter().any(|a| a == "hz3-c-packed"));
+    assert_eq!(
+        v["workloads"].as_array().unwrap().len(),
+        hz3_bench::workloads::WORKLOAD_NAMES.len()
+    );
+    assert!(v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w == "large-churn"));
+    assert!(v["allocators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "hz3-c-packed"));
 }
 
 #[test]
@@ -127,9 +165,15 @@ fn hz3_stats_binary_prints_the_snapshot() {
     assert_eq!(v["allocator"], "hz3-c");
     let stats = v["stats"].as_object().expect("stats object");
     assert!(stats.contains_key("remote_frees"));
-    assert!(stats["derived"].as_object().unwrap().contains_key("rmw_per_remote_free"));
+    assert!(stats["derived"]
+        .as_object()
+        .unwrap()
+        .contains_key("rmw_per_remote_free"));
     // The timed-pass binary prints no stats.
-    let (code, out, _) = run(env!("CARGO_BIN_EXE_bench-hz3-c"), &["local-fixed", "--iters", "100"]);
+    let (code, out, _) = run(
+        env!("CARGO_BIN_EXE_bench-hz3-c"),
+        &["local-fixed", "--iters", "100"],
+    );
     assert_eq!(code, 0);
     assert!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["stats"].is_null());
 }

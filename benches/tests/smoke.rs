@@ -3,11 +3,17 @@
 
 use std::time::Duration;
 
-use hz3_bench::workloads::{CALLGRIND_WORKLOAD_NAMES, MT_REMOTE_MAX_FALLBACK_RATE, WORKLOAD_NAMES, XMALLOC_BATCH};
+use hz3_bench::workloads::{
+    CALLGRIND_WORKLOAD_NAMES, MT_REMOTE_MAX_FALLBACK_RATE, WORKLOAD_NAMES, XMALLOC_BATCH,
+};
 use hz3_bench::{Budget, Outcome, Params, Workload};
 
 fn extra(o: &Outcome, k: &str) -> f64 {
-    o.extra.iter().find(|(n, _)| *n == k).unwrap_or_else(|| panic!("no extra {k:?} in {o:?}")).1
+    o.extra
+        .iter()
+        .find(|(n, _)| *n == k)
+        .unwrap_or_else(|| panic!("no extra {k:?} in {o:?}"))
+        .1
 }
 
 #[test]
@@ -16,13 +22,21 @@ fn every_workload_runs_for_a_short_time() {
         let w = Workload::from_name(name).unwrap();
         assert_eq!(w.name(), *name);
         // threads-many: 50 live threads rather than 1000 (the other workloads ignore it).
-        let o = w.run(&Params::new(2, Budget::Time(Duration::from_millis(30))).with_live_threads(50));
+        let o =
+            w.run(&Params::new(2, Budget::Time(Duration::from_millis(30))).with_live_threads(50));
         assert!(o.ops > 0, "{name}: {o:?}");
         assert!(o.value.is_finite() && o.value > 0.0, "{name}: {o:?}");
         let implied = o.ops as f64 / o.elapsed.as_secs_f64();
-        assert!((o.value / implied - 1.0).abs() < 1e-6, "{name}: value is ops/elapsed");
+        assert!(
+            (o.value / implied - 1.0).abs() < 1e-6,
+            "{name}: value is ops/elapsed"
+        );
         if !name.starts_with("cg-") {
-            assert!(o.elapsed >= Duration::from_millis(29), "{name} stopped early: {:?}", o.elapsed);
+            assert!(
+                o.elapsed >= Duration::from_millis(29),
+                "{name} stopped early: {:?}",
+                o.elapsed
+            );
         }
         let (metric, unit) = w.metric();
         assert!(!metric.is_empty() && unit.ends_with("/s"));
@@ -32,7 +46,13 @@ fn every_workload_runs_for_a_short_time() {
 
 #[test]
 fn single_thread_workloads_do_exactly_the_work_asked() {
-    for w in [Workload::LocalFixed, Workload::LocalMixed, Workload::LocalChain, Workload::DistApp, Workload::CgLocal] {
+    for w in [
+        Workload::LocalFixed,
+        Workload::LocalMixed,
+        Workload::LocalChain,
+        Workload::DistApp,
+        Workload::CgLocal,
+    ] {
         let o = w.run(&Params::new(1, Budget::Iters(10_000)));
         assert_eq!(o.ops, 10_000, "{w:?}");
         assert!(o.valid);
@@ -49,7 +69,11 @@ fn single_thread_workloads_do_exactly_the_work_asked() {
 #[test]
 fn xmalloc_frees_every_batch_in_a_fixed_run() {
     let o = Workload::Xmalloc.run(&Params::new(2, Budget::Iters(3)));
-    assert_eq!(o.ops, 2 * 3 * XMALLOC_BATCH as u64, "2 producers x 3 batches, all freed by consumers");
+    assert_eq!(
+        o.ops,
+        2 * 3 * XMALLOC_BATCH as u64,
+        "2 producers x 3 batches, all freed by consumers"
+    );
     let one = Workload::Xmalloc.run(&Params::new(1, Budget::Iters(1)));
     assert_eq!(one.ops, XMALLOC_BATCH as u64);
 }
@@ -59,12 +83,19 @@ fn mt_remote_counts_and_validity() {
     for pct in [0u32, 50, 90] {
         let w = Workload::MtRemote { remote_pct: pct };
         let o = w.run(&Params::new(2, Budget::Iters(20_000)));
-        let (allocs, frees, sent) = (extra(&o, "allocs"), extra(&o, "frees"), extra(&o, "remote_sent"));
+        let (allocs, frees, sent) = (
+            extra(&o, "allocs"),
+            extra(&o, "frees"),
+            extra(&o, "remote_sent"),
+        );
         let rate = extra(&o, "fallback_rate");
         assert_eq!(allocs + frees, o.ops as f64);
         // Each of 2 threads decides 20 000 times (alloc, local free or send); a sent object
         // counts as a free only when its receiver frees it within the run.
-        assert!(o.ops as f64 <= 40_000.0 && o.ops as f64 >= 40_000.0 - sent, "{o:?}");
+        assert!(
+            o.ops as f64 <= 40_000.0 && o.ops as f64 >= 40_000.0 - sent,
+            "{o:?}"
+        );
         assert!((0.0..=1.0).contains(&rate));
         assert_eq!(o.valid, rate <= MT_REMOTE_MAX_FALLBACK_RATE);
         if pct == 0 {
@@ -80,7 +111,10 @@ fn mt_remote_counts_and_validity() {
 fn larson_generations_hand_objects_to_new_threads() {
     let o = Workload::Larson.run(&Params::new(2, Budget::Iters(3)));
     assert_eq!(extra(&o, "generations"), 6.0);
-    assert_eq!(o.ops, 2 * 3 * 2 * hz3_bench::workloads::LARSON_REPLACEMENTS_PER_GENERATION);
+    assert_eq!(
+        o.ops,
+        2 * 3 * 2 * hz3_bench::workloads::LARSON_REPLACEMENTS_PER_GENERATION
+    );
 }
 
 #[test]
@@ -94,13 +128,20 @@ fn callgrind_remote_rounds_up_to_whole_batches() {
 #[test]
 fn large_and_realloc_workloads_do_exactly_the_work_asked() {
     use hz3_bench::workloads::os::REALLOC_GROW_CALLS_PER_CYCLE;
-    for (w, n) in [(Workload::Large1m, 5u64), (Workload::LargeChurn, 3), (Workload::ReallocGrow, 100)] {
+    for (w, n) in [
+        (Workload::Large1m, 5u64),
+        (Workload::LargeChurn, 3),
+        (Workload::ReallocGrow, 100),
+    ] {
         let o = w.run(&Params::new(1, Budget::Iters(n)));
         assert_eq!(o.ops, n, "{w:?}");
         assert!(o.valid);
     }
     // realloc-grow: a cycle is 4095 calls; one more starts a second buffer.
-    let o = Workload::ReallocGrow.run(&Params::new(1, Budget::Iters(REALLOC_GROW_CALLS_PER_CYCLE + 1)));
+    let o = Workload::ReallocGrow.run(&Params::new(
+        1,
+        Budget::Iters(REALLOC_GROW_CALLS_PER_CYCLE + 1),
+    ));
     assert_eq!(extra(&o, "cycles"), 2.0);
     let moved = extra(&o, "moved_share");
     assert!((0.0..=1.0).contains(&moved), "{moved}");
@@ -110,7 +151,11 @@ fn large_and_realloc_workloads_do_exactly_the_work_asked() {
 fn medium_churn_runs_two_threads_per_requested_thread() {
     let o = Workload::MediumChurn.run(&Params::new(2, Budget::Iters(1000)));
     assert_eq!(extra(&o, "threads"), 4.0);
-    assert_eq!(o.ops, 4 * 2 * 1000, "a free and an allocation per step, 4 threads");
+    assert_eq!(
+        o.ops,
+        4 * 2 * 1000,
+        "a free and an allocation per step, 4 threads"
+    );
 }
 
 #[test]
@@ -120,9 +165,15 @@ fn thread_churn_hands_objects_to_the_next_generation() {
     assert_eq!(extra(&o, "generations"), 3.0);
     let allocs = (3 * 2 * THREAD_CHURN_ALLOCS) as f64;
     let handed = extra(&o, "handed_off");
-    assert!((0.05 * allocs..=0.25 * allocs).contains(&handed), "about 15% handed on: {handed} of {allocs}");
+    assert!(
+        (0.05 * allocs..=0.25 * allocs).contains(&handed),
+        "about 15% handed on: {handed} of {allocs}"
+    );
     // Every allocation is freed within the run except the last generation's hand-offs.
-    assert!(o.ops as f64 <= allocs && o.ops as f64 >= allocs - handed, "{o:?}");
+    assert!(
+        o.ops as f64 <= allocs && o.ops as f64 >= allocs - handed,
+        "{o:?}"
+    );
     // Deterministic for a given seed.
     let again = Workload::ThreadChurn.run(&Params::new(2, Budget::Iters(3)));
     assert_eq!((again.ops, extra(&again, "handed_off")), (o.ops, handed));
@@ -130,17 +181,27 @@ fn thread_churn_hands_objects_to_the_next_generation() {
 
 #[test]
 fn size_shift_frees_every_round_and_grows_the_size() {
-    use hz3_bench::workloads::churn::{size_shift_size, SIZE_SHIFT_ROUNDS_PER_CYCLE, SIZE_SHIFT_ROUND_BYTES};
+    use hz3_bench::workloads::churn::{
+        size_shift_size, SIZE_SHIFT_ROUNDS_PER_CYCLE, SIZE_SHIFT_ROUND_BYTES,
+    };
     let o = Workload::SizeShift.run(&Params::new(1, Budget::Iters(3)));
-    let want: usize = (0..3).map(|r| SIZE_SHIFT_ROUND_BYTES / size_shift_size(r)).sum();
-    assert_eq!(o.ops, want as u64, "every object of 3 rounds (16, 32, 48 B) freed by the consumer");
+    let want: usize = (0..3)
+        .map(|r| SIZE_SHIFT_ROUND_BYTES / size_shift_size(r))
+        .sum();
+    assert_eq!(
+        o.ops, want as u64,
+        "every object of 3 rounds (16, 32, 48 B) freed by the consumer"
+    );
     assert_eq!(extra(&o, "rounds"), 3.0);
     assert_eq!(extra(&o, "max_size"), 48.0);
     assert!(o.valid);
     // A timed run is valid only if it covered the whole size cycle.
     let t = Workload::SizeShift.run(&Params::new(1, Budget::Time(Duration::from_millis(20))));
     if t.valid {
-        assert!(extra(&t, "rounds") >= SIZE_SHIFT_ROUNDS_PER_CYCLE as f64, "{t:?}");
+        assert!(
+            extra(&t, "rounds") >= SIZE_SHIFT_ROUNDS_PER_CYCLE as f64,
+            "{t:?}"
+        );
     }
 }
 
@@ -148,7 +209,11 @@ fn size_shift_frees_every_round_and_grows_the_size() {
 fn xmalloc_classic_frees_every_batch_in_a_fixed_run() {
     use hz3_bench::workloads::xmalloc_classic::XMALLOC_CLASSIC_BATCH;
     let o = Workload::XmallocClassic.run(&Params::new(2, Budget::Iters(3)));
-    assert_eq!(o.ops, 2 * 3 * XMALLOC_CLASSIC_BATCH as u64, "2 producers x 3 batches, all freed by consumers");
+    assert_eq!(
+        o.ops,
+        2 * 3 * XMALLOC_CLASSIC_BATCH as u64,
+        "2 producers x 3 batches, all freed by consumers"
+    );
     assert_eq!(extra(&o, "batches"), 6.0);
     let one = Workload::XmallocClassic.run(&Params::new(1, Budget::Iters(1)));
     assert_eq!(one.ops, XMALLOC_CLASSIC_BATCH as u64);
@@ -163,14 +228,23 @@ fn local_chain_is_deterministic_and_reports_where_it_ended() {
     let o = Workload::LocalChain.run(&Params::new(1, Budget::Iters(5000)));
     assert_eq!(o.ops, 5000);
     let end = extra(&o, "final_size");
-    assert!((LOCAL_CHAIN_MIN as f64..=LOCAL_CHAIN_MAX as f64).contains(&end), "{end}");
+    assert!(
+        (LOCAL_CHAIN_MIN as f64..=LOCAL_CHAIN_MAX as f64).contains(&end),
+        "{end}"
+    );
     let again = Workload::LocalChain.run(&Params::new(1, Budget::Iters(5000)));
-    assert_eq!(extra(&again, "final_size"), end, "the size sequence does not depend on the addresses");
+    assert_eq!(
+        extra(&again, "final_size"),
+        end,
+        "the size sequence does not depend on the addresses"
+    );
 }
 
 #[test]
 fn batch_handoff_hands_batches_around_the_ring() {
-    use hz3_bench::workloads::real::{BATCH_HANDOFF_OPS_MAX, BATCH_HANDOFF_OPS_MIN, BATCH_HANDOFF_SLOTS};
+    use hz3_bench::workloads::real::{
+        BATCH_HANDOFF_OPS_MAX, BATCH_HANDOFF_OPS_MIN, BATCH_HANDOFF_SLOTS,
+    };
     let loops = 50u64;
     let o = Workload::BatchHandoff.run(&Params::new(2, Budget::Iters(loops)));
     let (allocs, frees, handed) = (extra(&o, "allocs"), extra(&o, "frees"), extra(&o, "handed"));
@@ -179,9 +253,15 @@ fn batch_handoff_hands_batches_around_the_ring() {
     assert_eq!(extra(&o, "batches"), 2.0 * (loops / 2) as f64);
     assert_eq!(extra(&o, "handoffs_skipped"), 0.0);
     let per_batch = handed / extra(&o, "batches");
-    assert!((BATCH_HANDOFF_OPS_MIN as f64..=BATCH_HANDOFF_OPS_MAX as f64).contains(&per_batch), "{per_batch}");
+    assert!(
+        (BATCH_HANDOFF_OPS_MIN as f64..=BATCH_HANDOFF_OPS_MAX as f64).contains(&per_batch),
+        "{per_batch}"
+    );
     // Frees: at most the filled slots plus everything allocated in the run.
-    assert!(frees > 0.0 && frees <= allocs + 2.0 * BATCH_HANDOFF_SLOTS as f64, "{o:?}");
+    assert!(
+        frees > 0.0 && frees <= allocs + 2.0 * BATCH_HANDOFF_SLOTS as f64,
+        "{o:?}"
+    );
     // Allocations do not depend on the schedule (only which batches arrive in time does).
     let again = Workload::BatchHandoff.run(&Params::new(2, Budget::Iters(loops)));
     assert_eq!(extra(&again, "allocs"), allocs);
@@ -196,7 +276,11 @@ fn lifo_fifo_runs_two_threads_per_requested_thread() {
     let o = Workload::LifoFifo.run(&Params::new(2, Budget::Iters(3)));
     assert_eq!(extra(&o, "threads"), 4.0);
     assert_eq!(extra(&o, "rounds"), 12.0);
-    assert_eq!(o.ops, 4 * 3 * LIFO_FIFO_BULK as u64, "every block of every round freed");
+    assert_eq!(
+        o.ops,
+        4 * 3 * LIFO_FIFO_BULK as u64,
+        "every block of every round freed"
+    );
 }
 
 #[test]
@@ -213,7 +297,11 @@ fn server_generations_inherit_the_slots() {
 #[test]
 fn pareto_replaces_one_slot_per_step() {
     let o = Workload::Pareto.run(&Params::new(2, Budget::Iters(1000)));
-    assert_eq!(o.ops, 2 * 2 * 1000, "a free and an allocation per step, 2 threads");
+    assert_eq!(
+        o.ops,
+        2 * 2 * 1000,
+        "a free and an allocation per step, 2 threads"
+    );
     assert_eq!(extra(&o, "threads"), 2.0);
 }
 
@@ -225,9 +313,16 @@ fn threads_many_reports_footprint_per_thread() {
     assert_eq!(extra(&o, "live_threads"), 32.0);
     assert_eq!(extra(&o, "rounds"), 2.0);
     assert!(extra(&o, "rss_live_kib") > 0.0);
-    assert!(extra(&o, "rss_per_thread_kib") >= 0.0 && extra(&o, "max_rss_per_thread_kib") >= extra(&o, "rss_per_thread_kib"));
+    assert!(
+        extra(&o, "rss_per_thread_kib") >= 0.0
+            && extra(&o, "max_rss_per_thread_kib") >= extra(&o, "rss_per_thread_kib")
+    );
     assert!(extra(&o, "us_per_thread") > 0.0 && extra(&o, "start_us_per_thread") > 0.0);
-    assert_eq!(Workload::ThreadsMany.reported_threads(&p), 32, "its JSON threads is the live count");
+    assert_eq!(
+        Workload::ThreadsMany.reported_threads(&p),
+        32,
+        "its JSON threads is the live count"
+    );
     assert_eq!(Workload::LocalChain.reported_threads(&p), 1);
     assert_eq!(Workload::BatchHandoff.reported_threads(&p), 1);
 }

@@ -40,7 +40,10 @@ pub const METRICS: &[(&str, &str, &[&str])] = &[
 /// Reads the event total from a callgrind output file (`summary:` or `totals:` line).
 pub fn parse_total(out: &str) -> Option<u64> {
     out.lines()
-        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
 }
@@ -49,20 +52,48 @@ pub fn valgrind_version() -> Result<String, String> {
     let out = Command::new("valgrind")
         .arg("--version")
         .output()
-        .map_err(|e| format!("valgrind is not available ({e}); install it (apt-get install valgrind)"))?;
+        .map_err(|e| {
+            format!("valgrind is not available ({e}); install it (apt-get install valgrind)")
+        })?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Instructions collected inside `probes` for one run of `workload --iters n`.
-fn count(bin: &Path, workload: &str, n: u64, probes: &[&str], scratch: &Path) -> Result<u64, String> {
-    let out_file = scratch.join(format!("cg-{}-{workload}-{n}-{}.out", std::process::id(), probes.len()));
-    let mut args = vec!["--tool=callgrind".to_string(), format!("--callgrind-out-file={}", out_file.display())];
+fn count(
+    bin: &Path,
+    workload: &str,
+    n: u64,
+    probes: &[&str],
+    scratch: &Path,
+) -> Result<u64, String> {
+    let out_file = scratch.join(format!(
+        "cg-{}-{workload}-{n}-{}.out",
+        std::process::id(),
+        probes.len()
+    ));
+    let mut args = vec![
+        "--tool=callgrind".to_string(),
+        format!("--callgrind-out-file={}", out_file.display()),
+    ];
     args.extend(probes.iter().map(|p| format!("--toggle-collect={p}")));
-    args.extend([bin.display().to_string(), workload.into(), "--iters".into(), n.to_string(), "--threads".into(), "2".into()]);
+    args.extend([
+        bin.display().to_string(),
+        workload.into(),
+        "--iters".into(),
+        n.to_string(),
+        "--threads".into(),
+        "2".into(),
+    ]);
     run_capture(Path::new("valgrind"), &args, Duration::from_secs(600))?;
-    let text = std::fs::read_to_string(&out_file).map_err(|e| format!("reading {}: {e}", out_file.display()))?;
+    let text = std::fs::read_to_string(&out_file)
+        .map_err(|e| format!("reading {}: {e}", out_file.display()))?;
     let _ = std::fs::remove_file(&out_file);
-    parse_total(&text).ok_or_else(|| format!("no event total in callgrind output of {} {workload}", bin.display()))
+    parse_total(&text).ok_or_else(|| {
+        format!(
+            "no event total in callgrind output of {} {workload}",
+            bin.display()
+        )
+    })
 }
 
 /// Measures every metric for one allocator: instructions per operation.
@@ -74,7 +105,9 @@ pub fn measure(bin_dir: &Path, allocator: &str, n: u64) -> Result<Vec<(String, f
         let once = count(&bin, workload, n, probes, &scratch)?;
         let twice = count(&bin, workload, 2 * n, probes, &scratch)?;
         if twice < once {
-            return Err(format!("{allocator} {metric}: I(2n) = {twice} < I(n) = {once}"));
+            return Err(format!(
+                "{allocator} {metric}: I(2n) = {twice} < I(n) = {once}"
+            ));
         }
         out.push((metric.to_string(), (twice - once) as f64 / n as f64));
     }
@@ -94,32 +127,56 @@ pub fn parse_budget(text: &str) -> Result<Budget, String> {
     if o.get("schema").and_then(Value::as_str) != Some(BUDGET_SCHEMA) {
         return Err(format!("schema must be {BUDGET_SCHEMA:?}"));
     }
-    let tolerance = o.get("tolerance").and_then(Value::as_f64).unwrap_or(DEFAULT_TOLERANCE);
-    let b = o.get("budgets").and_then(Value::as_object).ok_or("missing object \"budgets\"")?;
+    let tolerance = o
+        .get("tolerance")
+        .and_then(Value::as_f64)
+        .unwrap_or(DEFAULT_TOLERANCE);
+    let b = o
+        .get("budgets")
+        .and_then(Value::as_object)
+        .ok_or("missing object \"budgets\"")?;
     let mut budgets = Vec::new();
     for (alloc, metrics) in b {
-        let m = metrics.as_object().ok_or_else(|| format!("budgets.{alloc} is not an object"))?;
+        let m = metrics
+            .as_object()
+            .ok_or_else(|| format!("budgets.{alloc} is not an object"))?;
         let mut ms = Vec::new();
         for (k, v) in m {
-            ms.push((k.clone(), v.as_f64().ok_or_else(|| format!("budgets.{alloc}.{k} is not a number"))?));
+            ms.push((
+                k.clone(),
+                v.as_f64()
+                    .ok_or_else(|| format!("budgets.{alloc}.{k} is not a number"))?,
+            ));
         }
         budgets.push((alloc.clone(), ms));
     }
     Ok(Budget { tolerance, budgets })
 }
 
-pub fn budget_json(measured: &[(String, Vec<(String, f64)>)], tolerance: f64, valgrind: &str, n: u64) -> Value {
+pub fn budget_json(
+    measured: &[(String, Vec<(String, f64)>)],
+    tolerance: f64,
+    valgrind: &str,
+    n: u64,
+) -> Value {
     let mut budgets = Map::new();
     let mut reference = Map::new();
     for (a, ms) in measured {
-        let obj: Map<String, Value> = ms.iter().map(|(k, v)| (k.clone(), json!((v * 100.0).round() / 100.0))).collect();
+        let obj: Map<String, Value> = ms
+            .iter()
+            .map(|(k, v)| (k.clone(), json!((v * 100.0).round() / 100.0)))
+            .collect();
         if crate::strategies::is_hz3(a) {
             budgets.insert(a.clone(), Value::Object(obj));
         } else {
             reference.insert(a.clone(), Value::Object(obj));
         }
     }
-    let rustc = Command::new("rustc").arg("-V").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let rustc = Command::new("rustc")
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     json!({
         "schema": BUDGET_SCHEMA,
         "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",
@@ -144,7 +201,11 @@ pub struct Check {
 /// Compares measurements with the budget: over `budget × (1 + tolerance)` fails; an hz3
 /// allocator without a budget fails (a new strategy must add one with --update); allocators
 /// that are not hz3 are shown, never gated.
-pub fn check(measured: &[(String, Vec<(String, f64)>)], budget: &Budget, tolerance: f64) -> Vec<Check> {
+pub fn check(
+    measured: &[(String, Vec<(String, f64)>)],
+    budget: &Budget,
+    tolerance: f64,
+) -> Vec<Check> {
     let mut out = Vec::new();
     for (a, ms) in measured {
         let gated = crate::strategies::is_hz3(a);
@@ -158,58 +219,98 @@ pub fn check(measured: &[(String, Vec<(String, f64)>)], budget: &Budget, toleran
                 (true, Some(b)) if *v < b * (1.0 - tolerance) => "under (consider --update)",
                 (true, Some(_)) => "ok",
             };
-            out.push(Check { allocator: a.clone(), metric: metric.clone(), budget: b, measured: *v, verdict });
+            out.push(Check {
+                allocator: a.clone(),
+                metric: metric.clone(),
+                budget: b,
+                measured: *v,
+                verdict,
+            });
         }
     }
     out
 }
 
 pub fn failed(checks: &[Check]) -> bool {
-    checks.iter().any(|c| c.verdict == "OVER BUDGET" || c.verdict == "NO BUDGET")
+    checks
+        .iter()
+        .any(|c| c.verdict == "OVER BUDGET" || c.verdict == "NO BUDGET")
 }
 
 pub fn render(checks: &[Check], tolerance: f64) -> String {
-    let mut t = Table::new(&["allocator", "metric", "budget", "measured", "change", "verdict"]);
+    let mut t = Table::new(&[
+        "allocator",
+        "metric",
+        "budget",
+        "measured",
+        "change",
+        "verdict",
+    ]);
     for c in checks {
         t.row(vec![
             c.allocator.clone(),
             c.metric.clone(),
             c.budget.map_or("—".into(), |b| format!("{b:.2}")),
             format!("{:.2}", c.measured),
-            c.budget.map_or("—".into(), |b| format!("{:+.2}%", (c.measured / b - 1.0) * 100.0)),
+            c.budget.map_or("—".into(), |b| {
+                format!("{:+.2}%", (c.measured / b - 1.0) * 100.0)
+            }),
             c.verdict.to_string(),
         ]);
     }
-    format!("== callgrind: instructions per operation (tolerance +{:.1}%) ==\n{}", tolerance * 100.0, t.render())
+    format!(
+        "== callgrind: instructions per operation (tolerance +{:.1}%) ==\n{}",
+        tolerance * 100.0,
+        t.render()
+    )
 }
 
 /// The whole command.
 pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let root = crate::runner::workspace_root();
-    let budget_path: PathBuf = if opts.budget.is_absolute() { opts.budget.clone() } else { root.join(&opts.budget) };
+    let budget_path: PathBuf = if opts.budget.is_absolute() {
+        opts.budget.clone()
+    } else {
+        root.join(&opts.budget)
+    };
     let valgrind = valgrind_version()?;
     let existing = if opts.update {
         None
     } else {
-        let text = std::fs::read_to_string(&budget_path)
-            .map_err(|e| format!("cannot read budget {}: {e} (create it with --update)", budget_path.display()))?;
+        let text = std::fs::read_to_string(&budget_path).map_err(|e| {
+            format!(
+                "cannot read budget {}: {e} (create it with --update)",
+                budget_path.display()
+            )
+        })?;
         Some(parse_budget(&text).map_err(|e| format!("budget {}: {e}", budget_path.display()))?)
     };
     if opts.build {
         crate::runner::build(&opts.allocators, false)?;
     }
-    let bin_dir = opts.bin_dir.clone().unwrap_or_else(crate::runner::default_bin_dir);
+    let bin_dir = opts
+        .bin_dir
+        .clone()
+        .unwrap_or_else(crate::runner::default_bin_dir);
     crate::runner::check_bins(&bin_dir, &opts.allocators, false)?;
     let mut measured = Vec::new();
     for (i, a) in opts.allocators.iter().enumerate() {
-        eprintln!("xtask: callgrind [{}/{}] {a} ({valgrind})", i + 1, opts.allocators.len());
+        eprintln!(
+            "xtask: callgrind [{}/{}] {a} ({valgrind})",
+            i + 1,
+            opts.allocators.len()
+        );
         measured.push((a.clone(), measure(&bin_dir, a, opts.iters)?));
     }
-    let tolerance = opts.tolerance.or(existing.as_ref().map(|b| b.tolerance)).unwrap_or(DEFAULT_TOLERANCE);
+    let tolerance = opts
+        .tolerance
+        .or(existing.as_ref().map(|b| b.tolerance))
+        .unwrap_or(DEFAULT_TOLERANCE);
     if opts.update {
         let v = budget_json(&measured, tolerance, &valgrind, opts.iters);
         let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
-        std::fs::write(&budget_path, text).map_err(|e| format!("writing {}: {e}", budget_path.display()))?;
+        std::fs::write(&budget_path, text)
+            .map_err(|e| format!("writing {}: {e}", budget_path.display()))?;
         let b = parse_budget(&std::fs::read_to_string(&budget_path).unwrap())?;
         println!("{}", render(&check(&measured, &b, tolerance), tolerance));
         println!("wrote {}", budget_path.display());
@@ -226,12 +327,16 @@ mod tests {
     use super::*;
 
     fn m(a: &str, local: f64, remote: f64) -> (String, Vec<(String, f64)>) {
-        (a.into(), vec![("local_pair".into(), local), ("remote_free".into(), remote)])
+        (
+            a.into(),
+            vec![("local_pair".into(), local), ("remote_free".into(), remote)],
+        )
     }
 
     #[test]
     fn parses_callgrind_totals() {
-        let out = "version: 1\ncmd: x\nevents: Ir\nsummary: 123456\n\nfn=(1) foo\n0 5\ntotals: 123456\n";
+        let out =
+            "version: 1\ncmd: x\nevents: Ir\nsummary: 123456\n\nfn=(1) foo\n0 5\ntotals: 123456\n";
         assert_eq!(parse_total(out), Some(123456));
         assert_eq!(parse_total("events: Ir\n"), None);
     }
@@ -246,7 +351,9 @@ mod tests {
         // Same numbers: ok.
         let c = check(&measured, &b, 0.02);
         assert!(!failed(&c), "{}", render(&c, 0.02));
-        assert!(c.iter().any(|c| c.allocator == "system" && c.verdict == "reference"));
+        assert!(c
+            .iter()
+            .any(|c| c.allocator == "system" && c.verdict == "reference"));
         // +1% is inside 2%; +3% is over; -5% is "under".
         let c = check(&[m("hz3-a", 20.2, 30.9)], &b, 0.02);
         assert_eq!(c[0].verdict, "ok");
@@ -265,8 +372,13 @@ mod tests {
     #[test]
     fn bad_budgets() {
         assert!(parse_budget("nope").unwrap_err().contains("not valid JSON"));
-        assert!(parse_budget("{\"schema\":\"x\"}").unwrap_err().contains("schema"));
-        assert!(parse_budget(&format!("{{\"schema\":\"{BUDGET_SCHEMA}\",\"budgets\":{{\"hz3-a\":{{\"local_pair\":\"x\"}}}}}}")).is_err());
+        assert!(parse_budget("{\"schema\":\"x\"}")
+            .unwrap_err()
+            .contains("schema"));
+        assert!(parse_budget(&format!(
+            "{{\"schema\":\"{BUDGET_SCHEMA}\",\"budgets\":{{\"hz3-a\":{{\"local_pair\":\"x\"}}}}}}"
+        ))
+        .is_err());
     }
 
     #[test]

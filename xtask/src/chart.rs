@@ -23,7 +23,9 @@ const FIXED_COLOURS: &[(&str, &str)] = &[
     ("mimalloc-preload", "#aec7e8"),
     ("jemalloc-preload", "#c5b0d5"),
 ];
-const EXTRA_COLOURS: &[&str] = &["#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"];
+const EXTRA_COLOURS: &[&str] = &[
+    "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
+];
 
 fn colour(allocator: &str, index: usize) -> &'static str {
     FIXED_COLOURS
@@ -34,15 +36,26 @@ fn colour(allocator: &str, index: usize) -> &'static str {
 }
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A "nice" axis maximum and tick step covering `max`.
 pub fn nice_axis(max: f64) -> (f64, f64) {
-    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
     let raw = max / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
     ((max / step).ceil() * step, step)
 }
 
@@ -102,7 +115,9 @@ pub fn render(m: &Matrix) -> String {
     let (bar, gap, left, right) = (12.0, 28.0, 70.0, 30.0);
     let group_w = allocators.len() as f64 * bar + gap;
     // Wide enough for the machine line (about 6.5 px per character at 12 px).
-    let width = (left + right + group_w * workloads.len() as f64).max(760.0).max(left + 6.5 * m.machine.describe().chars().count() as f64);
+    let width = (left + right + group_w * workloads.len() as f64)
+        .max(760.0)
+        .max(left + 6.5 * m.machine.describe().chars().count() as f64);
     let legend_rows = allocators.len().div_ceil(6) as f64;
     let title_h = 74.0 + legend_rows * 18.0;
 
@@ -121,10 +136,24 @@ pub fn render(m: &Matrix) -> String {
     }
     let (rmax, rstep) = nice_axis(ratio_max);
     let (smax, sstep) = nice_axis(rss_max);
-    let p1 = Panel { top: title_h + 20.0, height: 280.0, y_max: rmax, step: rstep };
-    let p2 = Panel { top: p1.top + p1.height + 70.0, height: 180.0, y_max: smax, step: sstep };
+    let p1 = Panel {
+        top: title_h + 20.0,
+        height: 280.0,
+        y_max: rmax,
+        step: rstep,
+    };
+    let p2 = Panel {
+        top: p1.top + p1.height + 70.0,
+        height: 180.0,
+        y_max: smax,
+        step: sstep,
+    };
     // Panel 3 only when some run reported its page faults (older files did not).
-    let faults_max = m.cells.iter().filter_map(|c| c.minor_faults_per_kop()).fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+    let faults_max = m
+        .cells
+        .iter()
+        .filter_map(|c| c.minor_faults_per_kop())
+        .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
     let p3 = faults_max.map(|f| LogPanel {
         top: p2.top + p2.height + 70.0,
         height: 180.0,
@@ -157,19 +186,44 @@ pub fn render(m: &Matrix) -> String {
         let (row, col) = (i / 6, i % 6);
         let x = left + col as f64 * 130.0;
         let y = 68.0 + row as f64 * 18.0;
-        let _ = writeln!(s, r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#, colour(a, i));
-        let _ = writeln!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 17.0, y + 10.5, esc(a));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#,
+            colour(a, i)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}">{}</text>"#,
+            x + 17.0,
+            y + 10.5,
+            esc(a)
+        );
     }
 
     let plot_right = width - right;
-    for (panel, label, unit_fmt) in [(&p1, format!("× {reference}"), 0), (&p2, "peak RSS (MiB)".to_string(), 1)] {
+    for (panel, label, unit_fmt) in [
+        (&p1, format!("× {reference}"), 0),
+        (&p2, "peak RSS (MiB)".to_string(), 1),
+    ] {
         // Grid and axis labels.
         let mut v = 0.0;
         while v <= panel.y_max + 1e-9 {
             let y = panel.y(v);
-            let _ = writeln!(s, r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##);
-            let txt = if unit_fmt == 0 { format!("{v:.2}") } else { format!("{v:.0}") };
-            let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{txt}</text>"##, left - 6.0, y + 4.0);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##
+            );
+            let txt = if unit_fmt == 0 {
+                format!("{v:.2}")
+            } else {
+                format!("{v:.0}")
+            };
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{txt}</text>"##,
+                left - 6.0,
+                y + 4.0
+            );
             v += panel.step;
         }
         let _ = writeln!(
@@ -188,8 +242,17 @@ pub fn render(m: &Matrix) -> String {
     if let Some(p3) = &p3 {
         for e in p3.bottom_exp()..=p3.top_exp {
             let y = p3.y(10f64.powi(e));
-            let _ = writeln!(s, r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##);
-            let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##, left - 6.0, y + 4.0, decade_label(e));
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##
+            );
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##,
+                left - 6.0,
+                y + 4.0,
+                decade_label(e)
+            );
         }
         let _ = writeln!(
             s,
@@ -197,11 +260,17 @@ pub fn render(m: &Matrix) -> String {
             p3.top + p3.height / 2.0
         );
         let yb = p3.y(0.0);
-        let _ = writeln!(s, r##"<line x1="{left}" y1="{yb:.1}" x2="{plot_right:.1}" y2="{yb:.1}" stroke="#333"/>"##);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{yb:.1}" x2="{plot_right:.1}" y2="{yb:.1}" stroke="#333"/>"##
+        );
     }
     // Reference line at 1.
     let y1 = p1.y(1.0);
-    let _ = writeln!(s, r##"<line x1="{left}" y1="{y1:.1}" x2="{plot_right:.1}" y2="{y1:.1}" stroke="#000" stroke-dasharray="6,4"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<line x1="{left}" y1="{y1:.1}" x2="{plot_right:.1}" y2="{y1:.1}" stroke="#000" stroke-dasharray="6,4"/>"##
+    );
 
     for (wi, w) in workloads.iter().enumerate() {
         let gx = left + gap / 2.0 + wi as f64 * group_w;
@@ -210,10 +279,17 @@ pub fn render(m: &Matrix) -> String {
             let col = colour(a, ai);
             let Some(cell) = m.cell(w, a) else { continue };
             let invalid = cell.invalid_runs() > 0;
-            let title = |extra: String| format!("<title>{} / {}: {}</title>", esc(w), esc(a), esc(&extra));
+            let title =
+                |extra: String| format!("<title>{} / {}: {}</title>", esc(w), esc(a), esc(&extra));
             // Panel 1: ratio bars.
             let ratio = if *a == reference {
-                cell.summary().map(|_| crate::stats::Summary { median: 1.0, min: 1.0, max: 1.0, cv: 0.0, n: 1 })
+                cell.summary().map(|_| crate::stats::Summary {
+                    median: 1.0,
+                    min: 1.0,
+                    max: 1.0,
+                    cv: 0.0,
+                    n: 1,
+                })
             } else {
                 m.ratio(w, a, &reference)
             };
@@ -225,13 +301,32 @@ pub fn render(m: &Matrix) -> String {
                     x + 1.0,
                     bar - 2.0,
                     (yb - yt).max(0.0),
-                    if invalid { r#" fill-opacity="0.35""# } else { "" },
-                    title(format!("×{:.3} (min {:.3}, max {:.3}, CV {:.1}%)", r.median, r.min, r.max, r.cv * 100.0))
+                    if invalid {
+                        r#" fill-opacity="0.35""#
+                    } else {
+                        ""
+                    },
+                    title(format!(
+                        "×{:.3} (min {:.3}, max {:.3}, CV {:.1}%)",
+                        r.median,
+                        r.min,
+                        r.max,
+                        r.cv * 100.0
+                    ))
                 );
                 let cx = x + bar / 2.0;
-                let _ = writeln!(s, r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#222"/>"##, p1.y(r.min), p1.y(r.max));
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#222"/>"##,
+                    p1.y(r.min),
+                    p1.y(r.max)
+                );
                 if invalid {
-                    let _ = writeln!(s, r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#c00" font-weight="bold">!</text>"##, p1.y(r.max) - 3.0);
+                    let _ = writeln!(
+                        s,
+                        r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#c00" font-weight="bold">!</text>"##,
+                        p1.y(r.max) - 3.0
+                    );
                 }
             }
             // Panel 2: RSS bars.
@@ -250,7 +345,9 @@ pub fn render(m: &Matrix) -> String {
             // Panel 3: minor faults per 1k ops.
             if let (Some(p3), Some(f)) = (&p3, cell.minor_faults_per_kop()) {
                 let (yt, yb) = (p3.y(f), p3.y(0.0));
-                let sys = cell.sys_s_median().map_or(String::new(), |s| format!(", sys {s:.2} s"));
+                let sys = cell
+                    .sys_s_median()
+                    .map_or(String::new(), |s| format!(", sys {s:.2} s"));
                 let _ = writeln!(
                     s,
                     r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}">{}</rect>"#,
@@ -267,7 +364,12 @@ pub fn render(m: &Matrix) -> String {
             label_ys.push(p3.y(0.0));
         }
         for y in label_ys {
-            let _ = writeln!(s, r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, y + 16.0, esc(w));
+            let _ = writeln!(
+                s,
+                r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                y + 16.0,
+                esc(w)
+            );
         }
     }
     let _ = writeln!(
@@ -288,8 +390,10 @@ pub fn render_sweep(m: &Matrix) -> String {
     let allocators = m.allocators();
     let counts = m.thread_counts();
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
-    let (left, panel_w, panel_h, gap, row_gap): (f64, f64, f64, f64, f64) = (80.0, 430.0, 190.0, 90.0, 70.0);
-    let width = (left + 2.0 * panel_w + gap + 40.0).max(left + 6.5 * m.machine.describe().chars().count() as f64);
+    let (left, panel_w, panel_h, gap, row_gap): (f64, f64, f64, f64, f64) =
+        (80.0, 430.0, 190.0, 90.0, 70.0);
+    let width = (left + 2.0 * panel_w + gap + 40.0)
+        .max(left + 6.5 * m.machine.describe().chars().count() as f64);
     let legend_rows = allocators.len().div_ceil(6) as f64;
     let title_h = 74.0 + legend_rows * 18.0;
     let height = title_h + 20.0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
@@ -317,33 +421,69 @@ pub fn render_sweep(m: &Matrix) -> String {
         esc(&m.machine.describe()),
         m.config.runs,
         m.config.duration_ms,
-        esc(&counts.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+        esc(&counts
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")),
         esc(&m.config.mode)
     );
     for (i, a) in allocators.iter().enumerate() {
         let (row, col) = (i / 6, i % 6);
         let x = left + col as f64 * 130.0;
         let y = 68.0 + row as f64 * 18.0;
-        let _ = writeln!(s, r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#, colour(a, i));
-        let _ = writeln!(s, r#"<text x="{}" y="{}">{}</text>"#, x + 17.0, y + 10.5, esc(a));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#,
+            colour(a, i)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}">{}</text>"#,
+            x + 17.0,
+            y + 10.5,
+            esc(a)
+        );
     }
     for (wi, w) in workloads.iter().enumerate() {
         let top = title_h + 20.0 + wi as f64 * (panel_h + row_gap);
-        let unit = m.cells.iter().find(|c| &c.workload == w && !c.unit.is_empty()).map_or(String::new(), |c| c.unit.clone());
+        let unit = m
+            .cells
+            .iter()
+            .find(|c| &c.workload == w && !c.unit.is_empty())
+            .map_or(String::new(), |c| c.unit.clone());
         // (label, x0, value of a cell)
         type Value = fn(&crate::results::Cell) -> Option<f64>;
         let panels: [(String, f64, Value); 2] = [
-            (format!("{w}: {unit}"), left, |c| c.summary().map(|s| s.median)),
-            (format!("{w}: peak RSS (MiB)"), left + panel_w + gap, |c| c.peak_rss_median().map(|k| k / 1024.0)),
+            (format!("{w}: {unit}"), left, |c| {
+                c.summary().map(|s| s.median)
+            }),
+            (format!("{w}: peak RSS (MiB)"), left + panel_w + gap, |c| {
+                c.peak_rss_median().map(|k| k / 1024.0)
+            }),
         ];
         for (label, x0, value) in panels {
-            let vmax = m.cells.iter().filter(|c| &c.workload == w).filter_map(value).fold(0.0f64, f64::max);
+            let vmax = m
+                .cells
+                .iter()
+                .filter(|c| &c.workload == w)
+                .filter_map(value)
+                .fold(0.0f64, f64::max);
             let (ymax, step) = nice_axis(vmax);
-            let p = Panel { top, height: panel_h, y_max: ymax, step };
+            let p = Panel {
+                top,
+                height: panel_h,
+                y_max: ymax,
+                step,
+            };
             let mut v = 0.0;
             while v <= p.y_max + 1e-9 {
                 let y = p.y(v);
-                let _ = writeln!(s, r##"<line x1="{x0}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##, x0 + panel_w);
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{x0}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##,
+                    x0 + panel_w
+                );
                 let _ = writeln!(
                     s,
                     r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##,
@@ -353,10 +493,26 @@ pub fn render_sweep(m: &Matrix) -> String {
                 );
                 v += p.step;
             }
-            let _ = writeln!(s, r##"<line x1="{x0}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/>"##, p.y(0.0), x0 + panel_w, p.y(0.0));
-            let _ = writeln!(s, r#"<text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"#, top - 8.0, esc(&label));
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x0}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/>"##,
+                p.y(0.0),
+                x0 + panel_w,
+                p.y(0.0)
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"#,
+                top - 8.0,
+                esc(&label)
+            );
             for (i, t) in counts.iter().enumerate() {
-                let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">T={t}</text>"#, x_of(i, x0), p.y(0.0) + 16.0);
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">T={t}</text>"#,
+                    x_of(i, x0),
+                    p.y(0.0) + 16.0
+                );
             }
             for (ai, a) in allocators.iter().enumerate() {
                 let col = colour(a, ai);
@@ -369,14 +525,22 @@ pub fn render_sweep(m: &Matrix) -> String {
                     })
                     .collect();
                 if pts.len() > 1 {
-                    let path: Vec<String> = pts.iter().map(|(i, _, _, v)| format!("{:.1},{:.1}", x_of(*i, x0), p.y(*v))).collect();
-                    let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="1.5"/>"#, path.join(" "));
+                    let path: Vec<String> = pts
+                        .iter()
+                        .map(|(i, _, _, v)| format!("{:.1},{:.1}", x_of(*i, x0), p.y(*v)))
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="1.5"/>"#,
+                        path.join(" ")
+                    );
                 }
                 for (i, t, c, v) in pts {
                     let ratio = if *a == reference {
                         String::new()
                     } else {
-                        m.ratio_at(w, a, &reference, t).map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median))
+                        m.ratio_at(w, a, &reference, t)
+                            .map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median))
                     };
                     let invalid = c.invalid_runs() > 0;
                     let _ = writeln!(
@@ -436,9 +600,15 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 2 * 2 * 3 + 2 + 1);
         assert!(svg.contains("minor faults / 1k ops"));
         // synthetic(): 250.5 faults per 1k ops (median), sys 0.25 s.
-        assert!(svg.contains("250.500 minor faults per 1k ops, sys 0.25 s"), "{svg}");
+        assert!(
+            svg.contains("250.500 minor faults per 1k ops, sys 0.25 s"),
+            "{svg}"
+        );
         assert!(svg.contains("hz3-a / local-fixed") || svg.contains("local-fixed / hz3-a"));
-        assert!(svg.contains("×1.500"), "median ratio of hz3-a on local-fixed");
+        assert!(
+            svg.contains("×1.500"),
+            "median ratio of hz3-a on local-fixed"
+        );
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
         assert_eq!(esc("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
 
@@ -472,7 +642,10 @@ mod tests {
         // 2 allocators × (throughput + RSS) lines, 3 points each.
         assert_eq!(svg.matches("<polyline").count(), 4);
         assert_eq!(svg.matches("<circle").count(), 12);
-        assert!(svg.contains("xmalloc / hz3-a at T=4: 20.00, ×0.500 mimalloc"), "{svg}");
+        assert!(
+            svg.contains("xmalloc / hz3-a at T=4: 20.00, ×0.500 mimalloc"),
+            "{svg}"
+        );
         assert!(svg.contains(">T=1<") && svg.contains(">T=4<"));
         assert!(svg.contains("peak RSS (MiB)"));
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
@@ -480,7 +653,11 @@ mod tests {
 
     #[test]
     fn log_panel_and_labels() {
-        let p = LogPanel { top: 0.0, height: 100.0, top_exp: 2 };
+        let p = LogPanel {
+            top: 0.0,
+            height: 100.0,
+            top_exp: 2,
+        };
         assert_eq!(p.y(100.0), 0.0);
         assert_eq!(p.y(0.01), 100.0);
         assert_eq!(p.y(0.0), 100.0, "zero sits on the axis");

@@ -56,14 +56,37 @@ pub const WORKLOAD_SETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("local", &["local-fixed", "local-mixed", "local-chain"]),
-    ("os", &["xmalloc-classic", "medium-churn", "thread-churn", "size-shift", "large-1m", "large-churn", "realloc-grow"]),
-    ("real", &["xmalloc-classic", "batch-handoff", "lifo-fifo", "server", "pareto"]),
+    (
+        "os",
+        &[
+            "xmalloc-classic",
+            "medium-churn",
+            "thread-churn",
+            "size-shift",
+            "large-1m",
+            "large-churn",
+            "realloc-grow",
+        ],
+    ),
+    (
+        "real",
+        &[
+            "xmalloc-classic",
+            "batch-handoff",
+            "lifo-fifo",
+            "server",
+            "pareto",
+        ],
+    ),
     ("all", WORKLOADS),
 ];
 
 /// The workloads of a named set.
 pub fn workload_set(name: &str) -> Option<&'static [&'static str]> {
-    WORKLOAD_SETS.iter().find(|(n, _)| *n == name).map(|(_, w)| *w)
+    WORKLOAD_SETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, w)| *w)
 }
 
 /// The reference allocators that need hz3-bench's `peers` feature.
@@ -107,7 +130,10 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Tolerance { floor: 0.10, noise_k: 2.0 }
+        Tolerance {
+            floor: 0.10,
+            noise_k: 2.0,
+        }
     }
 }
 
@@ -148,7 +174,12 @@ pub struct CallgrindOpts {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     BenchMatrix(MatrixOpts),
-    Gate { baseline: PathBuf, current: PathBuf, tolerance: Tolerance, allow_other_cpu: bool },
+    Gate {
+        baseline: PathBuf,
+        current: PathBuf,
+        tolerance: Tolerance,
+        allow_other_cpu: bool,
+    },
     CallgrindGate(CallgrindOpts),
     ValidateJson(PathBuf),
     /// Print the tables of a saved results file.
@@ -220,7 +251,8 @@ fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'
 }
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
-    v.parse::<T>().map_err(|_| format!("{flag}: not a valid number: {v:?}"))
+    v.parse::<T>()
+        .map_err(|_| format!("{flag}: not a valid number: {v:?}"))
 }
 
 /// `--threads`: one count or a comma-separated list, each in 1..=1024; sorted, duplicates dropped.
@@ -252,7 +284,11 @@ pub fn workload_list(flag: &str, v: &str) -> Result<Vec<String>, String> {
             None if known.iter().any(|k| k == name) => vec![name.to_string()],
             None => {
                 let sets: Vec<&str> = WORKLOAD_SETS.iter().map(|(n, _)| *n).collect();
-                return Err(format!("{flag}: unknown name {name:?}; known: {}; sets: {}", known.join(", "), sets.join(", ")));
+                return Err(format!(
+                    "{flag}: unknown name {name:?}; known: {}; sets: {}",
+                    known.join(", "),
+                    sets.join(", ")
+                ));
             }
         };
         for n in names {
@@ -272,7 +308,10 @@ pub fn name_list(flag: &str, v: &str, known: &[String]) -> Result<Vec<String>, S
     let mut out = Vec::new();
     for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if !known.iter().any(|k| k == name) {
-            return Err(format!("{flag}: unknown name {name:?}; known: {}", known.join(", ")));
+            return Err(format!(
+                "{flag}: unknown name {name:?}; known: {}",
+                known.join(", ")
+            ));
         }
         if !out.iter().any(|o| o == name) {
             out.push(name.to_string());
@@ -294,9 +333,15 @@ fn fraction(flag: &str, v: &str) -> Result<f64, String> {
 
 /// Parses `args` (after the program name). `allocators` is every known allocator name, in table
 /// order; `default_threads` the machine's core count.
-pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> Result<Command, String> {
+pub fn parse(
+    args: &[String],
+    allocators: &[String],
+    default_threads: usize,
+) -> Result<Command, String> {
     let mut it = args.iter();
-    let Some(cmd) = it.next() else { return Ok(Command::Help) };
+    let Some(cmd) = it.next() else {
+        return Ok(Command::Help);
+    };
     let workloads: Vec<String> = WORKLOADS.iter().map(|s| s.to_string()).collect();
     match cmd.as_str() {
         "help" | "-h" | "--help" => Ok(Command::Help),
@@ -325,7 +370,12 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
                 }
             }
             match <[PathBuf; 2]>::try_from(files) {
-                Ok([baseline, current]) => Ok(Command::Gate { baseline, current, tolerance, allow_other_cpu }),
+                Ok([baseline, current]) => Ok(Command::Gate {
+                    baseline,
+                    current,
+                    tolerance,
+                    allow_other_cpu,
+                }),
                 Err(_) => Err("gate needs two files: BASELINE.json CURRENT.json".into()),
             }
         }
@@ -385,17 +435,31 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
                     "--no-stats" => o.stats_pass = false,
                     "--no-build" => o.build = false,
                     "--bin-dir" => o.bin_dir = Some(PathBuf::from(value(a, &mut it)?)),
-                    other => return Err(format!("bench-matrix: unknown option {other:?} (see `cargo xtask help`)")),
+                    other => {
+                        return Err(format!(
+                            "bench-matrix: unknown option {other:?} (see `cargo xtask help`)"
+                        ))
+                    }
                 }
             }
             // Keep table order whatever order the user typed.
-            o.allocators = allocators.iter().filter(|k| o.allocators.contains(k)).cloned().collect();
-            o.workloads = workloads.iter().filter(|k| o.workloads.contains(k)).cloned().collect();
+            o.allocators = allocators
+                .iter()
+                .filter(|k| o.allocators.contains(k))
+                .cloned()
+                .collect();
+            o.workloads = workloads
+                .iter()
+                .filter(|k| o.workloads.contains(k))
+                .cloned()
+                .collect();
             o.mode = mode;
             o.rounds = rounds.unwrap_or(mode.default_rounds());
             o.duration_ms = duration_ms.unwrap_or(mode.default_duration_ms());
             if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
-                return Err("--gate compares ratios to system: include system in --allocators".into());
+                return Err(
+                    "--gate compares ratios to system: include system in --allocators".into(),
+                );
             }
             Ok(Command::BenchMatrix(o))
         }
@@ -433,7 +497,9 @@ pub fn parse(args: &[String], allocators: &[String], default_threads: usize) -> 
             }
             Ok(Command::CallgrindGate(o))
         }
-        other => Err(format!("unknown command {other:?} (see `cargo xtask help`)")),
+        other => Err(format!(
+            "unknown command {other:?} (see `cargo xtask help`)"
+        )),
     }
 }
 
@@ -442,7 +508,12 @@ mod tests {
     use super::*;
 
     fn known() -> Vec<String> {
-        ["system", "mimalloc", "jemalloc", "snmalloc", "hz3-a", "hz3-b"].iter().map(|s| s.to_string()).collect()
+        [
+            "system", "mimalloc", "jemalloc", "snmalloc", "hz3-a", "hz3-b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     fn args(s: &str) -> Vec<String> {
@@ -467,7 +538,10 @@ mod tests {
         assert!(!o.allow_other_cpu);
         assert_eq!(o.allocators, known());
         assert_eq!(o.workloads, workload_set("default").unwrap());
-        assert!(o.workloads.iter().any(|w| w == "local-chain"), "the latency chain is in the quick matrix");
+        assert!(
+            o.workloads.iter().any(|w| w == "local-chain"),
+            "the latency chain is in the quick matrix"
+        );
         assert!(o.stats_pass && o.build);
         assert_eq!(o.gate, None);
     }
@@ -475,7 +549,10 @@ mod tests {
     #[test]
     fn full_and_overrides() {
         let o = matrix("bench-matrix --full --threads 4 --rounds 5");
-        assert_eq!((o.mode, o.rounds, o.duration_ms, o.threads.clone()), (Mode::Full, 5, 1000, vec![4]));
+        assert_eq!(
+            (o.mode, o.rounds, o.duration_ms, o.threads.clone()),
+            (Mode::Full, 5, 1000, vec![4])
+        );
         let o = matrix("bench-matrix --duration-ms 50 --json r.json --chart c.svg --gate b.json --no-stats --no-build");
         assert_eq!(o.duration_ms, 50);
         assert_eq!(o.json, Some(PathBuf::from("r.json")));
@@ -486,7 +563,8 @@ mod tests {
 
     #[test]
     fn selections_keep_table_order_and_drop_duplicates() {
-        let o = matrix("bench-matrix --allocators hz3-a,system,hz3-a --workloads local-fixed,xmalloc");
+        let o =
+            matrix("bench-matrix --allocators hz3-a,system,hz3-a --workloads local-fixed,xmalloc");
         assert_eq!(o.allocators, vec!["system", "hz3-a"]);
         assert_eq!(o.workloads, vec!["xmalloc", "local-fixed"]);
     }
@@ -498,15 +576,36 @@ mod tests {
         assert_eq!(o.live_threads, 64);
         assert!(o.allow_other_cpu);
         let o = matrix("bench-matrix --workloads real,local-chain,server");
-        assert_eq!(o.workloads, vec!["xmalloc-classic", "local-chain", "batch-handoff", "lifo-fifo", "server", "pareto"]);
-        assert_eq!(matrix("bench-matrix --workloads all").workloads.len(), WORKLOADS.len());
+        assert_eq!(
+            o.workloads,
+            vec![
+                "xmalloc-classic",
+                "local-chain",
+                "batch-handoff",
+                "lifo-fifo",
+                "server",
+                "pareto"
+            ]
+        );
+        assert_eq!(
+            matrix("bench-matrix --workloads all").workloads.len(),
+            WORKLOADS.len()
+        );
         for (name, set) in WORKLOAD_SETS {
             assert!(set.iter().all(|w| WORKLOADS.contains(w)), "set {name}");
-            assert!(!WORKLOADS.contains(name), "a set may not shadow a workload: {name}");
+            assert!(
+                !WORKLOADS.contains(name),
+                "a set may not shadow a workload: {name}"
+            );
         }
         // Everything is in some set short of `all`, except threads-many (its own name).
         for w in WORKLOADS.iter().filter(|w| **w != "threads-many") {
-            assert!(WORKLOAD_SETS.iter().any(|(n, s)| *n != "all" && s.contains(w)), "{w} is in no set");
+            assert!(
+                WORKLOAD_SETS
+                    .iter()
+                    .any(|(n, s)| *n != "all" && s.contains(w)),
+                "{w} is in no set"
+            );
         }
         let err = |s: &str| parse(&args(s), &known(), 2).unwrap_err();
         assert!(err("bench-matrix --threads 1,0").contains("1..=1024"));
@@ -535,12 +634,18 @@ mod tests {
     #[test]
     fn the_workload_list_matches_hz3_bench() {
         // xtask does not depend on hz3-bench (it must build in seconds), so it reads the list.
-        let src = std::fs::read_to_string(crate::runner::workspace_root().join("benches/src/workloads.rs")).unwrap();
+        let src = std::fs::read_to_string(
+            crate::runner::workspace_root().join("benches/src/workloads.rs"),
+        )
+        .unwrap();
         let decl = "pub const WORKLOAD_NAMES: &[&str] = &[";
         let start = src.find(decl).expect("WORKLOAD_NAMES in workloads.rs") + decl.len();
         let body = &src[start..start + src[start..].find("];").unwrap()];
         let names: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
-        assert_eq!(names, WORKLOADS, "xtask/src/cli.rs WORKLOADS and benches' WORKLOAD_NAMES differ");
+        assert_eq!(
+            names, WORKLOADS,
+            "xtask/src/cli.rs WORKLOADS and benches' WORKLOAD_NAMES differ"
+        );
     }
 
     #[test]
@@ -551,15 +656,26 @@ mod tests {
             Command::Gate {
                 baseline: "a.json".into(),
                 current: "b.json".into(),
-                tolerance: Tolerance { floor: 0.2, noise_k: 2.0 },
+                tolerance: Tolerance {
+                    floor: 0.2,
+                    noise_k: 2.0
+                },
                 allow_other_cpu: false,
             }
         );
         match parse(&args("gate a.json b.json --allow-other-cpu"), &known(), 2).unwrap() {
-            Command::Gate { allow_other_cpu, .. } => assert!(allow_other_cpu),
+            Command::Gate {
+                allow_other_cpu, ..
+            } => assert!(allow_other_cpu),
             c => panic!("{c:?}"),
         }
-        match parse(&args("callgrind-gate --update --allocators hz3-b"), &known(), 2).unwrap() {
+        match parse(
+            &args("callgrind-gate --update --allocators hz3-b"),
+            &known(),
+            2,
+        )
+        .unwrap()
+        {
             Command::CallgrindGate(o) => {
                 assert!(o.update);
                 assert_eq!(o.allocators, vec!["hz3-b"]);
@@ -567,6 +683,9 @@ mod tests {
             }
             c => panic!("{c:?}"),
         }
-        assert_eq!(parse(&args("validate-json x.json"), &known(), 2).unwrap(), Command::ValidateJson("x.json".into()));
+        assert_eq!(
+            parse(&args("validate-json x.json"), &known(), 2).unwrap(),
+            Command::ValidateJson("x.json".into())
+        );
     }
 }

@@ -19,7 +19,11 @@ use crate::strategies::is_hz3;
 /// override) when they were measured on different CPU models and `allow_other_cpu` is false;
 /// otherwise `Ok` with warnings to print (another CPU allowed, another stepping, or a file that
 /// does not record its CPU model: written before the machine identity was).
-pub fn check_machines(baseline: &Matrix, current: &Matrix, allow_other_cpu: bool) -> Result<Vec<String>, String> {
+pub fn check_machines(
+    baseline: &Matrix,
+    current: &Matrix,
+    allow_other_cpu: bool,
+) -> Result<Vec<String>, String> {
     match baseline.machine.compare_cpu(&current.machine) {
         CpuMatch::Same => Ok(vec![]),
         CpuMatch::SameWithNote(n) => Ok(vec![format!("warning: {n}")]),
@@ -69,18 +73,37 @@ pub struct Report {
 
 impl Report {
     pub fn regressions(&self) -> usize {
-        self.rows.iter().filter(|r| r.verdict == Verdict::Regressed).count()
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Regressed)
+            .count()
     }
     pub fn compared(&self) -> usize {
-        self.rows.iter().filter(|r| matches!(r.verdict, Verdict::Ok | Verdict::Improved | Verdict::Regressed)).count()
+        self.rows
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.verdict,
+                    Verdict::Ok | Verdict::Improved | Verdict::Regressed
+                )
+            })
+            .count()
     }
     pub fn passed(&self) -> bool {
         self.regressions() == 0 && self.compared() > 0
     }
 
     pub fn render(&self) -> String {
-        let mut t =
-            crate::table::Table::new(&["workload", "allocator", "T", "baseline ×system", "now ×system", "change", "allowed drop", "verdict"]);
+        let mut t = crate::table::Table::new(&[
+            "workload",
+            "allocator",
+            "T",
+            "baseline ×system",
+            "now ×system",
+            "change",
+            "allowed drop",
+            "verdict",
+        ]);
         for r in &self.rows {
             let f = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
             t.row(vec![
@@ -89,7 +112,8 @@ impl Report {
                 r.threads.to_string(),
                 f(r.baseline),
                 f(r.current),
-                r.change.map_or("—".into(), |c| format!("{:+.1}%", c * 100.0)),
+                r.change
+                    .map_or("—".into(), |c| format!("{:+.1}%", c * 100.0)),
                 format!("{:.1}%", r.tolerance * 100.0),
                 match r.verdict {
                     Verdict::Ok => "ok",
@@ -158,7 +182,10 @@ mod tests {
     use super::*;
     use crate::results::tests::synthetic;
 
-    const TOL: Tolerance = Tolerance { floor: 0.10, noise_k: 2.0 };
+    const TOL: Tolerance = Tolerance {
+        floor: 0.10,
+        noise_k: 2.0,
+    };
 
     fn base() -> Matrix {
         synthetic(
@@ -204,25 +231,53 @@ mod tests {
         let r = compare(&base(), &now, TOL);
         assert!(!r.passed());
         assert_eq!(r.regressions(), 1);
-        let bad = r.rows.iter().find(|r| r.verdict == Verdict::Regressed).unwrap();
-        assert_eq!((bad.workload.as_str(), bad.allocator.as_str()), ("local-fixed", "hz3-a"));
+        let bad = r
+            .rows
+            .iter()
+            .find(|r| r.verdict == Verdict::Regressed)
+            .unwrap();
+        assert_eq!(
+            (bad.workload.as_str(), bad.allocator.as_str()),
+            ("local-fixed", "hz3-a")
+        );
         assert!((bad.change.unwrap() + 0.2).abs() < 1e-9);
         let table = r.render();
-        assert!(table.contains("REGRESSED") && table.contains("-20.0%"), "{table}");
+        assert!(
+            table.contains("REGRESSED") && table.contains("-20.0%"),
+            "{table}"
+        );
     }
 
     #[test]
     fn a_drop_within_tolerance_passes_and_noise_widens_it() {
         // -8%: inside the 10% floor.
-        let now = synthetic(3, &[("local-fixed", "system", &[10.0, 10.0, 10.0]), ("local-fixed", "hz3-a", &[13.8, 13.8, 13.8])]);
+        let now = synthetic(
+            3,
+            &[
+                ("local-fixed", "system", &[10.0, 10.0, 10.0]),
+                ("local-fixed", "hz3-a", &[13.8, 13.8, 13.8]),
+            ],
+        );
         assert!(compare(&base(), &now, TOL).passed());
         // -20% median, but per-round ratios 1.2, 0.6, 1.8 → CV 0.5 → allowed drop 100%.
-        let noisy = synthetic(3, &[("local-fixed", "system", &[10.0, 10.0, 10.0]), ("local-fixed", "hz3-a", &[12.0, 6.0, 18.0])]);
+        let noisy = synthetic(
+            3,
+            &[
+                ("local-fixed", "system", &[10.0, 10.0, 10.0]),
+                ("local-fixed", "hz3-a", &[12.0, 6.0, 18.0]),
+            ],
+        );
         let r = compare(&base(), &noisy, TOL);
         assert!(r.passed(), "{}", r.render());
         assert!(r.rows.iter().any(|r| r.tolerance > 0.99));
         // Improvements pass.
-        let better = synthetic(3, &[("local-fixed", "system", &[10.0, 10.0, 10.0]), ("local-fixed", "hz3-a", &[30.0, 30.0, 30.0])]);
+        let better = synthetic(
+            3,
+            &[
+                ("local-fixed", "system", &[10.0, 10.0, 10.0]),
+                ("local-fixed", "hz3-a", &[30.0, 30.0, 30.0]),
+            ],
+        );
         let r = compare(&base(), &better, TOL);
         assert!(r.passed());
         assert!(r.rows.iter().any(|r| r.verdict == Verdict::Improved));
@@ -230,10 +285,22 @@ mod tests {
 
     #[test]
     fn missing_new_and_nothing_compared() {
-        let now = synthetic(3, &[("xmalloc", "system", &[1.0, 1.0, 1.0]), ("xmalloc", "hz3-b", &[1.0, 1.0, 1.0])]);
+        let now = synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[1.0, 1.0, 1.0]),
+                ("xmalloc", "hz3-b", &[1.0, 1.0, 1.0]),
+            ],
+        );
         let r = compare(&base(), &now, TOL);
-        assert!(r.rows.iter().any(|r| r.allocator == "hz3-b" && r.verdict == Verdict::New));
-        assert!(r.rows.iter().any(|r| r.allocator == "hz3-a" && r.verdict == Verdict::Missing));
+        assert!(r
+            .rows
+            .iter()
+            .any(|r| r.allocator == "hz3-b" && r.verdict == Verdict::New));
+        assert!(r
+            .rows
+            .iter()
+            .any(|r| r.allocator == "hz3-a" && r.verdict == Verdict::Missing));
         assert_eq!(r.compared(), 0);
         assert!(!r.passed(), "a gate that compared nothing must not pass");
     }
@@ -245,10 +312,19 @@ mod machine_tests {
     use crate::results::tests::{synthetic, synthetic_at};
     use crate::results::Machine;
 
-    const TOL: Tolerance = Tolerance { floor: 0.10, noise_k: 2.0 };
+    const TOL: Tolerance = Tolerance {
+        floor: 0.10,
+        noise_k: 2.0,
+    };
 
     fn pair() -> (Matrix, Matrix) {
-        let b = synthetic(3, &[("xmalloc", "system", &[1.0, 1.0, 1.0]), ("xmalloc", "hz3-a", &[2.0, 2.0, 2.0])]);
+        let b = synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[1.0, 1.0, 1.0]),
+                ("xmalloc", "hz3-a", &[2.0, 2.0, 2.0]),
+            ],
+        );
         (b.clone(), b)
     }
 
@@ -259,24 +335,46 @@ mod machine_tests {
         c.machine.cpu_model_number = Some(1);
         c.machine.cpu_model = "Another CPU".into();
         let e = check_machines(&b, &c, false).unwrap_err();
-        assert!(e.contains("gate refused") && e.contains("Another CPU") && e.contains("--allow-other-cpu"), "{e}");
+        assert!(
+            e.contains("gate refused")
+                && e.contains("Another CPU")
+                && e.contains("--allow-other-cpu"),
+            "{e}"
+        );
         let w = check_machines(&b, &c, true).unwrap();
-        assert!(w.len() == 1 && w[0].contains("--allow-other-cpu was given"), "{w:?}");
+        assert!(
+            w.len() == 1 && w[0].contains("--allow-other-cpu was given"),
+            "{w:?}"
+        );
     }
 
     #[test]
     fn files_without_identity_warn_instead() {
         let (mut b, c) = pair();
-        b.machine = Machine { cpus: 2, cpu_model: "Test CPU".into(), kernel: "6.1.0".into(), ..Machine::default() };
+        b.machine = Machine {
+            cpus: 2,
+            cpu_model: "Test CPU".into(),
+            kernel: "6.1.0".into(),
+            ..Machine::default()
+        };
         let w = check_machines(&b, &c, false).unwrap();
-        assert!(w.len() == 1 && w[0].starts_with("warning:") && w[0].contains("does not record"), "{w:?}");
+        assert!(
+            w.len() == 1 && w[0].starts_with("warning:") && w[0].contains("does not record"),
+            "{w:?}"
+        );
         // And the comparison itself still runs.
         assert!(compare(&b, &c, TOL).passed());
     }
 
     #[test]
     fn a_sweep_compares_each_thread_count_with_the_same_count() {
-        let base = synthetic(3, &[("xmalloc", "system", &[1.0, 1.0, 1.0]), ("xmalloc", "hz3-a", &[2.0, 2.0, 2.0])]);
+        let base = synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[1.0, 1.0, 1.0]),
+                ("xmalloc", "hz3-a", &[2.0, 2.0, 2.0]),
+            ],
+        );
         let now = synthetic_at(
             3,
             &[
@@ -287,9 +385,16 @@ mod machine_tests {
             ],
         );
         let r = compare(&base, &now, TOL);
-        assert!(r.passed(), "T=8 has no baseline: new, not a regression\n{}", r.render());
+        assert!(
+            r.passed(),
+            "T=8 has no baseline: new, not a regression\n{}",
+            r.render()
+        );
         assert_eq!(r.compared(), 1);
-        assert!(r.rows.iter().any(|row| row.threads == 8 && row.verdict == Verdict::New));
+        assert!(r
+            .rows
+            .iter()
+            .any(|row| row.threads == 8 && row.verdict == Verdict::New));
         assert!(r.render().contains(" T "), "{}", r.render());
     }
 }

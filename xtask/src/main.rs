@@ -35,7 +35,9 @@ fn real_main() -> Result<bool, String> {
     let root = runner::workspace_root();
     let strategies = strategies::read_strategies(&root)?;
     let allocators = strategies::allocator_names(&strategies);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     match cli::parse(&args, &allocators, threads)? {
         Command::Help => {
             print!("{}", cli::USAGE);
@@ -60,10 +62,20 @@ fn real_main() -> Result<bool, String> {
         }
         Command::ValidateJson(path) => {
             let m = results::load(&path)?;
-            println!("{}: valid {} ({} results)", path.display(), results::SCHEMA, m.cells.len());
+            println!(
+                "{}: valid {} ({} results)",
+                path.display(),
+                results::SCHEMA,
+                m.cells.len()
+            );
             Ok(true)
         }
-        Command::Gate { baseline, current, tolerance, allow_other_cpu } => {
+        Command::Gate {
+            baseline,
+            current,
+            tolerance,
+            allow_other_cpu,
+        } => {
             let b = results::load(&baseline)?;
             let c = results::load(&current)?;
             for w in gate::check_machines(&b, &c, allow_other_cpu)? {
@@ -107,17 +119,32 @@ fn print_gate(baseline: &Matrix, current: &Matrix, tol: cli::Tolerance) -> bool 
         println!("gate: passed ({} comparisons)", r.compared());
         true
     } else {
-        println!("gate: FAILED — {} of {} ratios regressed beyond tolerance", r.regressions(), r.compared());
+        println!(
+            "gate: FAILED — {} of {} ratios regressed beyond tolerance",
+            r.regressions(),
+            r.compared()
+        );
         false
     }
 }
 
 fn git_commit(root: &Path) -> Option<String> {
-    let out = std::process::Command::new("git").arg("-C").arg(root).args(["rev-parse", "--short", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]) -> Result<bool, String> {
+fn bench_matrix(
+    o: &MatrixOpts,
+    root: &Path,
+    strategies: &[strategies::Strategy],
+) -> Result<bool, String> {
     let machine = Machine::detect();
     // Bad baselines, and baselines from another CPU model, fail before anything runs.
     let baseline = match &o.gate {
@@ -126,7 +153,12 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
     };
     let mut notes: Vec<String> = Vec::new();
     if let Some(b) = &baseline {
-        let here = Matrix { machine: machine.clone(), config: b.config.clone(), cells: vec![], failures: vec![] };
+        let here = Matrix {
+            machine: machine.clone(),
+            config: b.config.clone(),
+            cells: vec![],
+            failures: vec![],
+        };
         for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
             eprintln!("xtask: {w}");
             notes.push(format!("gate: {w}"));
@@ -161,15 +193,34 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
     let bin_dir = o.bin_dir.clone().unwrap_or_else(runner::default_bin_dir);
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
     if allocators.iter().any(|a| a == strategies::PRELOAD) {
-        preloads.push((strategies::PRELOAD.to_string(), runner::preload_lib(&bin_dir)));
+        preloads.push((
+            strategies::PRELOAD.to_string(),
+            runner::preload_lib(&bin_dir),
+        ));
     }
-    let spec = runner::PointSpec { bin_dir: &bin_dir, duration_ms: o.duration_ms, live_threads: o.live_threads, preloads: &preloads };
+    let spec = runner::PointSpec {
+        bin_dir: &bin_dir,
+        duration_ms: o.duration_ms,
+        live_threads: o.live_threads,
+        preloads: &preloads,
+    };
 
-    let hz3: Vec<&String> = allocators.iter().filter(|a| strategies::is_hz3(a)).collect();
+    let hz3: Vec<&String> = allocators
+        .iter()
+        .filter(|a| strategies::is_hz3(a))
+        .collect();
     let sweep = o.threads.len() > 1;
     let timed_runs = o.threads.len() * o.rounds * o.workloads.len() * allocators.len();
-    let stats_runs = if o.stats_pass { o.threads.len() * o.workloads.len() * hz3.len() } else { 0 };
-    let threads_text = if sweep { format!("threads {:?}", o.threads) } else { format!("{} threads", o.threads[0]) };
+    let stats_runs = if o.stats_pass {
+        o.threads.len() * o.workloads.len() * hz3.len()
+    } else {
+        0
+    };
+    let threads_text = if sweep {
+        format!("threads {:?}", o.threads)
+    } else {
+        format!("{} threads", o.threads[0])
+    };
     eprintln!("xtask: machine: {}", machine.describe());
     eprintln!(
         "xtask: bench-matrix {}: {}{} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {threads_text}; at least {}",
@@ -197,7 +248,11 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
     // within a round each workload runs every allocator in turn (A B C … A B C …), each as a
     // fresh process.
     for &t in &o.threads {
-        let tag = if sweep { format!("T={t} ") } else { String::new() };
+        let tag = if sweep {
+            format!("T={t} ")
+        } else {
+            String::new()
+        };
         for round in 0..o.rounds {
             for w in &o.workloads {
                 let group = format!("{tag}round {}/{} {w}", round + 1, o.rounds);
@@ -205,7 +260,14 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
                     progress.show(&group, a);
                     match runner::run_point(&spec, a, false, w, t) {
                         Ok(line) => {
-                            let c = cells.iter_mut().find(|c| &c.workload == w && &c.allocator == a && c.sweep_threads == t as u64).unwrap();
+                            let c = cells
+                                .iter_mut()
+                                .find(|c| {
+                                    &c.workload == w
+                                        && &c.allocator == a
+                                        && c.sweep_threads == t as u64
+                                })
+                                .unwrap();
                             c.record(round, &line);
                         }
                         Err(e) => {
@@ -224,7 +286,14 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
                     progress.show(&format!("{tag}stats pass {w}"), a);
                     match runner::run_point(&spec, a, true, w, t) {
                         Ok(line) => {
-                            let c = cells.iter_mut().find(|c| &c.workload == w && &c.allocator == *a && c.sweep_threads == t as u64).unwrap();
+                            let c = cells
+                                .iter_mut()
+                                .find(|c| {
+                                    &c.workload == w
+                                        && &c.allocator == *a
+                                        && c.sweep_threads == t as u64
+                                })
+                                .unwrap();
                             c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
                         }
                         Err(e) => {
@@ -244,15 +313,23 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
     if let Some(c) = git_commit(root) {
         extra.insert("git_commit".into(), c.into());
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     extra.insert("finished_unix".into(), now.into());
-    extra.insert("wall_s".into(), serde_json::json!((progress.elapsed_secs() * 10.0).round() / 10.0));
+    extra.insert(
+        "wall_s".into(),
+        serde_json::json!((progress.elapsed_secs() * 10.0).round() / 10.0),
+    );
     if o.workloads.iter().any(|w| w == "threads-many") {
         extra.insert("live_threads".into(), o.live_threads.into());
     }
     if !preloads.is_empty() {
-        let libs: serde_json::Map<String, serde_json::Value> =
-            preloads.iter().map(|(a, p)| (a.clone(), p.display().to_string().into())).collect();
+        let libs: serde_json::Map<String, serde_json::Value> = preloads
+            .iter()
+            .map(|(a, p)| (a.clone(), p.display().to_string().into()))
+            .collect();
         extra.insert("preload_libraries".into(), libs.into());
     }
     if !notes.is_empty() {
@@ -283,7 +360,8 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
         eprintln!("xtask: wrote {}", p.display());
     }
     if let Some(p) = &o.chart {
-        std::fs::write(p, chart::render(&matrix)).map_err(|e| format!("writing {}: {e}", p.display()))?;
+        std::fs::write(p, chart::render(&matrix))
+            .map_err(|e| format!("writing {}: {e}", p.display()))?;
         eprintln!("xtask: wrote {}", p.display());
     }
     let mut ok = matrix.failures.is_empty();
@@ -295,10 +373,16 @@ fn bench_matrix(o: &MatrixOpts, root: &Path, strategies: &[strategies::Strategy]
 }
 
 /// Runs a command in the workspace root; `Err` with `what` when it fails.
-fn run_in(root: &std::path::Path, cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
+fn run_in(
+    root: &std::path::Path,
+    cmd: &mut std::process::Command,
+    what: &str,
+) -> Result<(), String> {
     cmd.current_dir(root);
     eprintln!("xtask: {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -310,7 +394,17 @@ fn run_in(root: &std::path::Path, cmd: &mut std::process::Command, what: &str) -
 fn soak(root: &std::path::Path, args: &[String]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["run", "--release", "-q", "-p", "hz3-alloc", "--example", "soak", "--"]).args(args);
+    cmd.args([
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "hz3-alloc",
+        "--example",
+        "soak",
+        "--",
+    ])
+    .args(args);
     run_in(root, &mut cmd, "soak")
 }
 
@@ -320,20 +414,43 @@ fn memcheck(root: &std::path::Path) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(&cargo)
         .current_dir(root)
-        .args(["test", "--release", "-p", "hz3-alloc", "--test", "stress", "--no-run", "--message-format=json"])
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "hz3-alloc",
+            "--test",
+            "stress",
+            "--no-run",
+            "--message-format=json",
+        ])
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!("building the stress test failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "building the stress test failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let exe = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v.get("executable").and_then(|e| e.as_str()).map(String::from))
+        .filter_map(|v| {
+            v.get("executable")
+                .and_then(|e| e.as_str())
+                .map(String::from)
+        })
         .next_back()
         .ok_or("cargo did not report the stress test executable")?;
     let mut cmd = std::process::Command::new("valgrind");
-    cmd.args(["--tool=memcheck", "--error-exitcode=99", "--quiet", &exe, "--test-threads=1", "a_cache::"]);
+    cmd.args([
+        "--tool=memcheck",
+        "--error-exitcode=99",
+        "--quiet",
+        &exe,
+        "--test-threads=1",
+        "a_cache::",
+    ]);
     cmd.env("HZ3_TEST_SCALE", "1");
     run_in(root, &mut cmd, "valgrind memcheck of the stress test")
 }

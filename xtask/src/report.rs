@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::results::{Cell, Matrix};
 use crate::cli::PEERS;
+use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::strategies::{is_hz3, is_preload, PRELOAD, PRELOAD_PEERS};
 use crate::table::{mib, pct_change, si, Table};
@@ -13,7 +13,10 @@ use crate::table::{mib, pct_change, si, Table};
 /// The reference of the full matrix: mimalloc when it was measured, else system.
 pub fn matrix_reference(m: &Matrix) -> Option<String> {
     let allocs = m.allocators();
-    ["mimalloc", "system"].iter().find(|r| allocs.iter().any(|a| a == *r)).map(|s| s.to_string())
+    ["mimalloc", "system"]
+        .iter()
+        .find(|r| allocs.iter().any(|a| a == *r))
+        .map(|s| s.to_string())
 }
 
 /// "hz3-c-packed" → "C-packed"; the preload rows → "C ABI".
@@ -50,7 +53,11 @@ pub fn sys_secs(v: Option<f64>) -> String {
 
 fn ratio_cells(s: Option<Summary>) -> [String; 3] {
     match s {
-        Some(s) => [format!("{:.3}", s.median), format!("{:.3}–{:.3}", s.min, s.max), format!("{:.1}%", s.cv * 100.0)],
+        Some(s) => [
+            format!("{:.3}", s.median),
+            format!("{:.3}–{:.3}", s.min, s.max),
+            format!("{:.1}%", s.cv * 100.0),
+        ],
         None => ["—".into(), "—".into(), "—".into()],
     }
 }
@@ -63,15 +70,29 @@ fn notes(c: &Cell) -> String {
             // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
             n.push(format!("{invalid}/{} INVALID (cut short)", c.runs.len()));
         } else {
-            let worst = c.fallback_rates.iter().flatten().copied().fold(0.0f64, f64::max);
-            n.push(format!("{invalid}/{} INVALID (fallback up to {:.2}%)", c.runs.len(), worst * 100.0));
+            let worst = c
+                .fallback_rates
+                .iter()
+                .flatten()
+                .copied()
+                .fold(0.0f64, f64::max);
+            n.push(format!(
+                "{invalid}/{} INVALID (fallback up to {:.2}%)",
+                c.runs.len(),
+                worst * 100.0
+            ));
         }
     }
     let failed = c.failed_runs();
     if failed > 0 {
         n.push(format!("{failed}/{} FAILED", c.runs.len()));
     }
-    if let Some(skipped) = c.extra.get("handoffs_skipped").map(|v| v.iter().flatten().sum::<f64>()).filter(|s| *s > 0.0) {
+    if let Some(skipped) = c
+        .extra
+        .get("handoffs_skipped")
+        .map(|v| v.iter().flatten().sum::<f64>())
+        .filter(|s| *s > 0.0)
+    {
         // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
         n.push(format!("{skipped:.0} hand-offs skipped"));
     }
@@ -97,17 +118,51 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
     let workload = "xmalloc";
     m.cell(workload, &seed_order(m).first()?.clone())?;
     let has_a = m.cell(workload, "hz3-a").is_some();
-    let mut t = Table::new(&["config", "variant", "free/sec", "spread (min–max)", "±", "vs A", "vs A min..max", "CV", "notes"]);
+    let mut t = Table::new(&[
+        "config",
+        "variant",
+        "free/sec",
+        "spread (min–max)",
+        "±",
+        "vs A",
+        "vs A min..max",
+        "CV",
+        "notes",
+    ]);
     for a in seed_order(m) {
-        let Some(c) = m.cell(workload, &a) else { continue };
-        let Some(s) = c.summary() else {
-            t.row(vec![a.clone(), variant(&a), "—".into(), "—".into(), "".into(), "".into(), "".into(), "".into(), notes(c)]);
+        let Some(c) = m.cell(workload, &a) else {
             continue;
         };
-        let half = if s.median > 0.0 { (s.max - s.min) / 2.0 / s.median * 100.0 } else { 0.0 };
-        let vs_a = if a == "hz3-a" { None } else { m.ratio(workload, &a, "hz3-a") };
+        let Some(s) = c.summary() else {
+            t.row(vec![
+                a.clone(),
+                variant(&a),
+                "—".into(),
+                "—".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                notes(c),
+            ]);
+            continue;
+        };
+        let half = if s.median > 0.0 {
+            (s.max - s.min) / 2.0 / s.median * 100.0
+        } else {
+            0.0
+        };
+        let vs_a = if a == "hz3-a" {
+            None
+        } else {
+            m.ratio(workload, &a, "hz3-a")
+        };
         let (va, vr, vc) = match vs_a {
-            Some(r) => (pct_change(r.median), format!("{}..{}", pct_change(r.min), pct_change(r.max)), format!("{:.1}%", r.cv * 100.0)),
+            Some(r) => (
+                pct_change(r.median),
+                format!("{}..{}", pct_change(r.min), pct_change(r.max)),
+                format!("{:.1}%", r.cv * 100.0),
+            ),
             None if a == "hz3-a" => ("—".into(), "".into(), "".into()),
             None => ("".into(), "".into(), "".into()),
         };
@@ -268,24 +323,38 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             let vs_a = if a == "hz3-a" {
                 "—".into()
             } else {
-                m.ratio(w, a, "hz3-a").map_or("".into(), |r| format!("{:.3}", r.median))
+                m.ratio(w, a, "hz3-a")
+                    .map_or("".into(), |r| format!("{:.3}", r.median))
             };
             let r = match (&rss, c.peak_rss_median()) {
                 (Some((pn, low)), Some(mine)) if *low > 0.0 => format!("{:.2} ({pn})", mine / low),
                 _ => "—".into(),
             };
-            t.row(vec![w.clone(), a.clone(), peer.clone(), rm, rr, rc, vs_a, r]);
+            t.row(vec![
+                w.clone(),
+                a.clone(),
+                peer.clone(),
+                rm,
+                rr,
+                rc,
+                vs_a,
+                r,
+            ]);
         }
     }
     if !any {
         return None;
     }
-    let mut out = String::from("== hz3 against the best peer of each workload (peers: mimalloc, jemalloc, snmalloc) ==\n");
+    let mut out = String::from(
+        "== hz3 against the best peer of each workload (peers: mimalloc, jemalloc, snmalloc) ==\n",
+    );
     out.push_str(&t.render());
     out.push_str(
         "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
     );
-    if m.allocators().iter().any(|a| a == PRELOAD) && m.allocators().iter().any(|a| c_peers.contains(&a.as_str())) {
+    if m.allocators().iter().any(|a| a == PRELOAD)
+        && m.allocators().iter().any(|a| c_peers.contains(&a.as_str()))
+    {
         out.push_str("hz3-preload is compared with the peers' C libraries under LD_PRELOAD (mimalloc-preload, jemalloc-preload): C malloc/free against C malloc/free.\n");
     }
     Some(out)
@@ -297,7 +366,14 @@ fn stat_num(stats: &Value, k: &str) -> Option<f64> {
 
 /// Table 3: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
-    let mut t = Table::new(&["allocator", "workload", "remote frees", "objects/drained page", "empty→non-empty", "RMWs/remote free"]);
+    let mut t = Table::new(&[
+        "allocator",
+        "workload",
+        "remote frees",
+        "objects/drained page",
+        "empty→non-empty",
+        "RMWs/remote free",
+    ]);
     let mut any = false;
     let mut all_zero = true;
     let mut quiet: Vec<String> = Vec::new();
@@ -340,7 +416,10 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     if all_zero {
         out.push_str("(every counter is zero: this hz3-alloc build counts nothing yet)\n");
     } else if !quiet.is_empty() {
-        out.push_str(&format!("Not shown (no remote frees counted): {}.\n", quiet.join(", ")));
+        out.push_str(&format!(
+            "Not shown (no remote frees counted): {}.\n",
+            quiet.join(", ")
+        ));
     }
     Some(out)
 }
@@ -416,7 +495,10 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
         "µs/thread",
         "threads/s",
     ]);
-    let per = |a: &str| m.cell(w, a).and_then(|c| c.extra_median("rss_per_thread_kib"));
+    let per = |a: &str| {
+        m.cell(w, a)
+            .and_then(|c| c.extra_median("rss_per_thread_kib"))
+    };
     let mut any = false;
     for c in m.cells.iter().filter(|c| c.workload == w) {
         any = true;
@@ -441,7 +523,9 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
     if !any {
         return None;
     }
-    let mut out = String::from("== threads-many: footprint and cost per live thread (medians over rounds) ==\n");
+    let mut out = String::from(
+        "== threads-many: footprint and cost per live thread (medians over rounds) ==\n",
+    );
     out.push_str(&t.render());
     out.push_str(
         "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n",
@@ -467,7 +551,14 @@ pub fn sweep_tables(m: &Matrix) -> String {
         }
         for a in m.allocators() {
             let cells: Vec<Option<&Cell>> = counts.iter().map(|t| m.cell_at(w, &a, *t)).collect();
-            let Some(unit) = cells.iter().flatten().map(|c| c.unit.clone()).find(|u| !u.is_empty()) else { continue };
+            let Some(unit) = cells
+                .iter()
+                .flatten()
+                .map(|c| c.unit.clone())
+                .find(|u| !u.is_empty())
+            else {
+                continue;
+            };
             let mut r = vec![w.clone(), a.clone(), unit];
             let mut s = vec![w.clone(), a.clone(), "MiB".into()];
             for (t, c) in counts.iter().zip(&cells) {
@@ -479,12 +570,21 @@ pub fn sweep_tables(m: &Matrix) -> String {
                 let median = c.summary().map_or("—".into(), |x| si(x.median));
                 let ratio = match &reference {
                     Some(rf) if *rf == a => String::new(),
-                    Some(rf) => m.ratio_at(w, &a, rf, *t).map_or(" ×—".into(), |x| format!(" ×{:.2}", x.median)),
+                    Some(rf) => m
+                        .ratio_at(w, &a, rf, *t)
+                        .map_or(" ×—".into(), |x| format!(" ×{:.2}", x.median)),
                     None => String::new(),
                 };
-                let flag = if c.invalid_runs() > 0 || c.failed_runs() > 0 { "!" } else { "" };
+                let flag = if c.invalid_runs() > 0 || c.failed_runs() > 0 {
+                    "!"
+                } else {
+                    ""
+                };
                 r.push(format!("{median}{ratio}{flag}"));
-                s.push(c.peak_rss_median().map_or("—".into(), |k| format!("{:.1}", k / 1024.0)));
+                s.push(
+                    c.peak_rss_median()
+                        .map_or("—".into(), |k| format!("{:.1}", k / 1024.0)),
+                );
             }
             rate.row(r);
             rss.row(s);
@@ -527,7 +627,7 @@ mod tests {
         assert!(mt.contains("×mimalloc"), "{mt}");
         assert!(mt.contains("0.667"), "{mt}"); // hz3-a / mimalloc on xmalloc
         assert!(mt.contains("0.500"), "{mt}"); // hz3-a / mimalloc on local-fixed
-        // Best peer on xmalloc: mimalloc (the only peer); hz3-a is 2/3 of it in every round.
+                                               // Best peer on xmalloc: mimalloc (the only peer); hz3-a is 2/3 of it in every round.
         let pt = peer_table(&m).unwrap();
         assert!(pt.contains("best peer") && pt.contains("0.667"), "{pt}");
         let st = stats_table(&m).unwrap();
@@ -537,23 +637,41 @@ mod tests {
     #[test]
     fn matrix_table_shows_faults_and_system_time() {
         // synthetic(): round i has 500 + i minor faults over 1000 (i + 1) ops, sys 0.125 (i + 1) s.
-        let m = synthetic(3, &[("large-churn", "system", &[1.0, 2.0, 3.0]), ("large-churn", "hz3-a", &[2.0, 4.0, 6.0])]);
+        let m = synthetic(
+            3,
+            &[
+                ("large-churn", "system", &[1.0, 2.0, 3.0]),
+                ("large-churn", "hz3-a", &[2.0, 4.0, 6.0]),
+            ],
+        );
         let mt = matrix_table(&m);
         assert!(mt.contains("minflt/1k ops") && mt.contains("sys s"), "{mt}");
-        let row = mt.lines().find(|l| l.starts_with("large-churn") && l.contains("hz3-a")).unwrap();
+        let row = mt
+            .lines()
+            .find(|l| l.starts_with("large-churn") && l.contains("hz3-a"))
+            .unwrap();
         assert!(row.contains("250.5") && row.contains("0.25"), "{row}");
     }
 
     #[test]
     fn old_files_without_usage_print_dashes() {
-        let mut m = synthetic(2, &[("xmalloc", "system", &[1.0, 2.0]), ("xmalloc", "hz3-a", &[2.0, 4.0])]);
+        let mut m = synthetic(
+            2,
+            &[
+                ("xmalloc", "system", &[1.0, 2.0]),
+                ("xmalloc", "hz3-a", &[2.0, 4.0]),
+            ],
+        );
         for c in &mut m.cells {
             c.ops = vec![None; 2];
             c.minor_faults = vec![None; 2];
             c.sys_s = vec![None; 2];
         }
         let mt = matrix_table(&m);
-        let row = mt.lines().find(|l| l.starts_with("xmalloc") && l.contains("hz3-a")).unwrap();
+        let row = mt
+            .lines()
+            .find(|l| l.starts_with("xmalloc") && l.contains("hz3-a"))
+            .unwrap();
         let cols: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(&cols[cols.len() - 2..], &["—", "—"], "{row}");
         assert_eq!(faults_per_kop(Some(0.001)), "<0.01");
@@ -583,14 +701,34 @@ mod tests {
             ],
         );
         let out = render_all(&m);
-        assert!(out.contains("######## --threads 1 ########") && out.contains("######## --threads 4 ########"), "{out}");
+        assert!(
+            out.contains("######## --threads 1 ########")
+                && out.contains("######## --threads 4 ########"),
+            "{out}"
+        );
         // The seed-style xmalloc table at each count, with its thread count in the title.
-        assert!(out.contains("1 producers + 1 consumers") && out.contains("4 producers + 4 consumers"), "{out}");
+        assert!(
+            out.contains("1 producers + 1 consumers") && out.contains("4 producers + 4 consumers"),
+            "{out}"
+        );
         assert_eq!(out.matches("== S121 matrix on xmalloc").count(), 2);
-        let sweep = &out[out.find("== Thread sweep: throughput").expect("sweep table")..];
-        let row = sweep.lines().find(|l| l.starts_with("xmalloc") && l.contains("hz3-a")).unwrap();
-        assert!(row.contains("20.00 ×2.00") && row.contains("20.00 ×0.50"), "{row}");
-        assert!(sweep.contains("T=1") && sweep.contains("T=4") && sweep.contains("peak RSS against --threads"), "{sweep}");
+        let sweep = &out[out
+            .find("== Thread sweep: throughput")
+            .expect("sweep table")..];
+        let row = sweep
+            .lines()
+            .find(|l| l.starts_with("xmalloc") && l.contains("hz3-a"))
+            .unwrap();
+        assert!(
+            row.contains("20.00 ×2.00") && row.contains("20.00 ×0.50"),
+            "{row}"
+        );
+        assert!(
+            sweep.contains("T=1")
+                && sweep.contains("T=4")
+                && sweep.contains("peak RSS against --threads"),
+            "{sweep}"
+        );
         // A single count prints no sweep tables.
         assert!(!render_all(&m.at_threads(4)).contains("Thread sweep"));
     }
@@ -608,25 +746,48 @@ mod tests {
             ],
         );
         let pt = peer_table(&m).unwrap();
-        let row = |a: &str| pt.lines().find(|l| l.starts_with("local-mixed") && l.split_whitespace().nth(1) == Some(a)).unwrap().to_string();
-        assert!(row("hz3-a").contains("mimalloc") && row("hz3-a").contains("1.500"), "{pt}");
-        assert!(row("hz3-preload").contains("jemalloc-preload") && row("hz3-preload").contains("1.600"), "{pt}");
+        let row = |a: &str| {
+            pt.lines()
+                .find(|l| l.starts_with("local-mixed") && l.split_whitespace().nth(1) == Some(a))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            row("hz3-a").contains("mimalloc") && row("hz3-a").contains("1.500"),
+            "{pt}"
+        );
+        assert!(
+            row("hz3-preload").contains("jemalloc-preload") && row("hz3-preload").contains("1.600"),
+            "{pt}"
+        );
         assert!(pt.contains("C malloc/free against C malloc/free"), "{pt}");
         // The preload rows close the seed table's order.
         let seed = seed_order(&m);
-        assert_eq!(&seed[seed.len() - 3..], ["hz3-preload", "mimalloc-preload", "jemalloc-preload"]);
+        assert_eq!(
+            &seed[seed.len() - 3..],
+            ["hz3-preload", "mimalloc-preload", "jemalloc-preload"]
+        );
     }
 
     #[test]
     fn threads_many_prints_the_footprint_per_thread() {
         // synthetic(): rss_per_thread_kib is 10 (i + 1) in round i, live_threads 1000.
-        let mut m = synthetic(3, &[("threads-many", "system", &[1.0, 2.0, 3.0]), ("threads-many", "hz3-a", &[2.0, 4.0, 6.0])]);
+        let mut m = synthetic(
+            3,
+            &[
+                ("threads-many", "system", &[1.0, 2.0, 3.0]),
+                ("threads-many", "hz3-a", &[2.0, 4.0, 6.0]),
+            ],
+        );
         for v in m.cells[1].extra.get_mut("rss_per_thread_kib").unwrap() {
             *v = v.map(|x| x * 3.0);
         }
         let t = threads_many_table(&m).unwrap();
         let row = t.lines().find(|l| l.starts_with("hz3-a")).unwrap();
-        assert!(row.contains("1000") && row.contains("60.0 KiB") && row.contains("3.00"), "{t}");
+        assert!(
+            row.contains("1000") && row.contains("60.0 KiB") && row.contains("3.00"),
+            "{t}"
+        );
         assert!(render_one(&m).contains("== threads-many"));
         assert!(threads_many_table(&synthetic(1, &[("xmalloc", "system", &[1.0])])).is_none());
     }
@@ -634,7 +795,10 @@ mod tests {
     #[test]
     fn notes_are_printed() {
         let mut m = synthetic(1, &[("xmalloc", "system", &[1.0])]);
-        m.config.extra.insert("notes".into(), serde_json::json!(["jemalloc-preload skipped: not installed"]));
+        m.config.extra.insert(
+            "notes".into(),
+            serde_json::json!(["jemalloc-preload skipped: not installed"]),
+        );
         assert!(render_all(&m).contains("notes:\n  jemalloc-preload skipped: not installed"));
     }
 

@@ -65,27 +65,43 @@ fn get<'a>(o: &'a Map<String, Value>, k: &str) -> Result<&'a Value, String> {
     o.get(k).ok_or_else(|| format!("missing key {k:?}"))
 }
 fn get_str(o: &Map<String, Value>, k: &str) -> Result<String, String> {
-    get(o, k)?.as_str().map(String::from).ok_or_else(|| format!("{k:?} is not a string"))
+    get(o, k)?
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| format!("{k:?} is not a string"))
 }
 fn get_u64(o: &Map<String, Value>, k: &str) -> Result<u64, String> {
-    get(o, k)?.as_u64().ok_or_else(|| format!("{k:?} is not a non-negative integer"))
+    get(o, k)?
+        .as_u64()
+        .ok_or_else(|| format!("{k:?} is not a non-negative integer"))
 }
 fn get_f64(o: &Map<String, Value>, k: &str) -> Result<f64, String> {
-    get(o, k)?.as_f64().ok_or_else(|| format!("{k:?} is not a number"))
+    get(o, k)?
+        .as_f64()
+        .ok_or_else(|| format!("{k:?} is not a number"))
 }
 fn get_bool(o: &Map<String, Value>, k: &str) -> Result<bool, String> {
-    get(o, k)?.as_bool().ok_or_else(|| format!("{k:?} is not a boolean"))
+    get(o, k)?
+        .as_bool()
+        .ok_or_else(|| format!("{k:?} is not a boolean"))
 }
 fn opt_f64(v: &Value) -> Result<Option<f64>, String> {
     match v {
         Value::Null => Ok(None),
-        v => v.as_f64().map(Some).ok_or_else(|| format!("not a number or null: {v}")),
+        v => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("not a number or null: {v}")),
     }
 }
 
 /// Parses the last JSON line of a bench binary's stdout.
 pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line in output")?;
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or("no JSON line in output")?;
     let v: Value = serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))?;
     let o = v.as_object().ok_or("JSON line is not an object")?;
     Ok(RunLine {
@@ -187,13 +203,23 @@ impl Cell {
         self.sys_s[round] = r.usage.sys_s;
         let rounds = self.runs.len();
         for (k, v) in &r.extra {
-            self.extra.entry(k.clone()).or_insert_with(|| vec![None; rounds])[round] = v.as_f64();
+            self.extra
+                .entry(k.clone())
+                .or_insert_with(|| vec![None; rounds])[round] = v.as_f64();
         }
     }
 
     /// Median over rounds of the workload's extra figure `k`.
     pub fn extra_median(&self, k: &str) -> Option<f64> {
-        median(&self.extra.get(k)?.iter().flatten().copied().collect::<Vec<_>>())
+        median(
+            &self
+                .extra
+                .get(k)?
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Per round: minor page faults per 1000 operations (None when unknown or no operations).
@@ -210,7 +236,13 @@ impl Cell {
 
     /// Median over rounds of minor faults per 1000 operations.
     pub fn minor_faults_per_kop(&self) -> Option<f64> {
-        median(&self.minor_faults_per_kop_runs().into_iter().flatten().collect::<Vec<_>>())
+        median(
+            &self
+                .minor_faults_per_kop_runs()
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Median over rounds of the process's system time, in seconds.
@@ -227,12 +259,23 @@ impl Cell {
     }
 
     pub fn peak_rss_median(&self) -> Option<f64> {
-        median(&self.rss_kib.iter().flatten().map(|&k| k as f64).collect::<Vec<_>>())
+        median(
+            &self
+                .rss_kib
+                .iter()
+                .flatten()
+                .map(|&k| k as f64)
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Rounds whose run completed but broke the validity rule.
     pub fn invalid_runs(&self) -> usize {
-        self.runs.iter().zip(&self.valid).filter(|(r, v)| r.is_some() && !**v).count()
+        self.runs
+            .iter()
+            .zip(&self.valid)
+            .filter(|(r, v)| r.is_some() && !**v)
+            .count()
     }
 
     pub fn failed_runs(&self) -> usize {
@@ -290,7 +333,9 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
     let (mut phys, mut cores_field): (Option<String>, Option<u64>) = (None, None);
     let mut sockets: Vec<String> = Vec::new();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         match k {
             "processor" => {
@@ -352,20 +397,27 @@ pub enum CpuMatch {
 
 impl Machine {
     pub fn detect() -> Machine {
-        let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);
-        let info = std::fs::read_to_string("/proc/cpuinfo").map(|s| parse_cpuinfo(&s)).unwrap_or_default();
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(1);
+        let info = std::fs::read_to_string("/proc/cpuinfo")
+            .map(|s| parse_cpuinfo(&s))
+            .unwrap_or_default();
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
-        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok().and_then(|s| parse_thp(&s));
-        let rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-            .arg("-V")
-            .current_dir(crate::runner::workspace_root())
-            .output()
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|s| !s.is_empty());
+            .and_then(|s| parse_thp(&s));
+        let rustc =
+            std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+                .arg("-V")
+                .current_dir(crate::runner::workspace_root())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|s| !s.is_empty());
         Machine {
             cpus,
             cpu_model: info.model_name.clone().unwrap_or_else(|| "unknown".into()),
@@ -384,8 +436,14 @@ impl Machine {
 
     /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
     pub fn cpu_id(&self) -> Option<String> {
-        let (v, f, m) = (self.cpu_vendor.as_ref()?, self.cpu_family?, self.cpu_model_number?);
-        let stepping = self.cpu_stepping.map_or(String::new(), |s| format!(" stepping {s}"));
+        let (v, f, m) = (
+            self.cpu_vendor.as_ref()?,
+            self.cpu_family?,
+            self.cpu_model_number?,
+        );
+        let stepping = self
+            .cpu_stepping
+            .map_or(String::new(), |s| format!(" stepping {s}"));
         Some(format!("{v} family {f} model {m}{stepping}"))
     }
 
@@ -399,7 +457,12 @@ impl Machine {
             parts.push(format!("{mhz:.0} MHz"));
         }
         parts.push(match self.cpu_cores {
-            Some(c) => format!("{} CPUs ({c} cores{})", self.cpus, self.logical_cpus.map_or(String::new(), |l| format!(", {l} logical"))),
+            Some(c) => format!(
+                "{} CPUs ({c} cores{})",
+                self.cpus,
+                self.logical_cpus
+                    .map_or(String::new(), |l| format!(", {l} logical"))
+            ),
             None => format!("{} CPUs", self.cpus),
         });
         if let Some(t) = &self.thp {
@@ -416,11 +479,18 @@ impl Machine {
     /// code runs at very different speeds on CPUs of one family, and ratios move with them).
     pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
         let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
-            let which = if self.cpu_id_key().is_none() { "the baseline" } else { "the current file" };
+            let which = if self.cpu_id_key().is_none() {
+                "the baseline"
+            } else {
+                "the current file"
+            };
             let names = if self.cpu_model == other.cpu_model {
                 format!("both name \"{}\"", self.cpu_model)
             } else {
-                format!("baseline \"{}\", current \"{}\"", self.cpu_model, other.cpu_model)
+                format!(
+                    "baseline \"{}\", current \"{}\"",
+                    self.cpu_model, other.cpu_model
+                )
             };
             return CpuMatch::Unknown(format!(
                 "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
@@ -447,7 +517,11 @@ impl Machine {
     }
 
     fn cpu_id_key(&self) -> Option<(String, u64, u64)> {
-        Some((self.cpu_vendor.clone()?, self.cpu_family?, self.cpu_model_number?))
+        Some((
+            self.cpu_vendor.clone()?,
+            self.cpu_family?,
+            self.cpu_model_number?,
+        ))
     }
 
     pub fn to_json(&self) -> Value {
@@ -531,12 +605,16 @@ impl Matrix {
     /// The cell of (workload, allocator): in a sweep, the one at the smallest thread count (use
     /// [`Matrix::at_threads`] for one count's view, where it is unique).
     pub fn cell(&self, workload: &str, allocator: &str) -> Option<&Cell> {
-        self.cells.iter().find(|c| c.workload == workload && c.allocator == allocator)
+        self.cells
+            .iter()
+            .find(|c| c.workload == workload && c.allocator == allocator)
     }
 
     /// The cell of (workload, allocator) measured at `--threads t`.
     pub fn cell_at(&self, workload: &str, allocator: &str, t: u64) -> Option<&Cell> {
-        self.cells.iter().find(|c| c.workload == workload && c.allocator == allocator && c.sweep_threads == t)
+        self.cells
+            .iter()
+            .find(|c| c.workload == workload && c.allocator == allocator && c.sweep_threads == t)
     }
 
     /// Summary of `allocator`'s per-round ratios to `reference` on `workload`.
@@ -546,7 +624,13 @@ impl Matrix {
     }
 
     /// [`Matrix::ratio`] at `--threads t` (both cells measured at that count, in the same rounds).
-    pub fn ratio_at(&self, workload: &str, allocator: &str, reference: &str, t: u64) -> Option<Summary> {
+    pub fn ratio_at(
+        &self,
+        workload: &str,
+        allocator: &str,
+        reference: &str,
+        t: u64,
+    ) -> Option<Summary> {
         let a = self.cell_at(workload, allocator, t)?;
         let r = self.cell_at(workload, reference, t)?;
         ratio_summary(&a.runs, &r.runs, a.higher_is_better)
@@ -579,7 +663,11 @@ impl Matrix {
             .extra
             .get("notes")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -605,7 +693,9 @@ impl Matrix {
 
     pub fn to_json(&self) -> Value {
         let summary_json = |s: Option<Summary>| match s {
-            Some(s) => json!({"median": s.median, "min": s.min, "max": s.max, "cv": s.cv, "rounds": s.n}),
+            Some(s) => {
+                json!({"median": s.median, "min": s.min, "max": s.max, "cv": s.cv, "rounds": s.n})
+            }
             None => Value::Null,
         };
         let results: Vec<Value> = self
@@ -631,8 +721,17 @@ impl Matrix {
                 }
                 let mut ratios = Map::new();
                 for r in RATIO_REFERENCES {
-                    if *r != c.allocator && self.cell_at(&c.workload, r, c.sweep_threads).is_some() {
-                        ratios.insert(r.to_string(), summary_json(self.ratio_at(&c.workload, &c.allocator, r, c.sweep_threads)));
+                    if *r != c.allocator && self.cell_at(&c.workload, r, c.sweep_threads).is_some()
+                    {
+                        ratios.insert(
+                            r.to_string(),
+                            summary_json(self.ratio_at(
+                                &c.workload,
+                                &c.allocator,
+                                r,
+                                c.sweep_threads,
+                            )),
+                        );
                     }
                 }
                 o.insert("ratios".into(), Value::Object(ratios));
@@ -648,7 +747,10 @@ impl Matrix {
                 o.insert("major_faults_runs".into(), json!(c.major_faults));
                 o.insert("user_s_runs".into(), json!(c.user_s));
                 o.insert("sys_s_runs".into(), json!(c.sys_s));
-                o.insert("minor_faults_per_kop".into(), json!(c.minor_faults_per_kop()));
+                o.insert(
+                    "minor_faults_per_kop".into(),
+                    json!(c.minor_faults_per_kop()),
+                );
                 o.insert("sys_s".into(), json!(c.sys_s_median()));
                 if !c.extra.is_empty() {
                     o.insert("extra_runs".into(), json!(c.extra));
@@ -682,10 +784,26 @@ impl Matrix {
         let machine = Machine::from_json(m)?;
         let c = o["config"].as_object().unwrap();
         let names = |k: &str| -> Vec<String> {
-            c.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+            c.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let mut extra = c.clone();
-        for k in ["runs", "duration_ms", "threads", "threads_sweep", "mode", "quick", "allocators", "workloads"] {
+        for k in [
+            "runs",
+            "duration_ms",
+            "threads",
+            "threads_sweep",
+            "mode",
+            "quick",
+            "allocators",
+            "workloads",
+        ] {
             extra.remove(k);
         }
         let threads = get_u64(c, "threads")?;
@@ -707,11 +825,21 @@ impl Matrix {
         let mut cells = Vec::new();
         for r in o["results"].as_array().unwrap() {
             let r = r.as_object().unwrap();
-            let runs: Vec<Option<f64>> = r["runs"].as_array().unwrap().iter().map(opt_f64).collect::<Result<_, _>>()?;
+            let runs: Vec<Option<f64>> = r["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(opt_f64)
+                .collect::<Result<_, _>>()?;
             let n = runs.len();
             let rss_kib = match r.get("peak_rss_kib_runs").and_then(Value::as_array) {
                 Some(a) => a.iter().map(Value::as_u64).collect(),
-                None => vec![r.get("peak_rss_kib").and_then(Value::as_f64).map(|x| x as u64); n],
+                None => vec![
+                    r.get("peak_rss_kib")
+                        .and_then(Value::as_f64)
+                        .map(|x| x as u64);
+                    n
+                ],
             };
             let valid = match r.get("valid_runs").and_then(Value::as_array) {
                 Some(a) => a.iter().map(|b| b.as_bool().unwrap_or(true)).collect(),
@@ -724,16 +852,25 @@ impl Matrix {
                 .unwrap_or_default();
             // Added later: a file without them reads as "unknown" in every round.
             let per_round = |k: &str| -> Vec<Option<f64>> {
-                r.get(k).and_then(Value::as_array).map(|a| a.iter().map(Value::as_f64).collect()).unwrap_or_else(|| vec![None; n])
+                r.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(Value::as_f64).collect())
+                    .unwrap_or_else(|| vec![None; n])
             };
             let per_round_u64 = |k: &str| -> Vec<Option<u64>> {
-                r.get(k).and_then(Value::as_array).map(|a| a.iter().map(Value::as_u64).collect()).unwrap_or_else(|| vec![None; n])
+                r.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(Value::as_u64).collect())
+                    .unwrap_or_else(|| vec![None; n])
             };
             cells.push(Cell {
                 workload: get_str(r, "workload")?,
                 allocator: get_str(r, "allocator")?,
                 threads: get_u64(r, "threads")?,
-                sweep_threads: r.get("sweep_threads").and_then(Value::as_u64).unwrap_or(threads),
+                sweep_threads: r
+                    .get("sweep_threads")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(threads),
                 metric: get_str(r, "metric")?,
                 unit: get_str(r, "unit")?,
                 higher_is_better: get_bool(r, "higher_is_better")?,
@@ -741,7 +878,10 @@ impl Matrix {
                 rss_kib,
                 valid,
                 fallback_rates,
-                stats: r.get("stats").cloned().filter(|s| s.as_object().is_some_and(|m| !m.is_empty())),
+                stats: r
+                    .get("stats")
+                    .cloned()
+                    .filter(|s| s.as_object().is_some_and(|m| !m.is_empty())),
                 ops: per_round_u64("ops_runs"),
                 minor_faults: per_round_u64("minor_faults_runs"),
                 major_faults: per_round_u64("major_faults_runs"),
@@ -752,7 +892,14 @@ impl Matrix {
                     .and_then(Value::as_object)
                     .map(|o| {
                         o.iter()
-                            .map(|(k, v)| (k.clone(), v.as_array().map(|a| a.iter().map(Value::as_f64).collect()).unwrap_or_default()))
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_array()
+                                        .map(|a| a.iter().map(Value::as_f64).collect())
+                                        .unwrap_or_default(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -761,16 +908,27 @@ impl Matrix {
         let failures = o
             .get("failures")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
-        Ok(Matrix { machine, config, cells, failures })
+        Ok(Matrix {
+            machine,
+            config,
+            cells,
+            failures,
+        })
     }
 }
 
 /// Checks a results document against schema hz3-bench/1; returns every problem found.
 pub fn validate(v: &Value) -> Result<(), Vec<String>> {
     let mut errs = Vec::new();
-    let Some(o) = v.as_object() else { return Err(vec!["top level is not an object".into()]) };
+    let Some(o) = v.as_object() else {
+        return Err(vec!["top level is not an object".into()]);
+    };
     match o.get("schema").and_then(Value::as_str) {
         Some(SCHEMA) => {}
         Some(s) => errs.push(format!("schema is {s:?}, expected {SCHEMA:?}")),
@@ -794,7 +952,11 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                     Some(v) if !*string && v.as_f64().is_some_and(|f| f >= 0.0) => {}
                     Some(_) => errs.push(format!(
                         "machine.{k} must be null or {}",
-                        if *string { "a string" } else { "a non-negative number" }
+                        if *string {
+                            "a string"
+                        } else {
+                            "a non-negative number"
+                        }
                     )),
                 }
             }
@@ -815,8 +977,11 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
             }
             match c.get("threads_sweep") {
                 None => {}
-                Some(Value::Array(a)) if !a.is_empty() && a.iter().all(|t| t.as_u64().is_some_and(|t| t > 0)) => {}
-                Some(_) => errs.push("config.threads_sweep must be a non-empty array of positive integers".into()),
+                Some(Value::Array(a))
+                    if !a.is_empty() && a.iter().all(|t| t.as_u64().is_some_and(|t| t > 0)) => {}
+                Some(_) => errs.push(
+                    "config.threads_sweep must be a non-empty array of positive integers".into(),
+                ),
             }
             match get_str(c, "mode").as_deref() {
                 Ok("quick") | Ok("full") => {}
@@ -876,7 +1041,10 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
         };
         if let (Some(runs), Some(n)) = (&runs, rounds) {
             if runs.len() != n {
-                e(format!("runs has {} entries, config.runs is {n}", runs.len()));
+                e(format!(
+                    "runs has {} entries, config.runs is {n}",
+                    runs.len()
+                ));
             }
         }
         let mut stat = |k: &str| match r.get(k).map(opt_f64) {
@@ -923,9 +1091,19 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                     e(format!("{k} has {} entries, config.runs is {n}", a.len()));
                 }
             }
-            let ok = |x: &Value| x.is_null() || if integer { x.as_u64().is_some() } else { x.as_f64().is_some_and(|f| f >= 0.0) };
+            let ok = |x: &Value| {
+                x.is_null()
+                    || if integer {
+                        x.as_u64().is_some()
+                    } else {
+                        x.as_f64().is_some_and(|f| f >= 0.0)
+                    }
+            };
             if !a.iter().all(ok) {
-                e(format!("{k}: every entry must be null or a non-negative {}", if integer { "integer" } else { "number" }));
+                e(format!(
+                    "{k}: every entry must be null or a non-negative {}",
+                    if integer { "integer" } else { "number" }
+                ));
             }
         }
         match r.get("extra_runs") {
@@ -933,10 +1111,13 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
             Some(Value::Object(x)) => {
                 for (k, v) in x {
                     let ok = v.as_array().is_some_and(|a| {
-                        rounds.is_none_or(|n| a.len() == n) && a.iter().all(|x| x.is_null() || x.is_number())
+                        rounds.is_none_or(|n| a.len() == n)
+                            && a.iter().all(|x| x.is_null() || x.is_number())
                     });
                     if !ok {
-                        e(format!("extra_runs.{k} must have config.runs entries, each a number or null"));
+                        e(format!(
+                            "extra_runs.{k} must have config.runs entries, each a number or null"
+                        ));
                     }
                 }
             }
@@ -949,7 +1130,10 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                 Some(_) => e(format!("{k} must be null or a non-negative number")),
             }
         }
-        let hz3 = r.get("allocator").and_then(Value::as_str).is_some_and(crate::strategies::is_hz3);
+        let hz3 = r
+            .get("allocator")
+            .and_then(Value::as_str)
+            .is_some_and(crate::strategies::is_hz3);
         match r.get("stats") {
             Some(Value::Object(_)) => {}
             Some(_) => e("stats is not an object".into()),
@@ -966,9 +1150,12 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
 
 /// Reads and validates a results file, with messages that name the file.
 pub fn load(path: &std::path::Path) -> Result<Matrix, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
-    Matrix::from_json(&v).map_err(|e| format!("{} does not follow schema {SCHEMA}: {e}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    Matrix::from_json(&v)
+        .map_err(|e| format!("{} does not follow schema {SCHEMA}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -995,7 +1182,13 @@ pub mod tests {
 
     /// A small synthetic matrix: `values[(workload, allocator)] = runs`, measured at 2 threads.
     pub fn synthetic(rounds: usize, values: &[(&str, &str, &[f64])]) -> Matrix {
-        synthetic_at(rounds, &values.iter().map(|(w, a, r)| (*w, *a, 2u64, *r)).collect::<Vec<_>>())
+        synthetic_at(
+            rounds,
+            &values
+                .iter()
+                .map(|(w, a, r)| (*w, *a, 2u64, *r))
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// A synthetic matrix whose cells name their `--threads` value (a sweep when they differ).
@@ -1017,9 +1210,15 @@ pub mod tests {
                             value: *v,
                             peak_rss_kib: 1000 + i as u64,
                             valid: true,
-                            extra: [("live_threads".to_string(), json!(1000.0)), ("rss_per_thread_kib".to_string(), json!(10.0 * (i as f64 + 1.0)))]
-                                .into_iter()
-                                .collect(),
+                            extra: [
+                                ("live_threads".to_string(), json!(1000.0)),
+                                (
+                                    "rss_per_thread_kib".to_string(),
+                                    json!(10.0 * (i as f64 + 1.0)),
+                                ),
+                            ]
+                            .into_iter()
+                            .collect(),
                             stats: None,
                             ops: Some(1000 * (i as u64 + 1)),
                             usage: Usage {
@@ -1032,7 +1231,8 @@ pub mod tests {
                     );
                 }
                 if crate::strategies::is_hz3(a) {
-                    c.stats = Some(json!({"remote_frees": 10, "derived": {"rmw_per_remote_free": 1.0}}));
+                    c.stats =
+                        Some(json!({"remote_frees": 10, "derived": {"rmw_per_remote_free": 1.0}}));
                 }
                 c
             })
@@ -1059,7 +1259,13 @@ pub mod tests {
 
     #[test]
     fn round_trip() {
-        let m = synthetic(3, &[("xmalloc", "system", &[1.0, 2.0, 3.0]), ("xmalloc", "hz3-a", &[2.0, 4.0, 6.5])]);
+        let m = synthetic(
+            3,
+            &[
+                ("xmalloc", "system", &[1.0, 2.0, 3.0]),
+                ("xmalloc", "hz3-a", &[2.0, 4.0, 6.5]),
+            ],
+        );
         let v = m.to_json();
         validate(&v).unwrap();
         let text = serde_json::to_string_pretty(&v).unwrap();
@@ -1069,7 +1275,10 @@ pub mod tests {
         assert_eq!(r["median"], json!(4.0));
         assert_eq!(r["ratios"]["system"]["median"], json!(2.0));
         assert_eq!(r["stats"]["remote_frees"], json!(10));
-        assert!(v["results"][0].get("stats").is_none(), "no stats key for system");
+        assert!(
+            v["results"][0].get("stats").is_none(),
+            "no stats key for system"
+        );
         assert_eq!(v["config"]["quick"], json!(true));
     }
 
@@ -1093,7 +1302,9 @@ pub mod tests {
             f(&mut v);
             validate(&v).unwrap_err().join("; ")
         };
-        assert!(broken(&|v| v["schema"] = json!("hz3-bench/0")).contains("expected \"hz3-bench/1\""));
+        assert!(
+            broken(&|v| v["schema"] = json!("hz3-bench/0")).contains("expected \"hz3-bench/1\"")
+        );
         assert!(broken(&|v| {
             v.as_object_mut().unwrap().remove("machine");
         })
@@ -1106,7 +1317,10 @@ pub mod tests {
             v["results"][0].as_object_mut().unwrap().remove("stats");
         })
         .contains("stats"));
-        assert!(broken(&|v| v["results"][0]["higher_is_better"] = json!("yes")).contains("higher_is_better"));
+        assert!(
+            broken(&|v| v["results"][0]["higher_is_better"] = json!("yes"))
+                .contains("higher_is_better")
+        );
         assert!(validate(&json!([1, 2])).is_err());
     }
 
@@ -1115,20 +1329,36 @@ pub mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let missing = load(&dir.join("nope.json")).unwrap_err();
-        assert!(missing.contains("cannot read") && missing.contains("nope.json"), "{missing}");
+        assert!(
+            missing.contains("cannot read") && missing.contains("nope.json"),
+            "{missing}"
+        );
         std::fs::write(dir.join("bad.json"), "{ not json").unwrap();
-        assert!(load(&dir.join("bad.json")).unwrap_err().contains("is not valid JSON"));
+        assert!(load(&dir.join("bad.json"))
+            .unwrap_err()
+            .contains("is not valid JSON"));
         std::fs::write(dir.join("wrong.json"), "{\"schema\": \"other\"}").unwrap();
-        assert!(load(&dir.join("wrong.json")).unwrap_err().contains("does not follow schema"));
+        assert!(load(&dir.join("wrong.json"))
+            .unwrap_err()
+            .contains("does not follow schema"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn usage_fields_round_trip_and_validate() {
-        let m = synthetic(3, &[("large-churn", "system", &[1.0, 2.0, 3.0]), ("large-churn", "hz3-a", &[2.0, 4.0, 6.5])]);
+        let m = synthetic(
+            3,
+            &[
+                ("large-churn", "system", &[1.0, 2.0, 3.0]),
+                ("large-churn", "hz3-a", &[2.0, 4.0, 6.5]),
+            ],
+        );
         let c = &m.cells[0];
         // Round i: 500 + i faults over 1000 (i + 1) ops.
-        assert_eq!(c.minor_faults_per_kop_runs(), vec![Some(500.0), Some(250.5), Some(502.0 / 3.0)]);
+        assert_eq!(
+            c.minor_faults_per_kop_runs(),
+            vec![Some(500.0), Some(250.5), Some(502.0 / 3.0)]
+        );
         assert_eq!(c.minor_faults_per_kop(), Some(250.5));
         assert_eq!(c.sys_s_median(), Some(0.25));
         let v = m.to_json();
@@ -1141,11 +1371,17 @@ pub mod tests {
         assert_eq!(r["minor_faults_per_kop"], json!(250.5));
         assert_eq!(r["sys_s"], json!(0.25));
         // The workload's extra figures, per round.
-        assert_eq!(r["extra_runs"]["rss_per_thread_kib"], json!([10.0, 20.0, 30.0]));
+        assert_eq!(
+            r["extra_runs"]["rss_per_thread_kib"],
+            json!([10.0, 20.0, 30.0])
+        );
         assert_eq!(m.cells[0].extra_median("rss_per_thread_kib"), Some(20.0));
         assert_eq!(m.cells[0].extra_median("nope"), None);
         let text = serde_json::to_string(&v).unwrap();
-        assert_eq!(Matrix::from_json(&serde_json::from_str(&text).unwrap()).unwrap(), m);
+        assert_eq!(
+            Matrix::from_json(&serde_json::from_str(&text).unwrap()).unwrap(),
+            m
+        );
 
         // A failed round is null in every per-round array.
         let mut m2 = m.clone();
@@ -1153,7 +1389,10 @@ pub mod tests {
         m2.cells[0].ops[1] = None;
         let v2 = m2.to_json();
         validate(&v2).unwrap();
-        assert_eq!(v2["results"][0]["minor_faults_runs"], json!([500, null, 502]));
+        assert_eq!(
+            v2["results"][0]["minor_faults_runs"],
+            json!([500, null, 502])
+        );
         assert_eq!(Matrix::from_json(&v2).unwrap(), m2);
 
         // Bad values are reported.
@@ -1162,21 +1401,48 @@ pub mod tests {
             f(&mut x);
             validate(&x).unwrap_err().join("; ")
         };
-        assert!(broken(&|x| x["results"][0]["minor_faults_runs"] = json!([1, 2])).contains("config.runs is 3"));
-        assert!(broken(&|x| x["results"][0]["sys_s_runs"] = json!([0.1, -1.0, 0.2])).contains("sys_s_runs"));
+        assert!(
+            broken(&|x| x["results"][0]["minor_faults_runs"] = json!([1, 2]))
+                .contains("config.runs is 3")
+        );
+        assert!(
+            broken(&|x| x["results"][0]["sys_s_runs"] = json!([0.1, -1.0, 0.2]))
+                .contains("sys_s_runs")
+        );
         assert!(broken(&|x| x["results"][0]["ops_runs"] = json!("many")).contains("not an array"));
-        assert!(broken(&|x| x["results"][0]["minor_faults_per_kop"] = json!("x")).contains("minor_faults_per_kop"));
-        assert!(broken(&|x| x["results"][0]["extra_runs"]["rss_per_thread_kib"] = json!([1.0])).contains("extra_runs.rss_per_thread_kib"));
+        assert!(
+            broken(&|x| x["results"][0]["minor_faults_per_kop"] = json!("x"))
+                .contains("minor_faults_per_kop")
+        );
+        assert!(
+            broken(&|x| x["results"][0]["extra_runs"]["rss_per_thread_kib"] = json!([1.0]))
+                .contains("extra_runs.rss_per_thread_kib")
+        );
         assert!(broken(&|x| x["results"][0]["extra_runs"] = json!(3)).contains("extra_runs"));
     }
 
     #[test]
     fn files_without_usage_fields_still_load() {
-        let m = synthetic(2, &[("xmalloc", "system", &[1.0, 2.0]), ("xmalloc", "hz3-a", &[2.0, 4.0])]);
+        let m = synthetic(
+            2,
+            &[
+                ("xmalloc", "system", &[1.0, 2.0]),
+                ("xmalloc", "hz3-a", &[2.0, 4.0]),
+            ],
+        );
         let mut v = m.to_json();
         for r in v["results"].as_array_mut().unwrap() {
             let o = r.as_object_mut().unwrap();
-            for k in ["ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs", "sys_s_runs", "minor_faults_per_kop", "sys_s", "extra_runs"] {
+            for k in [
+                "ops_runs",
+                "minor_faults_runs",
+                "major_faults_runs",
+                "user_s_runs",
+                "sys_s_runs",
+                "minor_faults_per_kop",
+                "sys_s",
+                "extra_runs",
+            ] {
                 o.remove(k);
             }
         }
@@ -1192,14 +1458,28 @@ pub mod tests {
 
     #[test]
     fn machine_identity_round_trips_and_old_files_read_as_unknown() {
-        let m = synthetic(2, &[("local-fixed", "system", &[1.0, 2.0]), ("local-fixed", "hz3-a", &[2.0, 4.0])]);
+        let m = synthetic(
+            2,
+            &[
+                ("local-fixed", "system", &[1.0, 2.0]),
+                ("local-fixed", "hz3-a", &[2.0, 4.0]),
+            ],
+        );
         let v = m.to_json();
         validate(&v).unwrap();
         assert_eq!(v["machine"]["cpu_family"], json!(25));
         assert_eq!(v["machine"]["thp"], json!("madvise"));
         assert_eq!(Matrix::from_json(&v).unwrap().machine, m.machine);
         let d = m.machine.describe();
-        for part in ["Test CPU", "GenuineTest family 25 model 17 stepping 1", "2600 MHz", "2 CPUs (2 cores, 2 logical)", "THP madvise", "kernel 6.1.0", "rustc 1.95.0"] {
+        for part in [
+            "Test CPU",
+            "GenuineTest family 25 model 17 stepping 1",
+            "2600 MHz",
+            "2 CPUs (2 cores, 2 logical)",
+            "THP madvise",
+            "kernel 6.1.0",
+            "rustc 1.95.0",
+        ] {
             assert!(d.contains(part), "{part:?} not in {d:?}");
         }
         // A file from before: only cpus, cpu_model, kernel.
@@ -1207,14 +1487,24 @@ pub mod tests {
         old["machine"] = json!({"cpus": 2, "cpu_model": "AMD EPYC", "kernel": "6.1.0"});
         validate(&old).unwrap();
         let back = Matrix::from_json(&old).unwrap();
-        assert_eq!((back.machine.cpu_vendor.as_deref(), back.machine.cpu_family, back.machine.rustc.as_deref()), (None, None, None));
+        assert_eq!(
+            (
+                back.machine.cpu_vendor.as_deref(),
+                back.machine.cpu_family,
+                back.machine.rustc.as_deref()
+            ),
+            (None, None, None)
+        );
         assert_eq!(back.machine.describe(), "AMD EPYC · 2 CPUs · kernel 6.1.0");
         // Wrong types are reported.
         let mut bad = v.clone();
         bad["machine"]["cpu_family"] = json!("twenty-five");
         bad["machine"]["thp"] = json!(3);
         let e = validate(&bad).unwrap_err().join("; ");
-        assert!(e.contains("machine.cpu_family") && e.contains("machine.thp"), "{e}");
+        assert!(
+            e.contains("machine.cpu_family") && e.contains("machine.thp"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1225,16 +1515,29 @@ pub mod tests {
                        stepping\t: 1\ncpu MHz\t\t: 2600.5\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n";
         let i = parse_cpuinfo(cpuinfo);
         assert_eq!(i.vendor.as_deref(), Some("AuthenticAMD"));
-        assert_eq!((i.family, i.model, i.stepping), (Some(25), Some(17), Some(1)));
+        assert_eq!(
+            (i.family, i.model, i.stepping),
+            (Some(25), Some(17), Some(1))
+        );
         assert_eq!(i.model_name.as_deref(), Some("AMD EPYC 9B14"));
         assert_eq!(i.mhz, Some(2599.998));
-        assert_eq!((i.cores, i.logical), (Some(1), Some(2)), "two hyperthreads of one core");
+        assert_eq!(
+            (i.cores, i.logical),
+            (Some(1), Some(2)),
+            "two hyperthreads of one core"
+        );
         // Without physical/core ids (some VMs): `cpu cores`.
         let i = parse_cpuinfo("processor : 0\ncpu cores : 4\nprocessor : 1\n");
         assert_eq!((i.cores, i.logical, i.vendor), (Some(4), Some(2), None));
         assert_eq!(parse_cpuinfo(""), CpuInfo::default());
-        assert_eq!(parse_thp("always [madvise] never\n").as_deref(), Some("madvise"));
-        assert_eq!(parse_thp("[always] madvise never").as_deref(), Some("always"));
+        assert_eq!(
+            parse_thp("always [madvise] never\n").as_deref(),
+            Some("madvise")
+        );
+        assert_eq!(
+            parse_thp("[always] madvise never").as_deref(),
+            Some("always")
+        );
         assert_eq!(parse_thp("garbage"), None);
         // This machine: whatever it is, the detection does not fail and names the kernel.
         let here = Machine::detect();
@@ -1248,20 +1551,36 @@ pub mod tests {
         let mut mhz = a.clone();
         mhz.cpu_mhz = Some(3500.0);
         mhz.kernel = "6.9".into();
-        assert_eq!(a.compare_cpu(&mhz), CpuMatch::Same, "clock, kernel, THP do not make another CPU");
+        assert_eq!(
+            a.compare_cpu(&mhz),
+            CpuMatch::Same,
+            "clock, kernel, THP do not make another CPU"
+        );
         let mut stepping = a.clone();
         stepping.cpu_stepping = Some(2);
-        assert!(matches!(a.compare_cpu(&stepping), CpuMatch::SameWithNote(n) if n.contains("stepping")));
+        assert!(
+            matches!(a.compare_cpu(&stepping), CpuMatch::SameWithNote(n) if n.contains("stepping"))
+        );
         let mut other = a.clone();
         other.cpu_model_number = Some(1);
         other.cpu_model = "Other CPU".into();
         match a.compare_cpu(&other) {
-            CpuMatch::Different(msg) => assert!(msg.contains("Test CPU") && msg.contains("Other CPU") && msg.contains("model 1"), "{msg}"),
+            CpuMatch::Different(msg) => assert!(
+                msg.contains("Test CPU") && msg.contains("Other CPU") && msg.contains("model 1"),
+                "{msg}"
+            ),
             x => panic!("{x:?}"),
         }
-        let old = Machine { cpus: 2, cpu_model: "Test CPU".into(), kernel: "6.1.0".into(), ..Machine::default() };
+        let old = Machine {
+            cpus: 2,
+            cpu_model: "Test CPU".into(),
+            kernel: "6.1.0".into(),
+            ..Machine::default()
+        };
         assert!(matches!(old.compare_cpu(&a), CpuMatch::Unknown(m) if m.contains("the baseline")));
-        assert!(matches!(a.compare_cpu(&old), CpuMatch::Unknown(m) if m.contains("the current file")));
+        assert!(
+            matches!(a.compare_cpu(&old), CpuMatch::Unknown(m) if m.contains("the current file"))
+        );
     }
 
     #[test]
@@ -1277,29 +1596,57 @@ pub mod tests {
         );
         assert_eq!(m.thread_counts(), vec![1, 4]);
         assert!(m.is_sweep());
-        assert_eq!(m.ratio_at("xmalloc", "hz3-a", "system", 1).unwrap().median, 2.0);
-        assert_eq!(m.ratio_at("xmalloc", "hz3-a", "system", 4).unwrap().median, 3.0);
+        assert_eq!(
+            m.ratio_at("xmalloc", "hz3-a", "system", 1).unwrap().median,
+            2.0
+        );
+        assert_eq!(
+            m.ratio_at("xmalloc", "hz3-a", "system", 4).unwrap().median,
+            3.0
+        );
         let four = m.at_threads(4);
         assert_eq!((four.cells.len(), four.config.threads), (2, 4));
         assert!(!four.is_sweep());
-        assert_eq!(four.ratio("xmalloc", "hz3-a", "system").unwrap().median, 3.0);
+        assert_eq!(
+            four.ratio("xmalloc", "hz3-a", "system").unwrap().median,
+            3.0
+        );
         let v = m.to_json();
         validate(&v).unwrap();
         assert_eq!(v["config"]["threads_sweep"], json!([1, 4]));
         assert_eq!(v["results"][3]["sweep_threads"], json!(4));
-        assert_eq!(v["results"][3]["ratios"]["system"]["median"], json!(3.0), "ratios within the same thread count");
+        assert_eq!(
+            v["results"][3]["ratios"]["system"]["median"],
+            json!(3.0),
+            "ratios within the same thread count"
+        );
         assert_eq!(Matrix::from_json(&v).unwrap(), m);
         // Files from before the sweep: every result at config.threads.
         let mut old = synthetic(2, &[("xmalloc", "system", &[1.0, 2.0])]).to_json();
-        old["config"].as_object_mut().unwrap().remove("threads_sweep");
-        old["results"][0].as_object_mut().unwrap().remove("sweep_threads");
+        old["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("threads_sweep");
+        old["results"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("sweep_threads");
         let back = Matrix::from_json(&old).unwrap();
-        assert_eq!((back.cells[0].sweep_threads, back.config.threads_sweep.clone()), (2, vec![2]));
+        assert_eq!(
+            (
+                back.cells[0].sweep_threads,
+                back.config.threads_sweep.clone()
+            ),
+            (2, vec![2])
+        );
         let mut bad = v.clone();
         bad["results"][0]["sweep_threads"] = json!(0);
         bad["config"]["threads_sweep"] = json!([]);
         let e = validate(&bad).unwrap_err().join("; ");
-        assert!(e.contains("sweep_threads") && e.contains("threads_sweep"), "{e}");
+        assert!(
+            e.contains("sweep_threads") && e.contains("threads_sweep"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1310,10 +1657,22 @@ pub mod tests {
         assert!(!r.valid);
         assert_eq!(r.stats, None);
         assert_eq!(r.ops, Some(10));
-        assert_eq!(r.usage, Usage::default(), "a line from before the usage fields");
+        assert_eq!(
+            r.usage,
+            Usage::default(),
+            "a line from before the usage fields"
+        );
         let with_usage = line.replace("\"peak_rss_kib\":5000,", "\"peak_rss_kib\":5000,\"minor_faults\":77,\"major_faults\":0,\"user_s\":0.5,\"sys_s\":0.25,");
         let u = parse_run_line(&with_usage).unwrap().usage;
-        assert_eq!(u, Usage { minor_faults: Some(77), major_faults: Some(0), user_s: Some(0.5), sys_s: Some(0.25) });
+        assert_eq!(
+            u,
+            Usage {
+                minor_faults: Some(77),
+                major_faults: Some(0),
+                user_s: Some(0.5),
+                sys_s: Some(0.25)
+            }
+        );
         let mut c = Cell::at("mt-remote-r50", "system", 2, 2);
         c.record(1, &r);
         assert_eq!(c.runs, vec![None, Some(5.0e6)]);

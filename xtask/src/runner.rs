@@ -10,7 +10,10 @@ use crate::results::{parse_run_line, RunLine};
 
 /// The workspace root (xtask's manifest lives one level below it).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent directory").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
 }
 
 /// Where `cargo build --release` puts binaries: next to this xtask binary when it runs from
@@ -20,7 +23,9 @@ pub fn default_bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let profile_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     match profile_dir.parent() {
-        Some(target) if profile_dir.file_name().is_some_and(|n| n != "release") => target.join("release"),
+        Some(target) if profile_dir.file_name().is_some_and(|n| n != "release") => {
+            target.join("release")
+        }
         _ => profile_dir,
     }
 }
@@ -40,7 +45,8 @@ pub fn bin_name(allocator: &str, stats: bool) -> String {
 pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root()).args(["build", "--release", "-p", "hz3-bench"]);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--release", "-p", "hz3-bench"]);
     if allocators.iter().any(|a| PEERS.contains(&a.as_str())) {
         cmd.args(["--features", "peers"]);
     }
@@ -64,7 +70,8 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
     if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root()).args(["build", "--release", "-p", "hz3-capi"]);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--release", "-p", "hz3-capi"]);
         eprintln!("xtask: building the LD_PRELOAD library: {cmd:?}");
         let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {
@@ -83,15 +90,28 @@ pub fn preload_lib(bin_dir: &Path) -> PathBuf {
 /// set, else the first of [`crate::strategies::PRELOAD_LIB_DIRS`] that holds its file. `Err` is the
 /// note to print when the row is skipped.
 pub fn find_preload_peer(peer: &crate::strategies::PreloadPeer) -> Result<PathBuf, String> {
-    find_preload_peer_in(peer, std::env::var_os(peer.env).map(PathBuf::from), crate::strategies::PRELOAD_LIB_DIRS)
+    find_preload_peer_in(
+        peer,
+        std::env::var_os(peer.env).map(PathBuf::from),
+        crate::strategies::PRELOAD_LIB_DIRS,
+    )
 }
 
-fn find_preload_peer_in(peer: &crate::strategies::PreloadPeer, env: Option<PathBuf>, dirs: &[&str]) -> Result<PathBuf, String> {
+fn find_preload_peer_in(
+    peer: &crate::strategies::PreloadPeer,
+    env: Option<PathBuf>,
+    dirs: &[&str],
+) -> Result<PathBuf, String> {
     if let Some(p) = env {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("{} skipped: {}={} is not a file", peer.name, peer.env, p.display()))
+            Err(format!(
+                "{} skipped: {}={} is not a file",
+                peer.name,
+                peer.env,
+                p.display()
+            ))
         };
     }
     dirs.iter().map(|d| Path::new(d).join(peer.file)).find(|p| p.is_file()).ok_or_else(|| {
@@ -119,7 +139,8 @@ pub struct PointSpec<'a> {
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
     let mut missing = Vec::new();
-    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) && !preload_lib(bin_dir).is_file() {
+    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) && !preload_lib(bin_dir).is_file()
+    {
         missing.push(preload_lib(bin_dir).display().to_string());
     }
     for a in allocators {
@@ -136,7 +157,10 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!("missing bench binaries (build them or drop --no-build): {}", missing.join(", ")))
+        Err(format!(
+            "missing bench binaries (build them or drop --no-build): {}",
+            missing.join(", ")
+        ))
     }
 }
 
@@ -146,7 +170,12 @@ pub fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<Str
 }
 
 /// [`run_capture`] with extra environment variables.
-pub fn run_capture_env(bin: &Path, args: &[String], env: &[(&str, PathBuf)], timeout: Duration) -> Result<String, String> {
+pub fn run_capture_env(
+    bin: &Path,
+    args: &[String],
+    env: &[(&str, PathBuf)],
+    timeout: Duration,
+) -> Result<String, String> {
     let mut child = Command::new(bin)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
@@ -192,13 +221,22 @@ pub fn run_capture_env(bin: &Path, args: &[String], env: &[(&str, PathBuf)], tim
     };
     match status {
         Ok(st) if st.success() => Ok(stdout),
-        Ok(st) => Err(format!("{} exited with {st}: {}", bin.display(), tail(&stderr))),
+        Ok(st) => Err(format!(
+            "{} exited with {st}: {}",
+            bin.display(),
+            tail(&stderr)
+        )),
         Err(e) => Err(e),
     }
 }
 
 /// The arguments of one data point's process.
-pub fn point_args(workload: &str, threads: usize, duration_ms: u64, live_threads: usize) -> Vec<String> {
+pub fn point_args(
+    workload: &str,
+    threads: usize,
+    duration_ms: u64,
+    live_threads: usize,
+) -> Vec<String> {
     let mut args = vec![
         workload.to_string(),
         "--threads".into(),
@@ -214,7 +252,13 @@ pub fn point_args(workload: &str, threads: usize, duration_ms: u64, live_threads
 
 /// One data point: a fresh process of `bench-<allocator>[-stats] <workload>` (for a preload row,
 /// `bench-system` with the row's library in `LD_PRELOAD`).
-pub fn run_point(spec: &PointSpec, allocator: &str, stats: bool, workload: &str, threads: usize) -> Result<RunLine, String> {
+pub fn run_point(
+    spec: &PointSpec,
+    allocator: &str,
+    stats: bool,
+    workload: &str,
+    threads: usize,
+) -> Result<RunLine, String> {
     let bin = spec.bin_dir.join(bin_name(allocator, stats));
     let args = point_args(workload, threads, spec.duration_ms, spec.live_threads);
     let timeout = Duration::from_millis(spec.duration_ms * 10 + 60_000);
@@ -234,7 +278,12 @@ pub fn run_point(spec: &PointSpec, allocator: &str, stats: bool, workload: &str,
     let mut line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
     let reported = if preload { "system" } else { allocator };
     if line.allocator != reported || line.workload != workload {
-        return Err(format!("{} reported {}/{}, expected {reported}/{workload}", bin.display(), line.allocator, line.workload));
+        return Err(format!(
+            "{} reported {}/{}, expected {reported}/{workload}",
+            bin.display(),
+            line.allocator,
+            line.workload
+        ));
     }
     line.allocator = allocator.to_string();
     Ok(line)
@@ -251,7 +300,13 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total: usize) -> Progress {
-        Progress { total, done: 0, start: Instant::now(), tty: std::io::stderr().is_terminal(), last_group: String::new() }
+        Progress {
+            total,
+            done: 0,
+            start: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            last_group: String::new(),
+        }
     }
 
     pub fn eta_secs(&self) -> Option<f64> {
@@ -305,7 +360,12 @@ impl Progress {
         if self.tty {
             let _ = write!(e, "\r\x1b[2K");
         }
-        let _ = writeln!(e, "xtask: {} runs in {}", self.done, crate::table::duration(self.start.elapsed().as_secs_f64()));
+        let _ = writeln!(
+            e,
+            "xtask: {} runs in {}",
+            self.done,
+            crate::table::duration(self.start.elapsed().as_secs_f64())
+        );
     }
 }
 
@@ -323,36 +383,75 @@ mod tests {
     fn preload_rows_run_bench_system_with_their_library() {
         assert_eq!(bin_name("mimalloc-preload", false), "bench-system");
         assert_eq!(bin_name("hz3-preload", false), "bench-system");
-        assert_eq!(point_args("threads-many", 2, 400, 64)[5..], ["--live-threads", "64"]);
-        assert_eq!(point_args("xmalloc", 4, 400, 64), ["xmalloc", "--threads", "4", "--duration-ms", "400"]);
+        assert_eq!(
+            point_args("threads-many", 2, 400, 64)[5..],
+            ["--live-threads", "64"]
+        );
+        assert_eq!(
+            point_args("xmalloc", 4, 400, 64),
+            ["xmalloc", "--threads", "4", "--duration-ms", "400"]
+        );
         let peer = crate::strategies::preload_peer("jemalloc-preload").unwrap();
         let dir = std::env::temp_dir().join(format!("xtask-preload-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.to_str().unwrap();
         let err = find_preload_peer_in(peer, None, &[d]).unwrap_err();
-        assert!(err.contains("jemalloc-preload skipped") && err.contains("apt-get install libjemalloc2"), "{err}");
+        assert!(
+            err.contains("jemalloc-preload skipped")
+                && err.contains("apt-get install libjemalloc2"),
+            "{err}"
+        );
         std::fs::write(dir.join("libjemalloc.so.2"), "").unwrap();
-        assert_eq!(find_preload_peer_in(peer, None, &["/nonexistent", d]).unwrap(), dir.join("libjemalloc.so.2"));
+        assert_eq!(
+            find_preload_peer_in(peer, None, &["/nonexistent", d]).unwrap(),
+            dir.join("libjemalloc.so.2")
+        );
         let err = find_preload_peer_in(peer, Some(dir.join("nope.so")), &[d]).unwrap_err();
         assert!(err.contains("HZ3_BENCH_JEMALLOC_SO"), "{err}");
-        assert_eq!(find_preload_peer_in(peer, Some(dir.join("libjemalloc.so.2")), &[]).unwrap(), dir.join("libjemalloc.so.2"));
+        assert_eq!(
+            find_preload_peer_in(peer, Some(dir.join("libjemalloc.so.2")), &[]).unwrap(),
+            dir.join("libjemalloc.so.2")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn check_bins_names_what_is_missing() {
-        let err = check_bins(Path::new("/nonexistent"), &["system".into(), "hz3-a".into()], true).unwrap_err();
-        assert!(err.contains("bench-system") && err.contains("bench-hz3-a-stats"), "{err}");
+        let err = check_bins(
+            Path::new("/nonexistent"),
+            &["system".into(), "hz3-a".into()],
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("bench-system") && err.contains("bench-hz3-a-stats"),
+            "{err}"
+        );
     }
 
     #[test]
     fn run_capture_reports_exit_status_and_timeouts() {
         let sh = Path::new("/bin/sh");
-        let ok = run_capture(sh, &["-c".into(), "echo hi".into()], Duration::from_secs(10)).unwrap();
+        let ok = run_capture(
+            sh,
+            &["-c".into(), "echo hi".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
         assert_eq!(ok, "hi\n");
-        let err = run_capture(sh, &["-c".into(), "echo boom >&2; exit 3".into()], Duration::from_secs(10)).unwrap_err();
+        let err = run_capture(
+            sh,
+            &["-c".into(), "echo boom >&2; exit 3".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
         assert!(err.contains("boom") && err.contains('3'), "{err}");
-        let err = run_capture(sh, &["-c".into(), "sleep 5".into()], Duration::from_millis(200)).unwrap_err();
+        let err = run_capture(
+            sh,
+            &["-c".into(), "sleep 5".into()],
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
         assert!(err.contains("timed out"), "{err}");
     }
 

@@ -14,15 +14,27 @@ pub fn median(values: &[f64]) -> Option<f64> {
     }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 pub fn min(values: &[f64]) -> Option<f64> {
-    values.iter().copied().filter(|x| !x.is_nan()).reduce(f64::min)
+    values
+        .iter()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .reduce(f64::min)
 }
 
 pub fn max(values: &[f64]) -> Option<f64> {
-    values.iter().copied().filter(|x| !x.is_nan()).reduce(f64::max)
+    values
+        .iter()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .reduce(f64::max)
 }
 
 pub fn mean(values: &[f64]) -> Option<f64> {
@@ -61,14 +73,24 @@ pub struct Summary {
 impl Summary {
     pub fn of(values: &[f64]) -> Option<Summary> {
         let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        Some(Summary { median: median(&v)?, min: min(&v)?, max: max(&v)?, cv: cv(&v).unwrap_or(0.0), n: v.len() })
+        Some(Summary {
+            median: median(&v)?,
+            min: min(&v)?,
+            max: max(&v)?,
+            cv: cv(&v).unwrap_or(0.0),
+            n: v.len(),
+        })
     }
 }
 
 /// Per-round ratios of `values` against `reference` (index = round). Rounds where either value
 /// is missing or not positive are skipped. With `higher_is_better == false` the ratio is
 /// `reference / value`, so that above 1 always means better than the reference.
-pub fn per_round_ratios(values: &[Option<f64>], reference: &[Option<f64>], higher_is_better: bool) -> Vec<f64> {
+pub fn per_round_ratios(
+    values: &[Option<f64>],
+    reference: &[Option<f64>],
+    higher_is_better: bool,
+) -> Vec<f64> {
     values
         .iter()
         .zip(reference)
@@ -82,7 +104,11 @@ pub fn per_round_ratios(values: &[Option<f64>], reference: &[Option<f64>], highe
 }
 
 /// The summary of per-round ratios, or `None` when no round has both values.
-pub fn ratio_summary(values: &[Option<f64>], reference: &[Option<f64>], higher_is_better: bool) -> Option<Summary> {
+pub fn ratio_summary(
+    values: &[Option<f64>],
+    reference: &[Option<f64>],
+    higher_is_better: bool,
+) -> Option<Summary> {
     Summary::of(&per_round_ratios(values, reference, higher_is_better))
 }
 

@@ -1,1 +1,4 @@
-hz3_bench::bench_main!(name = "system", alloc = std::alloc::System = std::alloc::System);
+hz3_bench::bench_main!(
+    name = "system",
+    alloc = std::alloc::System = std::alloc::System
+);

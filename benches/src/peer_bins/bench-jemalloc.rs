@@ -1,1 +1,4 @@
-hz3_bench::bench_main!(name = "jemalloc", alloc = tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc);
+hz3_bench::bench_main!(
+    name = "jemalloc",
+    alloc = tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc
+);

@@ -1,1 +1,4 @@
-hz3_bench::bench_main!(name = "mimalloc", alloc = mimalloc::MiMalloc = mimalloc::MiMalloc);
+hz3_bench::bench_main!(
+    name = "mimalloc",
+    alloc = mimalloc::MiMalloc = mimalloc::MiMalloc
+);

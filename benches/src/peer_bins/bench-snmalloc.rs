@@ -1,1 +1,4 @@
-hz3_bench::bench_main!(name = "snmalloc", alloc = snmalloc_rs::SnMalloc = snmalloc_rs::SnMalloc);
+hz3_bench::bench_main!(
+    name = "snmalloc",
+    alloc = snmalloc_rs::SnMalloc = snmalloc_rs::SnMalloc
+);

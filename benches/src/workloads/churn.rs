@@ -98,7 +98,11 @@ pub fn medium_churn(p: &Params) -> Outcome {
                     break;
                 }
                 steps += 1;
-                let victim = if rng.below(100) < MEDIUM_CHURN_LIFO_PCT { live.pop_back() } else { live.pop_front() };
+                let victim = if rng.below(100) < MEDIUM_CHURN_LIFO_PCT {
+                    live.pop_back()
+                } else {
+                    live.pop_front()
+                };
                 // SAFETY: the deque holds live objects from medium_alloc; each is popped once.
                 check ^= unsafe { medium_free(victim.expect("the live set is never empty")) };
                 live.push_back(medium_alloc(&mut rng));
@@ -148,7 +152,10 @@ struct LaneState {
 /// One thread of a generation: frees what the previous generation handed it (cross-thread),
 /// allocates [`THREAD_CHURN_ALLOCS`] objects, keeps a small working set and hands 15% on.
 /// Returns the lane state and the number of frees it made.
-fn thread_churn_body(mut lane: LaneState, incoming: Vec<SendPtr>) -> (LaneState, Vec<SendPtr>, u64) {
+fn thread_churn_body(
+    mut lane: LaneState,
+    incoming: Vec<SendPtr>,
+) -> (LaneState, Vec<SendPtr>, u64) {
     let mut incoming = incoming;
     let mut frees = 0u64;
     for o in incoming.drain(..) {
@@ -156,10 +163,15 @@ fn thread_churn_body(mut lane: LaneState, incoming: Vec<SendPtr>) -> (LaneState,
         unsafe { free_obj(o.0) };
         frees += 1;
     }
-    lane.local.resize(THREAD_CHURN_LOCAL_SLOTS, SendPtr(core::ptr::null_mut()));
+    lane.local
+        .resize(THREAD_CHURN_LOCAL_SLOTS, SendPtr(core::ptr::null_mut()));
     for _ in 0..THREAD_CHURN_ALLOCS {
-        let o = SendPtr(alloc_obj(lane.rng.range_inclusive(THREAD_CHURN_MIN, THREAD_CHURN_MAX)));
-        if lane.rng.below(100) < THREAD_CHURN_HANDOFF_PCT && lane.outgoing.len() < lane.outgoing.capacity() {
+        let o = SendPtr(alloc_obj(
+            lane.rng.range_inclusive(THREAD_CHURN_MIN, THREAD_CHURN_MAX),
+        ));
+        if lane.rng.below(100) < THREAD_CHURN_HANDOFF_PCT
+            && lane.outgoing.len() < lane.outgoing.capacity()
+        {
             lane.outgoing.push(o);
             continue;
         }
@@ -202,7 +214,9 @@ pub fn thread_churn(p: &Params) -> Outcome {
             })
         })
         .collect();
-    let mut spare: Vec<Vec<SendPtr>> = (0..t).map(|_| Vec::with_capacity(THREAD_CHURN_ALLOCS)).collect();
+    let mut spare: Vec<Vec<SendPtr>> = (0..t)
+        .map(|_| Vec::with_capacity(THREAD_CHURN_ALLOCS))
+        .collect();
     let mut handles = Vec::with_capacity(t);
     let (mut pairs, mut handed, mut generations) = (0u64, 0u64, 0u64);
     let start = Instant::now();
@@ -213,12 +227,16 @@ pub fn thread_churn(p: &Params) -> Outcome {
     while generations < max_generations && deadline.is_none_or(|d| Instant::now() < d) {
         // Every lane's filled hand-off buffer moves to its spare place; the lane gets the empty one.
         for (lane, spare) in lanes.iter_mut().zip(spare.iter_mut()) {
-            let lane = lane.as_mut().expect("every lane is home between generations");
+            let lane = lane
+                .as_mut()
+                .expect("every lane is home between generations");
             core::mem::swap(&mut lane.outgoing, spare);
         }
         // Lane i frees what lane i−1 handed over in the previous generation.
         for i in 0..t {
-            let lane = lanes[i].take().expect("every lane is home between generations");
+            let lane = lanes[i]
+                .take()
+                .expect("every lane is home between generations");
             let incoming = core::mem::take(&mut spare[(i + t - 1) % t]);
             handles.push(
                 std::thread::Builder::new()
@@ -244,7 +262,10 @@ pub fn thread_churn(p: &Params) -> Outcome {
         }
     }
     let mut out = Outcome::rate(pairs, elapsed);
-    out.extra = vec![("generations", generations as f64), ("handed_off", handed as f64)];
+    out.extra = vec![
+        ("generations", generations as f64),
+        ("handed_off", handed as f64),
+    ];
     out
 }
 
@@ -332,7 +353,11 @@ unsafe fn free_round(list: RoundList) -> u64 {
 /// [`SIZE_SHIFT_HARD_STOP_FACTOR`] × the duration: then the run is invalid. Metric: frees/s.
 /// `Budget::Iters(n)`: n rounds. Extra: `rounds` (finished or cut), `max_size`.
 pub fn size_shift(p: &Params) -> Outcome {
-    let shared = Arc::new(ShiftShared { state: Mutex::new(ShiftState::default()), cv: Condvar::new(), stop: AtomicBool::new(false) });
+    let shared = Arc::new(ShiftShared {
+        state: Mutex::new(ShiftState::default()),
+        cv: Condvar::new(),
+        stop: AtomicBool::new(false),
+    });
     let barrier = Arc::new(Barrier::new(3));
     let max_rounds = match p.budget {
         Budget::Iters(n) => n,
@@ -363,7 +388,9 @@ pub fn size_shift(p: &Params) -> Outcome {
                 while g.freed < g.handed || g.pending.is_some() {
                     g = s.cv.wait(g).unwrap();
                 }
-                g.pending = Some(RoundList { head: SendPtr(head) });
+                g.pending = Some(RoundList {
+                    head: SendPtr(head),
+                });
                 g.handed += 1;
                 drop(g);
                 s.cv.notify_all();
@@ -429,7 +456,10 @@ pub fn size_shift(p: &Params) -> Outcome {
     let (rounds, _) = producer.join().unwrap();
     let (frees, end) = consumer.join().unwrap();
     let elapsed = end - start;
-    let max_size = (0..rounds.min(SIZE_SHIFT_ROUNDS_PER_CYCLE as u64)).map(size_shift_size).max().unwrap_or(0);
+    let max_size = (0..rounds.min(SIZE_SHIFT_ROUNDS_PER_CYCLE as u64))
+        .map(size_shift_size)
+        .max()
+        .unwrap_or(0);
     let mut out = Outcome::rate(frees, elapsed);
     out.valid = valid;
     out.extra = vec![("rounds", rounds as f64), ("max_size", max_size as f64)];
@@ -442,11 +472,17 @@ mod tests {
 
     #[test]
     fn size_shift_sizes() {
-        let sizes: Vec<usize> = (0..SIZE_SHIFT_ROUNDS_PER_CYCLE as u64).map(size_shift_size).collect();
+        let sizes: Vec<usize> = (0..SIZE_SHIFT_ROUNDS_PER_CYCLE as u64)
+            .map(size_shift_size)
+            .collect();
         assert_eq!(&sizes[..7], &[16, 32, 48, 64, 80, 100, 125]);
         assert_eq!(*sizes.last().unwrap(), 5481);
         assert!(sizes.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(size_shift_size(SIZE_SHIFT_ROUNDS_PER_CYCLE as u64), 16, "the cycle repeats");
+        assert_eq!(
+            size_shift_size(SIZE_SHIFT_ROUNDS_PER_CYCLE as u64),
+            16,
+            "the cycle repeats"
+        );
     }
 
     #[test]
@@ -463,6 +499,10 @@ mod tests {
             }
         }
         let pct = |c: i32| c as f64 / n as f64 * 100.0;
-        assert!((pct(small) - 60.0).abs() < 1.0 && (pct(mid) - 30.0).abs() < 1.0 && (pct(big) - 10.0).abs() < 1.0);
+        assert!(
+            (pct(small) - 60.0).abs() < 1.0
+                && (pct(mid) - 30.0).abs() < 1.0
+                && (pct(big) - 10.0).abs() < 1.0
+        );
     }
 }

@@ -88,7 +88,8 @@ pub const REALLOC_GROW_STEP: usize = 4096;
 pub const REALLOC_GROW_START: usize = 4096;
 pub const REALLOC_GROW_MAX: usize = 16 * MIB;
 /// realloc calls per cycle (4 KiB → 16 MiB in 4 KiB steps).
-pub const REALLOC_GROW_CALLS_PER_CYCLE: u64 = ((REALLOC_GROW_MAX - REALLOC_GROW_START) / REALLOC_GROW_STEP) as u64;
+pub const REALLOC_GROW_CALLS_PER_CYCLE: u64 =
+    ((REALLOC_GROW_MAX - REALLOC_GROW_START) / REALLOC_GROW_STEP) as u64;
 /// The clock is read every this many realloc calls (a call that copies 16 MiB takes milliseconds).
 const REALLOC_GROW_CHECK: u64 = 16;
 /// Most realloc calls in one timed run (2 442 cycles).
@@ -105,33 +106,38 @@ pub fn realloc_grow(p: &Params) -> Outcome {
     let mut buf: *mut u8 = core::ptr::null_mut();
     let mut len = 0usize;
     let (mut cycles, mut moved) = (0u64, 0u64);
-    let (calls, elapsed) = bounded_loop(p.budget, REALLOC_GROW_CHECK, REALLOC_GROW_MAX_CALLS, |i| {
-        if buf.is_null() {
-            buf = alloc_obj(REALLOC_GROW_START);
-            len = REALLOC_GROW_START;
-            // SAFETY: `buf` is a live object of `len` bytes.
-            unsafe { fill_obj(buf, 8, len - 8, i as u8) };
-            cycles += 1;
-        }
-        // SAFETY: `buf` is the live buffer (from alloc_obj or realloc_obj); it is replaced at once.
-        let grown = unsafe { realloc_obj(buf, len + REALLOC_GROW_STEP) };
-        moved += u64::from(grown != buf);
-        // SAFETY: `grown` is live with `len + REALLOC_GROW_STEP` bytes; `len >= 8`.
-        unsafe { fill_obj(grown, len, REALLOC_GROW_STEP, i as u8) };
-        buf = grown;
-        len += REALLOC_GROW_STEP;
-        if len >= REALLOC_GROW_MAX {
-            // SAFETY: the buffer is live and freed once.
-            unsafe { free_obj(buf) };
-            buf = core::ptr::null_mut();
-        }
-    });
+    let (calls, elapsed) =
+        bounded_loop(p.budget, REALLOC_GROW_CHECK, REALLOC_GROW_MAX_CALLS, |i| {
+            if buf.is_null() {
+                buf = alloc_obj(REALLOC_GROW_START);
+                len = REALLOC_GROW_START;
+                // SAFETY: `buf` is a live object of `len` bytes.
+                unsafe { fill_obj(buf, 8, len - 8, i as u8) };
+                cycles += 1;
+            }
+            // SAFETY: `buf` is the live buffer (from alloc_obj or realloc_obj); it is replaced at once.
+            let grown = unsafe { realloc_obj(buf, len + REALLOC_GROW_STEP) };
+            moved += u64::from(grown != buf);
+            // SAFETY: `grown` is live with `len + REALLOC_GROW_STEP` bytes; `len >= 8`.
+            unsafe { fill_obj(grown, len, REALLOC_GROW_STEP, i as u8) };
+            buf = grown;
+            len += REALLOC_GROW_STEP;
+            if len >= REALLOC_GROW_MAX {
+                // SAFETY: the buffer is live and freed once.
+                unsafe { free_obj(buf) };
+                buf = core::ptr::null_mut();
+            }
+        });
     if !buf.is_null() {
         // SAFETY: the buffer of an unfinished cycle is live; freed once, untimed.
         unsafe { free_obj(buf) };
     }
     let mut out = Outcome::rate(calls, elapsed);
-    let moved_share = if calls == 0 { 0.0 } else { moved as f64 / calls as f64 };
+    let moved_share = if calls == 0 {
+        0.0
+    } else {
+        moved as f64 / calls as f64
+    };
     out.extra = vec![("cycles", cycles as f64), ("moved_share", moved_share)];
     out
 }
@@ -144,7 +150,10 @@ mod tests {
     #[test]
     fn realloc_grow_cycle_length() {
         assert_eq!(REALLOC_GROW_CALLS_PER_CYCLE, 4095);
-        let o = realloc_grow(&Params::new(1, Budget::Iters(REALLOC_GROW_CALLS_PER_CYCLE + 3)));
+        let o = realloc_grow(&Params::new(
+            1,
+            Budget::Iters(REALLOC_GROW_CALLS_PER_CYCLE + 3),
+        ));
         assert_eq!(o.ops, REALLOC_GROW_CALLS_PER_CYCLE + 3);
         assert_eq!(o.extra[0], ("cycles", 2.0));
     }
@@ -154,6 +163,9 @@ mod tests {
         let o = large_churn(&Params::new(1, Budget::Iters(4)));
         assert_eq!(o.ops, 4);
         let written = o.extra[0].1;
-        assert!((4.0 * LARGE_CHURN_MIN as f64..=4.0 * LARGE_CHURN_MAX as f64).contains(&written), "{written}");
+        assert!(
+            (4.0 * LARGE_CHURN_MIN as f64..=4.0 * LARGE_CHURN_MAX as f64).contains(&written),
+            "{written}"
+        );
     }
 }

@@ -20,7 +20,8 @@ use std::time::Instant;
 
 use crate::rng::XorShift64;
 use crate::workloads::{
-    alloc_obj, fill_obj, free_obj, larson_shaped, start_and_time, Budget, LarsonShape, Outcome, Params, SendPtr,
+    alloc_obj, fill_obj, free_obj, larson_shaped, start_and_time, Budget, LarsonShape, Outcome,
+    Params, SendPtr,
 };
 
 #[repr(align(128))]
@@ -160,7 +161,9 @@ pub fn batch_handoff(p: &Params) -> Outcome {
         let (budget, seed) = (p.budget, p.seed);
         handles.push(std::thread::spawn(move || {
             let mut rng = XorShift64::for_thread(seed, i);
-            let mut slots: Vec<SendPtr> = (0..BATCH_HANDOFF_SLOTS).map(|_| SendPtr(handoff_alloc(&mut rng))).collect();
+            let mut slots: Vec<SendPtr> = (0..BATCH_HANDOFF_SLOTS)
+                .map(|_| SendPtr(handoff_alloc(&mut rng)))
+                .collect();
             let me = &inboxes[i];
             let next = &inboxes[(i + 1) % t];
             let max_loops = match budget {
@@ -206,7 +209,9 @@ pub fn batch_handoff(p: &Params) -> Outcome {
                     alloc_idx = (alloc_idx + ALLOC_STRIDE) % BATCH_HANDOFF_SLOTS;
                 }
                 if lp % BATCH_HANDOFF_CROSS_RATE == 0 {
-                    if c.batches - next.consumed.0.load(Ordering::Acquire) >= BATCH_HANDOFF_MAX_IN_FLIGHT {
+                    if c.batches - next.consumed.0.load(Ordering::Acquire)
+                        >= BATCH_HANDOFF_MAX_IN_FLIGHT
+                    {
                         c.skipped += 1;
                     } else {
                         let b = alloc_obj(8 * (BATCH_HEADER_WORDS + nalloc));
@@ -215,7 +220,9 @@ pub fn batch_handoff(p: &Params) -> Outcome {
                             let words = b.cast::<usize>();
                             words.add(2).write(nalloc);
                             for k in 0..nalloc {
-                                words.add(BATCH_HEADER_WORDS + k).write(handoff_alloc(&mut rng) as usize);
+                                words
+                                    .add(BATCH_HEADER_WORDS + k)
+                                    .write(handoff_alloc(&mut rng) as usize);
                             }
                         }
                         c.allocs += nalloc as u64 + 1;
@@ -225,7 +232,12 @@ pub fn batch_handoff(p: &Params) -> Outcome {
                         loop {
                             // SAFETY: `b` is ours until the CAS publishes it.
                             unsafe { b.cast::<usize>().add(1).write(head as usize) };
-                            match next.head.0.compare_exchange_weak(head, b, Ordering::Release, Ordering::Relaxed) {
+                            match next.head.0.compare_exchange_weak(
+                                head,
+                                b,
+                                Ordering::Release,
+                                Ordering::Relaxed,
+                            ) {
                                 Ok(_) => break,
                                 Err(h) => head = h,
                             }
@@ -244,7 +256,8 @@ pub fn batch_handoff(p: &Params) -> Outcome {
         }));
     }
     let start = start_and_time(&barrier, p.budget, &stop);
-    let results: Vec<(HandoffCounts, Instant)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let results: Vec<(HandoffCounts, Instant)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
     let elapsed = results.iter().map(|r| r.1).max().unwrap_or(start) - start;
     // Untimed: batches pushed after their receiver stopped.
     for inbox in inboxes.iter() {
@@ -411,7 +424,9 @@ pub fn pareto(p: &Params) -> Outcome {
         let (budget, seed) = (p.budget, p.seed);
         handles.push(std::thread::spawn(move || {
             let mut rng = XorShift64::for_thread(seed, i);
-            let mut slots: Vec<SendPtr> = (0..PARETO_SLOTS).map(|k| pareto_alloc(&mut rng, k as u8)).collect();
+            let mut slots: Vec<SendPtr> = (0..PARETO_SLOTS)
+                .map(|k| pareto_alloc(&mut rng, k as u8))
+                .collect();
             let max_steps = match budget {
                 Budget::Iters(n) => n,
                 Budget::Time(_) => u64::MAX,
@@ -456,7 +471,8 @@ mod tests {
         for _ in 0..n {
             let s = linear_dropoff_size(&mut rng);
             assert!((BATCH_HANDOFF_MIN..=BATCH_HANDOFF_MAX).contains(&s));
-            quarters[(s - BATCH_HANDOFF_MIN) * 4 / (BATCH_HANDOFF_MAX - BATCH_HANDOFF_MIN + 1)] += 1;
+            quarters[(s - BATCH_HANDOFF_MIN) * 4 / (BATCH_HANDOFF_MAX - BATCH_HANDOFF_MIN + 1)] +=
+                1;
         }
         // Density 2(1 − x): the quarters hold 7/16, 5/16, 3/16, 1/16.
         for (q, want) in quarters.iter().zip([7.0, 5.0, 3.0, 1.0]) {

@@ -81,7 +81,11 @@ struct Round {
 }
 
 fn round(n: usize, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) -> Round {
-    let shared = Arc::new(Shared { gate: Mutex::new(Gate::default()), all_ready: Condvar::new(), opened: Condvar::new() });
+    let shared = Arc::new(Shared {
+        gate: Mutex::new(Gate::default()),
+        all_ready: Condvar::new(),
+        opened: Condvar::new(),
+    });
     let rss_before_kib = current_rss_kib().unwrap_or(0);
     let t0 = Instant::now();
     for k in 0..n {
@@ -89,7 +93,9 @@ fn round(n: usize, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) ->
         let h = std::thread::Builder::new()
             .stack_size(THREADS_MANY_STACK)
             .spawn(move || worker(s, n, seed, k))
-            .unwrap_or_else(|e| panic!("threads-many: spawning thread {} of {n} failed: {e}", k + 1));
+            .unwrap_or_else(|e| {
+                panic!("threads-many: spawning thread {} of {n} failed: {e}", k + 1)
+            });
         handles.push(h);
     }
     {
@@ -105,7 +111,12 @@ fn round(n: usize, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) ->
     for h in handles.drain(..) {
         h.join().unwrap();
     }
-    Round { rss_before_kib, rss_live_kib, started, total: t0.elapsed() }
+    Round {
+        rss_before_kib,
+        rss_live_kib,
+        started,
+        total: t0.elapsed(),
+    }
 }
 
 /// threads-many: rounds of N threads (`Params::live_threads`, default 1000). In a round the main
@@ -151,9 +162,18 @@ pub fn threads_many(p: &Params) -> Outcome {
         ("live_threads", n as f64),
         ("rss_before_kib", first.rss_before_kib as f64),
         ("rss_live_kib", first.rss_live_kib as f64),
-        ("rss_per_thread_kib", first.rss_live_kib.saturating_sub(first.rss_before_kib) as f64 / n as f64),
-        ("start_us_per_thread", first.started.as_secs_f64() * 1e6 / n as f64),
-        ("us_per_thread", elapsed.as_secs_f64() * 1e6 / threads as f64),
+        (
+            "rss_per_thread_kib",
+            first.rss_live_kib.saturating_sub(first.rss_before_kib) as f64 / n as f64,
+        ),
+        (
+            "start_us_per_thread",
+            first.started.as_secs_f64() * 1e6 / n as f64,
+        ),
+        (
+            "us_per_thread",
+            elapsed.as_secs_f64() * 1e6 / threads as f64,
+        ),
         ("first_round_ms", first.total.as_secs_f64() * 1e3),
         ("max_rss_per_thread_kib", max_per_thread),
         ("rounds", rounds as f64),

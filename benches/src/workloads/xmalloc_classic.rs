@@ -13,7 +13,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 
-use crate::workloads::{alloc_obj, fill_obj, free_obj, start_and_time, Budget, Outcome, Params, SendPtr};
+use crate::workloads::{
+    alloc_obj, fill_obj, free_obj, start_and_time, Budget, Outcome, Params, SendPtr,
+};
 
 pub const XMALLOC_CLASSIC_OBJECT_SIZE: usize = 64;
 pub const XMALLOC_CLASSIC_BATCH: usize = 4096;

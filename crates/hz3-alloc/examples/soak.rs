@@ -201,7 +201,9 @@ fn lifecycle<R: RemoteFree>(name: &'static str, scale: f64) -> Row {
         let tx = tx.clone();
         std::thread::spawn(move || {
             let mut rng = Rng(i as u64 * 2654435761 + 1);
-            let blocks: Vec<Blk> = (0..16).map(|_| alloc_blk::<R>(1 + rng.size() % 2048)).collect();
+            let blocks: Vec<Blk> = (0..16)
+                .map(|_| alloc_blk::<R>(1 + rng.size() % 2048))
+                .collect();
             let (give, keep) = blocks.split_at(8);
             tx.send(give.to_vec()).unwrap();
             for &b in keep {
@@ -225,7 +227,8 @@ fn lifecycle<R: RemoteFree>(name: &'static str, scale: f64) -> Row {
     let lost = lost::<R>();
     // No per-thread leak: heaps are reused (a handful, not one per thread) and RSS does not
     // grow with the thread count.
-    let bound_ok = heaps <= 64 && fin <= start + 64 * MIB && (mid == 0 || peak <= mid.max(start) + 64 * MIB);
+    let bound_ok =
+        heaps <= 64 && fin <= start + 64 * MIB && (mid == 0 || peak <= mid.max(start) + 64 * MIB);
     Row {
         scenario: "lifecycle",
         strategy: name,
@@ -289,10 +292,14 @@ fn producer_consumer<R: RemoteFree>(name: &'static str, scale: f64) -> Row {
     let peak = samples.iter().copied().max().unwrap_or(0);
     let third = (samples.len() / 3).max(1);
     let early = samples[..third].iter().copied().max().unwrap_or(0);
-    let late = samples[samples.len() - third..].iter().copied().max().unwrap_or(0);
+    let late = samples[samples.len() - third..]
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0);
     // Growth is a trend only beyond what the live set (the ring) explains.
-    let bound_ok =
-        peak <= live * 3 / 2 + 64 * MIB && (late <= early + early / 5 + 8 * MIB || late <= live * 5 / 4);
+    let bound_ok = peak <= live * 3 / 2 + 64 * MIB
+        && (late <= early + early / 5 + 8 * MIB || late <= live * 5 / 4);
     let lost = lost::<R>();
     Row {
         scenario: "producer-consumer",
@@ -304,7 +311,12 @@ fn producer_consumer<R: RemoteFree>(name: &'static str, scale: f64) -> Row {
         peak_rss: start + peak,
         final_rss: rss(),
         bound_ok,
-        note: format!("live<={}MiB early {}MiB late {}MiB", live / MIB, early / MIB, late / MIB),
+        note: format!(
+            "live<={}MiB early {}MiB late {}MiB",
+            live / MIB,
+            early / MIB,
+            late / MIB
+        ),
     }
 }
 
@@ -378,7 +390,8 @@ fn fuzz<R: RemoteFree>(name: &'static str, scale: f64) -> Row {
     let mut live: Vec<Blk> = Vec::new();
     let mut corrupt = 0u64;
     let (tx, rx) = mpsc::channel::<Blk>();
-    let remote = std::thread::spawn(move || rx.iter().map(|b| !free_blk::<R>(b) as u64).sum::<u64>());
+    let remote =
+        std::thread::spawn(move || rx.iter().map(|b| !free_blk::<R>(b) as u64).sum::<u64>());
     for _ in 0..steps {
         let r = rng.next();
         match r % 10 {
@@ -439,7 +452,13 @@ fn fuzz<R: RemoteFree>(name: &'static str, scale: f64) -> Row {
 }
 
 fn run<R: RemoteFree>(name: &'static str, scale: f64, rows: &mut Vec<Row>) {
-    for f in [stress::<R>, lifecycle::<R>, producer_consumer::<R>, fork_test::<R>, fuzz::<R>] {
+    for f in [
+        stress::<R>,
+        lifecycle::<R>,
+        producer_consumer::<R>,
+        fork_test::<R>,
+        fuzz::<R>,
+    ] {
         let row = f(name, scale);
         eprintln!(
             "  {:<18} {:<9} lost {} corrupt {} {}",
@@ -457,14 +476,20 @@ fn main() {
     while i < args.len() {
         match args[i].as_str() {
             "--scale" => {
-                scale = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-                    eprintln!("soak: --scale needs a number");
-                    std::process::exit(2)
-                });
+                scale = args
+                    .get(i + 1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_else(|| {
+                        eprintln!("soak: --scale needs a number");
+                        std::process::exit(2)
+                    });
                 i += 1;
             }
             "--strategies" => {
-                strategies = args.get(i + 1).map(|s| s.split(',').map(String::from).collect()).unwrap_or_default();
+                strategies = args
+                    .get(i + 1)
+                    .map(|s| s.split(',').map(String::from).collect())
+                    .unwrap_or_default();
                 i += 1;
             }
             other => {
@@ -475,7 +500,11 @@ fn main() {
         i += 1;
     }
     if strategies.iter().any(|s| s == "all") {
-        strategies = ["a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache"].map(String::from).to_vec();
+        strategies = [
+            "a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     let mut rows = Vec::new();
     for s in &strategies {
@@ -498,7 +527,15 @@ fn main() {
     }
     println!(
         "{:<18} {:<9} {:>12} {:>8} {:>6} {:>8} {:>10} {:>10} {:<6} note",
-        "scenario", "strategy", "operations", "threads", "lost", "corrupt", "peak MiB", "final MiB", "result"
+        "scenario",
+        "strategy",
+        "operations",
+        "threads",
+        "lost",
+        "corrupt",
+        "peak MiB",
+        "final MiB",
+        "result"
     );
     let mut fail = false;
     for r in &rows {

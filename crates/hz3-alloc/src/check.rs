@@ -21,7 +21,7 @@
 use core::alloc::Layout;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hz3_page::{
-    class_for, class_size, fatal, meta_of, page_start, segment_of, segmap, slab_capacity,
+    class_for, class_size, fatal, meta_of, page_start, segmap, segment_of, slab_capacity,
     FatalKind, CHECK_BITMAP_BYTES, CHECK_BITMAP_OFFSET,
 };
 

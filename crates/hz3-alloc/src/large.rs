@@ -72,7 +72,11 @@ unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
 /// With `growing` (the block of a resize that grows) any bigger cached mapping serves, and
 /// all of it stays committed: the block is likely to grow into it.
 fn mapping(need: usize, growing: bool) -> (*mut u8, usize, bool) {
-    let max = if growing { usize::MAX } else { need.saturating_mul(4) };
+    let max = if growing {
+        usize::MAX
+    } else {
+        need.saturating_mul(4)
+    };
     if let Some((base, len)) = large_cache::take(need, max) {
         if len >= need {
             if !growing && len / 2 > need && len - 2 * need > TAIL_KEEP {
@@ -123,16 +127,24 @@ fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
     };
     if align < SEGMENT_SIZE {
         let off = block_offset(align);
-        let Some(need) = capacity.checked_add(off) else { return (ptr::null_mut(), false) };
+        let Some(need) = capacity.checked_add(off) else {
+            return (ptr::null_mut(), false);
+        };
         let (base, len, dirty) = mapping(need, growing);
         if base.is_null() {
             return (base, false);
         }
         hz3_page::stats::large_alloc(size);
         // SAFETY: a mapping only we know of, segment aligned; the block fits (`need <= len`).
-        (unsafe { format(base, len, base as usize + off, size) }, dirty)
+        (
+            unsafe { format(base, len, base as usize + off, size) },
+            dirty,
+        )
     } else {
-        let Some(len) = size.checked_add(align).and_then(|l| l.checked_add(SEGMENT_SIZE)) else {
+        let Some(len) = size
+            .checked_add(align)
+            .and_then(|l| l.checked_add(SEGMENT_SIZE))
+        else {
             return (ptr::null_mut(), false);
         };
         let base = SystemOs::map(len, SEGMENT_SIZE);
@@ -216,7 +228,9 @@ pub unsafe fn free(h: &SegmentHeader) {
 /// # Safety
 /// `h` is the header of the live large block `p`, allocated with alignment `align`.
 pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
-    let Some(size) = round_os(new_size) else { return ptr::null_mut() };
+    let Some(size) = round_os(new_size) else {
+        return ptr::null_mut();
+    };
     if hz3_page::class_for(new_size, align).is_some() {
         return ptr::null_mut();
     }
@@ -239,7 +253,11 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
         return ptr::null_mut();
     }
     let off = p as usize - base as usize;
-    let Some(want) = size.checked_add(size / GROWTH_DIV).and_then(round_os).and_then(|w| w.checked_add(off)) else {
+    let Some(want) = size
+        .checked_add(size / GROWTH_DIV)
+        .and_then(round_os)
+        .and_then(|w| w.checked_add(off))
+    else {
         return ptr::null_mut();
     };
     // SAFETY: `base .. base + len` is the block's whole mapping (L1); `len <= want`.

@@ -72,8 +72,7 @@ mod stats;
 use core::alloc::{GlobalAlloc, Layout};
 use core::marker::PhantomData;
 use hz3_page::{
-    class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX,
-    NUM_CLASSES,
+    class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX, NUM_CLASSES,
 };
 use hz3_pageq::{Counter, Counters};
 use hz3_tcache::{Heap, Instance};
@@ -101,7 +100,9 @@ pub mod config {
 pub type DefaultStrategy = strategy::CachedStash;
 
 /// The hz3 allocator with remote-free strategy `R` and flavour `C`.
-pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(PhantomData<fn() -> (R, C)>);
+pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(
+    PhantomData<fn() -> (R, C)>,
+);
 
 /// S121=0 (A): owner stash.
 pub type Hz3A = Hz3<strategy::OwnerStash>;
@@ -339,7 +340,10 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         // SAFETY: owner 0: a large block, or not ours at all.
         match unsafe { large::header(p) } {
             // SAFETY: `h` is the header of the live large block `p`.
-            Some(h) => (unsafe { large::resize(h, p, new_size, align) }, large::usable_size(h)),
+            Some(h) => (
+                unsafe { large::resize(h, p, new_size, align) },
+                large::usable_size(h),
+            ),
             None => fatal(FatalKind::InvalidFree),
         }
     }
@@ -513,4 +517,3 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         q
     }
 }
-

@@ -65,7 +65,10 @@ impl Stats {
     /// Atomic read-modify-writes (head CAS, state swaps, page-queue CAS, failed CAS) per remote
     /// free. Includes the owner's share (pops, drains, requeues).
     pub fn rmw_per_remote_free(&self) -> f64 {
-        ratio(self.head_cas + self.state_swaps + self.pageq_cas + self.cas_retries, self.remote_frees)
+        ratio(
+            self.head_cas + self.state_swaps + self.pageq_cas + self.cas_retries,
+            self.remote_frees,
+        )
     }
 
     /// Blocks per drained page (per stash swap for A).

@@ -31,7 +31,9 @@ fn scenario(name: &str) {
             }
             "remote-double-free" => {
                 let p = a.alloc(l(64)) as usize;
-                std::thread::spawn(move || A::new().dealloc(p as *mut u8, l(64))).join().unwrap();
+                std::thread::spawn(move || A::new().dealloc(p as *mut u8, l(64)))
+                    .join()
+                    .unwrap();
                 a.dealloc(p as *mut u8, l(64));
             }
             "remote-double-free-stash" => {
@@ -74,8 +76,12 @@ fn scenario(name: &str) {
                 // second, from a third thread, must still be caught.
                 let c = ACache::new();
                 let p = c.alloc(l(96)) as usize;
-                std::thread::spawn(move || ACache::new().dealloc(p as *mut u8, l(96))).join().unwrap();
-                std::thread::spawn(move || ACache::new().dealloc(p as *mut u8, l(96))).join().unwrap();
+                std::thread::spawn(move || ACache::new().dealloc(p as *mut u8, l(96)))
+                    .join()
+                    .unwrap();
+                std::thread::spawn(move || ACache::new().dealloc(p as *mut u8, l(96)))
+                    .join()
+                    .unwrap();
             }
             "cache-local-double-free" => {
                 let c = ACache::new();
@@ -231,12 +237,18 @@ fn foreign_pointer_free_aborts() {
 
 #[test]
 fn wrong_layout_aborts() {
-    expect_abort("wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
+    expect_abort(
+        "wrong-layout",
+        "hz3: fatal: dealloc layout does not match the allocation",
+    );
 }
 
 #[test]
 fn default_strategy_wrong_layout_aborts() {
-    expect_abort("cache-wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
+    expect_abort(
+        "cache-wrong-layout",
+        "hz3: fatal: dealloc layout does not match the allocation",
+    );
 }
 
 #[test]
@@ -252,12 +264,18 @@ fn large_interior_pointer_aborts() {
 
 #[test]
 fn use_after_free_write_is_detected() {
-    expect_abort("use-after-free-write", "hz3: fatal: free list corrupted (use after free?)");
+    expect_abort(
+        "use-after-free-write",
+        "hz3: fatal: free list corrupted (use after free?)",
+    );
 }
 
 #[test]
 fn use_after_free_write_of_a_plausible_pointer_is_detected() {
-    expect_abort("use-after-free-forged-link", "hz3: fatal: free list corrupted (use after free?)");
+    expect_abort(
+        "use-after-free-forged-link",
+        "hz3: fatal: free list corrupted (use after free?)",
+    );
 }
 
 #[test]
@@ -282,7 +300,10 @@ fn realloc_of_an_invalid_pointer_aborts() {
 
 #[test]
 fn realloc_with_a_wrong_layout_aborts() {
-    expect_abort("realloc-wrong-layout", "hz3: fatal: dealloc layout does not match the allocation");
+    expect_abort(
+        "realloc-wrong-layout",
+        "hz3: fatal: dealloc layout does not match the allocation",
+    );
 }
 
 /// Valid use under the checked flavour never aborts: many sizes, realloc, remote frees.

@@ -16,7 +16,10 @@ const MIB: usize = 1 << 20;
 const MAX_ALIGN: usize = 8 * MIB;
 
 fn aligns() -> Vec<usize> {
-    (0..usize::BITS).map(|i| 1usize << i).take_while(|&a| a <= MAX_ALIGN).collect()
+    (0..usize::BITS)
+        .map(|i| 1usize << i)
+        .take_while(|&a| a <= MAX_ALIGN)
+        .collect()
 }
 
 /// Every size up to 1 KiB, both sides of every class boundary and power of two, and random
@@ -40,7 +43,13 @@ fn small_sizes(seed: u64) -> Vec<usize> {
 
 /// Sizes served by the large path.
 fn large_sizes(big: bool) -> Vec<usize> {
-    let mut v = vec![MAX_SMALL + 1, 300 * 1024 + 5, MIB + 7, 4 * MIB - 1, 4 * MIB + 1];
+    let mut v = vec![
+        MAX_SMALL + 1,
+        300 * 1024 + 5,
+        MIB + 7,
+        4 * MIB - 1,
+        4 * MIB + 1,
+    ];
     if big {
         v.extend([16 * MIB + 3, 64 * MIB]);
     }
@@ -60,25 +69,49 @@ struct Live {
 }
 
 /// Allocates, checks and fills one block, and records it in `ranges`.
-fn alloc_checked<R: RemoteFree, C: Config>(l: Layout, zeroed: bool, ranges: &mut Ranges, tag: u64) -> Live {
-    let p = if zeroed { Inst::<R, C>::alloc_zeroed(l) } else { Inst::<R, C>::alloc(l) };
-    assert!(!p.is_null(), "{}: alloc({l:?}) returned null", Inst::<R, C>::name());
+fn alloc_checked<R: RemoteFree, C: Config>(
+    l: Layout,
+    zeroed: bool,
+    ranges: &mut Ranges,
+    tag: u64,
+) -> Live {
+    let p = if zeroed {
+        Inst::<R, C>::alloc_zeroed(l)
+    } else {
+        Inst::<R, C>::alloc(l)
+    };
+    assert!(
+        !p.is_null(),
+        "{}: alloc({l:?}) returned null",
+        Inst::<R, C>::name()
+    );
     assert_eq!(p as usize % l.align(), 0, "alloc({l:?}) = {p:p} misaligned");
     // SAFETY: `p` is live.
     let usable = unsafe { Inst::<R, C>::usable(p) };
     assert!(usable >= l.size(), "usable_size({p:p}) = {usable} < {l:?}");
     if let Some(c) = class_for(l.size(), l.align()) {
-        assert_eq!(usable, class_size(c), "alloc({l:?}): usable size is not the class size");
+        assert_eq!(
+            usable,
+            class_size(c),
+            "alloc({l:?}): usable size is not the class size"
+        );
     }
     if zeroed {
         // SAFETY: `p` has `l.size()` readable bytes.
         let s = unsafe { core::slice::from_raw_parts(p, l.size()) };
-        assert!(s.iter().all(|&b| b == 0), "alloc_zeroed({l:?}) = {p:p} not zeroed");
+        assert!(
+            s.iter().all(|&b| b == 0),
+            "alloc_zeroed({l:?}) = {p:p} not zeroed"
+        );
     }
     ranges.insert(p as usize, usable);
     // Small blocks are written up to their usable size; large ones up to the requested size
     // (their usable size includes the alignment slack of the mapping, up to `align` bytes).
-    let len = if class_for(l.size(), l.align()).is_some() { usable } else { l.size() };
+    let len = if class_for(l.size(), l.align()).is_some() {
+        usable
+    } else {
+        l.size()
+    };
     // SAFETY: `len <= usable` bytes are writable, and so is the last usable byte.
     unsafe {
         fill(p, len, tag);
@@ -95,7 +128,11 @@ fn free_checked<R: RemoteFree, C: Config>(b: Live, ranges: &mut Ranges) {
     // SAFETY: `b` is live with this layout.
     unsafe {
         if let Err(e) = check_fill(b.p, b.len, b.tag) {
-            panic!("{}: pattern of {:?} damaged: {e}", Inst::<R, C>::name(), b.l);
+            panic!(
+                "{}: pattern of {:?} damaged: {e}",
+                Inst::<R, C>::name(),
+                b.l
+            );
         }
         ranges.remove(b.p as usize);
         Inst::<R, C>::dealloc(b.p, b.l);
@@ -111,7 +148,10 @@ fn every_small_size<R: RemoteFree, C: Config>() {
             for n in 1..=MAX_SMALL {
                 let l = layout(n, align);
                 let p = Inst::<R, C>::alloc(l);
-                assert!(!p.is_null() && p as usize % align == 0, "alloc({l:?}) = {p:p}");
+                assert!(
+                    !p.is_null() && p as usize % align == 0,
+                    "alloc({l:?}) = {p:p}"
+                );
                 // SAFETY: `p` is live with `n` bytes.
                 unsafe {
                     assert_eq!(Inst::<R, C>::usable(p), class_size(class_of(n)), "size {n}");
@@ -130,7 +170,10 @@ fn every_small_size<R: RemoteFree, C: Config>() {
                 assert!(!p.is_null() && p as usize % a == 0, "alloc({l:?}) = {p:p}");
                 // SAFETY: as above.
                 unsafe {
-                    assert_eq!(Inst::<R, C>::usable(p), class_size(class_for(n, a).unwrap()));
+                    assert_eq!(
+                        Inst::<R, C>::usable(p),
+                        class_size(class_for(n, a).unwrap())
+                    );
                     *p.add(n - 1) = 1;
                     Inst::<R, C>::dealloc(p, l);
                 }
@@ -162,7 +205,9 @@ fn sizes_and_alignments<R: RemoteFree, C: Config>() {
                 sparse.clone()
             };
             // The biggest blocks only for a few alignments (memory and time).
-            sizes.extend(large_sizes(align == 1 || align == MAX_CLASS_ALIGN || align == MAX_ALIGN));
+            sizes.extend(large_sizes(
+                align == 1 || align == MAX_CLASS_ALIGN || align == MAX_ALIGN,
+            ));
             for n in sizes {
                 tag += 1;
                 let b = alloc_checked::<R, C>(layout(n, align), false, &mut ranges, tag);
@@ -208,14 +253,24 @@ unsafe fn fill_seq(p: *mut u8, len: usize, tag: u8) {
 unsafe fn check_seq(p: *mut u8, len: usize, tag: u8, what: &str) {
     // SAFETY: `p` has `len` readable bytes.
     let s = unsafe { core::slice::from_raw_parts(p, len) };
-    if let Some(i) = s.iter().enumerate().position(|(i, &b)| b != seq_byte(i, tag)) {
-        panic!("{what}: byte {i} of {len} is {:#x}, want {:#x}", s[i], seq_byte(i, tag));
+    if let Some(i) = s
+        .iter()
+        .enumerate()
+        .position(|(i, &b)| b != seq_byte(i, tag))
+    {
+        panic!(
+            "{what}: byte {i} of {len} is {:#x}, want {:#x}",
+            s[i],
+            seq_byte(i, tag)
+        );
     }
 }
 
 /// Sizes in the same class as `n` (for alignment `a`), when `n` is small.
 fn same_class_sizes(n: usize, a: usize) -> Vec<usize> {
-    let Some(c) = class_for(n, a) else { return vec![] };
+    let Some(c) = class_for(n, a) else {
+        return vec![];
+    };
     let hi = class_size(c);
     let mut v = vec![n, hi, hi - 1, (n + hi) / 2];
     // The smallest size still in the class.
@@ -273,7 +328,10 @@ fn realloc_keeps_contents<R: RemoteFree, C: Config>() {
                     // Grow.
                     let big = n * 3 + 17;
                     let q = Inst::<R, C>::realloc(p, l, big);
-                    assert!(!q.is_null() && q as usize % align == 0, "{name}: realloc grow {l:?} -> {big}: {q:p}");
+                    assert!(
+                        !q.is_null() && q as usize % align == 0,
+                        "{name}: realloc grow {l:?} -> {big}: {q:p}"
+                    );
                     assert!(Inst::<R, C>::usable(q) >= big);
                     check_seq(q, n, tag, &format!("{name}: grow {l:?} -> {big}"));
                     l = layout(big, align);
@@ -281,7 +339,10 @@ fn realloc_keeps_contents<R: RemoteFree, C: Config>() {
                     // Shrink.
                     let small = (n / 3).max(1);
                     let r = Inst::<R, C>::realloc(q, l, small);
-                    assert!(!r.is_null() && r as usize % align == 0, "{name}: realloc shrink {l:?} -> {small}: {r:p}");
+                    assert!(
+                        !r.is_null() && r as usize % align == 0,
+                        "{name}: realloc shrink {l:?} -> {small}: {r:p}"
+                    );
                     assert!(Inst::<R, C>::usable(r) >= small);
                     check_seq(r, small, tag, &format!("{name}: shrink {l:?} -> {small}"));
                     l = layout(small, align);
@@ -327,20 +388,30 @@ fn alloc_zeroed_is_zeroed<R: RemoteFree, C: Config>() {
             // A batch: dirty many blocks of one class, free them, get them back zeroed.
             for n in [24, 200, 3000, 40000] {
                 let l = layout(n, align.min(MAX_CLASS_ALIGN));
-                let bs: Vec<Live> = (0..64).map(|i| alloc_checked::<R, C>(l, false, &mut ranges, i)).collect();
+                let bs: Vec<Live> = (0..64)
+                    .map(|i| alloc_checked::<R, C>(l, false, &mut ranges, i))
+                    .collect();
                 let addrs: Vec<usize> = bs.iter().map(|b| b.p as usize).collect();
                 for b in bs {
                     free_checked::<R, C>(b, &mut ranges);
                 }
-                let bs: Vec<Live> = (0..64).map(|i| alloc_checked::<R, C>(l, true, &mut ranges, i)).collect();
-                reused += bs.iter().filter(|b| addrs.contains(&(b.p as usize))).count();
+                let bs: Vec<Live> = (0..64)
+                    .map(|i| alloc_checked::<R, C>(l, true, &mut ranges, i))
+                    .collect();
+                reused += bs
+                    .iter()
+                    .filter(|b| addrs.contains(&(b.p as usize)))
+                    .count();
                 for b in bs {
                     free_checked::<R, C>(b, &mut ranges);
                 }
             }
         }
         // The dirty-reuse path must have been exercised, or this test proves little.
-        assert!(reused > 100, "only {reused} zeroed allocations reused a dirtied block");
+        assert!(
+            reused > 100,
+            "only {reused} zeroed allocations reused a dirtied block"
+        );
     });
     Inst::<R, C>::assert_empty("alloc_zeroed_is_zeroed");
 }
@@ -361,7 +432,10 @@ fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
                 // SAFETY: `p` is live with layout `l`.
                 unsafe { Inst::<R, C>::dealloc(p, l) };
                 let q = Inst::<R, C>::alloc(l);
-                assert_eq!(p, q, "size {n} align {align}: the freed block did not come back");
+                assert_eq!(
+                    p, q,
+                    "size {n} align {align}: the freed block did not come back"
+                );
                 // SAFETY: `q` is live with `l`; `usable >= n`.
                 unsafe {
                     assert!(Inst::<R, C>::usable(q) >= n);
@@ -388,10 +462,12 @@ fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
     });
     // Foreign blocks: allocated on one thread, freed on another.
     let ptrs: Vec<(usize, Layout)> = isolated(|| {
-        (1..=64).map(|i| {
-            let l = layout(i * 48, 8);
-            (Inst::<R, C>::alloc(l) as usize, l)
-        }).collect()
+        (1..=64)
+            .map(|i| {
+                let l = layout(i * 48, 8);
+                (Inst::<R, C>::alloc(l) as usize, l)
+            })
+            .collect()
     });
     isolated(move || {
         let mut reused = 0;
@@ -404,7 +480,11 @@ fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
             unsafe { Inst::<R, C>::dealloc(q, l) };
         }
         if R::CACHE_FOREIGN {
-            assert_eq!(reused, ptrs.len(), "a cached foreign block was not reused in its class");
+            assert_eq!(
+                reused,
+                ptrs.len(),
+                "a cached foreign block was not reused in its class"
+            );
         }
     });
     Inst::<R, C>::assert_empty("free_returns_block_to_its_class");

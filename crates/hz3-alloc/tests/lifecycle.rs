@@ -36,7 +36,10 @@ fn check_free<R: RemoteFree, C: Config>(p: usize, l: Layout, tag: u8) {
     // SAFETY: `p` is live with layout `l`, filled with `tag`.
     unsafe {
         let s = core::slice::from_raw_parts(p as *const u8, l.size());
-        assert!(s.iter().all(|&b| b == tag), "block {p:#x} {l:?}: fill damaged");
+        assert!(
+            s.iter().all(|&b| b == tag),
+            "block {p:#x} {l:?}: fill damaged"
+        );
         Inst::<R, C>::dealloc(p as *mut u8, l);
     }
 }
@@ -46,7 +49,11 @@ fn lay(n: usize, a: usize) -> Layout {
 }
 
 /// A long-lived thread that frees whatever it receives; answers `None` messages (sync points).
-fn spawn_freer<R: RemoteFree, C: Config>() -> (mpsc::Sender<Option<Blocks>>, mpsc::Receiver<()>, std::thread::JoinHandle<()>) {
+fn spawn_freer<R: RemoteFree, C: Config>() -> (
+    mpsc::Sender<Option<Blocks>>,
+    mpsc::Receiver<()>,
+    std::thread::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel::<Option<Blocks>>();
     let (atx, arx) = mpsc::channel();
     let h = std::thread::spawn(move || {
@@ -106,14 +113,26 @@ fn short_threads_reuse_heaps<R: RemoteFree, C: Config>() {
     freer.join().unwrap();
     let created = Hz3::<R, C>::heap_count() - before;
     // `wave` threads at a time plus the freer: heaps of exited threads are reused.
-    assert!(created <= 16, "{}: {created} heaps created for {n_threads} short threads", Inst::<R, C>::name());
+    assert!(
+        created <= 16,
+        "{}: {created} heaps created for {n_threads} short threads",
+        Inst::<R, C>::name()
+    );
     assert!(Hz3::<R, C>::heap_count() <= 64);
     Inst::<R, C>::assert_empty("short_threads_reuse_heaps");
 }
 
 /// Layouts of the first-op-is-free test: small, aligned, medium, large, large by alignment.
 fn mixed_layouts() -> Vec<Layout> {
-    vec![lay(8, 8), lay(64, 16), lay(100, 64), lay(3000, 4096), lay(70_000, 8), lay(300_000, 8), lay(10, 1 << 20)]
+    vec![
+        lay(8, 8),
+        lay(64, 16),
+        lay(100, 64),
+        lay(3000, 4096),
+        lay(70_000, 8),
+        lay(300_000, 8),
+        lay(10, 1 << 20),
+    ]
 }
 
 fn first_op_is_free<R: RemoteFree, C: Config>() {
@@ -123,7 +142,15 @@ fn first_op_is_free<R: RemoteFree, C: Config>() {
     let (tx, rx) = mpsc::channel::<Blocks>();
     let b2 = bar.clone();
     let owner = std::thread::spawn(move || {
-        let bs: Blocks = mixed_layouts().into_iter().flat_map(|l| [(fill_new::<R, C>(l, 0x5c), l), (fill_new::<R, C>(l, 0x5c), l)]).collect();
+        let bs: Blocks = mixed_layouts()
+            .into_iter()
+            .flat_map(|l| {
+                [
+                    (fill_new::<R, C>(l, 0x5c), l),
+                    (fill_new::<R, C>(l, 0x5c), l),
+                ]
+            })
+            .collect();
         tx.send(bs).unwrap();
         b2.wait(); // the other thread frees now
         b2.wait();
@@ -149,13 +176,21 @@ fn first_op_is_free<R: RemoteFree, C: Config>() {
     // (b) the owner has exited before the fresh thread frees; (c) the freeing thread never
     // allocates.
     for allocate_after in [true, false] {
-        let bs: Blocks = isolated(|| mixed_layouts().into_iter().map(|l| (fill_new::<R, C>(l, 0x5c), l)).collect());
+        let bs: Blocks = isolated(|| {
+            mixed_layouts()
+                .into_iter()
+                .map(|l| (fill_new::<R, C>(l, 0x5c), l))
+                .collect()
+        });
         isolated(move || {
             for (p, l) in bs {
                 check_free::<R, C>(p, l, 0x5c);
             }
             if allocate_after {
-                let bs: Blocks = mixed_layouts().into_iter().map(|l| (fill_new::<R, C>(l, 3), l)).collect();
+                let bs: Blocks = mixed_layouts()
+                    .into_iter()
+                    .map(|l| (fill_new::<R, C>(l, 3), l))
+                    .collect();
                 for (p, l) in bs {
                     check_free::<R, C>(p, l, 3);
                 }
@@ -179,7 +214,8 @@ impl Drop for DtorWork {
 }
 
 /// Blocks allocated in destructors that outlive their thread (freed by the test).
-static ESCAPED: parking_lot::Mutex<Vec<(usize, usize, usize)>> = parking_lot::Mutex::new(Vec::new());
+static ESCAPED: parking_lot::Mutex<Vec<(usize, usize, usize)>> =
+    parking_lot::Mutex::new(Vec::new());
 static DTOR_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 fn dtor_body<R: RemoteFree, C: Config>(held: Blocks) {
@@ -223,13 +259,21 @@ fn tls_destructor_allocates<R: RemoteFree, C: Config>() {
     let hs: Vec<_> = (0..threads)
         .map(|i| {
             std::thread::spawn(move || {
-                let held: Blocks = mixed_layouts().into_iter().map(|l| (fill_new::<R, C>(l, 0x5c), l)).collect();
+                let held: Blocks = mixed_layouts()
+                    .into_iter()
+                    .map(|l| (fill_new::<R, C>(l, 0x5c), l))
+                    .collect();
                 // Some threads' last regular call is an allocation, others' a free.
                 if i % 2 == 0 {
                     let p = fill_new::<R, C>(lay(32, 8), 4);
                     check_free::<R, C>(p, lay(32, 8), 4);
                 }
-                TLS_WORK.with(|w| *w.borrow_mut() = Some(DtorWork { held, run: dtor_body::<R, C> }));
+                TLS_WORK.with(|w| {
+                    *w.borrow_mut() = Some(DtorWork {
+                        held,
+                        run: dtor_body::<R, C>,
+                    })
+                });
             })
         })
         .collect();
@@ -264,14 +308,23 @@ fn pthread_key_destructor_after_hz3<R: RemoteFree, C: Config>() {
     });
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: valid out pointer and destructor.
-    assert_eq!(unsafe { libc::pthread_key_create(&mut key, Some(key_dtor)) }, 0);
+    assert_eq!(
+        unsafe { libc::pthread_key_create(&mut key, Some(key_dtor)) },
+        0
+    );
     let runs = DTOR_RUNS.load(Ordering::SeqCst);
     let threads = 16;
     let hs: Vec<_> = (0..threads)
         .map(|_| {
             std::thread::spawn(move || {
-                let held: Blocks = mixed_layouts().into_iter().map(|l| (fill_new::<R, C>(l, 0x5c), l)).collect();
-                let arg = Box::into_raw(Box::new(KeyArg { held, run: dtor_body::<R, C> }));
+                let held: Blocks = mixed_layouts()
+                    .into_iter()
+                    .map(|l| (fill_new::<R, C>(l, 0x5c), l))
+                    .collect();
+                let arg = Box::into_raw(Box::new(KeyArg {
+                    held,
+                    run: dtor_body::<R, C>,
+                }));
                 // SAFETY: our key; the value is consumed by `key_dtor`.
                 assert_eq!(unsafe { libc::pthread_setspecific(key, arg.cast()) }, 0);
             })
@@ -348,12 +401,20 @@ fn consumer_never_allocates<R: RemoteFree, C: Config>() {
     let bound = (4 * (CAP + 2) * BATCH + 4 * slab_capacity(class)) as u64;
     println!("{}: backlog of {SIZE}-byte blocks at checkpoints: {backlog:?} (bound {bound}, {total} allocated)", Inst::<R, C>::name());
     let max = *backlog.iter().max().unwrap();
-    assert!(max <= bound, "{}: remote-free backlog {max} > {bound} (checkpoints {backlog:?})", Inst::<R, C>::name());
+    assert!(
+        max <= bound,
+        "{}: remote-free backlog {max} > {bound} (checkpoints {backlog:?})",
+        Inst::<R, C>::name()
+    );
     // No growth trend: the second half is not above the first half's peak plus slack.
     let half = backlog.len() / 2;
     let first = *backlog[..half].iter().max().unwrap();
     let second = *backlog[half..].iter().max().unwrap();
-    assert!(second <= first + slab_capacity(class) as u64 + (CAP * BATCH) as u64, "{}: backlog grows: {backlog:?}", Inst::<R, C>::name());
+    assert!(
+        second <= first + slab_capacity(class) as u64 + (CAP * BATCH) as u64,
+        "{}: backlog grows: {backlog:?}",
+        Inst::<R, C>::name()
+    );
     Inst::<R, C>::assert_empty("consumer_never_allocates");
 }
 

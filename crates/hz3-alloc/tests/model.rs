@@ -20,17 +20,26 @@ use core::alloc::Layout;
 use hz3_alloc::{Config, Hz3, RemoteFree};
 use hz3_page::{class_for, class_size, MAX_SMALL, NUM_CLASSES};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as PtConfig, FileFailurePersistence, TestCaseError, TestRunner};
+use proptest::test_runner::{
+    Config as PtConfig, FileFailurePersistence, TestCaseError, TestRunner,
+};
 use std::sync::mpsc;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Alloc { size: usize, align: usize, zeroed: bool },
+    Alloc {
+        size: usize,
+        align: usize,
+        zeroed: bool,
+    },
     Free(usize),
     Realloc(usize, usize),
     RemoteFree(usize),
     Sync,
-    ThreadExit { frees: Vec<usize>, allocs: Vec<(usize, usize)> },
+    ThreadExit {
+        frees: Vec<usize>,
+        allocs: Vec<(usize, usize)>,
+    },
 }
 
 fn size_strategy() -> impl Strategy<Value = usize> {
@@ -106,17 +115,36 @@ unsafe fn check_prefix(p: *mut u8, len: usize, filled: usize, tag: u64) -> Resul
     // SAFETY: `len` readable bytes.
     let s = unsafe { core::slice::from_raw_parts(p, len) };
     let head = tag.to_le_bytes();
-    let want = |i: usize| if filled >= 8 && i < 8 { head[i] } else { pat(tag) };
+    let want = |i: usize| {
+        if filled >= 8 && i < 8 {
+            head[i]
+        } else {
+            pat(tag)
+        }
+    };
     match (0..len).find(|&i| s[i] != want(i)) {
-        Some(i) => Err(format!("block {p:p} ({len} of {filled} bytes): byte {i} is {:#x}, want {:#x}", s[i], want(i))),
+        Some(i) => Err(format!(
+            "block {p:p} ({len} of {filled} bytes): byte {i} is {:#x}, want {:#x}",
+            s[i],
+            want(i)
+        )),
         None => Ok(()),
     }
 }
 
 /// Allocates and checks a new block (alignment, usable size, zeroing) and fills it.
-fn new_block<R: RemoteFree, C: Config>(size: usize, align: usize, zeroed: bool, tag: u64) -> Result<Blk, String> {
+fn new_block<R: RemoteFree, C: Config>(
+    size: usize,
+    align: usize,
+    zeroed: bool,
+    tag: u64,
+) -> Result<Blk, String> {
     let l = Layout::from_size_align(size, align).unwrap();
-    let p = if zeroed { Inst::<R, C>::alloc_zeroed(l) } else { Inst::<R, C>::alloc(l) };
+    let p = if zeroed {
+        Inst::<R, C>::alloc_zeroed(l)
+    } else {
+        Inst::<R, C>::alloc(l)
+    };
     if p.is_null() {
         return Err(format!("alloc({l:?}) = null"));
     }
@@ -132,12 +160,19 @@ fn new_block<R: RemoteFree, C: Config>(size: usize, align: usize, zeroed: bool, 
         // SAFETY: `size` readable bytes.
         let s = unsafe { core::slice::from_raw_parts(p, size) };
         if let Some(i) = s.iter().position(|&b| b != 0) {
-            return Err(format!("alloc_zeroed({l:?}) = {p:p}: byte {i} is {:#x}", s[i]));
+            return Err(format!(
+                "alloc_zeroed({l:?}) = {p:p}: byte {i} is {:#x}",
+                s[i]
+            ));
         }
     }
     // SAFETY: `size` writable bytes.
     unsafe { fill(p, size, tag) };
-    Ok(Blk { p: p as usize, l, tag })
+    Ok(Blk {
+        p: p as usize,
+        l,
+        tag,
+    })
 }
 
 /// The address range a block may use (its usable size).
@@ -227,11 +262,26 @@ fn run_ops<R: RemoteFree, C: Config>(ops: Vec<Op>, worker_heap: bool) -> Result<
     for (step, op) in ops.into_iter().enumerate() {
         let ctx = |e: String| format!("step {step} ({op:?}): {e}");
         if trace {
-            let v: Vec<String> = live.iter().map(|b| format!("{:#x}:{}/{}:{:?}", b.p, b.l.size(), b.l.align(), class_for(b.l.size(), b.l.align()))).collect();
+            let v: Vec<String> = live
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{:#x}:{}/{}:{:?}",
+                        b.p,
+                        b.l.size(),
+                        b.l.align(),
+                        class_for(b.l.size(), b.l.align())
+                    )
+                })
+                .collect();
             eprintln!("TRACE step {step} {op:?} live=[{}]", v.join(" "));
         }
         match &op {
-            Op::Alloc { size, align, zeroed } => {
+            Op::Alloc {
+                size,
+                align,
+                zeroed,
+            } => {
                 tag += 1;
                 let b = new_block::<R, C>(*size, *align, *zeroed, tag).map_err(ctx)?;
                 ranges.insert(b.p, range_len::<R, C>(&b));
@@ -256,17 +306,25 @@ fn run_ops<R: RemoteFree, C: Config>(ops: Vec<Op>, worker_heap: bool) -> Result<
                     return Err(ctx(format!("realloc -> {q:p}")));
                 }
                 if same_class && q as usize != b.p {
-                    return Err(ctx(format!("realloc within the class moved {:#x} -> {q:p}", b.p)));
+                    return Err(ctx(format!(
+                        "realloc within the class moved {:#x} -> {q:p}",
+                        b.p
+                    )));
                 }
                 // SAFETY: `q` is live with `n` bytes.
                 unsafe {
-                    check_prefix(q, b.l.size().min(*n), b.l.size(), b.tag).map_err(|e| ctx(format!("after realloc: {e}")))?;
+                    check_prefix(q, b.l.size().min(*n), b.l.size(), b.tag)
+                        .map_err(|e| ctx(format!("after realloc: {e}")))?;
                     if Inst::<R, C>::usable(q) < *n {
                         return Err(ctx("usable size after realloc".into()));
                     }
                     fill(q, *n, b.tag);
                 }
-                let nb = Blk { p: q as usize, l: Layout::from_size_align(*n, b.l.align()).unwrap(), tag: b.tag };
+                let nb = Blk {
+                    p: q as usize,
+                    l: Layout::from_size_align(*n, b.l.align()).unwrap(),
+                    tag: b.tag,
+                };
                 ranges.insert(nb.p, range_len::<R, C>(&nb));
                 live.push(nb);
             }
@@ -285,7 +343,14 @@ fn run_ops<R: RemoteFree, C: Config>(ops: Vec<Op>, worker_heap: bool) -> Result<
                 if got != want {
                     let diff: Vec<_> = (0..NUM_CLASSES)
                         .filter(|&c| got[c] != want[c])
-                        .map(|c| format!("class {c} ({} B): oracle {} model {}", class_size(c), got[c], want[c]))
+                        .map(|c| {
+                            format!(
+                                "class {c} ({} B): oracle {} model {}",
+                                class_size(c),
+                                got[c],
+                                want[c]
+                            )
+                        })
                         .collect();
                     return Err(ctx(format!("live counts differ: {}", diff.join(", "))));
                 }
@@ -327,7 +392,8 @@ fn run_ops<R: RemoteFree, C: Config>(ops: Vec<Op>, worker_heap: bool) -> Result<
     for (k, b) in live.drain(..).enumerate() {
         ranges.remove(b.p);
         // SAFETY: live block.
-        unsafe { check(b.p as *mut u8, b.l.size(), b.tag) }.map_err(|e| format!("final free: {e}"))?;
+        unsafe { check(b.p as *mut u8, b.l.size(), b.tag) }
+            .map_err(|e| format!("final free: {e}"))?;
         if k % 2 == 0 {
             // SAFETY: live block.
             unsafe { Inst::<R, C>::dealloc(b.p as *mut u8, b.l) };
@@ -348,7 +414,9 @@ fn model<R: RemoteFree, C: Config>() {
     let name = Inst::<R, C>::name();
     let mut runner = TestRunner::new(PtConfig {
         cases: 64 * scale() as u32,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/model.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/model.proptest-regressions",
+        ))),
         max_shrink_iters: 512,
         ..PtConfig::default()
     });
@@ -366,7 +434,9 @@ fn model<R: RemoteFree, C: Config>() {
         }
         let after = Inst::<R, C>::live();
         if after != before {
-            return Err(TestCaseError::fail(format!("empty check: live blocks {after:?}, before the case {before:?}")));
+            return Err(TestCaseError::fail(format!(
+                "empty check: live blocks {after:?}, before the case {before:?}"
+            )));
         }
         Ok(())
     });
@@ -385,7 +455,11 @@ fn remote_frees_then_sync<R: RemoteFree, C: Config>() {
     let mut ops = Vec::new();
     for round in 0..4 {
         for _ in 0..3000 {
-            ops.push(Op::Alloc { size: 64, align: 8, zeroed: false });
+            ops.push(Op::Alloc {
+                size: 64,
+                align: 8,
+                zeroed: false,
+            });
         }
         for i in 0..3000 {
             ops.push(Op::RemoteFree(i * 7 + round));
@@ -406,4 +480,3 @@ mod fixed {
     crate::per_strategy!(remote_frees_then_sync);
     use super::remote_frees_then_sync;
 }
-

@@ -31,8 +31,13 @@ fn large_block_reused_and_zeroed() {
     let q = A::alloc_zeroed_raw(MIB, 16);
     assert_eq!(q, p, "the freed mapping is reused");
     // SAFETY: `q` has 1 MiB readable bytes.
-    let all_zero = unsafe { core::slice::from_raw_parts(q, MIB) }.iter().all(|&b| b == 0);
-    assert!(all_zero, "a reused mapping handed out by alloc_zeroed reads zero");
+    let all_zero = unsafe { core::slice::from_raw_parts(q, MIB) }
+        .iter()
+        .all(|&b| b == 0);
+    assert!(
+        all_zero,
+        "a reused mapping handed out by alloc_zeroed reads zero"
+    );
     // SAFETY: live block, freed once.
     unsafe { A::free_raw(q) };
 }
@@ -50,7 +55,10 @@ fn free_alloc_loop_does_not_fault() {
     }
     let faults = minflt() - before;
     // Without reuse every iteration faults 256 pages in (256 000 in all).
-    assert!(faults < 5_000, "{faults} minor faults for 1000 x malloc(1 MiB)+memset+free");
+    assert!(
+        faults < 5_000,
+        "{faults} minor faults for 1000 x malloc(1 MiB)+memset+free"
+    );
 }
 
 fn page_byte(k: usize) -> u8 {
@@ -100,7 +108,10 @@ fn eager_mode_returns_at_once() {
     assert!(hz3_page::segmap::contains(seg));
     // SAFETY: live block, freed once.
     unsafe { A::free_raw(p) };
-    assert!(!hz3_page::segmap::contains(seg), "with delay 0 a freed large mapping is unmapped");
+    assert!(
+        !hz3_page::segmap::contains(seg),
+        "with delay 0 a freed large mapping is unmapped"
+    );
     purge::set_purge_delay_ms(purge::DEFAULT_PURGE_DELAY_MS);
 }
 
@@ -111,7 +122,10 @@ fn collect_returns_cached_mappings() {
     unsafe { A::free_raw(p) };
     assert!(hz3_page::segmap::contains(seg), "cached (delay > 0)");
     A::collect();
-    assert!(!hz3_page::segmap::contains(seg), "collect() unmaps cached large mappings");
+    assert!(
+        !hz3_page::segmap::contains(seg),
+        "collect() unmaps cached large mappings"
+    );
     assert_eq!(hz3_tcache::large_cache::cached_bytes(), 0);
 }
 

@@ -33,15 +33,24 @@ fn producer_consumer<R: RemoteFree, C: Config>() {
     let per_pair = 3000 * scale();
     let bad = Arc::new(AtomicU64::new(0));
     let got = Arc::new(AtomicU64::new(0));
-    let pairs: Vec<Arc<Pair>> =
-        (0..PAIRS).map(|_| Arc::new(Pair { slots: (0..QUEUE).map(|_| AtomicUsize::new(0)).collect() })).collect();
+    let pairs: Vec<Arc<Pair>> = (0..PAIRS)
+        .map(|_| {
+            Arc::new(Pair {
+                slots: (0..QUEUE).map(|_| AtomicUsize::new(0)).collect(),
+            })
+        })
+        .collect();
     let mut handles = Vec::new();
     for (k, pair) in pairs.iter().enumerate() {
         let q = pair.clone();
         handles.push(std::thread::spawn(move || {
             let mut rng = Rng::new(k as u64 * 7919 + R::ID as u64);
             for i in 0..per_pair {
-                let size = if rng.chance(90) { rng.range(16, 512) } else { rng.range(512, 32 * 1024) };
+                let size = if rng.chance(90) {
+                    rng.range(16, 512)
+                } else {
+                    rng.range(512, 32 * 1024)
+                };
                 let p = Inst::<R, C>::alloc(layout(size));
                 assert!(!p.is_null());
                 // SAFETY: `size >= 16` bytes, 8-aligned.
@@ -83,7 +92,12 @@ fn producer_consumer<R: RemoteFree, C: Config>() {
     for h in handles {
         h.join().unwrap();
     }
-    assert_eq!(bad.load(Ordering::Relaxed), 0, "{}: damaged blocks", Inst::<R, C>::name());
+    assert_eq!(
+        bad.load(Ordering::Relaxed),
+        0,
+        "{}: damaged blocks",
+        Inst::<R, C>::name()
+    );
     assert_eq!(got.load(Ordering::Relaxed), (PAIRS * per_pair) as u64);
     Inst::<R, C>::assert_empty("oversubscribed producer/consumer");
 }

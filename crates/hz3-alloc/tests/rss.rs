@@ -90,7 +90,12 @@ fn producer_consumer<R: RemoteFree>(name: &str) {
         live_bytes / MIB,
         samples.iter().map(|s| s / MIB).collect::<Vec<_>>()
     );
-    assert!(peak <= bound, "{name}: RSS {} MiB above start exceeds bound {} MiB", peak / MIB, bound / MIB);
+    assert!(
+        peak <= bound,
+        "{name}: RSS {} MiB above start exceeds bound {} MiB",
+        peak / MIB,
+        bound / MIB
+    );
     // A trend is growth beyond what the live set explains: the ring fills up when the
     // producer outpaces the consumer, which is not a leak.
     assert!(
@@ -143,7 +148,12 @@ fn size_shift<R: RemoteFree>(name: &str) {
         ROUND / MIB,
         samples.iter().map(|s| s / MIB).collect::<Vec<_>>()
     );
-    assert!(peak <= bound, "{name}: RSS {} MiB above start exceeds bound {} MiB", peak / MIB, bound / MIB);
+    assert!(
+        peak <= bound,
+        "{name}: RSS {} MiB above start exceeds bound {} MiB",
+        peak / MIB,
+        bound / MIB
+    );
     Hz3::<R>::collect();
 }
 
@@ -174,8 +184,11 @@ fn memory_returns<R: RemoteFree>(name: &str) {
     }
     let peak = rss();
     // Free half on another thread (remote frees), half here.
-    let half: Vec<(usize, Layout)> =
-        live.split_off(live.len() / 2).into_iter().map(|(p, l)| (p as usize, l)).collect();
+    let half: Vec<(usize, Layout)> = live
+        .split_off(live.len() / 2)
+        .into_iter()
+        .map(|(p, l)| (p as usize, l))
+        .collect();
     std::thread::spawn(move || {
         let a = Hz3::<R>::new();
         for (p, l) in half {
@@ -197,8 +210,16 @@ fn memory_returns<R: RemoteFree>(name: &str) {
         peak / MIB,
         end / MIB
     );
-    assert!(peak >= start + 900 * MIB, "{name}: the live set was not resident?");
-    assert!(end <= start + 64 * MIB, "{name}: RSS {} MiB did not return near {} MiB", end / MIB, start / MIB);
+    assert!(
+        peak >= start + 900 * MIB,
+        "{name}: the live set was not resident?"
+    );
+    assert!(
+        end <= start + 64 * MIB,
+        "{name}: RSS {} MiB did not return near {} MiB",
+        end / MIB,
+        start / MIB
+    );
 }
 
 #[test]

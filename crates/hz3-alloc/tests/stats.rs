@@ -95,7 +95,11 @@ fn stats_relations<R: RemoteFree>() {
 
 fn check_relations<R: RemoteFree>(lockstep: bool) {
     type C = WithStats;
-    let name = format!("{} ({})", Inst::<R, C>::name(), if lockstep { "lockstep" } else { "overlapping" });
+    let name = format!(
+        "{} ({})",
+        Inst::<R, C>::name(),
+        if lockstep { "lockstep" } else { "overlapping" }
+    );
     // Settle anything earlier runs left, then snapshot.
     Hz3::<R, C>::collect();
     let before = Hz3::<R, C>::stats();
@@ -111,42 +115,87 @@ fn check_relations<R: RemoteFree>(lockstep: bool) {
     assert_eq!(d.remote_frees, done, "{name}: remote_frees");
     if R::CACHE_FOREIGN {
         // Foreign blocks the freeing thread reused never travel home.
-        assert!(d.drained_objects <= d.remote_frees, "{name}: drained_objects > remote_frees");
+        assert!(
+            d.drained_objects <= d.remote_frees,
+            "{name}: drained_objects > remote_frees"
+        );
     } else {
-        assert_eq!(d.drained_objects, d.remote_frees, "{name}: drained_objects != remote_frees");
+        assert_eq!(
+            d.drained_objects, d.remote_frees,
+            "{name}: drained_objects != remote_frees"
+        );
     }
-    assert!(d.collects >= 1 && d.empty_collects <= d.collects, "{name}: collects");
-    assert!(d.head_cas >= 1 && d.head_cas <= d.remote_frees, "{name}: head_cas");
-    assert!(d.empty_to_nonempty >= 1 && d.empty_to_nonempty <= d.head_cas, "{name}: empty_to_nonempty");
+    assert!(
+        d.collects >= 1 && d.empty_collects <= d.collects,
+        "{name}: collects"
+    );
+    assert!(
+        d.head_cas >= 1 && d.head_cas <= d.remote_frees,
+        "{name}: head_cas"
+    );
+    assert!(
+        d.empty_to_nonempty >= 1 && d.empty_to_nonempty <= d.head_cas,
+        "{name}: empty_to_nonempty"
+    );
     let batched = matches!(R::NAME, "a-batch" | "e-batch" | "a-cache");
     if !batched {
         // One successful head CAS per remote free.
-        assert_eq!(d.head_cas, d.remote_frees, "{name}: head_cas != remote_frees");
+        assert_eq!(
+            d.head_cas, d.remote_frees,
+            "{name}: head_cas != remote_frees"
+        );
     }
     match R::NAME {
         "a-cache" => {
             // Blocks are cached first; what travels home goes in groups, one CAS each.
             assert_eq!(d.head_cas, d.packet_flushes, "{name}: group sends");
-            assert_eq!(d.drained_pages + d.empty_collects, d.collects, "{name}: collects");
-            assert_eq!((d.pageq_cas, d.state_swaps, d.fences), (0, 0, 0), "{name}: no pages queued");
+            assert_eq!(
+                d.drained_pages + d.empty_collects,
+                d.collects,
+                "{name}: collects"
+            );
+            assert_eq!(
+                (d.pageq_cas, d.state_swaps, d.fences),
+                (0, 0, 0),
+                "{name}: no pages queued"
+            );
         }
         "a" | "a-batch" => {
             // A stash is taken whole: every non-empty episode ends with exactly one take.
-            assert_eq!(d.drained_pages, d.empty_to_nonempty, "{name}: takes != empty->non-empty");
-            assert_eq!(d.drained_pages + d.empty_collects, d.collects, "{name}: collects");
-            assert_eq!((d.pageq_cas, d.pageq_enqueues, d.pageq_dequeues, d.requeues), (0, 0, 0, 0), "{name}: pageq");
+            assert_eq!(
+                d.drained_pages, d.empty_to_nonempty,
+                "{name}: takes != empty->non-empty"
+            );
+            assert_eq!(
+                d.drained_pages + d.empty_collects,
+                d.collects,
+                "{name}: collects"
+            );
+            assert_eq!(
+                (d.pageq_cas, d.pageq_enqueues, d.pageq_dequeues, d.requeues),
+                (0, 0, 0, 0),
+                "{name}: pageq"
+            );
             assert_eq!((d.state_swaps, d.fences), (0, 0), "{name}: no page state");
             if R::NAME == "a" {
                 assert_eq!((d.packet_flushes, d.packet_slot_hits), (0, 0));
             } else {
                 // Every group is sent with one CAS; the rest joined an open group.
                 assert_eq!(d.head_cas, d.packet_flushes, "{name}: group sends");
-                assert_eq!(d.packet_flushes + d.packet_slot_hits, d.remote_frees, "{name}: groups");
+                assert_eq!(
+                    d.packet_flushes + d.packet_slot_hits,
+                    d.remote_frees,
+                    "{name}: groups"
+                );
             }
         }
         "b" | "c" | "d" | "c-packed" => {
             // Every queued page is dequeued once per (en|re)queue; each dequeue drains it once.
-            assert_eq!(d.pageq_dequeues, d.pageq_enqueues + d.requeues, "{name}: dequeues");
+            assert_eq!(
+                d.pageq_dequeues,
+                d.pageq_enqueues + d.requeues,
+                "{name}: dequeues"
+            );
             assert_eq!(d.drained_pages, d.pageq_dequeues, "{name}: drained pages");
             assert!(d.pageq_enqueues >= 1, "{name}: nothing queued");
             if R::NAME == "c-packed" {
@@ -157,22 +206,38 @@ fn check_relations<R: RemoteFree>(lockstep: bool) {
                 assert_eq!(d.state_swaps, d.pageq_dequeues, "{name}: try_idle");
             } else {
                 // Two words: a fence per notifying push and per settle.
-                assert_eq!(d.fences, d.empty_to_nonempty + d.pageq_dequeues, "{name}: fences");
+                assert_eq!(
+                    d.fences,
+                    d.empty_to_nonempty + d.pageq_dequeues,
+                    "{name}: fences"
+                );
                 assert!(d.pageq_enqueues <= d.empty_to_nonempty, "{name}: enqueues");
                 assert!(d.state_swaps >= d.empty_to_nonempty, "{name}: state swaps");
             }
             if R::NAME == "b" {
                 // Push per enqueue, CAS pop per dequeue, push per requeue.
-                assert_eq!(d.pageq_cas, d.pageq_enqueues + d.pageq_dequeues + d.requeues, "{name}: pageq_cas");
+                assert_eq!(
+                    d.pageq_cas,
+                    d.pageq_enqueues + d.pageq_dequeues + d.requeues,
+                    "{name}: pageq_cas"
+                );
             } else {
                 assert!(d.pageq_cas >= 1);
             }
             if R::NAME == "d" {
                 // The consumer holds a heap, so every queued page went through a packet.
                 assert!(d.packet_flushes >= 1, "{name}: no packet flushed");
-                assert_eq!(d.pageq_enqueues, d.packet_flushes + d.packet_slot_hits, "{name}: packets");
+                assert_eq!(
+                    d.pageq_enqueues,
+                    d.packet_flushes + d.packet_slot_hits,
+                    "{name}: packets"
+                );
             } else {
-                assert_eq!((d.packet_flushes, d.packet_slot_hits), (0, 0), "{name}: packets");
+                assert_eq!(
+                    (d.packet_flushes, d.packet_slot_hits),
+                    (0, 0),
+                    "{name}: packets"
+                );
             }
         }
         _ => {
@@ -184,9 +249,19 @@ fn check_relations<R: RemoteFree>(lockstep: bool) {
 /// With `Fast` every counter stays zero.
 fn fast_counts_nothing<R: RemoteFree>() {
     let _g = serial::<R, Fast>();
-    isolated(|| (producer_consumer::<R, Fast>(3, true), producer_consumer::<R, Fast>(3, false)));
+    isolated(|| {
+        (
+            producer_consumer::<R, Fast>(3, true),
+            producer_consumer::<R, Fast>(3, false),
+        )
+    });
     Inst::<R, Fast>::assert_empty("fast run");
-    assert_eq!(Hz3::<R, Fast>::stats(), Stats::default(), "{}: counters", Inst::<R, Fast>::name());
+    assert_eq!(
+        Hz3::<R, Fast>::stats(),
+        Stats::default(),
+        "{}: counters",
+        Inst::<R, Fast>::name()
+    );
 }
 
 macro_rules! stats_tests {

@@ -19,7 +19,9 @@ const THREADS: usize = 4;
 const SLOTS: usize = 1000;
 
 fn cookie(p: usize, size: usize) -> u64 {
-    (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (size as u64).rotate_left(29) ^ 0xC0FF_EE00_D15E_A5E5
+    (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (size as u64).rotate_left(29)
+        ^ 0xC0FF_EE00_D15E_A5E5
 }
 
 /// A block's size lives in its first word; the rest is cookie words.
@@ -181,7 +183,12 @@ fn run_stress<R: RemoteFree, C: Config>(threads: usize, rounds: usize, iters: us
         }
         sh2.mismatches.fetch_add(bad, Ordering::Relaxed);
     });
-    assert_eq!(sh.mismatches.load(Ordering::Relaxed), 0, "{}: cookie mismatches", Inst::<R, C>::name());
+    assert_eq!(
+        sh.mismatches.load(Ordering::Relaxed),
+        0,
+        "{}: cookie mismatches",
+        Inst::<R, C>::name()
+    );
     assert!(sh.transfers.load(Ordering::Relaxed) > 0);
 }
 

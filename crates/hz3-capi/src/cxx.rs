@@ -146,7 +146,10 @@ extern "C" fn new_handler() -> usize {
 /// The C++ runtime's function that throws `std::bad_alloc`. Aborts with a fixed message when
 /// the process has none (nothing could catch the exception anyway). Never unwinds.
 extern "C" fn bad_alloc_thrower() -> usize {
-    for name in ["_ZSt17__throw_bad_allocv\0", "_ZNSt3__117__throw_bad_allocEv\0"] {
+    for name in [
+        "_ZSt17__throw_bad_allocv\0",
+        "_ZNSt3__117__throw_bad_allocEv\0",
+    ] {
         let t = lookup(libc::RTLD_DEFAULT, name);
         if t != 0 {
             return t;
@@ -158,7 +161,8 @@ extern "C" fn bad_alloc_thrower() -> usize {
 /// The fixed message of an `operator new` that can neither allocate nor throw.
 #[cold]
 fn fatal_oom() -> ! {
-    const MSG: &[u8] = b"hz3: fatal: operator new: out of memory and std::bad_alloc cannot be thrown\n";
+    const MSG: &[u8] =
+        b"hz3: fatal: operator new: out of memory and std::bad_alloc cannot be thrown\n";
     // SAFETY: a valid buffer; write(2) and abort have no other precondition.
     unsafe {
         libc::write(2, MSG.as_ptr().cast(), MSG.len());
@@ -436,7 +440,8 @@ unsafe fn nothrow_runtime(i: usize, size: usize, nt: *const c_void) -> *mut c_vo
     }
     // SAFETY: `f` is the runtime's definition of form `i`: `void *(size_t, const nothrow_t &)
     // noexcept`.
-    let f: unsafe extern "C" fn(usize, *const c_void) -> *mut c_void = unsafe { core::mem::transmute(f) };
+    let f: unsafe extern "C" fn(usize, *const c_void) -> *mut c_void =
+        unsafe { core::mem::transmute(f) };
     // SAFETY: the caller's arguments, unchanged.
     unsafe { f(size, nt) }
 }
@@ -444,7 +449,12 @@ unsafe fn nothrow_runtime(i: usize, size: usize, nt: *const c_void) -> *mut c_vo
 /// As [`nothrow_runtime`] for `(size, align, nothrow)`.
 #[cold]
 #[inline(never)]
-unsafe fn nothrow_aligned_runtime(i: usize, size: usize, al: usize, nt: *const c_void) -> *mut c_void {
+unsafe fn nothrow_aligned_runtime(
+    i: usize,
+    size: usize,
+    al: usize,
+    nt: *const c_void,
+) -> *mut c_void {
     let f = match fwd(i) {
         0 => runtime_form(i),
         f => f,
@@ -454,7 +464,8 @@ unsafe fn nothrow_aligned_runtime(i: usize, size: usize, al: usize, nt: *const c
     }
     // SAFETY: `f` is the runtime's definition of form `i`:
     // `void *(size_t, align_val_t, const nothrow_t &) noexcept`.
-    let f: unsafe extern "C" fn(usize, usize, *const c_void) -> *mut c_void = unsafe { core::mem::transmute(f) };
+    let f: unsafe extern "C" fn(usize, usize, *const c_void) -> *mut c_void =
+        unsafe { core::mem::transmute(f) };
     // SAFETY: the caller's arguments, unchanged.
     unsafe { f(size, al, nt) }
 }

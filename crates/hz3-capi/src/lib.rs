@@ -44,7 +44,10 @@ use hz3_alloc::Hz3;
 type Strategy = hz3_alloc::strategy::OwnerStash;
 #[cfg(all(not(feature = "strategy-a"), feature = "strategy-b"))]
 type Strategy = hz3_alloc::strategy::PageQueuePop;
-#[cfg(all(not(any(feature = "strategy-a", feature = "strategy-b")), feature = "strategy-c"))]
+#[cfg(all(
+    not(any(feature = "strategy-a", feature = "strategy-b")),
+    feature = "strategy-c"
+))]
 type Strategy = hz3_alloc::strategy::DrainAll;
 #[cfg(all(
     not(any(feature = "strategy-a", feature = "strategy-b", feature = "strategy-c")),
@@ -187,7 +190,11 @@ fn page_size() -> usize {
     }
     // SAFETY: sysconf has no preconditions and does not allocate.
     let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let v = if v > 0 && (v as usize).is_power_of_two() { v as usize } else { PAGE };
+    let v = if v > 0 && (v as usize).is_power_of_two() {
+        v as usize
+    } else {
+        PAGE
+    };
     PAGE_SIZE.store(v, Ordering::Relaxed);
     v
 }
@@ -364,4 +371,3 @@ pub extern "C" fn hz3_strategy() -> *const u8 {
         _ => b"?\0".as_ptr(),
     }
 }
-

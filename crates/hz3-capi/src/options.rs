@@ -73,7 +73,9 @@ pub fn apply(entry: &[u8]) {
     let set: fn(u64) = match name {
         b"HZ3_PURGE_DELAY_MS" => |v| purge::set_purge_delay_ms(v),
         b"HZ3_PURGE_CAP_MB" => |v| purge::set_purge_cap_bytes((v as usize).saturating_mul(1 << 20)),
-        b"HZ3_LARGE_CACHE_MB" => |v| purge::set_large_cache_bytes((v as usize).saturating_mul(1 << 20)),
+        b"HZ3_LARGE_CACHE_MB" => {
+            |v| purge::set_large_cache_bytes((v as usize).saturating_mul(1 << 20))
+        }
         b"HZ3_SHOW_STATS" => |v| SHOW_STATS.store(v != 0, Ordering::Relaxed),
         b"HZ3_VERBOSE" => |v| VERBOSE.store(v != 0, Ordering::Relaxed),
         _ => {
@@ -83,7 +85,13 @@ pub fn apply(entry: &[u8]) {
     };
     match parse(value) {
         Some(v) => set(v),
-        None => warn(&[b"hz3: warning: ", name, b"=", value, b" is not a number (ignored)"]),
+        None => warn(&[
+            b"hz3: warning: ",
+            name,
+            b"=",
+            value,
+            b" is not a number (ignored)",
+        ]),
     }
 }
 
@@ -121,7 +129,13 @@ pub fn init() {
 }
 
 /// The names [`get`] knows, in the order the `HZ3_VERBOSE` line prints them.
-pub const NAMES: [&str; 5] = ["purge_delay_ms", "purge_cap_mb", "large_cache_mb", "show_stats", "verbose"];
+pub const NAMES: [&str; 5] = [
+    "purge_delay_ms",
+    "purge_cap_mb",
+    "large_cache_mb",
+    "show_stats",
+    "verbose",
+];
 
 extern "C" fn init_from_environment() {
     init();

@@ -31,7 +31,11 @@ struct Out {
 
 impl Out {
     fn new(sink: Sink) -> Self {
-        Out { sink, buf: [0; 1024], len: 0 }
+        Out {
+            sink,
+            buf: [0; 1024],
+            len: 0,
+        }
     }
 
     fn bytes(&mut self, s: &[u8]) -> &mut Self {
@@ -76,7 +80,11 @@ impl Out {
             return self.u64(v).str(" B");
         }
         let tenths = (v as u128 * 10 + scale as u128 / 2) / scale as u128;
-        self.u64((tenths / 10) as u64).str(".").u64((tenths % 10) as u64).str(" ").str(UNITS[unit])
+        self.u64((tenths / 10) as u64)
+            .str(".")
+            .u64((tenths % 10) as u64)
+            .str(" ")
+            .str(UNITS[unit])
     }
 
     /// A `name value` line; `bytes` adds the value in binary units.
@@ -146,7 +154,9 @@ fn rss() -> (u64, u64) {
                 // Second field: resident pages.
                 let mut fields = b[..n as usize].split(|&c| c == b' ');
                 let pages = fields.nth(1).map_or(0, |f| {
-                    f.iter().take_while(|c| c.is_ascii_digit()).fold(0u64, |a, &c| a * 10 + (c - b'0') as u64)
+                    f.iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .fold(0u64, |a, &c| a * 10 + (c - b'0') as u64)
                 });
                 cur = pages * crate::page_size() as u64;
             }
@@ -178,7 +188,10 @@ fn print(sink: Sink) {
         .str(Flavour::NAME)
         .str(")\n");
     for (name, v) in s.fields() {
-        let bytes = matches!(name, "mapped" | "mapped_peak" | "dirty" | "purged" | "large_bytes" | "large_cached");
+        let bytes = matches!(
+            name,
+            "mapped" | "mapped_peak" | "dirty" | "purged" | "large_bytes" | "large_cached"
+        );
         o.field(name, v, bytes);
     }
     o.field("rss", rss, true);
@@ -196,9 +209,16 @@ pub fn print_options() {
     let mut o = Out::new(Sink::Fd(2));
     o.str("hz3: options:");
     for name in options::NAMES {
-        o.str(" ").str(name).str("=").u64(options::get(name.as_bytes()).unwrap_or(0));
+        o.str(" ")
+            .str(name)
+            .str("=")
+            .u64(options::get(name.as_bytes()).unwrap_or(0));
     }
-    o.str(" (strategy ").str(CAlloc::STRATEGY).str(", flavour ").str(Flavour::NAME).str(")\n");
+    o.str(" (strategy ")
+        .str(CAlloc::STRATEGY)
+        .str(", flavour ")
+        .str(Flavour::NAME)
+        .str(")\n");
 }
 
 /// Prints the process statistics to `fd` (a file descriptor; 2 = standard error).
@@ -223,7 +243,11 @@ pub unsafe extern "C" fn hz3_stats_print(out: *mut libc::FILE) {
     unsafe { libc::fflush(out) };
     // SAFETY: as above.
     let fd = unsafe { libc::fileno(out) };
-    print(if fd >= 0 { Sink::Fd(fd) } else { Sink::File(out) });
+    print(if fd >= 0 {
+        Sink::Fd(fd)
+    } else {
+        Sink::File(out)
+    });
 }
 
 /// One process statistic by name (the names of `hz3_stats_print`: `mapped`, `mapped_peak`,

@@ -6,15 +6,24 @@ mod common;
 
 use common::{compile, scratch, Link, Run};
 
-const KNOWN: [&str; 9] = ["a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache"];
+const KNOWN: [&str; 9] = [
+    "a", "b", "c", "d", "c-packed", "e", "e-batch", "a-batch", "a-cache",
+];
 
 fn contract(link: Link) {
     let dir = scratch(&format!("api-{}", link.name()));
     let exe = compile(&dir, "api_contract.c", link, &[]);
-    let out = Run::new(&exe).preload_if(link == Link::Plain).timeout(300).output();
+    let out = Run::new(&exe)
+        .preload_if(link == Link::Plain)
+        .timeout(300)
+        .output();
     out.assert_success();
     let stdout = out.stdout_str();
-    assert!(stdout.contains("api_contract: all cases passed"), "{}: {stdout}", out.what);
+    assert!(
+        stdout.contains("api_contract: all cases passed"),
+        "{}: {stdout}",
+        out.what
+    );
     let strategy = stdout
         .lines()
         .find_map(|l| l.strip_prefix("strategy: "))
@@ -45,6 +54,12 @@ fn self_check_detects_missing_preload() {
     let dir = scratch("api-selfcheck");
     let exe = compile(&dir, "api_contract.c", Link::Plain, &[]);
     let out = Run::new(&exe).timeout(60).output();
-    assert_eq!(out.status.code(), Some(3), "{}: {}", out.what, out.stderr_str());
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}: {}",
+        out.what,
+        out.stderr_str()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,7 +46,11 @@ fn guarded_library_aborts_on_each_misuse() {
     let exe = compile(&dir, "misuse.c", Link::Plain, &[]);
     let mut failures = Vec::new();
     for (case, line) in CASES {
-        let out = Run::new(&exe).arg(case).preload_lib(lib).timeout(60).output();
+        let out = Run::new(&exe)
+            .arg(case)
+            .preload_lib(lib)
+            .timeout(60)
+            .output();
         let err = out.stderr_str();
         let ok = if line.is_empty() {
             out.status.success() && !err.contains("hz3:")
@@ -54,7 +58,11 @@ fn guarded_library_aborts_on_each_misuse() {
             out.status.signal() == Some(libc::SIGABRT) && err.lines().any(|l| l == line)
         };
         if !ok {
-            failures.push(format!("{case}: expected {line:?} and SIGABRT, got {:?}; stderr:\n{}", out.status, tail(&err, 2000)));
+            failures.push(format!(
+                "{case}: expected {line:?} and SIGABRT, got {:?}; stderr:\n{}",
+                out.status,
+                tail(&err, 2000)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -67,7 +75,12 @@ fn guarded_library_aborts_on_each_misuse() {
 fn misuse_program_valid_case_under_the_fast_library() {
     let dir = scratch("fast-valid");
     let exe = compile(&dir, "misuse.c", Link::Plain, &[]);
-    Run::new(&exe).arg("valid").preload().timeout(60).output().assert_success();
+    Run::new(&exe)
+        .arg("valid")
+        .preload()
+        .timeout(60)
+        .output()
+        .assert_success();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -79,8 +92,18 @@ fn guarded_static_library_aborts() {
     let exe = compile_with(lib, &dir, "misuse.c", Link::Static, &[]);
     for (case, line) in [("double-free", DOUBLE), ("interior-large", INVALID)] {
         let out = Run::new(&exe).arg(case).timeout(60).output();
-        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{case}: {:?} {}", out.status, out.stderr_str());
-        assert!(out.stderr_str().lines().any(|l| l == line), "{case}: {}", out.stderr_str());
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{case}: {:?} {}",
+            out.status,
+            out.stderr_str()
+        );
+        assert!(
+            out.stderr_str().lines().any(|l| l == line),
+            "{case}: {}",
+            out.stderr_str()
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -93,13 +116,31 @@ fn guarded_library_passes_the_stress_and_cxx_tests() {
     let lib = checked_lib();
     let dir = scratch("checked-stress");
     let stress = compile(&dir, "stress.c", Link::Plain, &[]);
-    let out = Run::new(&stress).args(["4", "10", "20000", "0x5eed"]).preload_lib(lib).timeout(300).output();
+    let out = Run::new(&stress)
+        .args(["4", "10", "20000", "0x5eed"])
+        .preload_lib(lib)
+        .timeout(300)
+        .output();
     out.assert_success();
-    assert!(out.stdout_str().contains("mismatches=0"), "{}: {}", out.what, out.stdout_str());
+    assert!(
+        out.stdout_str().contains("mismatches=0"),
+        "{}: {}",
+        out.what,
+        out.stdout_str()
+    );
     let cxx = compile(&dir, "cxx.cc", Link::Plain, &[]);
-    let out = Run::new(&cxx).args(["2", "10000"]).preload_lib(lib).timeout(300).output();
+    let out = Run::new(&cxx)
+        .args(["2", "10000"])
+        .preload_lib(lib)
+        .timeout(300)
+        .output();
     out.assert_success();
-    assert!(out.stdout_str().contains("cxx: ok sized delete loop"), "{}: {}", out.what, out.stdout_str());
+    assert!(
+        out.stdout_str().contains("cxx: ok sized delete loop"),
+        "{}: {}",
+        out.what,
+        out.stdout_str()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -107,10 +148,14 @@ fn guarded_library_passes_the_stress_and_cxx_tests() {
 /// same output as without hz3 (pymalloc off, so every object goes through malloc/free).
 #[test]
 fn guarded_library_runs_python() {
-    let probe =
-        Run::new("python3").args(["-c", "import sys; print(sys.executable)"]).timeout(120).try_output();
+    let probe = Run::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .timeout(120)
+        .try_output();
     let python = match probe {
-        Some(o) if o.status.success() && !o.stdout_str().trim().is_empty() => o.stdout_str().trim().to_string(),
+        Some(o) if o.status.success() && !o.stdout_str().trim().is_empty() => {
+            o.stdout_str().trim().to_string()
+        }
         _ => {
             eprintln!("SKIP: `python3` is not installed on this machine");
             return;
@@ -132,6 +177,15 @@ fn guarded_library_runs_python() {
     base.assert_success();
     let hz3 = run(true);
     hz3.assert_success();
-    assert!(hz3.stderr_str().contains("hz3-loaded: True"), "{}", hz3.stderr_str());
-    assert!(base.stdout == hz3.stdout, "outputs differ:\n{}\n---\n{}", base.stdout_str(), hz3.stdout_str());
+    assert!(
+        hz3.stderr_str().contains("hz3-loaded: True"),
+        "{}",
+        hz3.stderr_str()
+    );
+    assert!(
+        base.stdout == hz3.stdout,
+        "outputs differ:\n{}\n---\n{}",
+        base.stdout_str(),
+        hz3.stdout_str()
+    );
 }

@@ -11,7 +11,11 @@ use common::{compile, scratch, Link, Run};
 fn cxx(link: Link) {
     let dir = scratch(&format!("cxx-{}", link.name()));
     let exe = compile(&dir, "cxx.cc", link, &[]);
-    let out = Run::new(&exe).args(["4", "20000"]).preload_if(link == Link::Plain).timeout(300).output();
+    let out = Run::new(&exe)
+        .args(["4", "20000"])
+        .preload_if(link == Link::Plain)
+        .timeout(300)
+        .output();
     out.assert_success();
     let s = out.stdout_str();
     for line in [
@@ -49,9 +53,17 @@ fn cxx_program_with_its_own_operators() {
     let dir = scratch("cxx-replaced");
     for link in [Link::Plain, Link::Shared] {
         let exe = compile(&dir, "cxx_replaced.cc", link, &[]);
-        let out = Run::new(&exe).preload_if(link == Link::Plain).timeout(120).output();
+        let out = Run::new(&exe)
+            .preload_if(link == Link::Plain)
+            .timeout(120)
+            .output();
         out.assert_success();
-        assert!(out.stdout_str().contains("cxx_replaced: news="), "{}: {}", out.what, out.stdout_str());
+        assert!(
+            out.stdout_str().contains("cxx_replaced: news="),
+            "{}: {}",
+            out.what,
+            out.stdout_str()
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

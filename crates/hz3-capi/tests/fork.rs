@@ -10,7 +10,11 @@ use common::{compile, scratch, Link, Run};
 fn fork_test(link: Link) {
     let dir = scratch(&format!("fork-{}", link.name()));
     let exe = compile(&dir, "fork.c", link, &[]);
-    let out = Run::new(&exe).arg("20").preload_if(link == Link::Plain).timeout(300).output();
+    let out = Run::new(&exe)
+        .arg("20")
+        .preload_if(link == Link::Plain)
+        .timeout(300)
+        .output();
     out.assert_success();
     let s = out.stdout_str();
     assert!(s.contains("20 forks, 0 failures"), "{}: {s}", out.what);

@@ -15,7 +15,11 @@ use common::{compile, compile_shared_lib, scratch, Link, Run};
 fn threads(link: Link) {
     let dir = scratch(&format!("threads-{}", link.name()));
     let exe = compile(&dir, "threads.c", link, &[]);
-    let out = Run::new(&exe).arg("1").preload_if(link == Link::Plain).timeout(300).output();
+    let out = Run::new(&exe)
+        .arg("1")
+        .preload_if(link == Link::Plain)
+        .timeout(300)
+        .output();
     out.assert_success();
     let s = out.stdout_str();
     assert!(s.contains("mismatches 0"), "{}: {s}", out.what);
@@ -36,7 +40,12 @@ fn dlopen(link: Link) {
     let dir = scratch(&format!("dlopen-{}", link.name()));
     let plugin = compile_shared_lib(&dir, "plugin.c", "libhz3testplugin.so");
     let exe = compile(&dir, "dlopen_main.c", link, &[]);
-    let out = Run::new(&exe).arg(&plugin).arg("50").preload_if(link == Link::Plain).timeout(300).output();
+    let out = Run::new(&exe)
+        .arg(&plugin)
+        .arg("50")
+        .preload_if(link == Link::Plain)
+        .timeout(300)
+        .output();
     out.assert_success();
     let s = out.stdout_str();
     assert!(s.contains("50 iterations, 0 failures"), "{}: {s}", out.what);

@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn skip(prog: &str) {
-    eprintln!("SKIP: `{prog}` is not installed on this machine; its LD_PRELOAD smoke test did not run");
+    eprintln!(
+        "SKIP: `{prog}` is not installed on this machine; its LD_PRELOAD smoke test did not run"
+    );
 }
 
 /// Both runs exited 0 and wrote the same stdout.
@@ -37,7 +39,11 @@ fn assert_same(base: &Output, hz3: &Output) {
 /// The loader really maps hz3 into a preloaded program (the guard for sort and git, which
 /// cannot report it themselves).
 fn assert_preload_maps_hz3() {
-    let out = Run::new("cat").arg("/proc/self/maps").preload().timeout(60).output();
+    let out = Run::new("cat")
+        .arg("/proc/self/maps")
+        .preload()
+        .timeout(60)
+        .output();
     out.assert_success();
     assert!(
         out.stdout_str().contains("libhz3_capi"),
@@ -49,8 +55,10 @@ fn assert_preload_maps_hz3() {
 #[test]
 fn python_workload_same_output() {
     // Resolve the real interpreter once (python3 may be a wrapper script, e.g. a pyenv shim).
-    let probe =
-        Run::new("python3").args(["-c", "import sys; print(sys.executable)"]).timeout(120).try_output();
+    let probe = Run::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .timeout(120)
+        .try_output();
     let python = match probe {
         Some(o) if o.status.success() && !o.stdout_str().trim().is_empty() => {
             o.stdout_str().trim().to_string()
@@ -69,7 +77,11 @@ fn python_workload_same_output() {
             .output()
     };
     let base = run(false, "pymalloc");
-    assert!(base.stderr_str().contains("hz3-loaded: False"), "baseline: {}", base.stderr_str());
+    assert!(
+        base.stderr_str().contains("hz3-loaded: False"),
+        "baseline: {}",
+        base.stderr_str()
+    );
     for pymalloc in ["pymalloc", "malloc"] {
         let hz3 = run(true, pymalloc);
         assert_same(&base, &hz3);
@@ -154,7 +166,11 @@ fn write_tree(repo: &Path, c: usize) {
         }
         let mut s = String::new();
         for line in 0..(20 + (f * 7 + c * 3) % 60) {
-            let _ = writeln!(s, "file {f} line {line} rev {c} {}", "word ".repeat((line + f + c) % 9));
+            let _ = writeln!(
+                s,
+                "file {f} line {line} rev {c} {}",
+                "word ".repeat((line + f + c) % 9)
+            );
         }
         std::fs::write(&path, s).unwrap();
     }
@@ -167,7 +183,14 @@ fn git_session(repo: &Path, home: &Path, preload: bool) -> Vec<(String, Output)>
     let git = |args: &[&str], commit: usize| {
         let date = format!("@{} +0000", 1_600_000_000 + commit * 3600);
         Run::new("git")
-            .args(["-c", "init.defaultBranch=main", "-c", "gc.auto=0", "-c", "pack.threads=2"])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "gc.auto=0",
+                "-c",
+                "pack.threads=2",
+            ])
             .args(args)
             .current_dir(repo)
             .env("HOME", home)
@@ -232,7 +255,10 @@ fn git_same_output() {
     let hz3 = git_session(&dir.join("hz3"), &home, true);
     assert_eq!(base.len(), hz3.len());
     for ((cmd, b), (_, h)) in base.iter().zip(&hz3) {
-        assert!(!b.stdout.is_empty() || !cmd.starts_with("log"), "git {cmd} printed nothing");
+        assert!(
+            !b.stdout.is_empty() || !cmd.starts_with("log"),
+            "git {cmd} printed nothing"
+        );
         if b.stdout != h.stdout {
             panic!(
                 "git {cmd}: output differs under LD_PRELOAD\n--- baseline ---\n{}\n--- hz3 ---\n{}",

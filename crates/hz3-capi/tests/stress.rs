@@ -12,7 +12,11 @@ const ARGS: [&str; 4] = ["4", "10", "20000", "0x5eed"];
 fn stress(link: Link) {
     let dir = scratch(&format!("stress-{}", link.name()));
     let exe = compile(&dir, "stress.c", link, &[]);
-    let out = Run::new(&exe).args(ARGS).preload_if(link == Link::Plain).timeout(300).output();
+    let out = Run::new(&exe)
+        .args(ARGS)
+        .preload_if(link == Link::Plain)
+        .timeout(300)
+        .output();
     out.assert_success();
     let s = out.stdout_str();
     assert!(s.contains("mismatches=0"), "{}: {s}", out.what);
@@ -45,7 +49,18 @@ fn stress_checker_detects_corruption() {
         .preload()
         .timeout(120)
         .output();
-    assert_eq!(out.status.code(), Some(1), "{}: {}", out.what, out.stderr_str());
-    assert!(out.stderr_str().contains("MISMATCH"), "{}: {}", out.what, out.stderr_str());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}: {}",
+        out.what,
+        out.stderr_str()
+    );
+    assert!(
+        out.stderr_str().contains("MISMATCH"),
+        "{}: {}",
+        out.what,
+        out.stderr_str()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -87,7 +87,9 @@ unsafe impl OsMemory for SystemOs {
             return raw_map(size);
         }
         // Over-reserve and trim both ends so the result is aligned.
-        let Some(total) = size.checked_add(align) else { return ptr::null_mut() };
+        let Some(total) = size.checked_add(align) else {
+            return ptr::null_mut();
+        };
         let p = raw_map(total);
         if p.is_null() {
             return p;
@@ -146,7 +148,13 @@ unsafe impl OsMemory for SystemOs {
         // length rather than grown by mremap, which valgrind's memcheck does not track for
         // fixed moves. On failure nothing changes.
         let r = unsafe {
-            libc::mremap(old_p.cast(), old, old, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, new_p.cast::<libc::c_void>())
+            libc::mremap(
+                old_p.cast(),
+                old,
+                old,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                new_p.cast::<libc::c_void>(),
+            )
         };
         r != libc::MAP_FAILED
     }

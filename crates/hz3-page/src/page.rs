@@ -280,7 +280,10 @@ pub unsafe fn page_meta(seg: *mut SegmentHeader, idx: usize) -> *mut PageMeta {
 #[inline(always)]
 pub fn meta_index(meta: *const PageMeta) -> (*mut SegmentHeader, usize) {
     let seg = (meta as usize) & !(SEGMENT_SIZE - 1);
-    (seg as *mut SegmentHeader, (meta as usize - seg) / core::mem::size_of::<PageMeta>())
+    (
+        seg as *mut SegmentHeader,
+        (meta as usize - seg) / core::mem::size_of::<PageMeta>(),
+    )
 }
 
 /// The first byte of page `idx` of `seg`.

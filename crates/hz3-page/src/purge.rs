@@ -46,10 +46,16 @@ static DIRTY: AtomicUsize = AtomicUsize::new(0);
 /// Milliseconds of `CLOCK_MONOTONIC_COARSE` (never 0, so 0 can mean "no deadline").
 #[inline]
 pub fn now_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out pointer; clock_gettime does not allocate.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    (ts.tv_sec as u64).wrapping_mul(1000).wrapping_add(ts.tv_nsec as u64 / 1_000_000) | 1
+    (ts.tv_sec as u64)
+        .wrapping_mul(1000)
+        .wrapping_add(ts.tv_nsec as u64 / 1_000_000)
+        | 1
 }
 
 /// The purge delay in ms (0 = eager return).
@@ -114,4 +120,3 @@ pub fn over_cap() -> bool {
 pub fn deadline(now: u64) -> u64 {
     now.saturating_add(purge_delay_ms()) | 1
 }
-

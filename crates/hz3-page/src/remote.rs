@@ -37,7 +37,9 @@ pub struct Block {
 impl Block {
     /// A detached block (for tests and models that own their blocks).
     pub fn new() -> Self {
-        Block { next: UnsafeCell::new(ptr::null_mut()) }
+        Block {
+            next: UnsafeCell::new(ptr::null_mut()),
+        }
     }
 
     /// Reads the link of `b`.
@@ -104,12 +106,16 @@ impl RemoteList {
     /// An empty list.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        RemoteList { head: AtomicUsize::new(0) }
+        RemoteList {
+            head: AtomicUsize::new(0),
+        }
     }
     /// An empty list.
     #[cfg(loom)]
     pub fn new() -> Self {
-        RemoteList { head: AtomicUsize::new(0) }
+        RemoteList {
+            head: AtomicUsize::new(0),
+        }
     }
 
     /// Pushes one block. Any thread.
@@ -141,7 +147,12 @@ impl RemoteList {
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Push { notify: old == 0, retries },
+                Ok(_) => {
+                    return Push {
+                        notify: old == 0,
+                        retries,
+                    }
+                }
                 Err(cur) => {
                     old = cur;
                     retries += 1;
@@ -209,12 +220,16 @@ impl PackedRemoteList {
     /// An idle, empty list.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        PackedRemoteList { word: AtomicUsize::new(0) }
+        PackedRemoteList {
+            word: AtomicUsize::new(0),
+        }
     }
     /// An idle, empty list.
     #[cfg(loom)]
     pub fn new() -> Self {
-        PackedRemoteList { word: AtomicUsize::new(0) }
+        PackedRemoteList {
+            word: AtomicUsize::new(0),
+        }
     }
 
     /// Pushes one block and sets the queued flag in the same CAS. `notify` is true exactly when
@@ -231,7 +246,10 @@ impl PackedRemoteList {
             unsafe { Block::set_next(b.as_ptr(), (old & !QUEUED) as *mut Block) };
             let new = b.as_ptr() as usize | QUEUED;
             // Release publishes the link (R2).
-            match self.word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
+            match self
+                .word
+                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     let notify = old & QUEUED == 0;
                     if notify {
@@ -340,12 +358,16 @@ impl FlaggedRemoteList {
     /// An empty, unflagged list.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        FlaggedRemoteList { word: AtomicUsize::new(0) }
+        FlaggedRemoteList {
+            word: AtomicUsize::new(0),
+        }
     }
     /// An empty, unflagged list.
     #[cfg(loom)]
     pub fn new() -> Self {
-        FlaggedRemoteList { word: AtomicUsize::new(0) }
+        FlaggedRemoteList {
+            word: AtomicUsize::new(0),
+        }
     }
 
     /// Pushes the chain `first ..= last`. `notify` is true for the one push that found
@@ -362,7 +384,10 @@ impl FlaggedRemoteList {
             unsafe { Block::set_next(last.as_ptr(), (old & !FLAGS) as *mut Block) };
             let new = first.as_ptr() as usize | if old & FLAGS != 0 { QUEUED } else { 0 };
             // Release publishes the links (R2).
-            match self.word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
+            match self
+                .word
+                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     let notify = old & NOTIFY != 0;
                     if notify {
@@ -396,7 +421,9 @@ impl FlaggedRemoteList {
     /// (the owner should take them instead) or a flag is set.
     #[inline]
     pub fn try_mark_full(&self) -> bool {
-        self.word.compare_exchange(0, NOTIFY, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.word
+            .compare_exchange(0, NOTIFY, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Owner, for a queued page: takes every block and leaves the word `QUEUED`.
@@ -408,7 +435,9 @@ impl FlaggedRemoteList {
     /// Owner, after processing a queued page: `QUEUED → 0`; fails when a push arrived.
     #[inline]
     pub fn try_idle(&self) -> bool {
-        self.word.compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.word
+            .compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// The raw word (relaxed snapshot).

@@ -27,7 +27,12 @@ fn map() -> *mut AtomicU64 {
     if fresh.is_null() {
         crate::fatal(crate::FatalKind::OutOfMetadata);
     }
-    match MAP.compare_exchange(core::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+    match MAP.compare_exchange(
+        core::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
         Ok(_) => fresh,
         Err(winner) => {
             // SAFETY: `fresh` came from `map(WORDS * 8, ..)` and was never published.

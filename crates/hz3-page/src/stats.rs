@@ -130,7 +130,11 @@ mod tests {
 
     #[test]
     fn gauges_and_peak() {
-        let (m0, p0, c0) = (get(Stat::Mapped), get(Stat::MappedPeak), get(Stat::MapCalls));
+        let (m0, p0, c0) = (
+            get(Stat::Mapped),
+            get(Stat::MappedPeak),
+            get(Stat::MapCalls),
+        );
         mapped(1 << 30);
         assert_eq!(get(Stat::Mapped), m0 + (1 << 30));
         assert!(get(Stat::MappedPeak) >= m0 + (1 << 30) && get(Stat::MappedPeak) >= p0);

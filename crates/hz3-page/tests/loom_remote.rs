@@ -51,7 +51,10 @@ impl Model {
             f()
         });
         let n = n.load(StdOrdering::Relaxed);
-        eprintln!("explored {n} executions (preemption bound {:?})", self.0.preemption_bound);
+        eprintln!(
+            "explored {n} executions (preemption bound {:?})",
+            self.0.preemption_bound
+        );
         n
     }
 }
@@ -73,7 +76,11 @@ struct Blocks(Vec<usize>);
 
 impl Blocks {
     fn new(n: usize) -> Self {
-        Blocks((0..n).map(|_| Box::into_raw(Box::new(Block::new())) as usize).collect())
+        Blocks(
+            (0..n)
+                .map(|_| Box::into_raw(Box::new(Block::new())) as usize)
+                .collect(),
+        )
     }
     fn ptr(&self, i: usize) -> *mut Block {
         self.0[i] as *mut Block
@@ -90,7 +97,10 @@ impl Blocks {
         let mut out = Vec::new();
         let mut cur = head;
         while !cur.is_null() {
-            assert!(out.len() < self.0.len(), "cyclic chain (or a block taken twice)");
+            assert!(
+                out.len() < self.0.len(),
+                "cyclic chain (or a block taken twice)"
+            );
             out.push(self.index_of(cur));
             // SAFETY: `cur` was taken by this (the consumer) thread with acquire ordering.
             cur = unsafe { Block::next(cur) };
@@ -179,10 +189,16 @@ struct BrokenList<const RELAXED_PUSH: bool, const RELAXED_TAKE: bool> {
 
 impl<const RP: bool, const RT: bool> Mpsc for BrokenList<RP, RT> {
     fn create() -> Self {
-        BrokenList { head: AtomicUsize::new(0) }
+        BrokenList {
+            head: AtomicUsize::new(0),
+        }
     }
     unsafe fn push_chain(&self, first: NonNull<Block>, last: NonNull<Block>) -> bool {
-        let success = if RP { Ordering::Relaxed } else { Ordering::Release };
+        let success = if RP {
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
         let mut old = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: the caller owns the chain until the CAS publishes it.
@@ -199,7 +215,11 @@ impl<const RP: bool, const RT: bool> Mpsc for BrokenList<RP, RT> {
         }
     }
     fn take(&self) -> *mut Block {
-        let order = if RT { Ordering::Relaxed } else { Ordering::Acquire };
+        let order = if RT {
+            Ordering::Relaxed
+        } else {
+            Ordering::Acquire
+        };
         self.head.swap(0, order) as *mut Block
     }
 }
@@ -219,7 +239,10 @@ unsafe impl<L: Sync> Sync for ListWorld<L> {}
 fn remote_list_model<L: Mpsc>(plan: &'static [&'static [usize]], owner_takes: usize) {
     let (chain_plan, nblocks) = chains(plan);
     let chain_plan = Arc::new(chain_plan);
-    let world = Arc::new(ListWorld { list: L::create(), blocks: Blocks::new(nblocks) });
+    let world = Arc::new(ListWorld {
+        list: L::create(),
+        blocks: Blocks::new(nblocks),
+    });
 
     let mut handles = Vec::new();
     for t in 0..plan.len() {
@@ -236,9 +259,15 @@ fn remote_list_model<L: Mpsc>(plan: &'static [&'static [usize]], owner_takes: us
                 // SAFETY: the chain is linked, owned by this thread and pushed once; the blocks
                 // outlive the model execution.
                 let notify = unsafe {
-                    world.list.push_chain(NonNull::new(f).unwrap(), NonNull::new(l).unwrap())
+                    world
+                        .list
+                        .push_chain(NonNull::new(f).unwrap(), NonNull::new(l).unwrap())
                 };
-                recs.push(PushRec { first, last, notify });
+                recs.push(PushRec {
+                    first,
+                    last,
+                    notify,
+                });
             }
             recs
         }));
@@ -265,7 +294,10 @@ fn remote_list_model<L: Mpsc>(plan: &'static [&'static [usize]], owner_takes: us
     if !chain.is_empty() {
         takes.push(chain);
     }
-    assert!(world.list.take().is_null(), "list not empty after the final take");
+    assert!(
+        world.list.take().is_null(),
+        "list not empty after the final take"
+    );
 
     // Every block taken exactly once.
     let mut seen = vec![None; nblocks];
@@ -275,7 +307,10 @@ fn remote_list_model<L: Mpsc>(plan: &'static [&'static [usize]], owner_takes: us
             seen[b] = Some((ti, pos));
         }
     }
-    assert!(seen.iter().all(|s| s.is_some()), "a block was lost: {seen:?}");
+    assert!(
+        seen.iter().all(|s| s.is_some()),
+        "a block was lost: {seen:?}"
+    );
 
     // Every pushed chain arrives contiguous and in order; a pusher's later chain is taken in
     // the same take before (LIFO) or in a later take.
@@ -289,15 +324,22 @@ fn remote_list_model<L: Mpsc>(plan: &'static [&'static [usize]], owner_takes: us
         for w in recs.windows(2) {
             let (t0, p0) = seen[w[0].first].unwrap();
             let (t1, p1) = seen[w[1].last].unwrap();
-            assert!(t0 < t1 || (t0 == t1 && p1 < p0), "LIFO order violated: {recs:?} {takes:?}");
+            assert!(
+                t0 < t1 || (t0 == t1 && p1 < p0),
+                "LIFO order violated: {recs:?} {takes:?}"
+            );
         }
     }
 
     // notify marks exactly the empty -> non-empty transitions: the tail of every non-empty
     // take was pushed by a notifying push, and every notifying push is such a tail.
     let mut tails: Vec<usize> = takes.iter().map(|t| *t.last().unwrap()).collect();
-    let mut notified: Vec<usize> =
-        pushes.iter().flatten().filter(|r| r.notify).map(|r| r.last).collect();
+    let mut notified: Vec<usize> = pushes
+        .iter()
+        .flatten()
+        .filter(|r| r.notify)
+        .map(|r| r.last)
+        .collect();
     tails.sort_unstable();
     notified.sort_unstable();
     assert_eq!(
@@ -339,7 +381,10 @@ fn broken_list_relaxed_push_fails() {
     let msg = expect_model_failure("relaxed push CAS", || {
         builder(2).check(|| remote_list_model::<BrokenList<true, false>>(&[&[1, 1], &[1]], 2));
     });
-    assert!(msg.contains("Causality violation"), "unexpected failure: {msg}");
+    assert!(
+        msg.contains("Causality violation"),
+        "unexpected failure: {msg}"
+    );
 }
 
 #[test]
@@ -347,7 +392,10 @@ fn broken_list_relaxed_take_fails() {
     let msg = expect_model_failure("relaxed take swap", || {
         builder(2).check(|| remote_list_model::<BrokenList<false, true>>(&[&[1, 1], &[1]], 2));
     });
-    assert!(msg.contains("Causality violation"), "unexpected failure: {msg}");
+    assert!(
+        msg.contains("Causality violation"),
+        "unexpected failure: {msg}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -389,8 +437,14 @@ impl PackedOwner {
             // R4: the CAS failed only because blocks arrived; the page stays queued and the
             // owner (not a pusher) must requeue it.
             let word = w.list.raw();
-            assert!(word & QUEUED != 0, "failed try_idle but word {word:#x} not queued");
-            assert!(word & !QUEUED != 0, "failed try_idle but word {word:#x} holds no blocks");
+            assert!(
+                word & QUEUED != 0,
+                "failed try_idle but word {word:#x} not queued"
+            );
+            assert!(
+                word & !QUEUED != 0,
+                "failed try_idle but word {word:#x} holds no blocks"
+            );
             self.requeues += 1;
         }
     }
@@ -444,16 +498,26 @@ fn packed_model(per_pusher: &'static [usize], owner_polls: usize) -> PackedOwner
     let notifies: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     let mut owner = owner.join().unwrap();
     owner.poll(&world);
-    assert_eq!(world.queued.load(Ordering::Relaxed), 0, "queued after the final poll");
+    assert_eq!(
+        world.queued.load(Ordering::Relaxed),
+        0,
+        "queued after the final poll"
+    );
     assert_eq!(world.list.raw(), 0, "word not idle+empty at the end");
 
     let mut seen = vec![0u32; total];
     for b in owner.takes.iter().flatten() {
         seen[*b] += 1;
     }
-    assert!(seen.iter().all(|&c| c == 1), "blocks not taken exactly once: {seen:?}");
+    assert!(
+        seen.iter().all(|&c| c == 1),
+        "blocks not taken exactly once: {seen:?}"
+    );
     // Every idle -> queued transition (a notify) is matched by exactly one queued -> idle.
-    assert_eq!(notifies, owner.idles, "notifies vs idle transitions: {owner:?}");
+    assert_eq!(
+        notifies, owner.idles,
+        "notifies vs idle transitions: {owner:?}"
+    );
     owner
 }
 

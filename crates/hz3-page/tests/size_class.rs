@@ -12,13 +12,17 @@ use hz3_page::{
 
 /// Every power of two from 1 to `max`.
 fn pow2_upto(max: usize) -> impl Iterator<Item = usize> {
-    (0..usize::BITS).map(|i| 1usize << i).take_while(move |&a| a <= max)
+    (0..usize::BITS)
+        .map(|i| 1usize << i)
+        .take_while(move |&a| a <= max)
 }
 
 /// For one alignment, the reference class of every size `0..=MAX_SMALL` (ascending sizes, so
 /// the cursor over the candidate classes only moves forward).
 fn reference_classes(align: usize) -> Vec<usize> {
-    let candidates: Vec<usize> = (0..NUM_CLASSES).filter(|&c| class_size(c) % align == 0).collect();
+    let candidates: Vec<usize> = (0..NUM_CLASSES)
+        .filter(|&c| class_size(c) % align == 0)
+        .collect();
     let mut out = Vec::with_capacity(MAX_SMALL + 1);
     let mut i = 0;
     for n in 0..=MAX_SMALL {
@@ -37,9 +41,17 @@ fn sc1_sizes_strictly_increasing_multiples_of_16() {
     for c in 0..NUM_CLASSES {
         let s = class_size(c);
         assert_eq!(s, CLASS_SIZE[c] as usize);
-        assert!(s > 0 && s % 16 == 0, "class {c}: size {s} not a positive multiple of 16");
+        assert!(
+            s > 0 && s % 16 == 0,
+            "class {c}: size {s} not a positive multiple of 16"
+        );
         if c > 0 {
-            assert!(s > class_size(c - 1), "class {c}: {s} <= class {}: {}", c - 1, class_size(c - 1));
+            assert!(
+                s > class_size(c - 1),
+                "class {c}: {s} <= class {}: {}",
+                c - 1,
+                class_size(c - 1)
+            );
         }
     }
     assert_eq!(class_size(0), 16);
@@ -55,13 +67,18 @@ fn sc1_class_spacing() {
     // Exactly four classes in every doubling (2^k, 2^(k+1)] from 128 up to MAX_SMALL.
     let mut k = 128;
     while k < MAX_SMALL {
-        let n = (0..NUM_CLASSES).filter(|&c| class_size(c) > k && class_size(c) <= 2 * k).count();
+        let n = (0..NUM_CLASSES)
+            .filter(|&c| class_size(c) > k && class_size(c) <= 2 * k)
+            .count();
         assert_eq!(n, 4, "classes in ({k}, {}]", 2 * k);
         k *= 2;
     }
     // Every power of two from 16 to MAX_SMALL is a class (this is what makes SC3 possible).
     for p in pow2_upto(MAX_SMALL).filter(|&p| p >= 16) {
-        assert!((0..NUM_CLASSES).any(|c| class_size(c) == p), "{p} is not a class size");
+        assert!(
+            (0..NUM_CLASSES).any(|c| class_size(c) == p),
+            "{p} is not a class size"
+        );
     }
 }
 
@@ -71,8 +88,16 @@ fn sc2_class_of_is_smallest_fitting_class_for_every_size() {
     for n in 0..=MAX_SMALL {
         let c = class_of(n);
         assert!(c < NUM_CLASSES);
-        assert!(class_size(c) >= n, "size {n}: class {c} holds only {}", class_size(c));
-        assert_eq!(c, reference[n], "size {n}: class_of = {c}, smallest fitting = {}", reference[n]);
+        assert!(
+            class_size(c) >= n,
+            "size {n}: class {c} holds only {}",
+            class_size(c)
+        );
+        assert_eq!(
+            c, reference[n],
+            "size {n}: class_of = {c}, smallest fitting = {}",
+            reference[n]
+        );
         if c > 0 {
             assert!(class_size(c - 1) < n, "size {n}: class {} also fits", c - 1);
         }
@@ -105,8 +130,16 @@ fn sc3_class_for_every_size_and_alignment() {
             let c = class_for(n, align).unwrap_or_else(|| panic!("class_for({n}, {align}) = None"));
             let s = class_size(c);
             assert!(s >= n, "class_for({n}, {align}) = {c}: size {s} too small");
-            assert_eq!(s % align, 0, "class_for({n}, {align}) = {c}: size {s} not a multiple");
-            assert_eq!(c, reference[n], "class_for({n}, {align}) = {c}, smallest = {}", reference[n]);
+            assert_eq!(
+                s % align,
+                0,
+                "class_for({n}, {align}) = {c}: size {s} not a multiple"
+            );
+            assert_eq!(
+                c, reference[n],
+                "class_for({n}, {align}) = {c}, smallest = {}",
+                reference[n]
+            );
             // Monotonic in the size.
             assert!(c >= prev, "class_for not monotonic at ({n}, {align})");
             prev = c;
@@ -122,7 +155,10 @@ fn sc3_blocks_of_a_slab_are_aligned() {
     assert_eq!(MAX_CLASS_ALIGN, PAGE_SIZE);
     for align in pow2_upto(MAX_CLASS_ALIGN) {
         assert_eq!(PAGE_SIZE % align, 0);
-        let mut classes: Vec<usize> = (0..=MAX_SMALL).step_by(16).filter_map(|n| class_for(n.max(1), align)).collect();
+        let mut classes: Vec<usize> = (0..=MAX_SMALL)
+            .step_by(16)
+            .filter_map(|n| class_for(n.max(1), align))
+            .collect();
         classes.dedup();
         for c in classes {
             for i in 0..slab_capacity(c) {
@@ -139,9 +175,15 @@ fn sc4_internal_waste_is_bounded_for_every_size() {
     for n in 1..=MAX_SMALL {
         let s = class_size(class_of(n));
         if n <= 128 {
-            assert!(s <= n + 15, "size {n}: class size {s} wastes more than 15 bytes");
+            assert!(
+                s <= n + 15,
+                "size {n}: class size {s} wastes more than 15 bytes"
+            );
         } else {
-            assert!(s * 4 <= n * 5, "size {n}: class size {s} wastes more than 25%");
+            assert!(
+                s * 4 <= n * 5,
+                "size {n}: class size {s} wastes more than 25%"
+            );
         }
     }
 }
@@ -151,13 +193,22 @@ fn sc5_slabs_hold_at_least_four_blocks() {
     for c in 0..NUM_CLASSES {
         let pages = slab_pages(c);
         assert_eq!(pages, SLAB_PAGES[c] as usize);
-        assert!([1, 2, 4, 8, 16].contains(&pages), "class {c}: {pages} pages");
-        assert!(pages < PAGES_PER_SEGMENT, "class {c}: slab does not fit a segment");
+        assert!(
+            [1, 2, 4, 8, 16].contains(&pages),
+            "class {c}: {pages} pages"
+        );
+        assert!(
+            pages < PAGES_PER_SEGMENT,
+            "class {c}: slab does not fit a segment"
+        );
         assert!(pages * PAGE_SIZE >= 4 * class_size(c), "class {c}: SC5");
         assert_eq!(slab_capacity(c), pages * PAGE_SIZE / class_size(c));
         assert!(slab_capacity(c) >= 4);
         if c > 0 {
-            assert!(slab_pages(c) >= slab_pages(c - 1), "slab pages not monotonic at class {c}");
+            assert!(
+                slab_pages(c) >= slab_pages(c - 1),
+                "slab pages not monotonic at class {c}"
+            );
         }
     }
 }
@@ -172,21 +223,38 @@ fn class_for_large_requests_is_none() {
         assert_eq!(class_for(usize::MAX / 2 + 1, align), None);
     }
     for align in pow2_upto(1 << 40).filter(|&a| a > MAX_CLASS_ALIGN) {
-        for n in [0, 1, 16, 100, 4096, PAGE_SIZE, MAX_SMALL - 1, MAX_SMALL, MAX_SMALL + 1] {
+        for n in [
+            0,
+            1,
+            16,
+            100,
+            4096,
+            PAGE_SIZE,
+            MAX_SMALL - 1,
+            MAX_SMALL,
+            MAX_SMALL + 1,
+        ] {
             assert_eq!(class_for(n, align), None, "class_for({n}, {align})");
         }
     }
     // The boundaries that are still classes.
     assert_eq!(class_for(MAX_SMALL, 1), Some(NUM_CLASSES - 1));
     assert_eq!(class_for(MAX_SMALL, MAX_CLASS_ALIGN), Some(NUM_CLASSES - 1));
-    assert_eq!(class_size(class_for(1, MAX_CLASS_ALIGN).unwrap()), MAX_CLASS_ALIGN);
+    assert_eq!(
+        class_size(class_for(1, MAX_CLASS_ALIGN).unwrap()),
+        MAX_CLASS_ALIGN
+    );
 }
 
 #[test]
 fn small_alignments_do_not_change_the_class() {
     for align in [1, 2, 4, 8, 16] {
         for n in 0..=MAX_SMALL {
-            assert_eq!(class_for(n, align), Some(class_of(n)), "class_for({n}, {align})");
+            assert_eq!(
+                class_for(n, align),
+                Some(class_of(n)),
+                "class_for({n}, {align})"
+            );
         }
     }
 }

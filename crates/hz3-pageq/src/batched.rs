@@ -31,7 +31,12 @@ pub type StashGroups = Groups<GROUP_SLOTS>;
 /// # Safety
 /// The stash is valid (Q4) and the blocks are the caller's.
 #[inline(always)]
-unsafe fn send_stash_group<C: Counters>(dest: usize, first: NonNull<Block>, last: NonNull<Block>, ctr: &mut C) {
+unsafe fn send_stash_group<C: Counters>(
+    dest: usize,
+    first: NonNull<Block>,
+    last: NonNull<Block>,
+    ctr: &mut C,
+) {
     // SAFETY: per the contract.
     let push = unsafe { (*(dest as *const RemoteList)).push_list(first, last) };
     ctr.bump(Counter::HeadCas);
@@ -68,7 +73,11 @@ unsafe impl RemoteFree for BatchedStash {
         let max = || (GROUP_BYTES / class_size(page.class())).clamp(1, GROUP_MAX as usize) as u32;
         let key = inbox as *const RemoteList as usize;
         // SAFETY: the caller gives up `block`; groups go to live stashes (Q4).
-        unsafe { out.add(key, 0, 6, block, max, ctr, |k, _, f, l, c| send_stash_group(k, f, l, c)) }
+        unsafe {
+            out.add(key, 0, 6, block, max, ctr, |k, _, f, l, c| {
+                send_stash_group(k, f, l, c)
+            })
+        }
     }
 
     unsafe fn collect<S: Sink, C: Counters>(inbox: &RemoteList, sink: &mut S, ctr: &mut C) -> bool {

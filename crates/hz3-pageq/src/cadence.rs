@@ -50,7 +50,11 @@ fn settle_queued<C: Counters>(page: &PageMeta, ctr: &mut C) -> bool {
 /// Owner side shared by E and E-batched.
 macro_rules! cadence_owner {
     () => {
-        unsafe fn collect<S: Sink, C: Counters>(inbox: &PageQueue, sink: &mut S, ctr: &mut C) -> bool {
+        unsafe fn collect<S: Sink, C: Counters>(
+            inbox: &PageQueue,
+            sink: &mut S,
+            ctr: &mut C,
+        ) -> bool {
             drain_all_collect(inbox, sink, ctr, take_queued, settle_queued)
         }
 
@@ -59,7 +63,11 @@ macro_rules! cadence_owner {
         }
 
         #[inline]
-        unsafe fn collect_page<S: Sink, C: Counters>(page: &PageMeta, sink: &mut S, ctr: &mut C) -> bool {
+        unsafe fn collect_page<S: Sink, C: Counters>(
+            page: &PageMeta,
+            sink: &mut S,
+            ctr: &mut C,
+        ) -> bool {
             match NonNull::new(page.xremote_flagged().take_unflagged()) {
                 Some(head) => {
                     ctr.bump(Counter::DrainedPages);
@@ -71,7 +79,11 @@ macro_rules! cadence_owner {
         }
 
         #[inline]
-        unsafe fn on_page_full<S: Sink, C: Counters>(page: &PageMeta, sink: &mut S, ctr: &mut C) -> bool {
+        unsafe fn on_page_full<S: Sink, C: Counters>(
+            page: &PageMeta,
+            sink: &mut S,
+            ctr: &mut C,
+        ) -> bool {
             let list = page.xremote_flagged();
             if list.try_mark_full() {
                 return true;
@@ -164,7 +176,15 @@ unsafe fn send_page_group<C: Counters>(
     ctr: &mut C,
 ) {
     // SAFETY: per the contract (groups are formed per page, E3).
-    unsafe { publish(&*(inbox as *const PageQueue), &*(page as *const PageMeta), first, last, ctr) }
+    unsafe {
+        publish(
+            &*(inbox as *const PageQueue),
+            &*(page as *const PageMeta),
+            first,
+            last,
+            ctr,
+        )
+    }
 }
 
 /// E with producer-side batching: a remote free links the block into the thread's group for
@@ -195,16 +215,23 @@ unsafe impl RemoteFree for BatchedCadence {
             return unsafe { publish(inbox, page, block, block, ctr) };
         };
         let max = || (BATCH_BYTES / class_size(page.class())).clamp(1, BATCH_MAX as usize) as u32;
-        let (key, aux) = (page as *const PageMeta as usize, inbox as *const PageQueue as usize);
+        let (key, aux) = (
+            page as *const PageMeta as usize,
+            inbox as *const PageQueue as usize,
+        );
         // SAFETY: the caller gives up `block`; every group is sent to its own page (E3).
         unsafe {
-            out.add(key, aux, 7, block, max, ctr, |k, a, f, l, c| send_page_group(k, a, f, l, c))
+            out.add(key, aux, 7, block, max, ctr, |k, a, f, l, c| {
+                send_page_group(k, a, f, l, c)
+            })
         }
     }
 
     unsafe fn flush_outbox<C: Counters>(out: &mut PageGroups, ctr: &mut C) {
         // SAFETY: the caller's buffer; its groups' pages and inboxes are valid.
-        out.flush(ctr, |k, a, f, l, c| unsafe { send_page_group(k, a, f, l, c) });
+        out.flush(ctr, |k, a, f, l, c| unsafe {
+            send_page_group(k, a, f, l, c)
+        });
     }
 
     cadence_owner!();

@@ -69,7 +69,14 @@ impl<const N: usize> Groups<N> {
             }
             // SAFETY: `b` is the caller's.
             unsafe { Block::set_next(b, ptr::null_mut()) };
-            *slot = Group { key, aux, first: b, last: b, len: 1, max: max() };
+            *slot = Group {
+                key,
+                aux,
+                first: b,
+                last: b,
+                len: 1,
+                max: max(),
+            };
         }
         if slot.len >= slot.max {
             slot.take(ctr, &mut send);

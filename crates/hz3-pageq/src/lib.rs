@@ -93,9 +93,9 @@ pub mod queue;
 pub mod strategy;
 pub mod sync;
 
-pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
 pub use batched::{BatchedStash, CachedStash, StashGroups};
 pub use cadence::{BatchedCadence, CadenceCollect, PageGroups};
+pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
 pub use group::Groups;
 pub use queue::PageQueue;
 pub use strategy::{

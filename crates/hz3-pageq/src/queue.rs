@@ -45,12 +45,16 @@ impl PageQueue {
     /// An empty queue.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        PageQueue { head: AtomicPtr::new(ptr::null_mut()) }
+        PageQueue {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
     }
     /// An empty queue.
     #[cfg(loom)]
     pub fn new() -> Self {
-        PageQueue { head: AtomicPtr::new(ptr::null_mut()) }
+        PageQueue {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 
     /// Pushes one page. Any thread. Returns the number of failed CAS attempts.
@@ -75,7 +79,9 @@ impl PageQueue {
         let mut retries = 0;
         loop {
             // SAFETY: `last` is valid (caller) and not yet visible to the consumer.
-            unsafe { last.as_ref() }.xqnext.store(old, Ordering::Relaxed);
+            unsafe { last.as_ref() }
+                .xqnext
+                .store(old, Ordering::Relaxed);
             // Release publishes `xqnext` and everything the pusher wrote before.
             match self.head.compare_exchange_weak(
                 old,
@@ -110,7 +116,10 @@ impl PageQueue {
             // SAFETY: `h` is in the queue and cannot leave it except through this consumer
             // (Q2/Q3), so it is valid; Acquire on `head` made its `xqnext` visible.
             let next = unsafe { &*h }.xqnext.load(Ordering::Relaxed);
-            match self.head.compare_exchange_weak(h, next, Ordering::Acquire, Ordering::Acquire) {
+            match self
+                .head
+                .compare_exchange_weak(h, next, Ordering::Acquire, Ordering::Acquire)
+            {
                 // SAFETY: the page is now exclusively the consumer's and valid (Q3).
                 Ok(_) => return (Some(unsafe { &*h }), retries),
                 Err(cur) => {

@@ -92,7 +92,8 @@ pub unsafe trait RemoteFree: Sized + 'static {
     ///
     /// # Safety
     /// Only the owner of `inbox` calls this (Q2), and every page it may find is valid.
-    unsafe fn collect<S: Sink, C: Counters>(inbox: &Self::Inbox, sink: &mut S, ctr: &mut C) -> bool;
+    unsafe fn collect<S: Sink, C: Counters>(inbox: &Self::Inbox, sink: &mut S, ctr: &mut C)
+        -> bool;
 
     /// Publishes everything buffered in `out` (thread exit, idle). No-op by default.
     ///
@@ -117,7 +118,11 @@ pub unsafe trait RemoteFree: Sized + 'static {
     /// # Safety
     /// The caller owns `page` (a live slab head of its heap).
     #[inline(always)]
-    unsafe fn collect_page<S: Sink, C: Counters>(_page: &PageMeta, _sink: &mut S, _ctr: &mut C) -> bool {
+    unsafe fn collect_page<S: Sink, C: Counters>(
+        _page: &PageMeta,
+        _sink: &mut S,
+        _ctr: &mut C,
+    ) -> bool {
         false
     }
 
@@ -128,7 +133,11 @@ pub unsafe trait RemoteFree: Sized + 'static {
     /// # Safety
     /// The caller owns `page` (a live slab head of its heap).
     #[inline(always)]
-    unsafe fn on_page_full<S: Sink, C: Counters>(_page: &PageMeta, _sink: &mut S, _ctr: &mut C) -> bool {
+    unsafe fn on_page_full<S: Sink, C: Counters>(
+        _page: &PageMeta,
+        _sink: &mut S,
+        _ctr: &mut C,
+    ) -> bool {
         true
     }
 }
@@ -511,9 +520,15 @@ pub struct PacketOutbox {
 impl PacketOutbox {
     /// All slots empty.
     pub const fn new() -> Self {
-        const EMPTY: PacketSlot =
-            PacketSlot { dest: ptr::null(), first: ptr::null_mut(), last: ptr::null_mut(), len: 0 };
-        PacketOutbox { slots: [EMPTY; PACKET_SLOTS] }
+        const EMPTY: PacketSlot = PacketSlot {
+            dest: ptr::null(),
+            first: ptr::null_mut(),
+            last: ptr::null_mut(),
+            len: 0,
+        };
+        PacketOutbox {
+            slots: [EMPTY; PACKET_SLOTS],
+        }
     }
 
     /// Pages waiting in open packets.

@@ -68,7 +68,10 @@ impl Model {
             f()
         });
         let n = n.load(StdOrdering::Relaxed);
-        eprintln!("explored {n} executions (preemption bound {:?})", self.0.preemption_bound);
+        eprintln!(
+            "explored {n} executions (preemption bound {:?})",
+            self.0.preemption_bound
+        );
         n
     }
 }
@@ -90,7 +93,11 @@ struct Blocks(Vec<usize>);
 
 impl Blocks {
     fn new(n: usize) -> Self {
-        Blocks((0..n).map(|_| Box::into_raw(Box::new(Block::new())) as usize).collect())
+        Blocks(
+            (0..n)
+                .map(|_| Box::into_raw(Box::new(Block::new())) as usize)
+                .collect(),
+        )
     }
     fn ptr(&self, i: usize) -> NonNull<Block> {
         NonNull::new(self.0[i] as *mut Block).unwrap()
@@ -106,7 +113,10 @@ impl Blocks {
         let mut out = Vec::new();
         let mut cur = head;
         while !cur.is_null() {
-            assert!(out.len() < self.0.len(), "cyclic chain (or a block delivered twice)");
+            assert!(
+                out.len() < self.0.len(),
+                "cyclic chain (or a block delivered twice)"
+            );
             out.push(self.index_of(cur));
             // SAFETY: the chain was handed to the owner, which reads it after the acquire.
             cur = unsafe { Block::next(cur) };
@@ -202,9 +212,13 @@ fn pageq_model(owner_drains: bool) {
     let p2 = {
         let w = w.clone();
         thread::spawn(move || {
-            w.pages[1].xqnext.store(&w.pages[2] as *const PageMeta as *mut _, Ordering::Relaxed);
+            w.pages[1]
+                .xqnext
+                .store(&w.pages[2] as *const PageMeta as *mut _, Ordering::Relaxed);
             // SAFETY: pages 1 and 2 are in no queue, linked 1 -> 2, and outlive the execution.
-            unsafe { w.q.push_list(NonNull::from(&w.pages[1]), NonNull::from(&w.pages[2])) };
+            unsafe {
+                w.q.push_list(NonNull::from(&w.pages[1]), NonNull::from(&w.pages[2]))
+            };
             w.entered(1);
             w.entered(2);
         })
@@ -232,11 +246,17 @@ fn pageq_model(owner_drains: bool) {
     p2.join().unwrap();
     let requeued = owner.join().unwrap();
     w.drained(w.q.drain_all());
-    assert!(w.q.pop().is_none() && w.q.is_empty(), "queue not empty at the end");
+    assert!(
+        w.q.pop().is_none() && w.q.is_empty(),
+        "queue not empty at the end"
+    );
     for i in 0..3 {
         let expect = if requeued == Some(i) { 2 } else { 1 };
         let got = w.dequeues[i].load(StdOrdering::Relaxed);
-        assert_eq!(got, expect, "page {i} dequeued {got} times (requeued: {requeued:?})");
+        assert_eq!(
+            got, expect,
+            "page {i} dequeued {got} times (requeued: {requeued:?})"
+        );
         assert_eq!(w.in_queue[i].load(StdOrdering::Relaxed), 0);
     }
 }
@@ -396,7 +416,10 @@ impl<S: Strategy> RecSink<S> {
             self.delivered[b] += 1;
             assert_eq!(self.delivered[b], 1, "block {b} delivered twice (S5)");
             if let Some(p) = page {
-                assert_eq!(self.w.block_page[b], p, "block {b} delivered for the wrong page");
+                assert_eq!(
+                    self.w.block_page[b], p,
+                    "block {b} delivered for the wrong page"
+                );
             }
         }
     }
@@ -409,7 +432,11 @@ impl<S: Strategy> Sink for RecSink<S> {
     }
 
     fn page_blocks(&mut self, page: &PageMeta, head: NonNull<Block>) {
-        assert_ne!(S::KIND, Kind::Stash, "page_blocks() from the stash strategy");
+        assert_ne!(
+            S::KIND,
+            Kind::Stash,
+            "page_blocks() from the stash strategy"
+        );
         let pi = page_index(&self.w.pages, page);
         // S1: while the owner processes a page it took off the queue, the page is claimed:
         // only the owner clears the claim (in settle / try_idle, after this call), producers
@@ -421,7 +448,10 @@ impl<S: Strategy> Sink for RecSink<S> {
             }
             Kind::Packed => {
                 let word = page.xremote_packed().raw();
-                assert!(word & QUEUED != 0, "page {pi} processed while idle: {word:#x} (S1)");
+                assert!(
+                    word & QUEUED != 0,
+                    "page {pi} processed while idle: {word:#x} (S1)"
+                );
             }
             // Delivered by `collect_page` from an unflagged word, or by `collect` from a queued
             // one: nothing to assert without knowing which.
@@ -556,7 +586,10 @@ where
             break;
         }
         rounds += 1;
-        assert!(rounds <= 2 * nblocks + 2, "final drain does not converge (page cycle?)");
+        assert!(
+            rounds <= 2 * nblocks + 2,
+            "final drain does not converge (page cycle?)"
+        );
     }
     // Cadence strategies: blocks on unflagged pages are taken by the owner itself (E1: at
     // thread exit / `collect()` every page is looked at).
@@ -567,12 +600,18 @@ where
 
     // S5 + no lost wakeup: every block delivered exactly once.
     let missing: Vec<usize> = (0..nblocks).filter(|&b| sink.delivered[b] == 0).collect();
-    assert!(missing.is_empty(), "lost wakeup: blocks {missing:?} never delivered");
+    assert!(
+        missing.is_empty(),
+        "lost wakeup: blocks {missing:?} never delivered"
+    );
     // Nothing left anywhere.
     for (i, page) in w.pages.iter().enumerate() {
         match S::KIND {
             Kind::Stash | Kind::TwoWord => {
-                assert!(page.xremote.is_empty(), "page {i}: remote list not empty at the end");
+                assert!(
+                    page.xremote.is_empty(),
+                    "page {i}: remote list not empty at the end"
+                );
                 let st = page.xremote_state.load(Ordering::Relaxed);
                 assert_eq!(st, 0, "page {i}: state {st} at the end");
             }
@@ -583,7 +622,10 @@ where
             Kind::Flagged => {
                 // Idle: unflagged and empty, or still flagged NOTIFY (full) with no blocks.
                 let word = page.xremote_flagged().raw();
-                assert!(word == 0 || word == NOTIFY, "page {i}: flagged word {word:#x} at the end");
+                assert!(
+                    word == 0 || word == NOTIFY,
+                    "page {i}: flagged word {word:#x} at the end"
+                );
             }
         }
     }
@@ -594,18 +636,27 @@ where
         let requeues = ctr.get(Counter::Requeues);
         let done: u64 = sink.page_done.iter().map(|&d| d as u64).sum();
         assert_eq!(enqueues + requeues, dequeues, "queue entries vs dequeues");
-        assert_eq!(dequeues, requeues + done, "dequeues vs requeues + page_done");
+        assert_eq!(
+            dequeues,
+            requeues + done,
+            "dequeues vs requeues + page_done"
+        );
         if S::KIND != Kind::Flagged {
             // (Cadence pages are often collected by the owner without ever being queued.)
             for (i, &d) in sink.page_done.iter().enumerate() {
                 let used = w.block_page.contains(&i);
-                assert!(!used || d >= 1, "page {i} was freed into but never released");
+                assert!(
+                    !used || d >= 1,
+                    "page {i} was freed into but never released"
+                );
             }
         }
     } else {
         assert_eq!(sink.page_done.iter().sum::<u32>(), 0);
     }
-    Outcome { requeues: ctr.get(Counter::Requeues) }
+    Outcome {
+        requeues: ctr.get(Counter::Requeues),
+    }
 }
 
 /// Runs the model of `S` for `plan` and, for page strategies, asserts that some execution went
@@ -624,7 +675,11 @@ where
     let hits = hits.load(StdOrdering::Relaxed);
     eprintln!("{}: {hits} of {n} executions requeued", S::NAME);
     if S::KIND != Kind::Stash && plan.iter().map(|p| p.len()).sum::<usize>() >= 2 {
-        assert!(hits > 0, "{}: no execution exercised the requeue path", S::NAME);
+        assert!(
+            hits > 0,
+            "{}: no execution exercised the requeue path",
+            S::NAME
+        );
     }
 }
 
@@ -795,7 +850,12 @@ fn two_word_model<const FENCED: bool>(
         let states: Vec<(u32, bool)> = w
             .pages
             .iter()
-            .map(|p| (p.xremote_state.load(Ordering::Relaxed), !p.xremote.is_empty()))
+            .map(|p| {
+                (
+                    p.xremote_state.load(Ordering::Relaxed),
+                    !p.xremote.is_empty(),
+                )
+            })
             .collect();
         panic!(
             "lost wakeup: blocks {stranded:?} stranded after the final drain \
@@ -803,7 +863,11 @@ fn two_word_model<const FENCED: bool>(
         );
     }
     for (i, p) in w.pages.iter().enumerate() {
-        assert_eq!(p.xremote_state.load(Ordering::Relaxed), 0, "page {i}: state not idle");
+        assert_eq!(
+            p.xremote_state.load(Ordering::Relaxed),
+            0,
+            "page {i}: state not idle"
+        );
     }
 }
 
@@ -823,8 +887,14 @@ fn two_word_unfenced_loses_a_wakeup() {
     let msg = expect_model_failure("two-word without SeqCst fences", || {
         builder(2).check(|| two_word_model::<false>(ONE_PAGE_1X1, 2, settle_lib::<false>));
     });
-    assert!(msg.contains("lost wakeup"), "failed for another reason: {msg}");
-    assert!(msg.contains("[(0, true)]"), "not the store-buffering outcome: {msg}");
+    assert!(
+        msg.contains("lost wakeup"),
+        "failed for another reason: {msg}"
+    );
+    assert!(
+        msg.contains("[(0, true)]"),
+        "not the store-buffering outcome: {msg}"
+    );
 }
 
 /// A copy of the fenced `settle` as it ships outside loom (a plain `store(0)` for the reset).
@@ -928,7 +998,10 @@ fn packed_without_acquire_loses_a_page() {
             strategy_model::<PackedNoAcquire>(TWO_PAGES_2X2, 2);
         });
     });
-    assert!(msg.contains("lost wakeup"), "failed for another reason: {msg}");
+    assert!(
+        msg.contains("lost wakeup"),
+        "failed for another reason: {msg}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1025,5 +1098,8 @@ fn flagged_without_acquire_loses_a_page() {
             strategy_model::<FlaggedNoAcquire>(TWO_PAGES_2X2, 2);
         });
     });
-    assert!(msg.contains("lost wakeup"), "failed for another reason: {msg}");
+    assert!(
+        msg.contains("lost wakeup"),
+        "failed for another reason: {msg}"
+    );
 }

@@ -162,7 +162,10 @@ impl<S: Strategy> World<S> {
     fn index_of(&self, b: *mut Block) -> usize {
         let off = (b as usize).wrapping_sub(self.base);
         let i = off / core::mem::size_of::<Slot>();
-        assert!(off % core::mem::size_of::<Slot>() == 0 && i < BLOCKS, "foreign block {b:p}");
+        assert!(
+            off % core::mem::size_of::<Slot>() == 0 && i < BLOCKS,
+            "foreign block {b:p}"
+        );
         i
     }
     fn page_index(&self, page: &PageMeta) -> usize {
@@ -224,7 +227,11 @@ impl<S: Strategy> Sink for Owner<S> {
         let pi = self.w.page_index(page);
         match S::KIND {
             Kind::TwoWord => {
-                assert_eq!(page.xremote_state.load(SyncOrdering::Relaxed), 1, "S1, page {pi}")
+                assert_eq!(
+                    page.xremote_state.load(SyncOrdering::Relaxed),
+                    1,
+                    "S1, page {pi}"
+                )
             }
             Kind::Packed => {
                 assert!(page.xremote_packed().raw() & QUEUED != 0, "S1, page {pi}")
@@ -357,28 +364,54 @@ fn stress<S: Strategy>() {
 
     let total = (PRODUCERS * FREES_PER_PRODUCER) as u64;
     assert_eq!(delivered, total, "{}: frees not all delivered", S::NAME);
-    let stuck = w.in_flight.iter().filter(|f| f.load(Ordering::Relaxed)).count();
+    let stuck = w
+        .in_flight
+        .iter()
+        .filter(|f| f.load(Ordering::Relaxed))
+        .count();
     assert_eq!(stuck, 0, "{}: blocks freed but never delivered", S::NAME);
     assert!(!S::inbox_pending(&w.inbox), "{}: inbox not empty", S::NAME);
     for (i, page) in w.pages.iter().enumerate() {
         match S::KIND {
             Kind::Stash | Kind::TwoWord => {
-                assert!(page.xremote.is_empty(), "{}: page {i} list not empty", S::NAME);
-                assert_eq!(page.xremote_state.load(SyncOrdering::Relaxed), 0, "page {i} state");
+                assert!(
+                    page.xremote.is_empty(),
+                    "{}: page {i} list not empty",
+                    S::NAME
+                );
+                assert_eq!(
+                    page.xremote_state.load(SyncOrdering::Relaxed),
+                    0,
+                    "page {i} state"
+                );
             }
             Kind::Packed => {
                 assert_eq!(page.xremote_packed().raw(), 0, "{}: page {i} word", S::NAME)
             }
             Kind::Flagged => {
                 let word = page.xremote_flagged().raw();
-                assert!(word == 0 || word == NOTIFY, "{}: page {i} word {word:#x}", S::NAME)
+                assert!(
+                    word == 0 || word == NOTIFY,
+                    "{}: page {i} word {word:#x}",
+                    S::NAME
+                )
             }
         }
     }
     let (dequeues, requeues) = (ctr.get(Counter::PageqDequeues), ctr.get(Counter::Requeues));
     if S::KIND != Kind::Stash {
-        assert_eq!(enqueues + requeues, dequeues, "{}: queue entries vs dequeues", S::NAME);
-        assert_eq!(dequeues, requeues + page_done, "{}: dequeue outcomes", S::NAME);
+        assert_eq!(
+            enqueues + requeues,
+            dequeues,
+            "{}: queue entries vs dequeues",
+            S::NAME
+        );
+        assert_eq!(
+            dequeues,
+            requeues + page_done,
+            "{}: dequeue outcomes",
+            S::NAME
+        );
     }
     eprintln!(
         "{}: {total} frees of {BLOCKS} blocks over {PAGES} pages in {:?}: {} collects, \

@@ -40,9 +40,7 @@ use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use hz3_page::{
-    chain_len, meta_index, page_meta, Block, PageMeta, SegmentHeader, NUM_CLASSES,
-};
+use hz3_page::{chain_len, meta_index, page_meta, Block, PageMeta, SegmentHeader, NUM_CLASSES};
 use hz3_pageq::{Counter, Counters, RemoteFree, Sink, NUM_COUNTERS};
 
 /// One size class of the thread cache: an intrusive LIFO of free blocks.
@@ -65,7 +63,11 @@ pub struct SentinelBins(pub [Bin; NUM_CLASSES]);
 // no slab is owned by their address, so no fast path pushes) — H1.
 unsafe impl Sync for SentinelBins {}
 
-const NULL_BIN: Bin = Bin { head: ptr::null_mut(), count: 0, limit: 0 };
+const NULL_BIN: Bin = Bin {
+    head: ptr::null_mut(),
+    count: 0,
+    limit: 0,
+};
 /// The heap of a thread that has not allocated yet.
 pub static EMPTY_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
 /// The heap of a thread whose heap was released at thread exit.
@@ -152,7 +154,10 @@ impl<'a, C: Config> HeapCounters<'a, C> {
     /// Counters of `shared`.
     #[inline(always)]
     pub fn new<R: RemoteFree>(shared: &'a Shared<R>) -> Self {
-        HeapCounters { arr: &shared.counters, _c: PhantomData }
+        HeapCounters {
+            arr: &shared.counters,
+            _c: PhantomData,
+        }
     }
 }
 
@@ -238,7 +243,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// `b` is a free block owned by this thread, entering or inside one of its bins.
     #[inline(always)]
     unsafe fn bin_set_next(b: *mut Block, next: *mut Block) {
-        let v = if C::CHECKS { (next as usize ^ link_secret() ^ b as usize) as *mut Block } else { next };
+        let v = if C::CHECKS {
+            (next as usize ^ link_secret() ^ b as usize) as *mut Block
+        } else {
+            next
+        };
         // SAFETY: forwarded.
         unsafe { Block::set_next(b, v) }
     }
@@ -383,7 +392,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
 
     /// Takes what arrived for class `c` from other threads.
     fn collect_class(&self, local: &mut Local<R>, c: usize) -> bool {
-        let mut sink = HeapSink::<R, C> { heap: self, local, class: c };
+        let mut sink = HeapSink::<R, C> {
+            heap: self,
+            local,
+            class: c,
+        };
         let mut ctr = self.counters();
         // SAFETY: we hold the heap, so we are the only consumer of its inbox (Q2).
         unsafe { R::collect(&self.shared.inbox[c].0, &mut sink, &mut ctr) }
@@ -440,7 +453,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             let meta = unsafe { &*page };
             if meta.free.get().is_null() {
                 // Cadence collection (E): blocks freed to this page without notification.
-                let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+                let mut sink = HeapSink::<R, C> {
+                    heap: self,
+                    local: &mut *local,
+                    class: c,
+                };
                 // SAFETY: we own the page.
                 unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
             }
@@ -452,7 +469,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 break;
             }
             if exhausted {
-                let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+                let mut sink = HeapSink::<R, C> {
+                    heap: self,
+                    local: &mut *local,
+                    class: c,
+                };
                 // SAFETY: we own the page.
                 if unsafe { R::on_page_full(meta, &mut sink, &mut self.counters()) } {
                     list_remove(&mut local.partial[c], meta);
@@ -694,7 +715,8 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
             let pending = R::inbox_pending(&self.shared.inbox[c].0);
             let flush_bin = is_idle && local.bins[c].count != 0;
-            if !pending && !flush_bin && local.spill[c].is_null() && !self.has_empty_slab(local, c) {
+            if !pending && !flush_bin && local.spill[c].is_null() && !self.has_empty_slab(local, c)
+            {
                 continue;
             }
             if pending {
@@ -746,7 +768,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             // SAFETY: slab heads on our list.
             let meta = unsafe { &*p };
             p = meta.next.get();
-            let mut sink = HeapSink::<R, C> { heap: self, local: &mut *local, class: c };
+            let mut sink = HeapSink::<R, C> {
+                heap: self,
+                local: &mut *local,
+                class: c,
+            };
             // SAFETY: we own the page.
             unsafe { R::collect_page(meta, &mut sink, &mut self.counters()) };
         }
@@ -767,7 +793,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     ///
     /// # Safety
     /// No thread holds the heap or it is the caller's; no concurrent frees to it.
-    pub unsafe fn live_blocks(&self, used: &mut [u64; NUM_CLASSES], cached: &mut [u64; NUM_CLASSES]) {
+    pub unsafe fn live_blocks(
+        &self,
+        used: &mut [u64; NUM_CLASSES],
+        cached: &mut [u64; NUM_CLASSES],
+    ) {
         // SAFETY: per the contract, nobody else touches `local` now.
         let local = unsafe { self.local() };
         for c in 0..NUM_CLASSES {
@@ -806,7 +836,13 @@ fn link_secret() -> usize {
 fn link_secret_init() -> usize {
     let mut v: usize = 0;
     // SAFETY: `v` is a valid 8-byte buffer; getrandom does not allocate.
-    let n = unsafe { libc::getrandom((&mut v as *mut usize).cast(), core::mem::size_of::<usize>(), 0) };
+    let n = unsafe {
+        libc::getrandom(
+            (&mut v as *mut usize).cast(),
+            core::mem::size_of::<usize>(),
+            0,
+        )
+    };
     if n != core::mem::size_of::<usize>() as isize || v == 0 {
         v = (&v as *const usize as usize).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
     }
@@ -923,4 +959,3 @@ pub fn list_remove(head: &mut *mut PageMeta, meta: &PageMeta) {
     meta.prev.set(ptr::null_mut());
     meta.next.set(ptr::null_mut());
 }
-

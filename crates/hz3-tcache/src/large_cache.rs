@@ -28,7 +28,11 @@ struct Entry {
     expire: u64,
 }
 
-const NO_ENTRY: Entry = Entry { base: ptr::null_mut(), len: 0, expire: 0 };
+const NO_ENTRY: Entry = Entry {
+    base: ptr::null_mut(),
+    len: 0,
+    expire: 0,
+};
 
 struct LargeCache {
     lock: SpinLock,
@@ -155,7 +159,11 @@ pub fn take(need: usize, max: usize) -> Option<(*mut u8, usize)> {
 pub fn purge(now: u64, force: bool) {
     loop {
         let e = {
-            let guard = if force { Some(CACHE.lock.lock()) } else { CACHE.lock.try_lock() };
+            let guard = if force {
+                Some(CACHE.lock.lock())
+            } else {
+                CACHE.lock.try_lock()
+            };
             let Some(_g) = guard else { return };
             // SAFETY: the lock is held.
             unsafe {

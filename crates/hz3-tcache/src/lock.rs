@@ -14,7 +14,9 @@ pub struct SpinLock {
 impl SpinLock {
     /// An unlocked lock.
     pub const fn new() -> Self {
-        SpinLock { locked: AtomicBool::new(false) }
+        SpinLock {
+            locked: AtomicBool::new(false),
+        }
     }
 
     /// Acquires the lock; the returned guard releases it.

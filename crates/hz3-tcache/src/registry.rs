@@ -21,12 +21,9 @@ use crate::heap::{Heap, DEAD_BINS, EMPTY_BINS};
 use crate::lock::SpinLock;
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use core::ptr::NonNull;
-use hz3_page::{
-    meta_index, page_meta, Block, OsMemory, PageMeta, SystemOs, NUM_CLASSES,
-    OS_PAGE,
-};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use hz3_page::{meta_index, page_meta, Block, OsMemory, PageMeta, SystemOs, NUM_CLASSES, OS_PAGE};
 use hz3_pageq::{Counter, CounterArray, Counters, NoCounters, RemoteFree, NUM_COUNTERS};
 
 /// Strategy slots (R::ID must be below this).
@@ -147,14 +144,21 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         // SAFETY: P1/P4: `p` is live, so its slab's head index and owner are valid; heaps are
         // never freed (O2).
         let (page, inbox) = unsafe {
-            (&*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize), &(*owner).shared.inbox[c].0)
+            (
+                &*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize),
+                &(*owner).shared.inbox[c].0,
+            )
         };
         // SAFETY: blocks are at least 16 bytes and 16-aligned.
         let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
         // A thread whose first call is a free gets a heap too: its outbox batches remote frees
         // (D) and its counters see them. Not after thread exit (DEAD): that path stays
         // heap-less.
-        let heap = if heap.cast::<u8>() == EMPTY { Self::attach() } else { heap };
+        let heap = if heap.cast::<u8>() == EMPTY {
+            Self::attach()
+        } else {
+            heap
+        };
         if heap.is_null() || heap.cast::<u8>() == DEAD {
             // SAFETY: the caller gives up `p`, a live block of `page` owned by `owner`.
             unsafe { R::free_remote(inbox, page, block, None, &mut NoCounters) };
@@ -182,7 +186,10 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             let h = *pool;
             if !h.is_null() {
                 // SAFETY: pooled heaps are valid (O2).
-                *pool = unsafe { &*h.cast::<Heap<R, C>>() }.shared.pool_next.load(Ordering::Relaxed);
+                *pool = unsafe { &*h.cast::<Heap<R, C>>() }
+                    .shared
+                    .pool_next
+                    .load(Ordering::Relaxed);
                 hz3_page::stats::sub(hz3_page::stats::Stat::HeapsPooled, 1);
             }
             h.cast::<Heap<R, C>>()
@@ -214,8 +221,16 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         let mut head = reg.all.load(Ordering::Relaxed);
         loop {
             // SAFETY: `heap` is ours until published.
-            unsafe { &*heap }.shared.all_next.store(head, Ordering::Relaxed);
-            match reg.all.compare_exchange_weak(head, heap.cast(), Ordering::Release, Ordering::Relaxed) {
+            unsafe { &*heap }
+                .shared
+                .all_next
+                .store(head, Ordering::Relaxed);
+            match reg.all.compare_exchange_weak(
+                head,
+                heap.cast(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return heap,
                 Err(h) => head = h,
             }
@@ -346,7 +361,12 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         if now < due
             || reg
                 .next_tick
-                .compare_exchange(due, now + hz3_page::purge::purge_delay_ms().max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    due,
+                    now + hz3_page::purge::purge_delay_ms().max(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_err()
         {
             return;
@@ -414,7 +434,10 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         while !h.is_null() {
             n += 1;
             // SAFETY: registered heaps are valid (O2).
-            h = unsafe { &*h.cast::<Heap<R, C>>() }.shared.all_next.load(Ordering::Relaxed);
+            h = unsafe { &*h.cast::<Heap<R, C>>() }
+                .shared
+                .all_next
+                .load(Ordering::Relaxed);
         }
         n
     }
@@ -432,7 +455,9 @@ static FORK_HANDLERS: AtomicUsize = AtomicUsize::new(0);
 /// order, then the segment cache — the same order every other path uses.
 pub fn install_fork_handlers() {
     if FORK_HANDLERS.load(Ordering::Acquire) != 0
-        || FORK_HANDLERS.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err()
+        || FORK_HANDLERS
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
     {
         return;
     }

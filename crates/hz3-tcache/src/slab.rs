@@ -16,9 +16,9 @@
 //!   path), when the process's dirty bytes exceed the cap (the releasing heap purges its own,
 //!   oldest first), or at once by `collect()`; a new slab takes dirty pages first.
 
+use crate::config::Config;
 use crate::heap::{list_push, list_remove, Heap, Local, ON_FULL, ON_PARTIAL};
 use crate::lock::SpinLock;
-use crate::config::Config;
 use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::Ordering;
@@ -54,7 +54,10 @@ pub unsafe fn decommit_dirty(seg: *mut SegmentHeader) {
 /// The pages of `mask` belong to no slab of `seg`, a live segment.
 unsafe fn decommit_mask(seg: *mut SegmentHeader, mut mask: u64) {
     purge::sub_dirty(mask.count_ones() as usize * PAGE_SIZE);
-    hz3_page::stats::add(hz3_page::stats::Stat::Purged, mask.count_ones() as usize * PAGE_SIZE);
+    hz3_page::stats::add(
+        hz3_page::stats::Stat::Purged,
+        mask.count_ones() as usize * PAGE_SIZE,
+    );
     while mask != 0 {
         let start = mask.trailing_zeros() as usize;
         let len = (!(mask >> start)).trailing_zeros() as usize;
@@ -71,7 +74,11 @@ struct CachedSegment {
     purge_at: u64,
 }
 
-const NO_SEGMENT: CachedSegment = CachedSegment { seg: ptr::null_mut(), dirty: 0, purge_at: 0 };
+const NO_SEGMENT: CachedSegment = CachedSegment {
+    seg: ptr::null_mut(),
+    dirty: 0,
+    purge_at: 0,
+};
 
 struct SegmentCache {
     lock: SpinLock,
@@ -135,7 +142,11 @@ fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
 unsafe fn segment_release(seg: *mut SegmentHeader) {
     // SAFETY: the segment is unlinked and unused: we are its only user.
     let (dirty, purge_at) = unsafe { ((*seg).dirty_pages.get(), (*seg).purge_at.get()) };
-    let entry = CachedSegment { seg, dirty, purge_at: if dirty != 0 { purge_at.max(1) } else { 0 } };
+    let entry = CachedSegment {
+        seg,
+        dirty,
+        purge_at: if dirty != 0 { purge_at.max(1) } else { 0 },
+    };
     if purge::purge_delay_ms() == 0 {
         // Eager return: the segment goes back to the OS at once.
         // SAFETY: unused segment from `map(SEGMENT_SIZE, ..)`.
@@ -188,7 +199,9 @@ pub fn segment_cache_purge(now: u64, force: bool) {
     if force {
         return segment_cache_trim();
     }
-    let Some(_g) = SEGMENT_CACHE.lock.try_lock() else { return };
+    let Some(_g) = SEGMENT_CACHE.lock.try_lock() else {
+        return;
+    };
     // SAFETY: the lock is held; cached segments are unused (G3), their pages free.
     unsafe {
         let len = *SEGMENT_CACHE.len.get();
@@ -273,7 +286,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             while !seg.is_null() {
                 // SAFETY: segments on our list are live and ours (G1).
                 let s = unsafe { &*seg };
-                let mask = if dirty_only { s.dirty_pages.get() } else { s.free_pages.get() };
+                let mask = if dirty_only {
+                    s.dirty_pages.get()
+                } else {
+                    s.free_pages.get()
+                };
                 if let Some(i) = find_run(mask, n) {
                     found = Some((seg, i));
                     break;
@@ -432,7 +449,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                     // SAFETY: G1.
                     unsafe { decommit_dirty(seg) };
                 } else {
-                    let at = if s.purge_at.get() <= now { now } else { s.purge_at.get() };
+                    let at = if s.purge_at.get() <= now {
+                        now
+                    } else {
+                        s.purge_at.get()
+                    };
                     if next == 0 || at < next {
                         next = at;
                     }

@@ -18,7 +18,11 @@ use std::collections::BTreeMap;
 
 /// Test size multiplier from `HZ3_TEST_SCALE` (default 1 = the "ci" size).
 pub fn scale() -> usize {
-    std::env::var("HZ3_TEST_SCALE").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(1)
+    std::env::var("HZ3_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
 }
 
 static LOCKS: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
@@ -86,9 +90,17 @@ impl<R: RemoteFree, C: Config> Inst<R, C> {
     #[track_caller]
     pub fn assert_empty(what: &str) {
         let live = Self::live();
-        let nonzero: Vec<(usize, u64)> =
-            live.iter().enumerate().filter(|(_, &n)| n != 0).map(|(c, &n)| (c, n)).collect();
-        assert!(nonzero.is_empty(), "{} {what}: live blocks (class, count) after the run: {nonzero:?}", Self::name());
+        let nonzero: Vec<(usize, u64)> = live
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n != 0)
+            .map(|(c, &n)| (c, n))
+            .collect();
+        assert!(
+            nonzero.is_empty(),
+            "{} {what}: live blocks (class, count) after the run: {nonzero:?}",
+            Self::name()
+        );
     }
 }
 
@@ -129,23 +141,35 @@ pub unsafe fn check_fill(p: *mut u8, len: usize, tag: u64) -> Result<(), String>
     // SAFETY: per the contract.
     let s = unsafe { core::slice::from_raw_parts(p, len) };
     let b = pattern_byte(tag);
-    let (lo, hi) = (if len >= 8 { 8 } else { 0 }, if len >= 16 { len - 8 } else { len });
+    let (lo, hi) = (
+        if len >= 8 { 8 } else { 0 },
+        if len >= 16 { len - 8 } else { len },
+    );
     if len >= 8 {
         // SAFETY: as above.
         let h = unsafe { (p as *const u64).read_unaligned() };
         if h != tag {
-            return Err(format!("block {p:p} len {len}: head word {h:#x}, want {tag:#x}"));
+            return Err(format!(
+                "block {p:p} len {len}: head word {h:#x}, want {tag:#x}"
+            ));
         }
     }
     if len >= 16 {
         // SAFETY: as above.
         let t = unsafe { (p.add(len - 8) as *const u64).read_unaligned() };
         if t != !tag {
-            return Err(format!("block {p:p} len {len}: tail word {t:#x}, want {:#x}", !tag));
+            return Err(format!(
+                "block {p:p} len {len}: tail word {t:#x}, want {:#x}",
+                !tag
+            ));
         }
     }
     if let Some(i) = s[lo..hi].iter().position(|&x| x != b) {
-        return Err(format!("block {p:p} len {len}: byte {} is {:#x}, want {b:#x}", lo + i, s[lo + i]));
+        return Err(format!(
+            "block {p:p} len {len}: byte {} is {:#x}, want {b:#x}",
+            lo + i,
+            s[lo + i]
+        ));
     }
     Ok(())
 }
@@ -160,10 +184,16 @@ impl Ranges {
     pub fn insert(&mut self, start: usize, len: usize) {
         let end = start + len;
         if let Some((&s, &e)) = self.0.range(..=start).next_back() {
-            assert!(e <= start, "block [{start:#x}, {end:#x}) overlaps live block [{s:#x}, {e:#x})");
+            assert!(
+                e <= start,
+                "block [{start:#x}, {end:#x}) overlaps live block [{s:#x}, {e:#x})"
+            );
         }
         if let Some((&s, &e)) = self.0.range(start..).next() {
-            assert!(s >= end, "block [{start:#x}, {end:#x}) overlaps live block [{s:#x}, {e:#x})");
+            assert!(
+                s >= end,
+                "block [{start:#x}, {end:#x}) overlaps live block [{s:#x}, {e:#x})"
+            );
         }
         self.0.insert(start, end);
     }

@@ -17,7 +17,11 @@ struct Big([u8; 100]);
 struct Huge(u8);
 
 fn scale() -> usize {
-    std::env::var("HZ3_TEST_SCALE").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(1)
+    std::env::var("HZ3_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
 }
 
 #[test]
@@ -34,7 +38,9 @@ fn collections_grow_and_shrink() {
 
     let mut m: HashMap<String, Vec<u32>> = HashMap::new();
     for i in 0..n / 10 {
-        m.entry(format!("key-{}", i % 997)).or_default().push(i as u32);
+        m.entry(format!("key-{}", i % 997))
+            .or_default()
+            .push(i as u32);
     }
     assert_eq!(m.len(), 997.min(n / 10));
     let total: usize = m.values().map(|v| v.len()).sum();
@@ -42,7 +48,10 @@ fn collections_grow_and_shrink() {
 
     let mut b: BTreeMap<u64, Box<[u8]>> = BTreeMap::new();
     for i in 0..(n / 20) as u64 {
-        b.insert(i.wrapping_mul(0x9E37_79B9), vec![i as u8; (i % 300) as usize].into_boxed_slice());
+        b.insert(
+            i.wrapping_mul(0x9E37_79B9),
+            vec![i as u8; (i % 300) as usize].into_boxed_slice(),
+        );
     }
     assert_eq!(b.len(), n / 20);
     for v in b.values() {
@@ -64,7 +73,10 @@ fn collections_grow_and_shrink() {
 #[test]
 fn strings_and_boxes_of_many_sizes() {
     let mut boxes: Vec<Box<[u8]>> = Vec::new();
-    for size in (1..=300_000usize / SHRINK).step_by(97).chain([1 << 20, 5 << 20]) {
+    for size in (1..=300_000usize / SHRINK)
+        .step_by(97)
+        .chain([1 << 20, 5 << 20])
+    {
         boxes.push(vec![(size % 251) as u8; size].into_boxed_slice());
     }
     for b in &boxes {
@@ -107,7 +119,9 @@ fn cross_thread_drops_over_channels() {
                 let tx = tx.clone();
                 std::thread::spawn(move || {
                     for i in 0..2000 / SHRINK {
-                        let v: Vec<String> = (0..8).map(|k| format!("{round}-{t}-{i}-{k}-{}", "y".repeat((i * k) % 100))).collect();
+                        let v: Vec<String> = (0..8)
+                            .map(|k| format!("{round}-{t}-{i}-{k}-{}", "y".repeat((i * k) % 100)))
+                            .collect();
                         tx.send(v).unwrap();
                     }
                 })
@@ -134,7 +148,9 @@ fn cross_thread_drops_over_channels() {
 
 #[test]
 fn scoped_threads_and_arcs() {
-    let data: Vec<Arc<Vec<u32>>> = (0..64).map(|i| Arc::new((0..1000).map(|k| k * i).collect())).collect();
+    let data: Vec<Arc<Vec<u32>>> = (0..64)
+        .map(|i| Arc::new((0..1000).map(|k| k * i).collect()))
+        .collect();
     let sums: Vec<u64> = std::thread::scope(|s| {
         let hs: Vec<_> = data
             .chunks(16)

@@ -54,7 +54,11 @@ pub fn checked_lib() -> &'static Lib {
     LIB.get_or_init(|| {
         let profile_dir = lib().profile_dir.clone();
         let target_dir = profile_dir.join("hz3-checked-target");
-        let profile = profile_dir.file_name().expect("profile name").to_string_lossy().into_owned();
+        let profile = profile_dir
+            .file_name()
+            .expect("profile name")
+            .to_string_lossy()
+            .into_owned();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "-p", "hz3-capi", "--features", "checked"])
@@ -69,18 +73,27 @@ pub fn checked_lib() -> &'static Lib {
                 cmd.args(["--profile", other]);
             }
         }
-        let st = cmd.status().expect("run cargo build -p hz3-capi --features checked");
+        let st = cmd
+            .status()
+            .expect("run cargo build -p hz3-capi --features checked");
         assert!(st.success(), "{cmd:?} failed: {st}");
         let out = target_dir.join(&profile);
         let (so, a) = (out.join(SO), out.join(A));
-        assert!(so.is_file() && a.is_file(), "{SO}/{A} missing in {}", out.display());
+        assert!(
+            so.is_file() && a.is_file(),
+            "{SO}/{A} missing in {}",
+            out.display()
+        );
         Lib { so, a, profile_dir }
     })
 }
 
 fn locate() -> Lib {
     let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("test binary has a parent dir").to_path_buf();
+    let deps = exe
+        .parent()
+        .expect("test binary has a parent dir")
+        .to_path_buf();
     let profile_dir = if deps.file_name().is_some_and(|n| n == "deps") {
         deps.parent().expect("deps has a parent").to_path_buf()
     } else {
@@ -89,15 +102,27 @@ fn locate() -> Lib {
     for dir in [&deps, &profile_dir] {
         let (so, a) = (dir.join(SO), dir.join(A));
         if so.is_file() && a.is_file() {
-            return Lib { so, a, profile_dir: profile_dir.clone() };
+            return Lib {
+                so,
+                a,
+                profile_dir: profile_dir.clone(),
+            };
         }
     }
     // Fallback: build it ourselves, same profile, same target dir.
-    let target_dir = profile_dir.parent().expect("profile dir has a parent").to_path_buf();
-    let profile = profile_dir.file_name().expect("profile name").to_string_lossy().into_owned();
+    let target_dir = profile_dir
+        .parent()
+        .expect("profile dir has a parent")
+        .to_path_buf();
+    let profile = profile_dir
+        .file_name()
+        .expect("profile name")
+        .to_string_lossy()
+        .into_owned();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "hz3-capi"]).env("CARGO_TARGET_DIR", &target_dir);
+    cmd.args(["build", "-p", "hz3-capi"])
+        .env("CARGO_TARGET_DIR", &target_dir);
     match profile.as_str() {
         "debug" => {}
         "release" => {
@@ -111,13 +136,20 @@ fn locate() -> Lib {
     let st = cmd.status().expect("run cargo build -p hz3-capi");
     assert!(st.success(), "cargo build -p hz3-capi failed: {st}");
     let (so, a) = (profile_dir.join(SO), profile_dir.join(A));
-    assert!(so.is_file() && a.is_file(), "{SO}/{A} still missing in {}", profile_dir.display());
+    assert!(
+        so.is_file() && a.is_file(),
+        "{SO}/{A} still missing in {}",
+        profile_dir.display()
+    );
     Lib { so, a, profile_dir }
 }
 
 /// `tests/c/<name>`.
 pub fn c_src(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("c").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("c")
+        .join(name)
 }
 
 /// A fresh, empty scratch directory under `target/<profile>/hz3-capi-tests/`, unique per call
@@ -125,7 +157,10 @@ pub fn c_src(name: &str) -> PathBuf {
 pub fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = lib().profile_dir.join("hz3-capi-tests").join(format!("{name}-{}-{n}", std::process::id()));
+    let dir = lib()
+        .profile_dir
+        .join("hz3-capi-tests")
+        .join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
@@ -154,27 +189,42 @@ impl Link {
 
 /// The C compiler: `$CC`, else `cc`.
 pub fn cc() -> String {
-    std::env::var("CC").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "cc".into())
+    std::env::var("CC")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "cc".into())
 }
 
 /// The C++ compiler: `$CXX`, else `c++`.
 pub fn cxx() -> String {
-    std::env::var("CXX").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "c++".into())
+    std::env::var("CXX")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "c++".into())
 }
 
 /// Common compile flags. `-fno-builtin` keeps the compiler from folding or removing
 /// `malloc`/`free` pairs, so every case really reaches the allocator.
 fn base_flags(cmd: &mut Command) {
-    cmd.args(["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter"])
-        .args(["-fno-builtin", "-pthread", "-D_GNU_SOURCE"])
-        .arg("-I")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
-        .arg("-I")
-        .arg(c_src(""));
+    cmd.args([
+        "-std=gnu11",
+        "-O2",
+        "-g",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+    ])
+    .args(["-fno-builtin", "-pthread", "-D_GNU_SOURCE"])
+    .arg("-I")
+    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
+    .arg("-I")
+    .arg(c_src(""));
 }
 
 fn run_compiler(mut cmd: Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run the compiler {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the compiler {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "compiling {what} failed ({}):\n{:?}\n{}",
@@ -197,9 +247,17 @@ pub fn compile_with(lib: &Lib, dir: &Path, src: &str, link: Link, extra: &[&str]
     let exe = dir.join(format!("{stem}-{}", link.name()));
     let mut cmd = if cpp {
         let mut c = Command::new(cxx());
-        c.args(["-std=c++17", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"])
-            .arg("-I")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"));
+        c.args([
+            "-std=c++17",
+            "-O2",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Wno-unused-parameter",
+            "-pthread",
+        ])
+        .arg("-I")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"));
         c
     } else {
         let mut c = Command::new(cc());
@@ -238,7 +296,10 @@ pub fn compile_shared_lib(dir: &Path, src: &str, name: &str) -> PathBuf {
     let out = dir.join(name);
     let mut cmd = Command::new(cc());
     base_flags(&mut cmd);
-    cmd.args(["-shared", "-fPIC"]).arg(c_src(src)).arg("-o").arg(&out);
+    cmd.args(["-shared", "-fPIC"])
+        .arg(c_src(src))
+        .arg("-o")
+        .arg(&out);
     run_compiler(cmd, src);
     out
 }
@@ -291,7 +352,14 @@ fn describe(st: ExitStatus) -> String {
     match (st.code(), st.signal()) {
         (Some(c), _) => format!("exit code {c}"),
         (None, Some(s)) => {
-            format!("killed by signal {s}{}", if st.core_dumped() { " (core dumped)" } else { "" })
+            format!(
+                "killed by signal {s}{}",
+                if st.core_dumped() {
+                    " (core dumped)"
+                } else {
+                    ""
+                }
+            )
         }
         _ => format!("{st}"),
     }
@@ -371,20 +439,30 @@ impl Run {
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         match &self.stdin {
             Some(f) => {
-                self.cmd.stdin(std::fs::File::open(f).expect("open stdin file"));
+                self.cmd
+                    .stdin(std::fs::File::open(f).expect("open stdin file"));
             }
             None => {
                 self.cmd.stdin(Stdio::null());
             }
         }
-        let what = if self.preload { format!("LD_PRELOAD=hz3 {}", self.what) } else { self.what.clone() };
+        let what = if self.preload {
+            format!("LD_PRELOAD=hz3 {}", self.what)
+        } else {
+            self.what.clone()
+        };
         let child = match self.cmd.spawn() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => panic!("cannot spawn {what}: {e}"),
         };
         let out = wait_with_timeout(child, self.timeout, &what);
-        let out = Output { status: out.0, stdout: out.1, stderr: out.2, what };
+        let out = Output {
+            status: out.0,
+            stdout: out.1,
+            stderr: out.2,
+            what,
+        };
         if self.preload {
             let err = out.stderr_str();
             assert!(
@@ -399,12 +477,17 @@ impl Run {
     /// Runs the program to completion (panics if it cannot be started or times out).
     pub fn output(self) -> Output {
         let what = self.what.clone();
-        self.try_output().unwrap_or_else(|| panic!("{what}: program not found"))
+        self.try_output()
+            .unwrap_or_else(|| panic!("{what}: program not found"))
     }
 }
 
 /// Waits for `child`, reading both pipes; kills it (and fails) after `timeout`.
-fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+fn wait_with_timeout(
+    mut child: Child,
+    timeout: Duration,
+    what: &str,
+) -> (ExitStatus, Vec<u8>, Vec<u8>) {
     let pid = child.id();
     let mut so = child.stdout.take().expect("stdout piped");
     let mut se = child.stderr.take().expect("stderr piped");
@@ -435,8 +518,15 @@ fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> (ExitSt
             tail(&String::from_utf8_lossy(&err), 4000)
         );
     }
-    let st = waiter.join().expect("waiter thread").expect("wait for child");
-    (st, t_out.join().unwrap_or_default(), t_err.join().unwrap_or_default())
+    let st = waiter
+        .join()
+        .expect("waiter thread")
+        .expect("wait for child");
+    (
+        st,
+        t_out.join().unwrap_or_default(),
+        t_err.join().unwrap_or_default(),
+    )
 }
 
 /// Runs `exe` with `args` in every requested way (linked builds directly, `Plain` under
@@ -444,7 +534,11 @@ fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> (ExitSt
 pub fn run_all(exes: &[(Link, PathBuf)], args: &[&str], timeout: u64) -> Vec<Output> {
     exes.iter()
         .map(|(link, exe)| {
-            let out = Run::new(exe).args(args).preload_if(*link == Link::Plain).timeout(timeout).output();
+            let out = Run::new(exe)
+                .args(args)
+                .preload_if(*link == Link::Plain)
+                .timeout(timeout)
+                .output();
             out.assert_success();
             out
         })
@@ -453,11 +547,18 @@ pub fn run_all(exes: &[(Link, PathBuf)], args: &[&str], timeout: u64) -> Vec<Out
 
 /// Compiles `src` for every link mode in `links`.
 pub fn compile_all(dir: &Path, src: &str, links: &[Link], extra: &[&str]) -> Vec<(Link, PathBuf)> {
-    links.iter().map(|&l| (l, compile(dir, src, l, extra))).collect()
+    links
+        .iter()
+        .map(|&l| (l, compile(dir, src, l, extra)))
+        .collect()
 }
 
 /// Whether a program exists on this machine (for the optional real programs): it can be
 /// started at all. A program that starts but fails is not "missing".
 pub fn have_program(prog: &str, probe_arg: &str) -> bool {
-    Run::new(prog).arg(probe_arg).timeout(60).try_output().is_some()
+    Run::new(prog)
+        .arg(probe_arg)
+        .timeout(60)
+        .try_output()
+        .is_some()
 }

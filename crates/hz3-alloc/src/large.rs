@@ -24,8 +24,7 @@
 use core::ptr;
 use core::sync::atomic::Ordering;
 use hz3_page::{
-    purge, segment_of, OsMemory, SegmentHeader, SegmentKind, SystemOs, OS_PAGE, PAGE_SIZE,
-    SEGMENT_SIZE,
+    segment_of, OsMemory, SegmentHeader, SegmentKind, SystemOs, OS_PAGE, PAGE_SIZE, SEGMENT_SIZE,
 };
 use hz3_tcache::large_cache;
 
@@ -290,9 +289,4 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
     hz3_page::segmap::register(target as usize);
     // SAFETY: the header moved with the mapping to `target`, which only we know of.
     unsafe { format(target, want, target as usize + off, size) }
-}
-
-/// Whether the purge policy keeps freed large mappings (for docs and tests).
-pub fn caching() -> bool {
-    purge::purge_delay_ms() != 0 && purge::large_cache_bytes() != 0
 }

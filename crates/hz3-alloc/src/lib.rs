@@ -64,8 +64,10 @@
 //! cache, ownership) ← hz3-alloc (this crate: `GlobalAlloc`, large blocks). See
 //! `docs/architecture.md` for the invariants referenced by `// SAFETY:` comments.
 
+mod catalogue;
 mod check;
 pub mod large;
+use catalogue::define_aliases;
 mod process_stats;
 mod stats;
 
@@ -104,24 +106,7 @@ pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(
     PhantomData<fn() -> (R, C)>,
 );
 
-/// S121=0 (A): owner stash.
-pub type Hz3A = Hz3<strategy::OwnerStash>;
-/// S121-B: page-local remote + pageq pop.
-pub type Hz3B = Hz3<strategy::PageQueuePop>;
-/// S121-C: drain-all.
-pub type Hz3C = Hz3<strategy::DrainAll>;
-/// S121-D: packets.
-pub type Hz3D = Hz3<strategy::Packets>;
-/// S121-C with packed head+state.
-pub type Hz3CPacked = Hz3<strategy::DrainAllPacked>;
-/// S121-E: cadence collect (mimalloc's rhythm).
-pub type Hz3E = Hz3<strategy::CadenceCollect>;
-/// E with per-page batching of remote frees.
-pub type Hz3EBatch = Hz3<strategy::BatchedCadence>;
-/// A with per-destination message batching (snmalloc's shape).
-pub type Hz3ABatch = Hz3<strategy::BatchedStash>;
-/// A-batch whose freeing threads reuse foreign blocks from their own cache first.
-pub type Hz3ACache = Hz3<strategy::CachedStash>;
+for_each_strategy!(define_aliases);
 
 impl<R: RemoteFree, C: Config> Default for Hz3<R, C> {
     fn default() -> Self {

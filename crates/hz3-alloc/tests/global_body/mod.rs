@@ -101,7 +101,13 @@ fn strings_and_boxes_of_many_sizes() {
     for b in &big {
         assert_eq!(&**b as *const Big as usize % 65536, 0);
     }
-    let h = Box::new(Huge(3));
+    // Built in place: `Box::new(Huge(3))` would first build the 2 MiB-aligned value on the
+    // stack, which overflows a test thread's 2 MiB stack in a debug build.
+    let mut h = Box::<Huge>::new_uninit();
+    // SAFETY: `h` is a live, writable allocation of `Huge`; its only field is written here.
+    unsafe { core::ptr::addr_of_mut!((*h.as_mut_ptr()).0).write(3) };
+    // SAFETY: every field of `Huge` (the one `u8`) was initialised above.
+    let h = unsafe { h.assume_init() };
     assert_eq!(&*h as *const Huge as usize % 2097152, 0);
     assert_eq!(h.0, 3);
     // Zeroed allocation through vec! of zeros.

@@ -64,3 +64,23 @@ macro_rules! define_aliases {
     };
 }
 pub(crate) use define_aliases;
+
+/// Checks at compile time that no two strategies of the list share a
+/// [`RemoteFree::ID`](crate::RemoteFree::ID) (it picks the thread-local slot and the registry).
+macro_rules! assert_unique_ids {
+    ($(($m:ident, $name:literal, $short:literal, $ty:ident, $alias:ident, $doc:literal);)*) => {
+        const _: () = {
+            let ids = [$(<$crate::strategy::$ty as $crate::RemoteFree>::ID),*];
+            let mut i = 0;
+            while i < ids.len() {
+                let mut j = i + 1;
+                while j < ids.len() {
+                    assert!(ids[i] != ids[j], "two strategies share a RemoteFree::ID");
+                    j += 1;
+                }
+                i += 1;
+            }
+        };
+    };
+}
+pub(crate) use assert_unique_ids;

@@ -70,7 +70,7 @@ unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
 /// pages; `dirty` tells the caller it may hold old data) or fresh. Null on OS failure.
 /// With `growing` (the block of a resize that grows) any bigger cached mapping serves, and
 /// all of it stays committed: the block is likely to grow into it.
-fn mapping(need: usize, growing: bool) -> (*mut u8, usize, bool) {
+fn mapping<O: OsMemory>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
     let max = if growing {
         usize::MAX
     } else {
@@ -82,13 +82,13 @@ fn mapping(need: usize, growing: bool) -> (*mut u8, usize, bool) {
                 // The tail is likely wanted by a later, bigger reuse: let the OS take it only
                 // if it needs the memory (MADV_FREE), rather than fault it in again.
                 // SAFETY: the tail past `2 * need` lies in the mapping and holds nothing live.
-                unsafe { SystemOs::discard(base.add(2 * need), len - 2 * need) };
+                unsafe { O::discard(base.add(2 * need), len - 2 * need) };
                 hz3_page::stats::add(hz3_page::stats::Stat::Purged, len - 2 * need);
             }
             return (base, len, true);
         }
         // A smaller cached mapping: move its committed pages into a new, bigger range.
-        let target = SystemOs::map(need, SEGMENT_SIZE);
+        let target = O::map(need, SEGMENT_SIZE);
         if !target.is_null() {
             hz3_page::stats::mapped(need);
             // SM1: `base` leaves the registry before `mremap` frees its range, which another
@@ -96,20 +96,20 @@ fn mapping(need: usize, growing: bool) -> (*mut u8, usize, bool) {
             hz3_page::segmap::unregister(base as usize);
             // SAFETY: `base .. base + len` is a whole unused cached mapping (LC1); `target`
             // is a fresh reservation of `need >= len` bytes.
-            if unsafe { SystemOs::move_to(base, len, target, need) } {
+            if unsafe { O::move_to(base, len, target, need) } {
                 hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
                 hz3_page::segmap::register(target as usize);
                 return (target, need, true);
             }
             hz3_page::segmap::register(base as usize);
             // SAFETY: the fresh reservation holds nothing.
-            unsafe { SystemOs::unmap(target, need) };
+            unsafe { O::unmap(target, need) };
             hz3_page::stats::unmapped(need);
         }
         // SAFETY: the cached mapping is whole and unused; give it back.
-        unsafe { large_cache::release(base, len) };
+        unsafe { large_cache::release::<O>(base, len) };
     }
-    let base = SystemOs::map(need, SEGMENT_SIZE);
+    let base = O::map(need, SEGMENT_SIZE);
     if !base.is_null() {
         hz3_page::segmap::register(base as usize);
         hz3_page::stats::mapped(need);
@@ -119,7 +119,7 @@ fn mapping(need: usize, growing: bool) -> (*mut u8, usize, bool) {
 
 /// Maps a large block of `size` bytes with room to grow to `capacity` bytes; the bool says
 /// whether its memory may hold old data (a reused mapping). Null on overflow or OS failure.
-fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
+fn alloc_inner<O: OsMemory>(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
     let growing = capacity > size;
     let (Some(size), Some(capacity)) = (round_os(size), round_os(capacity.max(size))) else {
         return (ptr::null_mut(), false);
@@ -129,7 +129,7 @@ fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
         let Some(need) = capacity.checked_add(off) else {
             return (ptr::null_mut(), false);
         };
-        let (base, len, dirty) = mapping(need, growing);
+        let (base, len, dirty) = mapping::<O>(need, growing);
         if base.is_null() {
             return (base, false);
         }
@@ -146,7 +146,7 @@ fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
         else {
             return (ptr::null_mut(), false);
         };
-        let base = SystemOs::map(len, SEGMENT_SIZE);
+        let base = O::map(len, SEGMENT_SIZE);
         if base.is_null() {
             return (base, false);
         }
@@ -161,18 +161,33 @@ fn alloc_inner(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
 
 /// Maps (or reuses) a large block; null on overflow or OS failure.
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    alloc_inner(size, align, size).0
+    alloc_in::<SystemOs>(size, align)
+}
+
+/// [`alloc`] through the OS layer `O`.
+pub fn alloc_in<O: OsMemory>(size: usize, align: usize) -> *mut u8 {
+    alloc_inner::<O>(size, align, size).0
 }
 
 /// A large block for a resize that grows into the large range: reserves room to grow (as
 /// [`resize`] does), so a buffer grown step by step is not copied again.
 pub fn alloc_with_room(size: usize, align: usize) -> *mut u8 {
-    alloc_inner(size, align, size.saturating_add(size / GROWTH_DIV)).0
+    alloc_with_room_in::<SystemOs>(size, align)
+}
+
+/// [`alloc_with_room`] through the OS layer `O`.
+pub fn alloc_with_room_in<O: OsMemory>(size: usize, align: usize) -> *mut u8 {
+    alloc_inner::<O>(size, align, size.saturating_add(size / GROWTH_DIV)).0
 }
 
 /// A large block that reads zero (fresh pages are zero; a reused mapping is cleared).
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
-    let (p, dirty) = alloc_inner(size, align, size);
+    alloc_zeroed_in::<SystemOs>(size, align)
+}
+
+/// [`alloc_zeroed`] through the OS layer `O`.
+pub fn alloc_zeroed_in<O: OsMemory>(size: usize, align: usize) -> *mut u8 {
+    let (p, dirty) = alloc_inner::<O>(size, align, size);
     if dirty {
         // SAFETY: the block has at least `size` writable bytes.
         unsafe { ptr::write_bytes(p, 0, size) };
@@ -201,6 +216,17 @@ pub fn usable_size(h: &SegmentHeader) -> usize {
 /// # Safety
 /// `h` is the header of a live large block that the caller gives up.
 pub unsafe fn free(h: &SegmentHeader) {
+    // SAFETY: forwarded.
+    unsafe { free_in::<SystemOs>(h) }
+}
+
+/// [`free`] through the OS layer `O`. Out of line, as the non-generic [`free`] is: the free
+/// paths of the thread cache reach it from their slow branch, which must stay small.
+///
+/// # Safety
+/// As [`free`].
+#[inline(never)]
+pub unsafe fn free_in<O: OsMemory>(h: &SegmentHeader) {
     let (base, len) = (h.map_base.get(), h.map_len.get());
     let hdr = h as *const SegmentHeader as usize;
     hz3_page::stats::large_free(h.large_size.get());
@@ -209,13 +235,29 @@ pub unsafe fn free(h: &SegmentHeader) {
         // the mapping is not reusable by `mapping`; unmap it.
         hz3_page::segmap::unregister(hdr);
         hz3_page::stats::unmapped(len);
-        // SAFETY: L1: the mapping came from `SystemOs::map(len, ..)`; nothing in it is live.
-        return unsafe { SystemOs::unmap(base, len) };
+        // SAFETY: L1: the mapping came from `O::map(len, ..)`; nothing in it is live.
+        return unsafe { O::unmap(base, len) };
     }
     // L2: the header no longer names a block.
     h.kind.store(SegmentKind::None as u32, Ordering::Release);
     // SAFETY: L1: a whole segment-aligned mapping, registered, nothing live in it.
-    unsafe { large_cache::release(base, len) };
+    unsafe { large_cache::release::<O>(base, len) };
+}
+
+/// The thread cache's hand-off for blocks whose page has no owner (P2): a large block is
+/// freed through the OS layer `O`, anything else is an invalid free.
+pub(crate) struct Large<O>(core::marker::PhantomData<O>);
+
+impl<O: OsMemory> hz3_tcache::Unowned for Large<O> {
+    #[inline(always)]
+    unsafe fn free_unowned(p: *mut u8) {
+        // SAFETY: `p` is an hz3 pointer with owner 0 (the trait's contract): large, or not ours.
+        match unsafe { header(p) } {
+            // SAFETY: the caller gives up the live large block.
+            Some(h) => unsafe { free_in::<O>(h) },
+            None => hz3_page::fatal(hz3_page::FatalKind::InvalidFree),
+        }
+    }
 }
 
 /// Resizes large block `p` (header `h`) to `new_size` without copying its bytes: in place
@@ -227,6 +269,21 @@ pub unsafe fn free(h: &SegmentHeader) {
 /// # Safety
 /// `h` is the header of the live large block `p`, allocated with alignment `align`.
 pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+    // SAFETY: forwarded.
+    unsafe { resize_in::<SystemOs>(h, p, new_size, align) }
+}
+
+/// [`resize`] through the OS layer `O` (out of line, as the non-generic [`resize`] is).
+///
+/// # Safety
+/// As [`resize`].
+#[inline(never)]
+pub unsafe fn resize_in<O: OsMemory>(
+    h: &SegmentHeader,
+    p: *mut u8,
+    new_size: usize,
+    align: usize,
+) -> *mut u8 {
     let Some(size) = round_os(new_size) else {
         return ptr::null_mut();
     };
@@ -241,7 +298,7 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
         if size < old / 2 && room - size > TAIL_KEEP {
             // Shrinking a lot: give the committed tail back (the range stays reserved).
             // SAFETY: the tail past the new size is part of our block, no longer used.
-            unsafe { SystemOs::decommit(p.add(size), room - size) };
+            unsafe { O::decommit(p.add(size), room - size) };
             hz3_page::stats::add(hz3_page::stats::Stat::Purged, room - size);
         }
         hz3_page::stats::large_resized(old, size);
@@ -260,14 +317,14 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
         return ptr::null_mut();
     };
     // SAFETY: `base .. base + len` is the block's whole mapping (L1); `len <= want`.
-    if unsafe { SystemOs::grow_in_place(base, len, want) } {
+    if unsafe { O::grow_in_place(base, len, want) } {
         hz3_page::stats::add(hz3_page::stats::Stat::Mapped, want - len);
         hz3_page::stats::large_resized(old, size);
         h.map_len.set(want);
         h.large_size.set(size);
         return p;
     }
-    let target = SystemOs::map(want, SEGMENT_SIZE);
+    let target = O::map(want, SEGMENT_SIZE);
     if target.is_null() {
         return ptr::null_mut();
     }
@@ -277,10 +334,10 @@ pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usiz
     // SAFETY: the whole mapping moves (header and block, the block stays live) onto a fresh
     // reservation of `want > len` bytes; no other thread reads a large header except for a
     // block it holds, and the caller holds this one.
-    if !unsafe { SystemOs::move_to(base, len, target, want) } {
+    if !unsafe { O::move_to(base, len, target, want) } {
         hz3_page::segmap::register(base as usize);
         // SAFETY: the reservation holds nothing.
-        unsafe { SystemOs::unmap(target, want) };
+        unsafe { O::unmap(target, want) };
         hz3_page::stats::unmapped(want);
         return ptr::null_mut();
     }

@@ -67,17 +67,14 @@
 mod catalogue;
 mod check;
 pub mod large;
-use catalogue::define_aliases;
+use catalogue::{assert_unique_ids, define_aliases};
 mod process_stats;
 mod stats;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::marker::PhantomData;
-use hz3_page::{
-    class_for, class_size, fatal, meta_of, FatalKind, PageMeta, CLASS_LUT, LUT_MAX, NUM_CLASSES,
-};
-use hz3_pageq::{Counter, Counters};
-use hz3_tcache::{Heap, Instance};
+use hz3_page::{class_for, class_size, fatal, meta_of, FatalKind, CLASS_LUT, LUT_MAX, NUM_CLASSES};
+use hz3_tcache::{Heap, Instance, OsOf};
 
 pub use hz3_pageq::RemoteFree;
 pub use hz3_tcache::Config;
@@ -101,12 +98,17 @@ pub mod config {
 /// variant across the matrix's workloads (see `docs/results.md` and `docs/strategies.md`).
 pub type DefaultStrategy = strategy::CachedStash;
 
+/// The thread cache's hand-off for blocks without an owner (large blocks), through the OS
+/// layer of the pairing's policy.
+type LargeOf<R, C> = large::Large<OsOf<R, C>>;
+
 /// The hz3 allocator with remote-free strategy `R` and flavour `C`.
 pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(
     PhantomData<fn() -> (R, C)>,
 );
 
 for_each_strategy!(define_aliases);
+for_each_strategy!(assert_unique_ids);
 
 impl<R: RemoteFree, C: Config> Default for Hz3<R, C> {
     fn default() -> Self {
@@ -197,7 +199,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
         if class_for(size, align).is_none() {
             // Fresh OS memory is already zero; a reused mapping is cleared.
-            return large::alloc_zeroed(size, align);
+            return large::alloc_zeroed_in::<OsOf<R, C>>(size, align);
         }
         let p = Self::alloc_raw(size, align);
         if !p.is_null() {
@@ -219,61 +221,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
         let heap = Instance::<R, C>::current();
         // SAFETY: forwarded caller contract.
-        unsafe { Self::free_meta(heap, p) }
-    }
-
-    /// The free path that reads the block's page metadata: our own block goes onto its bin
-    /// (which flushes past its limit); a strategy that caches foreign blocks also pushes
-    /// another heap's small block while the bin has room (the sized free's rule, with the
-    /// class read from the metadata). Everything else takes the slow path (large, remote,
-    /// sentinel heap).
-    ///
-    /// # Safety
-    /// `heap` is `Instance::current()`; `p` is a live block of this allocator instance that
-    /// the caller gives up.
-    #[inline(always)]
-    unsafe fn free_meta(heap: *mut Heap<R, C>, p: *mut u8) {
-        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
-        let meta = unsafe { &*meta_of(p) };
-        let owner = meta.owner();
-        if owner == heap as usize {
-            // SAFETY: our own live small block (H2); the bin flushes past its limit.
-            return unsafe { Heap::free_local(heap, meta, p) };
-        }
-        if R::CACHE_FOREIGN {
-            // SAFETY: owner != 0: a live block of a small slab of class `meta.class()`;
-            // CACHE_FOREIGN lets the bin take it whoever owns it (H2); a sentinel's limit is 0.
-            if owner != 0 && unsafe { Heap::try_free_sized(heap, meta.class(), p) } {
-                // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
-                unsafe { Self::count_cached_foreign(heap) };
-                return;
-            }
-        }
-        // SAFETY: forwarded caller contract.
-        unsafe { Self::dealloc_slow(heap, meta, p) }
-    }
-
-    /// Counts a foreign block cached by this thread as a remote free (stats flavour only).
-    ///
-    /// # Safety
-    /// The calling thread holds `heap` (not a sentinel).
-    #[inline(always)]
-    unsafe fn count_cached_foreign(heap: *mut Heap<R, C>) {
-        if C::STATS {
-            // SAFETY: per the contract.
-            Counters::bump(&mut unsafe { (*heap).counters() }, Counter::RemoteFrees);
-        }
-    }
-
-    /// [`free_meta`](Self::free_meta) out of line, for the sized free of layouts the class
-    /// table does not cover.
-    ///
-    /// # Safety
-    /// As [`free_meta`](Self::free_meta).
-    #[inline(never)]
-    unsafe fn free_meta_outlined(heap: *mut Heap<R, C>, p: *mut u8) {
-        // SAFETY: forwarded.
-        unsafe { Self::free_meta(heap, p) }
+        unsafe { Instance::<R, C>::free::<LargeOf<R, C>>(heap, p) }
     }
 
     /// Resizes a block (C `realloc` without the null/zero special cases): in place when the
@@ -324,11 +272,15 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
         // SAFETY: owner 0: a large block, or not ours at all.
         match unsafe { large::header(p) } {
-            // SAFETY: `h` is the header of the live large block `p`.
-            Some(h) => (
-                unsafe { large::resize(h, p, new_size, align) },
-                large::usable_size(h),
-            ),
+            Some(h) => {
+                // Read before resizing: a resize that moves the mapping unmaps `h`.
+                let usable = large::usable_size(h);
+                // SAFETY: `h` is the header of the live large block `p`.
+                (
+                    unsafe { large::resize_in::<OsOf<R, C>>(h, p, new_size, align) },
+                    usable,
+                )
+            }
             None => fatal(FatalKind::InvalidFree),
         }
     }
@@ -337,7 +289,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     #[inline]
     fn alloc_for_resize(new_size: usize, align: usize) -> *mut u8 {
         if class_for(new_size, align).is_none() {
-            large::alloc_with_room(new_size, align)
+            large::alloc_with_room_in::<OsOf<R, C>>(new_size, align)
         } else {
             Self::alloc_raw(new_size, align)
         }
@@ -366,49 +318,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     fn alloc_general(size: usize, align: usize) -> *mut u8 {
         match class_for(size, align) {
             Some(c) => Self::alloc_class(c),
-            None => large::alloc(size, align),
-        }
-    }
-
-    /// The free of a block whose bin is full (or whose heap is a sentinel), for strategies
-    /// that cache foreign blocks: our own block goes onto the bin, which then flushes; another
-    /// heap's block goes home at once (a full bin has no room for it); a large block (owner 0)
-    /// is unmapped.
-    ///
-    /// # Safety
-    /// `heap` is `Instance::current()`; `p` is a live block the caller gives up.
-    #[inline(never)]
-    unsafe fn dealloc_bin_full(heap: *mut Heap<R, C>, p: *mut u8) {
-        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
-        let meta = unsafe { &*meta_of(p) };
-        let owner = meta.owner();
-        if owner == heap as usize {
-            // SAFETY: our own live block (H2); the bin flushes past its limit.
-            unsafe { Heap::free_local(heap, meta, p) };
-        } else if owner != 0 {
-            // Straight to the remote path rather than through `dealloc_slow`: a pure consumer
-            // (full bin of foreign blocks) takes this branch on every free, and the extra call
-            // measured 11 more instructions per remote free (callgrind `remote_free`).
-            // SAFETY: a live small block of another heap (or we hold no heap).
-            unsafe { Instance::<R, C>::free_remote(heap, meta, p) };
-        } else {
-            // SAFETY: forwarded caller contract (owner 0: large, or not ours).
-            unsafe { Self::dealloc_slow(heap, meta, p) };
-        }
-    }
-
-    #[inline(never)]
-    unsafe fn dealloc_slow(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
-        if meta.owner() == 0 {
-            // SAFETY: `p` is an hz3 block with owner 0: large, or not ours at all.
-            match unsafe { large::header(p) } {
-                // SAFETY: the caller gives up the live large block.
-                Some(h) => unsafe { large::free(h) },
-                None => fatal(FatalKind::InvalidFree),
-            }
-        } else {
-            // SAFETY: a live small block owned by another heap (or we hold no heap).
-            unsafe { Instance::<R, C>::free_remote(heap, meta, p) }
+            None => large::alloc_in::<OsOf<R, C>>(size, align),
         }
     }
 }
@@ -434,35 +344,32 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
             unsafe { check::check_free(p, Some(layout)) };
         }
         let heap = Instance::<R, C>::current();
-        // Sized free (as jemalloc's `sdallocx`): for a strategy whose bins take blocks of any
-        // owner, the layout names the class (the same table `alloc` used; `realloc` keeps a
+        // Sized free (as jemalloc's `sdallocx`): under the foreign-cache rule (bins take blocks
+        // of any owner), the layout names the class (the same table `alloc` used; `realloc` keeps a
         // block in place only while its class is unchanged), so the block goes onto its bin
         // without a metadata load. Full bins, sentinels and other layouts take the metadata
         // path, out of line so that this path stays small enough to inline everywhere. The
         // stats flavour takes the same path and reads the metadata only to count foreign
         // blocks as remote frees.
-        if R::CACHE_FOREIGN {
+        if Instance::<R, C>::CACHE_FOREIGN {
             let size = layout.size();
             if size <= LUT_MAX && layout.align() <= 16 {
-                let c = CLASS_LUT[(size + 15) >> 4] as usize;
-                // SAFETY: CACHE_FOREIGN; `heap` is our TLS heap pointer; `p` is a live block
-                // allocated with `layout`, hence of class `c` (SC1, the realloc rule above).
-                if unsafe { Heap::try_free_sized(heap, c, p) } {
-                    // SAFETY: P1: `p` is ours, so its meta is mapped.
-                    if C::STATS && unsafe { (*meta_of(p)).owner() } != heap as usize {
-                        // SAFETY: the push succeeded, so `heap` is held (not a sentinel).
-                        unsafe { Self::count_cached_foreign(heap) };
-                    }
-                    return;
-                }
-                // SAFETY: forwarded caller contract; `heap` is our TLS heap pointer.
-                return unsafe { Self::dealloc_bin_full(heap, p) };
+                // SAFETY: the foreign-cache rule; `heap` is our TLS heap pointer; `p` is a live
+                // block allocated with `layout`, hence of this class (SC1, the realloc rule
+                // above).
+                return unsafe {
+                    Instance::<R, C>::free_sized::<LargeOf<R, C>>(
+                        heap,
+                        CLASS_LUT[(size + 15) >> 4] as usize,
+                        p,
+                    )
+                };
             }
             // SAFETY: forwarded caller contract.
-            return unsafe { Self::free_meta_outlined(heap, p) };
+            return unsafe { Instance::<R, C>::free_outlined::<LargeOf<R, C>>(heap, p) };
         }
         // SAFETY: forwarded caller contract.
-        unsafe { Self::free_meta(heap, p) }
+        unsafe { Instance::<R, C>::free::<LargeOf<R, C>>(heap, p) }
     }
 
     #[inline]
@@ -470,7 +377,7 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         let size = layout.size();
         if class_for(size, layout.align()).is_none() {
             // Fresh OS memory is already zero; a reused mapping is cleared.
-            return large::alloc_zeroed(size, layout.align());
+            return large::alloc_zeroed_in::<OsOf<R, C>>(size, layout.align());
         }
         // SAFETY: forwarded layout contract.
         let p = unsafe { self.alloc(layout) };

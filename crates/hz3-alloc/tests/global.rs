@@ -16,11 +16,10 @@ fn the_global_allocator_is_hz3() {
     assert!(before >= 1 && hz3_alloc::Hz3::<hz3_alloc::DefaultStrategy>::heap_count() >= 1);
     let b = Box::new(5u64);
     // SAFETY: `b` is a live block of the global allocator, i.e. of hz3.
-    assert!(
-        unsafe {
-            hz3_alloc::Hz3::<hz3_alloc::DefaultStrategy>::usable_size(&*b as *const u64 as *mut u8)
-        } >= 8
-    );
+    let usable = unsafe {
+        hz3_alloc::Hz3::<hz3_alloc::DefaultStrategy>::usable_size(&*b as *const u64 as *mut u8)
+    };
+    assert!(usable >= 8);
 }
 
 #[path = "global_body/mod.rs"]

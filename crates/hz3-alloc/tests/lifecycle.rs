@@ -308,10 +308,8 @@ fn pthread_key_destructor_after_hz3<R: RemoteFree, C: Config>() {
     });
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: valid out pointer and destructor.
-    assert_eq!(
-        unsafe { libc::pthread_key_create(&mut key, Some(key_dtor)) },
-        0
-    );
+    let rc = unsafe { libc::pthread_key_create(&mut key, Some(key_dtor)) };
+    assert_eq!(rc, 0);
     let runs = DTOR_RUNS.load(Ordering::SeqCst);
     let threads = 16;
     let hs: Vec<_> = (0..threads)

@@ -40,52 +40,42 @@ use core::ffi::{c_int, c_void};
 use core::ptr;
 use hz3_alloc::Hz3;
 
-#[cfg(feature = "strategy-a")]
-type Strategy = hz3_alloc::strategy::OwnerStash;
-#[cfg(all(not(feature = "strategy-a"), feature = "strategy-b"))]
-type Strategy = hz3_alloc::strategy::PageQueuePop;
-#[cfg(all(
-    not(any(feature = "strategy-a", feature = "strategy-b")),
-    feature = "strategy-c"
-))]
-type Strategy = hz3_alloc::strategy::DrainAll;
-#[cfg(all(
-    not(any(feature = "strategy-a", feature = "strategy-b", feature = "strategy-c")),
-    feature = "strategy-d"
-))]
-type Strategy = hz3_alloc::strategy::Packets;
-#[cfg(all(
-    not(any(
-        feature = "strategy-a",
-        feature = "strategy-b",
-        feature = "strategy-c",
-        feature = "strategy-d"
-    )),
-    feature = "strategy-c-packed"
-))]
-type Strategy = hz3_alloc::strategy::DrainAllPacked;
-#[cfg(all(
-    not(any(
-        feature = "strategy-a",
-        feature = "strategy-b",
-        feature = "strategy-c",
-        feature = "strategy-d",
-        feature = "strategy-c-packed"
-    )),
-    feature = "strategy-a-batch"
-))]
-type Strategy = hz3_alloc::strategy::BatchedStash;
-#[cfg(not(any(
-    feature = "strategy-a",
-    feature = "strategy-b",
-    feature = "strategy-c",
-    feature = "strategy-d",
-    feature = "strategy-c-packed",
-    feature = "strategy-a-batch"
-)))]
-type Strategy = hz3_alloc::DefaultStrategy;
+/// Declares `type Strategy` from `(feature, type)` pairs: the first pair whose feature is on
+/// wins (so features still add up); with none, the Rust default. The pairs follow the strategy
+/// catalogue (`hz3_alloc::for_each_strategy!`), one `strategy-<short name>` feature each; a
+/// unit test checks the pairs, the catalogue and `Cargo.toml` against each other (cfg names
+/// must be literals, so they cannot be generated from the catalogue).
+macro_rules! pick_strategy {
+    ($(($feat:literal, $ty:ident)),* $(,)?) => {
+        pick_strategy!(@ [] $(($feat, $ty))*);
+        /// The `(feature, strategy short name)` pairs of this build's choice, in order.
+        #[cfg(test)]
+        const PICKS: &[(&str, &str)] =
+            &[$(($feat, <hz3_alloc::strategy::$ty as hz3_alloc::RemoteFree>::NAME)),*];
+    };
+    (@ [$($prev:literal)*] ($feat:literal, $ty:ident) $($rest:tt)*) => {
+        #[cfg(all(feature = $feat, not(any($(feature = $prev),*))))]
+        type Strategy = hz3_alloc::strategy::$ty;
+        pick_strategy!(@ [$($prev)* $feat] $($rest)*);
+    };
+    (@ [$($prev:literal)*]) => {
+        #[cfg(not(any($(feature = $prev),*)))]
+        type Strategy = hz3_alloc::DefaultStrategy;
+    };
+}
 
-/// The flavour of this build (`checked` and `stats` features; `checked` wins if both are set).
+pick_strategy!(
+    ("strategy-a", OwnerStash),
+    ("strategy-b", PageQueuePop),
+    ("strategy-c", DrainAll),
+    ("strategy-d", Packets),
+    ("strategy-c-packed", DrainAllPacked),
+    ("strategy-e", CadenceCollect),
+    ("strategy-e-batch", BatchedCadence),
+    ("strategy-a-batch", BatchedStash),
+    ("strategy-a-cache", CachedStash),
+);
+
 #[cfg(feature = "checked")]
 pub type Flavour = hz3_alloc::config::Checked;
 /// The flavour of this build (`checked` and `stats` features; `checked` wins if both are set).
@@ -200,7 +190,7 @@ fn page_size() -> usize {
 }
 
 unsafe fn c_posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
-    if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
+    if !align.is_power_of_two() || !align.is_multiple_of(core::mem::size_of::<*mut c_void>()) {
         return libc::EINVAL;
     }
     let p = CAlloc::alloc_raw(size, align.max(MIN_ALIGN));
@@ -358,16 +348,56 @@ pub unsafe extern "C" fn hz3_option(name: *const core::ffi::c_char) -> i64 {
 /// The strategy of this build as a NUL-terminated string (`"a"`, `"c"`, `"a-cache"`, …).
 #[no_mangle]
 pub extern "C" fn hz3_strategy() -> *const u8 {
-    match CAlloc::STRATEGY {
-        "a" => b"a\0".as_ptr(),
-        "b" => b"b\0".as_ptr(),
-        "c" => b"c\0".as_ptr(),
-        "d" => b"d\0".as_ptr(),
-        "c-packed" => b"c-packed\0".as_ptr(),
-        "e" => b"e\0".as_ptr(),
-        "e-batch" => b"e-batch\0".as_ptr(),
-        "a-batch" => b"a-batch\0".as_ptr(),
-        "a-cache" => b"a-cache\0".as_ptr(),
-        _ => b"?\0".as_ptr(),
+    /// A `match` of the strategy's short name to its NUL-terminated copy, one arm per
+    /// strategy of the catalogue.
+    macro_rules! c_names {
+        ($(($m:ident, $name:literal, $short:literal, $ty:ident, $alias:ident, $doc:literal);)*) => {
+            match CAlloc::STRATEGY {
+                $($short => concat!($short, "\0").as_ptr(),)*
+                _ => b"?\0".as_ptr(),
+            }
+        };
+    }
+    hz3_alloc::for_each_strategy!(c_names)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The strategy short names of the catalogue, in order.
+    macro_rules! shorts {
+        ($(($m:ident, $name:literal, $short:literal, $ty:ident, $alias:ident, $doc:literal);)*) => {
+            [$($short),*]
+        };
+    }
+
+    /// `pick_strategy!` names every strategy of the catalogue once, in the catalogue's order,
+    /// each under its `strategy-<short name>` feature, and `Cargo.toml` declares each feature.
+    #[test]
+    fn strategy_features_follow_the_catalogue() {
+        let shorts = hz3_alloc::for_each_strategy!(shorts);
+        let picked: Vec<&str> = super::PICKS.iter().map(|&(_, short)| short).collect();
+        assert_eq!(
+            picked, shorts,
+            "pick_strategy! must list the catalogue in order"
+        );
+        for &(feature, short) in super::PICKS {
+            assert_eq!(feature, format!("strategy-{short}"));
+        }
+        let manifest = include_str!("../Cargo.toml");
+        for short in shorts {
+            let line = format!("strategy-{short} = []");
+            assert!(
+                manifest.lines().any(|l| l.trim() == line),
+                "crates/hz3-capi/Cargo.toml lacks the feature line `{line}`"
+            );
+        }
+    }
+
+    /// `hz3_strategy()` returns this build's short name.
+    #[test]
+    fn strategy_name_is_the_builds() {
+        // SAFETY: `hz3_strategy` returns a static NUL-terminated string.
+        let name = unsafe { core::ffi::CStr::from_ptr(super::hz3_strategy().cast()) };
+        assert_eq!(name.to_str().unwrap(), super::CAlloc::STRATEGY);
     }
 }

@@ -34,7 +34,7 @@
 
 use crate::remote::{Block, FlaggedRemoteList, PackedRemoteList, RemoteList};
 use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
-use core::cell::UnsafeCell as StdCell;
+use core::cell::UnsafeCell;
 use core::ptr;
 
 /// log2 of [`SEGMENT_SIZE`].
@@ -50,7 +50,7 @@ pub const PAGES_PER_SEGMENT: usize = SEGMENT_SIZE / PAGE_SIZE;
 
 /// A field that only the owner thread touches (P5).
 #[repr(transparent)]
-pub struct OwnerCell<T: Copy>(StdCell<T>);
+pub struct OwnerCell<T: Copy>(UnsafeCell<T>);
 
 // SAFETY: the type is only accessed by the owner thread (P5); other threads never read it.
 unsafe impl<T: Copy + Send> Sync for OwnerCell<T> {}
@@ -58,7 +58,7 @@ unsafe impl<T: Copy + Send> Sync for OwnerCell<T> {}
 impl<T: Copy> OwnerCell<T> {
     /// Wraps `v`.
     pub const fn new(v: T) -> Self {
-        OwnerCell(StdCell::new(v))
+        OwnerCell(UnsafeCell::new(v))
     }
     /// Reads the value. Owner only (P5).
     #[inline(always)]

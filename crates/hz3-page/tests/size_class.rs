@@ -5,6 +5,9 @@
 //! a linear scan of `CLASS_SIZE` for the first class that is large enough (and a multiple of
 //! the alignment).
 
+// Index loops read the table under test and the reference side by side, by class or size.
+#![allow(clippy::needless_range_loop)]
+
 use hz3_page::{
     class_for, class_of, class_size, slab_capacity, slab_pages, CLASS_LUT, CLASS_SIZE, LUT_MAX,
     MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, PAGES_PER_SEGMENT, PAGE_SIZE, SLAB_PAGES,

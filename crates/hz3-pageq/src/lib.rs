@@ -85,20 +85,18 @@
 //! ```
 #![cfg_attr(not(loom), no_std)]
 
-pub mod batched;
-pub mod cadence;
 pub mod counters;
 pub mod group;
 pub mod queue;
 pub mod strategy;
 pub mod sync;
 
-pub use batched::{BatchedStash, CachedStash, StashGroups};
-pub use cadence::{BatchedCadence, CadenceCollect, PageGroups};
 pub use counters::{Counter, CounterArray, Counters, NoCounters, COUNTER_NAMES, NUM_COUNTERS};
 pub use group::Groups;
 pub use queue::PageQueue;
+pub use strategy::{batched, cadence};
 pub use strategy::{
-    two_word, DrainAll, DrainAllPacked, OwnerStash, PacketOutbox, Packets, PageQueuePop,
-    RemoteFree, Sink, PACKET_PAGES, PACKET_SLOTS,
+    two_word, BatchedCadence, BatchedStash, CachedStash, CadenceCollect, DrainAll, DrainAllPacked,
+    OwnerStash, PacketOutbox, Packets, PageGroups, PageQueuePop, RemoteFree, Sink, StashGroups,
+    PACKET_PAGES, PACKET_SLOTS,
 };

@@ -1,10 +1,14 @@
-//! Build flavours of an allocator instance, as types (never runtime switches).
+//! Build flavours of an allocator instance, as types (never runtime switches): statistics,
+//! checks and the OS layer the instance maps its memory from.
 
-/// A flavour: statistics and checks as constants the optimiser folds away.
+use hz3_page::{OsMemory, SystemOs};
+
+/// A flavour: statistics and checks as constants the optimiser folds away, and the OS layer.
 ///
 /// # Safety
 /// `ID` is unique among the flavours used in one process and `< MAX_CONFIGS`
-/// (it selects the instance's thread-local slot and global registry).
+/// (it selects the instance's thread-local slot and global registry). The shipped flavours
+/// use 0–2; 3 is free for a flavour of one's own (a test OS layer, say).
 pub unsafe trait Config: Sized + 'static {
     /// Short name (`fast`, `stats`, `checked`).
     const NAME: &'static str;
@@ -14,10 +18,19 @@ pub unsafe trait Config: Sized + 'static {
     const STATS: bool;
     /// Validate frees (double, invalid, wrong layout) and abort with a fixed message.
     const CHECKS: bool;
+    /// Where the instance's segments, heaps and large blocks come from ([`SystemOs`] for the
+    /// shipped flavours). The segment and large-mapping caches are process-wide, so an `Os`
+    /// must accept ranges another flavour's `Os` mapped (as any layer over the same kernel
+    /// calls does).
+    type Os: OsMemory;
 }
 
 /// Number of flavour slots per strategy.
 pub const MAX_CONFIGS: usize = 4;
+/// Strategy slots (`RemoteFree::ID` must be below this).
+pub const MAX_STRATEGIES: usize = 16;
+/// Instance slots: one per (strategy, flavour) pairing.
+pub const MAX_INSTANCES: usize = MAX_STRATEGIES * MAX_CONFIGS;
 
 /// The production flavour: no counters, no checks.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,6 +41,7 @@ unsafe impl Config for Fast {
     const ID: usize = 0;
     const STATS: bool = false;
     const CHECKS: bool = false;
+    type Os = SystemOs;
 }
 
 /// Counts S121 events (for the benchmark matrix's stats pass).
@@ -39,6 +53,7 @@ unsafe impl Config for WithStats {
     const ID: usize = 1;
     const STATS: bool = true;
     const CHECKS: bool = false;
+    type Os = SystemOs;
 }
 
 /// Validates every free and aborts with a fixed message on misuse.
@@ -50,4 +65,5 @@ unsafe impl Config for Checked {
     const ID: usize = 2;
     const STATS: bool = false;
     const CHECKS: bool = true;
+    type Os = SystemOs;
 }

@@ -4,7 +4,7 @@
 //! replaced one by one).
 //!
 //! Invariants:
-//! - **LC1** every entry is a whole mapping from `SystemOs::map(len, SEGMENT_SIZE)` (a large
+//! - **LC1** every entry is a whole mapping from `OsMemory::map(len, SEGMENT_SIZE)` (a large
 //!   block's, segment aligned, registered in the segment map, SM1) that holds no live block;
 //!   no two entries overlap and no live block lies in an entry.
 //! - **LC2** the entries' lengths sum to at most `purge::large_cache_bytes()` and there are
@@ -12,11 +12,15 @@
 //!   heap's process-wide tick), when evicted (oldest first) to make room, or by `trim`
 //!   (`collect()`).
 //! - **LC3** with a purge delay of 0 nothing is cached: a freed large mapping is unmapped.
+//!
+//! The functions that unmap take the OS layer (`O`) of the calling instance; the cache is
+//! process-wide, so every instance's OS layer must accept the others' mappings
+//! ([`Config::Os`](crate::Config::Os)).
 
 use crate::lock::SpinLock;
 use core::cell::UnsafeCell;
 use core::ptr;
-use hz3_page::{purge, OsMemory, SystemOs};
+use hz3_page::{purge, OsMemory};
 
 /// Most mappings the cache holds.
 pub const LARGE_CACHE_MAX: usize = 32;
@@ -56,11 +60,11 @@ static CACHE: LargeCache = LargeCache {
 ///
 /// # Safety
 /// `base .. base + len` is a whole large mapping holding nothing live (LC1).
-unsafe fn unmap(base: *mut u8, len: usize) {
+unsafe fn unmap<O: OsMemory>(base: *mut u8, len: usize) {
     hz3_page::segmap::unregister(base as usize);
     hz3_page::stats::unmapped(len);
     // SAFETY: per the contract.
-    unsafe { SystemOs::unmap(base, len) };
+    unsafe { O::unmap(base, len) };
 }
 
 /// Removes entry `i` (lock held).
@@ -86,11 +90,11 @@ unsafe fn remove(i: usize) -> Entry {
 /// # Safety
 /// `base .. base + len` is a whole large mapping (segment aligned, registered) whose block
 /// the caller gives up; nothing in it is live.
-pub unsafe fn release(base: *mut u8, len: usize) {
+pub unsafe fn release<O: OsMemory>(base: *mut u8, len: usize) {
     let budget = purge::large_cache_bytes();
     if purge::purge_delay_ms() == 0 || len > budget {
         // SAFETY: per the contract.
-        return unsafe { unmap(base, len) };
+        return unsafe { unmap::<O>(base, len) };
     }
     let expire = purge::deadline(purge::now_ms());
     // At most EVICT_MAX older entries are evicted per release, plus the new one if it still
@@ -122,7 +126,7 @@ pub unsafe fn release(base: *mut u8, len: usize) {
     }
     for e in &evicted[..n_evicted] {
         // SAFETY: out of the cache: a whole unused mapping (LC1).
-        unsafe { unmap(e.base, e.len) };
+        unsafe { unmap::<O>(e.base, e.len) };
     }
 }
 
@@ -156,7 +160,7 @@ pub fn take(need: usize, max: usize) -> Option<(*mut u8, usize)> {
 
 /// Unmaps cached mappings whose deadline passed (`force`: all of them). Without `force` it
 /// never waits for the lock.
-pub fn purge(now: u64, force: bool) {
+pub fn purge<O: OsMemory>(now: u64, force: bool) {
     loop {
         let e = {
             let guard = if force {
@@ -176,13 +180,13 @@ pub fn purge(now: u64, force: bool) {
             }
         };
         // SAFETY: out of the cache: a whole unused mapping (LC1).
-        unsafe { unmap(e.base, e.len) };
+        unsafe { unmap::<O>(e.base, e.len) };
     }
 }
 
 /// Unmaps every cached mapping (`collect()`).
-pub fn trim() {
-    purge(0, true);
+pub fn trim<O: OsMemory>() {
+    purge::<O>(0, true);
 }
 
 /// Bytes of mappings in the cache (a snapshot).

@@ -7,8 +7,10 @@
 //! hz3-pageq) and the build flavour ([`Config`]): every pairing is its own monomorphised
 //! instance ([`Instance`]) with its own thread-local slot and registry.
 //!
-//! Invariants: H1–H6 ([`heap`]), G1–G4 ([`slab`]), O1–O3 ([`registry`]), LC1–LC3
-//! ([`large_cache`]); the purge policy is `hz3_page::purge` (PG1–PG3).
+//! Invariants: H1, H5 ([`bin`]), H2–H4, H6 ([`heap`]), G1–G4 ([`slab`]), O1–O3
+//! ([`registry`]), LC1–LC3 ([`large_cache`]); the purge policy is `hz3_page::purge` (PG1–PG3).
+//! The free path and the journey home of a foreign block are [`free`]; what makes one instance
+//! differ from another (strategy, flavour, OS layer, foreign-cache rule) is its [`Policy`].
 //!
 //! A heap allocating and freeing through the thread cache, the way hz3-alloc drives it: pop
 //! the bin (the fast path) or take the slow path (refill, or set the thread's heap up on its
@@ -76,16 +78,24 @@
 //! assert_eq!(unsafe { I::live_blocks() }[c], 0);
 //! ```
 
+pub mod bin;
+pub mod collect;
 pub mod config;
+pub mod free;
 pub mod heap;
 pub mod large_cache;
 pub mod lock;
+pub mod page_list;
+pub mod policy;
 pub mod registry;
 pub mod slab;
 pub mod tls;
 
+pub use bin::{batch_for, Bin, DEAD_BINS, EMPTY_BINS};
 pub use config::{Checked, Config, Fast, WithStats, MAX_CONFIGS};
-pub use heap::{batch_for, Bin, Heap, HeapCounters, Local, Shared, DEAD_BINS, EMPTY_BINS};
+pub use free::Unowned;
+pub use heap::{Heap, HeapCounters, Local, Shared};
 pub use hz3_pageq::RemoteFree;
 pub use lock::SpinLock;
+pub use policy::{OsOf, Policy};
 pub use registry::{install_fork_handlers, Instance, MAX_INSTANCES, MAX_STRATEGIES};

@@ -13,28 +13,22 @@
 //!   registry's pool; moves between the two happen under the registry lock.
 //! - **O2** Heaps are never unmapped: a heap address stays a valid owner id (remote frees may
 //!   target an abandoned heap at any time; its inboxes keep the blocks until adoption, Q4).
-//! - **O3** After its heap is abandoned, a thread's slot points to [`DEAD_BINS`]: its frees take
-//!   the remote path, its allocations use the registry's fallback heap under the fallback lock.
+//! - **O3** After its heap is abandoned, a thread's slot points to
+//!   [`DEAD_BINS`](crate::bin::DEAD_BINS): its frees take the remote path, its allocations use
+//!   the registry's fallback heap under the fallback lock.
 
 use crate::config::{Config, MAX_CONFIGS};
-use crate::heap::{Heap, DEAD_BINS, EMPTY_BINS};
+use crate::heap::Heap;
 use crate::lock::SpinLock;
+use crate::policy::OsOf;
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use hz3_page::{meta_index, page_meta, Block, OsMemory, PageMeta, SystemOs, NUM_CLASSES, OS_PAGE};
-use hz3_pageq::{Counter, CounterArray, Counters, NoCounters, RemoteFree, NUM_COUNTERS};
+use hz3_page::{OsMemory, NUM_CLASSES, OS_PAGE};
+use hz3_pageq::{CounterArray, RemoteFree, NUM_COUNTERS};
 
-/// Strategy slots (R::ID must be below this).
-pub const MAX_STRATEGIES: usize = 16;
-/// Instance slots.
-pub const MAX_INSTANCES: usize = MAX_STRATEGIES * MAX_CONFIGS;
-
-/// Address of the empty sentinel heap.
-pub const EMPTY: *mut u8 = &EMPTY_BINS as *const _ as *mut u8;
-/// Address of the dead sentinel heap.
-pub const DEAD: *mut u8 = &DEAD_BINS as *const _ as *mut u8;
+pub use crate::bin::{DEAD, EMPTY};
+pub use crate::config::{MAX_INSTANCES, MAX_STRATEGIES};
 
 /// Global state of one allocator instance.
 pub struct Registry {
@@ -130,52 +124,9 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         }
     }
 
-    /// Frees `p`, a block of a slab owned by another heap (or any block, when the caller's
-    /// heap is a sentinel), through the strategy's remote path.
-    ///
-    /// # Safety
-    /// `heap` is `Self::current()`; `p` is a live block of a small slab, `meta = meta_of(p)`,
-    /// and `meta.owner() != 0` is a heap of this instance.
-    #[inline(never)]
-    pub unsafe fn free_remote(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
-        let owner = meta.owner() as *const Heap<R, C>;
-        let c = meta.class();
-        let (seg, _) = meta_index(meta);
-        // SAFETY: P1/P4: `p` is live, so its slab's head index and owner are valid; heaps are
-        // never freed (O2).
-        let (page, inbox) = unsafe {
-            (
-                &*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize),
-                &(*owner).shared.inbox[c].0,
-            )
-        };
-        // SAFETY: blocks are at least 16 bytes and 16-aligned.
-        let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
-        // A thread whose first call is a free gets a heap too: its outbox batches remote frees
-        // (D) and its counters see them. Not after thread exit (DEAD): that path stays
-        // heap-less.
-        let heap = if heap.cast::<u8>() == EMPTY {
-            Self::attach()
-        } else {
-            heap
-        };
-        if heap.is_null() || heap.cast::<u8>() == DEAD {
-            // SAFETY: the caller gives up `p`, a live block of `page` owned by `owner`.
-            unsafe { R::free_remote(inbox, page, block, None, &mut NoCounters) };
-        } else {
-            // SAFETY: we hold `heap` (O1, H4); contract as above.
-            unsafe {
-                let h = &*heap;
-                let mut ctr = h.counters();
-                ctr.bump(Counter::RemoteFrees);
-                R::free_remote(inbox, page, block, Some(&mut h.local().outbox), &mut ctr);
-            }
-        }
-    }
-
     /// Gives this thread a heap: an abandoned one from the pool, or a new one.
     #[cold]
-    fn attach() -> *mut Heap<R, C> {
+    pub(crate) fn attach() -> *mut Heap<R, C> {
         install_fork_handlers();
         let reg = Self::registry();
         let key = Self::key();
@@ -210,7 +161,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     /// Maps and registers a new heap.
     fn create() -> *mut Heap<R, C> {
         let size = (core::mem::size_of::<Heap<R, C>>() + OS_PAGE - 1) & !(OS_PAGE - 1);
-        let mem = SystemOs::map(size, OS_PAGE);
+        let mem = OsOf::<R, C>::map(size, OS_PAGE);
         if mem.is_null() {
             return ptr::null_mut();
         }
@@ -348,8 +299,8 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 }
             }
         }
-        crate::slab::segment_cache_trim();
-        crate::large_cache::trim();
+        crate::slab::segment_cache_trim::<OsOf<R, C>>();
+        crate::large_cache::trim::<OsOf<R, C>>();
     }
 
     /// The process-wide purge, run by any heap's slow path at most once per purge delay:
@@ -386,8 +337,8 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 }
             }
         }
-        crate::slab::segment_cache_purge(now, false);
-        crate::large_cache::purge(now, false);
+        crate::slab::segment_cache_purge::<OsOf<R, C>>(now, false);
+        crate::large_cache::purge::<OsOf<R, C>>(now, false);
     }
 
     /// Drains everything reachable and returns the blocks still live per class (the

@@ -17,15 +17,17 @@
 //!   oldest first), or at once by `collect()`; a new slab takes dirty pages first.
 
 use crate::config::Config;
-use crate::heap::{list_push, list_remove, Heap, Local, ON_FULL, ON_PARTIAL};
+use crate::heap::{Heap, Local};
 use crate::lock::SpinLock;
+use crate::page_list::{list_push, list_remove, ON_FULL, ON_PARTIAL};
+use crate::policy::OsOf;
 use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::Ordering;
 use hz3_page::purge;
 use hz3_page::{
     class_size, find_run, page_meta, page_start, run_mask, slab_capacity, slab_pages, OsMemory,
-    PageMeta, SegmentHeader, SegmentKind, SystemOs, ALL_SLAB_PAGES, PAGE_SIZE, SEGMENT_SIZE,
+    PageMeta, SegmentHeader, SegmentKind, ALL_SLAB_PAGES, PAGE_SIZE, SEGMENT_SIZE,
 };
 use hz3_pageq::RemoteFree;
 
@@ -38,21 +40,21 @@ pub const PURGE_SEGMENTS_PER_VISIT: usize = 8;
 ///
 /// # Safety
 /// The caller owns `seg` (G1), or holds the segment cache lock for a cached one.
-pub unsafe fn decommit_dirty(seg: *mut SegmentHeader) {
+pub unsafe fn decommit_dirty<O: OsMemory>(seg: *mut SegmentHeader) {
     // SAFETY: G1.
     let s = unsafe { &*seg };
     let dirty = s.dirty_pages.get();
     s.dirty_pages.set(0);
     s.purge_at.set(0);
     // SAFETY: forwarded; dirty pages are free (G4).
-    unsafe { decommit_mask(seg, dirty) };
+    unsafe { decommit_mask::<O>(seg, dirty) };
 }
 
 /// Decommits the pages of `mask` (free pages of `seg`) and takes them off the dirty count.
 ///
 /// # Safety
 /// The pages of `mask` belong to no slab of `seg`, a live segment.
-unsafe fn decommit_mask(seg: *mut SegmentHeader, mut mask: u64) {
+unsafe fn decommit_mask<O: OsMemory>(seg: *mut SegmentHeader, mut mask: u64) {
     purge::sub_dirty(mask.count_ones() as usize * PAGE_SIZE);
     hz3_page::stats::add(
         hz3_page::stats::Stat::Purged,
@@ -62,7 +64,7 @@ unsafe fn decommit_mask(seg: *mut SegmentHeader, mut mask: u64) {
         let start = mask.trailing_zeros() as usize;
         let len = (!(mask >> start)).trailing_zeros() as usize;
         // SAFETY: free pages lie inside the segment and hold nothing live (caller, PG3).
-        unsafe { SystemOs::decommit(page_start(seg, start), len * PAGE_SIZE) };
+        unsafe { O::decommit(page_start(seg, start), len * PAGE_SIZE) };
         mask &= !run_mask(start, len);
     }
 }
@@ -98,7 +100,7 @@ static SEGMENT_CACHE: SegmentCache = SegmentCache {
 
 /// A fresh or cached segment with a zeroed header (its data pages may be dirty: the returned
 /// mask and deadline say which), or null.
-fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
+fn segment_acquire<O: OsMemory>() -> (*mut SegmentHeader, u64, u64) {
     let cached = {
         let _g = SEGMENT_CACHE.lock.lock();
         // SAFETY: the lock is held (see `SegmentCache`).
@@ -126,7 +128,7 @@ fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
         unsafe { ptr::write_bytes(e.seg.cast::<u8>(), 0, core::mem::size_of::<SegmentHeader>()) };
         return (e.seg, e.dirty, e.purge_at);
     }
-    let seg = SystemOs::map(SEGMENT_SIZE, SEGMENT_SIZE);
+    let seg = O::map(SEGMENT_SIZE, SEGMENT_SIZE);
     if !seg.is_null() {
         hz3_page::segmap::register(seg as usize);
         hz3_page::stats::segment_mapped();
@@ -139,7 +141,7 @@ fn segment_acquire() -> (*mut SegmentHeader, u64, u64) {
 ///
 /// # Safety
 /// No page of `seg` is in use and no heap links it.
-unsafe fn segment_release(seg: *mut SegmentHeader) {
+unsafe fn segment_release<O: OsMemory>(seg: *mut SegmentHeader) {
     // SAFETY: the segment is unlinked and unused: we are its only user.
     let (dirty, purge_at) = unsafe { ((*seg).dirty_pages.get(), (*seg).purge_at.get()) };
     let entry = CachedSegment {
@@ -150,7 +152,7 @@ unsafe fn segment_release(seg: *mut SegmentHeader) {
     if purge::purge_delay_ms() == 0 {
         // Eager return: the segment goes back to the OS at once.
         // SAFETY: unused segment from `map(SEGMENT_SIZE, ..)`.
-        unsafe { unmap_segment(entry) };
+        unsafe { unmap_segment::<O>(entry) };
         return;
     }
     let evicted = {
@@ -176,7 +178,7 @@ unsafe fn segment_release(seg: *mut SegmentHeader) {
     };
     if let Some(old) = evicted {
         // SAFETY: evicted from the cache: unused (G3).
-        unsafe { unmap_segment(old) };
+        unsafe { unmap_segment::<O>(old) };
     }
 }
 
@@ -184,20 +186,20 @@ unsafe fn segment_release(seg: *mut SegmentHeader) {
 ///
 /// # Safety
 /// `e.seg` is unused, came from `map(SEGMENT_SIZE, ..)` and `e.dirty` is its dirty mask.
-unsafe fn unmap_segment(e: CachedSegment) {
+unsafe fn unmap_segment<O: OsMemory>(e: CachedSegment) {
     purge::sub_dirty(e.dirty.count_ones() as usize * PAGE_SIZE);
     hz3_page::segmap::unregister(e.seg as usize);
     hz3_page::stats::segment_unmapped();
     // SAFETY: per the contract.
-    unsafe { SystemOs::unmap(e.seg.cast(), SEGMENT_SIZE) };
+    unsafe { O::unmap(e.seg.cast(), SEGMENT_SIZE) };
 }
 
 /// Decommits the dirty pages of cached segments whose deadline passed (`force`: all, and
 /// unmaps every cached segment). Skips the work if another thread holds the cache lock and
 /// `force` is false.
-pub fn segment_cache_purge(now: u64, force: bool) {
+pub fn segment_cache_purge<O: OsMemory>(now: u64, force: bool) {
     if force {
-        return segment_cache_trim();
+        return segment_cache_trim::<O>();
     }
     let Some(_g) = SEGMENT_CACHE.lock.try_lock() else {
         return;
@@ -208,7 +210,7 @@ pub fn segment_cache_purge(now: u64, force: bool) {
         let slots = &mut *SEGMENT_CACHE.slots.get();
         for e in slots[..len].iter_mut() {
             if e.dirty != 0 && e.purge_at <= now {
-                decommit_mask(e.seg, e.dirty);
+                decommit_mask::<O>(e.seg, e.dirty);
                 e.dirty = 0;
                 e.purge_at = 0;
             }
@@ -217,7 +219,7 @@ pub fn segment_cache_purge(now: u64, force: bool) {
 }
 
 /// Unmaps every cached segment (used by `collect`).
-pub fn segment_cache_trim() {
+pub fn segment_cache_trim<O: OsMemory>() {
     loop {
         let e = {
             let _g = SEGMENT_CACHE.lock.lock();
@@ -233,7 +235,7 @@ pub fn segment_cache_trim() {
             }
         };
         // SAFETY: cached segments are unused and came from `map(SEGMENT_SIZE, ..)` (G3).
-        unsafe { unmap_segment(e) };
+        unsafe { unmap_segment::<O>(e) };
     }
 }
 
@@ -304,7 +306,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let (seg, idx) = match found {
             Some(f) => f,
             None => {
-                let (seg, dirty, purge_at) = segment_acquire();
+                let (seg, dirty, purge_at) = segment_acquire::<OsOf<R, C>>();
                 if seg.is_null() {
                     return ptr::null_mut();
                 }
@@ -400,7 +402,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         if purge::purge_delay_ms() == 0 {
             // Eager return (delay 0).
             // SAFETY: G1; the pages are free (`used == 0`).
-            unsafe { decommit_dirty(seg) };
+            unsafe { decommit_dirty::<OsOf<R, C>>(seg) };
         } else {
             // The deadline moves with the latest release: pages freed while the segment is in
             // use are likely reused soon (PG2: `purge_next` stays at most every deadline).
@@ -423,10 +425,28 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 unsafe { &*next }.prev.set(prev);
             }
             // SAFETY: every page is free and the segment is unlinked (G2).
-            unsafe { segment_release(seg) };
+            unsafe { segment_release::<OsOf<R, C>>(seg) };
         } else if purge::over_cap() {
             // SAFETY: H4.
             unsafe { self.purge_oldest_until_under_cap(local) };
+        }
+    }
+
+    /// `n` blocks went back to slab `head`: update `used`, its list, and release it if empty
+    /// and not needed (H3).
+    pub(crate) unsafe fn slab_gained(&self, local: &mut Local<R>, head: &PageMeta, n: u32) {
+        let used = head.used.get() - n;
+        head.used.set(used);
+        let c = head.class();
+        if head.list_flags.get() == ON_FULL {
+            list_remove(&mut local.full[c], head);
+            list_push(&mut local.partial[c], head);
+            head.list_flags.set(ON_PARTIAL);
+        }
+        if used == 0 && !(ptr::eq(local.partial[c], head) && head.next.get().is_null()) {
+            // SAFETY: H4; `used == 0` so nothing of the slab is outside it and it is in no
+            // queue or packet (a queued page has remote blocks, which count in `used`).
+            unsafe { self.release_slab(local, head) };
         }
     }
 
@@ -447,7 +467,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 if force || (s.purge_at.get() <= now && budget > 0) {
                     budget = budget.saturating_sub(1);
                     // SAFETY: G1.
-                    unsafe { decommit_dirty(seg) };
+                    unsafe { decommit_dirty::<OsOf<R, C>>(seg) };
                 } else {
                     let at = if s.purge_at.get() <= now {
                         now
@@ -489,7 +509,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 return;
             }
             // SAFETY: G1.
-            unsafe { decommit_dirty(oldest) };
+            unsafe { decommit_dirty::<OsOf<R, C>>(oldest) };
         }
     }
 }

@@ -6,17 +6,17 @@
 //! access — and `-Z tls-model` is nightly-only, so the `ie-tls` feature (turned on by
 //! hz3-capi, x86-64 Linux only) defines the slots in assembly as an *initial-exec* TLS object:
 //! `mov reg, [rip + sym@GOTTPOFF]; add reg, fs:[0]`, no call. The `.tdata` image carries the
-//! address of [`EMPTY_BINS`](crate::heap::EMPTY_BINS) as each slot's initial value.
+//! address of [`EMPTY_BINS`](crate::bin::EMPTY_BINS) as each slot's initial value.
 //!
 //! Invariant **T1**: a slot holds `EMPTY`, `DEAD` or the address of a heap held by this thread
 //! (O1).
 
-use crate::registry::MAX_INSTANCES;
+use crate::config::MAX_INSTANCES;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "ie-tls"))]
 mod imp {
     use super::MAX_INSTANCES;
-    use crate::heap::EMPTY_BINS;
+    use crate::bin::EMPTY_BINS;
 
     core::arch::global_asm!(
         ".pushsection .tdata,\"awT\",@progbits",
@@ -73,7 +73,7 @@ mod imp {
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux", feature = "ie-tls")))]
 mod imp {
     use super::MAX_INSTANCES;
-    use crate::registry::EMPTY;
+    use crate::bin::EMPTY;
     use core::cell::Cell;
 
     std::thread_local! {

@@ -51,8 +51,8 @@ impl<R: RemoteFree, C: Config> Inst<R, C> {
     }
 
     pub fn alloc(l: Layout) -> *mut u8 {
-        // SAFETY: tests never pass zero-sized layouts.
         assert!(l.size() > 0);
+        // SAFETY: tests never pass zero-sized layouts (checked above).
         unsafe { Self::A.alloc(l) }
     }
     pub fn alloc_zeroed(l: Layout) -> *mut u8 {

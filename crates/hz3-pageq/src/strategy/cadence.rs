@@ -26,7 +26,8 @@
 use crate::counters::{Counter, Counters};
 use crate::group::Groups;
 use crate::queue::PageQueue;
-use crate::strategy::{drain_all_collect, RemoteFree, Sink};
+use crate::strategy::drain_all::drain_all_collect;
+use crate::strategy::{RemoteFree, Sink};
 use core::ptr::NonNull;
 use hz3_page::{class_size, Block, PageMeta};
 

@@ -1,0 +1,176 @@
+//! The bins of the thread cache: one intrusive LIFO of free blocks per size class, the empty
+//! and dead sentinel heaps, the refill batch, and the bin links of the checked flavour.
+//!
+//! Invariants (see [`crate::heap`] for H2–H4 and H6):
+//! - **H1** `bins` is the first field of `Local`, which is the first field of `Heap`
+//!   (`repr(C)`), so the fast paths index bins from the heap pointer; the empty and dead
+//!   sentinels ([`EMPTY_BINS`], [`DEAD_BINS`]) are just bins with null heads, which send every
+//!   allocation to the slow path, and their address is never a slab owner, which sends every
+//!   free to the slow path.
+//! - **H5** In the checked flavour a bin link is stored as `next ^ secret ^ block` (a
+//!   per-process secret from `getrandom`); links of spill and slab free lists are plain. A link
+//!   is decoded and validated (`check_link`) whenever it leaves the bin.
+
+use crate::config::Config;
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use hz3_page::{Block, NUM_CLASSES};
+
+/// One size class of the thread cache: an intrusive LIFO of free blocks.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Bin {
+    /// First free block (null = empty).
+    pub head: *mut Block,
+    /// Blocks in the list (H2).
+    pub count: u32,
+    /// Flush to the slabs when `count` exceeds this.
+    pub limit: u32,
+}
+
+/// Bins of a sentinel heap (all empty).
+#[repr(C, align(64))]
+pub struct SentinelBins(pub [Bin; NUM_CLASSES]);
+
+// SAFETY: the sentinel bins are never written (their heads are null, so no fast path pops;
+// no slab is owned by their address, so no fast path pushes) — H1.
+unsafe impl Sync for SentinelBins {}
+
+const NULL_BIN: Bin = Bin {
+    head: ptr::null_mut(),
+    count: 0,
+    limit: 0,
+};
+/// The heap of a thread that has not allocated yet.
+pub static EMPTY_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
+/// The heap of a thread whose heap was released at thread exit.
+pub static DEAD_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
+
+/// Blocks moved per refill from slabs or spill.
+pub const fn batch_for(c: usize) -> u32 {
+    let n = 16384 / hz3_page::size_class::CLASS_SIZE[c];
+    if n < 2 {
+        2
+    } else if n > 32 {
+        32
+    } else {
+        n
+    }
+}
+
+/// Address of the empty sentinel heap.
+pub const EMPTY: *mut u8 = &EMPTY_BINS as *const _ as *mut u8;
+/// Address of the dead sentinel heap.
+pub const DEAD: *mut u8 = &DEAD_BINS as *const _ as *mut u8;
+
+// ------------------------------------------------------------------------------------------
+// Bin links (H5: encoded in the checked flavour)
+// ------------------------------------------------------------------------------------------
+
+/// Reads a bin link: plain in the fast flavour; in the checked flavour links are stored
+/// XOR-ed with a per-process secret and the block's own address (H5), so a use-after-free
+/// write of any value decodes to an invalid link and is caught by `check_link`.
+///
+/// # Safety
+/// `b` is a block in one of this thread's bins.
+#[inline(always)]
+pub(crate) unsafe fn next<C: Config>(b: *mut Block) -> *mut Block {
+    // SAFETY: forwarded.
+    let raw = unsafe { Block::next(b) };
+    if C::CHECKS {
+        (raw as usize ^ link_secret() ^ b as usize) as *mut Block
+    } else {
+        raw
+    }
+}
+
+/// Writes a bin link (encoded in the checked flavour, H5).
+///
+/// # Safety
+/// `b` is a free block owned by this thread, entering or inside one of its bins.
+#[inline(always)]
+pub(crate) unsafe fn set_next<C: Config>(b: *mut Block, next: *mut Block) {
+    let v = if C::CHECKS {
+        (next as usize ^ link_secret() ^ b as usize) as *mut Block
+    } else {
+        next
+    };
+    // SAFETY: forwarded.
+    unsafe { Block::set_next(b, v) }
+}
+
+/// Rewrites a bin chain (null-terminated) with plain links, before it leaves the bin.
+///
+/// # Safety
+/// `b` starts a chain taken out of one of this thread's bins.
+pub(crate) unsafe fn decode_chain<C: Config>(mut b: *mut Block, c: usize) {
+    if !C::CHECKS {
+        return;
+    }
+    while !b.is_null() {
+        // SAFETY: a block of the chain.
+        unsafe {
+            let next = next::<C>(b);
+            check_link(0, c, next);
+            Block::set_next(b, next);
+            b = next;
+        }
+    }
+}
+
+static LINK_SECRET: AtomicUsize = AtomicUsize::new(0);
+
+/// The per-process secret of the checked flavour's encoded links (H5): from `getrandom(2)`,
+/// set once (the first value stored wins, so every thread uses the same one).
+#[inline]
+fn link_secret() -> usize {
+    let s = LINK_SECRET.load(Ordering::Relaxed);
+    if s != 0 {
+        return s;
+    }
+    link_secret_init()
+}
+
+#[cold]
+fn link_secret_init() -> usize {
+    let mut v: usize = 0;
+    // SAFETY: `v` is a valid 8-byte buffer; getrandom does not allocate.
+    let n = unsafe {
+        libc::getrandom(
+            (&mut v as *mut usize).cast(),
+            core::mem::size_of::<usize>(),
+            0,
+        )
+    };
+    if n != core::mem::size_of::<usize>() as isize || v == 0 {
+        v = (&v as *const usize as usize).rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
+    }
+    match LINK_SECRET.compare_exchange(0, v | 1, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => v | 1,
+        Err(winner) => winner,
+    }
+}
+
+/// Checked flavour: a bin link must be null or a block of the same heap and class, else the
+/// block was written after it was freed.
+#[cold]
+fn check_link_failed() -> ! {
+    hz3_page::fatal(hz3_page::FatalKind::CorruptFreeList)
+}
+
+#[inline]
+pub(crate) fn check_link(heap: usize, c: usize, next: *mut Block) {
+    if next.is_null() {
+        return;
+    }
+    let p = next.cast::<u8>();
+    if (p as usize) & 15 != 0 || !hz3_page::segmap::contains(hz3_page::segment_of(p) as usize) {
+        check_link_failed();
+    }
+    // SAFETY: the segment is hz3's and mapped (SM1).
+    let meta = unsafe { &*hz3_page::meta_of(p) };
+    // `heap == 0`: the bin may hold foreign blocks, so only the class is checked.
+    if meta.owner() == 0 || (heap != 0 && meta.owner() != heap) || meta.class() != c {
+        check_link_failed();
+    }
+}

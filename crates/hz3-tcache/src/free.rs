@@ -1,0 +1,278 @@
+//! The free path of the thread cache and the journey home of a foreign block.
+//!
+//! hz3-alloc turns a `Layout` into a size class and handles large blocks; everything else
+//! about a free happens here:
+//!
+//! - [`Instance::free`]: the free that reads the block's page metadata (C `free`, and the
+//!   sized free of layouts the class table does not cover): our own block goes onto its bin;
+//!   under the foreign-cache rule another heap's block too while the bin has room; the rest
+//!   takes the slow path.
+//! - [`Instance::free_sized`]: the sized free of a strategy that caches foreign blocks (as
+//!   jemalloc's `sdallocx`): the caller names the class, the block goes onto its bin without
+//!   a metadata load while the bin has room (H2); a full bin or a sentinel goes out of line.
+//! - [`Instance::free_remote`]: a block of another heap (or any block, when the thread holds
+//!   no heap) leaves through the strategy's producer side.
+//! - [`Heap::send_home`]: the journey home itself, the one place that finds a block's slab
+//!   head and its owner's inbox; used by `free_remote` and by a heap returning a cached
+//!   foreign block (`return_block`: bin flush, homecoming, thread exit).
+//!
+//! Blocks whose page has no owner (P2: large blocks, or not hz3's) are handed back to the layer
+//! above through [`Unowned`].
+
+use crate::bin::{DEAD, EMPTY};
+use crate::config::Config;
+use crate::heap::{Heap, Local};
+use crate::registry::Instance;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
+use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta};
+use hz3_pageq::{Counter, Counters, NoCounters, RemoteFree};
+
+/// What the layer above does with a block whose page has no owner (P2): a large block is
+/// unmapped (or cached); anything else is an invalid free.
+pub trait Unowned {
+    /// Frees `p`, whose page metadata is mapped and has owner 0.
+    ///
+    /// # Safety
+    /// `p` is a pointer of this allocator instance given up by the caller; `meta_of(p)` is
+    /// mapped (P1) and its owner is 0.
+    unsafe fn free_unowned(p: *mut u8);
+}
+
+impl<R: RemoteFree, C: Config> Heap<R, C> {
+    /// The journey home: hands `block`, a live block of a slab owned by another heap, to its
+    /// owner's inbox through the strategy's producer side. `out` is the calling thread's
+    /// outbox, if it holds a heap.
+    ///
+    /// # Safety
+    /// `meta` is `meta_of(block)`: a page of a live small slab whose owner (≠ 0) is a heap of
+    /// this instance; the caller gives `block` up; `out` belongs to the calling thread.
+    #[inline(always)]
+    pub unsafe fn send_home<K: Counters>(
+        meta: &PageMeta,
+        block: NonNull<Block>,
+        out: Option<&mut R::Outbox>,
+        ctr: &mut K,
+    ) {
+        let owner = meta.owner() as *const Heap<R, C>;
+        let c = meta.class();
+        let (seg, _) = meta_index(meta);
+        // SAFETY: P1/P4: the block is live, so its slab's head index, owner and class are
+        // valid (every page of a slab carries them); heaps are never freed (O2).
+        let (head, inbox) = unsafe {
+            (
+                &*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize),
+                &(*owner).shared.inbox[c].0,
+            )
+        };
+        // SAFETY: the caller gives up `block`, a live block of `head`'s slab owned by `owner`,
+        // whose inbox it is.
+        unsafe { R::free_remote(inbox, head, block, out, ctr) };
+    }
+
+    /// Returns every block of a chain to its slab (foreign ones go home).
+    ///
+    /// # Safety
+    /// H4; the chain's blocks are free and held by this heap: ours (H2), or foreign ones
+    /// cached under the foreign-cache rule; their links are plain.
+    pub unsafe fn return_chain(&self, local: &mut Local<R>, mut b: *mut Block) {
+        while !b.is_null() {
+            // SAFETY: `b` is one of the chain's free blocks.
+            let next = unsafe { Block::next(b) };
+            // SAFETY: as above; its slab is live (its `used` counts it, P3).
+            unsafe { self.return_block(local, b) };
+            b = next;
+        }
+    }
+
+    /// Returns one block to its slab (slab head found through `PageMeta::head`), or, for a
+    /// foreign block cached under the foreign-cache rule, sends it home.
+    ///
+    /// # Safety
+    /// As [`return_chain`](Self::return_chain), for the one block `b`.
+    unsafe fn return_block(&self, local: &mut Local<R>, b: *mut Block) {
+        // SAFETY: `b` is a block of a live slab (P1, P3), so its meta is mapped.
+        let meta = unsafe { &*meta_of(b.cast()) };
+        if Self::CACHE_FOREIGN && meta.owner() != self.shared.id {
+            // SAFETY: a live block of another heap's slab, cached by us and given up here;
+            // `local.outbox` is ours (H4).
+            unsafe {
+                Self::send_home(
+                    meta,
+                    NonNull::new_unchecked(b),
+                    Some(&mut local.outbox),
+                    &mut self.counters(),
+                )
+            };
+            return;
+        }
+        let (seg, _) = meta_index(meta);
+        // SAFETY: `b` is a block of a live slab (P1, P3); its head index is valid.
+        let head = unsafe { &*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize) };
+        // SAFETY: `b` is ours and free.
+        unsafe { Block::set_next(b, head.free.get()) };
+        head.free.set(b);
+        // SAFETY: H4.
+        unsafe { self.slab_gained(local, head, 1) };
+    }
+}
+
+impl<R: RemoteFree, C: Config> Instance<R, C> {
+    /// The foreign-cache rule of this instance's [`Policy`](crate::Policy): its bins take
+    /// blocks of any owner, and [`free_sized`](Self::free_sized) may be used.
+    pub const CACHE_FOREIGN: bool = Heap::<R, C>::CACHE_FOREIGN;
+
+    /// The free path that reads the block's page metadata: our own block goes onto its bin
+    /// (which flushes past its limit); under the foreign-cache rule the bin also takes
+    /// another heap's small block while it has room (the sized free's rule, with the
+    /// class read from the metadata). Everything else takes the slow path (large, remote,
+    /// sentinel heap).
+    ///
+    /// # Safety
+    /// `heap` is `Self::current()`; `p` is a live block of this allocator instance that the
+    /// caller gives up.
+    #[inline(always)]
+    pub unsafe fn free<U: Unowned>(heap: *mut Heap<R, C>, p: *mut u8) {
+        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        let owner = meta.owner();
+        if owner == heap as usize {
+            // SAFETY: our own live small block (H2); the bin flushes past its limit.
+            return unsafe { Heap::free_local(heap, meta, p) };
+        }
+        if Self::CACHE_FOREIGN {
+            // SAFETY: owner != 0: a live block of a small slab of class `meta.class()`;
+            // CACHE_FOREIGN lets the bin take it whoever owns it (H2); a sentinel's limit is 0.
+            if owner != 0 && unsafe { Heap::try_free_sized(heap, meta.class(), p) } {
+                // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
+                unsafe { Self::count_cached_foreign(heap) };
+                return;
+            }
+        }
+        // SAFETY: forwarded caller contract.
+        unsafe { Self::free_slow::<U>(heap, meta, p) }
+    }
+
+    /// [`free`](Self::free) out of line, for the sized free of layouts the class table does
+    /// not cover.
+    ///
+    /// # Safety
+    /// As [`free`](Self::free).
+    #[inline(never)]
+    pub unsafe fn free_outlined<U: Unowned>(heap: *mut Heap<R, C>, p: *mut u8) {
+        // SAFETY: forwarded.
+        unsafe { Self::free::<U>(heap, p) }
+    }
+
+    /// The sized free under the foreign-cache rule (bins take blocks of any owner):
+    /// `c` is the block's class (the one its allocation used), so the block goes onto bin `c`
+    /// without a metadata load while the bin has room. A full bin or a sentinel goes out of
+    /// line to the metadata path. The stats flavour reads the metadata only to count foreign
+    /// blocks as remote frees.
+    ///
+    /// # Safety
+    /// `Self::CACHE_FOREIGN`; `heap` is `Self::current()`; `p` is a live small block of class `c`
+    /// of this allocator instance that the caller gives up.
+    #[inline(always)]
+    pub unsafe fn free_sized<U: Unowned>(heap: *mut Heap<R, C>, c: usize, p: *mut u8) {
+        // SAFETY: CACHE_FOREIGN; `heap` is our TLS heap pointer; `p` is a live block of class
+        // `c` (caller).
+        if unsafe { Heap::try_free_sized(heap, c, p) } {
+            // SAFETY: P1: `p` is ours, so its meta is mapped.
+            if C::STATS && unsafe { (*meta_of(p)).owner() } != heap as usize {
+                // SAFETY: the push succeeded, so `heap` is held (not a sentinel).
+                unsafe { Self::count_cached_foreign(heap) };
+            }
+            return;
+        }
+        // SAFETY: forwarded caller contract; `heap` is our TLS heap pointer.
+        unsafe { Self::free_bin_full::<U>(heap, p) }
+    }
+
+    /// Counts a foreign block cached by this thread as a remote free (stats flavour only).
+    ///
+    /// # Safety
+    /// The calling thread holds `heap` (not a sentinel).
+    #[inline(always)]
+    unsafe fn count_cached_foreign(heap: *mut Heap<R, C>) {
+        if C::STATS {
+            // SAFETY: per the contract.
+            Counters::bump(&mut unsafe { (*heap).counters() }, Counter::RemoteFrees);
+        }
+    }
+
+    /// The free of a block whose bin is full (or whose heap is a sentinel), for strategies
+    /// that cache foreign blocks: our own block goes onto the bin, which then flushes; another
+    /// heap's block goes home at once (a full bin has no room for it); a block with owner 0
+    /// goes to [`Unowned`].
+    ///
+    /// # Safety
+    /// `heap` is `Self::current()`; `p` is a live block the caller gives up.
+    #[inline(never)]
+    unsafe fn free_bin_full<U: Unowned>(heap: *mut Heap<R, C>, p: *mut u8) {
+        // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        let owner = meta.owner();
+        if owner == heap as usize {
+            // SAFETY: our own live block (H2); the bin flushes past its limit.
+            unsafe { Heap::free_local(heap, meta, p) };
+        } else if owner != 0 {
+            // Straight to the remote path rather than through `free_slow`: a pure consumer
+            // (full bin of foreign blocks) takes this branch on every free, and one call less
+            // keeps the callgrind gate's `remote_free` figure down.
+            // SAFETY: a live small block of another heap (or we hold no heap).
+            unsafe { Self::free_remote(heap, meta, p) };
+        } else {
+            // SAFETY: forwarded caller contract (owner 0: large, or not ours).
+            unsafe { U::free_unowned(p) };
+        }
+    }
+
+    /// The slow free: owner 0 goes to [`Unowned`], a block of another heap goes home.
+    ///
+    /// # Safety
+    /// `heap` is `Self::current()`; `p` is a live block the caller gives up, `meta` its meta,
+    /// and its owner is not `heap`.
+    #[inline(never)]
+    unsafe fn free_slow<U: Unowned>(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
+        if meta.owner() == 0 {
+            // SAFETY: `p` is an hz3 pointer with owner 0: large, or not ours at all.
+            unsafe { U::free_unowned(p) }
+        } else {
+            // SAFETY: a live small block owned by another heap (or we hold no heap).
+            unsafe { Self::free_remote(heap, meta, p) }
+        }
+    }
+
+    /// Frees `p`, a block of a slab owned by another heap (or any block, when the caller's
+    /// heap is a sentinel), through the strategy's remote path.
+    ///
+    /// # Safety
+    /// `heap` is `Self::current()`; `p` is a live block of a small slab, `meta = meta_of(p)`,
+    /// and `meta.owner() != 0` is a heap of this instance.
+    #[inline(never)]
+    pub unsafe fn free_remote(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
+        // SAFETY: blocks are at least 16 bytes and 16-aligned.
+        let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
+        // A thread whose first call is a free gets a heap too: its outbox batches remote frees
+        // (D) and its counters see them. Not after thread exit (DEAD): that path stays
+        // heap-less.
+        let heap = if heap.cast::<u8>() == EMPTY {
+            Self::attach()
+        } else {
+            heap
+        };
+        if heap.is_null() || heap.cast::<u8>() == DEAD {
+            // SAFETY: the caller gives up `p`, a live block of `meta`'s slab.
+            unsafe { Heap::<R, C>::send_home(meta, block, None, &mut NoCounters) };
+        } else {
+            // SAFETY: we hold `heap` (O1, H4); contract as above.
+            unsafe {
+                let h = &*heap;
+                let mut ctr = h.counters();
+                ctr.bump(Counter::RemoteFrees);
+                Heap::<R, C>::send_home(meta, block, Some(&mut h.local().outbox), &mut ctr);
+            }
+        }
+    }
+}

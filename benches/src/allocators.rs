@@ -1,23 +1,26 @@
 //! The allocators under benchmark.
 //!
-//! **Adding an hz3 strategy is one line in the list below** (`module => "hz3-<name>", Type;`).
-//! `cargo xtask bench-matrix` (or `cargo xtask sync-bins`) then writes what Cargo needs — the
-//! one-line binaries `src/bin/bench-hz3-<name>.rs` and `src/bin/bench-hz3-<name>-stats.rs` and
-//! their `[[bin]]` entries in the generated block of Cargo.toml — and picks the new allocator up
-//! in every table; `cargo test -p hz3-bench -p xtask` checks that the list, the files and the
-//! manifest agree. The types are resolved inside `hz3_alloc::strategy`.
+//! **The hz3 strategies come from the allocator's own list**, [`hz3_alloc::for_each_strategy!`]
+//! (crates/hz3-alloc/src/catalogue.rs): adding a strategy there adds it here. `cargo xtask
+//! bench-matrix` (or `cargo xtask sync-bins`) then learns the list from `bench-system --list` and
+//! writes what Cargo needs — the one-line binaries `src/bin/bench-hz3-<name>.rs` and
+//! `src/bin/bench-hz3-<name>-stats.rs` and their `[[bin]]` entries in the generated block of
+//! Cargo.toml — and picks the new allocator up in every table; `cargo test -p hz3-bench -p xtask`
+//! checks that the list, the files and the manifest agree.
 
-/// Generates, for each line, a module with `NAME`, `FastAlloc` (config `Fast`, the timed pass)
-/// and `StatsAlloc` (config `WithStats`, the stats pass), plus the [`HZ3`] table.
+/// Generates, for each strategy of the catalogue, a module with `NAME`, `FastAlloc` (config
+/// `Fast`, the timed pass) and `StatsAlloc` (config `WithStats`, the stats pass), plus the [`HZ3`]
+/// table. Called by [`hz3_alloc::for_each_strategy!`].
 macro_rules! hz3_strategies {
-    ($($module:ident => $name:literal, $strategy:ty;)*) => {
+    ($(($module:ident, $name:literal, $short:literal, $strategy:ident, $alias:ident, $doc:literal);)*) => {
         $(
-            #[allow(non_snake_case, unused_imports)]
+            #[doc = $doc]
             pub mod $module {
-                use hz3_alloc::strategy::*;
                 pub const NAME: &str = $name;
-                pub type FastAlloc = hz3_alloc::Hz3<$strategy, hz3_alloc::config::Fast>;
-                pub type StatsAlloc = hz3_alloc::Hz3<$strategy, hz3_alloc::config::WithStats>;
+                pub type FastAlloc =
+                    hz3_alloc::Hz3<hz3_alloc::strategy::$strategy, hz3_alloc::config::Fast>;
+                pub type StatsAlloc =
+                    hz3_alloc::Hz3<hz3_alloc::strategy::$strategy, hz3_alloc::config::WithStats>;
             }
         )*
         /// Every hz3 strategy: (module, allocator name, strategy type), in table order.
@@ -27,7 +30,7 @@ macro_rules! hz3_strategies {
     };
 }
 
-/// One line of the strategy list.
+/// One hz3 strategy of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hz3Entry {
     pub module: &'static str,
@@ -35,19 +38,7 @@ pub struct Hz3Entry {
     pub strategy: &'static str,
 }
 
-// --- the strategy list (one line each; keep the `=> "hz3-…", Type;` shape: xtask reads it) ---
-hz3_strategies! {
-    hz3_a => "hz3-a", OwnerStash;
-    hz3_b => "hz3-b", PageQueuePop;
-    hz3_c => "hz3-c", DrainAll;
-    hz3_d => "hz3-d", Packets;
-    hz3_c_packed => "hz3-c-packed", DrainAllPacked;
-    hz3_e => "hz3-e", CadenceCollect;
-    hz3_e_batch => "hz3-e-batch", BatchedCadence;
-    hz3_a_batch => "hz3-a-batch", BatchedStash;
-    hz3_a_cache => "hz3-a-cache", CachedStash;
-}
-// --- end of the strategy list ---
+hz3_alloc::for_each_strategy!(hz3_strategies);
 
 /// The reference allocators (the binaries other than hz3's). `system` is always built; the
 /// others need the `peers` feature.
@@ -59,6 +50,14 @@ pub fn all_names() -> Vec<&'static str> {
     v.extend_from_slice(PEERS);
     v.extend(HZ3.iter().map(|e| e.name));
     v
+}
+
+/// What `bench-<allocator> --list` prints (xtask reads it): one line per hz3 strategy, in table
+/// order, `<allocator name> <module>` (`hz3-c-packed hz3_c_packed`).
+pub fn strategy_lines() -> String {
+    HZ3.iter()
+        .map(|e| format!("{} {}\n", e.name, e.module))
+        .collect()
 }
 
 /// The source of the timed-pass binary for a strategy module (what `sync-bins` writes).

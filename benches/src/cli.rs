@@ -3,8 +3,12 @@
 //! ```text
 //! bench-<allocator> <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]
 //! bench-<allocator> list
+//! bench-<allocator> --list
 //! ```
 //! prints one JSON line (see [`crate::report`]) on stdout; errors go to stderr with exit code 2.
+//! `list` prints the workload and allocator names as one JSON line; `--list` the hz3 strategies,
+//! one per line (`<allocator name> <module>`, see [`crate::allocators::strategy_lines`]): that is
+//! how xtask learns the strategy list (from `bench-system --list`).
 
 use std::time::Duration;
 
@@ -24,6 +28,8 @@ pub enum Command {
         params: ParamsSpec,
     },
     List,
+    /// `--list`: the hz3 strategies, one per line.
+    ListStrategies,
     Help,
 }
 
@@ -42,7 +48,7 @@ pub const MAX_LIVE_THREADS: usize = 100_000;
 
 pub fn usage(bin: &str) -> String {
     format!(
-        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]\n       {bin} list\n\
+        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]\n       {bin} list | --list\n\
          workloads: {}\n(callgrind gate: {})",
         WORKLOAD_NAMES.join(", "),
         CALLGRIND_WORKLOAD_NAMES.join(", ")
@@ -68,6 +74,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     let first = it.next().ok_or("missing workload")?;
     match first.as_str() {
         "list" => return Ok(Command::List),
+        "--list" => return Ok(Command::ListStrategies),
         "-h" | "--help" | "help" => return Ok(Command::Help),
         _ => {}
     }
@@ -187,6 +194,10 @@ pub fn main(allocator: &str, stats: Option<fn() -> String>) -> i32 {
             println!("{}", list_json());
             0
         }
+        Ok(Command::ListStrategies) => {
+            print!("{}", crate::allocators::strategy_lines());
+            0
+        }
         Ok(Command::Help) => {
             println!("{}", usage(&bin));
             0
@@ -249,6 +260,10 @@ mod tests {
             c => panic!("{c:?}"),
         }
         assert_eq!(parse_args(&args("list")).unwrap(), Command::List);
+        assert_eq!(
+            parse_args(&args("--list")).unwrap(),
+            Command::ListStrategies
+        );
         assert_eq!(parse_args(&args("--help")).unwrap(), Command::Help);
     }
 
@@ -278,5 +293,18 @@ mod tests {
             assert!(l.contains(&format!("\"{w}\"")));
         }
         assert!(l.contains("\"system\"") && l.contains("\"hz3-a\""));
+    }
+
+    #[test]
+    fn the_strategy_lines_follow_the_catalogue() {
+        let lines = crate::allocators::strategy_lines();
+        let names: Vec<&str> = lines
+            .lines()
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let catalogue: Vec<&str> = hz3_alloc::STRATEGIES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, catalogue);
+        assert!(lines.starts_with("hz3-a hz3_a\n"));
+        assert!(lines.contains("hz3-c-packed hz3_c_packed\n"));
     }
 }

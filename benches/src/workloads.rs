@@ -15,13 +15,15 @@
 //! thread churn, size shifts, the classic xmalloc-test) live in [`os`], [`churn`] and
 //! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (issue 15: batch hand-off,
 //! LIFO/FIFO bulk frees, the server simulation, Pareto sizes) in [`real`]; the latency chain
-//! (issue 16) in [`chain`]; many live threads (issue 14) in [`threads`]. They all use the same
+//! (issue 16) in [`chain`]; many live threads (issue 14) in [`threads`]; crossbeam-epoch's
+//! deferred frees (issue 12) in [`epoch`]. They all use the same
 //! object helpers (`alloc_obj`, `free_obj`: `std::alloc`, which is C `malloc`/`free` in
 //! `bench-system`), so the `hz3-preload` row and the peers' preload rows go through the C entry
 //! points for them too.
 
 pub mod chain;
 pub mod churn;
+pub mod epoch;
 pub mod os;
 pub mod real;
 pub mod threads;
@@ -145,6 +147,9 @@ pub enum Workload {
     /// N live threads (default 1000) each holding 20 small blocks until all have started:
     /// footprint and start cost per thread.
     ThreadsMany,
+    /// A crossbeam-epoch lock-free hash set: removed nodes are freed in deferred batches by
+    /// whichever thread collects.
+    Epoch,
     /// Callgrind gate: `iters` local 64-byte alloc+free pairs through the probe functions.
     CgLocal,
     /// Callgrind gate: one producer allocates 64-byte objects, one consumer frees them (every
@@ -175,6 +180,7 @@ pub const WORKLOAD_NAMES: &[&str] = &[
     "server",
     "pareto",
     "threads-many",
+    "epoch",
 ];
 
 /// Names of the deterministic workloads used by the callgrind gate.
@@ -204,6 +210,7 @@ impl Workload {
             "server" => Workload::Server,
             "pareto" => Workload::Pareto,
             "threads-many" => Workload::ThreadsMany,
+            "epoch" => Workload::Epoch,
             "cg-local" => Workload::CgLocal,
             "cg-remote" => Workload::CgRemote,
             _ => return None,
@@ -234,6 +241,7 @@ impl Workload {
             Workload::Server => "server",
             Workload::Pareto => "pareto",
             Workload::ThreadsMany => "threads-many",
+            Workload::Epoch => "epoch",
             Workload::CgLocal => "cg-local",
             Workload::CgRemote => "cg-remote",
         }
@@ -262,7 +270,8 @@ impl Workload {
             | Workload::MediumChurn
             | Workload::BatchHandoff
             | Workload::Server
-            | Workload::Pareto => ("op_rate", "ops/s"),
+            | Workload::Pareto
+            | Workload::Epoch => ("op_rate", "ops/s"),
         }
     }
 
@@ -280,6 +289,7 @@ impl Workload {
                 | Workload::LifoFifo
                 | Workload::Server
                 | Workload::Pareto
+                | Workload::Epoch
         )
     }
 
@@ -316,6 +326,7 @@ impl Workload {
             Workload::Server => real::server(p),
             Workload::Pareto => real::pareto(p),
             Workload::ThreadsMany => threads::threads_many(p),
+            Workload::Epoch => epoch::epoch(p),
             Workload::CgLocal => crate::callgrind::cg_local(p),
             Workload::CgRemote => crate::callgrind::cg_remote(p),
         }

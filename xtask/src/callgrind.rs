@@ -267,7 +267,7 @@ pub fn render(checks: &[Check], tolerance: f64) -> String {
 
 /// The whole command.
 pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
-    let root = crate::runner::workspace_root();
+    let root = crate::paths::workspace_root();
     let budget_path: PathBuf = if opts.budget.is_absolute() {
         opts.budget.clone()
     } else {
@@ -291,12 +291,12 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let bin_dir = opts
         .bin_dir
         .clone()
-        .unwrap_or_else(crate::runner::default_bin_dir);
+        .unwrap_or_else(crate::paths::default_bin_dir);
     crate::runner::check_bins(&bin_dir, &opts.allocators, false)?;
     let mut measured = Vec::new();
     for (i, a) in opts.allocators.iter().enumerate() {
-        eprintln!(
-            "xtask: callgrind [{}/{}] {a} ({valgrind})",
+        tracing::info!(
+            "callgrind [{}/{}] {a} ({valgrind})",
             i + 1,
             opts.allocators.len()
         );
@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn the_committed_budget_parses() {
-        let p = crate::runner::workspace_root().join("benches/callgrind-budget.json");
+        let p = crate::paths::workspace_root().join("benches/callgrind-budget.json");
         if let Ok(text) = std::fs::read_to_string(&p) {
             let b = parse_budget(&text).unwrap();
             assert!(b.tolerance > 0.0 && b.tolerance < 0.2);

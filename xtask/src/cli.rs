@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
+use crate::strategies::PEERS;
+
 /// The benchmark workloads, in table order (the names hz3-bench accepts; a test checks this list
-/// against `WORKLOAD_NAMES` in benches/src/workloads.rs). xmalloc-classic … realloc-grow are the
-/// OS-boundary workloads of issue 11; local-chain is issue 16's latency chain; batch-handoff …
-/// pareto the program shapes of issue 15; threads-many issue 14's per-thread footprint.
+/// against what `bench-system list` prints). xmalloc-classic … realloc-grow are the OS-boundary
+/// workloads of issue 11; local-chain is issue 16's latency chain; batch-handoff … pareto the
+/// program shapes of issue 15; threads-many issue 14's per-thread footprint; epoch issue 12's
+/// crossbeam-epoch deferred frees.
 pub const WORKLOADS: &[&str] = &[
     "xmalloc",
     "mt-remote-r0",
@@ -28,11 +31,12 @@ pub const WORKLOADS: &[&str] = &[
     "server",
     "pareto",
     "threads-many",
+    "epoch",
 ];
 
 /// Named sets accepted by `--workloads` beside single names (and mixed with them). `default` is
 /// what a plain `bench-matrix` runs: the quick matrix stays near 6–7 minutes on 2 cores, so the
-/// program shapes of issue 15 (`real`) and threads-many run only when asked for.
+/// program shapes of issues 15 and 12 (`real`) and threads-many run only when asked for.
 pub const WORKLOAD_SETS: &[(&str, &[&str])] = &[
     (
         "default",
@@ -76,6 +80,7 @@ pub const WORKLOAD_SETS: &[(&str, &[&str])] = &[
             "lifo-fifo",
             "server",
             "pareto",
+            "epoch",
         ],
     ),
     ("all", WORKLOADS),
@@ -88,9 +93,6 @@ pub fn workload_set(name: &str) -> Option<&'static [&'static str]> {
         .find(|(n, _)| *n == name)
         .map(|(_, w)| *w)
 }
-
-/// The reference allocators that need hz3-bench's `peers` feature.
-pub const PEERS: &[&str] = &["mimalloc", "jemalloc", "snmalloc"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -193,7 +195,7 @@ pub enum Command {
 }
 
 pub const USAGE: &str = "\
-usage: cargo xtask <command> [options]
+usage: cargo xtask [-v|-vv] <command> [options]
 
 commands:
   bench-matrix      run the S121 matrix (every hz3 strategy) against system/mimalloc/jemalloc/snmalloc
@@ -213,9 +215,10 @@ commands:
                             larson, dist-app, local-fixed, local-mixed, xmalloc-classic,
                             medium-churn, thread-churn, size-shift, large-1m, large-churn,
                             realloc-grow, local-chain, batch-handoff, lifo-fifo, server, pareto,
-                            threads-many; sets: default (all but batch-handoff, lifo-fifo,
-                            server, pareto, threads-many), local, os, real (xmalloc-classic,
-                            batch-handoff, lifo-fifo, server, pareto), all (default: default)
+                            threads-many, epoch; sets: default (all but batch-handoff, lifo-fifo,
+                            server, pareto, threads-many, epoch), local, os, real
+                            (xmalloc-classic, batch-handoff, lifo-fifo, server, pareto, epoch),
+                            all (default: default)
       --json PATH           write the results (schema hz3-bench/1)
       --chart PATH.svg      draw ratio-to-mimalloc and peak-RSS bars (a sweep: lines against T)
       --gate BASELINE.json  fail if an hz3 strategy's ratio to system dropped beyond tolerance
@@ -239,11 +242,15 @@ commands:
       --no-build, --bin-dir DIR
   report PATH               print the tables of a saved results file (no runs)
   validate-json PATH        check a results file against schema hz3-bench/1
-  sync-bins                 (re)write the one-line hz3 binaries from benches/src/allocators.rs
+  sync-bins                 (re)write the one-line hz3 binaries and their [[bin]] block from the
+                            strategy list (hz3-alloc's catalogue, as `bench-system --list` prints it)
   soak [--scale F] [--strategies a,c,..|all]
                             long stress / 100k-thread lifecycle / producer-consumer RSS / fork /
                             fuzz runs; prints a summary table, fails on any loss or bound violation
   memcheck                  the hz3-alloc stress test under valgrind memcheck (expects 0 errors)
+
+progress and diagnostics go to stderr (the tables to stdout): -v adds each run's command line and
+result, -vv more; RUST_LOG overrides both (e.g. RUST_LOG=warn, RUST_LOG=info,xtask::progress=off)
 ";
 
 fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String, String> {
@@ -331,13 +338,24 @@ fn fraction(flag: &str, v: &str) -> Result<f64, String> {
     Ok(f)
 }
 
-/// Parses `args` (after the program name). `allocators` is every known allocator name, in table
-/// order; `default_threads` the machine's core count.
+/// Parses `args` (after the program name) and checks the allocator names: [`parse_raw`], then
+/// [`Command::resolve`]. `allocators` is every known allocator name, in table order;
+/// `default_threads` the machine's core count.
+#[cfg(test)]
 pub fn parse(
     args: &[String],
     allocators: &[String],
     default_threads: usize,
 ) -> Result<Command, String> {
+    let mut c = parse_raw(args, default_threads)?;
+    c.resolve(allocators)?;
+    Ok(c)
+}
+
+/// Parses `args` (after the program name), leaving `--allocators` as typed (empty: the default),
+/// to be checked by [`Command::resolve`] once the allocator names are known (they come from the
+/// bench binaries, which the command line says how to find).
+pub fn parse_raw(args: &[String], default_threads: usize) -> Result<Command, String> {
     let mut it = args.iter();
     let Some(cmd) = it.next() else {
         return Ok(Command::Help);
@@ -389,7 +407,7 @@ pub fn parse(
                 threads: vec![default_threads.clamp(1, 1024)],
                 live_threads: 1000,
                 allow_other_cpu: false,
-                allocators: allocators.to_vec(),
+                allocators: Vec::new(),
                 workloads: workload_list("--workloads", "default")?,
                 json: None,
                 chart: None,
@@ -425,7 +443,7 @@ pub fn parse(
                         }
                     }
                     "--allow-other-cpu" => o.allow_other_cpu = true,
-                    "--allocators" => o.allocators = name_list(a, value(a, &mut it)?, allocators)?,
+                    "--allocators" => o.allocators = raw_list(a, value(a, &mut it)?)?,
                     "--workloads" => o.workloads = workload_list(a, value(a, &mut it)?)?,
                     "--json" => o.json = Some(PathBuf::from(value(a, &mut it)?)),
                     "--chart" => o.chart = Some(PathBuf::from(value(a, &mut it)?)),
@@ -443,11 +461,6 @@ pub fn parse(
                 }
             }
             // Keep table order whatever order the user typed.
-            o.allocators = allocators
-                .iter()
-                .filter(|k| o.allocators.contains(k))
-                .cloned()
-                .collect();
             o.workloads = workloads
                 .iter()
                 .filter(|k| o.workloads.contains(k))
@@ -456,11 +469,6 @@ pub fn parse(
             o.mode = mode;
             o.rounds = rounds.unwrap_or(mode.default_rounds());
             o.duration_ms = duration_ms.unwrap_or(mode.default_duration_ms());
-            if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
-                return Err(
-                    "--gate compares ratios to system: include system in --allocators".into(),
-                );
-            }
             Ok(Command::BenchMatrix(o))
         }
         "callgrind-gate" => {
@@ -468,22 +476,17 @@ pub fn parse(
                 update: false,
                 budget: PathBuf::from("benches/callgrind-budget.json"),
                 tolerance: None,
-                allocators: allocators
-                    .iter()
-                    .filter(|a| !PEERS.contains(&a.as_str()) && !crate::strategies::is_preload(a))
-                    .cloned()
-                    .collect(),
+                allocators: Vec::new(),
                 build: true,
                 bin_dir: None,
                 iters: 100_000,
             };
-            let cg_known: Vec<String> = o.allocators.clone();
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--update" => o.update = true,
                     "--budget" => o.budget = PathBuf::from(value(a, &mut it)?),
                     "--tolerance" => o.tolerance = Some(fraction(a, value(a, &mut it)?)?),
-                    "--allocators" => o.allocators = name_list(a, value(a, &mut it)?, &cg_known)?,
+                    "--allocators" => o.allocators = raw_list(a, value(a, &mut it)?)?,
                     "--iters" => {
                         o.iters = number(a, value(a, &mut it)?)?;
                         if o.iters < 1024 {
@@ -501,6 +504,61 @@ pub fn parse(
             "unknown command {other:?} (see `cargo xtask help`)"
         )),
     }
+}
+
+impl Command {
+    /// Checks the `--allocators` names of [`parse_raw`]'s command against `allocators` (every
+    /// known name, in table order) and fills in the default; no-op for the other commands.
+    pub fn resolve(&mut self, allocators: &[String]) -> Result<(), String> {
+        match self {
+            Command::BenchMatrix(o) => {
+                if !o.allocators.is_empty() {
+                    let asked = name_list("--allocators", &o.allocators.join(","), allocators)?;
+                    // Keep table order whatever order the user typed.
+                    o.allocators = allocators
+                        .iter()
+                        .filter(|k| asked.contains(k))
+                        .cloned()
+                        .collect();
+                } else {
+                    o.allocators = allocators.to_vec();
+                }
+                if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
+                    return Err(
+                        "--gate compares ratios to system: include system in --allocators".into(),
+                    );
+                }
+            }
+            Command::CallgrindGate(o) => {
+                let known: Vec<String> = allocators
+                    .iter()
+                    .filter(|a| !PEERS.contains(&a.as_str()) && !crate::strategies::is_preload(a))
+                    .cloned()
+                    .collect();
+                o.allocators = if o.allocators.is_empty() {
+                    known
+                } else {
+                    name_list("--allocators", &o.allocators.join(","), &known)?
+                };
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A comma-separated list of names, unchecked (empty entries dropped).
+fn raw_list(flag: &str, v: &str) -> Result<Vec<String>, String> {
+    let out: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if out.is_empty() {
+        return Err(format!("{flag}: empty list"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -584,7 +642,8 @@ mod tests {
                 "batch-handoff",
                 "lifo-fifo",
                 "server",
-                "pareto"
+                "pareto",
+                "epoch"
             ]
         );
         assert_eq!(
@@ -633,18 +692,29 @@ mod tests {
 
     #[test]
     fn the_workload_list_matches_hz3_bench() {
-        // xtask does not depend on hz3-bench (it must build in seconds), so it reads the list.
-        let src = std::fs::read_to_string(
-            crate::runner::workspace_root().join("benches/src/workloads.rs"),
+        // xtask does not depend on hz3-bench (it must build in seconds): it asks a bench binary.
+        let root = crate::paths::workspace_root();
+        let bench = crate::runner::build_bench_system(&root, false).unwrap();
+        let out = crate::runner::run_capture(
+            &bench,
+            &["list".to_string()],
+            std::time::Duration::from_secs(60),
         )
         .unwrap();
-        let decl = "pub const WORKLOAD_NAMES: &[&str] = &[";
-        let start = src.find(decl).expect("WORKLOAD_NAMES in workloads.rs") + decl.len();
-        let body = &src[start..start + src[start..].find("];").unwrap()];
-        let names: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let names: Vec<&str> = v["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
         assert_eq!(
             names, WORKLOADS,
-            "xtask/src/cli.rs WORKLOADS and benches' WORKLOAD_NAMES differ"
+            "xtask/src/cli.rs WORKLOADS and `bench-system list` differ"
+        );
+        assert!(
+            !workload_set("default").unwrap().contains(&"epoch"),
+            "epoch stays out of the quick matrix"
         );
     }
 

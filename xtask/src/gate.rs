@@ -177,6 +177,45 @@ pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
     Report { rows }
 }
 
+/// Prints the gate's table and verdict; whether it passed.
+pub fn print(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> bool {
+    let r = compare(baseline, current, tol);
+    println!(
+        "== gate: hz3 ratio to {} vs baseline (allowed drop = max({:.0}%, {} × CV of per-round ratios)) ==",
+        REFERENCE,
+        tol.floor * 100.0,
+        tol.noise_k
+    );
+    print!("{}", r.render());
+    let blunt = r.rows.iter().filter(|row| row.tolerance > 0.5).count();
+    if blunt > 0 {
+        println!(
+            "note: {blunt} cell(s) allow a drop above 50% because their per-round ratios vary that much; \
+             rerun with --full (more rounds) on a quieter machine for a sharper gate"
+        );
+    }
+    if r.compared() == 0 {
+        let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
+        let hint = if bt.iter().any(|t| ct.contains(t)) {
+            String::new()
+        } else {
+            format!("; the baseline was measured at --threads {bt:?}, this run at {ct:?}, and ratios compare only at the same count")
+        };
+        println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs{hint})");
+        false
+    } else if r.passed() {
+        println!("gate: passed ({} comparisons)", r.compared());
+        true
+    } else {
+        println!(
+            "gate: FAILED — {} of {} ratios regressed beyond tolerance",
+            r.regressions(),
+            r.compared()
+        );
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

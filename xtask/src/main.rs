@@ -6,9 +6,14 @@ mod callgrind;
 mod chart;
 mod cli;
 mod gate;
+mod log;
+mod machine;
+mod matrix;
+mod paths;
 mod report;
 mod results;
 mod runner;
+mod schema;
 mod stats;
 mod strategies;
 mod table;
@@ -16,29 +21,30 @@ mod table;
 use std::path::Path;
 use std::process::ExitCode;
 
-use cli::{Command, MatrixOpts};
-use results::{Cell, Config, Machine, Matrix};
+use cli::Command;
 
 fn main() -> ExitCode {
-    match real_main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    log::init(log::take_verbosity(&mut args));
+    match real_main(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("xtask: error: {e}");
+            tracing::error!("{e}");
             ExitCode::from(2)
         }
     }
 }
 
-fn real_main() -> Result<bool, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let root = runner::workspace_root();
-    let strategies = strategies::read_strategies(&root)?;
-    let allocators = strategies::allocator_names(&strategies);
+fn real_main(args: &[String]) -> Result<bool, String> {
+    let root = paths::workspace_root();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    match cli::parse(&args, &allocators, threads)? {
+    let mut command = cli::parse_raw(args, threads)?;
+    let strategies = learn_strategies(&root, &command)?;
+    command.resolve(&strategies::allocator_names(&strategies))?;
+    match command {
         Command::Help => {
             print!("{}", cli::USAGE);
             Ok(true)
@@ -46,7 +52,7 @@ fn real_main() -> Result<bool, String> {
         Command::SyncBins => {
             let changes = strategies::sync_bins(&root, &strategies)?;
             if changes.is_empty() {
-                println!("hz3 binaries are in sync with benches/src/allocators.rs");
+                println!("hz3 binaries are in sync with the strategy list");
             }
             for c in changes {
                 println!("{c}");
@@ -81,295 +87,39 @@ fn real_main() -> Result<bool, String> {
             for w in gate::check_machines(&b, &c, allow_other_cpu)? {
                 println!("{w}");
             }
-            Ok(print_gate(&b, &c, tolerance))
+            Ok(gate::print(&b, &c, tolerance))
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
         Command::Soak(args) => soak(&root, &args).map(|()| true),
         Command::Memcheck => memcheck(&root).map(|()| true),
-        Command::BenchMatrix(o) => bench_matrix(&o, &root, &strategies),
+        Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
     }
 }
 
-fn print_gate(baseline: &Matrix, current: &Matrix, tol: cli::Tolerance) -> bool {
-    let r = gate::compare(baseline, current, tol);
-    println!(
-        "== gate: hz3 ratio to {} vs baseline (allowed drop = max({:.0}%, {} × CV of per-round ratios)) ==",
-        gate::REFERENCE,
-        tol.floor * 100.0,
-        tol.noise_k
-    );
-    print!("{}", r.render());
-    let blunt = r.rows.iter().filter(|row| row.tolerance > 0.5).count();
-    if blunt > 0 {
-        println!(
-            "note: {blunt} cell(s) allow a drop above 50% because their per-round ratios vary that much; \
-             rerun with --full (more rounds) on a quieter machine for a sharper gate"
-        );
-    }
-    if r.compared() == 0 {
-        let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
-        let hint = if bt.iter().any(|t| ct.contains(t)) {
-            String::new()
-        } else {
-            format!("; the baseline was measured at --threads {bt:?}, this run at {ct:?}, and ratios compare only at the same count")
-        };
-        println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs{hint})");
-        false
-    } else if r.passed() {
-        println!("gate: passed ({} comparisons)", r.compared());
-        true
+/// The hz3 strategy list, for the commands that need it (else empty): from `bench-system --list`,
+/// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
+fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
+    let (build, bin_dir, peers) = match command {
+        Command::SyncBins => (true, None, false),
+        Command::BenchMatrix(o) => (
+            o.build,
+            o.bin_dir.clone(),
+            o.allocators.is_empty()
+                || o.allocators
+                    .iter()
+                    .any(|a| strategies::PEERS.contains(&a.as_str())),
+        ),
+        Command::CallgrindGate(o) => (o.build, o.bin_dir.clone(), false),
+        _ => return Ok(Vec::new()),
+    };
+    let bench = if build {
+        runner::build_bench_system(root, peers)?
     } else {
-        println!(
-            "gate: FAILED — {} of {} ratios regressed beyond tolerance",
-            r.regressions(),
-            r.compared()
-        );
-        false
-    }
-}
-
-fn git_commit(root: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn bench_matrix(
-    o: &MatrixOpts,
-    root: &Path,
-    strategies: &[strategies::Strategy],
-) -> Result<bool, String> {
-    let machine = Machine::detect();
-    // Bad baselines, and baselines from another CPU model, fail before anything runs.
-    let baseline = match &o.gate {
-        Some(p) => Some(results::load(p)?),
-        None => None,
+        bin_dir
+            .unwrap_or_else(paths::default_bin_dir)
+            .join("bench-system")
     };
-    let mut notes: Vec<String> = Vec::new();
-    if let Some(b) = &baseline {
-        let here = Matrix {
-            machine: machine.clone(),
-            config: b.config.clone(),
-            cells: vec![],
-            failures: vec![],
-        };
-        for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
-            eprintln!("xtask: {w}");
-            notes.push(format!("gate: {w}"));
-        }
-    }
-    // The peers' preload rows run only where their library is installed.
-    let mut allocators = o.allocators.clone();
-    let mut preloads: Vec<(String, std::path::PathBuf)> = Vec::new();
-    allocators.retain(|a| match strategies::preload_peer(a) {
-        None => true,
-        Some(peer) => match runner::find_preload_peer(peer) {
-            Ok(lib) => {
-                preloads.push((a.clone(), lib));
-                true
-            }
-            Err(note) => {
-                eprintln!("xtask: {note}");
-                notes.push(note);
-                false
-            }
-        },
-    });
-    if allocators.is_empty() {
-        return Err("no allocator left to measure".into());
-    }
-    for c in strategies::sync_bins(root, strategies)? {
-        eprintln!("xtask: {c}");
-    }
-    if o.build {
-        runner::build(&allocators, o.stats_pass)?;
-    }
-    let bin_dir = o.bin_dir.clone().unwrap_or_else(runner::default_bin_dir);
-    runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
-    if allocators.iter().any(|a| a == strategies::PRELOAD) {
-        preloads.push((
-            strategies::PRELOAD.to_string(),
-            runner::preload_lib(&bin_dir),
-        ));
-    }
-    let spec = runner::PointSpec {
-        bin_dir: &bin_dir,
-        duration_ms: o.duration_ms,
-        live_threads: o.live_threads,
-        preloads: &preloads,
-    };
-
-    let hz3: Vec<&String> = allocators
-        .iter()
-        .filter(|a| strategies::is_hz3(a))
-        .collect();
-    let sweep = o.threads.len() > 1;
-    let timed_runs = o.threads.len() * o.rounds * o.workloads.len() * allocators.len();
-    let stats_runs = if o.stats_pass {
-        o.threads.len() * o.workloads.len() * hz3.len()
-    } else {
-        0
-    };
-    let threads_text = if sweep {
-        format!("threads {:?}", o.threads)
-    } else {
-        format!("{} threads", o.threads[0])
-    };
-    eprintln!("xtask: machine: {}", machine.describe());
-    eprintln!(
-        "xtask: bench-matrix {}: {}{} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {threads_text}; at least {}",
-        o.mode.name(),
-        if sweep { format!("{} thread counts × ", o.threads.len()) } else { String::new() },
-        o.rounds,
-        o.workloads.len(),
-        allocators.len(),
-        o.duration_ms,
-        if stats_runs > 0 { format!(" + {stats_runs} stats runs") } else { String::new() },
-        table::duration(((timed_runs + stats_runs) as u64 * o.duration_ms) as f64 / 1000.0)
-    );
-
-    let mut cells: Vec<Cell> = Vec::new();
-    for &t in &o.threads {
-        for w in &o.workloads {
-            for a in &allocators {
-                cells.push(Cell::at(w, a, t as u64, o.rounds));
-            }
-        }
-    }
-    let mut failures = Vec::new();
-    let mut progress = runner::Progress::new(timed_runs + stats_runs);
-    // The thread counts outermost (the whole matrix at each count); within a count, rounds, and
-    // within a round each workload runs every allocator in turn (A B C … A B C …), each as a
-    // fresh process.
-    for &t in &o.threads {
-        let tag = if sweep {
-            format!("T={t} ")
-        } else {
-            String::new()
-        };
-        for round in 0..o.rounds {
-            for w in &o.workloads {
-                let group = format!("{tag}round {}/{} {w}", round + 1, o.rounds);
-                for a in &allocators {
-                    progress.show(&group, a);
-                    match runner::run_point(&spec, a, false, w, t) {
-                        Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.record(round, &line);
-                        }
-                        Err(e) => {
-                            let msg = format!("{tag}round {} {w} {a}: {e}", round + 1);
-                            progress.note(&format!("xtask: run FAILED: {msg}"));
-                            failures.push(msg);
-                        }
-                    }
-                    progress.advance();
-                }
-            }
-        }
-        if o.stats_pass {
-            for w in &o.workloads {
-                for a in &hz3 {
-                    progress.show(&format!("{tag}stats pass {w}"), a);
-                    match runner::run_point(&spec, a, true, w, t) {
-                        Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == *a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
-                        }
-                        Err(e) => {
-                            let msg = format!("{tag}stats pass {w} {a}: {e}");
-                            progress.note(&format!("xtask: run FAILED: {msg}"));
-                            failures.push(msg);
-                        }
-                    }
-                    progress.advance();
-                }
-            }
-        }
-    }
-    progress.finish();
-
-    let mut extra = serde_json::Map::new();
-    if let Some(c) = git_commit(root) {
-        extra.insert("git_commit".into(), c.into());
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    extra.insert("finished_unix".into(), now.into());
-    extra.insert(
-        "wall_s".into(),
-        serde_json::json!((progress.elapsed_secs() * 10.0).round() / 10.0),
-    );
-    if o.workloads.iter().any(|w| w == "threads-many") {
-        extra.insert("live_threads".into(), o.live_threads.into());
-    }
-    if !preloads.is_empty() {
-        let libs: serde_json::Map<String, serde_json::Value> = preloads
-            .iter()
-            .map(|(a, p)| (a.clone(), p.display().to_string().into()))
-            .collect();
-        extra.insert("preload_libraries".into(), libs.into());
-    }
-    if !notes.is_empty() {
-        extra.insert("notes".into(), notes.clone().into());
-    }
-    let matrix = Matrix {
-        machine,
-        config: Config {
-            runs: o.rounds as u64,
-            duration_ms: o.duration_ms,
-            threads: o.threads[0] as u64,
-            threads_sweep: o.threads.iter().map(|&t| t as u64).collect(),
-            mode: o.mode.name().into(),
-            allocators,
-            workloads: o.workloads.clone(),
-            extra,
-        },
-        cells,
-        failures,
-    };
-    println!("machine: {}", matrix.machine.describe());
-    println!();
-    print!("{}", report::render_all(&matrix));
-
-    if let Some(p) = &o.json {
-        let text = serde_json::to_string_pretty(&matrix.to_json()).unwrap() + "\n";
-        std::fs::write(p, text).map_err(|e| format!("writing {}: {e}", p.display()))?;
-        eprintln!("xtask: wrote {}", p.display());
-    }
-    if let Some(p) = &o.chart {
-        std::fs::write(p, chart::render(&matrix))
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        eprintln!("xtask: wrote {}", p.display());
-    }
-    let mut ok = matrix.failures.is_empty();
-    if let Some(b) = baseline {
-        println!();
-        ok &= print_gate(&b, &matrix, o.tolerance);
-    }
-    Ok(ok)
+    runner::learn_strategies(&bench)
 }
 
 /// Runs a command in the workspace root; `Err` with `what` when it fails.
@@ -379,7 +129,7 @@ fn run_in(
     what: &str,
 ) -> Result<(), String> {
     cmd.current_dir(root);
-    eprintln!("xtask: {cmd:?}");
+    tracing::info!("{cmd:?}");
     let status = cmd
         .status()
         .map_err(|e| format!("{what}: cannot start: {e}"))?;

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::cli::PEERS;
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
+use crate::strategies::PEERS;
 use crate::strategies::{is_hz3, is_preload, PRELOAD, PRELOAD_PEERS};
 use crate::table::{mib, pct_change, si, Table};
 

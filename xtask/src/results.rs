@@ -26,14 +26,16 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
+pub use crate::machine::{CpuMatch, Machine};
 use crate::stats::{median, ratio_summary, Summary};
 
-pub const SCHEMA: &str = "hz3-bench/1";
+pub use crate::schema::{validate, SCHEMA};
 
 /// One line printed by a bench binary.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RunLine {
     pub allocator: String,
     pub workload: String,
@@ -44,16 +46,21 @@ pub struct RunLine {
     pub value: f64,
     pub peak_rss_kib: u64,
     pub valid: bool,
+    /// Required, may be null.
+    #[serde(deserialize_with = "null_as_default")]
     pub extra: Map<String, Value>,
+    #[serde(default)]
     pub stats: Option<Value>,
     /// Operations the run counted (absent from lines of older bench binaries).
+    #[serde(default)]
     pub ops: Option<u64>,
     /// `getrusage(RUSAGE_SELF)` of the run's process at its end (absent from older lines).
+    #[serde(flatten)]
     pub usage: Usage,
 }
 
 /// Page faults and CPU time of one run's process; `None` where unknown.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
 pub struct Usage {
     pub minor_faults: Option<u64>,
     pub major_faults: Option<u64>,
@@ -61,38 +68,10 @@ pub struct Usage {
     pub sys_s: Option<f64>,
 }
 
-fn get<'a>(o: &'a Map<String, Value>, k: &str) -> Result<&'a Value, String> {
-    o.get(k).ok_or_else(|| format!("missing key {k:?}"))
-}
-fn get_str(o: &Map<String, Value>, k: &str) -> Result<String, String> {
-    get(o, k)?
-        .as_str()
-        .map(String::from)
-        .ok_or_else(|| format!("{k:?} is not a string"))
-}
-fn get_u64(o: &Map<String, Value>, k: &str) -> Result<u64, String> {
-    get(o, k)?
-        .as_u64()
-        .ok_or_else(|| format!("{k:?} is not a non-negative integer"))
-}
-fn get_f64(o: &Map<String, Value>, k: &str) -> Result<f64, String> {
-    get(o, k)?
-        .as_f64()
-        .ok_or_else(|| format!("{k:?} is not a number"))
-}
-fn get_bool(o: &Map<String, Value>, k: &str) -> Result<bool, String> {
-    get(o, k)?
-        .as_bool()
-        .ok_or_else(|| format!("{k:?} is not a boolean"))
-}
-fn opt_f64(v: &Value) -> Result<Option<f64>, String> {
-    match v {
-        Value::Null => Ok(None),
-        v => v
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| format!("not a number or null: {v}")),
-    }
+fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses the last JSON line of a bench binary's stdout.
@@ -102,59 +81,55 @@ pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
         .rev()
         .find(|l| l.trim_start().starts_with('{'))
         .ok_or("no JSON line in output")?;
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))?;
-    let o = v.as_object().ok_or("JSON line is not an object")?;
-    Ok(RunLine {
-        allocator: get_str(o, "allocator")?,
-        workload: get_str(o, "workload")?,
-        threads: get_u64(o, "threads")?,
-        metric: get_str(o, "metric")?,
-        unit: get_str(o, "unit")?,
-        higher_is_better: get_bool(o, "higher_is_better")?,
-        value: get_f64(o, "value")?,
-        peak_rss_kib: get_u64(o, "peak_rss_kib")?,
-        valid: get_bool(o, "valid")?,
-        extra: get(o, "extra")?.as_object().cloned().unwrap_or_default(),
-        stats: o.get("stats").filter(|s| s.is_object()).cloned(),
-        ops: o.get("ops").and_then(Value::as_u64),
-        usage: Usage {
-            minor_faults: o.get("minor_faults").and_then(Value::as_u64),
-            major_faults: o.get("major_faults").and_then(Value::as_u64),
-            user_s: o.get("user_s").and_then(Value::as_f64),
-            sys_s: o.get("sys_s").and_then(Value::as_f64),
-        },
-    })
+    serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))
 }
 
-/// All runs of one (workload, allocator).
-#[derive(Clone, Debug, PartialEq)]
+/// All runs of one (workload, allocator). Its serde form is what a results file stores of it
+/// (the per-round arrays, under their file names); [`ResultOut`] adds the summaries, and
+/// [`ResultIn`] fills in what older files lack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub workload: String,
     pub allocator: String,
     /// The thread count the run reported (1 for single-thread workloads).
     pub threads: u64,
     /// The `--threads` value this cell was measured at (a point of a thread sweep).
+    #[serde(default)]
     pub sweep_threads: u64,
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,
     /// Value per round (None: the run failed).
     pub runs: Vec<Option<f64>>,
+    #[serde(rename = "peak_rss_kib_runs", default)]
     pub rss_kib: Vec<Option<u64>>,
     /// Per round: did the run meet its validity rule (mt-remote fallback rate)?
+    #[serde(rename = "valid_runs", default)]
     pub valid: Vec<bool>,
     /// Per round mt-remote fallback rate (empty for other workloads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback_rates: Vec<Option<f64>>,
-    /// Stats snapshot from the stats pass (hz3 only).
+    /// Stats snapshot from the stats pass (hz3 only; written by [`ResultOut`]).
+    #[serde(skip_serializing)]
     pub stats: Option<Value>,
     /// Per round: operations counted, and the process's page faults and CPU time.
+    #[serde(rename = "ops_runs", default)]
     pub ops: Vec<Option<u64>>,
+    #[serde(rename = "minor_faults_runs", default)]
     pub minor_faults: Vec<Option<u64>>,
+    #[serde(rename = "major_faults_runs", default)]
     pub major_faults: Vec<Option<u64>>,
+    #[serde(rename = "user_s_runs", default)]
     pub user_s: Vec<Option<f64>>,
+    #[serde(rename = "sys_s_runs", default)]
     pub sys_s: Vec<Option<f64>>,
     /// The workload's extra figures (the run line's `extra`), per round: e.g. threads-many's
     /// `rss_per_thread_kib`, batch-handoff's `handoffs_skipped`.
+    #[serde(
+        rename = "extra_runs",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub extra: BTreeMap<String, Vec<Option<f64>>>,
 }
 
@@ -283,311 +258,111 @@ impl Cell {
     }
 }
 
-/// The machine a matrix ran on. `cpus`, `cpu_model` (the model name) and `kernel` were always
-/// recorded; the rest (issue 16: enough to tell two machines of the "same" type apart) was added
-/// later and is `None` when unknown, including for every file written before.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Machine {
-    /// CPUs this process may run on (`available_parallelism`: affinity and cgroup aware).
-    pub cpus: u64,
-    /// `model name` of /proc/cpuinfo.
-    pub cpu_model: String,
-    pub kernel: String,
-    /// `vendor_id` (GenuineIntel, AuthenticAMD, ...).
-    pub cpu_vendor: Option<String>,
-    /// `cpu family`, `model`, `stepping`.
-    pub cpu_family: Option<u64>,
-    pub cpu_model_number: Option<u64>,
-    pub cpu_stepping: Option<u64>,
-    /// `cpu MHz` of the first processor when the matrix finished (it moves with frequency
-    /// scaling; informative only).
-    pub cpu_mhz: Option<f64>,
-    /// Physical cores (distinct `physical id`/`core id` pairs) and logical processors.
-    pub cpu_cores: Option<u64>,
-    pub logical_cpus: Option<u64>,
-    /// Transparent huge pages: the selected mode of /sys/kernel/mm/transparent_hugepage/enabled.
-    pub thp: Option<String>,
-    /// `rustc -V` of the toolchain that built the bench binaries.
-    pub rustc: Option<String>,
-}
-
-/// The fields of /proc/cpuinfo that name a CPU.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CpuInfo {
-    pub vendor: Option<String>,
-    pub family: Option<u64>,
-    pub model: Option<u64>,
-    pub stepping: Option<u64>,
-    pub model_name: Option<String>,
-    pub mhz: Option<f64>,
-    pub cores: Option<u64>,
-    pub logical: Option<u64>,
-}
-
-/// Parses /proc/cpuinfo: the first processor's identity, the number of processors and of
-/// physical cores (distinct `physical id`/`core id` pairs; else `cpu cores` × sockets).
-pub fn parse_cpuinfo(text: &str) -> CpuInfo {
-    let mut info = CpuInfo::default();
-    let mut logical = 0u64;
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let (mut phys, mut cores_field): (Option<String>, Option<u64>) = (None, None);
-    let mut sockets: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        match k {
-            "processor" => {
-                logical += 1;
-                phys = None;
-            }
-            "vendor_id" if info.vendor.is_none() => info.vendor = Some(v.to_string()),
-            "cpu family" if info.family.is_none() => info.family = v.parse().ok(),
-            "model" if info.model.is_none() => info.model = v.parse().ok(),
-            "stepping" if info.stepping.is_none() => info.stepping = v.parse().ok(),
-            "model name" if info.model_name.is_none() => info.model_name = Some(v.to_string()),
-            "cpu MHz" if info.mhz.is_none() => info.mhz = v.parse().ok(),
-            "cpu cores" => cores_field = v.parse().ok(),
-            "physical id" => {
-                if !sockets.iter().any(|s| s == v) {
-                    sockets.push(v.to_string());
-                }
-                phys = Some(v.to_string());
-            }
-            "core id" => {
-                let pair = (phys.clone().unwrap_or_default(), v.to_string());
-                if !pairs.contains(&pair) {
-                    pairs.push(pair);
-                }
-            }
-            _ => {}
-        }
-    }
-    info.logical = (logical > 0).then_some(logical);
-    info.cores = if !pairs.is_empty() {
-        Some(pairs.len() as u64)
-    } else {
-        cores_field.map(|c| c * (sockets.len().max(1) as u64))
-    };
-    info
-}
-
-/// The selected mode of a /sys/kernel/mm/transparent_hugepage/* file: `always [madvise] never`
-/// → `madvise`.
-pub fn parse_thp(text: &str) -> Option<String> {
-    let start = text.find('[')? + 1;
-    let end = text[start..].find(']')? + start;
-    Some(text[start..end].to_string())
-}
-
-/// What the gate may do with two files' machines.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CpuMatch {
-    /// Same vendor, family, model and model name.
-    Same,
-    /// Same CPU model, with a remark (a different stepping).
-    SameWithNote(String),
-    /// Different CPU models: the gate refuses unless told otherwise.
-    Different(String),
-    /// One file does not name its CPU beyond the model name (written before issue 16): the gate
-    /// compares and warns.
-    Unknown(String),
-}
-
-impl Machine {
-    pub fn detect() -> Machine {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get() as u64)
-            .unwrap_or(1);
-        let info = std::fs::read_to_string("/proc/cpuinfo")
-            .map(|s| parse_cpuinfo(&s))
-            .unwrap_or_default();
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-            .ok()
-            .and_then(|s| parse_thp(&s));
-        let rustc =
-            std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-                .arg("-V")
-                .current_dir(crate::runner::workspace_root())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .filter(|s| !s.is_empty());
-        Machine {
-            cpus,
-            cpu_model: info.model_name.clone().unwrap_or_else(|| "unknown".into()),
-            kernel,
-            cpu_vendor: info.vendor,
-            cpu_family: info.family,
-            cpu_model_number: info.model,
-            cpu_stepping: info.stepping,
-            cpu_mhz: info.mhz,
-            cpu_cores: info.cores,
-            logical_cpus: info.logical,
-            thp,
-            rustc,
-        }
-    }
-
-    /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
-    pub fn cpu_id(&self) -> Option<String> {
-        let (v, f, m) = (
-            self.cpu_vendor.as_ref()?,
-            self.cpu_family?,
-            self.cpu_model_number?,
-        );
-        let stepping = self
-            .cpu_stepping
-            .map_or(String::new(), |s| format!(" stepping {s}"));
-        Some(format!("{v} family {f} model {m}{stepping}"))
-    }
-
-    /// One line naming the machine, for the headers of the tables and the chart.
-    pub fn describe(&self) -> String {
-        let mut parts = vec![self.cpu_model.clone()];
-        if let Some(id) = self.cpu_id() {
-            parts.push(id);
-        }
-        if let Some(mhz) = self.cpu_mhz {
-            parts.push(format!("{mhz:.0} MHz"));
-        }
-        parts.push(match self.cpu_cores {
-            Some(c) => format!(
-                "{} CPUs ({c} cores{})",
-                self.cpus,
-                self.logical_cpus
-                    .map_or(String::new(), |l| format!(", {l} logical"))
-            ),
-            None => format!("{} CPUs", self.cpus),
-        });
-        if let Some(t) = &self.thp {
-            parts.push(format!("THP {t}"));
-        }
-        parts.push(format!("kernel {}", self.kernel));
-        if let Some(r) = &self.rustc {
-            parts.push(r.clone());
-        }
-        parts.join(" · ")
-    }
-
-    /// Whether results measured on `self` (a baseline) and on `other` compare (issue 16: the same
-    /// code runs at very different speeds on CPUs of one family, and ratios move with them).
-    pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
-        let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
-            let which = if self.cpu_id_key().is_none() {
-                "the baseline"
-            } else {
-                "the current file"
-            };
-            let names = if self.cpu_model == other.cpu_model {
-                format!("both name \"{}\"", self.cpu_model)
-            } else {
-                format!(
-                    "baseline \"{}\", current \"{}\"",
-                    self.cpu_model, other.cpu_model
-                )
-            };
-            return CpuMatch::Unknown(format!(
-                "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
-                 compared anyway, but the ratios may come from different CPUs"
-            ));
-        };
-        if a != b || self.cpu_model != other.cpu_model {
-            return CpuMatch::Different(format!(
-                "the baseline was measured on {} ({}) and the current results on {} ({})",
-                self.cpu_model,
-                self.cpu_id().unwrap_or_default(),
-                other.cpu_model,
-                other.cpu_id().unwrap_or_default()
-            ));
-        }
-        if self.cpu_stepping != other.cpu_stepping {
-            return CpuMatch::SameWithNote(format!(
-                "same CPU model, different stepping ({} vs {})",
-                self.cpu_stepping.map_or("?".into(), |s| s.to_string()),
-                other.cpu_stepping.map_or("?".into(), |s| s.to_string())
-            ));
-        }
-        CpuMatch::Same
-    }
-
-    fn cpu_id_key(&self) -> Option<(String, u64, u64)> {
-        Some((
-            self.cpu_vendor.clone()?,
-            self.cpu_family?,
-            self.cpu_model_number?,
-        ))
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "cpus": self.cpus,
-            "cpu_model": self.cpu_model,
-            "kernel": self.kernel,
-            "cpu_vendor": self.cpu_vendor,
-            "cpu_family": self.cpu_family,
-            "cpu_model_number": self.cpu_model_number,
-            "cpu_stepping": self.cpu_stepping,
-            "cpu_mhz": self.cpu_mhz,
-            "cpu_cores": self.cpu_cores,
-            "logical_cpus": self.logical_cpus,
-            "thp": self.thp,
-            "rustc": self.rustc,
-        })
-    }
-
-    fn from_json(m: &Map<String, Value>) -> Result<Machine, String> {
-        let s = |k: &str| m.get(k).and_then(Value::as_str).map(String::from);
-        let u = |k: &str| m.get(k).and_then(Value::as_u64);
-        Ok(Machine {
-            cpus: get_u64(m, "cpus")?,
-            cpu_model: get_str(m, "cpu_model")?,
-            kernel: get_str(m, "kernel")?,
-            cpu_vendor: s("cpu_vendor"),
-            cpu_family: u("cpu_family"),
-            cpu_model_number: u("cpu_model_number"),
-            cpu_stepping: u("cpu_stepping"),
-            cpu_mhz: m.get("cpu_mhz").and_then(Value::as_f64),
-            cpu_cores: u("cpu_cores"),
-            logical_cpus: u("logical_cpus"),
-            thp: s("thp"),
-            rustc: s("rustc"),
-        })
-    }
-}
-
-/// The optional machine keys and whether each is a string (else a non-negative number).
-const MACHINE_OPTIONAL: &[(&str, bool)] = &[
-    ("cpu_vendor", true),
-    ("cpu_family", false),
-    ("cpu_model_number", false),
-    ("cpu_stepping", false),
-    ("cpu_mhz", false),
-    ("cpu_cores", false),
-    ("logical_cpus", false),
-    ("thp", true),
-    ("rustc", true),
-];
-
-#[derive(Clone, Debug, PartialEq)]
+/// The run's settings; in a file, `extra`'s keys sit beside the others, and `quick` is added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub runs: u64,
     pub duration_ms: u64,
     /// The (first) `--threads` value.
     pub threads: u64,
-    /// Every `--threads` value of a sweep, ascending (`[threads]` without a sweep).
+    /// Every `--threads` value of a sweep, ascending (`[threads]` without a sweep; absent from
+    /// files written before the sweep, read as `[threads]`).
+    #[serde(default)]
     pub threads_sweep: Vec<u64>,
     /// "quick" or "full".
     pub mode: String,
+    #[serde(default)]
     pub allocators: Vec<String>,
+    #[serde(default)]
     pub workloads: Vec<String>,
     /// Free-form provenance (git commit, timestamps, toolchain), kept as given.
+    #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `config` as written: [`Config`] and `quick`.
+#[derive(Serialize)]
+struct ConfigOut<'a> {
+    #[serde(flatten)]
+    config: &'a Config,
+    quick: bool,
+}
+
+/// A results file as written ([`Matrix::to_json`]); the keys come out sorted, since they pass
+/// through a `serde_json::Value`, whose maps are ordered by key.
+#[derive(Serialize)]
+struct DocOut<'a> {
+    schema: &'a str,
+    machine: &'a Machine,
+    config: ConfigOut<'a>,
+    results: Vec<ResultOut<'a>>,
+    failures: &'a [String],
+}
+
+/// One element of `results`: a [`Cell`] with its summaries and ratios.
+#[derive(Serialize)]
+struct ResultOut<'a> {
+    #[serde(flatten)]
+    cell: &'a Cell,
+    median: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    cv: Option<f64>,
+    peak_rss_kib: Option<f64>,
+    /// hz3 results always have one (`{}` when the stats pass did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<Value>,
+    ratios: BTreeMap<&'static str, Option<Summary>>,
+    invalid_runs: usize,
+    minor_faults_per_kop: Option<f64>,
+    sys_s: Option<f64>,
+}
+
+/// A results file as read (after [`validate`]): what [`Matrix`] keeps; the summaries and ratios
+/// are computed again from the runs.
+#[derive(Deserialize)]
+struct DocIn {
+    machine: Machine,
+    config: Config,
+    results: Vec<ResultIn>,
+    #[serde(default)]
+    failures: Vec<String>,
+}
+
+/// One element of `results` as read. Older files lack `sweep_threads` (read as measured at
+/// `config.threads`), `peak_rss_kib_runs` (read as `peak_rss_kib` in every round),
+/// `valid_runs` (valid) and the per-round usage arrays (unknown in every round).
+#[derive(Deserialize)]
+struct ResultIn {
+    #[serde(flatten)]
+    cell: Cell,
+    peak_rss_kib: Option<f64>,
+}
+
+impl ResultIn {
+    fn into_cell(self, config_threads: u64) -> Cell {
+        let mut c = self.cell;
+        let n = c.runs.len();
+        if c.sweep_threads == 0 {
+            c.sweep_threads = config_threads;
+        }
+        if c.rss_kib.is_empty() {
+            c.rss_kib = vec![self.peak_rss_kib.map(|x| x as u64); n];
+        }
+        if c.valid.is_empty() {
+            c.valid = vec![true; n];
+        }
+        for v in [&mut c.ops, &mut c.minor_faults, &mut c.major_faults] {
+            v.resize(n.max(v.len()), None);
+        }
+        for v in [&mut c.user_s, &mut c.sys_s] {
+            v.resize(n.max(v.len()), None);
+        }
+        c.stats = c
+            .stats
+            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
+        c
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -691,460 +466,71 @@ impl Matrix {
         v
     }
 
+    /// The JSON form (schema hz3-bench/1).
     pub fn to_json(&self) -> Value {
-        let summary_json = |s: Option<Summary>| match s {
-            Some(s) => {
-                json!({"median": s.median, "min": s.min, "max": s.max, "cv": s.cv, "rounds": s.n})
-            }
-            None => Value::Null,
-        };
-        let results: Vec<Value> = self
-            .cells
-            .iter()
-            .map(|c| {
-                let s = c.summary();
-                let mut o = Map::new();
-                o.insert("workload".into(), json!(c.workload));
-                o.insert("allocator".into(), json!(c.allocator));
-                o.insert("threads".into(), json!(c.threads));
-                o.insert("sweep_threads".into(), json!(c.sweep_threads));
-                o.insert("metric".into(), json!(c.metric));
-                o.insert("unit".into(), json!(c.unit));
-                o.insert("higher_is_better".into(), json!(c.higher_is_better));
-                o.insert("median".into(), json!(s.map(|s| s.median)));
-                o.insert("min".into(), json!(s.map(|s| s.min)));
-                o.insert("max".into(), json!(s.map(|s| s.max)));
-                o.insert("runs".into(), json!(c.runs));
-                o.insert("peak_rss_kib".into(), json!(c.peak_rss_median()));
-                if crate::strategies::is_hz3(&c.allocator) || c.stats.is_some() {
-                    o.insert("stats".into(), c.stats.clone().unwrap_or_else(|| json!({})));
-                }
-                let mut ratios = Map::new();
-                for r in RATIO_REFERENCES {
-                    if *r != c.allocator && self.cell_at(&c.workload, r, c.sweep_threads).is_some()
-                    {
-                        ratios.insert(
-                            r.to_string(),
-                            summary_json(self.ratio_at(
-                                &c.workload,
-                                &c.allocator,
-                                r,
-                                c.sweep_threads,
-                            )),
-                        );
-                    }
-                }
-                o.insert("ratios".into(), Value::Object(ratios));
-                o.insert("cv".into(), json!(s.map(|s| s.cv)));
-                o.insert("peak_rss_kib_runs".into(), json!(c.rss_kib));
-                o.insert("valid_runs".into(), json!(c.valid));
-                o.insert("invalid_runs".into(), json!(c.invalid_runs()));
-                if !c.fallback_rates.is_empty() {
-                    o.insert("fallback_rates".into(), json!(c.fallback_rates));
-                }
-                o.insert("ops_runs".into(), json!(c.ops));
-                o.insert("minor_faults_runs".into(), json!(c.minor_faults));
-                o.insert("major_faults_runs".into(), json!(c.major_faults));
-                o.insert("user_s_runs".into(), json!(c.user_s));
-                o.insert("sys_s_runs".into(), json!(c.sys_s));
-                o.insert(
-                    "minor_faults_per_kop".into(),
-                    json!(c.minor_faults_per_kop()),
-                );
-                o.insert("sys_s".into(), json!(c.sys_s_median()));
-                if !c.extra.is_empty() {
-                    o.insert("extra_runs".into(), json!(c.extra));
-                }
-                Value::Object(o)
-            })
-            .collect();
-        let mut config = self.config.extra.clone();
-        config.insert("runs".into(), json!(self.config.runs));
-        config.insert("duration_ms".into(), json!(self.config.duration_ms));
-        config.insert("threads".into(), json!(self.config.threads));
-        config.insert("threads_sweep".into(), json!(self.config.threads_sweep));
-        config.insert("mode".into(), json!(self.config.mode));
-        config.insert("quick".into(), json!(self.config.mode == "quick"));
-        config.insert("allocators".into(), json!(self.config.allocators));
-        config.insert("workloads".into(), json!(self.config.workloads));
-        json!({
-            "schema": SCHEMA,
-            "machine": self.machine.to_json(),
-            "config": config,
-            "results": results,
-            "failures": self.failures,
+        let results = self.cells.iter().map(|c| self.result_out(c)).collect();
+        serde_json::to_value(DocOut {
+            schema: SCHEMA,
+            machine: &self.machine,
+            config: ConfigOut {
+                config: &self.config,
+                quick: self.config.mode == "quick",
+            },
+            results,
+            failures: &self.failures,
         })
+        .expect("a matrix serializes")
+    }
+
+    /// The text of a results file: [`Matrix::to_json`], pretty-printed, with a final newline.
+    pub fn to_file_text(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json()).expect("a Value prints") + "\n"
+    }
+
+    fn result_out<'a>(&self, c: &'a Cell) -> ResultOut<'a> {
+        let s = c.summary();
+        let t = c.sweep_threads;
+        let ratios = RATIO_REFERENCES
+            .iter()
+            .filter(|r| **r != c.allocator && self.cell_at(&c.workload, r, t).is_some())
+            .map(|r| (*r, self.ratio_at(&c.workload, &c.allocator, r, t)))
+            .collect();
+        let hz3 = crate::strategies::is_hz3(&c.allocator);
+        ResultOut {
+            cell: c,
+            median: s.map(|s| s.median),
+            min: s.map(|s| s.min),
+            max: s.map(|s| s.max),
+            cv: s.map(|s| s.cv),
+            peak_rss_kib: c.peak_rss_median(),
+            stats: (hz3 || c.stats.is_some())
+                .then(|| c.stats.clone().unwrap_or_else(|| Value::Object(Map::new()))),
+            ratios,
+            invalid_runs: c.invalid_runs(),
+            minor_faults_per_kop: c.minor_faults_per_kop(),
+            sys_s: c.sys_s_median(),
+        }
     }
 
     /// Validates `v` against hz3-bench/1 and reads it back.
     pub fn from_json(v: &Value) -> Result<Matrix, String> {
         validate(v).map_err(|errs| errs.join("; "))?;
-        let o = v.as_object().unwrap();
-        let m = o["machine"].as_object().unwrap();
-        let machine = Machine::from_json(m)?;
-        let c = o["config"].as_object().unwrap();
-        let names = |k: &str| -> Vec<String> {
-            c.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut extra = c.clone();
-        for k in [
-            "runs",
-            "duration_ms",
-            "threads",
-            "threads_sweep",
-            "mode",
-            "quick",
-            "allocators",
-            "workloads",
-        ] {
-            extra.remove(k);
+        let mut doc = DocIn::deserialize(v).map_err(|e| e.to_string())?;
+        let threads = doc.config.threads;
+        doc.config.extra.remove("quick");
+        if doc.config.threads_sweep.is_empty() {
+            doc.config.threads_sweep = vec![threads];
         }
-        let threads = get_u64(c, "threads")?;
-        let threads_sweep = c
-            .get("threads_sweep")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_else(|| vec![threads]);
-        let config = Config {
-            runs: get_u64(c, "runs")?,
-            duration_ms: get_u64(c, "duration_ms")?,
-            threads,
-            threads_sweep,
-            mode: get_str(c, "mode")?,
-            allocators: names("allocators"),
-            workloads: names("workloads"),
-            extra,
-        };
-        let mut cells = Vec::new();
-        for r in o["results"].as_array().unwrap() {
-            let r = r.as_object().unwrap();
-            let runs: Vec<Option<f64>> = r["runs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(opt_f64)
-                .collect::<Result<_, _>>()?;
-            let n = runs.len();
-            let rss_kib = match r.get("peak_rss_kib_runs").and_then(Value::as_array) {
-                Some(a) => a.iter().map(Value::as_u64).collect(),
-                None => vec![
-                    r.get("peak_rss_kib")
-                        .and_then(Value::as_f64)
-                        .map(|x| x as u64);
-                    n
-                ],
-            };
-            let valid = match r.get("valid_runs").and_then(Value::as_array) {
-                Some(a) => a.iter().map(|b| b.as_bool().unwrap_or(true)).collect(),
-                None => vec![true; n],
-            };
-            let fallback_rates = r
-                .get("fallback_rates")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(Value::as_f64).collect())
-                .unwrap_or_default();
-            // Added later: a file without them reads as "unknown" in every round.
-            let per_round = |k: &str| -> Vec<Option<f64>> {
-                r.get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().map(Value::as_f64).collect())
-                    .unwrap_or_else(|| vec![None; n])
-            };
-            let per_round_u64 = |k: &str| -> Vec<Option<u64>> {
-                r.get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().map(Value::as_u64).collect())
-                    .unwrap_or_else(|| vec![None; n])
-            };
-            cells.push(Cell {
-                workload: get_str(r, "workload")?,
-                allocator: get_str(r, "allocator")?,
-                threads: get_u64(r, "threads")?,
-                sweep_threads: r
-                    .get("sweep_threads")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(threads),
-                metric: get_str(r, "metric")?,
-                unit: get_str(r, "unit")?,
-                higher_is_better: get_bool(r, "higher_is_better")?,
-                runs,
-                rss_kib,
-                valid,
-                fallback_rates,
-                stats: r
-                    .get("stats")
-                    .cloned()
-                    .filter(|s| s.as_object().is_some_and(|m| !m.is_empty())),
-                ops: per_round_u64("ops_runs"),
-                minor_faults: per_round_u64("minor_faults_runs"),
-                major_faults: per_round_u64("major_faults_runs"),
-                user_s: per_round("user_s_runs"),
-                sys_s: per_round("sys_s_runs"),
-                extra: r
-                    .get("extra_runs")
-                    .and_then(Value::as_object)
-                    .map(|o| {
-                        o.iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.clone(),
-                                    v.as_array()
-                                        .map(|a| a.iter().map(Value::as_f64).collect())
-                                        .unwrap_or_default(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
-        }
-        let failures = o
-            .get("failures")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
         Ok(Matrix {
-            machine,
-            config,
-            cells,
-            failures,
+            machine: doc.machine,
+            config: doc.config,
+            cells: doc
+                .results
+                .into_iter()
+                .map(|r| r.into_cell(threads))
+                .collect(),
+            failures: doc.failures,
         })
-    }
-}
-
-/// Checks a results document against schema hz3-bench/1; returns every problem found.
-pub fn validate(v: &Value) -> Result<(), Vec<String>> {
-    let mut errs = Vec::new();
-    let Some(o) = v.as_object() else {
-        return Err(vec!["top level is not an object".into()]);
-    };
-    match o.get("schema").and_then(Value::as_str) {
-        Some(SCHEMA) => {}
-        Some(s) => errs.push(format!("schema is {s:?}, expected {SCHEMA:?}")),
-        None => errs.push("missing \"schema\"".into()),
-    }
-    match o.get("machine").and_then(Value::as_object) {
-        Some(m) => {
-            if get_u64(m, "cpus").map_or(true, |c| c == 0) {
-                errs.push("machine.cpus must be a positive integer".into());
-            }
-            for k in ["cpu_model", "kernel"] {
-                if let Err(e) = get_str(m, k) {
-                    errs.push(format!("machine: {e}"));
-                }
-            }
-            // Added later (issue 16): absent, null, or of the right type.
-            for (k, string) in MACHINE_OPTIONAL {
-                match m.get(*k) {
-                    None | Some(Value::Null) => {}
-                    Some(v) if *string && v.is_string() => {}
-                    Some(v) if !*string && v.as_f64().is_some_and(|f| f >= 0.0) => {}
-                    Some(_) => errs.push(format!(
-                        "machine.{k} must be null or {}",
-                        if *string {
-                            "a string"
-                        } else {
-                            "a non-negative number"
-                        }
-                    )),
-                }
-            }
-        }
-        None => errs.push("missing object \"machine\"".into()),
-    }
-    let mut rounds = None;
-    match o.get("config").and_then(Value::as_object) {
-        Some(c) => {
-            match get_u64(c, "runs") {
-                Ok(r) if r > 0 => rounds = Some(r as usize),
-                _ => errs.push("config.runs must be a positive integer".into()),
-            }
-            for k in ["duration_ms", "threads"] {
-                if let Err(e) = get_u64(c, k) {
-                    errs.push(format!("config: {e}"));
-                }
-            }
-            match c.get("threads_sweep") {
-                None => {}
-                Some(Value::Array(a))
-                    if !a.is_empty() && a.iter().all(|t| t.as_u64().is_some_and(|t| t > 0)) => {}
-                Some(_) => errs.push(
-                    "config.threads_sweep must be a non-empty array of positive integers".into(),
-                ),
-            }
-            match get_str(c, "mode").as_deref() {
-                Ok("quick") | Ok("full") => {}
-                _ => errs.push("config.mode must be \"quick\" or \"full\"".into()),
-            }
-            if let Err(e) = get_bool(c, "quick") {
-                errs.push(format!("config: {e}"));
-            }
-        }
-        None => errs.push("missing object \"config\"".into()),
-    }
-    let Some(results) = o.get("results").and_then(Value::as_array) else {
-        errs.push("missing array \"results\"".into());
-        return Err(errs);
-    };
-    for (i, r) in results.iter().enumerate() {
-        let Some(r) = r.as_object() else {
-            errs.push(format!("results[{i}] is not an object"));
-            continue;
-        };
-        let name = format!(
-            "results[{i}] ({}/{})",
-            r.get("workload").and_then(Value::as_str).unwrap_or("?"),
-            r.get("allocator").and_then(Value::as_str).unwrap_or("?")
-        );
-        let mut e = |m: String| errs.push(format!("{name}: {m}"));
-        for k in ["workload", "allocator", "metric", "unit"] {
-            match get_str(r, k) {
-                Ok(s) if s.is_empty() => e(format!("{k:?} is empty")),
-                Ok(_) => {}
-                Err(m) => e(m),
-            }
-        }
-        if let Err(m) = get_u64(r, "threads") {
-            e(m);
-        }
-        match r.get("sweep_threads") {
-            None => {}
-            Some(t) if t.as_u64().is_some_and(|t| t > 0) => {}
-            Some(_) => e("sweep_threads must be a positive integer".into()),
-        }
-        if let Err(m) = get_bool(r, "higher_is_better") {
-            e(m);
-        }
-        let runs: Option<Vec<Option<f64>>> = match r.get("runs").and_then(Value::as_array) {
-            Some(a) => match a.iter().map(opt_f64).collect::<Result<Vec<_>, _>>() {
-                Ok(v) => Some(v),
-                Err(m) => {
-                    e(format!("runs: {m}"));
-                    None
-                }
-            },
-            None => {
-                e("missing array \"runs\"".into());
-                None
-            }
-        };
-        if let (Some(runs), Some(n)) = (&runs, rounds) {
-            if runs.len() != n {
-                e(format!(
-                    "runs has {} entries, config.runs is {n}",
-                    runs.len()
-                ));
-            }
-        }
-        let mut stat = |k: &str| match r.get(k).map(opt_f64) {
-            Some(Ok(x)) => x,
-            Some(Err(m)) => {
-                e(format!("{k}: {m}"));
-                None
-            }
-            None => {
-                e(format!("missing key {k:?}"));
-                None
-            }
-        };
-        let (md, mn, mx) = (stat("median"), stat("min"), stat("max"));
-        let _ = stat("peak_rss_kib");
-        if let (Some(md), Some(mn), Some(mx)) = (md, mn, mx) {
-            if !(mn <= md && md <= mx) {
-                e(format!("min {mn} <= median {md} <= max {mx} does not hold"));
-            }
-        }
-        if let (Some(runs), Some(md)) = (&runs, md) {
-            let vals: Vec<f64> = runs.iter().flatten().copied().collect();
-            match median(&vals) {
-                Some(m) if (m - md).abs() <= 1e-9 * m.abs().max(1.0) => {}
-                _ => e(format!("median {md} is not the median of runs")),
-            }
-        }
-        // Optional per-round arrays (added later): one entry per round, each null or a
-        // non-negative number (an integer for counts).
-        for (k, integer) in [
-            ("ops_runs", true),
-            ("minor_faults_runs", true),
-            ("major_faults_runs", true),
-            ("user_s_runs", false),
-            ("sys_s_runs", false),
-        ] {
-            let Some(v) = r.get(k) else { continue };
-            let Some(a) = v.as_array() else {
-                e(format!("{k} is not an array"));
-                continue;
-            };
-            if let Some(n) = rounds {
-                if a.len() != n {
-                    e(format!("{k} has {} entries, config.runs is {n}", a.len()));
-                }
-            }
-            let ok = |x: &Value| {
-                x.is_null()
-                    || if integer {
-                        x.as_u64().is_some()
-                    } else {
-                        x.as_f64().is_some_and(|f| f >= 0.0)
-                    }
-            };
-            if !a.iter().all(ok) {
-                e(format!(
-                    "{k}: every entry must be null or a non-negative {}",
-                    if integer { "integer" } else { "number" }
-                ));
-            }
-        }
-        match r.get("extra_runs") {
-            None => {}
-            Some(Value::Object(x)) => {
-                for (k, v) in x {
-                    let ok = v.as_array().is_some_and(|a| {
-                        rounds.is_none_or(|n| a.len() == n)
-                            && a.iter().all(|x| x.is_null() || x.is_number())
-                    });
-                    if !ok {
-                        e(format!(
-                            "extra_runs.{k} must have config.runs entries, each a number or null"
-                        ));
-                    }
-                }
-            }
-            Some(_) => e("extra_runs is not an object".into()),
-        }
-        for k in ["minor_faults_per_kop", "sys_s"] {
-            match r.get(k) {
-                None | Some(Value::Null) => {}
-                Some(x) if x.as_f64().is_some_and(|f| f >= 0.0) => {}
-                Some(_) => e(format!("{k} must be null or a non-negative number")),
-            }
-        }
-        let hz3 = r
-            .get("allocator")
-            .and_then(Value::as_str)
-            .is_some_and(crate::strategies::is_hz3);
-        match r.get("stats") {
-            Some(Value::Object(_)) => {}
-            Some(_) => e("stats is not an object".into()),
-            None if hz3 => e("hz3 results need a \"stats\" object (may be empty)".into()),
-            None => {}
-        }
-    }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
     }
 }
 
@@ -1161,22 +547,26 @@ pub fn load(path: &std::path::Path) -> Result<Matrix, String> {
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use serde_json::json;
 
-    /// The machine of [`synthetic`] matrices.
-    pub fn test_machine() -> Machine {
-        Machine {
-            cpus: 2,
-            cpu_model: "Test CPU".into(),
-            kernel: "6.1.0".into(),
-            cpu_vendor: Some("GenuineTest".into()),
-            cpu_family: Some(25),
-            cpu_model_number: Some(17),
-            cpu_stepping: Some(1),
-            cpu_mhz: Some(2600.0),
-            cpu_cores: Some(2),
-            logical_cpus: Some(2),
-            thp: Some("madvise".into()),
-            rustc: Some("rustc 1.95.0".into()),
+    /// The committed baseline, read and written again, is the same file byte for byte: the
+    /// serde form writes what the hand-written one wrote (keys, numbers, nulls, layout).
+    /// `XTASK_ROUND_TRIP=a.json:b.json` checks more files the same way.
+    #[test]
+    fn a_committed_file_round_trips_byte_for_byte() {
+        let mut paths = vec![crate::paths::workspace_root().join("benches/baseline.json")];
+        if let Ok(more) = std::env::var("XTASK_ROUND_TRIP") {
+            paths.extend(more.split(':').filter(|p| !p.is_empty()).map(Into::into));
+        }
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let m = load(&path).unwrap();
+            assert!(!m.cells.is_empty());
+            assert!(
+                m.to_file_text() == text,
+                "{} changed in a round trip",
+                path.display()
+            );
         }
     }
 
@@ -1241,7 +631,7 @@ pub mod tests {
         sweep.sort_unstable();
         sweep.dedup();
         Matrix {
-            machine: test_machine(),
+            machine: crate::machine::tests::test_machine(),
             config: Config {
                 runs: rounds as u64,
                 duration_ms: 100,
@@ -1504,82 +894,6 @@ pub mod tests {
         assert!(
             e.contains("machine.cpu_family") && e.contains("machine.thp"),
             "{e}"
-        );
-    }
-
-    #[test]
-    fn parses_cpuinfo_and_thp() {
-        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
-                       stepping\t: 1\ncpu MHz\t\t: 2599.998\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n\n\
-                       processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
-                       stepping\t: 1\ncpu MHz\t\t: 2600.5\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n";
-        let i = parse_cpuinfo(cpuinfo);
-        assert_eq!(i.vendor.as_deref(), Some("AuthenticAMD"));
-        assert_eq!(
-            (i.family, i.model, i.stepping),
-            (Some(25), Some(17), Some(1))
-        );
-        assert_eq!(i.model_name.as_deref(), Some("AMD EPYC 9B14"));
-        assert_eq!(i.mhz, Some(2599.998));
-        assert_eq!(
-            (i.cores, i.logical),
-            (Some(1), Some(2)),
-            "two hyperthreads of one core"
-        );
-        // Without physical/core ids (some VMs): `cpu cores`.
-        let i = parse_cpuinfo("processor : 0\ncpu cores : 4\nprocessor : 1\n");
-        assert_eq!((i.cores, i.logical, i.vendor), (Some(4), Some(2), None));
-        assert_eq!(parse_cpuinfo(""), CpuInfo::default());
-        assert_eq!(
-            parse_thp("always [madvise] never\n").as_deref(),
-            Some("madvise")
-        );
-        assert_eq!(
-            parse_thp("[always] madvise never").as_deref(),
-            Some("always")
-        );
-        assert_eq!(parse_thp("garbage"), None);
-        // This machine: whatever it is, the detection does not fail and names the kernel.
-        let here = Machine::detect();
-        assert!(here.cpus > 0 && !here.kernel.is_empty());
-    }
-
-    #[test]
-    fn cpu_comparison() {
-        let a = test_machine();
-        assert_eq!(a.compare_cpu(&a.clone()), CpuMatch::Same);
-        let mut mhz = a.clone();
-        mhz.cpu_mhz = Some(3500.0);
-        mhz.kernel = "6.9".into();
-        assert_eq!(
-            a.compare_cpu(&mhz),
-            CpuMatch::Same,
-            "clock, kernel, THP do not make another CPU"
-        );
-        let mut stepping = a.clone();
-        stepping.cpu_stepping = Some(2);
-        assert!(
-            matches!(a.compare_cpu(&stepping), CpuMatch::SameWithNote(n) if n.contains("stepping"))
-        );
-        let mut other = a.clone();
-        other.cpu_model_number = Some(1);
-        other.cpu_model = "Other CPU".into();
-        match a.compare_cpu(&other) {
-            CpuMatch::Different(msg) => assert!(
-                msg.contains("Test CPU") && msg.contains("Other CPU") && msg.contains("model 1"),
-                "{msg}"
-            ),
-            x => panic!("{x:?}"),
-        }
-        let old = Machine {
-            cpus: 2,
-            cpu_model: "Test CPU".into(),
-            kernel: "6.1.0".into(),
-            ..Machine::default()
-        };
-        assert!(matches!(old.compare_cpu(&a), CpuMatch::Unknown(m) if m.contains("the baseline")));
-        assert!(
-            matches!(a.compare_cpu(&old), CpuMatch::Unknown(m) if m.contains("the current file"))
         );
     }
 

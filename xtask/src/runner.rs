@@ -5,30 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::PEERS;
+use crate::paths::workspace_root;
 use crate::results::{parse_run_line, RunLine};
-
-/// The workspace root (xtask's manifest lives one level below it).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask has a parent directory")
-        .to_path_buf()
-}
-
-/// Where `cargo build --release` puts binaries: next to this xtask binary when it runs from
-/// `<target>/release` (`cargo xtask` uses --release), else `<target>/release` beside its profile
-/// directory. Honours CARGO_TARGET_DIR through cargo, which built us.
-pub fn default_bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    match profile_dir.parent() {
-        Some(target) if profile_dir.file_name().is_some_and(|n| n != "release") => {
-            target.join("release")
-        }
-        _ => profile_dir,
-    }
-}
+use crate::strategies::PEERS;
 
 pub fn bin_name(allocator: &str, stats: bool) -> String {
     if crate::strategies::is_preload(allocator) {
@@ -62,7 +41,7 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
     for b in &bins {
         cmd.args(["--bin", b]);
     }
-    eprintln!("xtask: building bench binaries: {cmd:?}");
+    tracing::info!("building bench binaries: {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building the bench binaries failed ({status})"));
@@ -72,13 +51,56 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace_root())
             .args(["build", "--release", "-p", "hz3-capi"]);
-        eprintln!("xtask: building the LD_PRELOAD library: {cmd:?}");
+        tracing::info!("building the LD_PRELOAD library: {cmd:?}");
         let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {
             return Err(format!("building hz3-capi failed ({status})"));
         }
     }
     Ok(())
+}
+
+/// `cargo build --release -p hz3-bench --bin bench-system` (with the `peers` feature when the
+/// build that follows wants it, so that the library is not built twice); returns the binary.
+pub fn build_bench_system(root: &Path, peers: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "hz3-bench",
+        "--bin",
+        "bench-system",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if peers {
+        cmd.args(["--features", "peers"]);
+    }
+    tracing::info!("building bench-system to learn the strategy list: {cmd:?}");
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("building bench-system failed ({})", out.status));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == "bench-system")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo did not report the bench-system executable".into())
+}
+
+/// The strategy list, from `bench --list` (`bench` is a bench binary, e.g. bench-system).
+pub fn learn_strategies(bench: &Path) -> Result<Vec<crate::strategies::Strategy>, String> {
+    let out = run_capture(
+        bench,
+        &["--list".to_string()],
+        std::time::Duration::from_secs(60),
+    )?;
+    crate::strategies::parse_list(&out).map_err(|e| format!("{} --list: {e}", bench.display()))
 }
 
 /// The preload library next to the bench binaries.
@@ -274,6 +296,12 @@ pub fn run_point(
     } else {
         vec![]
     };
+    tracing::debug!(
+        "{}{} {}",
+        if preload { "LD_PRELOAD=… " } else { "" },
+        bin.display(),
+        args.join(" ")
+    );
     let out = run_capture_env(&bin, &args, &env, timeout)?;
     let mut line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
     let reported = if preload { "system" } else { allocator };
@@ -286,14 +314,23 @@ pub fn run_point(
         ));
     }
     line.allocator = allocator.to_string();
+    tracing::debug!(
+        "{} {} (peak RSS {} KiB, valid {})",
+        line.value,
+        line.unit,
+        line.peak_rss_kib,
+        line.valid
+    );
     Ok(line)
 }
 
-/// Progress on stderr: one rewritten line on a terminal, a line per group otherwise.
+/// Progress on stderr: one rewritten line on a terminal, else a line per group (a `tracing`
+/// event of target [`crate::log::PROGRESS`]).
 pub struct Progress {
     total: usize,
     done: usize,
     start: Instant,
+    /// Rewrite one line: stderr is a terminal and the progress target is enabled.
     tty: bool,
     last_group: String,
 }
@@ -304,7 +341,8 @@ impl Progress {
             total,
             done: 0,
             start: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
+            tty: std::io::stderr().is_terminal()
+                && tracing::enabled!(target: crate::log::PROGRESS, tracing::Level::INFO),
             last_group: String::new(),
         }
     }
@@ -328,14 +366,14 @@ impl Progress {
             self.total - self.done,
             width = self.total.to_string().len()
         );
-        let mut e = std::io::stderr().lock();
         if self.tty {
+            let mut e = std::io::stderr().lock();
             let _ = write!(e, "\r\x1b[2K{line}");
+            let _ = e.flush();
         } else if group != self.last_group {
-            let _ = writeln!(e, "{line}");
+            tracing::info!(target: crate::log::PROGRESS, "{line}");
             self.last_group = group.to_string();
         }
-        let _ = e.flush();
     }
 
     pub fn elapsed_secs(&self) -> f64 {
@@ -346,23 +384,23 @@ impl Progress {
         self.done += 1;
     }
 
-    /// A message that must not be overwritten (e.g. a failed run).
-    pub fn note(&self, msg: &str) {
-        let mut e = std::io::stderr().lock();
+    /// Clears the rewritten line (before a message that must not be overwritten).
+    fn clear(&self) {
         if self.tty {
-            let _ = write!(e, "\r\x1b[2K");
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
         }
-        let _ = writeln!(e, "{msg}");
+    }
+
+    /// A run that failed: a warning that stays on screen.
+    pub fn failed(&self, msg: &str) {
+        self.clear();
+        tracing::warn!("run FAILED: {msg}");
     }
 
     pub fn finish(&self) {
-        let mut e = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(e, "\r\x1b[2K");
-        }
-        let _ = writeln!(
-            e,
-            "xtask: {} runs in {}",
+        self.clear();
+        tracing::info!(
+            "{} runs in {}",
             self.done,
             crate::table::duration(self.start.elapsed().as_secs_f64())
         );

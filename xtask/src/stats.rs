@@ -59,14 +59,16 @@ pub fn cv(values: &[f64]) -> Option<f64> {
     Some(var.sqrt() / m.abs())
 }
 
-/// Median, min, max and CV of a set of values.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Median, min, max and CV of a set of values (in results files: `median`, `min`, `max`, `cv`,
+/// `rounds`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub median: f64,
     pub min: f64,
     pub max: f64,
     pub cv: f64,
     /// How many values it summarises.
+    #[serde(rename = "rounds")]
     pub n: usize,
 }
 

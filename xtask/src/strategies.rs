@@ -1,13 +1,10 @@
-//! The hz3 strategy list lives in one place, `benches/src/allocators.rs` (one line per strategy).
-//! xtask reads it as text (so xtask does not have to compile the allocator) and writes the two
-//! one-line binaries Cargo needs per strategy (`sync-bins`).
+//! The hz3 strategy list lives in one place, the allocator's catalogue
+//! (`hz3_alloc::for_each_strategy!`, crates/hz3-alloc/src/catalogue.rs). xtask does not compile
+//! it into itself (it should build in seconds): it learns the list from the bench binaries
+//! (`bench-system --list`, one `<name> <module>` line per strategy) and writes the two one-line
+//! binaries Cargo needs per strategy, and their `[[bin]]` block (`sync-bins`).
 
 use std::path::Path;
-
-use crate::cli::PEERS;
-
-pub const LIST_START: &str = "// --- the strategy list";
-pub const LIST_END: &str = "// --- end of the strategy list ---";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Strategy {
@@ -17,29 +14,14 @@ pub struct Strategy {
     pub name: String,
 }
 
-/// Reads `module => "name", Type;` lines between the list markers.
-pub fn parse_strategy_list(src: &str) -> Result<Vec<Strategy>, String> {
-    let start = src
-        .find(LIST_START)
-        .ok_or("strategy list start marker not found")?;
-    let end = src[start..]
-        .find(LIST_END)
-        .ok_or("strategy list end marker not found")?
-        + start;
+/// Reads the output of `bench-<allocator> --list`: one `<name> <module>` line per strategy.
+pub fn parse_list(text: &str) -> Result<Vec<Strategy>, String> {
     let mut out: Vec<Strategy> = Vec::new();
-    for line in src[start..end].lines().skip(1) {
-        let line = line.trim();
-        if line.starts_with("//") || !line.contains("=>") {
-            continue;
-        }
-        let (module, rest) = line.split_once("=>").unwrap();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((name, module)) = line.split_once(' ') else {
+            return Err(format!("expected `<name> <module>`: {line:?}"));
+        };
         let module = module.trim();
-        let rest = rest.trim();
-        let name = rest
-            .strip_prefix('"')
-            .and_then(|r| r.split_once('"'))
-            .map(|(n, _)| n)
-            .ok_or_else(|| format!("strategy line without a quoted name: {line:?}"))?;
         if module.is_empty()
             || !module
                 .chars()
@@ -68,12 +50,8 @@ pub fn parse_strategy_list(src: &str) -> Result<Vec<Strategy>, String> {
     Ok(out)
 }
 
-pub fn read_strategies(root: &Path) -> Result<Vec<Strategy>, String> {
-    let path = root.join("benches/src/allocators.rs");
-    let src =
-        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    parse_strategy_list(&src).map_err(|e| format!("{}: {e}", path.display()))
-}
+/// The reference allocators that need hz3-bench's `peers` feature.
+pub const PEERS: &[&str] = &["mimalloc", "jemalloc", "snmalloc"];
 
 /// Every allocator name in table order: system, the peers, the hz3 strategies, then the rows
 /// measured through C `malloc`/`free` under `LD_PRELOAD` (hz3's and the peers' libraries).
@@ -201,6 +179,20 @@ pub fn with_bin_block(manifest: &str, strategies: &[Strategy]) -> String {
     }
 }
 
+/// The two one-line binaries of a strategy: (file name in benches/src/bin, source).
+fn bin_sources(s: &Strategy) -> [(String, String); 2] {
+    [
+        (
+            format!("bench-{}.rs", s.name),
+            format!("hz3_bench::hz3_bin!({});\n", s.module),
+        ),
+        (
+            format!("bench-{}-stats.rs", s.name),
+            format!("hz3_bench::hz3_bin!({}, stats);\n", s.module),
+        ),
+    ]
+}
+
 /// Writes `benches/src/bin/bench-<name>.rs` and `…-stats.rs` for each strategy, removes hz3
 /// binaries that are no longer listed, and rewrites the `[[bin]]` block of benches/Cargo.toml.
 /// Returns a description of each change.
@@ -221,16 +213,7 @@ pub fn sync_bins(root: &Path, strategies: &[Strategy]) -> Result<Vec<String>, St
     }
     let mut wanted = Vec::new();
     for s in strategies {
-        for (file, src) in [
-            (
-                format!("bench-{}.rs", s.name),
-                format!("hz3_bench::hz3_bin!({});\n", s.module),
-            ),
-            (
-                format!("bench-{}-stats.rs", s.name),
-                format!("hz3_bench::hz3_bin!({}, stats);\n", s.module),
-            ),
-        ] {
+        for (file, src) in bin_sources(s) {
             let path = dir.join(&file);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(src.as_str()) {
                 std::fs::write(&path, &src)
@@ -255,20 +238,11 @@ pub fn sync_bins(root: &Path, strategies: &[Strategy]) -> Result<Vec<String>, St
 mod tests {
     use super::*;
 
-    const SRC: &str = r#"
-hz3_strategies! {
-    // --- the strategy list (one line each) ---
-    hz3_a => "hz3-a", OwnerStash;
-    // a comment
-    hz3_c_packed => "hz3-c-packed", DrainAllPacked;
-    hz3_d4 => "hz3-d4", Packets<4>;
-    // --- end of the strategy list ---
-}
-"#;
+    const LIST: &str = "hz3-a hz3_a\nhz3-c-packed hz3_c_packed\nhz3-d4 hz3_d4\n";
 
     #[test]
     fn parses_the_list() {
-        let s = parse_strategy_list(SRC).unwrap();
+        let s = parse_list(LIST).unwrap();
         let names: Vec<_> = s
             .iter()
             .map(|s| (s.module.as_str(), s.name.as_str()))
@@ -292,30 +266,20 @@ hz3_strategies! {
 
     #[test]
     fn rejects_bad_lists() {
-        assert!(parse_strategy_list("nothing here").is_err());
-        let bad = SRC.replace("\"hz3-a\"", "\"A\"");
-        assert!(parse_strategy_list(&bad)
+        assert!(parse_list("").unwrap_err().contains("empty"));
+        assert!(parse_list("hz3-a").unwrap_err().contains("<name> <module>"));
+        let bad = LIST.replace("hz3-a ", "A ");
+        assert!(parse_list(&bad)
             .unwrap_err()
             .contains("hz3-<lowercase-name>"));
-        let dup = SRC.replace(
-            "hz3_c_packed => \"hz3-c-packed\"",
-            "hz3_c_packed => \"hz3-a\"",
-        );
-        assert!(parse_strategy_list(&dup).unwrap_err().contains("duplicate"));
-    }
-
-    #[test]
-    fn the_real_list_parses_and_has_the_s121_matrix() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let s = read_strategies(root).unwrap();
-        for n in ["hz3-a", "hz3-b", "hz3-c", "hz3-d", "hz3-c-packed"] {
-            assert!(s.iter().any(|s| s.name == n), "{n} missing");
-        }
+        let dup = LIST.replace("hz3-c-packed hz3_c_packed", "hz3-a hz3_c_packed");
+        assert!(parse_list(&dup).unwrap_err().contains("duplicate"));
+        assert!(parse_list("hz3-a hz3-a").unwrap_err().contains("module"));
     }
 
     #[test]
     fn the_bin_block_is_replaced_in_place() {
-        let s = parse_strategy_list(SRC).unwrap();
+        let s = parse_list(LIST).unwrap();
         let once = with_bin_block("[package]\n\n[lints]\nworkspace = true\n", &s);
         assert_eq!(with_bin_block(&once, &s), once, "idempotent");
         let fewer = with_bin_block(&once, &s[..1]);
@@ -324,16 +288,42 @@ hz3_strategies! {
         assert!(once.contains("name = \"bench-jemalloc\"\npath = \"src/peer_bins/bench-jemalloc.rs\"\ntest = false\nbench = false\ndoc = false\nrequired-features = [\"peers\"]"));
     }
 
+    /// The list, the one-line binaries and the manifest agree: the list as the bench binary
+    /// prints it (this builds bench-system, as `cargo xtask sync-bins` does).
     #[test]
     fn the_committed_benches_are_in_sync() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let s = read_strategies(root).unwrap();
+        let root = crate::paths::workspace_root();
+        let bench = crate::runner::build_bench_system(&root, false).unwrap();
+        let s = crate::runner::learn_strategies(&bench).unwrap();
+        for n in ["hz3-a", "hz3-b", "hz3-c", "hz3-d", "hz3-c-packed"] {
+            assert!(s.iter().any(|s| s.name == n), "{n} missing");
+        }
         let manifest = std::fs::read_to_string(root.join("benches/Cargo.toml")).unwrap();
         assert_eq!(
             with_bin_block(&manifest, &s),
             manifest,
             "benches/Cargo.toml is stale: run `cargo xtask sync-bins`"
         );
+        let bin = root.join("benches/src/bin");
+        for st in &s {
+            for (file, src) in bin_sources(st) {
+                assert_eq!(
+                    std::fs::read_to_string(bin.join(&file)).ok().as_deref(),
+                    Some(src.as_str()),
+                    "benches/src/bin/{file} is missing or stale: run `cargo xtask sync-bins`"
+                );
+            }
+        }
+        for e in std::fs::read_dir(&bin).unwrap().flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if let Some(name) = f.strip_prefix("bench-").and_then(|f| f.strip_suffix(".rs")) {
+                let name = name.strip_suffix("-stats").unwrap_or(name);
+                assert!(
+                    name == "system" || s.iter().any(|st| st.name == name),
+                    "benches/src/bin/{f} is not in the strategy list: run `cargo xtask sync-bins`"
+                );
+            }
+        }
     }
 
     #[test]
@@ -344,7 +334,7 @@ hz3_strategies! {
         std::fs::write(tmp.join("benches/Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
         std::fs::write(bin.join("bench-hz3-old.rs"), "x").unwrap();
         std::fs::write(bin.join("bench-system.rs"), "keep").unwrap();
-        let s = parse_strategy_list(SRC).unwrap();
+        let s = parse_list(LIST).unwrap();
         let changes = sync_bins(&tmp, &s).unwrap();
         assert_eq!(changes.len(), 8, "{changes:?}");
         let toml = std::fs::read_to_string(tmp.join("benches/Cargo.toml")).unwrap();

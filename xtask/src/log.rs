@@ -1,0 +1,147 @@
+//! Progress and diagnostics: `tracing` events on stderr, in the `xtask: message` shape of the
+//! lines xtask always printed (the result tables go to stdout, untouched by this).
+//!
+//! The level comes from `RUST_LOG` when it is set (`RUST_LOG=debug`, `RUST_LOG=xtask=trace`:
+//! target=level directives), else from `-v` (debug: each run's command and result, with the span
+//! it ran in) or `-vv` (trace); the default shows info and above, today's progress lines.
+
+use std::fmt;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
+
+/// The target of the progress lines, which are printed without the `xtask: ` prefix.
+pub const PROGRESS: &str = "xtask::progress";
+
+/// `xtask: [level: ][span{fields}: ]message`; the level is named below info only, and for errors.
+struct Format {
+    spans: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Format
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        if meta.target() != PROGRESS {
+            w.write_str("xtask: ")?;
+        }
+        match *meta.level() {
+            Level::ERROR => w.write_str("error: ")?,
+            Level::WARN | Level::INFO => {}
+            Level::DEBUG => w.write_str("debug: ")?,
+            Level::TRACE => w.write_str("trace: ")?,
+        }
+        if self.spans {
+            for span in ctx.event_scope().into_iter().flat_map(|s| s.from_root()) {
+                w.write_str(span.name())?;
+                if let Some(f) = span.extensions().get::<FormattedFields<N>>() {
+                    if !f.is_empty() {
+                        write!(w, "{{{f}}}")?;
+                    }
+                }
+                w.write_str(": ")?;
+            }
+        }
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// The filter for `RUST_LOG` (when set and valid) or else `verbosity` (the count of `-v`).
+pub fn filter(rust_log: Option<&str>, verbosity: u8) -> Targets {
+    let level = match verbosity {
+        0 => LevelFilter::INFO,
+        1 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => s.parse().unwrap_or_else(|e| {
+            eprintln!("xtask: ignoring RUST_LOG={s:?} ({e})");
+            Targets::new().with_default(level)
+        }),
+        None => Targets::new().with_default(level),
+    }
+}
+
+/// Installs the stderr subscriber.
+pub fn init(verbosity: u8) {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = filter(rust_log.as_deref(), verbosity);
+    let spans = filter.would_enable("xtask", &Level::DEBUG);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .event_format(Format { spans })
+        .with_filter(filter);
+    tracing_subscriber::registry().with(layer).init();
+}
+
+/// Takes `-v`, `-vv`, `--verbose` out of `args` (up to the first argument that is not a flag of
+/// its own: after `soak`, every argument is the soak program's); returns how verbose.
+pub fn take_verbosity(args: &mut Vec<String>) -> u8 {
+    let mut n = 0u8;
+    let stop = args.iter().position(|a| a == "soak").unwrap_or(args.len());
+    let mut i = 0;
+    let mut end = stop;
+    while i < end {
+        let add = match args[i].as_str() {
+            "-v" | "--verbose" => 1,
+            "-vv" => 2,
+            "-vvv" => 3,
+            _ => 0,
+        };
+        if add > 0 {
+            n = n.saturating_add(add);
+            args.remove(i);
+            end -= 1;
+        } else {
+            i += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn verbosity_flags_are_taken_out() {
+        let mut a = args("-v bench-matrix --quick -v");
+        assert_eq!(take_verbosity(&mut a), 2);
+        assert_eq!(a, args("bench-matrix --quick"));
+        let mut a = args("-vv soak -v --scale 2");
+        assert_eq!(take_verbosity(&mut a), 2);
+        assert_eq!(a, args("soak -v --scale 2"), "soak's arguments are its own");
+        let mut a = args("report x.json");
+        assert_eq!(take_verbosity(&mut a), 0);
+    }
+
+    #[test]
+    fn rust_log_wins_over_v() {
+        let f = filter(None, 0);
+        assert!(f.would_enable("xtask", &Level::INFO) && !f.would_enable("xtask", &Level::DEBUG));
+        assert!(filter(None, 1).would_enable("xtask", &Level::DEBUG));
+        assert!(filter(None, 2).would_enable("xtask::progress", &Level::TRACE));
+        let f = filter(Some("warn"), 2);
+        assert!(!f.would_enable("xtask", &Level::INFO));
+        let f = filter(Some("info,xtask::progress=off"), 0);
+        assert!(f.would_enable("xtask", &Level::INFO));
+        assert!(!f.would_enable(PROGRESS, &Level::INFO));
+    }
+}

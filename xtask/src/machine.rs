@@ -1,0 +1,345 @@
+//! The machine a matrix ran on: what /proc and rustc say about it, the line that names it in the
+//! reports, and whether two files' machines compare (issue 16).
+
+use serde::{Deserialize, Serialize};
+
+/// The machine a matrix ran on. `cpus`, `cpu_model` (the model name) and `kernel` were always
+/// recorded; the rest (issue 16: enough to tell two machines of the "same" type apart) was added
+/// later and is `None` when unknown, including for every file written before.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPUs this process may run on (`available_parallelism`: affinity and cgroup aware).
+    pub cpus: u64,
+    /// `model name` of /proc/cpuinfo.
+    pub cpu_model: String,
+    pub kernel: String,
+    /// `vendor_id` (GenuineIntel, AuthenticAMD, ...).
+    pub cpu_vendor: Option<String>,
+    /// `cpu family`, `model`, `stepping`.
+    pub cpu_family: Option<u64>,
+    pub cpu_model_number: Option<u64>,
+    pub cpu_stepping: Option<u64>,
+    /// `cpu MHz` of the first processor when the matrix finished (it moves with frequency
+    /// scaling; informative only).
+    pub cpu_mhz: Option<f64>,
+    /// Physical cores (distinct `physical id`/`core id` pairs) and logical processors.
+    pub cpu_cores: Option<u64>,
+    pub logical_cpus: Option<u64>,
+    /// Transparent huge pages: the selected mode of /sys/kernel/mm/transparent_hugepage/enabled.
+    pub thp: Option<String>,
+    /// `rustc -V` of the toolchain that built the bench binaries.
+    pub rustc: Option<String>,
+}
+
+/// The fields of /proc/cpuinfo that name a CPU.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CpuInfo {
+    pub vendor: Option<String>,
+    pub family: Option<u64>,
+    pub model: Option<u64>,
+    pub stepping: Option<u64>,
+    pub model_name: Option<String>,
+    pub mhz: Option<f64>,
+    pub cores: Option<u64>,
+    pub logical: Option<u64>,
+}
+
+/// Parses /proc/cpuinfo: the first processor's identity, the number of processors and of
+/// physical cores (distinct `physical id`/`core id` pairs; else `cpu cores` × sockets).
+pub fn parse_cpuinfo(text: &str) -> CpuInfo {
+    let mut info = CpuInfo::default();
+    let mut logical = 0u64;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let (mut phys, mut cores_field): (Option<String>, Option<u64>) = (None, None);
+    let mut sockets: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        match k {
+            "processor" => {
+                logical += 1;
+                phys = None;
+            }
+            "vendor_id" if info.vendor.is_none() => info.vendor = Some(v.to_string()),
+            "cpu family" if info.family.is_none() => info.family = v.parse().ok(),
+            "model" if info.model.is_none() => info.model = v.parse().ok(),
+            "stepping" if info.stepping.is_none() => info.stepping = v.parse().ok(),
+            "model name" if info.model_name.is_none() => info.model_name = Some(v.to_string()),
+            "cpu MHz" if info.mhz.is_none() => info.mhz = v.parse().ok(),
+            "cpu cores" => cores_field = v.parse().ok(),
+            "physical id" => {
+                if !sockets.iter().any(|s| s == v) {
+                    sockets.push(v.to_string());
+                }
+                phys = Some(v.to_string());
+            }
+            "core id" => {
+                let pair = (phys.clone().unwrap_or_default(), v.to_string());
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+            _ => {}
+        }
+    }
+    info.logical = (logical > 0).then_some(logical);
+    info.cores = if !pairs.is_empty() {
+        Some(pairs.len() as u64)
+    } else {
+        cores_field.map(|c| c * (sockets.len().max(1) as u64))
+    };
+    info
+}
+
+/// The selected mode of a /sys/kernel/mm/transparent_hugepage/* file: `always [madvise] never`
+/// → `madvise`.
+pub fn parse_thp(text: &str) -> Option<String> {
+    let start = text.find('[')? + 1;
+    let end = text[start..].find(']')? + start;
+    Some(text[start..end].to_string())
+}
+
+/// What the gate may do with two files' machines.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CpuMatch {
+    /// Same vendor, family, model and model name.
+    Same,
+    /// Same CPU model, with a remark (a different stepping).
+    SameWithNote(String),
+    /// Different CPU models: the gate refuses unless told otherwise.
+    Different(String),
+    /// One file does not name its CPU beyond the model name (written before issue 16): the gate
+    /// compares and warns.
+    Unknown(String),
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(1);
+        let info = std::fs::read_to_string("/proc/cpuinfo")
+            .map(|s| parse_cpuinfo(&s))
+            .unwrap_or_default();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .ok()
+            .and_then(|s| parse_thp(&s));
+        let rustc =
+            std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+                .arg("-V")
+                .current_dir(crate::paths::workspace_root())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|s| !s.is_empty());
+        Machine {
+            cpus,
+            cpu_model: info.model_name.clone().unwrap_or_else(|| "unknown".into()),
+            kernel,
+            cpu_vendor: info.vendor,
+            cpu_family: info.family,
+            cpu_model_number: info.model,
+            cpu_stepping: info.stepping,
+            cpu_mhz: info.mhz,
+            cpu_cores: info.cores,
+            logical_cpus: info.logical,
+            thp,
+            rustc,
+        }
+    }
+
+    /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
+    pub fn cpu_id(&self) -> Option<String> {
+        let (v, f, m) = (
+            self.cpu_vendor.as_ref()?,
+            self.cpu_family?,
+            self.cpu_model_number?,
+        );
+        let stepping = self
+            .cpu_stepping
+            .map_or(String::new(), |s| format!(" stepping {s}"));
+        Some(format!("{v} family {f} model {m}{stepping}"))
+    }
+
+    /// One line naming the machine, for the headers of the tables and the chart.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.cpu_model.clone()];
+        if let Some(id) = self.cpu_id() {
+            parts.push(id);
+        }
+        if let Some(mhz) = self.cpu_mhz {
+            parts.push(format!("{mhz:.0} MHz"));
+        }
+        parts.push(match self.cpu_cores {
+            Some(c) => format!(
+                "{} CPUs ({c} cores{})",
+                self.cpus,
+                self.logical_cpus
+                    .map_or(String::new(), |l| format!(", {l} logical"))
+            ),
+            None => format!("{} CPUs", self.cpus),
+        });
+        if let Some(t) = &self.thp {
+            parts.push(format!("THP {t}"));
+        }
+        parts.push(format!("kernel {}", self.kernel));
+        if let Some(r) = &self.rustc {
+            parts.push(r.clone());
+        }
+        parts.join(" · ")
+    }
+
+    /// Whether results measured on `self` (a baseline) and on `other` compare (issue 16: the same
+    /// code runs at very different speeds on CPUs of one family, and ratios move with them).
+    pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
+        let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
+            let which = if self.cpu_id_key().is_none() {
+                "the baseline"
+            } else {
+                "the current file"
+            };
+            let names = if self.cpu_model == other.cpu_model {
+                format!("both name \"{}\"", self.cpu_model)
+            } else {
+                format!(
+                    "baseline \"{}\", current \"{}\"",
+                    self.cpu_model, other.cpu_model
+                )
+            };
+            return CpuMatch::Unknown(format!(
+                "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
+                 compared anyway, but the ratios may come from different CPUs"
+            ));
+        };
+        if a != b || self.cpu_model != other.cpu_model {
+            return CpuMatch::Different(format!(
+                "the baseline was measured on {} ({}) and the current results on {} ({})",
+                self.cpu_model,
+                self.cpu_id().unwrap_or_default(),
+                other.cpu_model,
+                other.cpu_id().unwrap_or_default()
+            ));
+        }
+        if self.cpu_stepping != other.cpu_stepping {
+            return CpuMatch::SameWithNote(format!(
+                "same CPU model, different stepping ({} vs {})",
+                self.cpu_stepping.map_or("?".into(), |s| s.to_string()),
+                other.cpu_stepping.map_or("?".into(), |s| s.to_string())
+            ));
+        }
+        CpuMatch::Same
+    }
+
+    fn cpu_id_key(&self) -> Option<(String, u64, u64)> {
+        Some((
+            self.cpu_vendor.clone()?,
+            self.cpu_family?,
+            self.cpu_model_number?,
+        ))
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// The machine of [`synthetic`] matrices.
+    pub fn test_machine() -> Machine {
+        Machine {
+            cpus: 2,
+            cpu_model: "Test CPU".into(),
+            kernel: "6.1.0".into(),
+            cpu_vendor: Some("GenuineTest".into()),
+            cpu_family: Some(25),
+            cpu_model_number: Some(17),
+            cpu_stepping: Some(1),
+            cpu_mhz: Some(2600.0),
+            cpu_cores: Some(2),
+            logical_cpus: Some(2),
+            thp: Some("madvise".into()),
+            rustc: Some("rustc 1.95.0".into()),
+        }
+    }
+
+    #[test]
+    fn parses_cpuinfo_and_thp() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
+                       stepping\t: 1\ncpu MHz\t\t: 2599.998\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n\n\
+                       processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
+                       stepping\t: 1\ncpu MHz\t\t: 2600.5\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n";
+        let i = parse_cpuinfo(cpuinfo);
+        assert_eq!(i.vendor.as_deref(), Some("AuthenticAMD"));
+        assert_eq!(
+            (i.family, i.model, i.stepping),
+            (Some(25), Some(17), Some(1))
+        );
+        assert_eq!(i.model_name.as_deref(), Some("AMD EPYC 9B14"));
+        assert_eq!(i.mhz, Some(2599.998));
+        assert_eq!(
+            (i.cores, i.logical),
+            (Some(1), Some(2)),
+            "two hyperthreads of one core"
+        );
+        // Without physical/core ids (some VMs): `cpu cores`.
+        let i = parse_cpuinfo("processor : 0\ncpu cores : 4\nprocessor : 1\n");
+        assert_eq!((i.cores, i.logical, i.vendor), (Some(4), Some(2), None));
+        assert_eq!(parse_cpuinfo(""), CpuInfo::default());
+        assert_eq!(
+            parse_thp("always [madvise] never\n").as_deref(),
+            Some("madvise")
+        );
+        assert_eq!(
+            parse_thp("[always] madvise never").as_deref(),
+            Some("always")
+        );
+        assert_eq!(parse_thp("garbage"), None);
+        // This machine: whatever it is, the detection does not fail and names the kernel.
+        let here = Machine::detect();
+        assert!(here.cpus > 0 && !here.kernel.is_empty());
+    }
+
+    #[test]
+    fn cpu_comparison() {
+        let a = test_machine();
+        assert_eq!(a.compare_cpu(&a.clone()), CpuMatch::Same);
+        let mut mhz = a.clone();
+        mhz.cpu_mhz = Some(3500.0);
+        mhz.kernel = "6.9".into();
+        assert_eq!(
+            a.compare_cpu(&mhz),
+            CpuMatch::Same,
+            "clock, kernel, THP do not make another CPU"
+        );
+        let mut stepping = a.clone();
+        stepping.cpu_stepping = Some(2);
+        assert!(
+            matches!(a.compare_cpu(&stepping), CpuMatch::SameWithNote(n) if n.contains("stepping"))
+        );
+        let mut other = a.clone();
+        other.cpu_model_number = Some(1);
+        other.cpu_model = "Other CPU".into();
+        match a.compare_cpu(&other) {
+            CpuMatch::Different(msg) => assert!(
+                msg.contains("Test CPU") && msg.contains("Other CPU") && msg.contains("model 1"),
+                "{msg}"
+            ),
+            x => panic!("{x:?}"),
+        }
+        let old = Machine {
+            cpus: 2,
+            cpu_model: "Test CPU".into(),
+            kernel: "6.1.0".into(),
+            ..Machine::default()
+        };
+        assert!(matches!(old.compare_cpu(&a), CpuMatch::Unknown(m) if m.contains("the baseline")));
+        assert!(
+            matches!(a.compare_cpu(&old), CpuMatch::Unknown(m) if m.contains("the current file"))
+        );
+    }
+}

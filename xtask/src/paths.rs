@@ -1,0 +1,25 @@
+//! Where things are: the workspace, and the bench binaries that cargo built.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (xtask's manifest lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
+}
+
+/// Where `cargo build --release` puts binaries: next to this xtask binary when it runs from
+/// `<target>/release` (`cargo xtask` uses --release), else `<target>/release` beside its profile
+/// directory. Honours CARGO_TARGET_DIR through cargo, which built us.
+pub fn default_bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    match profile_dir.parent() {
+        Some(target) if profile_dir.file_name().is_some_and(|n| n != "release") => {
+            target.join("release")
+        }
+        _ => profile_dir,
+    }
+}

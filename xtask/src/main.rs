@@ -199,7 +199,7 @@ fn memcheck(root: &std::path::Path) -> Result<(), String> {
         "--quiet",
         &exe,
         "--test-threads=1",
-        "a_cache::",
+        "hz3_a_cache::",
     ]);
     cmd.env("HZ3_TEST_SCALE", "1");
     run_in(root, &mut cmd, "valgrind memcheck of the stress test")

@@ -29,10 +29,20 @@
 /// assert_eq!(all[0], "hz3-a");
 /// assert!(all.contains(&"hz3-a-cache"));
 /// ```
+///
+/// With extra tokens, `for_each_strategy!(callback, tokens…)` passes them first, in brackets:
+/// `callback! { [tokens…] (module, …); … }` (the per-strategy tests pass their test names).
 #[macro_export]
 macro_rules! for_each_strategy {
+    ($callback:ident, $($extra:tt)+) => {
+        $crate::for_each_strategy! { @list $callback [$($extra)+] }
+    };
     ($callback:ident) => {
+        $crate::for_each_strategy! { @list $callback }
+    };
+    (@list $callback:ident $($extra:tt)?) => {
         $callback! {
+            $($extra)?
             (hz3_a, "hz3-a", "a", OwnerStash, Hz3A, "S121=0 (A): owner stash.");
             (hz3_b, "hz3-b", "b", PageQueuePop, Hz3B, "S121-B: page-local remote + pageq pop.");
             (hz3_c, "hz3-c", "c", DrainAll, Hz3C, "S121-C: drain-all.");

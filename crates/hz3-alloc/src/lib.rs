@@ -136,6 +136,14 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         Stats::from_counters(&Instance::<R, C>::counters())
     }
 
+    /// Gives the calling thread a heap of its own now. A thread starts young: its first few
+    /// small-block operations go through a shared heap, so a thread that allocates little
+    /// costs no memory of its own (docs/architecture.md, O4); call this in a thread that will
+    /// allocate much to skip that phase. False when the OS refuses the memory.
+    pub fn init_thread() -> bool {
+        Instance::<R, C>::init_thread()
+    }
+
     /// Returns cached memory to the OS: flushes the calling thread's cache, collects heaps of
     /// exited threads, releases empty slabs and segments.
     pub fn collect() {

@@ -425,6 +425,7 @@ fn alloc_zeroed_is_zeroed<R: RemoteFree, C: Config>() {
 fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
     let _g = serial::<R, C>();
     isolated(|| {
+        Inst::<R, C>::init_thread(); // the bin's reuse is the subject, not the young phase
         for align in [1, 2, 4, 8, 16] {
             for n in (1..=4200).chain([5000, 9000, 70000]) {
                 let l = layout(n, align);
@@ -470,6 +471,7 @@ fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
             .collect()
     });
     isolated(move || {
+        Inst::<R, C>::init_thread();
         let mut reused = 0;
         for &(p, l) in &ptrs {
             // SAFETY: live blocks allocated with `l` by the first thread, freed once here.

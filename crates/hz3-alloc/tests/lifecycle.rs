@@ -9,7 +9,10 @@
 //!   after hz3 has released the thread's heap;
 //! - producer/consumer where the consumer never allocates: the blocks freed remotely but not
 //!   yet taken back by the producer stay bounded (measured with the oracle while both threads
-//!   are parked), and everything is reclaimed at the end.
+//!   are parked), and everything is reclaimed at the end;
+//! - young threads (O4): threads that allocate a little share the fallback heap's slabs (no
+//!   heap of their own); a thread past the young phase, or one that asked for its heap with
+//!   `init_thread`, owns what it allocates.
 
 mod common;
 
@@ -416,7 +419,57 @@ fn consumer_never_allocates<R: RemoteFree, C: Config>() {
     Inst::<R, C>::assert_empty("consumer_never_allocates");
 }
 
+/// O4 in the fast flavour: blocks that young threads allocate, at the same time, belong to
+/// one owner (the fallback heap); a thread past its young phase, and one that called
+/// `init_thread`, owns its own blocks; everything is freed and reclaimed.
+fn young_threads_share_a_heap<R: RemoteFree, C: Config>() {
+    if C::YOUNG_OPS == 0 {
+        return; // the stats and checked flavours give every thread a heap at once
+    }
+    let _g = serial::<R, C>();
+    let l = Layout::from_size_align(48, 8).unwrap();
+    let owner = |p: usize| {
+        // SAFETY: P1: `p` is a live small block of hz3, so its page metadata is mapped.
+        unsafe { (*hz3_page::meta_of(p as *const u8)).owner() }
+    };
+    let run = |blocks: usize, init: bool, barrier: Arc<Barrier>| {
+        std::thread::spawn(move || {
+            if init {
+                assert!(Hz3::<R, C>::init_thread());
+            }
+            let v: Vec<usize> = (0..blocks)
+                .map(|_| Inst::<R, C>::alloc(l) as usize)
+                .collect();
+            let last = *v.last().unwrap();
+            barrier.wait(); // both threads alive, each holding its blocks
+            for &p in &v {
+                // SAFETY: allocated above with `l`, freed once.
+                unsafe { Inst::<R, C>::dealloc(p as *mut u8, l) };
+            }
+            (owner(v[0]), owner(last))
+        })
+    };
+    for (blocks, init, shared) in [(8, false, true), (8, true, false), (200, false, false)] {
+        let b = Arc::new(Barrier::new(2));
+        let (t1, t2) = (run(blocks, init, b.clone()), run(blocks, init, b));
+        let ((first1, last1), (first2, last2)) = (t1.join().unwrap(), t2.join().unwrap());
+        // The first blocks of a thread that did not call init_thread come from the fallback.
+        assert_eq!(
+            first1 == first2,
+            !init,
+            "{blocks} blocks, init {init}: first owners"
+        );
+        assert_eq!(
+            last1 == last2,
+            shared,
+            "{blocks} blocks, init {init}: last owners"
+        );
+    }
+    Inst::<R, C>::assert_empty("young_threads_share_a_heap");
+}
+
 per_strategy!(
+    young_threads_share_a_heap,
     short_threads_reuse_heaps,
     first_op_is_free,
     tls_destructor_allocates,

@@ -477,6 +477,7 @@ fn remote_frees_then_sync<R: RemoteFree, C: Config>() {
 }
 
 mod fixed {
+    use crate::per_strategy_modules;
     crate::per_strategy!(remote_frees_then_sync);
     use super::remote_frees_then_sync;
 }

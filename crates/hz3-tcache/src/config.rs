@@ -18,6 +18,10 @@ pub unsafe trait Config: Sized + 'static {
     const STATS: bool;
     /// Validate frees (double, invalid, wrong layout) and abort with a fixed message.
     const CHECKS: bool;
+    /// Small-block operations a thread makes through the shared fallback heap before it takes
+    /// a heap of its own (O4); 0 = a heap at the first operation (the stats and checked
+    /// flavours: their counters and checks live in heaps).
+    const YOUNG_OPS: usize = 32;
     /// Where the instance's segments, heaps and large blocks come from ([`SystemOs`] for the
     /// shipped flavours). The segment and large-mapping caches are process-wide, so an `Os`
     /// must accept ranges another flavour's `Os` mapped (as any layer over the same kernel
@@ -52,6 +56,8 @@ unsafe impl Config for WithStats {
     const NAME: &'static str = "stats";
     const ID: usize = 1;
     const STATS: bool = true;
+    // Every remote free is a heap's event, counted where it happens: no young phase.
+    const YOUNG_OPS: usize = 0;
     const CHECKS: bool = false;
     type Os = SystemOs;
 }
@@ -65,5 +71,8 @@ unsafe impl Config for Checked {
     const ID: usize = 2;
     const STATS: bool = false;
     const CHECKS: bool = true;
+    // Every block of the guarded library passes through checked bins: no young phase, whose
+    // frees would go to an inbox unchecked.
+    const YOUNG_OPS: usize = 0;
     type Os = SystemOs;
 }

@@ -254,15 +254,21 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     pub unsafe fn free_remote(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
         // SAFETY: blocks are at least 16 bytes and 16-aligned.
         let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
-        // A thread whose first call is a free gets a heap too: its outbox batches remote frees
-        // (D) and its counters see them. Not after thread exit (DEAD): that path stays
-        // heap-less.
+        // A young thread (O4) frees straight home; past that it gets a heap: its outbox
+        // batches remote frees (D) and its counters see them. Not after thread exit (DEAD):
+        // that path stays heap-less.
         let heap = if heap.cast::<u8>() == EMPTY {
-            Self::attach()
+            let n = crate::tls::young(Self::SLOT);
+            if n < C::YOUNG_OPS {
+                crate::tls::set_young(Self::SLOT, n + 1);
+                heap
+            } else {
+                Self::attach()
+            }
         } else {
             heap
         };
-        if heap.is_null() || heap.cast::<u8>() == DEAD {
+        if heap.is_null() || heap.cast::<u8>() == DEAD || heap.cast::<u8>() == EMPTY {
             // SAFETY: the caller gives up `p`, a live block of `meta`'s slab.
             unsafe { Heap::<R, C>::send_home(meta, block, None, &mut NoCounters) };
         } else {

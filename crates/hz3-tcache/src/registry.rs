@@ -16,6 +16,13 @@
 //! - **O3** After its heap is abandoned, a thread's slot points to
 //!   [`DEAD_BINS`](crate::bin::DEAD_BINS): its frees take the remote path, its allocations use
 //!   the registry's fallback heap under the fallback lock.
+//! - **O4** (young threads) A thread's first `C::YOUNG_OPS` small-block operations (32; 0 in
+//!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY`, its allocations come
+//!   from the fallback heap under the fallback lock and its frees go straight home through the
+//!   strategy with no outbox; the count lives beside the slot ([`crate::tls`]). The next
+//!   operation takes a heap (O1). A thread that allocates little — most threads of a
+//!   thousand-thread server — so costs no heap, no slabs and no segment; blocks it allocated
+//!   belong to the fallback heap and go home to it like any remote free.
 
 use crate::config::{Config, MAX_CONFIGS};
 use crate::heap::Heap;
@@ -70,7 +77,7 @@ static REGISTRIES: [Registry; MAX_INSTANCES] = [const { Registry::new() }; MAX_I
 pub struct Instance<R: RemoteFree, C: Config>(core::marker::PhantomData<(R, C)>);
 
 impl<R: RemoteFree, C: Config> Instance<R, C> {
-    const SLOT: usize = {
+    pub(crate) const SLOT: usize = {
         assert!(R::ID < MAX_STRATEGIES && C::ID < MAX_CONFIGS);
         R::ID * MAX_CONFIGS + C::ID
     };
@@ -106,6 +113,12 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             return Self::alloc_fallback(c);
         }
         let heap = if heap.cast::<u8>() == EMPTY {
+            // O4: a young thread allocates from the shared fallback heap.
+            let n = crate::tls::young(Self::SLOT);
+            if n < C::YOUNG_OPS {
+                crate::tls::set_young(Self::SLOT, n + 1);
+                return Self::alloc_fallback(c);
+            }
             let h = Self::attach();
             if h.is_null() {
                 return ptr::null_mut();
@@ -122,6 +135,17 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             }
             (*heap).alloc_refill(c)
         }
+    }
+
+    /// Gives the calling thread a heap of its own now, skipping the young phase (O4): for a
+    /// thread that will allocate much (a worker of a pool), or a test of the thread cache.
+    /// Returns false when the OS refuses the memory (or the thread is past its exit).
+    pub fn init_thread() -> bool {
+        let heap = Self::current();
+        if heap.cast::<u8>() == EMPTY {
+            return !Self::attach().is_null();
+        }
+        heap.cast::<u8>() != DEAD
     }
 
     /// Gives this thread a heap: an abandoned one from the pool, or a new one.
@@ -299,6 +323,16 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 }
             }
         }
+        {
+            // Young threads (O4) leave blocks in the fallback heap's bins and inbox.
+            let _g = reg.fallback_lock.lock();
+            // SAFETY: fallback lock held.
+            let f = unsafe { *reg.fallback.get() };
+            if !f.is_null() {
+                // SAFETY: we hold the fallback heap while holding its lock.
+                unsafe { (*f.cast::<Heap<R, C>>()).flush_all(true) };
+            }
+        }
         crate::slab::segment_cache_trim::<OsOf<R, C>>();
         crate::large_cache::trim::<OsOf<R, C>>();
     }
@@ -337,6 +371,19 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 }
             }
         }
+        if let Some(_g) = reg.fallback_lock.try_lock() {
+            // SAFETY: fallback lock held: we hold the fallback heap (young threads, O4).
+            unsafe {
+                let f = *reg.fallback.get();
+                if !f.is_null() {
+                    let heap = &*f.cast::<Heap<R, C>>();
+                    let local = heap.local();
+                    if local.purge_next != 0 && local.purge_next <= now {
+                        heap.purge_expired(local, now, false);
+                    }
+                }
+            }
+        }
         crate::slab::segment_cache_purge::<OsOf<R, C>>(now, false);
         crate::large_cache::purge::<OsOf<R, C>>(now, false);
     }
@@ -352,15 +399,6 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     pub unsafe fn live_blocks() -> [u64; NUM_CLASSES] {
         Self::collect();
         let reg = Self::registry();
-        {
-            let _g = reg.fallback_lock.lock();
-            // SAFETY: fallback lock held.
-            let f = unsafe { *reg.fallback.get() };
-            if !f.is_null() {
-                // SAFETY: we hold the fallback heap while holding its lock.
-                unsafe { (*f.cast::<Heap<R, C>>()).flush_all(true) };
-            }
-        }
         let mut used = [0u64; NUM_CLASSES];
         let mut cached = [0u64; NUM_CLASSES];
         let mut h = reg.all.load(Ordering::Acquire);

@@ -10,6 +10,8 @@
 //!
 //! Invariant **T1**: a slot holds `EMPTY`, `DEAD` or the address of a heap held by this thread
 //! (O1).
+//! Beside each slot, a young-operation counter (O4): how many small-block operations this
+//! thread made through the shared fallback heap before it took a heap of its own.
 
 use crate::config::MAX_INSTANCES;
 
@@ -29,8 +31,11 @@ mod imp {
         ".rept {n}",
         ".quad {empty}",
         ".endr",
+        ".rept {n}",
+        ".quad 0",
+        ".endr",
         ".popsection",
-        bytes = const MAX_INSTANCES * 8,
+        bytes = const MAX_INSTANCES * 16,
         n = const MAX_INSTANCES,
         empty = sym EMPTY_BINS,
     );
@@ -68,6 +73,21 @@ mod imp {
         // SAFETY: as in `get`.
         unsafe { *base().add(i) = p }
     }
+    /// Reads young-operation counter `i` (O4).
+    #[inline]
+    pub fn young(i: usize) -> usize {
+        debug_assert!(i < MAX_INSTANCES);
+        // SAFETY: the object holds `2 * MAX_INSTANCES` words; the counters follow the slots.
+        unsafe { *base().add(MAX_INSTANCES + i) as usize }
+    }
+
+    /// Writes young-operation counter `i` (O4).
+    #[inline]
+    pub fn set_young(i: usize, n: usize) {
+        debug_assert!(i < MAX_INSTANCES);
+        // SAFETY: as in `young`.
+        unsafe { *base().add(MAX_INSTANCES + i) = n as *mut u8 }
+    }
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux", feature = "ie-tls")))]
@@ -92,6 +112,22 @@ mod imp {
     pub fn set(i: usize, p: *mut u8) {
         SLOTS.with(|s| s[i].set(p))
     }
+    std::thread_local! {
+        static YOUNG: [Cell<usize>; MAX_INSTANCES] =
+            const { [const { Cell::new(0) }; MAX_INSTANCES] };
+    }
+
+    /// Reads young-operation counter `i` (O4).
+    #[inline]
+    pub fn young(i: usize) -> usize {
+        YOUNG.with(|s| s[i].get())
+    }
+
+    /// Writes young-operation counter `i` (O4).
+    #[inline]
+    pub fn set_young(i: usize, n: usize) {
+        YOUNG.with(|s| s[i].set(n))
+    }
 }
 
-pub use imp::{get, set};
+pub use imp::{get, set, set_young, young};

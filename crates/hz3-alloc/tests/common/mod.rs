@@ -50,6 +50,12 @@ impl<R: RemoteFree, C: Config> Inst<R, C> {
         format!("{:?}", Hz3::<R, C>::new())
     }
 
+    /// Gives the calling thread its own heap (past the young phase), as the tests of the
+    /// thread cache's reuse need.
+    pub fn init_thread() {
+        assert!(Hz3::<R, C>::init_thread());
+    }
+
     pub fn alloc(l: Layout) -> *mut u8 {
         assert!(l.size() > 0);
         // SAFETY: tests never pass zero-sized layouts (checked above).
@@ -232,30 +238,30 @@ impl Rng {
     }
 }
 
-/// Generates one `#[test]` per listed generic test function for each strategy (flavour
-/// `Fast`), in modules `a`, `b`, `c`, `d`, `c_packed` (the S121 family) and `e`, `e_batch`,
-/// `a_batch`, `a_cache`.
+/// Generates one `#[test]` per listed generic test function for each strategy of the
+/// catalogue (`hz3_alloc::for_each_strategy!`, flavour `Fast`), in modules named by it
+/// (`hz3_a`, `hz3_b`, …, `hz3_a_cache`).
 #[macro_export]
 macro_rules! per_strategy {
     ($($f:ident),* $(,)?) => {
-        $crate::per_strategy!(@m a, hz3_alloc::strategy::OwnerStash; $($f),*);
-        $crate::per_strategy!(@m b, hz3_alloc::strategy::PageQueuePop; $($f),*);
-        $crate::per_strategy!(@m c, hz3_alloc::strategy::DrainAll; $($f),*);
-        $crate::per_strategy!(@m d, hz3_alloc::strategy::Packets; $($f),*);
-        $crate::per_strategy!(@m c_packed, hz3_alloc::strategy::DrainAllPacked; $($f),*);
-        $crate::per_strategy!(@m e, hz3_alloc::strategy::CadenceCollect; $($f),*);
-        $crate::per_strategy!(@m e_batch, hz3_alloc::strategy::BatchedCadence; $($f),*);
-        $crate::per_strategy!(@m a_batch, hz3_alloc::strategy::BatchedStash; $($f),*);
-        $crate::per_strategy!(@m a_cache, hz3_alloc::strategy::CachedStash; $($f),*);
+        hz3_alloc::for_each_strategy!(per_strategy_modules, $($f),*);
     };
-    (@m $m:ident, $r:ty; $($f:ident),*) => {
+}
+
+/// The callback of [`per_strategy!`]: one module per strategy of the catalogue (one entry at a
+/// time: the test names repeat inside each module).
+#[macro_export]
+macro_rules! per_strategy_modules {
+    ([$($f:ident),*]) => {};
+    ([$($f:ident),*] ($m:ident, $name:literal, $short:literal, $ty:ident, $alias:ident, $doc:literal); $($rest:tt)*) => {
         mod $m {
             $(
                 #[test]
                 fn $f() {
-                    super::$f::<$r, hz3_alloc::config::Fast>();
+                    super::$f::<hz3_alloc::strategy::$ty, hz3_alloc::config::Fast>();
                 }
             )*
         }
+        $crate::per_strategy_modules!([$($f),*] $($rest)*);
     };
 }

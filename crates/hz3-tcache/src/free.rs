@@ -254,12 +254,13 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     pub unsafe fn free_remote(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
         // SAFETY: blocks are at least 16 bytes and 16-aligned.
         let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
-        // A young thread (O4) frees straight home; past that it gets a heap: its outbox
-        // batches remote frees (D) and its counters see them. Not after thread exit (DEAD):
-        // that path stays heap-less.
+        // A young thread (O4) frees the fallback heap's blocks straight home; past that, or
+        // for another heap's block, it gets a heap: its outbox batches remote frees (D), its
+        // bins may cache foreign blocks and its counters see them. Not after thread exit
+        // (DEAD): that path stays heap-less.
         let heap = if heap.cast::<u8>() == EMPTY {
             let n = crate::tls::young(Self::SLOT);
-            if n < C::YOUNG_OPS {
+            if n < C::YOUNG_OPS && Self::is_fallback(meta.owner()) {
                 crate::tls::set_young(Self::SLOT, n + 1);
                 heap
             } else {

@@ -17,9 +17,11 @@
 //!   [`DEAD_BINS`](crate::bin::DEAD_BINS): its frees take the remote path, its allocations use
 //!   the registry's fallback heap under the fallback lock.
 //! - **O4** (young threads) A thread's first `C::YOUNG_OPS` small-block operations (32; 0 in
-//!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY`, its allocations come
-//!   from the fallback heap under the fallback lock and its frees go straight home through the
-//!   strategy with no outbox; the count lives beside the slot ([`crate::tls`]). The next
+//!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY`, its
+//!   allocations come from the fallback heap under the fallback lock and its frees of the
+//!   fallback heap's blocks go straight home through the strategy with no outbox; its first
+//!   free of any other heap's block takes a heap (the foreign-cache rule and the outbox pay
+//!   there); the count lives beside the slot ([`crate::tls`]). The next
 //!   operation takes a heap (O1). A thread that allocates little — most threads of a
 //!   thousand-thread server — so costs no heap, no slabs and no segment; blocks it allocated
 //!   belong to the fallback heap and go home to it like any remote free.
@@ -51,6 +53,9 @@ pub struct Registry {
     /// The fallback heap for dead threads and its lock.
     fallback_lock: SpinLock,
     fallback: UnsafeCell<*mut u8>,
+    /// The fallback heap's address once it exists (0 before): the owner of young threads'
+    /// blocks (O4), read without the lock.
+    fallback_id: AtomicUsize,
 }
 
 // SAFETY: `pool` is only accessed with `lock` held and `fallback` with `fallback_lock` held;
@@ -67,6 +72,7 @@ impl Registry {
             next_tick: AtomicU64::new(0),
             fallback_lock: SpinLock::new(),
             fallback: UnsafeCell::new(ptr::null_mut()),
+            fallback_id: AtomicUsize::new(0),
         }
     }
 }
@@ -135,6 +141,12 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             }
             (*heap).alloc_refill(c)
         }
+    }
+
+    /// Whether `owner` is the fallback heap (whose blocks young threads allocate, O4).
+    #[inline]
+    pub(crate) fn is_fallback(owner: usize) -> bool {
+        owner == Self::registry().fallback_id.load(Ordering::Relaxed)
     }
 
     /// Gives the calling thread a heap of its own now, skipping the young phase (O4): for a
@@ -273,6 +285,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             if slot.is_null() {
                 return ptr::null_mut();
             }
+            reg.fallback_id.store(*slot as usize, Ordering::Relaxed);
         }
         let heap = slot.cast::<Heap<R, C>>();
         // SAFETY: the fallback heap is held by whoever holds `fallback_lock` (O1 variant).

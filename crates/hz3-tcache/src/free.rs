@@ -254,18 +254,25 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     pub unsafe fn free_remote(heap: *mut Heap<R, C>, meta: &PageMeta, p: *mut u8) {
         // SAFETY: blocks are at least 16 bytes and 16-aligned.
         let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
-        // A young thread (O4) frees the fallback heap's blocks straight home; past that, or
-        // for another heap's block, it gets a heap: its outbox batches remote frees (D), its
-        // bins may cache foreign blocks and its counters see them. Not after thread exit
-        // (DEAD): that path stays heap-less.
-        let heap = if heap.cast::<u8>() == EMPTY {
-            let n = crate::tls::young(Self::SLOT);
-            if n < C::YOUNG_OPS && Self::is_fallback(meta.owner()) {
-                crate::tls::set_young(Self::SLOT, n + 1);
+        // A young thread (O4) frees straight home: the fallback heap's blocks always, other
+        // heaps' blocks `YOUNG_FOREIGN_FREES` times; its next free of another heap's block
+        // takes a heap (a thread that frees others' memory, as a successor inheriting blocks
+        // does, gains from its outbox (D), the foreign-cache rule and its counters). Not after
+        // thread exit (DEAD): that path stays heap-less.
+        let heap = if heap.cast::<u8>() == EMPTY && C::YOUNG_OPS > 0 {
+            let y = crate::tls::young(Self::SLOT);
+            if Self::is_fallback(meta.owner()) {
+                heap
+            } else if y >> crate::registry::YOUNG_FOREIGN_SHIFT
+                < crate::registry::YOUNG_FOREIGN_FREES
+            {
+                crate::tls::set_young(Self::SLOT, y + (1 << crate::registry::YOUNG_FOREIGN_SHIFT));
                 heap
             } else {
                 Self::attach()
             }
+        } else if heap.cast::<u8>() == EMPTY {
+            Self::attach()
         } else {
             heap
         };

@@ -16,15 +16,16 @@
 //! - **O3** After its heap is abandoned, a thread's slot points to
 //!   [`DEAD_BINS`](crate::bin::DEAD_BINS): its frees take the remote path, its allocations use
 //!   the registry's fallback heap under the fallback lock.
-//! - **O4** (young threads) A thread's first `C::YOUNG_OPS` small-block operations (32; 0 in
-//!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY`, its
-//!   allocations come from the fallback heap under the fallback lock and its frees of the
-//!   fallback heap's blocks go straight home through the strategy with no outbox; its first
-//!   free of any other heap's block takes a heap (the foreign-cache rule and the outbox pay
-//!   there); the count lives beside the slot ([`crate::tls`]). The next
-//!   operation takes a heap (O1). A thread that allocates little — most threads of a
-//!   thousand-thread server — so costs no heap, no slabs and no segment; blocks it allocated
-//!   belong to the fallback heap and go home to it like any remote free.
+//! - **O4** (young threads) A thread's first `C::YOUNG_OPS` small-block allocations (32; 0 in
+//!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY` and they
+//!   come from the fallback heap under the fallback lock. Its frees go straight home through
+//!   the strategy with no outbox — the fallback heap's blocks always, other heaps' blocks
+//!   `YOUNG_FOREIGN_FREES` (2) times (a spawned thread frees the closure its spawner boxed).
+//!   The next allocation, or free of another heap's block, takes a heap (O1): a successor that
+//!   inherits blocks gains at once from the outbox and the foreign-cache rule. A thread that
+//!   allocates little — most threads of a thousand-thread server — so costs no heap, no slabs
+//!   and no segment; blocks it allocated belong to the fallback heap and go home to it like
+//!   any remote free. The counts live beside the slot ([`crate::tls`]).
 
 use crate::config::{Config, MAX_CONFIGS};
 use crate::heap::Heap;
@@ -40,6 +41,15 @@ pub use crate::bin::{DEAD, EMPTY};
 pub use crate::config::{MAX_INSTANCES, MAX_STRATEGIES};
 
 /// Global state of one allocator instance.
+/// Frees of other heaps' blocks (not the fallback's) a young thread makes before it takes a
+/// heap (O4): a spawned thread frees the closure its spawner boxed, a successor inheriting
+/// blocks frees many.
+pub const YOUNG_FOREIGN_FREES: usize = 1;
+
+/// The young word (`crate::tls::young`): allocations in the low bits, foreign frees from
+/// this bit up.
+pub(crate) const YOUNG_FOREIGN_SHIFT: u32 = 32;
+
 pub struct Registry {
     lock: SpinLock,
     /// Pool of abandoned heaps (linked through `Shared::pool_next`), under `lock`.
@@ -120,9 +130,9 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         }
         let heap = if heap.cast::<u8>() == EMPTY {
             // O4: a young thread allocates from the shared fallback heap.
-            let n = crate::tls::young(Self::SLOT);
-            if n < C::YOUNG_OPS {
-                crate::tls::set_young(Self::SLOT, n + 1);
+            let y = crate::tls::young(Self::SLOT);
+            if y & ((1 << YOUNG_FOREIGN_SHIFT) - 1) < C::YOUNG_OPS {
+                crate::tls::set_young(Self::SLOT, y + 1);
                 return Self::alloc_fallback(c);
             }
             let h = Self::attach();

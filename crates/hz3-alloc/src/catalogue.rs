@@ -13,8 +13,8 @@
 /// - `module`: an identifier for per-strategy modules (`hz3_c_packed`);
 /// - `"hz3-<name>"`: the allocator's name in the matrix, its JSON and its binary
 ///   (`bench-hz3-<name>`);
-/// - `"<name>"`: the short name (the C library's `hz3_strategy()`, the `strategy-<name>` feature
-///   of `hz3-capi`);
+/// - `"<name>"`: the short name (the C library's `hz3_strategy()` and its build-time choice
+///   `HZ3_STRATEGY=<name>`);
 /// - `StrategyType`: the type in [`strategy`](crate::strategy);
 /// - `Alias`: this crate's `Hz3<StrategyType>` alias;
 /// - the description: the alias's documentation.

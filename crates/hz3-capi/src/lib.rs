@@ -19,8 +19,10 @@
 //! created by C code (thread exit through a pthread key destructor), and across `fork`
 //! (`pthread_atfork` handlers hold the allocator's global locks).
 //!
-//! The strategy is the Rust default ([`hz3_alloc::Hz3`]) unless a `strategy-*` feature picks
-//! another, so the benchmark matrix can preload each variant. The flavour is
+//! The strategy is the Rust default ([`hz3_alloc::Hz3`]) unless the build-time variable
+//! `HZ3_STRATEGY` names another by its short name (`HZ3_STRATEGY=c cargo build --release -p
+//! hz3-capi`; the names are `hz3_alloc::STRATEGIES`' second column), so each variant can be
+//! preloaded. The flavour is
 //! [`Fast`](hz3_alloc::config::Fast) unless the `checked` feature builds the guarded library
 //! ([`Checked`](hz3_alloc::config::Checked): `free`/`realloc`/`delete` of a freed, interior,
 //! stack, global or foreign pointer abort with a fixed line, see `docs/reliability.md`) or the
@@ -40,41 +42,24 @@ use core::ffi::{c_int, c_void};
 use core::ptr;
 use hz3_alloc::Hz3;
 
-/// Declares `type Strategy` from `(feature, type)` pairs: the first pair whose feature is on
-/// wins (so features still add up); with none, the Rust default. The pairs follow the strategy
-/// catalogue (`hz3_alloc::for_each_strategy!`), one `strategy-<short name>` feature each; a
-/// unit test checks the pairs, the catalogue and `Cargo.toml` against each other (cfg names
-/// must be literals, so they cannot be generated from the catalogue).
+/// Declares `type Strategy` from the strategy catalogue (`hz3_alloc::for_each_strategy!`):
+/// the strategy whose short name the build-time variable `HZ3_STRATEGY` gives (build.rs turns
+/// it into the `hz3_strategy` cfg), else the Rust default. A name the catalogue lacks stops
+/// the build. Nothing here names a strategy, so a new one needs no line in this crate.
 macro_rules! pick_strategy {
-    ($(($feat:literal, $ty:ident)),* $(,)?) => {
-        pick_strategy!(@ [] $(($feat, $ty))*);
-        /// The `(feature, strategy short name)` pairs of this build's choice, in order.
-        #[cfg(test)]
-        const PICKS: &[(&str, &str)] =
-            &[$(($feat, <hz3_alloc::strategy::$ty as hz3_alloc::RemoteFree>::NAME)),*];
-    };
-    (@ [$($prev:literal)*] ($feat:literal, $ty:ident) $($rest:tt)*) => {
-        #[cfg(all(feature = $feat, not(any($(feature = $prev),*))))]
-        type Strategy = hz3_alloc::strategy::$ty;
-        pick_strategy!(@ [$($prev)* $feat] $($rest)*);
-    };
-    (@ [$($prev:literal)*]) => {
-        #[cfg(not(any($(feature = $prev),*)))]
+    ($(($m:ident, $name:literal, $short:literal, $ty:ident, $alias:ident, $doc:literal);)*) => {
+        $(
+            #[cfg(hz3_strategy = $short)]
+            type Strategy = hz3_alloc::strategy::$ty;
+        )*
+        #[cfg(not(hz3_strategy_set))]
         type Strategy = hz3_alloc::DefaultStrategy;
+        #[cfg(all(hz3_strategy_set, not(any($(hz3_strategy = $short),*))))]
+        compile_error!("HZ3_STRATEGY names no strategy of hz3_alloc::for_each_strategy!");
     };
 }
 
-pick_strategy!(
-    ("strategy-a", OwnerStash),
-    ("strategy-b", PageQueuePop),
-    ("strategy-c", DrainAll),
-    ("strategy-d", Packets),
-    ("strategy-c-packed", DrainAllPacked),
-    ("strategy-e", CadenceCollect),
-    ("strategy-e-batch", BatchedCadence),
-    ("strategy-a-batch", BatchedStash),
-    ("strategy-a-cache", CachedStash),
-);
+hz3_alloc::for_each_strategy!(pick_strategy);
 
 #[cfg(feature = "checked")]
 pub type Flavour = hz3_alloc::config::Checked;
@@ -363,41 +348,15 @@ pub extern "C" fn hz3_strategy() -> *const u8 {
 
 #[cfg(test)]
 mod tests {
-    /// The strategy short names of the catalogue, in order.
-    macro_rules! shorts {
-        ($(($m:ident, $name:literal, $short:literal, $ty:ident, $alias:ident, $doc:literal);)*) => {
-            [$($short),*]
-        };
-    }
-
-    /// `pick_strategy!` names every strategy of the catalogue once, in the catalogue's order,
-    /// each under its `strategy-<short name>` feature, and `Cargo.toml` declares each feature.
-    #[test]
-    fn strategy_features_follow_the_catalogue() {
-        let shorts = hz3_alloc::for_each_strategy!(shorts);
-        let picked: Vec<&str> = super::PICKS.iter().map(|&(_, short)| short).collect();
-        assert_eq!(
-            picked, shorts,
-            "pick_strategy! must list the catalogue in order"
-        );
-        for &(feature, short) in super::PICKS {
-            assert_eq!(feature, format!("strategy-{short}"));
-        }
-        let manifest = include_str!("../Cargo.toml");
-        for short in shorts {
-            let line = format!("strategy-{short} = []");
-            assert!(
-                manifest.lines().any(|l| l.trim() == line),
-                "crates/hz3-capi/Cargo.toml lacks the feature line `{line}`"
-            );
-        }
-    }
-
     /// `hz3_strategy()` returns this build's short name.
     #[test]
     fn strategy_name_is_the_builds() {
         // SAFETY: `hz3_strategy` returns a static NUL-terminated string.
         let name = unsafe { core::ffi::CStr::from_ptr(super::hz3_strategy().cast()) };
         assert_eq!(name.to_str().unwrap(), super::CAlloc::STRATEGY);
+        // The build-time choice reached the library (`HZ3_STRATEGY`, build.rs).
+        if let Some(want) = option_env!("HZ3_STRATEGY").filter(|s| !s.is_empty()) {
+            assert_eq!(name.to_str().unwrap(), want);
+        }
     }
 }

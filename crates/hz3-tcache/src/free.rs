@@ -19,7 +19,7 @@
 //! Blocks whose page has no owner (P2: large blocks, or not hz3's) are handed back to the layer
 //! above through [`Unowned`].
 
-use crate::bin::{DEAD, EMPTY};
+use crate::bin::EMPTY;
 use crate::config::Config;
 use crate::heap::{Heap, Local};
 use crate::registry::Instance;
@@ -276,7 +276,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         } else {
             heap
         };
-        if heap.is_null() || heap.cast::<u8>() == DEAD || heap.cast::<u8>() == EMPTY {
+        if heap.is_null() || Self::is_sentinel(heap) {
             // SAFETY: the caller gives up `p`, a live block of `meta`'s slab.
             unsafe { Heap::<R, C>::send_home(meta, block, None, &mut NoCounters) };
         } else {

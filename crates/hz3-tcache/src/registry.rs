@@ -20,8 +20,8 @@
 //!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY` and they
 //!   come from the fallback heap under the fallback lock. Its frees go straight home through
 //!   the strategy with no outbox — the fallback heap's blocks always, other heaps' blocks
-//!   `YOUNG_FOREIGN_FREES` (2) times (a spawned thread frees the closure its spawner boxed).
-//!   The next allocation, or free of another heap's block, takes a heap (O1): a successor that
+//!   `YOUNG_FOREIGN_FREES` (1) time (a spawned thread frees the closure its spawner boxed).
+//!   The allocation after those, or the next free of another heap's block, takes a heap (O1): a successor that
 //!   inherits blocks gains at once from the outbox and the foreign-cache rule. A thread that
 //!   allocates little — most threads of a thousand-thread server — so costs no heap, no slabs
 //!   and no segment; blocks it allocated belong to the fallback heap and go home to it like
@@ -386,10 +386,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 let mut h = *reg.pool.get();
                 while !h.is_null() {
                     let heap = &*h.cast::<Heap<R, C>>();
-                    let local = heap.local();
-                    if local.purge_next != 0 && local.purge_next <= now {
-                        heap.purge_expired(local, now, false);
-                    }
+                    heap.purge_due(now);
                     h = heap.shared.pool_next.load(Ordering::Relaxed);
                 }
             }
@@ -399,11 +396,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             unsafe {
                 let f = *reg.fallback.get();
                 if !f.is_null() {
-                    let heap = &*f.cast::<Heap<R, C>>();
-                    let local = heap.local();
-                    if local.purge_next != 0 && local.purge_next <= now {
-                        heap.purge_expired(local, now, false);
-                    }
+                    (*f.cast::<Heap<R, C>>()).purge_due(now);
                 }
             }
         }

@@ -450,6 +450,21 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         }
     }
 
+    /// [`purge_expired`](Self::purge_expired) if a deadline has passed (PG2): the visit of the
+    /// process-wide tick to a heap it holds for the moment (pooled, fallback).
+    ///
+    /// # Safety
+    /// As `purge_expired`.
+    pub unsafe fn purge_due(&self, now: u64) {
+        // SAFETY: forwarded (H4 per the caller).
+        unsafe {
+            let local = self.local();
+            if local.purge_next != 0 && local.purge_next <= now {
+                self.purge_expired(local, now, false);
+            }
+        }
+    }
+
     /// Decommits the dirty pages of our segments whose deadline has passed (`force`: all of
     /// them), at most [`PURGE_SEGMENTS_PER_VISIT`] segments unless forced, and recomputes
     /// `purge_next` (PG2).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deterministic gate (testing.md T14): instructions per local alloc+free pair, per remote
 # free and per remote alloc, counted with valgrind's callgrind, against the committed budget
-# benches/callgrind-budget.json. Installs valgrind if the machine lacks it.
+# benches/callgrind-budget.json, then the page-fault gate against benches/fault-budget.json.
+# Installs valgrind if the machine lacks it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -9,4 +10,6 @@ if ! command -v valgrind >/dev/null 2>&1; then
   if command -v sudo >/dev/null 2>&1 && [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq valgrind
 fi
-cargo xtask callgrind-gate "$@"
+cargo xtask callgrind-gate
+# Minor page faults of the OS-boundary workloads against benches/fault-budget.json (issue 11).
+cargo xtask fault-gate

@@ -158,6 +158,20 @@ pub struct CallgrindOpts {
     pub iters: u64,
 }
 
+/// `cargo xtask fault-gate` (issue 11): minor page faults of the OS-boundary workloads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultOpts {
+    pub update: bool,
+    pub budget: PathBuf,
+    pub tolerance: Option<f64>,
+    /// Empty until [`Command::resolve`]: then the asked names, or the default pair.
+    pub allocators: Vec<String>,
+    pub build: bool,
+    pub bin_dir: Option<PathBuf>,
+    /// Fresh processes per workload (the figure is their minimum).
+    pub reps: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     BenchMatrix(MatrixOpts),
@@ -168,6 +182,7 @@ pub enum Command {
         allow_other_cpu: bool,
     },
     CallgrindGate(CallgrindOpts),
+    FaultGate(FaultOpts),
     ValidateJson(PathBuf),
     /// Print the tables of a saved results file.
     Report(PathBuf),
@@ -224,6 +239,16 @@ commands:
       --tolerance F         allowed growth, as a fraction (default: the budget's, else 0.02)
       --allocators a,b,..   subset (default: system + every hz3 strategy)
       --iters N             objects per measured run (default 100000)
+      --no-build, --bin-dir DIR
+  fault-gate        minor page faults of the OS-boundary workloads (large-1m, large-churn,
+                    realloc-grow, medium-churn, thread-churn, size-shift, xmalloc-classic; fixed
+                    iterations, minimum of 3 processes) against benches/fault-budget.json
+      --update              rewrite the budget from this measurement
+      --budget PATH         budget file (default benches/fault-budget.json)
+      --tolerance F         allowed growth, as a fraction (default: the budget's, else 0.15)
+      --allocators a,b,..   default hz3-a-cache,hz3-preload; peers named here are shown as a
+                            reference with hz3's faults over the median peer's
+      --reps N              processes per workload (default 3)
       --no-build, --bin-dir DIR
   report PATH               print the tables of a saved results file (no runs)
   validate-json PATH        check a results file against schema hz3-bench/1
@@ -485,6 +510,35 @@ pub fn parse_raw(args: &[String], default_threads: usize) -> Result<Command, Str
             }
             Ok(Command::CallgrindGate(o))
         }
+        "fault-gate" => {
+            let mut o = FaultOpts {
+                update: false,
+                budget: PathBuf::from("benches/fault-budget.json"),
+                tolerance: None,
+                allocators: Vec::new(),
+                build: true,
+                bin_dir: None,
+                reps: crate::faults::DEFAULT_REPS,
+            };
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--update" => o.update = true,
+                    "--budget" => o.budget = PathBuf::from(value(a, &mut it)?),
+                    "--tolerance" => o.tolerance = Some(fraction(a, value(a, &mut it)?)?),
+                    "--allocators" => o.allocators = raw_list(a, value(a, &mut it)?)?,
+                    "--reps" => {
+                        o.reps = number(a, value(a, &mut it)?)?;
+                        if o.reps == 0 {
+                            return Err("--reps must be at least 1".into());
+                        }
+                    }
+                    "--no-build" => o.build = false,
+                    "--bin-dir" => o.bin_dir = Some(PathBuf::from(value(a, &mut it)?)),
+                    other => return Err(format!("fault-gate: unknown option {other:?}")),
+                }
+            }
+            Ok(Command::FaultGate(o))
+        }
         other => Err(format!(
             "unknown command {other:?} (see `cargo xtask help`)"
         )),
@@ -524,6 +578,21 @@ impl Command {
                     known
                 } else {
                     name_list("--allocators", &o.allocators.join(","), &known)?
+                };
+            }
+            Command::FaultGate(o) => {
+                o.allocators = if o.allocators.is_empty() {
+                    crate::faults::DEFAULT_ALLOCATORS
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    let asked = name_list("--allocators", &o.allocators.join(","), allocators)?;
+                    allocators
+                        .iter()
+                        .filter(|k| asked.contains(k))
+                        .cloned()
+                        .collect()
                 };
             }
             _ => {}

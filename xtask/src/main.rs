@@ -5,6 +5,7 @@
 mod callgrind;
 mod chart;
 mod cli;
+mod faults;
 mod gate;
 mod log;
 mod machine;
@@ -90,6 +91,7 @@ fn real_main(args: &[String]) -> Result<bool, String> {
             Ok(gate::print(&b, &c, tolerance))
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
+        Command::FaultGate(o) => faults::run(&o),
         Command::Soak(args) => soak(&root, &args).map(|()| true),
         Command::Memcheck => memcheck(&root).map(|()| true),
         Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
@@ -110,6 +112,13 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
                     .any(|a| strategies::PEERS.contains(&a.as_str())),
         ),
         Command::CallgrindGate(o) => (o.build, o.bin_dir.clone(), false),
+        Command::FaultGate(o) => (
+            o.build,
+            o.bin_dir.clone(),
+            o.allocators
+                .iter()
+                .any(|a| strategies::PEERS.contains(&a.as_str())),
+        ),
         _ => return Ok(Vec::new()),
     };
     let bench = if build {

@@ -260,11 +260,23 @@ fn c_peers() -> Vec<&'static str> {
     PRELOAD_PEERS.iter().map(|p| p.name).collect()
 }
 
-/// The one of `peers` with the best median on workload `w`.
+/// Whether a peer's cell describes unlike work: more than half of its completed runs broke the
+/// workload's validity rule (mt-remote: the ring fell back to a local free too often, so the
+/// run measured fewer remote frees than the others). Such a peer is never the "best peer".
+fn mostly_invalid(c: &Cell) -> bool {
+    let done = c.runs.iter().filter(|r| r.is_some()).count();
+    done > 0 && 2 * c.invalid_runs() > done
+}
+
+/// The one of `peers` with the best median on workload `w`, among those whose runs are mostly
+/// valid ([`mostly_invalid`]).
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     let mut best: Option<(&str, f64, bool)> = None;
     for p in peers {
         let Some(c) = m.cell(w, p) else { continue };
+        if mostly_invalid(c) {
+            continue;
+        }
         let Some(s) = c.summary() else { continue };
         let better = match best {
             None => true,
@@ -276,6 +288,25 @@ fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
         }
     }
     best.map(|(n, _, _)| n.to_string())
+}
+
+/// `peer on workload (k of n runs invalid)` for every peer left out of the best-peer choice.
+fn skipped_peers(m: &Matrix) -> Vec<String> {
+    let mut out = Vec::new();
+    let c_peers = c_peers();
+    for w in m.workloads().iter() {
+        for p in PEERS.iter().chain(c_peers.iter()) {
+            let Some(c) = m.cell(w, p) else { continue };
+            if mostly_invalid(c) {
+                let done = c.runs.iter().filter(|r| r.is_some()).count();
+                out.push(format!(
+                    "{p} on {w} ({} of {done} runs invalid)",
+                    c.invalid_runs()
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The lowest median peak RSS among `peers` on workload `w`, and whose it is.
@@ -356,6 +387,13 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
         && m.allocators().iter().any(|a| c_peers.contains(&a.as_str()))
     {
         out.push_str("hz3-preload is compared with the peers' C libraries under LD_PRELOAD (mimalloc-preload, jemalloc-preload): C malloc/free against C malloc/free.\n");
+    }
+    let skipped = skipped_peers(m);
+    if !skipped.is_empty() {
+        out.push_str(&format!(
+            "not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n",
+            skipped.join(", ")
+        ));
     }
     Some(out)
 }
@@ -603,6 +641,37 @@ pub fn sweep_tables(m: &Matrix) -> String {
 mod tests {
     use super::*;
     use crate::results::tests::synthetic;
+
+    #[test]
+    fn a_peer_whose_runs_are_mostly_invalid_is_not_the_best_peer() {
+        let mut m = synthetic(
+            3,
+            &[
+                ("mt-remote-r90", "system", &[10e6, 10e6, 10e6]),
+                ("mt-remote-r90", "mimalloc", &[40e6, 40e6, 40e6]),
+                ("mt-remote-r90", "jemalloc", &[20e6, 20e6, 20e6]),
+                ("mt-remote-r90", "hz3-a", &[30e6, 30e6, 30e6]),
+            ],
+        );
+        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("mimalloc"));
+        // One invalid run of three: still a fair comparison.
+        let i = m
+            .cells
+            .iter()
+            .position(|c| c.allocator == "mimalloc")
+            .unwrap();
+        m.cells[i].valid = vec![true, false, true];
+        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("mimalloc"));
+        // Two of three: mimalloc measured unlike work; jemalloc is the best peer.
+        m.cells[i].valid = vec![false, false, true];
+        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("jemalloc"));
+        let t = peer_table(&m).unwrap();
+        assert!(
+            t.contains("mimalloc on mt-remote-r90 (2 of 3 runs invalid)"),
+            "{t}"
+        );
+        assert!(t.contains("1.500"), "hz3-a against jemalloc: {t}");
+    }
 
     #[test]
     fn tables_show_ratios_per_round() {

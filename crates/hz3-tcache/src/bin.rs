@@ -58,6 +58,33 @@ pub const fn batch_for(c: usize) -> u32 {
     }
 }
 
+/// A bin's limit when its heap is new, after `collect()`/thread exit, and after a homecoming
+/// pass found its class idle (H7).
+pub const fn base_limit(c: usize) -> u32 {
+    batch_for(c) * 4
+}
+
+/// Bytes of blocks a bin may grow to hold when its class thrashes (H7).
+pub const BIN_GROW_BYTES: u32 = 128 * 1024;
+/// Most blocks a grown bin may hold (H7).
+pub const BIN_GROW_BLOCKS: u32 = 1024;
+
+/// The largest limit bin `c` may grow to: `BIN_GROW_BYTES` of blocks, at most
+/// `BIN_GROW_BLOCKS`, never below [`base_limit`] (H7).
+pub const fn max_limit(c: usize) -> u32 {
+    let by_bytes = BIN_GROW_BYTES / hz3_page::size_class::CLASS_SIZE[c];
+    let m = if by_bytes > BIN_GROW_BLOCKS {
+        BIN_GROW_BLOCKS
+    } else {
+        by_bytes
+    };
+    if m > base_limit(c) {
+        m
+    } else {
+        base_limit(c)
+    }
+}
+
 /// Address of the empty sentinel heap.
 pub const EMPTY: *mut u8 = &EMPTY_BINS as *const _ as *mut u8;
 /// Address of the dead sentinel heap.

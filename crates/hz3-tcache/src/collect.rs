@@ -2,7 +2,7 @@
 //! [`Sink`] (into the spill, or straight back to its slab), the flush of everything at thread
 //! exit or `collect()`, and the clock-driven homecoming pass (H6, see [`crate::heap`]).
 
-use crate::bin;
+use crate::bin::{self, base_limit};
 use crate::config::Config;
 use crate::heap::{Heap, Local};
 use crate::page_list::{list_push, list_remove, ON_FULL, ON_PARTIAL};
@@ -41,9 +41,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let local = unsafe { self.local() };
         // SAFETY: our outbox.
         unsafe { R::flush_outbox(&mut local.outbox, &mut self.counters()) };
+        local.refilled_since_flush = 0;
         for c in 0..NUM_CLASSES {
             let b = core::mem::replace(&mut local.bins[c].head, ptr::null_mut());
             local.bins[c].count = 0;
+            local.bins[c].limit = base_limit(c);
             // SAFETY: H2: bin blocks are ours; their links become plain first.
             unsafe {
                 bin::decode_chain::<C>(b, c);
@@ -123,6 +125,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             let eager = need.is_some_and(|n| n != c);
             if !is_idle && !eager {
                 continue;
+            }
+            if is_idle {
+                // H7: an idle class's bin is emptied below; its limit starts over.
+                local.bins[c].limit = base_limit(c);
+                local.refilled_since_flush &= !(1u64 << c);
             }
             let pending = R::inbox_pending(&self.shared.inbox[c].0);
             let flush_bin = is_idle && local.bins[c].count != 0;

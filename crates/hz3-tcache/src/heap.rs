@@ -27,13 +27,24 @@
 //!   not the only partial slab of their class are released to their segment.
 //! - **H4** Only the thread that holds the heap (its TLS slot points to it) touches `local`;
 //!   a heap is held by at most one thread at a time (the registry hands it out under its lock).
+//! - **H7** (adaptive limit) `base_limit(c) <= bins[c].limit <= max_limit(c)` for a held or
+//!   pooled heap. A bin that overflows (`flush_bin`) after its class was refilled since its
+//!   previous overflow is thrashing — the program frees and reallocates more blocks of the
+//!   class than the bin holds, so every round trip goes through the slabs — and its limit
+//!   doubles, up to `max_limit(c)` (`BIN_GROW_BYTES` of blocks). A homecoming pass that finds
+//!   the class idle, `collect()` and thread exit set it back to `base_limit(c)`, with the bin
+//!   empty. So a thread caches at most `max_limit` blocks in a class it keeps cycling, and its
+//!   base amount in the others.
 //! - **H6** (homecoming) every class not refilled since the heap's last pass (once per purge
 //!   delay, on the allocation slow path) has its inbox collected, its bin and spill returned
 //!   to the slabs (foreign blocks sent home) and its empty slabs released; before mapping a
 //!   new segment the heap also returns every other class's inbox and spill to their slabs.
 
 use crate::bin::{self, check_link};
-pub use crate::bin::{batch_for, Bin, SentinelBins, DEAD_BINS, EMPTY_BINS};
+pub use crate::bin::{
+    base_limit, batch_for, max_limit, Bin, SentinelBins, BIN_GROW_BLOCKS, BIN_GROW_BYTES,
+    DEAD_BINS, EMPTY_BINS,
+};
 use crate::config::Config;
 pub use crate::page_list::{list_push, list_remove, ON_FULL, ON_PARTIAL};
 use core::cell::UnsafeCell;
@@ -70,6 +81,8 @@ pub struct Local<R: RemoteFree> {
     pub tick_countdown: u32,
     /// Bit `c` set: class `c` was refilled since the last homecoming pass.
     pub refilled: u64,
+    /// Bit `c` set: class `c` was refilled since bin `c` last overflowed (H7).
+    pub refilled_since_flush: u64,
     /// Slabs released so far (wrapping; tells a pass whether it freed pages).
     pub slabs_released: u64,
 }
@@ -147,7 +160,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         unsafe {
             let local = &mut *(*heap).local.get();
             for (c, bin) in local.bins.iter_mut().enumerate() {
-                bin.limit = batch_for(c) * 4;
+                bin.limit = base_limit(c);
             }
             ptr::addr_of_mut!((*heap).shared.id).write(heap as usize);
         }
@@ -270,6 +283,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: H4 per the caller.
         let local = unsafe { self.local() };
         local.refilled |= 1u64 << c;
+        local.refilled_since_flush |= 1u64 << c;
         if local.tick_countdown == 0 {
             local.tick_countdown = TICK_REFILLS;
             // SAFETY: H4.
@@ -418,14 +432,20 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         n
     }
 
-    /// Returns the coldest blocks of bin `c` to their slabs, keeping half the limit.
+    /// Returns the coldest blocks of bin `c` to their slabs, keeping half the limit; a bin
+    /// that overflows again after a refill of its class doubles its limit (H7).
     #[cold]
     #[inline(never)]
     unsafe fn flush_bin(&self, c: usize) {
         // SAFETY: called from `free_local` by the holder (H4).
         let local = unsafe { self.local() };
+        let thrash = local.refilled_since_flush & (1u64 << c) != 0;
+        local.refilled_since_flush &= !(1u64 << c);
         let keep = local.bins[c].limit / 2;
         let bin = &mut local.bins[c];
+        if thrash {
+            bin.limit = (bin.limit * 2).min(max_limit(c));
+        }
         let mut last = bin.head;
         // SAFETY: the bin holds `count > limit >= keep` blocks (H2).
         let rest = unsafe {

@@ -23,8 +23,9 @@ pub const NUM_CLASSES: usize = 8 + 4 * 11;
 pub const MAX_SMALL: usize = 256 * 1024;
 /// Largest alignment served from size classes (a slab's start alignment).
 pub const MAX_CLASS_ALIGN: usize = PAGE_SIZE;
-/// Sizes up to this use the direct lookup table on the fast path.
-pub const LUT_MAX: usize = 4096;
+/// Sizes up to this use the direct lookup table on the fast path (1025 bytes: sizes to 16 KiB
+/// are common in C and C++ programs, and the table is read only where sizes fall).
+pub const LUT_MAX: usize = 16384;
 
 /// A size class index, `0 .. NUM_CLASSES`.
 pub type SizeClass = usize;

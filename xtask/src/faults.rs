@@ -5,10 +5,11 @@
 //! times, each a fresh process; the figure is the *minimum* of the process's
 //! `getrusage(RUSAGE_SELF).ru_minflt` over the repetitions (setup included). With a fixed
 //! iteration count the single-threaded shapes repeat to within a few faults; the threaded ones
-//! (hand-off timing decides how much is live) vary by up to ~15 %, and a regression in the
-//! OS layer (a purge that comes back, a mapping not reused) moves the figure by multiples,
-//! so the minimum of three against `budget × (1 + tolerance) + slack` catches it without
-//! flaking.
+//! (hand-off timing decides how much is live) vary by up to ~15 % on a quiet machine and by
+//! 30–60 % on a loaded one, and a regression in the OS layer (a purge that comes back, a
+//! mapping not reused, stranded remote frees) moves the figure by multiples, so the minimum
+//! of three against `budget × (1 + tolerance) + slack` catches it without flaking; the
+//! threaded shapes get [`THREADED_TOLERANCE`].
 //!
 //! hz3's flavours are gated (a missing budget fails, as in the callgrind gate); peers run when
 //! asked (`--allocators`) and are shown as a reference, with hz3's figure over the median
@@ -31,6 +32,10 @@ pub const DEFAULT_REPS: usize = 3;
 /// through the C library.
 pub const DEFAULT_ALLOCATORS: &[&str] = &["hz3-a-cache", crate::strategies::PRELOAD];
 
+/// Tolerance of the workloads whose live memory depends on how far each thread got
+/// (producer/consumer hand-offs): at least this, whatever the budget file says.
+pub const THREADED_TOLERANCE: f64 = 0.6;
+
 /// (workload, iterations): the OS-boundary shapes of issue 11 and the faithful xmalloc.
 pub const WORKLOADS: &[(&str, u64)] = &[
     ("large-1m", 2000),
@@ -41,6 +46,18 @@ pub const WORKLOADS: &[(&str, u64)] = &[
     ("size-shift", 50),
     ("xmalloc-classic", 100),
 ];
+
+/// The workloads of [`WORKLOADS`] whose figure depends on the threads' timing.
+pub const THREADED: &[&str] = &["thread-churn", "size-shift", "xmalloc-classic"];
+
+/// The tolerance that applies to workload `w`.
+pub fn tolerance_for(w: &str, base: f64) -> f64 {
+    if THREADED.contains(&w) {
+        base.max(THREADED_TOLERANCE)
+    } else {
+        base
+    }
+}
 
 /// One allocator's measurement: workload → (minimum minor faults, operations).
 pub type Measured = Vec<(String, Vec<(String, u64, u64)>)>;
@@ -210,7 +227,7 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
                 .map(|(_, pf, _)| *pf as f64)
                 .collect();
             let b = entry.and_then(|(_, bw)| bw.iter().find(|(k, _)| k == w).map(|(_, x)| *x));
-            let limit = b.map(|b| b * (1.0 + budget.tolerance) + budget.slack);
+            let limit = b.map(|b| b * (1.0 + tolerance_for(w, budget.tolerance)) + budget.slack);
             let verdict = match (gated(a), limit) {
                 (false, _) => "reference",
                 (true, None) => "NO BUDGET",
@@ -263,9 +280,11 @@ pub fn render(checks: &[Check], budget: &Budget) -> String {
         ]);
     }
     format!(
-        "== page faults: minor faults per run, minimum of the repetitions (limit budget × {:.2} + {:.0}) ==\n{}",
+        "== page faults: minor faults per run, minimum of the repetitions (limit budget × {:.2} + {:.0}; {}: × {:.2}) ==\n{}",
         1.0 + budget.tolerance,
         budget.slack,
+        THREADED.join(", "),
+        1.0 + tolerance_for(THREADED[0], budget.tolerance),
         t.render()
     )
 }
@@ -371,6 +390,12 @@ mod tests {
         let over = check(&vec![m("hz3-a-cache", &[("large-1m", 1407)])], &b);
         assert_eq!(over[0].verdict, "OVER BUDGET");
         assert!(failed(&over) && !failed(&ok));
+        // A threaded shape: limit = 1000 × 1.6 + 256 = 1856.
+        let b = budget(&[("hz3-a-cache", &[("size-shift", 1000.0)])]);
+        let ok = check(&vec![m("hz3-a-cache", &[("size-shift", 1856)])], &b);
+        assert_eq!(ok[0].verdict, "ok");
+        let over = check(&vec![m("hz3-a-cache", &[("size-shift", 1857)])], &b);
+        assert_eq!(over[0].verdict, "OVER BUDGET");
     }
 
     #[test]

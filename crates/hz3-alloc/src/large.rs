@@ -26,7 +26,7 @@ use core::sync::atomic::Ordering;
 use hz3_page::{
     segment_of, OsMemory, SegmentHeader, SegmentKind, SystemOs, OS_PAGE, PAGE_SIZE, SEGMENT_SIZE,
 };
-use hz3_tcache::large_cache;
+use hz3_tcache::{large_cache, Config, Fast};
 
 /// Room to grow reserved when a large block is resized upwards: the new mapping holds
 /// `size + size / GROWTH_DIV` (address space only; pages are committed when touched).
@@ -70,13 +70,13 @@ unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
 /// pages; `dirty` tells the caller it may hold old data) or fresh. Null on OS failure.
 /// With `growing` (the block of a resize that grows) any bigger cached mapping serves, and
 /// all of it stays committed: the block is likely to grow into it.
-fn mapping<O: OsMemory>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
+fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
     let max = if growing {
         usize::MAX
     } else {
         need.saturating_mul(4)
     };
-    if let Some((base, len)) = large_cache::take(need, max) {
+    if let Some((base, len)) = large_cache::take::<C>(need, max) {
         if len >= need {
             if !growing && len / 2 > need && len - 2 * need > TAIL_KEEP {
                 // The tail is likely wanted by a later, bigger reuse: let the OS take it only
@@ -107,7 +107,7 @@ fn mapping<O: OsMemory>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
             hz3_page::stats::unmapped(need);
         }
         // SAFETY: the cached mapping is whole and unused; give it back.
-        unsafe { large_cache::release::<O>(base, len) };
+        unsafe { large_cache::release::<O, C>(base, len) };
     }
     let base = O::map(need, SEGMENT_SIZE);
     if !base.is_null() {
@@ -119,7 +119,11 @@ fn mapping<O: OsMemory>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
 
 /// Maps a large block of `size` bytes with room to grow to `capacity` bytes; the bool says
 /// whether its memory may hold old data (a reused mapping). Null on overflow or OS failure.
-fn alloc_inner<O: OsMemory>(size: usize, align: usize, capacity: usize) -> (*mut u8, bool) {
+fn alloc_inner<O: OsMemory, C: Config>(
+    size: usize,
+    align: usize,
+    capacity: usize,
+) -> (*mut u8, bool) {
     let growing = capacity > size;
     let (Some(size), Some(capacity)) = (round_os(size), round_os(capacity.max(size))) else {
         return (ptr::null_mut(), false);
@@ -129,7 +133,7 @@ fn alloc_inner<O: OsMemory>(size: usize, align: usize, capacity: usize) -> (*mut
         let Some(need) = capacity.checked_add(off) else {
             return (ptr::null_mut(), false);
         };
-        let (base, len, dirty) = mapping::<O>(need, growing);
+        let (base, len, dirty) = mapping::<O, C>(need, growing);
         if base.is_null() {
             return (base, false);
         }
@@ -161,33 +165,35 @@ fn alloc_inner<O: OsMemory>(size: usize, align: usize, capacity: usize) -> (*mut
 
 /// Maps (or reuses) a large block; null on overflow or OS failure.
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    alloc_in::<SystemOs>(size, align)
+    alloc_in::<SystemOs, Fast>(size, align)
 }
 
-/// [`alloc`] through the OS layer `O`.
-pub fn alloc_in<O: OsMemory>(size: usize, align: usize) -> *mut u8 {
-    alloc_inner::<O>(size, align, size).0
+/// [`alloc`] through the OS layer `O`, for the flavour `C` (its statistics count the cache lock).
+pub fn alloc_in<O: OsMemory, C: Config>(size: usize, align: usize) -> *mut u8 {
+    alloc_inner::<O, C>(size, align, size).0
 }
 
 /// A large block for a resize that grows into the large range: reserves room to grow (as
 /// [`resize`] does), so a buffer grown step by step is not copied again.
 pub fn alloc_with_room(size: usize, align: usize) -> *mut u8 {
-    alloc_with_room_in::<SystemOs>(size, align)
+    alloc_with_room_in::<SystemOs, Fast>(size, align)
 }
 
-/// [`alloc_with_room`] through the OS layer `O`.
-pub fn alloc_with_room_in<O: OsMemory>(size: usize, align: usize) -> *mut u8 {
-    alloc_inner::<O>(size, align, size.saturating_add(size / GROWTH_DIV)).0
+/// [`alloc_with_room`] through the OS layer `O`, for the flavour `C` (its statistics count
+/// the cache lock).
+pub fn alloc_with_room_in<O: OsMemory, C: Config>(size: usize, align: usize) -> *mut u8 {
+    alloc_inner::<O, C>(size, align, size.saturating_add(size / GROWTH_DIV)).0
 }
 
 /// A large block that reads zero (fresh pages are zero; a reused mapping is cleared).
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
-    alloc_zeroed_in::<SystemOs>(size, align)
+    alloc_zeroed_in::<SystemOs, Fast>(size, align)
 }
 
-/// [`alloc_zeroed`] through the OS layer `O`.
-pub fn alloc_zeroed_in<O: OsMemory>(size: usize, align: usize) -> *mut u8 {
-    let (p, dirty) = alloc_inner::<O>(size, align, size);
+/// [`alloc_zeroed`] through the OS layer `O`, for the flavour `C` (its statistics count the
+/// cache lock).
+pub fn alloc_zeroed_in<O: OsMemory, C: Config>(size: usize, align: usize) -> *mut u8 {
+    let (p, dirty) = alloc_inner::<O, C>(size, align, size);
     if dirty {
         // SAFETY: the block has at least `size` writable bytes.
         unsafe { ptr::write_bytes(p, 0, size) };
@@ -217,16 +223,17 @@ pub fn usable_size(h: &SegmentHeader) -> usize {
 /// `h` is the header of a live large block that the caller gives up.
 pub unsafe fn free(h: &SegmentHeader) {
     // SAFETY: forwarded.
-    unsafe { free_in::<SystemOs>(h) }
+    unsafe { free_in::<SystemOs, Fast>(h) }
 }
 
-/// [`free`] through the OS layer `O`. Out of line, as the non-generic [`free`] is: the free
-/// paths of the thread cache reach it from their slow branch, which must stay small.
+/// [`free`] through the OS layer `O`, for the flavour `C` (its statistics count the cache
+/// lock). Out of line, as the non-generic [`free`] is: the free paths of the thread cache
+/// reach it from their slow branch, which must stay small.
 ///
 /// # Safety
 /// As [`free`].
 #[inline(never)]
-pub unsafe fn free_in<O: OsMemory>(h: &SegmentHeader) {
+pub unsafe fn free_in<O: OsMemory, C: Config>(h: &SegmentHeader) {
     let (base, len) = (h.map_base.get(), h.map_len.get());
     let hdr = h as *const SegmentHeader as usize;
     hz3_page::stats::large_free(h.large_size.get());
@@ -241,20 +248,20 @@ pub unsafe fn free_in<O: OsMemory>(h: &SegmentHeader) {
     // L2: the header no longer names a block.
     h.kind.store(SegmentKind::None as u32, Ordering::Release);
     // SAFETY: L1: a whole segment-aligned mapping, registered, nothing live in it.
-    unsafe { large_cache::release::<O>(base, len) };
+    unsafe { large_cache::release::<O, C>(base, len) };
 }
 
 /// The thread cache's hand-off for blocks whose page has no owner (P2): a large block is
-/// freed through the OS layer `O`, anything else is an invalid free.
-pub(crate) struct Large<O>(core::marker::PhantomData<O>);
+/// freed through the OS layer `O` (flavour `C`), anything else is an invalid free.
+pub(crate) struct Large<O, C>(core::marker::PhantomData<(O, C)>);
 
-impl<O: OsMemory> hz3_tcache::Unowned for Large<O> {
+impl<O: OsMemory, C: Config> hz3_tcache::Unowned for Large<O, C> {
     #[inline(always)]
     unsafe fn free_unowned(p: *mut u8) {
         // SAFETY: `p` is an hz3 pointer with owner 0 (the trait's contract): large, or not ours.
         match unsafe { header(p) } {
             // SAFETY: the caller gives up the live large block.
-            Some(h) => unsafe { free_in::<O>(h) },
+            Some(h) => unsafe { free_in::<O, C>(h) },
             None => hz3_page::fatal(hz3_page::FatalKind::InvalidFree),
         }
     }
@@ -270,15 +277,16 @@ impl<O: OsMemory> hz3_tcache::Unowned for Large<O> {
 /// `h` is the header of the live large block `p`, allocated with alignment `align`.
 pub unsafe fn resize(h: &SegmentHeader, p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
     // SAFETY: forwarded.
-    unsafe { resize_in::<SystemOs>(h, p, new_size, align) }
+    unsafe { resize_in::<SystemOs, Fast>(h, p, new_size, align) }
 }
 
-/// [`resize`] through the OS layer `O` (out of line, as the non-generic [`resize`] is).
+/// [`resize`] through the OS layer `O` and flavour `C` (out of line, as the non-generic
+/// [`resize`] is).
 ///
 /// # Safety
 /// As [`resize`].
 #[inline(never)]
-pub unsafe fn resize_in<O: OsMemory>(
+pub unsafe fn resize_in<O: OsMemory, C: Config>(
     h: &SegmentHeader,
     p: *mut u8,
     new_size: usize,

@@ -100,7 +100,7 @@ pub type DefaultStrategy = strategy::CachedStash;
 
 /// The thread cache's hand-off for blocks without an owner (large blocks), through the OS
 /// layer of the pairing's policy.
-type LargeOf<R, C> = large::Large<OsOf<R, C>>;
+type LargeOf<R, C> = large::Large<OsOf<R, C>, C>;
 
 /// The hz3 allocator with remote-free strategy `R` and flavour `C`.
 pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(
@@ -133,7 +133,10 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
 
     /// Counters summed over all threads (zero unless `C` counts).
     pub fn stats() -> Stats {
-        Stats::from_counters(&Instance::<R, C>::counters())
+        Stats::from_counters(
+            &Instance::<R, C>::counters(),
+            &Instance::<R, C>::lock_stats(),
+        )
     }
 
     /// Gives the calling thread a heap of its own now. A thread starts young: its first few
@@ -207,7 +210,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
         if class_for(size, align).is_none() {
             // Fresh OS memory is already zero; a reused mapping is cleared.
-            return large::alloc_zeroed_in::<OsOf<R, C>>(size, align);
+            return large::alloc_zeroed_in::<OsOf<R, C>, C>(size, align);
         }
         let p = Self::alloc_raw(size, align);
         if !p.is_null() {
@@ -285,7 +288,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
                 let usable = large::usable_size(h);
                 // SAFETY: `h` is the header of the live large block `p`.
                 (
-                    unsafe { large::resize_in::<OsOf<R, C>>(h, p, new_size, align) },
+                    unsafe { large::resize_in::<OsOf<R, C>, C>(h, p, new_size, align) },
                     usable,
                 )
             }
@@ -297,7 +300,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     #[inline]
     fn alloc_for_resize(new_size: usize, align: usize) -> *mut u8 {
         if class_for(new_size, align).is_none() {
-            large::alloc_with_room_in::<OsOf<R, C>>(new_size, align)
+            large::alloc_with_room_in::<OsOf<R, C>, C>(new_size, align)
         } else {
             Self::alloc_raw(new_size, align)
         }
@@ -326,7 +329,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     fn alloc_general(size: usize, align: usize) -> *mut u8 {
         match class_for(size, align) {
             Some(c) => Self::alloc_class(c),
-            None => large::alloc_in::<OsOf<R, C>>(size, align),
+            None => large::alloc_in::<OsOf<R, C>, C>(size, align),
         }
     }
 }
@@ -385,7 +388,7 @@ unsafe impl<R: RemoteFree, C: Config> GlobalAlloc for Hz3<R, C> {
         let size = layout.size();
         if class_for(size, layout.align()).is_none() {
             // Fresh OS memory is already zero; a reused mapping is cleared.
-            return large::alloc_zeroed_in::<OsOf<R, C>>(size, layout.align());
+            return large::alloc_zeroed_in::<OsOf<R, C>, C>(size, layout.align());
         }
         // SAFETY: forwarded layout contract.
         let p = unsafe { self.alloc(layout) };

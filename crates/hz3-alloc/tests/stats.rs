@@ -35,6 +35,15 @@ fn delta(a: Stats, b: Stats) -> Stats {
         fences: a.fences - b.fences,
         collects: a.collects - b.collects,
         empty_collects: a.empty_collects - b.empty_collects,
+        lock_pool_acquires: a.lock_pool_acquires - b.lock_pool_acquires,
+        lock_pool_contended: a.lock_pool_contended - b.lock_pool_contended,
+        lock_pool_spins: a.lock_pool_spins - b.lock_pool_spins,
+        lock_pool_yields: a.lock_pool_yields - b.lock_pool_yields,
+        lock_pool_wait_ticks: a.lock_pool_wait_ticks - b.lock_pool_wait_ticks,
+        lock_pool_hold_ticks: a.lock_pool_hold_ticks - b.lock_pool_hold_ticks,
+        // The other locks' counters are not checked here (the process-wide caches' counts
+        // include other tests' instances).
+        ..Stats::default()
     }
 }
 
@@ -136,6 +145,19 @@ fn check_relations<R: RemoteFree>(lockstep: bool) {
     assert!(
         d.empty_to_nonempty >= 1 && d.empty_to_nonempty <= d.head_cas,
         "{name}: empty_to_nonempty"
+    );
+    // The heap-pool lock: each of the two threads takes a heap and returns it at exit, and
+    // collect() visits the pool; a waiter that spun or yielded was a contended acquisition.
+    assert!(d.lock_pool_acquires >= 5, "{name}: pool lock acquisitions");
+    assert!(
+        d.lock_pool_contended <= d.lock_pool_acquires
+            && (d.lock_pool_contended > 0
+                || (
+                    d.lock_pool_spins,
+                    d.lock_pool_yields,
+                    d.lock_pool_wait_ticks
+                ) == (0, 0, 0)),
+        "{name}: pool lock waits"
     );
     let batched = matches!(R::NAME, "a-batch" | "e-batch" | "a-cache");
     if !batched {

@@ -15,9 +15,11 @@
 //!
 //! The functions that unmap take the OS layer (`O`) of the calling instance; the cache is
 //! process-wide, so every instance's OS layer must accept the others' mappings
-//! ([`Config::Os`](crate::Config::Os)).
+//! ([`Config::Os`](crate::Config::Os)), and the flavour (`C`) whose statistics count the
+//! lock ([`crate::lock`]).
 
-use crate::lock::SpinLock;
+use crate::config::Config;
+use crate::lock::{LockStats, SpinLock};
 use core::cell::UnsafeCell;
 use core::ptr;
 use hz3_page::{purge, OsMemory};
@@ -90,7 +92,7 @@ unsafe fn remove(i: usize) -> Entry {
 /// # Safety
 /// `base .. base + len` is a whole large mapping (segment aligned, registered) whose block
 /// the caller gives up; nothing in it is live.
-pub unsafe fn release<O: OsMemory>(base: *mut u8, len: usize) {
+pub unsafe fn release<O: OsMemory, C: Config>(base: *mut u8, len: usize) {
     let budget = purge::large_cache_bytes();
     if purge::purge_delay_ms() == 0 || len > budget {
         // SAFETY: per the contract.
@@ -103,7 +105,7 @@ pub unsafe fn release<O: OsMemory>(base: *mut u8, len: usize) {
     let mut evicted = [NO_ENTRY; EVICT_MAX + 1];
     let mut n_evicted = 0;
     {
-        let _g = CACHE.lock.lock();
+        let _g = CACHE.lock.lock_counted::<C>();
         // SAFETY: the lock is held.
         unsafe {
             while (*CACHE.len.get() == LARGE_CACHE_MAX || *CACHE.bytes.get() + len > budget)
@@ -134,8 +136,8 @@ pub unsafe fn release<O: OsMemory>(base: *mut u8, len: usize) {
 /// least `need` and at most `max` bytes, else the largest smaller one of at least `need / 4`
 /// (the caller grows it with `OsMemory::move_to`, keeping its committed pages). `None` when
 /// nothing is suitable.
-pub fn take(need: usize, max: usize) -> Option<(*mut u8, usize)> {
-    let _g = CACHE.lock.lock();
+pub fn take<C: Config>(need: usize, max: usize) -> Option<(*mut u8, usize)> {
+    let _g = CACHE.lock.lock_counted::<C>();
     // SAFETY: the lock is held.
     unsafe {
         let len = *CACHE.len.get();
@@ -160,13 +162,13 @@ pub fn take(need: usize, max: usize) -> Option<(*mut u8, usize)> {
 
 /// Unmaps cached mappings whose deadline passed (`force`: all of them). Without `force` it
 /// never waits for the lock.
-pub fn purge<O: OsMemory>(now: u64, force: bool) {
+pub fn purge<O: OsMemory, C: Config>(now: u64, force: bool) {
     loop {
         let e = {
             let guard = if force {
-                Some(CACHE.lock.lock())
+                Some(CACHE.lock.lock_counted::<C>())
             } else {
-                CACHE.lock.try_lock()
+                CACHE.lock.try_lock_counted::<C>()
             };
             let Some(_g) = guard else { return };
             // SAFETY: the lock is held.
@@ -185,8 +187,8 @@ pub fn purge<O: OsMemory>(now: u64, force: bool) {
 }
 
 /// Unmaps every cached mapping (`collect()`).
-pub fn trim<O: OsMemory>() {
-    purge::<O>(0, true);
+pub fn trim<O: OsMemory, C: Config>() {
+    purge::<O, C>(0, true);
 }
 
 /// Bytes of mappings in the cache (a snapshot).
@@ -194,6 +196,11 @@ pub fn cached_bytes() -> usize {
     let _g = CACHE.lock.lock();
     // SAFETY: the lock is held.
     unsafe { *CACHE.bytes.get() }
+}
+
+/// The cache lock's counters (counted by the stats flavours, `crate::lock`).
+pub fn lock_stats() -> LockStats {
+    CACHE.lock.counters()
 }
 
 /// Locks the cache across `fork` (prepare); released by [`after_fork`].

@@ -29,7 +29,7 @@
 
 use crate::config::{Config, MAX_CONFIGS};
 use crate::heap::Heap;
-use crate::lock::SpinLock;
+use crate::lock::{LockStats, SpinLock};
 use crate::policy::OsOf;
 use core::cell::UnsafeCell;
 use core::ptr;
@@ -177,7 +177,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         let reg = Self::registry();
         let key = Self::key();
         let heap = {
-            let _g = reg.lock.lock();
+            let _g = reg.lock.lock_counted::<C>();
             // SAFETY: the lock is held.
             let pool = unsafe { &mut *reg.pool.get() };
             let h = *pool;
@@ -241,7 +241,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         if k != 0 {
             return Some((k - 1) as libc::pthread_key_t);
         }
-        let _g = reg.lock.lock();
+        let _g = reg.lock.lock_counted::<C>();
         let k = reg.key.load(Ordering::Relaxed);
         if k != 0 {
             return Some((k - 1) as libc::pthread_key_t);
@@ -273,7 +273,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     /// Puts a heap the caller held into the pool.
     fn detach(heap: *mut Heap<R, C>) {
         let reg = Self::registry();
-        let _g = reg.lock.lock();
+        let _g = reg.lock.lock_counted::<C>();
         // SAFETY: the lock is held; `heap` is valid (O2).
         unsafe {
             let pool = &mut *reg.pool.get();
@@ -287,7 +287,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     #[cold]
     fn alloc_fallback(c: usize) -> *mut u8 {
         let reg = Self::registry();
-        let _g = reg.fallback_lock.lock();
+        let _g = reg.fallback_lock.lock_counted::<C>();
         // SAFETY: `fallback` is accessed with `fallback_lock` held.
         let slot = unsafe { &mut *reg.fallback.get() };
         if slot.is_null() {
@@ -324,6 +324,21 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         out
     }
 
+    /// The lock counters of this instance (the stats flavour, [`crate::lock`]; all zero in the
+    /// others): its registry's heap-pool and fallback-heap locks, then the process-wide
+    /// segment-cache and large-mapping-cache locks, whose counts cover every stats instance
+    /// of the process.
+    pub fn lock_stats() -> [(&'static str, LockStats); 4] {
+        let reg = Self::registry();
+        let on = |s: LockStats| if C::STATS { s } else { LockStats::default() };
+        [
+            ("pool", on(reg.lock.counters())),
+            ("fallback", on(reg.fallback_lock.counters())),
+            ("segment_cache", on(crate::slab::segment_cache_lock_stats())),
+            ("large_cache", on(crate::large_cache::lock_stats())),
+        ]
+    }
+
     /// Flushes the calling thread's heap and collects every pooled heap, releasing empty slabs
     /// and segments to the OS.
     pub fn collect() {
@@ -334,7 +349,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         }
         let reg = Self::registry();
         {
-            let _g = reg.lock.lock();
+            let _g = reg.lock.lock_counted::<C>();
             // SAFETY: the lock is held; pooled heaps are held by nobody, the lock makes us
             // their temporary holder (O1).
             unsafe {
@@ -348,7 +363,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         }
         {
             // Young threads (O4) leave blocks in the fallback heap's bins and inbox.
-            let _g = reg.fallback_lock.lock();
+            let _g = reg.fallback_lock.lock_counted::<C>();
             // SAFETY: fallback lock held.
             let f = unsafe { *reg.fallback.get() };
             if !f.is_null() {
@@ -356,8 +371,8 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 unsafe { (*f.cast::<Heap<R, C>>()).flush_all(true) };
             }
         }
-        crate::slab::segment_cache_trim::<OsOf<R, C>>();
-        crate::large_cache::trim::<OsOf<R, C>>();
+        crate::slab::segment_cache_trim::<OsOf<R, C>, C>();
+        crate::large_cache::trim::<OsOf<R, C>, C>();
     }
 
     /// The process-wide purge, run by any heap's slow path at most once per purge delay:
@@ -379,7 +394,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         {
             return;
         }
-        if let Some(_g) = reg.lock.try_lock() {
+        if let Some(_g) = reg.lock.try_lock_counted::<C>() {
             // SAFETY: the lock is held; pooled heaps are held by nobody, the lock makes us
             // their temporary holder (O1).
             unsafe {
@@ -391,7 +406,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 }
             }
         }
-        if let Some(_g) = reg.fallback_lock.try_lock() {
+        if let Some(_g) = reg.fallback_lock.try_lock_counted::<C>() {
             // SAFETY: fallback lock held: we hold the fallback heap (young threads, O4).
             unsafe {
                 let f = *reg.fallback.get();
@@ -400,8 +415,8 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 }
             }
         }
-        crate::slab::segment_cache_purge::<OsOf<R, C>>(now, false);
-        crate::large_cache::purge::<OsOf<R, C>>(now, false);
+        crate::slab::segment_cache_purge::<OsOf<R, C>, C>(now, false);
+        crate::large_cache::purge::<OsOf<R, C>, C>(now, false);
     }
 
     /// Drains everything reachable and returns the blocks still live per class (the

@@ -18,7 +18,7 @@
 
 use crate::config::Config;
 use crate::heap::{Heap, Local};
-use crate::lock::SpinLock;
+use crate::lock::{LockStats, SpinLock};
 use crate::page_list::{list_push, list_remove, ON_FULL, ON_PARTIAL};
 use crate::policy::OsOf;
 use core::cell::UnsafeCell;
@@ -100,9 +100,9 @@ static SEGMENT_CACHE: SegmentCache = SegmentCache {
 
 /// A fresh or cached segment with a zeroed header (its data pages may be dirty: the returned
 /// mask and deadline say which), or null.
-fn segment_acquire<O: OsMemory>() -> (*mut SegmentHeader, u64, u64) {
+fn segment_acquire<O: OsMemory, C: Config>() -> (*mut SegmentHeader, u64, u64) {
     let cached = {
-        let _g = SEGMENT_CACHE.lock.lock();
+        let _g = SEGMENT_CACHE.lock.lock_counted::<C>();
         // SAFETY: the lock is held (see `SegmentCache`).
         unsafe {
             let len = &mut *SEGMENT_CACHE.len.get();
@@ -141,7 +141,7 @@ fn segment_acquire<O: OsMemory>() -> (*mut SegmentHeader, u64, u64) {
 ///
 /// # Safety
 /// No page of `seg` is in use and no heap links it.
-unsafe fn segment_release<O: OsMemory>(seg: *mut SegmentHeader) {
+unsafe fn segment_release<O: OsMemory, C: Config>(seg: *mut SegmentHeader) {
     // SAFETY: the segment is unlinked and unused: we are its only user.
     let (dirty, purge_at) = unsafe { ((*seg).dirty_pages.get(), (*seg).purge_at.get()) };
     let entry = CachedSegment {
@@ -156,7 +156,7 @@ unsafe fn segment_release<O: OsMemory>(seg: *mut SegmentHeader) {
         return;
     }
     let evicted = {
-        let _g = SEGMENT_CACHE.lock.lock();
+        let _g = SEGMENT_CACHE.lock.lock_counted::<C>();
         // SAFETY: the lock is held.
         unsafe {
             let len = &mut *SEGMENT_CACHE.len.get();
@@ -197,11 +197,11 @@ unsafe fn unmap_segment<O: OsMemory>(e: CachedSegment) {
 /// Decommits the dirty pages of cached segments whose deadline passed (`force`: all, and
 /// unmaps every cached segment). Skips the work if another thread holds the cache lock and
 /// `force` is false.
-pub fn segment_cache_purge<O: OsMemory>(now: u64, force: bool) {
+pub fn segment_cache_purge<O: OsMemory, C: Config>(now: u64, force: bool) {
     if force {
-        return segment_cache_trim::<O>();
+        return segment_cache_trim::<O, C>();
     }
-    let Some(_g) = SEGMENT_CACHE.lock.try_lock() else {
+    let Some(_g) = SEGMENT_CACHE.lock.try_lock_counted::<C>() else {
         return;
     };
     // SAFETY: the lock is held; cached segments are unused (G3), their pages free.
@@ -219,10 +219,10 @@ pub fn segment_cache_purge<O: OsMemory>(now: u64, force: bool) {
 }
 
 /// Unmaps every cached segment (used by `collect`).
-pub fn segment_cache_trim<O: OsMemory>() {
+pub fn segment_cache_trim<O: OsMemory, C: Config>() {
     loop {
         let e = {
-            let _g = SEGMENT_CACHE.lock.lock();
+            let _g = SEGMENT_CACHE.lock.lock_counted::<C>();
             // SAFETY: the lock is held.
             unsafe {
                 let len = &mut *SEGMENT_CACHE.len.get();
@@ -237,6 +237,11 @@ pub fn segment_cache_trim<O: OsMemory>() {
         // SAFETY: cached segments are unused and came from `map(SEGMENT_SIZE, ..)` (G3).
         unsafe { unmap_segment::<O>(e) };
     }
+}
+
+/// The segment cache lock's counters (counted by the stats flavours, `crate::lock`).
+pub fn segment_cache_lock_stats() -> LockStats {
+    SEGMENT_CACHE.lock.counters()
 }
 
 /// Resets the cache lock in a fork child.
@@ -306,7 +311,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let (seg, idx) = match found {
             Some(f) => f,
             None => {
-                let (seg, dirty, purge_at) = segment_acquire::<OsOf<R, C>>();
+                let (seg, dirty, purge_at) = segment_acquire::<OsOf<R, C>, C>();
                 if seg.is_null() {
                     return ptr::null_mut();
                 }
@@ -425,7 +430,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 unsafe { &*next }.prev.set(prev);
             }
             // SAFETY: every page is free and the segment is unlinked (G2).
-            unsafe { segment_release::<OsOf<R, C>>(seg) };
+            unsafe { segment_release::<OsOf<R, C>, C>(seg) };
         } else if purge::over_cap() {
             // SAFETY: H4.
             unsafe { self.purge_oldest_until_under_cap(local) };

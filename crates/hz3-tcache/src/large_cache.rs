@@ -15,7 +15,7 @@
 //!
 //! The functions that unmap take the OS layer (`O`) of the calling instance; the cache is
 //! process-wide, so every instance's OS layer must accept the others' mappings
-//! ([`Config::Os`](crate::Config::Os)), and the flavour (`C`) whose statistics count the
+//! ([`Config::Os`]), and the flavour (`C`) whose statistics count the
 //! lock ([`crate::lock`]).
 
 use crate::config::Config;

@@ -21,7 +21,7 @@
 //!   `Release` store of false: the critical sections are ordered one after another by
 //!   happens-before.
 //! - **SL3** A waiter only reads the word while it is taken (no read-modify-write, so the
-//!   holder's cache line is not fought over), spinning [`SPINS`](imp::SPINS) times, then
+//!   holder's cache line is not fought over), spinning `SPINS` (64) times, then
 //!   calling `sched_yield` before each further look: it never spins without giving the CPU
 //!   to the threads that may include a preempted holder.
 //! - **SL4** [`SpinLock::force_unlock`] is a release: the fork handlers take every lock in the

@@ -468,7 +468,70 @@ fn young_threads_share_a_heap<R: RemoteFree, C: Config>() {
     Inst::<R, C>::assert_empty("young_threads_share_a_heap");
 }
 
+/// O5: a thread that takes a heap while freeing blocks of a pooled heap takes that heap, even
+/// when another heap was pooled after it; the blocks it then allocates are that heap's.
+fn successor_adopts_owner_heap<R: RemoteFree, C: Config>() {
+    let _g = serial::<R, C>();
+    let l = Layout::from_size_align(48, 8).unwrap();
+    let owner = |p: usize| {
+        // SAFETY: P1: `p` is a live small block of hz3, so its page metadata is mapped.
+        unsafe { (*hz3_page::meta_of(p as *const u8)).owner() }
+    };
+    let (held, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    // A bystander holds a heap while the predecessor runs, and pools it after the
+    // predecessor's, so the predecessor's heap is not the pool's first.
+    let bystander = {
+        let (held, release) = (held.clone(), release.clone());
+        std::thread::spawn(move || {
+            assert!(Hz3::<R, C>::init_thread());
+            let p = Inst::<R, C>::alloc(l) as usize;
+            held.wait();
+            release.wait();
+            // SAFETY: allocated above with `l`, freed once.
+            unsafe { Inst::<R, C>::dealloc(p as *mut u8, l) };
+            owner(p)
+        })
+    };
+    held.wait();
+    let inherited: Vec<usize> = std::thread::spawn(move || {
+        assert!(Hz3::<R, C>::init_thread());
+        (0..8).map(|_| Inst::<R, C>::alloc(l) as usize).collect()
+    })
+    .join()
+    .unwrap();
+    release.wait();
+    let other = bystander.join().unwrap();
+    let pred = owner(inherited[0]);
+    assert_ne!(
+        pred,
+        other,
+        "{}: two live threads, two heaps",
+        Inst::<R, C>::name()
+    );
+    let fresh = std::thread::spawn(move || {
+        for &p in &inherited {
+            // SAFETY: allocated by the predecessor with `l`, handed over, freed once.
+            unsafe { Inst::<R, C>::dealloc(p as *mut u8, l) };
+        }
+        let q = Inst::<R, C>::alloc(l) as usize;
+        let o = owner(q);
+        // SAFETY: allocated above with `l`.
+        unsafe { Inst::<R, C>::dealloc(q as *mut u8, l) };
+        o
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        fresh,
+        pred,
+        "{}: the successor took the owner's heap",
+        Inst::<R, C>::name()
+    );
+    Inst::<R, C>::assert_empty("successor_adopts_owner_heap");
+}
+
 per_strategy!(
+    successor_adopts_owner_heap,
     young_threads_share_a_heap,
     short_threads_reuse_heaps,
     first_op_is_free,

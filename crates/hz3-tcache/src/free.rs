@@ -269,13 +269,18 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 crate::tls::set_young(Self::SLOT, y + (1 << crate::registry::YOUNG_FOREIGN_SHIFT));
                 heap
             } else {
-                Self::attach()
+                Self::attach_preferring(meta.owner())
             }
         } else if heap.cast::<u8>() == EMPTY {
-            Self::attach()
+            Self::attach_preferring(meta.owner())
         } else {
             heap
         };
+        if !heap.is_null() && meta.owner() == heap as usize {
+            // O5: the heap just taken is the block's owner: the block is ours now.
+            // SAFETY: we hold `heap` (O1), which owns `p`, a live small block (H2).
+            return unsafe { Heap::free_local(heap, meta, p) };
+        }
         if heap.is_null() || Self::is_sentinel(heap) {
             // SAFETY: the caller gives up `p`, a live block of `meta`'s slab.
             unsafe { Heap::<R, C>::send_home(meta, block, None, &mut NoCounters) };

@@ -26,6 +26,13 @@
 //!   allocates little — most threads of a thousand-thread server — so costs no heap, no slabs
 //!   and no segment; blocks it allocated belong to the fallback heap and go home to it like
 //!   any remote free. The counts live beside the slot ([`crate::tls`]).
+//! - **O5** (adoption on free) A thread that takes a heap while freeing a block of heap `h`
+//!   takes `h` itself when `h` is among the first `ADOPT_SCAN` (16) heaps of the pool, else
+//!   the pool's first: a successor that inherits its predecessor's blocks (larson, a server's
+//!   replacement worker) frees them into their own heap's bins instead of sending them home
+//!   one by one (mimalloc reclaims an abandoned segment on free the same way). It changes
+//!   which pooled heap is taken, never whether one is (O1 holds: the unlink is under the
+//!   registry lock).
 
 use crate::config::{Config, MAX_CONFIGS};
 use crate::heap::Heap;
@@ -45,6 +52,10 @@ pub use crate::config::{MAX_INSTANCES, MAX_STRATEGIES};
 /// heap (O4): a spawned thread frees the closure its spawner boxed, a successor inheriting
 /// blocks frees many.
 pub const YOUNG_FOREIGN_FREES: usize = 1;
+
+/// Pooled heaps a thread looks through for the owner of the block it frees when it attaches
+/// on a free (O5); the walk runs under the registry lock, so it is bounded.
+pub const ADOPT_SCAN: usize = 16;
 
 /// The young word (`crate::tls::young`): allocations in the low bits, foreign frees from
 /// this bit up.
@@ -173,6 +184,16 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     /// Gives this thread a heap: an abandoned one from the pool, or a new one.
     #[cold]
     pub(crate) fn attach() -> *mut Heap<R, C> {
+        Self::attach_preferring(0)
+    }
+
+    /// [`attach`](Self::attach) for a thread that is freeing a block of heap `owner`: if
+    /// `owner` waits in the pool within its first [`ADOPT_SCAN`] heaps, the thread takes that
+    /// one (O5), else the pool's first. A successor thread that inherits its predecessor's
+    /// blocks (larson, a server's replacement worker) so adopts the heap that owns them and
+    /// frees them locally, as mimalloc reclaims an abandoned segment on free.
+    #[cold]
+    pub(crate) fn attach_preferring(owner: usize) -> *mut Heap<R, C> {
         install_fork_handlers();
         let reg = Self::registry();
         let key = Self::key();
@@ -180,13 +201,9 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             let _g = reg.lock.lock_counted::<C>();
             // SAFETY: the lock is held.
             let pool = unsafe { &mut *reg.pool.get() };
-            let h = *pool;
+            // SAFETY: the lock is held; pooled heaps are valid (O2).
+            let h = unsafe { Self::pool_take(pool, owner) };
             if !h.is_null() {
-                // SAFETY: pooled heaps are valid (O2).
-                *pool = unsafe { &*h.cast::<Heap<R, C>>() }
-                    .shared
-                    .pool_next
-                    .load(Ordering::Relaxed);
                 hz3_page::stats::sub(hz3_page::stats::Stat::HeapsPooled, 1);
             }
             h.cast::<Heap<R, C>>()
@@ -202,6 +219,38 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             unsafe { libc::pthread_setspecific(key, heap.cast()) };
         }
         heap
+    }
+
+    /// Unlinks and returns heap `owner` if it is among the pool's first [`ADOPT_SCAN`]
+    /// entries, else the pool's first heap (null when the pool is empty).
+    ///
+    /// # Safety
+    /// The registry lock is held and `pool` is its pool list.
+    unsafe fn pool_take(pool: &mut *mut u8, owner: usize) -> *mut u8 {
+        let first = *pool;
+        if first.is_null() {
+            return first;
+        }
+        let next_of = |h: *mut u8| -> &AtomicPtr<u8> {
+            // SAFETY: pooled heaps are valid and never freed (O2).
+            unsafe { &(*h.cast::<Heap<R, C>>()).shared.pool_next }
+        };
+        if owner != 0 && owner != first as usize {
+            let mut prev = first;
+            for _ in 1..ADOPT_SCAN {
+                let h = next_of(prev).load(Ordering::Relaxed);
+                if h.is_null() {
+                    break;
+                }
+                if h as usize == owner {
+                    next_of(prev).store(next_of(h).load(Ordering::Relaxed), Ordering::Relaxed);
+                    return h;
+                }
+                prev = h;
+            }
+        }
+        *pool = next_of(first).load(Ordering::Relaxed);
+        first
     }
 
     /// Maps and registers a new heap.

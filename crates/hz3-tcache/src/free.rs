@@ -244,6 +244,26 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         }
     }
 
+    /// The free that takes the thread's heap (O5: the block's owner, if it waits in the
+    /// pool): a block of the heap just taken goes onto its bin, any other takes the remote
+    /// path with the new heap's outbox.
+    ///
+    /// # Safety
+    /// The calling thread holds no heap (its slot is `EMPTY`); `p` is a live block of a small
+    /// slab, `meta = meta_of(p)`, and `meta.owner() != 0` is a heap of this instance.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_attaching(meta: &PageMeta, p: *mut u8) {
+        let heap = Self::attach_preferring(meta.owner());
+        if !heap.is_null() && meta.owner() == heap as usize {
+            // SAFETY: we hold `heap` (O1), which owns `p`, a live small block (H2).
+            return unsafe { Heap::free_local(heap, meta, p) };
+        }
+        // SAFETY: `heap` is now `Self::current()` (or null: the OS refused a heap, and the
+        // block goes home without an outbox); forwarded caller contract.
+        unsafe { Self::free_remote(heap, meta, p) }
+    }
+
     /// Frees `p`, a block of a slab owned by another heap (or any block, when the caller's
     /// heap is a sentinel), through the strategy's remote path.
     ///
@@ -256,9 +276,10 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         let block = unsafe { NonNull::new_unchecked(p.cast::<Block>()) };
         // A young thread (O4) frees straight home: the fallback heap's blocks always, other
         // heaps' blocks `YOUNG_FOREIGN_FREES` times; its next free of another heap's block
-        // takes a heap (a thread that frees others' memory, as a successor inheriting blocks
-        // does, gains from its outbox (D), the foreign-cache rule and its counters). Not after
-        // thread exit (DEAD): that path stays heap-less.
+        // takes a heap — the block's owner if it waits in the pool (O5) — (a thread that frees
+        // others' memory, as a successor inheriting blocks does, gains from its own bins, its
+        // outbox (D), the foreign-cache rule and its counters). Not after thread exit (DEAD):
+        // that path stays heap-less.
         let heap = if heap.cast::<u8>() == EMPTY && C::YOUNG_OPS > 0 {
             let y = crate::tls::young(Self::SLOT);
             if Self::is_fallback(meta.owner()) {
@@ -269,18 +290,15 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 crate::tls::set_young(Self::SLOT, y + (1 << crate::registry::YOUNG_FOREIGN_SHIFT));
                 heap
             } else {
-                Self::attach_preferring(meta.owner())
+                // SAFETY: forwarded caller contract.
+                return unsafe { Self::free_attaching(meta, p) };
             }
         } else if heap.cast::<u8>() == EMPTY {
-            Self::attach_preferring(meta.owner())
+            // SAFETY: forwarded caller contract.
+            return unsafe { Self::free_attaching(meta, p) };
         } else {
             heap
         };
-        if !heap.is_null() && meta.owner() == heap as usize {
-            // O5: the heap just taken is the block's owner: the block is ours now.
-            // SAFETY: we hold `heap` (O1), which owns `p`, a live small block (H2).
-            return unsafe { Heap::free_local(heap, meta, p) };
-        }
         if heap.is_null() || Self::is_sentinel(heap) {
             // SAFETY: the caller gives up `p`, a live block of `meta`'s slab.
             unsafe { Heap::<R, C>::send_home(meta, block, None, &mut NoCounters) };

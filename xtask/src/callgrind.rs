@@ -23,7 +23,7 @@
 //! The workload's share is the same for every allocator, so a change of the figure is the
 //! allocator's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -251,9 +251,9 @@ pub fn check(
         for (metric, v) in ms {
             let b = entry.and_then(|(_, bm)| bm.iter().find(|(k, _)| k == metric).map(|(_, x)| *x));
             let verdict = match (gated, b) {
-                (false, _) => "reference",
-                (true, None) => "NO BUDGET",
-                (true, Some(b)) if *v > b * (1.0 + tolerance) => "OVER BUDGET",
+                (false, _) => crate::budget::REFERENCE,
+                (true, None) => crate::budget::MISSING,
+                (true, Some(b)) if *v > b * (1.0 + tolerance) => crate::budget::OVER,
                 (true, Some(b)) if *v < b * (1.0 - tolerance) => "under (consider --update)",
                 (true, Some(_)) => "ok",
             };
@@ -270,9 +270,7 @@ pub fn check(
 }
 
 pub fn failed(checks: &[Check]) -> bool {
-    checks
-        .iter()
-        .any(|c| c.verdict == "OVER BUDGET" || c.verdict == "NO BUDGET")
+    crate::budget::failed(checks.iter().map(|c| c.verdict))
 }
 
 pub fn render(checks: &[Check], tolerance: f64) -> String {
@@ -305,32 +303,10 @@ pub fn render(checks: &[Check], tolerance: f64) -> String {
 
 /// The whole command.
 pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
-    let root = crate::paths::workspace_root();
-    let budget_path: PathBuf = if opts.budget.is_absolute() {
-        opts.budget.clone()
-    } else {
-        root.join(&opts.budget)
-    };
+    let budget_path = crate::budget::path(&opts.budget);
     let valgrind = valgrind_version()?;
-    let existing = if opts.update {
-        None
-    } else {
-        let text = std::fs::read_to_string(&budget_path).map_err(|e| {
-            format!(
-                "cannot read budget {}: {e} (create it with --update)",
-                budget_path.display()
-            )
-        })?;
-        Some(parse_budget(&text).map_err(|e| format!("budget {}: {e}", budget_path.display()))?)
-    };
-    if opts.build {
-        crate::runner::build(&opts.allocators, false)?;
-    }
-    let bin_dir = opts
-        .bin_dir
-        .clone()
-        .unwrap_or_else(crate::paths::default_bin_dir);
-    crate::runner::check_bins(&bin_dir, &opts.allocators, false)?;
+    let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
+    let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
     let mut measured = Vec::new();
     for (i, a) in opts.allocators.iter().enumerate() {
         tracing::info!(
@@ -346,10 +322,7 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
         .unwrap_or(DEFAULT_TOLERANCE);
     if opts.update {
         let v = budget_json(&measured, tolerance, &valgrind, opts.iters);
-        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
-        std::fs::write(&budget_path, text)
-            .map_err(|e| format!("writing {}: {e}", budget_path.display()))?;
-        let b = parse_budget(&std::fs::read_to_string(&budget_path).unwrap())?;
+        let b = parse_budget(&crate::budget::write(&budget_path, &v)?)?;
         println!("{}", render(&check(&measured, &b, tolerance), tolerance));
         println!("wrote {}", budget_path.display());
         return Ok(true);

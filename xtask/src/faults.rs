@@ -229,9 +229,9 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
             let b = entry.and_then(|(_, bw)| bw.iter().find(|(k, _)| k == w).map(|(_, x)| *x));
             let limit = b.map(|b| b * (1.0 + tolerance_for(w, budget.tolerance)) + budget.slack);
             let verdict = match (gated(a), limit) {
-                (false, _) => "reference",
-                (true, None) => "NO BUDGET",
-                (true, Some(l)) if *f as f64 > l => "OVER BUDGET",
+                (false, _) => crate::budget::REFERENCE,
+                (true, None) => crate::budget::MISSING,
+                (true, Some(l)) if *f as f64 > l => crate::budget::OVER,
                 (true, Some(_)) => "ok",
             };
             out.push(Check {
@@ -249,9 +249,7 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
 }
 
 pub fn failed(checks: &[Check]) -> bool {
-    checks
-        .iter()
-        .any(|c| c.verdict == "OVER BUDGET" || c.verdict == "NO BUDGET")
+    crate::budget::failed(checks.iter().map(|c| c.verdict))
 }
 
 pub fn render(checks: &[Check], budget: &Budget) -> String {
@@ -291,31 +289,9 @@ pub fn render(checks: &[Check], budget: &Budget) -> String {
 
 /// The whole command.
 pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
-    let root = crate::paths::workspace_root();
-    let budget_path: PathBuf = if opts.budget.is_absolute() {
-        opts.budget.clone()
-    } else {
-        root.join(&opts.budget)
-    };
-    let existing = if opts.update {
-        None
-    } else {
-        let text = std::fs::read_to_string(&budget_path).map_err(|e| {
-            format!(
-                "cannot read budget {}: {e} (create it with --update)",
-                budget_path.display()
-            )
-        })?;
-        Some(parse_budget(&text).map_err(|e| format!("budget {}: {e}", budget_path.display()))?)
-    };
-    if opts.build {
-        crate::runner::build(&opts.allocators, false)?;
-    }
-    let bin_dir = opts
-        .bin_dir
-        .clone()
-        .unwrap_or_else(crate::paths::default_bin_dir);
-    crate::runner::check_bins(&bin_dir, &opts.allocators, false)?;
+    let budget_path = crate::budget::path(&opts.budget);
+    let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
+    let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
     let mut preloads = Vec::new();
     for a in &opts.allocators {
         if a == crate::strategies::PRELOAD {
@@ -338,11 +314,9 @@ pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
         None => {
             let tolerance = opts.tolerance.unwrap_or(DEFAULT_TOLERANCE);
             let v = budget_json(&measured, tolerance, DEFAULT_SLACK, &machine);
-            let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
-            std::fs::write(&budget_path, text)
-                .map_err(|e| format!("writing {}: {e}", budget_path.display()))?;
+            let text = crate::budget::write(&budget_path, &v)?;
             println!("wrote {}", budget_path.display());
-            parse_budget(&std::fs::read_to_string(&budget_path).unwrap())?
+            parse_budget(&text)?
         }
     };
     println!("machine: {machine}");

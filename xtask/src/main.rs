@@ -2,6 +2,7 @@
 //! matrix (every hz3 strategy) side by side with glibc, mimalloc, jemalloc and snmalloc, with a
 //! report people read, a JSON file, a chart, and a CI regression gate. See docs/bench-matrix.md.
 
+mod budget;
 mod callgrind;
 mod chart;
 mod cli;

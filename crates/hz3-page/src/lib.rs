@@ -87,7 +87,8 @@ pub use os::{OsMemory, SystemOs, OS_PAGE};
 pub use page::{
     find_run, meta_index, meta_of, page_meta, page_start, run_mask, segment_of, OwnerCell,
     PageMeta, SegmentHeader, SegmentKind, ALL_SLAB_PAGES, CHECK_BITMAP_BYTES, CHECK_BITMAP_OFFSET,
-    PAGES_PER_SEGMENT, PAGE_SHIFT, PAGE_SIZE, SEGMENT_SHIFT, SEGMENT_SIZE,
+    PAGES_PER_SEGMENT, PAGE_SHIFT, PAGE_SIZE, SEGMENT_SHIFT, SEGMENT_SIZE, TAG_CLASS_SHIFT,
+    TAG_OWNER_ALIGN,
 };
 pub use remote::{
     chain_len, Block, FlaggedRemoteList, PackedRemoteList, Push, RemoteList, FLAGS, NOTIFY, QUEUED,

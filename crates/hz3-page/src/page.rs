@@ -31,6 +31,12 @@
 //!   user's hand-off).
 //! - **P5** owner-only fields ([`OwnerCell`]) are touched only by the thread currently holding
 //!   the owner heap.
+//! - **P6** `tag == owner | class << TAG_CLASS_SHIFT` on every page (0 when `owner == 0`), and
+//!   owner ids are multiples of [`TAG_OWNER_ALIGN`]. So for a heap id `h` (also a multiple of
+//!   it), `tag ^ h < TAG_OWNER_ALIGN` exactly when `owner == h`, and then `tag ^ h` is
+//!   `class << TAG_CLASS_SHIFT`: one load, one `xor` and one compare answer "is this block
+//!   mine, and which bin" (mimalloc v3 tests owner and flags with one `xor` the same way).
+//!   The tag is written with `owner` ([`PageMeta::assign`], [`PageMeta::unassign`]), under P4.
 
 use crate::remote::{Block, FlaggedRemoteList, PackedRemoteList, RemoteList};
 use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
@@ -47,6 +53,16 @@ pub const PAGE_SHIFT: usize = 16;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 /// Pages per segment, including the header page 0.
 pub const PAGES_PER_SEGMENT: usize = SEGMENT_SIZE / PAGE_SIZE;
+
+/// Owner ids are multiples of this (P6): heaps live in OS pages, and their address is the id.
+pub const TAG_OWNER_ALIGN: usize = 4096;
+/// The class's shift in [`PageMeta::tag`] (P6): `class << 4` is the byte offset of the class's
+/// entry in an array of 16-byte entries (a thread cache's bins).
+pub const TAG_CLASS_SHIFT: u32 = 4;
+const _: () = assert!(
+    (crate::size_class::NUM_CLASSES << TAG_CLASS_SHIFT as usize) <= TAG_OWNER_ALIGN,
+    "P6: every class fits below the owner bits"
+);
 
 /// A field that only the owner thread touches (P5).
 #[repr(transparent)]
@@ -90,6 +106,8 @@ pub struct PageMeta {
     // ---- line 1: owner-written ----
     /// Owner heap id (its address); 0 = not a live slab (P2). Read by freeing threads.
     pub owner: AtomicUsize,
+    /// `owner | class << TAG_CLASS_SHIFT`, 0 when `owner == 0` (P6). Read by freeing threads.
+    pub tag: AtomicUsize,
     /// Size class of the slab (valid while `owner != 0`). Read by freeing threads.
     pub class: AtomicU32,
     /// Index (in the segment) of the slab's head page.
@@ -131,6 +149,7 @@ impl PageMeta {
     pub fn new() -> Self {
         PageMeta {
             owner: AtomicUsize::new(0),
+            tag: AtomicUsize::new(0),
             class: AtomicU32::new(0),
             head: AtomicU32::new(0),
             free: OwnerCell::new(ptr::null_mut()),
@@ -184,6 +203,52 @@ impl PageMeta {
     #[inline(always)]
     pub fn class(&self) -> usize {
         self.class.load(Ordering::Relaxed) as usize
+    }
+
+    /// The owner-and-class word (P6; relaxed, as [`owner`](Self::owner)).
+    ///
+    /// ```
+    /// use hz3_page::{PageMeta, TAG_OWNER_ALIGN};
+    /// let m = PageMeta::new();
+    /// let heap = 5 * TAG_OWNER_ALIGN;
+    /// assert!(m.tag() ^ heap >= TAG_OWNER_ALIGN); // unowned: not ours
+    /// m.assign(heap, 3, 0);
+    /// let off = m.tag() ^ heap;
+    /// assert!(off < TAG_OWNER_ALIGN); // ours, and the bin is at byte offset 3 << 4
+    /// assert_eq!(off, 3 << hz3_page::TAG_CLASS_SHIFT);
+    /// assert!(m.tag() ^ (6 * TAG_OWNER_ALIGN) >= TAG_OWNER_ALIGN); // another heap's
+    /// m.unassign();
+    /// assert_eq!((m.owner(), m.tag()), (0, 0));
+    /// ```
+    #[inline(always)]
+    pub fn tag(&self) -> usize {
+        self.tag.load(Ordering::Relaxed)
+    }
+
+    /// Makes this page part of a slab of class `class` whose head is page `head` of the
+    /// segment, owned by `owner` (a multiple of [`TAG_OWNER_ALIGN`], not 0): class, head, tag,
+    /// then owner (P4, P6). The owner calls it while the slab has no block outside it (P4).
+    #[inline]
+    pub fn assign(&self, owner: usize, class: usize, head: usize) {
+        debug_assert!(
+            owner != 0 && owner % TAG_OWNER_ALIGN == 0,
+            "P6: owner alignment"
+        );
+        debug_assert!(class < crate::size_class::NUM_CLASSES);
+        self.class.store(class as u32, Ordering::Relaxed);
+        self.head.store(head as u32, Ordering::Relaxed);
+        self.tag
+            .store(owner | class << TAG_CLASS_SHIFT, Ordering::Relaxed);
+        // P4: owner last; the slab has no block outside it yet.
+        self.owner.store(owner, Ordering::Relaxed);
+    }
+
+    /// Takes this page out of its slab: owner and tag 0 (P2, P6). The owner calls it while
+    /// the slab has no block outside it (P4).
+    #[inline]
+    pub fn unassign(&self) {
+        self.owner.store(0, Ordering::Relaxed);
+        self.tag.store(0, Ordering::Relaxed);
     }
 }
 

@@ -6,7 +6,11 @@
 //!   (`repr(C)`), so the fast paths index bins from the heap pointer; the empty and dead
 //!   sentinels ([`EMPTY_BINS`], [`DEAD_BINS`]) are just bins with null heads, which send every
 //!   allocation to the slow path, and their address is never a slab owner, which sends every
-//!   free to the slow path.
+//!   free to the slow path. A `Bin` is 16 bytes, so bin `c` lies at byte offset
+//!   `c << TAG_CLASS_SHIFT` — the offset the page tag test yields for our own block (hz3-page
+//!   P6): a free of our block finds its bin with one `xor` and one `add` from the heap
+//!   pointer. Heaps are OS pages (ids are multiples of `TAG_OWNER_ALIGN`); a sentinel is a
+//!   static, never in the same 4 KiB page as a heap, so no tag tests equal to it.
 //! - **H5** In the checked flavour a bin link is stored as `next ^ secret ^ block` (a
 //!   per-process secret from `getrandom`); links of spill and slab free lists are plain. A link
 //!   is decoded and validated (`check_link`) whenever it leaves the bin.
@@ -27,6 +31,12 @@ pub struct Bin {
     /// Flush to the slabs when `count` exceeds this.
     pub limit: u32,
 }
+
+// H1: bin `c` is at byte offset `c << TAG_CLASS_SHIFT` of the bins (hz3-page P6).
+const _: () = assert!(
+    core::mem::size_of::<Bin>() == 1 << hz3_page::TAG_CLASS_SHIFT,
+    "H1: a Bin is as long as the tag's class stride"
+);
 
 /// Bins of a sentinel heap (all empty).
 #[repr(C, align(64))]
@@ -197,7 +207,12 @@ pub(crate) fn check_link(heap: usize, c: usize, next: *mut Block) {
     // SAFETY: the segment is hz3's and mapped (SM1).
     let meta = unsafe { &*hz3_page::meta_of(p) };
     // `heap == 0`: the bin may hold foreign blocks, so only the class is checked.
-    if meta.owner() == 0 || (heap != 0 && meta.owner() != heap) || meta.class() != c {
+    let owner = meta.owner();
+    if owner == 0
+        || (heap != 0 && owner != heap)
+        || meta.class() != c
+        || meta.tag() != owner | c << hz3_page::TAG_CLASS_SHIFT
+    {
         check_link_failed();
     }
 }

@@ -25,7 +25,7 @@ use crate::heap::{Heap, Local};
 use crate::registry::Instance;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
-use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta};
+use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta, TAG_OWNER_ALIGN};
 use hz3_pageq::{Counter, Counters, NoCounters, RemoteFree};
 
 /// What the layer above does with a block whose page has no owner (P2): a large block is
@@ -135,15 +135,20 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     pub unsafe fn free<U: Unowned>(heap: *mut Heap<R, C>, p: *mut u8) {
         // SAFETY: P1: `p` came from this allocator, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
-        let owner = meta.owner();
-        if owner == heap as usize {
-            // SAFETY: our own live small block (H2); the bin flushes past its limit.
-            return unsafe { Heap::free_local(heap, meta, p) };
+        // P6: below TAG_OWNER_ALIGN exactly when we own the slab, and then the bin's offset.
+        // A sentinel `heap` never tests equal (H1), and neither does owner 0 (tag 0).
+        let tag = meta.tag();
+        let off = tag ^ heap as usize;
+        if off < TAG_OWNER_ALIGN {
+            // SAFETY: our own live small block (H2), `off` its bin's offset (P6); the bin
+            // flushes past its limit.
+            return unsafe { Heap::free_local_at(heap, off, p) };
         }
         if Self::CACHE_FOREIGN {
-            // SAFETY: owner != 0: a live block of a small slab of class `meta.class()`;
-            // CACHE_FOREIGN lets the bin take it whoever owns it (H2); a sentinel's limit is 0.
-            if owner != 0 && unsafe { Heap::try_free_sized(heap, meta.class(), p) } {
+            // SAFETY: tag != 0 (owner != 0, P6): a live block of a small slab whose class's
+            // bin offset is the tag's low bits; CACHE_FOREIGN lets the bin take it whoever
+            // owns it (H2); a sentinel's limit is 0.
+            if tag != 0 && unsafe { Heap::try_free_at(heap, tag & (TAG_OWNER_ALIGN - 1), p) } {
                 // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
                 unsafe { Self::count_cached_foreign(heap) };
                 return;

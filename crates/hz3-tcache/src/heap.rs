@@ -51,7 +51,7 @@ use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use hz3_page::{chain_len, Block, PageMeta, SegmentHeader, NUM_CLASSES};
+use hz3_page::{chain_len, Block, PageMeta, SegmentHeader, NUM_CLASSES, TAG_CLASS_SHIFT};
 use hz3_pageq::{Counter, Counters, RemoteFree, NUM_COUNTERS};
 
 /// Cache line padding for inboxes written by other threads.
@@ -230,15 +230,28 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// `meta = meta_of(p)`.
     #[inline(always)]
     pub unsafe fn free_local(heap: *mut Self, meta: &PageMeta, p: *mut u8) {
-        let c = meta.class();
-        // SAFETY: H1/H4: the heap is ours; `c` is the class of a live slab (< NUM_CLASSES).
+        // SAFETY: forwarded; `class << TAG_CLASS_SHIFT` is bin `class`'s byte offset (H1).
+        unsafe { Self::free_local_at(heap, meta.class() << TAG_CLASS_SHIFT, p) }
+    }
+
+    /// [`free_local`](Self::free_local) with the bin named by its byte offset in the heap,
+    /// `off = class << TAG_CLASS_SHIFT`: what the tag test `meta.tag() ^ heap` yields for our
+    /// own block (hz3-page P6), so the bin's address is one `add` from that test.
+    ///
+    /// # Safety
+    /// As [`free_local`](Self::free_local); `off` is `meta_of(p).class() << TAG_CLASS_SHIFT`.
+    #[inline(always)]
+    pub unsafe fn free_local_at(heap: *mut Self, off: usize, p: *mut u8) {
+        // SAFETY: H1/H4: the heap is ours and its bins start at offset 0, one every
+        // `1 << TAG_CLASS_SHIFT` bytes (asserted in bin.rs); `off` is a live slab's class
+        // (< NUM_CLASSES) shifted so.
         unsafe {
-            let bin = heap.cast::<Bin>().add(c);
+            let bin = heap.cast::<u8>().add(off).cast::<Bin>();
             bin::set_next::<C>(p.cast(), (*bin).head);
             (*bin).head = p.cast();
             (*bin).count += 1;
             if (*bin).count > (*bin).limit {
-                (*heap).flush_bin(c);
+                (*heap).flush_bin(off >> TAG_CLASS_SHIFT);
             }
         }
     }
@@ -253,12 +266,24 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// sentinel, H1); `p` is a live small block of class `c` that the caller gives up.
     #[inline(always)]
     pub unsafe fn try_free_sized(heap: *mut Self, c: usize, p: *mut u8) -> bool {
+        // SAFETY: forwarded; bin `c` is at byte offset `c << TAG_CLASS_SHIFT` (H1).
+        unsafe { Self::try_free_at(heap, c << TAG_CLASS_SHIFT, p) }
+    }
+
+    /// [`try_free_sized`](Self::try_free_sized) with the bin named by its byte offset,
+    /// `off = c << TAG_CLASS_SHIFT` (the low bits of the block's page tag, hz3-page P6).
+    ///
+    /// # Safety
+    /// As [`try_free_sized`](Self::try_free_sized) with `c = off >> TAG_CLASS_SHIFT`.
+    #[inline(always)]
+    pub unsafe fn try_free_at(heap: *mut Self, off: usize, p: *mut u8) -> bool {
         debug_assert!(Self::CACHE_FOREIGN);
-        // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels; `c < NUM_CLASSES`.
+        // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels, one every
+        // `1 << TAG_CLASS_SHIFT` bytes; `off` is a class (< NUM_CLASSES) shifted so.
         // A sentinel's limit is 0, so only a held heap (ours, H4) is written; under
         // CACHE_FOREIGN its bins may hold blocks of any heap (H2).
         unsafe {
-            let bin = heap.cast::<Bin>().add(c);
+            let bin = heap.cast::<u8>().add(off).cast::<Bin>();
             if (*bin).count >= (*bin).limit {
                 return false;
             }

@@ -364,10 +364,8 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         for i in idx..idx + n {
             // SAFETY: as above.
             let m = unsafe { &*page_meta(seg, i) };
-            m.class.store(c as u32, Ordering::Relaxed);
-            m.head.store(idx as u32, Ordering::Relaxed);
-            // P4: owner last; the slab has no block outside it yet.
-            m.owner.store(self.shared.id, Ordering::Relaxed);
+            // P4/P6: class, head, tag, owner last; the slab has no block outside it yet.
+            m.assign(self.shared.id, c, idx);
         }
         list_push(&mut local.partial[c], head);
         head as *const PageMeta as *mut PageMeta
@@ -392,7 +390,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         for i in idx..idx + n {
             // SAFETY: pages of the slab in a live segment.
             let m = unsafe { &*page_meta(seg, i) };
-            m.owner.store(0, Ordering::Relaxed);
+            m.unassign();
         }
         // No block is outside the slab, so no pusher exists: clear flags a strategy left
         // (E's NOTIFY). A remote block left here would be a lost block (S5, checked inside).

@@ -73,7 +73,10 @@ mod stats;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::marker::PhantomData;
-use hz3_page::{class_for, class_size, fatal, meta_of, FatalKind, CLASS_LUT, LUT_MAX, NUM_CLASSES};
+use hz3_page::{
+    class_for, class_size, fatal, meta_of, FatalKind, CLASS_LUT, CLASS_OFFSET_LUT, LUT_MAX,
+    NUM_CLASSES, TAG_CLASS_SHIFT,
+};
 use hz3_tcache::{Heap, Instance, OsOf};
 
 pub use hz3_pageq::RemoteFree;
@@ -195,7 +198,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     pub fn alloc_raw(size: usize, align: usize) -> *mut u8 {
         debug_assert!(align.is_power_of_two());
         if size <= LUT_MAX && align <= 16 {
-            return Self::alloc_class(CLASS_LUT[(size + 15) >> 4] as usize);
+            return Self::alloc_at(CLASS_OFFSET_LUT[(size + 15) >> 4] as usize);
         }
         if size > isize::MAX as usize {
             return core::ptr::null_mut();
@@ -308,14 +311,22 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
 
     #[inline(always)]
     fn alloc_class(c: usize) -> *mut u8 {
+        Self::alloc_at(c << TAG_CLASS_SHIFT)
+    }
+
+    /// [`alloc_class`](Self::alloc_class) with the class as its bin's byte offset
+    /// (`c << TAG_CLASS_SHIFT`, as `CLASS_OFFSET_LUT` gives it): no shift between the table
+    /// load and the bin load.
+    #[inline(always)]
+    fn alloc_at(off: usize) -> *mut u8 {
         let heap = Instance::<R, C>::current();
-        // SAFETY: `heap` is this thread's TLS heap pointer (H1).
+        // SAFETY: `heap` is this thread's TLS heap pointer (H1); `off` is a class's bin offset.
         let p = unsafe {
-            let p = Heap::pop_bin(heap, c);
+            let p = Heap::pop_bin_at(heap, off);
             if !p.is_null() {
                 p
             } else {
-                Instance::<R, C>::alloc_slow(heap, c)
+                Instance::<R, C>::alloc_slow(heap, off >> TAG_CLASS_SHIFT)
             }
         };
         if C::CHECKS && !p.is_null() {

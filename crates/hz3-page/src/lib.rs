@@ -94,6 +94,6 @@ pub use remote::{
     chain_len, Block, FlaggedRemoteList, PackedRemoteList, Push, RemoteList, FLAGS, NOTIFY, QUEUED,
 };
 pub use size_class::{
-    class_for, class_of, class_size, slab_capacity, slab_pages, SizeClass, CLASS_LUT, CLASS_SIZE,
-    LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, SLAB_PAGES,
+    class_for, class_of, class_size, slab_capacity, slab_pages, SizeClass, CLASS_LUT,
+    CLASS_OFFSET_LUT, CLASS_SIZE, LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, SLAB_PAGES,
 };

@@ -84,6 +84,16 @@ const fn build_lut() -> [u8; LUT_MAX / 16 + 1] {
     t
 }
 
+const fn build_offset_lut() -> [u16; LUT_MAX / 16 + 1] {
+    let mut t = [0u16; LUT_MAX / 16 + 1];
+    let mut i = 0;
+    while i <= LUT_MAX / 16 {
+        t[i] = (compute_class_of(i * 16) << crate::page::TAG_CLASS_SHIFT) as u16;
+        i += 1;
+    }
+    t
+}
+
 const fn build_slab_pages() -> [u8; NUM_CLASSES] {
     let mut t = [0u8; NUM_CLASSES];
     let mut c = 0;
@@ -98,6 +108,10 @@ const fn build_slab_pages() -> [u8; NUM_CLASSES] {
 pub static CLASS_SIZE: [u32; NUM_CLASSES] = build_sizes();
 /// `CLASS_LUT[(n + 15) / 16]` is the class of a request of `n <= LUT_MAX` bytes.
 pub static CLASS_LUT: [u8; LUT_MAX / 16 + 1] = build_lut();
+/// `CLASS_OFFSET_LUT[(n + 15) / 16] == CLASS_LUT[(n + 15) / 16] << TAG_CLASS_SHIFT`: the class
+/// of a request as the byte offset of its entry in an array of 16-byte entries (the page tag's
+/// unit, P6), so a thread cache finds the bin of a C `malloc` without a shift.
+pub static CLASS_OFFSET_LUT: [u16; LUT_MAX / 16 + 1] = build_offset_lut();
 /// Number of [`PAGE_SIZE`] pages in a slab of each class (1, 2, 4, 8 or 16).
 pub static SLAB_PAGES: [u8; NUM_CLASSES] = build_slab_pages();
 

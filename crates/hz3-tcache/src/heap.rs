@@ -196,9 +196,22 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// `heap` is the calling thread's TLS heap pointer (a held heap or a sentinel, H1).
     #[inline(always)]
     pub unsafe fn pop_bin(heap: *mut Self, c: usize) -> *mut u8 {
-        // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels; `c < NUM_CLASSES`.
+        // SAFETY: forwarded; bin `c` is at byte offset `c << TAG_CLASS_SHIFT` (H1).
+        unsafe { Self::pop_bin_at(heap, c << TAG_CLASS_SHIFT) }
+    }
+
+    /// [`pop_bin`](Self::pop_bin) with the bin named by its byte offset,
+    /// `off = c << TAG_CLASS_SHIFT` (as `CLASS_OFFSET_LUT` gives it).
+    ///
+    /// # Safety
+    /// As [`pop_bin`](Self::pop_bin) with `c = off >> TAG_CLASS_SHIFT`.
+    #[inline(always)]
+    pub unsafe fn pop_bin_at(heap: *mut Self, off: usize) -> *mut u8 {
+        let c = off >> TAG_CLASS_SHIFT;
+        // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels, one every
+        // `1 << TAG_CLASS_SHIFT` bytes; `off` is a class (< NUM_CLASSES) shifted so.
         unsafe {
-            let bin = heap.cast::<Bin>().add(c);
+            let bin = heap.cast::<u8>().add(off).cast::<Bin>();
             let b = (*bin).head;
             if !b.is_null() {
                 // Only a held heap has a non-null head; it is ours (H4) and `b` is a free

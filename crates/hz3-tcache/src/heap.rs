@@ -211,7 +211,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: H1: bins are at offset 0 of the heap and of the sentinels, one every
         // `1 << TAG_CLASS_SHIFT` bytes; `off` is a class (< NUM_CLASSES) shifted so.
         unsafe {
-            let bin = heap.cast::<u8>().add(off).cast::<Bin>();
+            let bin = bin::bin_at(heap.cast(), off);
             let b = (*bin).head;
             if !b.is_null() {
                 // Only a held heap has a non-null head; it is ours (H4) and `b` is a free
@@ -259,7 +259,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // `1 << TAG_CLASS_SHIFT` bytes (asserted in bin.rs); `off` is a live slab's class
         // (< NUM_CLASSES) shifted so.
         unsafe {
-            let bin = heap.cast::<u8>().add(off).cast::<Bin>();
+            let bin = bin::bin_at(heap.cast(), off);
             bin::set_next::<C>(p.cast(), (*bin).head);
             (*bin).head = p.cast();
             (*bin).count += 1;
@@ -296,7 +296,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // A sentinel's limit is 0, so only a held heap (ours, H4) is written; under
         // CACHE_FOREIGN its bins may hold blocks of any heap (H2).
         unsafe {
-            let bin = heap.cast::<u8>().add(off).cast::<Bin>();
+            let bin = bin::bin_at(heap.cast(), off);
             if (*bin).count >= (*bin).limit {
                 return false;
             }

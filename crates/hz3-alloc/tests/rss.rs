@@ -97,9 +97,12 @@ fn producer_consumer<R: RemoteFree>(name: &str) {
         bound / MIB
     );
     // A trend is growth beyond what the live set explains: the ring fills up when the
-    // producer outpaces the consumer, which is not a leak.
+    // producer outpaces the consumer, which is not a leak. Release builds only: in a debug
+    // build the producer/consumer balance is not the program's (strategy B's consumer fell
+    // behind in about 1 of 4 debug runs, 51-89 MiB late against 3-30 MiB early, at 8ff5179
+    // as at 79a9ad2, while every release run held); the bound above applies to both.
     assert!(
-        late <= early + early / 5 + 8 * MIB || late <= live_bytes * 5 / 4,
+        cfg!(debug_assertions) || late <= early + early / 5 + 8 * MIB || late <= live_bytes * 5 / 4,
         "{name}: RSS grows: early max {} MiB, late max {} MiB",
         early / MIB,
         late / MIB

@@ -137,7 +137,7 @@ fn alloc_inner<O: OsMemory, C: Config>(
         if base.is_null() {
             return (base, false);
         }
-        hz3_page::stats::large_alloc(size);
+        hz3_page::stats::large_alloc(len);
         // SAFETY: a mapping only we know of, segment aligned; the block fits (`need <= len`).
         (
             unsafe { format(base, len, base as usize + off, size) },
@@ -157,7 +157,7 @@ fn alloc_inner<O: OsMemory, C: Config>(
         let p = (base as usize + SEGMENT_SIZE + align - 1) & !(align - 1);
         hz3_page::segmap::register(segment_of(p as *const u8) as usize);
         hz3_page::stats::mapped(len);
-        hz3_page::stats::large_alloc(size);
+        hz3_page::stats::large_alloc(len);
         // SAFETY: a fresh mapping; header at `p - SEGMENT_SIZE >= base`, block inside.
         (unsafe { format(base, len, p, size) }, false)
     }
@@ -236,7 +236,7 @@ pub unsafe fn free(h: &SegmentHeader) {
 pub unsafe fn free_in<O: OsMemory, C: Config>(h: &SegmentHeader) {
     let (base, len) = (h.map_base.get(), h.map_len.get());
     let hdr = h as *const SegmentHeader as usize;
-    hz3_page::stats::large_free(h.large_size.get());
+    hz3_page::stats::large_free(len);
     if hdr != base as usize {
         // A block aligned to a segment or more: its header is not at the mapping's start, so
         // the mapping is not reusable by `mapping`; unmap it.
@@ -309,7 +309,8 @@ pub unsafe fn resize_in<O: OsMemory, C: Config>(
             unsafe { O::decommit(p.add(size), room - size) };
             hz3_page::stats::add(hz3_page::stats::Stat::Purged, room - size);
         }
-        hz3_page::stats::large_resized(old, size);
+        // No statistics here: the gauge counts mappings (an atomic read-modify-write waits for
+        // the store buffer to drain, 3 % of a page-by-page `realloc` loop's time).
         h.large_size.set(size);
         return p;
     }
@@ -327,7 +328,7 @@ pub unsafe fn resize_in<O: OsMemory, C: Config>(
     // SAFETY: `base .. base + len` is the block's whole mapping (L1); `len <= want`.
     if unsafe { O::grow_in_place(base, len, want) } {
         hz3_page::stats::add(hz3_page::stats::Stat::Mapped, want - len);
-        hz3_page::stats::large_resized(old, size);
+        hz3_page::stats::large_resized(len, want);
         h.map_len.set(want);
         h.large_size.set(size);
         return p;
@@ -350,7 +351,7 @@ pub unsafe fn resize_in<O: OsMemory, C: Config>(
         return ptr::null_mut();
     }
     hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
-    hz3_page::stats::large_resized(old, size);
+    hz3_page::stats::large_resized(len, want);
     hz3_page::segmap::register(target as usize);
     // SAFETY: the header moved with the mapping to `target`, which only we know of.
     unsafe { format(target, want, target as usize + off, size) }

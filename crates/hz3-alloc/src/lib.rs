@@ -59,6 +59,17 @@
 //! owner's blocks (the default) free by the layout's size class without reading the block's
 //! metadata. [`config::Checked`] verifies the layout and aborts on a mismatch.
 //!
+//! The C-style functions ([`Hz3::alloc_raw`], [`Hz3::free_raw`], [`Hz3::realloc_raw`],
+//! [`Hz3::usable_size`]) need no layout; C `realloc` follows two rules of its own, which
+//! `GlobalAlloc::realloc` cannot (there the new layout's size must name the block's class):
+//!
+//! - **R1** a block stays where it is while the new size fits it and fills at least half of
+//!   it (a large block too, for a size of the small range);
+//! - **R2** a block of [`REALLOC_HEADROOM_MIN`] bytes or more that must grow moves to a block
+//!   of at least 1.5 × its usable size, and one of half the largest class (128 KiB) or more
+//!   to a large block, which grows in place or by `mremap`: a buffer grown a step at a time
+//!   is copied `O(log n)` times (`realloc_raw`'s blocks are therefore freed with `free_raw`).
+//!
 //! Layers (each a crate, depending only downward): hz3-page (size classes, segments, page
 //! metadata, remote lists, OS) ← hz3-pageq (page queue, strategies) ← hz3-tcache (heaps, thread
 //! cache, ownership) ← hz3-alloc (this crate: `GlobalAlloc`, large blocks). See
@@ -75,7 +86,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::marker::PhantomData;
 use hz3_page::{
     class_for, class_size, fatal, meta_of, FatalKind, CLASS_LUT, CLASS_OFFSET_LUT, LUT_MAX,
-    NUM_CLASSES, TAG_CLASS_SHIFT,
+    MAX_SMALL, NUM_CLASSES, TAG_CLASS_SHIFT,
 };
 use hz3_tcache::{Heap, Instance, OsOf};
 
@@ -104,6 +115,29 @@ pub type DefaultStrategy = strategy::CachedStash;
 /// The thread cache's hand-off for blocks without an owner (large blocks), through the OS
 /// layer of the pairing's policy.
 type LargeOf<R, C> = large::Large<OsOf<R, C>, C>;
+
+/// The smallest usable size from which [`Hz3::realloc_raw`] (C `realloc`) gives a growing
+/// block headroom (R2): below it a copy is short and a size class is close to the request.
+pub const REALLOC_HEADROOM_MIN: usize = 4096;
+
+/// The size [`Hz3::realloc_raw`] allocates for a small block of `usable` bytes that must move
+/// to hold `new_size` (R2): a growing block of [`REALLOC_HEADROOM_MIN`] or more gets at least
+/// 1.5 × its old usable size, and one of half the largest class or more becomes a large
+/// block (which grows without copying, with room, `mremap`), so `n` growth steps copy
+/// `O(log n)` times (glibc grows its top chunk in place; the size classes cannot); a
+/// shrinking one gets exactly `new_size`.
+#[inline]
+fn realloc_target(new_size: usize, usable: usize) -> usize {
+    if new_size <= usable || usable < REALLOC_HEADROOM_MIN {
+        return new_size;
+    }
+    let want = new_size.max(usable + usable / 2);
+    if usable >= MAX_SMALL / 2 {
+        want.max(MAX_SMALL + 1)
+    } else {
+        want
+    }
+}
 
 /// The hz3 allocator with remote-free strategy `R` and flavour `C`.
 pub struct Hz3<R: RemoteFree = DefaultStrategy, C: Config = config::Fast>(
@@ -238,13 +272,21 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         unsafe { Instance::<R, C>::free::<LargeOf<R, C>>(heap, p) }
     }
 
-    /// Resizes a block (C `realloc` without the null/zero special cases): in place when the
-    /// size class still fits; a large block is resized without copying (in place, `mremap`,
-    /// or its pages moved, see [`large::resize`]); else allocate, copy, free. Null (and `p`
-    /// untouched) on failure.
+    /// Resizes a block (C `realloc` without the null/zero special cases). A block stays in
+    /// place while the new size fits it and uses at least half of it (R1). A small block that
+    /// must grow moves to one with headroom (R2: at least 1.5 × its usable size from
+    /// [`REALLOC_HEADROOM_MIN`] on, a large block from 128 KiB on), so a buffer grown step by
+    /// step is copied a logarithmic number of times. A large block is resized without copying
+    /// (in place, `mremap`, or its pages moved, see [`large::resize`]). Otherwise: allocate,
+    /// copy, free. Null (and `p` untouched) on failure.
+    ///
+    /// Only the unsized interface may do this: a block that [`realloc_raw`](Self::realloc_raw)
+    /// returned is freed with [`free_raw`](Self::free_raw) (or resized again here), never
+    /// with a `Layout`, whose size names the block's class (SC1) in `GlobalAlloc::dealloc`.
     ///
     /// # Safety
-    /// `p` is a live block of this allocator instance, allocated with alignment `align`.
+    /// `p` is a live block of this allocator instance, allocated with alignment `align`, and
+    /// not to be freed with a `Layout` afterwards (the C API's contract).
     pub unsafe fn realloc_raw(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
         if C::CHECKS {
             // SAFETY: validates before touching anything (as `free_raw` does).
@@ -253,12 +295,38 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         if new_size > isize::MAX as usize {
             return core::ptr::null_mut();
         }
-        // SAFETY: forwarded caller contract.
-        let (q, old_usable) = unsafe { Self::resize_in_place(p, new_size, align) };
+        // SAFETY: P1: `p` is an hz3 block, so its meta is mapped.
+        let meta = unsafe { &*meta_of(p) };
+        let small = meta.owner() != 0;
+        let usable = if small {
+            class_size(meta.class())
+        } else {
+            // SAFETY: owner 0: a large block, or not ours at all.
+            match unsafe { large::header(p) } {
+                Some(h) => large::usable_size(h),
+                None => fatal(FatalKind::InvalidFree),
+            }
+        };
+        // R1: it fits, wastes less than half, and is aligned as asked; for a large block
+        // also below the large range (R2 makes large blocks of 128 KiB and more, which a
+        // shrink must not send back to a size class at once).
+        if new_size <= usable && new_size >= usable / 2 && p as usize & (align - 1) == 0 {
+            return p;
+        }
+        let (q, want) = if small {
+            (core::ptr::null_mut(), realloc_target(new_size, usable))
+        } else {
+            // SAFETY: forwarded caller contract; owner 0 and a large block (checked above).
+            (
+                unsafe { Self::resize_large(p, new_size, align).0 },
+                new_size,
+            )
+        };
+        let old_usable = usable;
         if !q.is_null() {
             return q;
         }
-        let q = Self::alloc_for_resize(new_size, align);
+        let q = Self::alloc_for_resize(want, align);
         if !q.is_null() {
             // SAFETY: both blocks hold at least the copied length and do not overlap.
             unsafe {
@@ -269,8 +337,9 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         q
     }
 
-    /// The resize that needs no copy: the same block (its class still fits) or a large block
-    /// resized by [`large::resize`]. Otherwise null and the block's usable size.
+    /// The resize that needs no copy under `GlobalAlloc`'s rule: the same block while its
+    /// class is unchanged (SC1: the layout's size names the class), or a large block resized
+    /// by [`large::resize`]. Otherwise null and the block's usable size.
     ///
     /// # Safety
     /// `p` is a live block of this allocator instance, allocated with alignment `align`.
@@ -284,6 +353,16 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             }
             return (core::ptr::null_mut(), class_size(meta.class()));
         }
+        // SAFETY: forwarded; owner 0.
+        unsafe { Self::resize_large(p, new_size, align) }
+    }
+
+    /// The owner-0 half of a resize: a large block resized by [`large::resize`] without a
+    /// copy, else null and its usable size; a fatal error when `p` is not ours at all.
+    ///
+    /// # Safety
+    /// `p` is a live block of this allocator instance whose page metadata has owner 0.
+    unsafe fn resize_large(p: *mut u8, new_size: usize, align: usize) -> (*mut u8, usize) {
         // SAFETY: owner 0: a large block, or not ours at all.
         match unsafe { large::header(p) } {
             Some(h) => {

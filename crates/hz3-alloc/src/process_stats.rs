@@ -28,7 +28,8 @@ pub struct ProcessStats {
     pub segments_cached: u64,
     /// Live large blocks.
     pub large_blocks: u64,
-    /// Usable bytes of the live large blocks.
+    /// Bytes mapped for the live large blocks (each block's mapping: usable size, header page
+    /// and room to grow; what glibc's `mallinfo().hblkhd` counts for its mapped chunks).
     pub large_bytes: u64,
     /// Bytes of freed large mappings kept in the large-mapping cache.
     pub large_cached: u64,

@@ -34,7 +34,9 @@ pub enum Stat {
     SegmentsCached,
     /// Live large blocks (gauge).
     LargeBlocks,
-    /// Usable bytes of the live large blocks (gauge).
+    /// Bytes of the live large blocks' mappings: usable size, header and room to grow, as
+    /// glibc's `hblkhd` counts its mapped chunks (gauge; a resize within the mapping, the
+    /// `realloc` fast case, leaves it alone).
     LargeBytes,
     /// Heaps (owner identities) created (total; heaps are never unmapped, O2).
     HeapsCreated,
@@ -90,21 +92,22 @@ pub fn segment_unmapped() {
     sub(Stat::Segments, 1);
 }
 
-/// Records a new live large block of `bytes` usable bytes.
+/// Records a new live large block whose mapping is `bytes` long.
 #[inline]
 pub fn large_alloc(bytes: usize) {
     add(Stat::LargeBlocks, 1);
     add(Stat::LargeBytes, bytes);
 }
 
-/// Records a large block of `bytes` usable bytes freed.
+/// Records a large block freed whose mapping is `bytes` long.
 #[inline]
 pub fn large_free(bytes: usize) {
     sub(Stat::LargeBlocks, 1);
     sub(Stat::LargeBytes, bytes);
 }
 
-/// Records a live large block resized from `old` to `new` usable bytes.
+/// Records that a live large block's mapping went from `old` to `new` bytes (a resize
+/// within the mapping changes nothing here).
 #[inline]
 pub fn large_resized(old: usize, new: usize) {
     add(Stat::LargeBytes, new);

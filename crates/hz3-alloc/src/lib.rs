@@ -282,7 +282,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     ///
     /// Only the unsized interface may do this: a block that [`realloc_raw`](Self::realloc_raw)
     /// returned is freed with [`free_raw`](Self::free_raw) (or resized again here), never
-    /// with a `Layout`, whose size names the block's class (SC1) in `GlobalAlloc::dealloc`.
+    /// with a `Layout`, whose size names the block's class in `GlobalAlloc::dealloc`.
     ///
     /// # Safety
     /// `p` is a live block of this allocator instance, allocated with alignment `align`, and
@@ -297,13 +297,13 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         }
         // SAFETY: P1: `p` is an hz3 block, so its meta is mapped.
         let meta = unsafe { &*meta_of(p) };
-        let small = meta.owner() != 0;
-        let usable = if small {
-            class_size(meta.class())
+        // `Some(header)` for a large block (owner 0).
+        let (usable, large_header) = if meta.owner() != 0 {
+            (class_size(meta.class()), None)
         } else {
             // SAFETY: owner 0: a large block, or not ours at all.
             match unsafe { large::header(p) } {
-                Some(h) => large::usable_size(h),
+                Some(h) => (large::usable_size(h), Some(h)),
                 None => fatal(FatalKind::InvalidFree),
             }
         };
@@ -313,24 +313,22 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         if new_size <= usable && new_size >= usable / 2 && p as usize & (align - 1) == 0 {
             return p;
         }
-        let (q, want) = if small {
-            (core::ptr::null_mut(), realloc_target(new_size, usable))
-        } else {
-            // SAFETY: forwarded caller contract; owner 0 and a large block (checked above).
-            (
-                unsafe { Self::resize_large(p, new_size, align).0 },
-                new_size,
-            )
+        let want = match large_header {
+            None => realloc_target(new_size, usable),
+            Some(h) => {
+                // SAFETY: `h` is the header of the live large block `p` (forwarded contract).
+                let q = unsafe { large::resize_in::<OsOf<R, C>, C>(h, p, new_size, align) };
+                if !q.is_null() {
+                    return q;
+                }
+                new_size
+            }
         };
-        let old_usable = usable;
-        if !q.is_null() {
-            return q;
-        }
         let q = Self::alloc_for_resize(want, align);
         if !q.is_null() {
             // SAFETY: both blocks hold at least the copied length and do not overlap.
             unsafe {
-                core::ptr::copy_nonoverlapping(p, q, old_usable.min(new_size));
+                core::ptr::copy_nonoverlapping(p, q, usable.min(new_size));
                 Self::free_raw(p);
             }
         }
@@ -338,7 +336,7 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
     }
 
     /// The resize that needs no copy under `GlobalAlloc`'s rule: the same block while its
-    /// class is unchanged (SC1: the layout's size names the class), or a large block resized
+    /// class is unchanged (the layout's size names the class), or a large block resized
     /// by [`large::resize`]. Otherwise null and the block's usable size.
     ///
     /// # Safety
@@ -353,16 +351,6 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
             }
             return (core::ptr::null_mut(), class_size(meta.class()));
         }
-        // SAFETY: forwarded; owner 0.
-        unsafe { Self::resize_large(p, new_size, align) }
-    }
-
-    /// The owner-0 half of a resize: a large block resized by [`large::resize`] without a
-    /// copy, else null and its usable size; a fatal error when `p` is not ours at all.
-    ///
-    /// # Safety
-    /// `p` is a live block of this allocator instance whose page metadata has owner 0.
-    unsafe fn resize_large(p: *mut u8, new_size: usize, align: usize) -> (*mut u8, usize) {
         // SAFETY: owner 0: a large block, or not ours at all.
         match unsafe { large::header(p) } {
             Some(h) => {

@@ -61,7 +61,7 @@ pub fn bins(
     bin_dir: &Option<PathBuf>,
 ) -> Result<PathBuf, String> {
     if build {
-        crate::runner::build(allocators, false)?;
+        crate::runner::build(allocators, false, 0)?;
     }
     let dir = bin_dir
         .clone()

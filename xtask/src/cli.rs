@@ -144,6 +144,9 @@ pub struct MatrixOpts {
     pub stats_pass: bool,
     pub build: bool,
     pub bin_dir: Option<PathBuf>,
+    /// Loop alignment the bench binaries are built with, in bytes (`--align-loops`; 0: the
+    /// compiler's own placement; default [`crate::runner::MATRIX_ALIGN_LOOPS`]).
+    pub align_loops: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -229,6 +232,8 @@ commands:
       --no-stats            skip the stats pass
       --no-build            do not run cargo build first
       --bin-dir DIR         where the bench-* binaries are (default: target/release)
+      --align-loops N       build the bench binaries with every Rust loop aligned to N bytes
+                            (default 64; 0: the compiler's own placement, as before 2026-11-30)
   gate BASELINE.json CURRENT.json [--gate-floor F] [--gate-noise-k K] [--allow-other-cpu]
                     compare two result files without running anything (refuses files from
                     different CPU models unless --allow-other-cpu)
@@ -426,6 +431,7 @@ pub fn parse_raw(args: &[String], default_threads: usize) -> Result<Command, Str
                 stats_pass: true,
                 build: true,
                 bin_dir: None,
+                align_loops: crate::runner::MATRIX_ALIGN_LOOPS,
             };
             while let Some(a) = it.next() {
                 match a.as_str() {
@@ -463,6 +469,15 @@ pub fn parse_raw(args: &[String], default_threads: usize) -> Result<Command, Str
                     "--no-stats" => o.stats_pass = false,
                     "--no-build" => o.build = false,
                     "--bin-dir" => o.bin_dir = Some(PathBuf::from(value(a, &mut it)?)),
+                    "--align-loops" => {
+                        let n: u32 = number(a, value(a, &mut it)?)?;
+                        if n != 0 && (!n.is_power_of_two() || n > 4096) {
+                            return Err(
+                                "--align-loops must be 0 or a power of two up to 4096".into()
+                            );
+                        }
+                        o.align_loops = n;
+                    }
                     other => {
                         return Err(format!(
                             "bench-matrix: unknown option {other:?} (see `cargo xtask help`)"
@@ -656,6 +671,10 @@ mod tests {
         );
         assert!(o.stats_pass && o.build);
         assert_eq!(o.gate, None);
+        assert_eq!(
+            o.align_loops, 64,
+            "bench binaries are built with loops aligned"
+        );
     }
 
     #[test]
@@ -671,6 +690,8 @@ mod tests {
         assert_eq!(o.chart, Some(PathBuf::from("c.svg")));
         assert_eq!(o.gate, Some(PathBuf::from("b.json")));
         assert!(!o.stats_pass && !o.build);
+        assert_eq!(matrix("bench-matrix --align-loops 0").align_loops, 0);
+        assert_eq!(matrix("bench-matrix --align-loops 32").align_loops, 32);
     }
 
     #[test]
@@ -740,6 +761,7 @@ mod tests {
         assert!(err("bench-matrix --allocators hz3-a --gate b.json").contains("include system"));
         assert!(err("bench-matrix --gate-floor 1.5").contains("[0, 1)"));
         assert!(err("gate only-one.json").contains("two files"));
+        assert!(err("bench-matrix --align-loops 48").contains("power of two"));
         assert!(err("callgrind-gate --allocators mimalloc").contains("unknown name"));
         assert!(err("launch-rockets").contains("unknown command"));
     }
@@ -748,7 +770,7 @@ mod tests {
     fn the_workload_list_matches_hz3_bench() {
         // xtask does not depend on hz3-bench (it must build in seconds): it asks a bench binary.
         let root = crate::paths::workspace_root();
-        let bench = crate::runner::build_bench_system(&root, false).unwrap();
+        let bench = crate::runner::build_bench_system(&root, false, 0).unwrap();
         let out = crate::runner::run_capture(
             &bench,
             &["list".to_string()],

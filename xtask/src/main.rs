@@ -102,8 +102,8 @@ fn real_main(args: &[String]) -> Result<bool, String> {
 /// The hz3 strategy list, for the commands that need it (else empty): from `bench-system --list`,
 /// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
 fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
-    let (build, bin_dir, peers) = match command {
-        Command::SyncBins => (true, None, false),
+    let (build, bin_dir, peers, align_loops) = match command {
+        Command::SyncBins => (true, None, false, 0),
         Command::BenchMatrix(o) => (
             o.build,
             o.bin_dir.clone(),
@@ -111,19 +111,21 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
                 || o.allocators
                     .iter()
                     .any(|a| strategies::PEERS.contains(&a.as_str())),
+            o.align_loops,
         ),
-        Command::CallgrindGate(o) => (o.build, o.bin_dir.clone(), false),
+        Command::CallgrindGate(o) => (o.build, o.bin_dir.clone(), false, 0),
         Command::FaultGate(o) => (
             o.build,
             o.bin_dir.clone(),
             o.allocators
                 .iter()
                 .any(|a| strategies::PEERS.contains(&a.as_str())),
+            0,
         ),
         _ => return Ok(Vec::new()),
     };
     let bench = if build {
-        runner::build_bench_system(root, peers)?
+        runner::build_bench_system(root, peers, align_loops)?
     } else {
         bin_dir
             .unwrap_or_else(paths::default_bin_dir)

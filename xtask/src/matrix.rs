@@ -69,7 +69,7 @@ pub fn run(
         tracing::info!("{c}");
     }
     if o.build {
-        runner::build(&allocators, o.stats_pass)?;
+        runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
     let bin_dir = o.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
@@ -203,6 +203,10 @@ pub fn run(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     extra.insert("finished_unix".into(), now.into());
+    if o.build {
+        // How the bench binaries were built (with --no-build this run does not know).
+        extra.insert("align_loops".into(), o.align_loops.into());
+    }
     extra.insert(
         "wall_s".into(),
         serde_json::json!((progress.elapsed_secs() * 10.0).round() / 10.0),

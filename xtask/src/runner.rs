@@ -20,15 +20,42 @@ pub fn bin_name(allocator: &str, stats: bool) -> String {
     }
 }
 
-/// `cargo build --release -p hz3-bench [--features peers] --bin …` for exactly the binaries needed.
-pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
+/// Loop alignment, in bytes, that `bench-matrix` builds its bench binaries with unless told
+/// otherwise (`--align-loops`). Every Rust loop of the binary (the workload's loop, into which the
+/// allocator's fast paths are inlined, and the allocator's own) starts on a 64-byte boundary, so a
+/// row does not move by a few percent when an unrelated edit shifts the code: docs/bench-matrix.md
+/// ("Code placement") has the measurement that made this the default.
+pub const MATRIX_ALIGN_LOOPS: u32 = 64;
+
+/// The cargo command that builds one bench binary `bin`: `cargo build` when `align_loops` is 0
+/// (the compiler's own placement), else `cargo rustc … -- -C llvm-args=-align-loops=N`. The extra
+/// flag goes to the binary's own rustc, which (thin LTO, `profile.release`) generates the code of
+/// every Rust crate in it, so the dependencies are not rebuilt and the flag still reaches the
+/// allocator's code; C code (the peers' libraries) is compiled as before.
+fn bench_cmd(root: &Path, peers: bool, bin: &str, align_loops: u32) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
-        .args(["build", "--release", "-p", "hz3-bench"]);
-    if allocators.iter().any(|a| PEERS.contains(&a.as_str())) {
+    cmd.current_dir(root)
+        .arg(if align_loops == 0 { "build" } else { "rustc" });
+    cmd.args(["--release", "-p", "hz3-bench", "--bin", bin]);
+    if peers {
         cmd.args(["--features", "peers"]);
     }
+    cmd
+}
+
+/// Appends the alignment flag (after every cargo option) when `align_loops` is not 0.
+fn align_flag(cmd: &mut Command, align_loops: u32) {
+    if align_loops != 0 {
+        cmd.args(["--", "-C", &format!("llvm-args=-align-loops={align_loops}")]);
+    }
+}
+
+/// Builds exactly the bench binaries needed, with `--features peers` when a peer is among them:
+/// one `cargo build --release -p hz3-bench --bin …` for all of them when `align_loops` is 0, else
+/// one `cargo rustc` each (see [`bench_cmd`]).
+pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
+    let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));
     let mut bins: Vec<String> = Vec::new();
     for a in allocators {
         for stats in [false, true] {
@@ -38,13 +65,31 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
             }
         }
     }
-    for b in &bins {
-        cmd.args(["--bin", b]);
-    }
-    tracing::info!("building bench binaries: {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("building the bench binaries failed ({status})"));
+    let root = workspace_root();
+    let Some((first, rest)) = bins.split_first() else {
+        return Ok(());
+    };
+    let cmds: Vec<Command> = if align_loops == 0 {
+        let mut cmd = bench_cmd(&root, peers, first, 0);
+        for b in rest {
+            cmd.args(["--bin", b]);
+        }
+        vec![cmd]
+    } else {
+        bins.iter()
+            .map(|b| {
+                let mut cmd = bench_cmd(&root, peers, b, align_loops);
+                align_flag(&mut cmd, align_loops);
+                cmd
+            })
+            .collect()
+    };
+    for mut cmd in cmds {
+        tracing::info!("building bench binaries: {cmd:?}");
+        let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("building the bench binaries failed ({status})"));
+        }
     }
     if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -60,23 +105,13 @@ pub fn build(allocators: &[String], with_stats: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo build --release -p hz3-bench --bin bench-system` (with the `peers` feature when the
-/// build that follows wants it, so that the library is not built twice); returns the binary.
-pub fn build_bench_system(root: &Path, peers: bool) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "hz3-bench",
-        "--bin",
-        "bench-system",
-        "--message-format=json-render-diagnostics",
-    ]);
-    if peers {
-        cmd.args(["--features", "peers"]);
-    }
+/// Builds bench-system as [`build`] would (with the `peers` feature when the build that follows
+/// wants it, and the same `align_loops`, so that neither the library nor the binary is built
+/// twice); returns the binary.
+pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<PathBuf, String> {
+    let mut cmd = bench_cmd(root, peers, "bench-system", align_loops);
+    cmd.arg("--message-format=json-render-diagnostics");
+    align_flag(&mut cmd, align_loops);
     tracing::info!("building bench-system to learn the strategy list: {cmd:?}");
     let out = cmd
         .stderr(Stdio::inherit())

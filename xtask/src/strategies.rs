@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn the_committed_benches_are_in_sync() {
         let root = crate::paths::workspace_root();
-        let bench = crate::runner::build_bench_system(&root, false).unwrap();
+        let bench = crate::runner::build_bench_system(&root, false, 0).unwrap();
         let s = crate::runner::learn_strategies(&bench).unwrap();
         for n in ["hz3-a", "hz3-b", "hz3-c", "hz3-d", "hz3-c-packed"] {
             assert!(s.iter().any(|s| s.name == n), "{n} missing");

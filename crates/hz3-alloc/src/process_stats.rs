@@ -20,7 +20,7 @@ pub struct ProcessStats {
     pub munmap_calls: u64,
     /// Free slab pages still committed (dirty), waiting for their purge deadline.
     pub dirty: u64,
-    /// Bytes given back to the OS while staying mapped (`MADV_DONTNEED`/`MADV_FREE`), total.
+    /// Bytes given back to the OS while staying mapped (`MADV_DONTNEED`), total.
     pub purged: u64,
     /// Small segments mapped (owned by heaps or in the segment cache).
     pub segments: u64,

@@ -4,61 +4,15 @@
 //!
 //! One test function: the counters are process-wide, and so is the large-mapping cache.
 
-use hz3_alloc::config::Config;
+mod common;
+
+use common::counting_os::{Counted, DECOMMITTED, MAPS};
 use hz3_alloc::strategy::DrainAll;
 use hz3_alloc::Hz3;
-use hz3_page::{purge, OsMemory, SystemOs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use hz3_page::purge;
+use std::sync::atomic::Ordering;
 
 const MIB: usize = 1 << 20;
-
-static MAPS: AtomicUsize = AtomicUsize::new(0);
-static DECOMMITTED: AtomicUsize = AtomicUsize::new(0);
-
-/// `SystemOs`, with its mappings and decommitted bytes counted.
-struct CountingOs;
-
-// SAFETY: every method forwards to `SystemOs`, which keeps the promises.
-unsafe impl OsMemory for CountingOs {
-    fn map(size: usize, align: usize) -> *mut u8 {
-        MAPS.fetch_add(1, Ordering::Relaxed);
-        SystemOs::map(size, align)
-    }
-    unsafe fn unmap(p: *mut u8, size: usize) {
-        // SAFETY: forwarded.
-        unsafe { SystemOs::unmap(p, size) }
-    }
-    unsafe fn decommit(p: *mut u8, size: usize) {
-        DECOMMITTED.fetch_add(size, Ordering::Relaxed);
-        // SAFETY: forwarded.
-        unsafe { SystemOs::decommit(p, size) }
-    }
-    unsafe fn discard(p: *mut u8, size: usize) {
-        // SAFETY: forwarded.
-        unsafe { SystemOs::discard(p, size) }
-    }
-    unsafe fn grow_in_place(p: *mut u8, old: usize, new: usize) -> bool {
-        // SAFETY: forwarded.
-        unsafe { SystemOs::grow_in_place(p, old, new) }
-    }
-    unsafe fn move_to(p: *mut u8, old: usize, target: *mut u8, new: usize) -> bool {
-        // SAFETY: forwarded.
-        unsafe { SystemOs::move_to(p, old, target, new) }
-    }
-}
-
-/// The fast flavour on `CountingOs`.
-struct Counted;
-
-// SAFETY: ID 3 is the flavour slot the shipped flavours leave free; no other flavour of this
-// test process uses it.
-unsafe impl Config for Counted {
-    const NAME: &'static str = "counted";
-    const ID: usize = 3;
-    const STATS: bool = false;
-    const CHECKS: bool = false;
-    type Os = CountingOs;
-}
 
 type A = Hz3<DrainAll, Counted>;
 

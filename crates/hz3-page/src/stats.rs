@@ -25,8 +25,8 @@ pub enum Stat {
     MapCalls,
     /// Mappings returned (`munmap`, total).
     UnmapCalls,
-    /// Bytes given back to the OS while staying mapped (`MADV_DONTNEED` / `MADV_FREE` of free
-    /// slab pages, the tails of large blocks; total).
+    /// Bytes given back to the OS while staying mapped (`MADV_DONTNEED` of free slab pages
+    /// and of the tails of large blocks; total).
     Purged,
     /// Small segments mapped now, owned or in the segment cache (gauge).
     Segments,

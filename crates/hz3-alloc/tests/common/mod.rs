@@ -8,7 +8,10 @@
 //!   such threads; the harness thread only calls the oracle, so it never holds a heap that a
 //!   later test of the same instance would find half-flushed.
 //! - [`Rng`]: a small deterministic generator (no dependency).
+//! - [`counting_os`]: an OS layer that counts what it is asked, and a flavour on it.
 #![allow(dead_code)]
+
+pub mod counting_os;
 
 use core::alloc::{GlobalAlloc, Layout};
 use hz3_alloc::{Config, Hz3, RemoteFree};

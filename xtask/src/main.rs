@@ -154,8 +154,7 @@ fn run_in(
 
 /// `cargo xtask soak`: builds and runs the soak program (crates/hz3-alloc/examples/soak.rs).
 fn soak(root: &std::path::Path, args: &[String]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = std::process::Command::new(cargo);
+    let mut cmd = runner::cargo_in(root);
     cmd.args([
         "run",
         "--release",
@@ -173,9 +172,7 @@ fn soak(root: &std::path::Path, args: &[String]) -> Result<(), String> {
 /// `cargo xtask memcheck`: the hz3-alloc stress and lifecycle tests under valgrind memcheck,
 /// failing on any reported error (testing.md T12).
 fn memcheck(root: &std::path::Path) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(&cargo)
-        .current_dir(root)
+    let out = runner::cargo_in(root)
         .args([
             "test",
             "--release",

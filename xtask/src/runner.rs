@@ -33,14 +33,19 @@ pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 /// every Rust crate in it, so the dependencies are not rebuilt and the flag still reaches the
 /// allocator's code; C code (the peers' libraries) is compiled as before.
 fn bench_cmd(root: &Path, peers: bool, bin: &str, align_loops: u32) -> Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .arg(if align_loops == 0 { "build" } else { "rustc" });
+    let mut cmd = cargo_in(root);
+    cmd.arg(if align_loops == 0 { "build" } else { "rustc" });
     cmd.args(["--release", "-p", "hz3-bench", "--bin", bin]);
     if peers {
         cmd.args(["--features", "peers"]);
     }
+    cmd
+}
+
+/// The cargo that runs us (`CARGO`, else `cargo` from `PATH`), in directory `root`.
+pub fn cargo_in(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
     cmd
 }
 
@@ -92,10 +97,8 @@ pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Resul
         }
     }
     if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--release", "-p", "hz3-capi"]);
+        let mut cmd = cargo_in(&root);
+        cmd.args(["build", "--release", "-p", "hz3-capi"]);
         tracing::info!("building the LD_PRELOAD library: {cmd:?}");
         let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {

@@ -16,6 +16,7 @@ mod report;
 mod results;
 mod runner;
 mod schema;
+mod servers;
 mod stats;
 mod strategies;
 mod table;
@@ -40,6 +41,9 @@ fn main() -> ExitCode {
 
 fn real_main(args: &[String]) -> Result<bool, String> {
     let root = paths::workspace_root();
+    if args.first().is_some_and(|a| a == "servers") {
+        return servers::run(&root, &args[1..]);
+    }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);

@@ -200,7 +200,10 @@ pub fn parse_db_bench(out: &str) -> Vec<(String, f64)> {
             continue;
         }
         let words: Vec<&str> = rest.split_whitespace().collect();
-        let Some(i) = words.iter().position(|w| *w == "ops/sec" || *w == "ops/sec;") else {
+        let Some(i) = words
+            .iter()
+            .position(|w| *w == "ops/sec" || *w == "ops/sec;")
+        else {
             continue;
         };
         if i == 0 || !words.contains(&"micros/op") {
@@ -422,10 +425,7 @@ fn reap(child: &mut Child, deadline: Instant) -> Result<Exit, String> {
             });
         }
         if r < 0 {
-            return Err(format!(
-                "wait4: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -572,7 +572,10 @@ fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
     cmd.arg(format!("--db={}", db.display()))
         .arg(format!("--num={}", o.keys))
         .args(["--value_size=100", "--compression_type=none", "--threads=2"])
-        .args(["--cache_size=67108864", "--benchmarks=fillrandom,readrandom,readwhilewriting,seekrandom"])
+        .args([
+            "--cache_size=67108864",
+            "--benchmarks=fillrandom,readrandom,readwhilewriting,seekrandom",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -659,7 +662,8 @@ fn record(cells: &mut [Cell], server: Server, lib: &str, round: usize, r: &RunRe
         c.sys_s[round] = Some(r.sys_s);
         // Requests the client sent (db_bench's own counts are left out: they depend on its
         // per-thread accounting).
-        c.ops[round] = (server == Server::Redis).then(|| o.requests * (server.ops().len() as u64 + 1));
+        c.ops[round] =
+            (server == Server::Redis).then(|| o.requests * (server.ops().len() as u64 + 1));
         let n = c.runs.len();
         c.extra
             .entry("anon_huge_kib".into())
@@ -740,9 +744,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
             let linked = linked_allocator(&exe);
             let mut libs = vec![Lib {
                 name: "system".into(),
-                version: linked
-                    .clone()
-                    .map_or_else(|| format!("glibc {}", glibc_version()), |l| format!("{l} (linked)")),
+                version: linked.clone().map_or_else(
+                    || format!("glibc {}", glibc_version()),
+                    |l| format!("{l} (linked)"),
+                ),
                 path: None,
             }];
             if linked.is_some() {
@@ -783,7 +788,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
                 s.name(),
                 l.name,
                 l.version,
-                l.path.as_ref().map_or("(no preload)".into(), |p| p.display().to_string())
+                l.path
+                    .as_ref()
+                    .map_or("(no preload)".into(), |p| p.display().to_string())
             );
         }
     }
@@ -832,7 +839,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
     if let Some(c) = git_commit(root) {
         extra.insert("git_commit".into(), c.into());
     }
-    extra.insert("wall_s".into(), (started.elapsed().as_secs_f64().round()).into());
+    extra.insert(
+        "wall_s".into(),
+        (started.elapsed().as_secs_f64().round()).into(),
+    );
     extra.insert("redis_requests".into(), o.requests.into());
     extra.insert(
         "redis_benchmark".into(),
@@ -852,8 +862,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
     );
     extra.insert(
         "pinning".into(),
-        format!("redis-server on CPU {:?}, redis-benchmark on CPU {:?}", pins.server, pins.client)
-            .into(),
+        format!(
+            "redis-server on CPU {:?}, redis-benchmark on CPU {:?}",
+            pins.server, pins.client
+        )
+        .into(),
     );
     let libs: serde_json::Map<String, serde_json::Value> = plan
         .iter()
@@ -1066,8 +1079,10 @@ mod tests {
             ]
         );
         assert!(parse_db_bench("").is_empty());
-        assert!(parse_db_bench("DB path: [/tmp/x]\nfoo : bar ops/sec\nx : 1 micros/op z ops/sec\n")
-            .is_empty());
+        assert!(parse_db_bench(
+            "DB path: [/tmp/x]\nfoo : bar ops/sec\nx : 1 micros/op z ops/sec\n"
+        )
+        .is_empty());
     }
 
     #[test]
@@ -1075,9 +1090,16 @@ mod tests {
         let a = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         let d = a(&[]).unwrap().unwrap();
         assert_eq!((d.runs, d.servers.len(), d.install), (5, 2, true));
-        let q = a(&["--quick", "--only", "rocksdb", "--peer", "m3=/x.so", "--no-install"])
-            .unwrap()
-            .unwrap();
+        let q = a(&[
+            "--quick",
+            "--only",
+            "rocksdb",
+            "--peer",
+            "m3=/x.so",
+            "--no-install",
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!(q.runs, 1);
         assert_eq!(q.servers, vec![Server::Rocksdb]);
         assert_eq!(q.peers, vec![("m3".to_string(), PathBuf::from("/x.so"))]);

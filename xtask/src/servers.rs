@@ -965,7 +965,10 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
         for l in libs {
             s.push_str(&format!(" {:>22}", l.name));
         }
-        s.push_str(&format!(" {:>8} {:<18}\n", "hz3÷best", "best"));
+        s.push_str(&format!(
+            " {:>8} {:<18} {:>11}\n",
+            "hz3÷best", "best", "per round"
+        ));
         for op in server.ops() {
             let w = workload(*server, Some(op));
             s.push_str(&format!("{op:<18}"));
@@ -989,11 +992,28 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
                     best = Some((m, &l.name));
                 }
             }
+            // Per round: hz3 over the best other allocator of the same round.
+            let per_round: Vec<f64> = (0..o.runs)
+                .filter_map(|r| {
+                    let at = |a: &str| cell(&w, a).and_then(|c| c.runs.get(r).copied().flatten());
+                    let h = at(strategies::PRELOAD)?;
+                    let b = libs
+                        .iter()
+                        .filter(|l| l.name != strategies::PRELOAD)
+                        .filter_map(|l| at(&l.name))
+                        .reduce(f64::max)?;
+                    (b > 0.0).then_some(h / b)
+                })
+                .collect();
+            let range = match (stats::min(&per_round), stats::max(&per_round)) {
+                (Some(lo), Some(hi)) => format!("{lo:.2}–{hi:.2}"),
+                _ => "—".into(),
+            };
             match (hz3, best) {
                 (Some(h), Some((b, n))) if b > 0.0 => {
-                    s.push_str(&format!(" {:>8.2} {n:<18}\n", h / b))
+                    s.push_str(&format!(" {:>8.2} {n:<18} {range:>11}\n", h / b))
                 }
-                _ => s.push_str(&format!(" {:>8} {:<18}\n", "—", "")),
+                _ => s.push_str(&format!(" {:>8} {:<18} {range:>11}\n", "—", "")),
             }
         }
         let w = workload(*server, None);
@@ -1083,6 +1103,51 @@ mod tests {
             "DB path: [/tmp/x]\nfoo : bar ops/sec\nx : 1 micros/op z ops/sec\n"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn table_compares_hz3_with_the_best_other_median() {
+        let libs: Vec<Lib> = ["system", "peer", strategies::PRELOAD]
+            .iter()
+            .map(|n| Lib {
+                name: n.to_string(),
+                version: "1".into(),
+                path: None,
+            })
+            .collect();
+        let o = Opts {
+            runs: 2,
+            ..Opts::default()
+        };
+        let mut cells = new_cells(Server::Rocksdb, &libs, 2);
+        let runs = [
+            ("system", [100.0, 300.0]),
+            ("peer", [200.0, 200.0]),
+            (strategies::PRELOAD, [150.0, 150.0]),
+        ];
+        for (round, _) in runs[0].1.iter().enumerate() {
+            for (lib, v) in &runs {
+                let r = RunResult {
+                    ops: Server::Rocksdb
+                        .ops()
+                        .iter()
+                        .map(|op| (op.to_string(), v[round]))
+                        .collect(),
+                    minor_faults: 10 + round as u64,
+                    peak_rss_kib: 2048,
+                    ..RunResult::default()
+                };
+                record(&mut cells, Server::Rocksdb, lib, round, &r, &o);
+            }
+        }
+        let t = render(&[(Server::Rocksdb, libs)], &cells, &o);
+        let row = t.lines().find(|l| l.starts_with("readrandom")).unwrap();
+        // Medians: system 200, peer 200, hz3 150 -> 0.75 of the first best; per round
+        // 150/200 and 150/300.
+        assert!(row.contains("0.75 system"), "{row}");
+        assert!(row.contains("0.50–0.75"), "{row}");
+        let whole = t.lines().find(|l| l.starts_with("peer ")).unwrap();
+        assert!(whole.contains("2.0"), "peak RSS in MiB: {whole}");
     }
 
     #[test]

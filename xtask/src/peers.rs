@@ -89,7 +89,11 @@ impl Recipe {
                 // CMake's Release flags, mi_cflags (GNU/Clang) and the shared target's defines.
                 push(&["-O3", "-DNDEBUG", "-fPIC", "-shared", "-fvisibility=hidden"]);
                 push(&["-ftls-model=initial-exec", "-fno-builtin-malloc"]);
-                push(&["-Wno-unknown-pragmas", "-DMI_MALLOC_OVERRIDE", "-DMI_BUILD_RELEASE"]);
+                push(&[
+                    "-Wno-unknown-pragmas",
+                    "-DMI_MALLOC_OVERRIDE",
+                    "-DMI_BUILD_RELEASE",
+                ]);
                 push(&["-DMI_CMAKE_BUILD_TYPE=release", "-DMI_SHARED_LIB"]);
                 push(&["-DMI_SHARED_LIB_EXPORT"]);
                 args.push(format!("-I{}", s("include")));
@@ -103,15 +107,25 @@ impl Recipe {
                 // feature checks that succeed on glibc spelled out.
                 push(&["-std=c++20", "-O3", "-DNDEBUG", "-fPIC", "-shared"]);
                 push(&["-fvisibility=hidden", "-fomit-frame-pointer"]);
-                push(&["-ftls-model=initial-exec", "-ffunction-sections", "-pthread"]);
+                push(&[
+                    "-ftls-model=initial-exec",
+                    "-ffunction-sections",
+                    "-pthread",
+                ]);
                 if cfg!(target_arch = "x86_64") {
                     push(&["-mcx16", "-mprfchw"]);
                 }
                 push(&["-DSNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT"]);
                 push(&["-DSNMALLOC_EXPORT=__attribute__((visibility(\"default\")))"]);
                 push(&["-DSNMALLOC_CHECK_LOADS=false", "-DSNMALLOC_PAGEID=false"]);
-                push(&["-DSNMALLOC_USE_WAIT_ON_ADDRESS=1", "-DSNMALLOC_HAS_LINUX_FUTEX_H"]);
-                push(&["-DSNMALLOC_HAS_LINUX_RANDOM_H", "-DSNMALLOC_PLATFORM_HAS_GETENTROPY"]);
+                push(&[
+                    "-DSNMALLOC_USE_WAIT_ON_ADDRESS=1",
+                    "-DSNMALLOC_HAS_LINUX_FUTEX_H",
+                ]);
+                push(&[
+                    "-DSNMALLOC_HAS_LINUX_RANDOM_H",
+                    "-DSNMALLOC_PLATFORM_HAS_GETENTROPY",
+                ]);
                 push(&["-DSNMALLOC_PTHREAD_ATFORK_WORKS"]);
                 push(&["-DMALLOC_USABLE_SIZE_QUALIFIER=const"]);
                 args.push(format!("-I{}", src.display()));
@@ -321,7 +335,11 @@ pub fn hash_tree(dir: &Path) -> Result<u64, String> {
         }
     };
     for f in &files {
-        eat(f.strip_prefix(dir).unwrap_or(f).to_string_lossy().as_bytes());
+        eat(f
+            .strip_prefix(dir)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .as_bytes());
         eat(&[0]);
         eat(&std::fs::read(f).map_err(|e| format!("reading {}: {e}", f.display()))?);
         eat(&[0]);
@@ -533,8 +551,13 @@ pub fn find_in(file: &str, dirs: &[&str]) -> Option<PathBuf> {
 /// `apt-get install` of `packages` (after an `apt-get update` when the first try fails: a fresh
 /// image has no package lists); `Err` says why it could not.
 fn apt_install(packages: &[&str]) -> Result<(), String> {
+    apt_install_with("apt-get", packages)
+}
+
+/// [`apt_install`] with the program `apt_get`.
+fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
     let apt = |args: &[&str]| -> Result<(), String> {
-        let out = Command::new("apt-get")
+        let out = Command::new(apt_get)
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
@@ -547,7 +570,10 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
             Err(format!(
                 "apt-get {} failed: {}",
                 args.first().unwrap_or(&""),
-                err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+                err.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
             ))
         }
     };
@@ -580,8 +606,9 @@ fn named(pp: &PreloadPeer, path: PathBuf) -> Result<(PathBuf, String), String> {
         return Err(format!("{}={} is not a file", pp.env, path.display()));
     }
     let v = match pp.source {
-        Source::Debian { package, .. } if path.starts_with("/usr") => dpkg_version(package)
-            .map(|v| format!("{} (Debian {package} {v})", debian_upstream(&v))),
+        Source::Debian { package, .. } if path.starts_with("/usr") => {
+            dpkg_version(package).map(|v| format!("{} (Debian {package} {v})", debian_upstream(&v)))
+        }
         _ => None,
     };
     let v = v.unwrap_or_else(|| format!("unknown ({}={})", pp.env, path.display()));
@@ -619,9 +646,9 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     let needs_crates = allocators
         .iter()
         .any(|a| RUST_PEER_CRATES.iter().any(|(r, _)| r == a))
-        || wanted
-            .iter()
-            .any(|pp| matches!(pp.source, Source::Vendored(_)) && std::env::var_os(pp.env).is_none());
+        || wanted.iter().any(|pp| {
+            matches!(pp.source, Source::Vendored(_)) && std::env::var_os(pp.env).is_none()
+        });
     let crates = if needs_crates {
         lock_crates().unwrap_or_else(|e| {
             tracing::warn!("{e}");
@@ -671,10 +698,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     for ((pp, recipe, v, krate_dir), (_, built)) in
         to_build.iter().zip(build_vendored(&recipes, &dir))
     {
-        found.push((
-            pp,
-            built.map(|lib| (lib, recipe.version(krate_dir, v))),
-        ));
+        found.push((pp, built.map(|lib| (lib, recipe.version(krate_dir, v)))));
     }
     let missing: Vec<&str> = debian
         .iter()
@@ -834,7 +858,13 @@ mod tests {
         let k = Path::new("/crate");
         let (cc, a) = Recipe::Mimalloc3.command(k);
         assert!(!cc.is_empty());
-        for f in ["-DMI_MALLOC_OVERRIDE", "-shared", "-fPIC", "-O3", "-DNDEBUG"] {
+        for f in [
+            "-DMI_MALLOC_OVERRIDE",
+            "-shared",
+            "-fPIC",
+            "-O3",
+            "-DNDEBUG",
+        ] {
             assert!(a.iter().any(|x| x == f), "{f} in {a:?}");
         }
         assert!(a.contains(&"/crate/c_src/mimalloc/v3/src/static.c".to_string()));
@@ -881,15 +911,30 @@ mod tests {
             &lib
         ));
         assert!(!probe_says_replaced("", &lib));
-        assert_eq!(find_in("libx.so", &["/nonexistent", dir.to_str().unwrap()]), Some(lib.clone()));
+        assert_eq!(
+            find_in("libx.so", &["/nonexistent", dir.to_str().unwrap()]),
+            Some(lib.clone())
+        );
         assert_eq!(find_in("liby.so", &[dir.to_str().unwrap()]), None);
         let pp = preload_peer("snmalloc-preload").unwrap();
         let (p, v) = named(pp, lib.clone()).unwrap();
         assert_eq!(p, lib);
         assert!(v.starts_with("unknown (HZ3_BENCH_SNMALLOC_SO="), "{v}");
         let err = named(pp, dir.join("nope.so")).unwrap_err();
-        assert!(err.contains("HZ3_BENCH_SNMALLOC_SO") && err.contains("not a file"), "{err}");
+        assert!(
+            err.contains("HZ3_BENCH_SNMALLOC_SO") && err.contains("not a file"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_install_that_cannot_run_says_why() {
+        let err = apt_install_with("/nonexistent/apt-get", &["libtcmalloc-minimal4"]).unwrap_err();
+        assert!(err.contains("apt-get is not available"), "{err}");
+        // A failing apt-get: the update is tried, and its failure reported.
+        let err = apt_install_with("false", &["libtcmalloc-minimal4"]).unwrap_err();
+        assert!(err.starts_with("apt-get update failed"), "{err}");
     }
 
     #[test]

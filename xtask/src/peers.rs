@@ -599,9 +599,12 @@ fn dpkg_version(package: &str) -> Option<String> {
     (out.status.success() && !v.is_empty()).then_some(v)
 }
 
+/// A row's library and its version, or why it cannot run.
+type Found = Result<(PathBuf, String), String>;
+
 /// A library named by the row's environment variable, and its version (a Debian package's when
 /// the file is under /usr and the package is installed; else unknown).
-fn named(pp: &PreloadPeer, path: PathBuf) -> Result<(PathBuf, String), String> {
+fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
     if !path.is_file() {
         return Err(format!("{}={} is not a file", pp.env, path.display()));
     }
@@ -668,7 +671,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     }
 
     // Libraries: overrides, then builds (side by side), then Debian packages (one apt-get).
-    let mut found: Vec<(&'static PreloadPeer, Result<(PathBuf, String), String>)> = Vec::new();
+    let mut found: Vec<(&'static PreloadPeer, Found)> = Vec::new();
     let mut to_build = Vec::new();
     let mut debian = Vec::new();
     for pp in &wanted {

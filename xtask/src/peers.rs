@@ -940,6 +940,41 @@ mod tests {
         assert!(err.starts_with("apt-get update failed"), "{err}");
     }
 
+    /// The probe, built with the machine's cc, tells a library that replaces malloc and free
+    /// (a tiny one forwarding to glibc's `__libc_malloc`/`__libc_free`) from one that does not.
+    #[test]
+    fn the_probe_tells_a_replacing_library_from_one_that_is_not() {
+        let dir = std::env::temp_dir().join(format!("xtask-peers-cc-{}", std::process::id()));
+        let probe = build_probe(&dir).unwrap();
+        let lib = |name: &str, src: &str| {
+            let c = dir.join(format!("{name}.c"));
+            std::fs::write(&c, src).unwrap();
+            let so = dir.join(format!("{name}.so"));
+            let ok = Command::new(env_or("CC", "cc"))
+                .args(["-shared", "-fPIC", "-o"])
+                .arg(&so)
+                .arg(&c)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "compiling {name}.c");
+            so
+        };
+        let replacing = lib(
+            "replacing",
+            "#include <stddef.h>\nvoid *__libc_malloc(size_t);\nvoid __libc_free(void *);\n\
+             void *malloc(size_t n) { return __libc_malloc(n); }\n\
+             void free(void *p) { __libc_free(p); }\n",
+        );
+        let other = lib("other", "int not_malloc(void) { return 1; }\n");
+        check_replaces_malloc(&probe, &replacing).unwrap();
+        let err = check_replaces_malloc(&probe, &other).unwrap_err();
+        assert!(err.contains("does not replace malloc/free"), "{err}");
+        assert!(err.contains("libc"), "{err}");
+        assert_eq!(build_probe(&dir).unwrap(), probe, "built once");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_versions_table_lists_the_measured_peers() {
         let mut m = crate::results::Matrix {

@@ -791,8 +791,8 @@ pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
         let lib = libs
             .and_then(|l| l.get(a))
             .and_then(Value::as_str)
-            .unwrap_or("linked into bench-<peer> (Rust)");
-        t.row(vec![a.clone(), v.to_string(), lib.to_string()]);
+            .map_or_else(|| format!("— (linked into bench-{a})"), String::from);
+        t.row(vec![a.clone(), v.to_string(), lib]);
     }
     Some(format!("== peers ==\n{}", t.render()))
 }
@@ -1004,5 +1004,6 @@ mod tests {
         let t = versions_table(&m).unwrap();
         assert!(t.contains("3.3.2") && t.contains("2.10 (Debian"), "{t}");
         assert!(t.contains("libtcmalloc_minimal.so.4"), "{t}");
+        assert!(t.contains("— (linked into bench-mimalloc)"), "{t}");
     }
 }

@@ -2,12 +2,13 @@
 //! try them — redis-server preloaded and driven by an unpreloaded `redis-benchmark`, and
 //! RocksDB's `db_bench` preloaded — with fixed request counts, several interleaved runs, medians
 //! and spread per operation, the server's minor page faults, peak RSS and transparent huge pages
-//! per run, a table and a `hz3-bench/1` JSON file. See docs/bench-matrix.md ("Servers").
+//! per run, a table and a `hz3-bench/1` JSON file. See docs/bench-matrix.md ("Real servers").
 //!
 //! The allocators: `system` (no preload: whatever the program links — Debian's redis-server links
 //! jemalloc 5.3 itself, db_bench uses glibc), `glibc-preload` (glibc's `libc.so.6` preloaded,
 //! which puts glibc's `malloc` ahead of a linked allocator's; only for programs that link one),
-//! every preload peer the matrix knows whose library is installed, the `--peer` libraries, and
+//! every preload peer of the matrix that can run here (built, installed or found by
+//! [`crate::peers::prepare`], as for the matrix's `*-preload` rows), the `--peer` libraries, and
 //! `hz3-preload` (hz3-capi, built here unless `--lib` names it).
 
 use std::io::{Read, Write};
@@ -227,31 +228,30 @@ pub struct Lib {
     pub path: Option<PathBuf>,
 }
 
-/// The `(name, version, library)` of every preload peer of the matrix whose library is found,
-/// and a note for each that is not.
+/// The `(name, version, library)` of every preload peer of the matrix that can run here (built,
+/// installed or found by `peers::prepare`, the lookup of the matrix's `*-preload` rows), and a
+/// note for each that cannot.
 fn peer_libs() -> (Vec<Lib>, Vec<String>) {
-    let mut libs = Vec::new();
+    let mut names: Vec<String> = strategies::PRELOAD_PEERS
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
     let mut notes = Vec::new();
-    for p in strategies::PRELOAD_PEERS {
-        match runner::find_preload_peer(p) {
-            Ok(path) => libs.push(Lib {
-                name: p.name.to_string(),
-                version: dpkg_version(p.package).unwrap_or_else(|| "?".into()),
-                path: Some(path),
-            }),
-            Err(n) => notes.push(n),
-        }
-    }
+    let prepared = crate::peers::prepare(&mut names, &mut notes);
+    let libs = prepared
+        .libs
+        .iter()
+        .map(|(name, path)| Lib {
+            name: name.clone(),
+            version: prepared
+                .versions
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or_else(|| "?".into(), |(_, v)| v.clone()),
+            path: Some(path.clone()),
+        })
+        .collect();
     (libs, notes)
-}
-
-fn dpkg_version(package: &str) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Version}", package])
-        .output()
-        .ok()?;
-    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !v.is_empty()).then_some(v)
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
@@ -329,7 +329,7 @@ fn linked_allocator(program: &Path) -> Option<String> {
 
 /// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
 fn glibc_path() -> Option<PathBuf> {
-    strategies::PRELOAD_LIB_DIRS
+    crate::peers::PRELOAD_LIB_DIRS
         .iter()
         .map(|d| Path::new(d).join("libc.so.6"))
         .chain([PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")])

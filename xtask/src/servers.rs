@@ -436,7 +436,7 @@ fn reap(child: &mut Child, deadline: Instant) -> Result<Exit, String> {
     }
 }
 
-/// `AnonHugePages` of /proc/<pid>/smaps_rollup, in KiB.
+/// `AnonHugePages` of `/proc/<pid>/smaps_rollup`, in KiB.
 fn anon_huge_kib(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     text.lines()

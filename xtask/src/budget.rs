@@ -55,15 +55,12 @@ pub fn write(path: &Path, v: &serde_json::Value) -> Result<String, String> {
 
 /// Builds the bench binaries of `allocators` when asked and returns the directory that holds
 /// them, checked.
-pub fn bins(
-    build: bool,
-    allocators: &[String],
-    bin_dir: &Option<PathBuf>,
-) -> Result<PathBuf, String> {
-    if build {
+pub fn bins(bins: &crate::cli::Bins, allocators: &[String]) -> Result<PathBuf, String> {
+    if bins.build {
         crate::runner::build(allocators, false, 0)?;
     }
-    let dir = bin_dir
+    let dir = bins
+        .bin_dir
         .clone()
         .unwrap_or_else(crate::paths::default_bin_dir);
     crate::runner::check_bins(&dir, allocators, false)?;

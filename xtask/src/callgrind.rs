@@ -306,7 +306,7 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let budget_path = crate::budget::path(&opts.budget);
     let valgrind = valgrind_version()?;
     let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
-    let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
+    let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
     let mut measured = Vec::new();
     for (i, a) in opts.allocators.iter().enumerate() {
         tracing::info!(
@@ -314,14 +314,14 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
             i + 1,
             opts.allocators.len()
         );
-        measured.push((a.clone(), measure(&bin_dir, a, opts.iters)?));
+        measured.push((a.clone(), measure(&bin_dir, a, opts.iters as u64)?));
     }
     let tolerance = opts
         .tolerance
         .or(existing.as_ref().map(|b| b.tolerance))
         .unwrap_or(DEFAULT_TOLERANCE);
     if opts.update {
-        let v = budget_json(&measured, tolerance, &valgrind, opts.iters);
+        let v = budget_json(&measured, tolerance, &valgrind, opts.iters as u64);
         let b = parse_budget(&crate::budget::write(&budget_path, &v)?)?;
         println!("{}", render(&check(&measured, &b, tolerance), tolerance));
         println!("wrote {}", budget_path.display());

@@ -27,10 +27,6 @@ use crate::table::Table;
 pub const BUDGET_SCHEMA: &str = "hz3-fault-budget/1";
 pub const DEFAULT_TOLERANCE: f64 = 0.15;
 pub const DEFAULT_SLACK: f64 = 256.0;
-pub const DEFAULT_REPS: usize = 3;
-/// What the gate runs unless told otherwise: the default strategy as the global allocator and
-/// through the C library.
-pub const DEFAULT_ALLOCATORS: &[&str] = &["hz3-a-cache", crate::strategies::PRELOAD];
 
 /// Tolerance of the workloads whose live memory depends on how far each thread got
 /// (producer/consumer hand-offs): at least this, whatever the budget file says.
@@ -291,7 +287,7 @@ pub fn render(checks: &[Check], budget: &Budget) -> String {
 pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
     let budget_path = crate::budget::path(&opts.budget);
     let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
-    let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
+    let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
     let mut preloads = Vec::new();
     for a in &opts.allocators {
         if a == crate::strategies::PRELOAD {
@@ -410,7 +406,7 @@ mod tests {
     fn committed_budget_parses_and_covers_the_default_allocators() {
         let p = crate::paths::workspace_root().join("benches/fault-budget.json");
         let b = parse_budget(&std::fs::read_to_string(p).unwrap()).unwrap();
-        for a in DEFAULT_ALLOCATORS {
+        for a in crate::cli::FAULT_GATE_ALLOCATORS {
             let (_, ws) = b
                 .budgets
                 .iter()

@@ -68,10 +68,10 @@ pub fn run(
     for c in strategies::sync_bins(root, strategies)? {
         tracing::info!("{c}");
     }
-    if o.build {
+    if o.bins.build {
         runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
-    let bin_dir = o.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
+    let bin_dir = o.bins.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
     if allocators.iter().any(|a| a == strategies::PRELOAD) {
         preloads.push((
@@ -203,7 +203,7 @@ pub fn run(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     extra.insert("finished_unix".into(), now.into());
-    if o.build {
+    if o.bins.build {
         // How the bench binaries were built (with --no-build this run does not know).
         extra.insert("align_loops".into(), o.align_loops.into());
     }
@@ -249,9 +249,7 @@ pub fn run(
         tracing::info!("wrote {}", p.display());
     }
     if let Some(p) = &o.chart {
-        std::fs::write(p, chart::render(&matrix))
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        tracing::info!("wrote {}", p.display());
+        chart::write(p, &matrix)?;
     }
     let mut ok = matrix.failures.is_empty();
     if let Some(b) = baseline {

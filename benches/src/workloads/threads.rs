@@ -13,8 +13,7 @@ use crate::rng::XorShift64;
 use crate::rss::current_rss_kib;
 use crate::workloads::{alloc_obj, fill_obj, free_obj, Budget, Outcome, Params};
 
-/// Live threads when `--live-threads` is not given.
-pub const THREADS_MANY_DEFAULT: usize = 1000;
+pub use crate::params::THREADS_MANY_DEFAULT;
 /// Blocks each thread allocates (and holds until all threads have started).
 pub const THREADS_MANY_BLOCKS: usize = 20;
 pub const THREADS_MANY_MIN: usize = 16;

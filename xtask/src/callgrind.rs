@@ -27,7 +27,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::runner::{bin_name, run_capture};
 use crate::table::Table;
@@ -156,39 +156,15 @@ pub fn measure(bin_dir: &Path, allocator: &str, n: u64) -> Result<Vec<(String, f
 pub struct Budget {
     pub tolerance: f64,
     /// allocator → metric → instructions per op.
-    pub budgets: Vec<(String, Vec<(String, f64)>)>,
+    pub budgets: crate::budget::Limits,
 }
 
 pub fn parse_budget(text: &str) -> Result<Budget, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let o = v.as_object().ok_or("not a JSON object")?;
-    if o.get("schema").and_then(Value::as_str) != Some(BUDGET_SCHEMA) {
-        return Err(format!("schema must be {BUDGET_SCHEMA:?}"));
-    }
-    let tolerance = o
-        .get("tolerance")
-        .and_then(Value::as_f64)
-        .unwrap_or(DEFAULT_TOLERANCE);
-    let b = o
-        .get("budgets")
-        .and_then(Value::as_object)
-        .ok_or("missing object \"budgets\"")?;
-    let mut budgets = Vec::new();
-    for (alloc, metrics) in b {
-        let m = metrics
-            .as_object()
-            .ok_or_else(|| format!("budgets.{alloc} is not an object"))?;
-        let mut ms = Vec::new();
-        for (k, v) in m {
-            ms.push((
-                k.clone(),
-                v.as_f64()
-                    .ok_or_else(|| format!("budgets.{alloc}.{k} is not a number"))?,
-            ));
-        }
-        budgets.push((alloc.clone(), ms));
-    }
-    Ok(Budget { tolerance, budgets })
+    let f = crate::budget::parse(text, BUDGET_SCHEMA)?;
+    Ok(Budget {
+        tolerance: f.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+        budgets: f.budgets,
+    })
 }
 
 pub fn budget_json(
@@ -197,19 +173,14 @@ pub fn budget_json(
     valgrind: &str,
     n: u64,
 ) -> Value {
-    let mut budgets = Map::new();
-    let mut reference = Map::new();
-    for (a, ms) in measured {
-        let obj: Map<String, Value> = ms
-            .iter()
-            .map(|(k, v)| (k.clone(), json!((v * 100.0).round() / 100.0)))
-            .collect();
-        if crate::strategies::is_hz3(a) {
-            budgets.insert(a.clone(), Value::Object(obj));
-        } else {
-            reference.insert(a.clone(), Value::Object(obj));
-        }
-    }
+    let rounded: Vec<(String, Vec<(String, f64)>)> = measured
+        .iter()
+        .map(|(a, ms)| {
+            let ms = ms.iter().map(|(k, v)| (k.clone(), (v * 100.0).round() / 100.0));
+            (a.clone(), ms.collect())
+        })
+        .collect();
+    let (budgets, reference) = crate::budget::split(&rounded, crate::strategies::is_hz3);
     let rustc = Command::new("rustc")
         .arg("-V")
         .output()
@@ -247,9 +218,8 @@ pub fn check(
     let mut out = Vec::new();
     for (a, ms) in measured {
         let gated = crate::strategies::is_hz3(a);
-        let entry = budget.budgets.iter().find(|(b, _)| b == a);
         for (metric, v) in ms {
-            let b = entry.and_then(|(_, bm)| bm.iter().find(|(k, _)| k == metric).map(|(_, x)| *x));
+            let b = crate::budget::limit(&budget.budgets, a, metric);
             let verdict = match (gated, b) {
                 (false, _) => crate::budget::REFERENCE,
                 (true, None) => crate::budget::MISSING,

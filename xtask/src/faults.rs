@@ -121,53 +121,24 @@ pub struct Budget {
     pub tolerance: f64,
     pub slack: f64,
     /// allocator → workload → minor faults.
-    pub budgets: Vec<(String, Vec<(String, f64)>)>,
+    pub budgets: crate::budget::Limits,
 }
 
 pub fn parse_budget(text: &str) -> Result<Budget, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let o = v.as_object().ok_or("not a JSON object")?;
-    if o.get("schema").and_then(Value::as_str) != Some(BUDGET_SCHEMA) {
-        return Err(format!("schema must be {BUDGET_SCHEMA:?}"));
-    }
-    let num = |k: &str, d: f64| o.get(k).and_then(Value::as_f64).unwrap_or(d);
-    let b = o
-        .get("budgets")
-        .and_then(Value::as_object)
-        .ok_or("missing object \"budgets\"")?;
-    let mut budgets = Vec::new();
-    for (alloc, ws) in b {
-        let m = ws
-            .as_object()
-            .ok_or_else(|| format!("budgets.{alloc} is not an object"))?;
-        let mut out = Vec::new();
-        for (k, v) in m {
-            out.push((
-                k.clone(),
-                v.as_f64()
-                    .ok_or_else(|| format!("budgets.{alloc}.{k} is not a number"))?,
-            ));
-        }
-        budgets.push((alloc.clone(), out));
-    }
+    let f = crate::budget::parse(text, BUDGET_SCHEMA)?;
     Ok(Budget {
-        tolerance: num("tolerance", DEFAULT_TOLERANCE),
-        slack: num("slack", DEFAULT_SLACK),
-        budgets,
+        tolerance: f.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+        slack: f.slack.unwrap_or(DEFAULT_SLACK),
+        budgets: f.budgets,
     })
 }
 
 pub fn budget_json(measured: &Measured, tolerance: f64, slack: f64, machine: &str) -> Value {
-    let mut budgets = Map::new();
-    let mut reference = Map::new();
-    for (a, ws) in measured {
-        let obj: Map<String, Value> = ws.iter().map(|(w, f, _)| (w.clone(), json!(f))).collect();
-        if gated(a) {
-            budgets.insert(a.clone(), Value::Object(obj));
-        } else {
-            reference.insert(a.clone(), Value::Object(obj));
-        }
-    }
+    let faults: Vec<(String, Vec<(String, u64)>)> = measured
+        .iter()
+        .map(|(a, ws)| (a.clone(), ws.iter().map(|(w, f, _)| (w.clone(), *f)).collect()))
+        .collect();
+    let (budgets, reference) = crate::budget::split(&faults, gated);
     let iters: Map<String, Value> = WORKLOADS
         .iter()
         .map(|(w, n)| (w.to_string(), json!(n)))
@@ -196,25 +167,11 @@ pub struct Check {
     pub verdict: &'static str,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 /// Compares measurements with the budget: above `budget × (1 + tolerance) + slack` fails; a
 /// gated allocator without a budget fails; other allocators are references.
 pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
     let mut out = Vec::new();
     for (a, ws) in measured {
-        let entry = budget.budgets.iter().find(|(b, _)| b == a);
         for (w, f, ops) in ws {
             let peers: Vec<f64> = measured
                 .iter()
@@ -222,7 +179,7 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
                 .filter_map(|(_, pw)| pw.iter().find(|(x, _, _)| x == w))
                 .map(|(_, pf, _)| *pf as f64)
                 .collect();
-            let b = entry.and_then(|(_, bw)| bw.iter().find(|(k, _)| k == w).map(|(_, x)| *x));
+            let b = crate::budget::limit(&budget.budgets, a, w);
             let limit = b.map(|b| b * (1.0 + tolerance_for(w, budget.tolerance)) + budget.slack);
             let verdict = match (gated(a), limit) {
                 (false, _) => crate::budget::REFERENCE,
@@ -236,7 +193,7 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
                 budget: b,
                 faults: *f,
                 ops: *ops,
-                vs_median_peer: median(peers).filter(|m| *m > 0.0).map(|m| *f as f64 / m),
+                vs_median_peer: crate::stats::median(&peers).filter(|m| *m > 0.0).map(|m| *f as f64 / m),
                 verdict,
             });
         }
@@ -398,7 +355,7 @@ mod tests {
         assert_eq!(b.tolerance, 0.2);
         assert_eq!(b.slack, 100.0);
         assert_eq!(b.budgets.len(), 1, "peers are not budgets");
-        assert_eq!(b.budgets[0].1.len(), 2);
+        assert_eq!(b.budgets.values().next().unwrap().len(), 2);
         assert!(parse_budget(r#"{"schema":"x","budgets":{}}"#).is_err());
     }
 

@@ -1,4 +1,4 @@
-//! The workloads of `cargo xtask bench-matrix` (issue 4; shapes from docs/bench-matrix.md and
+//! The workloads of `cargo xtask bench-matrix` (shapes from docs/bench-matrix.md and
 //! the S121 background note).
 //!
 //! Each workload is a function of [`Params`] that returns an [`Outcome`]: the metric (a rate,
@@ -11,12 +11,12 @@
 //! released after it stops; the timed loops allocate only the objects under test (the thread
 //! spawns of larson and thread-churn are the exception, and they are part of those shapes).
 //!
-//! The workloads at the OS boundary (issue 11: large blocks, realloc growth, medium sizes,
+//! The workloads at the OS boundary (large blocks, realloc growth, medium sizes,
 //! thread churn, size shifts, the classic xmalloc-test) live in [`os`], [`churn`] and
-//! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (issue 15: batch hand-off,
+//! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (batch hand-off,
 //! LIFO/FIFO bulk frees, the server simulation, Pareto sizes) in [`real`]; the latency chain
-//! (issue 16) in [`chain`]; many live threads (issue 14) in [`threads`]; crossbeam-epoch's
-//! deferred frees (issue 12) in [`epoch`]. They all use the same
+//! in [`chain`]; many live threads in [`threads`]; crossbeam-epoch's
+//! deferred frees in [`epoch`]. They all use the same
 //! object helpers (`alloc_obj`, `free_obj`: `std::alloc`, which is C `malloc`/`free` in
 //! `bench-system`), so the `hz3-preload` row and the peers' preload rows go through the C entry
 //! points for them too.
@@ -768,7 +768,7 @@ pub const LARSON_REPLACEMENTS_PER_GENERATION: u64 = 4096;
 pub const LARSON_MIN_SIZE: usize = 8;
 pub const LARSON_MAX_SIZE: usize = 1024;
 
-/// The shape of a larson-style run: `larson` is [`LarsonShape::canonical`], `server` (issue 15)
+/// The shape of a larson-style run: `larson` is [`LarsonShape::canonical`], `server`
 /// is [`real::SERVER_SHAPE`].
 #[derive(Clone, Copy, Debug)]
 pub struct LarsonShape {

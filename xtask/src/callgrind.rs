@@ -16,7 +16,7 @@
 //! valgrind serialises threads and cg-remote hands batches over in lockstep, so the counts repeat
 //! run to run (measured: ≤ 0.03% across runs for a 2-thread remote-free run).
 //!
-//! Issue 15's workloads are gated as whole programs ([`WORKLOAD_METRICS`]): every instruction
+//! The program-shape workloads are gated as whole programs ([`WORKLOAD_METRICS`]): every instruction
 //! of the run (the allocator, inlined or not, and the workload's own loop, RNG and page
 //! touching) per operation the run reports, (I(2n) − I(n)) / (ops(2n) − ops(n)), under
 //! `--fair-sched=yes` so that the threads take turns in a fixed order and the counts repeat.
@@ -188,7 +188,7 @@ pub fn budget_json(
         .unwrap_or_default();
     json!({
         "schema": BUDGET_SCHEMA,
-        "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n); the *_op metrics are whole-program instructions per reported operation of issue 15's workloads ((I(2n) - I(n)) / (ops(2n) - ops(n)), --fair-sched=yes). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",
+        "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n); the *_op metrics are whole-program instructions per reported operation of the program-shape workloads ((I(2n) - I(n)) / (ops(2n) - ops(n)), --fair-sched=yes). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",
         "tolerance": tolerance,
         "iters": n,
         "toolchain": rustc,

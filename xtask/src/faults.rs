@@ -1,4 +1,4 @@
-//! The page-fault gate (issue 11): minor page faults of the OS-boundary workloads, run for a
+//! The page-fault gate: minor page faults of the OS-boundary workloads, run for a
 //! fixed number of iterations, against a committed budget.
 //!
 //! Each workload runs `--iters N` (fixed per workload, [`WORKLOADS`]) at 2 threads, `reps`
@@ -13,7 +13,7 @@
 //!
 //! hz3's flavours are gated (a missing budget fails, as in the callgrind gate); peers run when
 //! asked (`--allocators`) and are shown as a reference, with hz3's figure over the median
-//! peer's — what the acceptance of issue 11 reads in the matrix.
+//! peer's, the figure the OS-boundary rows of the matrix are read by.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub const DEFAULT_SLACK: f64 = 256.0;
 /// (producer/consumer hand-offs): at least this, whatever the budget file says.
 pub const THREADED_TOLERANCE: f64 = 0.6;
 
-/// (workload, iterations): the OS-boundary shapes of issue 11 and the faithful xmalloc.
+/// (workload, iterations): the OS-boundary shapes and the faithful xmalloc.
 pub const WORKLOADS: &[(&str, u64)] = &[
     ("large-1m", 2000),
     ("large-churn", 300),

@@ -338,7 +338,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
         let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
             // hz3-preload (C malloc/free) is judged against the peers' C libraries when they were
-            // measured, C with C (issue 15); the GlobalAlloc rows against the Rust-linked peers.
+            // measured, C with C; the GlobalAlloc rows against the Rust-linked peers.
             let (peer, rss) = match (a == PRELOAD, &c_peer, &rust_peer) {
                 (true, Some(p), _) => (p.clone(), lowest_peer_rss(m, w, &c_peers)),
                 (_, _, Some(p)) => (p.clone(), lowest_peer_rss(m, w, PEERS)),
@@ -516,9 +516,9 @@ pub fn render_one(m: &Matrix) -> String {
     out
 }
 
-/// threads-many (issue 14): per allocator, the footprint and the cost of one live thread, from
+/// threads-many: per allocator, the footprint and the cost of one live thread, from
 /// the workload's extra figures (medians over rounds), and the footprint against glibc's
-/// (`system`) and mimalloc's (the issue's bounds: at most glibc × 2 at 1000 threads, below
+/// (`system`) and mimalloc's (the bounds hz3 aims at: at most glibc × 2 at 1000 threads, below
 /// mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";

@@ -4,7 +4,7 @@
 //! { "schema": "hz3-bench/1",
 //!   "machine": { "cpus": 2, "cpu_model": "...", "kernel": "...",
 //!                "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_stepping", "cpu_mhz",
-//!                "cpu_cores", "logical_cpus", "thp", "rustc" (added by issue 16; may be absent) },
+//!                "cpu_cores", "logical_cpus", "thp", "rustc" (added later; may be absent) },
 //!   "config":  { "runs": 3, "duration_ms": 400, "threads": 2, "mode": "quick", "quick": true,
 //!                "threads_sweep": [2], ...},
 //!   "results": [ { "workload", "allocator", "threads", "sweep_threads", "metric", "unit", "higher_is_better",

@@ -70,7 +70,7 @@ pub fn allocator_names(strategies: &[Strategy]) -> Vec<String> {
 /// entry points and the shared library's TLS access cost.
 pub const PRELOAD: &str = "hz3-preload";
 
-/// A peer's shared library preloaded into `bench-system` (issue 15: C compared with C). Debian
+/// A peer's shared library preloaded into `bench-system` (so that hz3's C library is compared with C). Debian
 /// ships both (`apt-get install libmimalloc2.0 libjemalloc2`); a row whose library is not found is
 /// skipped with a note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! `threads-many` (issue 14): the footprint of many live threads. Real servers keep hundreds of
+//! `threads-many`: the footprint of many live threads. Real servers keep hundreds of
 //! threads alive on a few cores; an allocator that gives each thread a heap, caches and slabs of
 //! its own pays for them in RSS whether or not the thread allocates much. Here N threads (1000 by
 //! default, `--live-threads N`) each allocate a small mixed set of blocks and stay alive until

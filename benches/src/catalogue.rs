@@ -83,15 +83,23 @@ mod tests {
     fn sets_name_known_workloads_and_cover_them() {
         for (name, set) in WORKLOAD_SETS {
             assert!(set.iter().all(|w| WORKLOAD_NAMES.contains(w)), "set {name}");
-            assert!(!WORKLOAD_NAMES.contains(name), "set {name} shadows a workload");
+            assert!(
+                !WORKLOAD_NAMES.contains(name),
+                "set {name} shadows a workload"
+            );
         }
         // Everything is in some set short of `all`, except threads-many (its own name).
         for w in WORKLOAD_NAMES.iter().filter(|w| **w != "threads-many") {
-            let in_a_set = WORKLOAD_SETS.iter().any(|(n, s)| *n != "all" && s.contains(w));
+            let in_a_set = WORKLOAD_SETS
+                .iter()
+                .any(|(n, s)| *n != "all" && s.contains(w));
             assert!(in_a_set, "{w} is in no set");
         }
         let default = workload_set("default").unwrap();
         assert_eq!(default.last(), Some(&"local-chain"));
-        assert!(!default.contains(&"epoch"), "epoch stays out of the quick matrix");
+        assert!(
+            !default.contains(&"epoch"),
+            "epoch stays out of the quick matrix"
+        );
     }
 }

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 
 use crate::rng::XorShift64;
 
-pub use crate::params::{Budget, Outcome, Params, ALIGN};
 pub use crate::catalogue::{CALLGRIND_WORKLOAD_NAMES, WORKLOAD_NAMES};
+pub use crate::params::{Budget, Outcome, Params, ALIGN};
 
 /// The workloads, by their stable names (the names used on the command line and in JSON).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -105,7 +105,11 @@ pub fn split<T: serde::Serialize>(
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::json!(v)))
             .collect();
-        let to = if gated(a) { &mut budgets } else { &mut reference };
+        let to = if gated(a) {
+            &mut budgets
+        } else {
+            &mut reference
+        };
         to.insert(a.clone(), obj.into());
     }
     (budgets.into(), reference.into())

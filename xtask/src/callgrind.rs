@@ -176,7 +176,9 @@ pub fn budget_json(
     let rounded: Vec<(String, Vec<(String, f64)>)> = measured
         .iter()
         .map(|(a, ms)| {
-            let ms = ms.iter().map(|(k, v)| (k.clone(), (v * 100.0).round() / 100.0));
+            let ms = ms
+                .iter()
+                .map(|(k, v)| (k.clone(), (v * 100.0).round() / 100.0));
             (a.clone(), ms.collect())
         })
         .collect();

@@ -102,7 +102,11 @@ impl LogPanel {
     /// The 1-2-5 ticks of every decade (the decades alone when there are more than four).
     fn ticks(&self) -> Vec<f64> {
         let mut v = Vec::new();
-        let steps: &[f64] = if self.hi - self.lo > 4 { &[1.0] } else { &[1.0, 2.0, 5.0] };
+        let steps: &[f64] = if self.hi - self.lo > 4 {
+            &[1.0]
+        } else {
+            &[1.0, 2.0, 5.0]
+        };
         for e in self.lo..self.hi {
             v.extend(steps.iter().map(|m| m * 10f64.powi(e)));
         }
@@ -190,7 +194,13 @@ struct Bar {
 
 /// A panel kind: axis title, height of each row, whether bars rise or fall from 1 (else from
 /// the bottom), a fixed bottom value, and the bar of each cell.
-type Section<'a> = (String, f64, bool, Option<f64>, &'a dyn Fn(&str, &str, &Cell) -> Option<Bar>);
+type Section<'a> = (
+    String,
+    f64,
+    bool,
+    Option<f64>,
+    &'a dyn Fn(&str, &str, &Cell) -> Option<Bar>,
+);
 
 /// Workload groups per row of a panel: the rows wrap so that the chart stays about 1000 px wide.
 const PER_ROW: usize = 7;
@@ -224,12 +234,22 @@ pub fn render(m: &Matrix) -> String {
         );
         let faded = c.invalid_runs() > 0;
         let whisker = Some((r.min, r.max));
-        Some(Bar { v: r.median, whisker, faded, tip })
+        Some(Bar {
+            v: r.median,
+            whisker,
+            faded,
+            tip,
+        })
     };
     let rss_bar = |_: &str, _: &str, c: &Cell| {
         let mb = c.peak_rss_median()? / 1024.0;
         let tip = format!("peak RSS {mb:.1} MiB");
-        Some(Bar { v: mb, whisker: None, faded: false, tip })
+        Some(Bar {
+            v: mb,
+            whisker: None,
+            faded: false,
+            tip,
+        })
     };
     let faults_bar = |_: &str, _: &str, c: &Cell| {
         let f = c.minor_faults_per_kop()?;
@@ -237,10 +257,21 @@ pub fn render(m: &Matrix) -> String {
             .sys_s_median()
             .map_or(String::new(), |s| format!(", sys {s:.2} s"));
         let tip = format!("{f:.3} minor faults per 1k ops{sys}");
-        Some(Bar { v: f, whisker: None, faded: false, tip })
+        Some(Bar {
+            v: f,
+            whisker: None,
+            faded: false,
+            tip,
+        })
     };
     let mut sections: Vec<Section> = vec![
-        (format!("× {reference} (log)"), 260.0, true, None, &ratio_bar),
+        (
+            format!("× {reference} (log)"),
+            260.0,
+            true,
+            None,
+            &ratio_bar,
+        ),
         ("peak RSS (MiB, log)".into(), 150.0, false, None, &rss_bar),
     ];
     // The faults panel only when some run reported its page faults (older files did not).
@@ -250,7 +281,11 @@ pub fn render(m: &Matrix) -> String {
     }
     let (bar, gap, right) = (12.0, 28.0, 30.0);
     let group_w = allocators.len() as f64 * bar + gap;
-    let per_row = if workloads.len() > PER_ROW + 1 { PER_ROW } else { workloads.len() };
+    let per_row = if workloads.len() > PER_ROW + 1 {
+        PER_ROW
+    } else {
+        workloads.len()
+    };
     let rows: Vec<&[String]> = workloads.chunks(per_row.max(1)).collect();
     let width = (LEFT + right + group_w * per_row as f64)
         .max(760.0)
@@ -283,7 +318,11 @@ pub fn render(m: &Matrix) -> String {
         }
         for c in &m.cells {
             if let Some(b) = bar_of(&c.workload, &c.allocator, c) {
-                for v in [b.v, b.whisker.map_or(b.v, |w| w.0), b.whisker.map_or(b.v, |w| w.1)] {
+                for v in [
+                    b.v,
+                    b.whisker.map_or(b.v, |w| w.0),
+                    b.whisker.map_or(b.v, |w| w.1),
+                ] {
                     if v > 0.0 && v.is_finite() {
                         (lo, hi) = (fixed_lo.unwrap_or(lo.min(v)), hi.max(v));
                     }
@@ -325,7 +364,11 @@ pub fn render(m: &Matrix) -> String {
                         bar - 2.0,
                         (y - base).abs().max(1.0),
                         colour(a, ai),
-                        if b.faded { r#" fill-opacity="0.35""# } else { "" },
+                        if b.faded {
+                            r#" fill-opacity="0.35""#
+                        } else {
+                            ""
+                        },
                         esc(w),
                         esc(a),
                         esc(&b.tip)
@@ -534,7 +577,10 @@ mod tests {
             svg.contains("×1.500"),
             "median ratio of hz3-a on local-fixed"
         );
-        assert!(svg.contains("dashed: 1× mimalloc"), "the reference line is named");
+        assert!(
+            svg.contains("dashed: 1× mimalloc"),
+            "the reference line is named"
+        );
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
         assert_eq!(esc("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
 
@@ -571,14 +617,23 @@ mod tests {
             };
             (num("y"), num("height"))
         };
-        let line = svg.lines().find(|l| l.contains("dashed: 1× mimalloc")).unwrap();
+        let line = svg
+            .lines()
+            .find(|l| l.contains("dashed: 1× mimalloc"))
+            .unwrap();
         let i = line.find("y1=\"").unwrap() + 4;
         let y1: f64 = line[i..].split('"').next().unwrap().parse().unwrap();
         let (lead_y, lead_h) = bar("xmalloc");
         let (lag_y, lag_h) = bar("local-fixed");
-        assert!((lead_y + lead_h - y1).abs() < 0.2, "a lead ends at the 1× line");
+        assert!(
+            (lead_y + lead_h - y1).abs() < 0.2,
+            "a lead ends at the 1× line"
+        );
         assert!((lag_y - y1).abs() < 0.2, "a lag starts at the 1× line");
-        assert!((lead_h - lag_h).abs() < 0.5, "log axis: ×4 rises as far as ×1/4 falls");
+        assert!(
+            (lead_h - lag_h).abs() < 0.5,
+            "log axis: ×4 rises as far as ×1/4 falls"
+        );
     }
 
     #[test]

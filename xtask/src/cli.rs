@@ -189,7 +189,11 @@ pub struct CallgrindOpts {
     #[arg(long)]
     pub update: bool,
     /// budget file
-    #[arg(long, value_name = "PATH", default_value = "benches/callgrind-budget.json")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "benches/callgrind-budget.json"
+    )]
     pub budget: PathBuf,
     /// allowed growth, as a fraction (default: the budget's, else 0.02)
     #[arg(long, value_name = "F", value_parser = fraction)]
@@ -232,7 +236,9 @@ pub const FAULT_GATE_ALLOCATORS: &[&str] = &["hz3-a-cache", PRELOAD];
 
 /// A number in `LO..=HI`.
 fn ranged<const LO: usize, const HI: usize>(v: &str) -> Result<usize, String> {
-    let n: usize = v.parse().map_err(|_| format!("not a valid number: {v:?}"))?;
+    let n: usize = v
+        .parse()
+        .map_err(|_| format!("not a valid number: {v:?}"))?;
     if (LO..=HI).contains(&n) {
         Ok(n)
     } else {
@@ -241,7 +247,9 @@ fn ranged<const LO: usize, const HI: usize>(v: &str) -> Result<usize, String> {
 }
 
 fn fraction(v: &str) -> Result<f64, String> {
-    let f: f64 = v.parse().map_err(|_| format!("not a valid number: {v:?}"))?;
+    let f: f64 = v
+        .parse()
+        .map_err(|_| format!("not a valid number: {v:?}"))?;
     if !(0.0..1.0).contains(&f) {
         return Err(format!("must be in [0, 1), got {f}"));
     }
@@ -267,7 +275,11 @@ fn pick(asked: &[String], known: &[String], default: &[String]) -> Result<Vec<St
     Ok(if asked.is_empty() {
         default.to_vec()
     } else {
-        known.iter().filter(|k| asked.contains(k)).cloned().collect()
+        known
+            .iter()
+            .filter(|k| asked.contains(k))
+            .cloned()
+            .collect()
     })
 }
 
@@ -293,7 +305,11 @@ impl Command {
                 let asked: Vec<&str> = o
                     .workloads
                     .iter()
-                    .flat_map(|w| workload_set(w).unwrap_or(std::slice::from_ref(&w.as_str())).to_vec())
+                    .flat_map(|w| {
+                        workload_set(w)
+                            .unwrap_or(std::slice::from_ref(&w.as_str()))
+                            .to_vec()
+                    })
                     .collect();
                 o.workloads = WORKLOAD_NAMES
                     .iter()
@@ -316,8 +332,10 @@ impl Command {
                 o.allocators = pick(&o.allocators, &known, &known)?;
             }
             Command::FaultGate(o) => {
-                let default: Vec<String> =
-                    FAULT_GATE_ALLOCATORS.iter().map(|s| s.to_string()).collect();
+                let default: Vec<String> = FAULT_GATE_ALLOCATORS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 o.allocators = pick(&o.allocators, allocators, &default)?;
             }
             _ => {}
@@ -331,10 +349,12 @@ mod tests {
     use super::*;
 
     fn known() -> Vec<String> {
-        ["system", "mimalloc", "jemalloc", "snmalloc", "hz3-a", "hz3-b"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "system", "mimalloc", "jemalloc", "snmalloc", "hz3-a", "hz3-b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     /// Parses `s` (after the program name) and resolves it, as main does.
@@ -390,7 +410,11 @@ mod tests {
             (o.mode, o.rounds, o.duration_ms, o.threads.clone()),
             (Mode::Full, 5, 1000, vec![4])
         );
-        assert_eq!(matrix("bench-matrix --full --quick").mode, Mode::Quick, "the last wins");
+        assert_eq!(
+            matrix("bench-matrix --full --quick").mode,
+            Mode::Quick,
+            "the last wins"
+        );
         let o = matrix("bench-matrix --duration-ms 50 --json r.json --chart c.svg --gate b.json --no-stats --no-build");
         assert_eq!(o.duration_ms, 50);
         assert_eq!(o.json, Some(PathBuf::from("r.json")));
@@ -537,10 +561,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         for flag in [
-            "--quick", "--full", "--rounds", "--duration-ms", "--threads", "--live-threads",
-            "--allow-other-cpu", "--allocators", "--workloads", "--json", "--chart", "--gate",
-            "--gate-floor", "--gate-noise-k", "--no-stats", "--no-build", "--bin-dir",
-            "--align-loops", "local-chain", "threads-many",
+            "--quick",
+            "--full",
+            "--rounds",
+            "--duration-ms",
+            "--threads",
+            "--live-threads",
+            "--allow-other-cpu",
+            "--allocators",
+            "--workloads",
+            "--json",
+            "--chart",
+            "--gate",
+            "--gate-floor",
+            "--gate-noise-k",
+            "--no-stats",
+            "--no-build",
+            "--bin-dir",
+            "--align-loops",
+            "local-chain",
+            "threads-many",
         ] {
             assert!(help.contains(flag), "{flag} missing from\n{help}");
         }

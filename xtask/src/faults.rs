@@ -136,7 +136,12 @@ pub fn parse_budget(text: &str) -> Result<Budget, String> {
 pub fn budget_json(measured: &Measured, tolerance: f64, slack: f64, machine: &str) -> Value {
     let faults: Vec<(String, Vec<(String, u64)>)> = measured
         .iter()
-        .map(|(a, ws)| (a.clone(), ws.iter().map(|(w, f, _)| (w.clone(), *f)).collect()))
+        .map(|(a, ws)| {
+            (
+                a.clone(),
+                ws.iter().map(|(w, f, _)| (w.clone(), *f)).collect(),
+            )
+        })
         .collect();
     let (budgets, reference) = crate::budget::split(&faults, gated);
     let iters: Map<String, Value> = WORKLOADS
@@ -193,7 +198,9 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
                 budget: b,
                 faults: *f,
                 ops: *ops,
-                vs_median_peer: crate::stats::median(&peers).filter(|m| *m > 0.0).map(|m| *f as f64 / m),
+                vs_median_peer: crate::stats::median(&peers)
+                    .filter(|m| *m > 0.0)
+                    .map(|m| *f as f64 / m),
                 verdict,
             });
         }

@@ -71,7 +71,11 @@ pub fn run(
     if o.bins.build {
         runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
-    let bin_dir = o.bins.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
+    let bin_dir = o
+        .bins
+        .bin_dir
+        .clone()
+        .unwrap_or_else(paths::default_bin_dir);
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
     if allocators.iter().any(|a| a == strategies::PRELOAD) {
         preloads.push((

@@ -99,15 +99,6 @@ pub struct Tolerance {
     pub noise_k: f64,
 }
 
-impl Default for Tolerance {
-    fn default() -> Self {
-        Tolerance {
-            floor: 0.10,
-            noise_k: 2.0,
-        }
-    }
-}
-
 /// Where the bench binaries come from (every command that runs them).
 #[derive(Args, Clone, Debug, PartialEq)]
 pub struct Bins {
@@ -396,7 +387,7 @@ mod tests {
         );
         assert!(o.stats_pass && o.bins.build);
         assert_eq!(o.gate, None);
-        assert_eq!(o.tolerance, Tolerance::default());
+        assert_eq!((o.tolerance.floor, o.tolerance.noise_k), (0.10, 2.0));
         assert_eq!(
             o.align_loops, 64,
             "bench binaries are built with loops aligned"

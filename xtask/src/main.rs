@@ -108,34 +108,27 @@ fn real_main(mut command: Command) -> Result<bool, String> {
 /// The hz3 strategy list, for the commands that need it (else empty): from `bench-system --list`,
 /// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
 fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
-    let (build, bin_dir, peers, align_loops) = match command {
-        Command::SyncBins => (true, None, false, 0),
+    let any_peer = |a: &[String]| a.iter().any(|a| strategies::PEERS.contains(&a.as_str()));
+    let sync = cli::Bins {
+        build: true,
+        bin_dir: None,
+    };
+    let (bins, peers, align_loops) = match command {
+        Command::SyncBins => (&sync, false, 0),
         Command::BenchMatrix(o) => (
-            o.bins.build,
-            o.bins.bin_dir.clone(),
-            o.allocators.is_empty()
-                || o.allocators
-                    .iter()
-                    .any(|a| strategies::PEERS.contains(&a.as_str())),
+            &o.bins,
+            o.allocators.is_empty() || any_peer(&o.allocators),
             o.align_loops,
         ),
-        Command::CallgrindGate(o) => (o.bins.build, o.bins.bin_dir.clone(), false, 0),
-        Command::FaultGate(o) => (
-            o.bins.build,
-            o.bins.bin_dir.clone(),
-            o.allocators
-                .iter()
-                .any(|a| strategies::PEERS.contains(&a.as_str())),
-            0,
-        ),
+        Command::CallgrindGate(o) => (&o.bins, false, 0),
+        Command::FaultGate(o) => (&o.bins, any_peer(&o.allocators), 0),
         _ => return Ok(Vec::new()),
     };
-    let bench = if build {
+    let bench = if bins.build {
         runner::build_bench_system(root, peers, align_loops)?
     } else {
-        bin_dir
-            .unwrap_or_else(paths::default_bin_dir)
-            .join("bench-system")
+        let dir = bins.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
+        dir.join("bench-system")
     };
     runner::learn_strategies(&bench)
 }

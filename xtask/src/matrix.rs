@@ -19,6 +19,14 @@ fn git_commit(root: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The cell of (workload, allocator) at `--threads t`, made before the runs.
+fn cell<'a>(cells: &'a mut [Cell], w: &str, a: &str, t: usize) -> &'a mut Cell {
+    let found = cells
+        .iter_mut()
+        .find(|c| c.workload == w && c.allocator == a && c.sweep_threads == t as u64);
+    found.expect("every data point has its cell")
+}
+
 /// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
 /// chart, and gates against a baseline; whether everything ran (and the gate passed).
 pub fn run(
@@ -145,17 +153,7 @@ pub fn run(
                     progress.show(&group, a);
                     let _run = tracing::debug_span!("run", round = round + 1, workload = %w, allocator = %a, threads = t).entered();
                     match runner::run_point(&spec, a, false, w, t) {
-                        Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.record(round, &line);
-                        }
+                        Ok(line) => cell(&mut cells, w, a, t).record(round, &line),
                         Err(e) => {
                             let msg = format!("{tag}round {} {w} {a}: {e}", round + 1);
                             progress.failed(&msg);
@@ -175,15 +173,8 @@ pub fn run(
                             .entered();
                     match runner::run_point(&spec, a, true, w, t) {
                         Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == *a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
+                            let stats = line.stats.unwrap_or_else(|| serde_json::json!({}));
+                            cell(&mut cells, w, a, t).stats = Some(stats);
                         }
                         Err(e) => {
                             let msg = format!("{tag}stats pass {w} {a}: {e}");

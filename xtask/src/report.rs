@@ -134,17 +134,10 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
             continue;
         };
         let Some(s) = c.summary() else {
-            t.row(vec![
-                a.clone(),
-                variant(&a),
-                "—".into(),
-                "—".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                notes(c),
-            ]);
+            let mut row = vec![a.clone(), variant(&a), "—".into(), "—".into()];
+            row.extend(["", "", "", ""].map(String::from));
+            row.push(notes(c));
+            t.row(row);
             continue;
         };
         let half = if s.median > 0.0 {

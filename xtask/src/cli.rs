@@ -228,6 +228,7 @@ pub const FAULT_GATE_ALLOCATORS: &[&str] = &["hz3-a-cache", PRELOAD];
 /// A number in `LO..=HI`.
 fn ranged<const LO: usize, const HI: usize>(v: &str) -> Result<usize, String> {
     let n: usize = v
+        .trim()
         .parse()
         .map_err(|_| format!("not a valid number: {v:?}"))?;
     if (LO..=HI).contains(&n) {

@@ -141,9 +141,12 @@ pub struct MatrixOpts {
     /// gate against a baseline measured on another CPU model (refused otherwise)
     #[arg(long)]
     pub allow_other_cpu: bool,
-    /// subset of: system, mimalloc, jemalloc, snmalloc, hz3-* (every strategy), hz3-preload and
-    /// the peers' *-preload rows (bench-system with hz3's or the peer's C library under
-    /// LD_PRELOAD; a peer library that is not installed is skipped with a note); default: all
+    /// subset of: system, mimalloc, jemalloc, snmalloc, hz3-* (every strategy), hz3-preload,
+    /// mimalloc3-preload, snmalloc-preload, tcmalloc-preload, mimalloc-preload, jemalloc-preload
+    /// (default: all; the *-preload rows are bench-system with hz3's or the peer's C library
+    /// under LD_PRELOAD: mimalloc 3 and snmalloc built from their crates' sources into
+    /// target/peers, the others Debian's, installed with apt-get when missing; a peer library
+    /// that cannot be had is skipped with a note)
     #[arg(long, value_name = "a,b,..", value_delimiter = ',')]
     pub allocators: Vec<String>,
     /// workload names or sets (default: every workload but the program shapes, threads-many

@@ -19,6 +19,14 @@ fn git_commit(root: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The cell of (workload, allocator) at `--threads t`, made before the runs.
+fn cell<'a>(cells: &'a mut [Cell], w: &str, a: &str, t: usize) -> &'a mut Cell {
+    let found = cells
+        .iter_mut()
+        .find(|c| c.workload == w && c.allocator == a && c.sweep_threads == t as u64);
+    found.expect("every data point has its cell")
+}
+
 /// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
 /// chart, and gates against a baseline; whether everything ran (and the gate passed).
 pub fn run(
@@ -55,10 +63,14 @@ pub fn run(
     for c in strategies::sync_bins(root, strategies)? {
         tracing::info!("{c}");
     }
-    if o.build {
+    if o.bins.build {
         runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
-    let bin_dir = o.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
+    let bin_dir = o
+        .bins
+        .bin_dir
+        .clone()
+        .unwrap_or_else(paths::default_bin_dir);
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
     if allocators.iter().any(|a| a == strategies::PRELOAD) {
         preloads.push((
@@ -128,17 +140,7 @@ pub fn run(
                     progress.show(&group, a);
                     let _run = tracing::debug_span!("run", round = round + 1, workload = %w, allocator = %a, threads = t).entered();
                     match runner::run_point(&spec, a, false, w, t) {
-                        Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.record(round, &line);
-                        }
+                        Ok(line) => cell(&mut cells, w, a, t).record(round, &line),
                         Err(e) => {
                             let msg = format!("{tag}round {} {w} {a}: {e}", round + 1);
                             progress.failed(&msg);
@@ -158,15 +160,8 @@ pub fn run(
                             .entered();
                     match runner::run_point(&spec, a, true, w, t) {
                         Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == *a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
+                            let stats = line.stats.unwrap_or_else(|| serde_json::json!({}));
+                            cell(&mut cells, w, a, t).stats = Some(stats);
                         }
                         Err(e) => {
                             let msg = format!("{tag}stats pass {w} {a}: {e}");
@@ -190,7 +185,7 @@ pub fn run(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     extra.insert("finished_unix".into(), now.into());
-    if o.build {
+    if o.bins.build {
         // How the bench binaries were built (with --no-build this run does not know).
         extra.insert("align_loops".into(), o.align_loops.into());
     }
@@ -239,9 +234,7 @@ pub fn run(
         tracing::info!("wrote {}", p.display());
     }
     if let Some(p) = &o.chart {
-        std::fs::write(p, chart::render(&matrix))
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        tracing::info!("wrote {}", p.display());
+        chart::write(p, &matrix)?;
     }
     let mut ok = matrix.failures.is_empty();
     if let Some(b) = baseline {

@@ -9,14 +9,12 @@ use crate::paths::workspace_root;
 use crate::results::{parse_run_line, RunLine};
 use crate::strategies::PEERS;
 
+/// The bench binary of `allocator` (its stats binary with `stats`); a preload row's is bench-system.
 pub fn bin_name(allocator: &str, stats: bool) -> String {
-    if crate::strategies::is_preload(allocator) {
-        return "bench-system".to_string();
-    }
-    if stats {
-        format!("bench-{allocator}-stats")
-    } else {
-        format!("bench-{allocator}")
+    match (crate::strategies::is_preload(allocator), stats) {
+        (true, _) => "bench-system".to_string(),
+        (false, true) => format!("bench-{allocator}-stats"),
+        (false, false) => format!("bench-{allocator}"),
     }
 }
 

@@ -976,8 +976,12 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
             let mut hz3 = None;
             for l in libs {
                 let v = cell(&w, &l.name).map(|c| c.values()).unwrap_or_default();
-                let (Some(m), Some(lo), Some(hi)) =
-                    (stats::median(&v), stats::min(&v), stats::max(&v))
+                let Some(stats::Summary {
+                    median: m,
+                    min: lo,
+                    max: hi,
+                    ..
+                }) = stats::Summary::of(&v)
                 else {
                     s.push_str(&format!(" {:>22}", "—"));
                     continue;
@@ -1005,10 +1009,8 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
                     (b > 0.0).then_some(h / b)
                 })
                 .collect();
-            let range = match (stats::min(&per_round), stats::max(&per_round)) {
-                (Some(lo), Some(hi)) => format!("{lo:.2}–{hi:.2}"),
-                _ => "—".into(),
-            };
+            let range = stats::Summary::of(&per_round)
+                .map_or_else(|| "—".into(), |r| format!("{:.2}–{:.2}", r.min, r.max));
             match (hz3, best) {
                 (Some(h), Some((b, n))) if b > 0.0 => {
                     s.push_str(&format!(" {:>8.2} {n:<18} {range:>11}\n", h / b))

@@ -56,7 +56,7 @@ pub enum Command {
         #[arg(long, value_name = "PATH.svg")]
         chart: Option<PathBuf>,
     },
-    /// (re)write the one-line hz3 binaries and their [[bin]] block from the strategy list
+    /// (re)write the one-line hz3 binaries and their `[[bin]]` block from the strategy list
     /// (hz3-alloc's catalogue, as `bench-system --list` prints it)
     SyncBins,
     /// long stress / 100k-thread lifecycle / producer-consumer RSS / fork / fuzz runs

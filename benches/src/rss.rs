@@ -49,7 +49,12 @@ mod tests {
     #[test]
     fn peak_rss_is_positive_and_grows() {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["rss::tests::peak_rss_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "rss::tests::peak_rss_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("HZ3_PEAK_RSS_CHILD", "1")
             .output()
             .unwrap();

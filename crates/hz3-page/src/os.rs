@@ -94,9 +94,8 @@ unsafe impl OsMemory for SystemOs {
         if p.is_null() {
             return p;
         }
-        let start = p as usize;
-        let aligned = (start + align - 1) & !(align - 1);
-        let head = aligned - start;
+        let aligned = p.map_addr(|a| (a + align - 1) & !(align - 1));
+        let head = aligned.addr() - p.addr();
         let tail = total - head - size;
         // SAFETY: both trimmed pieces lie inside the mapping just created and are page aligned
         // (mmap returns page-aligned memory; `align` and `size` are page multiples).
@@ -105,10 +104,10 @@ unsafe impl OsMemory for SystemOs {
                 libc::munmap(p.cast(), head);
             }
             if tail != 0 {
-                libc::munmap((aligned + size) as *mut libc::c_void, tail);
+                libc::munmap(aligned.add(size).cast(), tail);
             }
         }
-        aligned as *mut u8
+        aligned
     }
 
     unsafe fn unmap(p: *mut u8, size: usize) {

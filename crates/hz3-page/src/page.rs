@@ -171,16 +171,16 @@ impl PageMeta {
     /// The page-local remote list viewed as a packed head+state word (C-packed).
     #[inline(always)]
     pub fn xremote_packed(&self) -> &PackedRemoteList {
-        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicUsize`; a strategy
-        // uses exactly one view for the whole life of the process.
+        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicPtr<Block>`; a
+        // strategy uses exactly one view for the whole life of the process.
         unsafe { &*(&self.xremote as *const RemoteList as *const PackedRemoteList) }
     }
 
     /// The page-local remote list viewed as a flagged word (cadence collect, E).
     #[inline(always)]
     pub fn xremote_flagged(&self) -> &FlaggedRemoteList {
-        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicUsize`; a strategy
-        // uses exactly one view for the whole life of the process.
+        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicPtr<Block>`; a
+        // strategy uses exactly one view for the whole life of the process.
         unsafe { &*(&self.xremote as *const RemoteList as *const FlaggedRemoteList) }
     }
 
@@ -319,16 +319,23 @@ pub const ALL_SLAB_PAGES: u64 = !1u64;
 /// The segment a block lies in (P1).
 #[inline(always)]
 pub fn segment_of(p: *const u8) -> *mut SegmentHeader {
-    ((p as usize).wrapping_sub(1) & !(SEGMENT_SIZE - 1)) as *mut SegmentHeader
+    // Address arithmetic that keeps `p`'s provenance: the header lies in the same mapping.
+    p.cast_mut()
+        .map_addr(|a| a.wrapping_sub(1) & !(SEGMENT_SIZE - 1))
+        .cast()
 }
 
 /// The meta of the page a block lies in (P1). Pure arithmetic; the result is only meaningful
 /// for pointers hz3 returned.
 #[inline(always)]
 pub fn meta_of(p: *const u8) -> *mut PageMeta {
-    let seg = (p as usize).wrapping_sub(1) & !(SEGMENT_SIZE - 1);
-    let idx = (p as usize).wrapping_sub(seg) >> PAGE_SHIFT;
-    (seg + idx * core::mem::size_of::<PageMeta>()) as *mut PageMeta
+    p.cast_mut()
+        .map_addr(|a| {
+            let seg = a.wrapping_sub(1) & !(SEGMENT_SIZE - 1);
+            let idx = a.wrapping_sub(seg) >> PAGE_SHIFT;
+            seg + idx * core::mem::size_of::<PageMeta>()
+        })
+        .cast()
 }
 
 /// The meta of page `idx` of `seg`.
@@ -344,17 +351,17 @@ pub unsafe fn page_meta(seg: *mut SegmentHeader, idx: usize) -> *mut PageMeta {
 /// The index of `meta` within its segment and the segment.
 #[inline(always)]
 pub fn meta_index(meta: *const PageMeta) -> (*mut SegmentHeader, usize) {
-    let seg = (meta as usize) & !(SEGMENT_SIZE - 1);
+    let seg = meta.cast_mut().map_addr(|a| a & !(SEGMENT_SIZE - 1));
     (
-        seg as *mut SegmentHeader,
-        (meta as usize - seg) / core::mem::size_of::<PageMeta>(),
+        seg.cast(),
+        (meta.addr() - seg.addr()) / core::mem::size_of::<PageMeta>(),
     )
 }
 
 /// The first byte of page `idx` of `seg`.
 #[inline(always)]
 pub fn page_start(seg: *mut SegmentHeader, idx: usize) -> *mut u8 {
-    (seg as usize + (idx << PAGE_SHIFT)) as *mut u8
+    seg.cast::<u8>().wrapping_add(idx << PAGE_SHIFT)
 }
 
 /// Finds `n` consecutive set bits in `mask`; returns the lowest start index.

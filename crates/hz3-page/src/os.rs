@@ -159,6 +159,14 @@ unsafe impl OsMemory for SystemOs {
     }
 }
 
+/// Private anonymous memory, not counted against the commit limit until touched.
+#[cfg(not(miri))]
+const MAP_FLAGS: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+/// Miri's `mmap` accepts no other flags; `MAP_NORESERVE` changes only the kernel's accounting
+/// (the segment registry's lazily touched bitmap is the one mapping Miri runs through here).
+#[cfg(miri)]
+const MAP_FLAGS: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+
 fn raw_map(size: usize) -> *mut u8 {
     // SAFETY: an anonymous private mapping at a kernel-chosen address has no preconditions.
     let p = unsafe {
@@ -166,7 +174,7 @@ fn raw_map(size: usize) -> *mut u8 {
             ptr::null_mut(),
             size,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            MAP_FLAGS,
             -1,
             0,
         )
@@ -174,6 +182,8 @@ fn raw_map(size: usize) -> *mut u8 {
     if p == libc::MAP_FAILED {
         ptr::null_mut()
     } else {
+        // The metadata lookups (`segment_of`, P1) find a mapping again from an address.
+        let _ = p.expose_provenance();
         p.cast()
     }
 }

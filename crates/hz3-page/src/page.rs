@@ -317,25 +317,26 @@ const _: () = assert!(core::mem::size_of::<SegmentHeader>() <= PAGE_SIZE || cfg!
 pub const ALL_SLAB_PAGES: u64 = !1u64;
 
 /// The segment a block lies in (P1).
+///
+/// The result has the segment's *exposed* provenance, not `p`'s: a block pointer (or a
+/// reference to one page's meta) may carry a provenance that covers only that block — under
+/// Stacked Borrows a `Box` or `&T` narrows it so — while the header is elsewhere in the
+/// mapping. Every segment's provenance is exposed when it is registered (its address is taken
+/// for [`segmap::register`](crate::segmap::register)) and by the OS layers
+/// ([`SystemOs`](crate::SystemOs)). Natively the same `and` as integer arithmetic.
 #[inline(always)]
 pub fn segment_of(p: *const u8) -> *mut SegmentHeader {
-    // Address arithmetic that keeps `p`'s provenance: the header lies in the same mapping.
-    p.cast_mut()
-        .map_addr(|a| a.wrapping_sub(1) & !(SEGMENT_SIZE - 1))
-        .cast()
+    ptr::with_exposed_provenance_mut(p.addr().wrapping_sub(1) & !(SEGMENT_SIZE - 1))
 }
 
 /// The meta of the page a block lies in (P1). Pure arithmetic; the result is only meaningful
-/// for pointers hz3 returned.
+/// for pointers hz3 returned. Exposed provenance, as [`segment_of`].
 #[inline(always)]
 pub fn meta_of(p: *const u8) -> *mut PageMeta {
-    p.cast_mut()
-        .map_addr(|a| {
-            let seg = a.wrapping_sub(1) & !(SEGMENT_SIZE - 1);
-            let idx = a.wrapping_sub(seg) >> PAGE_SHIFT;
-            seg + idx * core::mem::size_of::<PageMeta>()
-        })
-        .cast()
+    let a = p.addr();
+    let seg = a.wrapping_sub(1) & !(SEGMENT_SIZE - 1);
+    let idx = a.wrapping_sub(seg) >> PAGE_SHIFT;
+    ptr::with_exposed_provenance_mut(seg + idx * core::mem::size_of::<PageMeta>())
 }
 
 /// The meta of page `idx` of `seg`.
@@ -348,13 +349,15 @@ pub unsafe fn page_meta(seg: *mut SegmentHeader, idx: usize) -> *mut PageMeta {
     unsafe { ptr::addr_of_mut!((*seg).pages).cast::<PageMeta>().add(idx) }
 }
 
-/// The index of `meta` within its segment and the segment.
+/// The index of `meta` within its segment and the segment (exposed provenance, as
+/// [`segment_of`]: `meta` is usually a reference to one page's meta, which does not cover the
+/// rest of the segment).
 #[inline(always)]
 pub fn meta_index(meta: *const PageMeta) -> (*mut SegmentHeader, usize) {
-    let seg = meta.cast_mut().map_addr(|a| a & !(SEGMENT_SIZE - 1));
+    let seg = meta.addr() & !(SEGMENT_SIZE - 1);
     (
-        seg.cast(),
-        (meta.addr() - seg.addr()) / core::mem::size_of::<PageMeta>(),
+        ptr::with_exposed_provenance_mut(seg),
+        (meta.addr() - seg) / core::mem::size_of::<PageMeta>(),
     )
 }
 

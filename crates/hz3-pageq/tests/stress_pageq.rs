@@ -2,11 +2,12 @@
 //! brother, without a model checker).
 //!
 //! For every strategy (A, A-batch, B, C, D, C-packed, E, E-batch), 4 producer threads perform
-//! 100 000 remote frees each (300 under Miri, with 16 blocks each instead of 256), spread pseudo-randomly over 64 pages, while the owner thread
-//! collects concurrently (for E and E-batch it also takes each page's unflagged blocks and
-//! flags it full on every round). Blocks circulate like in the allocator: each producer starts
-//! with 256 blocks of its own; the owner hands every block it receives back to the producer
-//! that owns it (in batches over a channel), which frees it again. A producer that runs out of
+//! 100 000 remote frees each (100 under Miri, with 8 blocks each instead of 256), spread
+//! pseudo-randomly over 64 pages, while the owner thread collects concurrently (for E and
+//! E-batch it also takes each page's unflagged blocks and flags it full on every round).
+//! Blocks circulate like in the allocator: each producer starts with 256 blocks of its own;
+//! the owner hands every block it receives back to the producer that owns it (in batches over
+//! a channel), which frees it again. A producer that runs out of
 //! blocks flushes its outbox (D's allocation slow path) and waits for returns.
 //!
 //! Checked: every delivery is of a block that is currently freed, exactly once (a per-block
@@ -37,11 +38,11 @@ const PRODUCERS: usize = 4;
 #[cfg(not(miri))]
 const FREES_PER_PRODUCER: usize = 100_000;
 #[cfg(miri)]
-const FREES_PER_PRODUCER: usize = 300;
+const FREES_PER_PRODUCER: usize = 100;
 #[cfg(not(miri))]
 const BLOCKS_PER_PRODUCER: usize = 256;
 #[cfg(miri)]
-const BLOCKS_PER_PRODUCER: usize = 16;
+const BLOCKS_PER_PRODUCER: usize = 8;
 const PAGES: usize = 64;
 const BLOCKS: usize = PRODUCERS * BLOCKS_PER_PRODUCER;
 /// Blocks the owner returns to a producer per message.

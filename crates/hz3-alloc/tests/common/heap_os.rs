@@ -25,8 +25,13 @@ pub struct HeapOs;
 unsafe impl OsMemory for HeapOs {
     fn map(size: usize, align: usize) -> *mut u8 {
         match Layout::from_size_align(size, ALIGN) {
-            // SAFETY: `size` is a non-zero multiple of the OS page.
-            Ok(l) if align <= ALIGN && size != 0 => unsafe { System.alloc_zeroed(l) },
+            Ok(l) if align <= ALIGN && size != 0 => {
+                // SAFETY: `size` is a non-zero multiple of the OS page.
+                let p = unsafe { System.alloc_zeroed(l) };
+                // hz3 finds a segment's header again from an address (`segment_of`, P1).
+                let _ = p.expose_provenance();
+                p
+            }
             _ => core::ptr::null_mut(),
         }
     }

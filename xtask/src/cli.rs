@@ -34,6 +34,12 @@ pub const WORKLOADS: &[&str] = &[
     "pareto",
     "threads-many",
     "epoch",
+    "histogram-ring",
+    "false-sharing",
+    "random-slots",
+    "bursts",
+    "word-count",
+    "par-strings",
 ];
 
 /// How many of [`WORKLOADS`], from the first, a plain `bench-matrix` runs.
@@ -66,6 +72,21 @@ pub const WORKLOAD_SETS: &[(&str, &[&str])] = &[
             "server",
             "pareto",
             "epoch",
+        ],
+    ),
+    (
+        "shapes",
+        &[
+            "xmalloc-classic",
+            "histogram-ring",
+            "batch-handoff",
+            "false-sharing",
+            "thread-churn",
+            "random-slots",
+            "bursts",
+            "lifo-fifo",
+            "word-count",
+            "par-strings",
         ],
     ),
     ("all", WORKLOADS),
@@ -218,10 +239,13 @@ commands:
                             larson, dist-app, local-fixed, local-mixed, xmalloc-classic,
                             medium-churn, thread-churn, size-shift, large-1m, large-churn,
                             realloc-grow, local-chain, batch-handoff, lifo-fifo, server, pareto,
-                            threads-many, epoch; sets: default (all but batch-handoff, lifo-fifo,
-                            server, pareto, threads-many, epoch), local, os, real
-                            (xmalloc-classic, batch-handoff, lifo-fifo, server, pareto, epoch),
-                            all (default: default)
+                            threads-many, epoch, histogram-ring, false-sharing, random-slots,
+                            bursts, word-count, par-strings; sets: default (xmalloc …
+                            local-chain), local, os, real (xmalloc-classic, batch-handoff,
+                            lifo-fifo, server, pareto, epoch), shapes (xmalloc-classic,
+                            histogram-ring, batch-handoff, false-sharing, thread-churn,
+                            random-slots, bursts, lifo-fifo, word-count, par-strings), all
+                            (default: default)
       --json PATH           write the results (schema hz3-bench/1)
       --chart PATH.svg      draw ratio-to-mimalloc and peak-RSS bars (a sweep: lines against T)
       --gate BASELINE.json  fail if an hz3 strategy's ratio to system dropped beyond tolerance

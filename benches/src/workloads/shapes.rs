@@ -138,8 +138,7 @@ pub fn histogram_ring(p: &Params) -> Outcome {
         );
         let budget = p.budget;
         handles.push(std::thread::spawn(move || {
-            let mut ring: Vec<SendPtr> =
-                vec![SendPtr(core::ptr::null_mut()); HISTOGRAM_RING_SLOTS];
+            let mut ring: Vec<SendPtr> = vec![SendPtr(core::ptr::null_mut()); HISTOGRAM_RING_SLOTS];
             let mut burst: Vec<SendPtr> = Vec::with_capacity(HISTOGRAM_BURST);
             let mut taken = [SendPtr(core::ptr::null_mut()); HISTOGRAM_BURST];
             let next = &inboxes[(i + 1) % t];
@@ -805,8 +804,10 @@ pub fn par_strings(p: &Params) -> Outcome {
         let mut array: Vec<String> = Vec::with_capacity(n);
         sh.data.store(array.as_mut_ptr(), Ordering::Relaxed);
         sh.len.store(n, Ordering::Relaxed);
-        sh.salt
-            .store((p.seed as usize) ^ ((rounds as usize) << 20), Ordering::Relaxed);
+        sh.salt.store(
+            (p.seed as usize) ^ ((rounds as usize) << 20),
+            Ordering::Relaxed,
+        );
         for _ in 0..6 {
             sh.phase.wait(); // publish, build, partition, sort, fold, reduce
         }

@@ -1,4 +1,4 @@
-//! The local alloc+free pair as a latency chain (issue 16): how long one pair takes when the
+//! The local alloc+free pair as a latency chain: how long one pair takes when the
 //! CPU may overlap consecutive pairs, and when it may not.
 //!
 //! Every allocator is called directly (`GlobalAlloc` on a value, not as the global allocator),

@@ -1,4 +1,4 @@
-/* Bin shapes for the local pair (issue 16), away from the allocator: six toy thread caches,
+/* Bin shapes for the local pair, away from the allocator: six toy thread caches,
  * each behind a thread-local heap pointer with never-inlined alloc/free (as hz3's C library is
  * reached), timed with rdtsc in four loops. TSC ticks per pair, the minimum of 9 trials; every
  * shape is measured twice (the first pass also warms up).

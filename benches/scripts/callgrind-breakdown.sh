@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where the time goes (issue 15): instructions per operation split by function, with valgrind
+# Where the time goes: instructions per operation split by function, with valgrind
 # callgrind, for hz3 (Rust global allocator and LD_PRELOAD) and the peers (Rust crates and their
 # Debian C libraries under LD_PRELOAD, as xtask runs the *-preload rows: bench-system with
 # LD_PRELOAD=<library>). Run from the repository root; needs valgrind, python3 and addr2line.

@@ -1,4 +1,4 @@
-/* The local pair's latency through the C ABI (issue 16): TSC ticks per malloc+free pair, the
+/* The local pair's latency through the C ABI: TSC ticks per malloc+free pair, the
  * minimum of 9 trials, for whatever malloc the process gets (run it under LD_PRELOAD to compare
  * libraries: hz3's libhz3_capi.so, libjemalloc.so.2, libmimalloc.so.2, or none for glibc).
  *

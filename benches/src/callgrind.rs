@@ -11,7 +11,7 @@ use std::alloc::Layout;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::workloads::{Budget, Outcome, Params};
+use crate::params::{Budget, Outcome, Params};
 
 /// Size of every object in the callgrind workloads.
 pub const CG_OBJECT_SIZE: usize = 64;

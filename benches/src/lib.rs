@@ -7,7 +7,9 @@
 
 pub mod allocators;
 pub mod callgrind;
+pub mod catalogue;
 pub mod cli;
+pub mod params;
 pub mod report;
 pub mod rng;
 pub mod rss;

@@ -1,4 +1,4 @@
-//! The workloads of `cargo xtask bench-matrix` (issue 4; shapes from docs/bench-matrix.md and
+//! The workloads of `cargo xtask bench-matrix` (shapes from docs/bench-matrix.md and
 //! the S121 background note).
 //!
 //! Each workload is a function of [`Params`] that returns an [`Outcome`]: the metric (a rate,
@@ -11,14 +11,14 @@
 //! released after it stops; the timed loops allocate only the objects under test (the thread
 //! spawns of larson and thread-churn are the exception, and they are part of those shapes).
 //!
-//! The workloads at the OS boundary (issue 11: large blocks, realloc growth, medium sizes,
+//! The workloads at the OS boundary (large blocks, realloc growth, medium sizes,
 //! thread churn, size shifts, the classic xmalloc-test) live in [`os`], [`churn`] and
-//! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (issue 15: batch hand-off,
+//! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (batch hand-off,
 //! LIFO/FIFO bulk frees, the server simulation, Pareto sizes) in [`real`]; the latency chain
-//! (issue 16) in [`chain`]; many live threads (issue 14) in [`threads`]; crossbeam-epoch's
-//! deferred frees (issue 12) in [`epoch`]; the shapes where the strongest peers led (a size
-//! histogram through a ring, false sharing, 256 Ki random slots, bursts, counting words,
-//! parallel strings) in [`shapes`]. They all use the same
+//! in [`chain`]; many live threads in [`threads`]; crossbeam-epoch's deferred frees in
+//! [`epoch`]; the shapes where the strongest peers led (a size histogram through a ring, false
+//! sharing, 256 Ki random slots, bursts, counting words, parallel strings) in [`shapes`]. They
+//! all use the same
 //! object helpers (`alloc_obj`, `free_obj`: `std::alloc`, which is C `malloc`/`free` in
 //! `bench-system`), so the `hz3-preload` row and the peers' preload rows go through the C entry
 //! points for them too.
@@ -40,73 +40,8 @@ use std::time::{Duration, Instant};
 
 use crate::rng::XorShift64;
 
-/// Alignment of every object the workloads allocate (what a Rust `Box<[u64]>` asks for).
-pub const ALIGN: usize = 8;
-
-/// How long a workload runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Budget {
-    /// Run for this long (wall clock), then stop.
-    Time(Duration),
-    /// Run a fixed amount of work: iterations per thread (per producer batch for xmalloc, per
-    /// generation for larson). Deterministic; used by tests and the callgrind gate.
-    Iters(u64),
-}
-
-/// Parameters common to all workloads.
-#[derive(Clone, Copy, Debug)]
-pub struct Params {
-    /// Worker threads (xmalloc: producers, and as many consumers; single-thread workloads ignore it).
-    pub threads: usize,
-    pub budget: Budget,
-    pub seed: u64,
-    /// Threads alive at once in `threads-many` (the other workloads ignore it).
-    pub live_threads: usize,
-}
-
-impl Params {
-    pub fn new(threads: usize, budget: Budget) -> Self {
-        Params {
-            threads: threads.max(1),
-            budget,
-            seed: 0x5121,
-            live_threads: threads::THREADS_MANY_DEFAULT,
-        }
-    }
-
-    /// The same parameters with `n` live threads for `threads-many`.
-    pub fn with_live_threads(mut self, n: usize) -> Self {
-        self.live_threads = n.max(1);
-        self
-    }
-}
-
-/// What a workload measured.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Outcome {
-    /// The metric value: `ops / elapsed` in `unit` (higher is better).
-    pub value: f64,
-    /// Operations counted (frees, alloc+free ops, or pairs: see the workload's `unit`).
-    pub ops: u64,
-    pub elapsed: Duration,
-    /// False when the run broke a validity rule (mt-remote: fallback rate above 0.1%).
-    pub valid: bool,
-    /// Workload-specific figures, e.g. `fallback_rate` for mt-remote.
-    pub extra: Vec<(&'static str, f64)>,
-}
-
-impl Outcome {
-    pub(crate) fn rate(ops: u64, elapsed: Duration) -> Outcome {
-        let secs = elapsed.as_secs_f64().max(1e-9);
-        Outcome {
-            value: ops as f64 / secs,
-            ops,
-            elapsed,
-            valid: true,
-            extra: Vec::new(),
-        }
-    }
-}
+pub use crate::catalogue::{CALLGRIND_WORKLOAD_NAMES, WORKLOAD_NAMES};
+pub use crate::params::{Budget, Outcome, Params, ALIGN};
 
 /// The workloads, by their stable names (the names used on the command line and in JSON).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -177,41 +112,6 @@ pub enum Workload {
     /// free is remote), in lockstep batches so the run is deterministic.
     CgRemote,
 }
-
-/// Names of the benchmark workloads, in the order tables print them.
-pub const WORKLOAD_NAMES: &[&str] = &[
-    "xmalloc",
-    "mt-remote-r0",
-    "mt-remote-r50",
-    "mt-remote-r90",
-    "larson",
-    "dist-app",
-    "local-fixed",
-    "local-mixed",
-    "xmalloc-classic",
-    "medium-churn",
-    "thread-churn",
-    "size-shift",
-    "large-1m",
-    "large-churn",
-    "realloc-grow",
-    "local-chain",
-    "batch-handoff",
-    "lifo-fifo",
-    "server",
-    "pareto",
-    "threads-many",
-    "epoch",
-    "histogram-ring",
-    "false-sharing",
-    "random-slots",
-    "bursts",
-    "word-count",
-    "par-strings",
-];
-
-/// Names of the deterministic workloads used by the callgrind gate.
-pub const CALLGRIND_WORKLOAD_NAMES: &[&str] = &["cg-local", "cg-remote"];
 
 impl Workload {
     pub fn from_name(name: &str) -> Option<Workload> {
@@ -916,7 +816,7 @@ pub const LARSON_REPLACEMENTS_PER_GENERATION: u64 = 4096;
 pub const LARSON_MIN_SIZE: usize = 8;
 pub const LARSON_MAX_SIZE: usize = 1024;
 
-/// The shape of a larson-style run: `larson` is [`LarsonShape::canonical`], `server` (issue 15)
+/// The shape of a larson-style run: `larson` is [`LarsonShape::canonical`], `server`
 /// is [`real::SERVER_SHAPE`].
 #[derive(Clone, Copy, Debug)]
 pub struct LarsonShape {

@@ -106,7 +106,7 @@ fn harness_allocations_do_not_grow_with_the_work() {
         "larson: {beyond} harness allocations for {extra_gens} generations"
     );
 
-    // The OS-boundary workloads (issue 11).
+    // The OS-boundary workloads.
     for (w, n1, n2) in [(Workload::Large1m, 3, 9), (Workload::LargeChurn, 2, 6)] {
         let (a1, _) = counted(w, 1, n1);
         let (a2, _) = counted(w, 1, n2);
@@ -152,7 +152,7 @@ fn harness_allocations_do_not_grow_with_the_work() {
         "thread-churn: {beyond} harness allocations for {extra_threads} threads"
     );
 
-    // The shapes of issue 15.
+    // The shapes of classic benchmark programs.
     // batch-handoff: the objects and the batch blocks (both in `allocs`), plus the untimed fill.
     let (a1, o1) = counted(Workload::BatchHandoff, 2, 10);
     let (a2, o2) = counted(Workload::BatchHandoff, 2, 40);

@@ -123,7 +123,7 @@ fn callgrind_remote_rounds_up_to_whole_batches() {
     assert_eq!(o.ops, 5 * 1024);
 }
 
-// --- the OS-boundary workloads (issue 11) ---
+// --- the OS-boundary workloads ---
 
 #[test]
 fn large_and_realloc_workloads_do_exactly_the_work_asked() {
@@ -219,8 +219,7 @@ fn xmalloc_classic_frees_every_batch_in_a_fixed_run() {
     assert_eq!(one.ops, XMALLOC_CLASSIC_BATCH as u64);
 }
 
-// --- the shapes of classic benchmark programs (issue 15), the latency chain (issue 16) and
-// many live threads (issue 14) ---
+// --- the shapes of classic benchmark programs, the latency chain and many live threads ---
 
 #[test]
 fn local_chain_is_deterministic_and_reports_where_it_ended() {

@@ -16,7 +16,7 @@
 //! valgrind serialises threads and cg-remote hands batches over in lockstep, so the counts repeat
 //! run to run (measured: ≤ 0.03% across runs for a 2-thread remote-free run).
 //!
-//! Issue 15's workloads are gated as whole programs ([`WORKLOAD_METRICS`]): every instruction
+//! The program-shape workloads are gated as whole programs ([`WORKLOAD_METRICS`]): every instruction
 //! of the run (the allocator, inlined or not, and the workload's own loop, RNG and page
 //! touching) per operation the run reports, (I(2n) − I(n)) / (ops(2n) − ops(n)), under
 //! `--fair-sched=yes` so that the threads take turns in a fixed order and the counts repeat.
@@ -27,7 +27,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::runner::{bin_name, run_capture};
 use crate::table::Table;
@@ -156,39 +156,15 @@ pub fn measure(bin_dir: &Path, allocator: &str, n: u64) -> Result<Vec<(String, f
 pub struct Budget {
     pub tolerance: f64,
     /// allocator → metric → instructions per op.
-    pub budgets: Vec<(String, Vec<(String, f64)>)>,
+    pub budgets: crate::budget::Limits,
 }
 
 pub fn parse_budget(text: &str) -> Result<Budget, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let o = v.as_object().ok_or("not a JSON object")?;
-    if o.get("schema").and_then(Value::as_str) != Some(BUDGET_SCHEMA) {
-        return Err(format!("schema must be {BUDGET_SCHEMA:?}"));
-    }
-    let tolerance = o
-        .get("tolerance")
-        .and_then(Value::as_f64)
-        .unwrap_or(DEFAULT_TOLERANCE);
-    let b = o
-        .get("budgets")
-        .and_then(Value::as_object)
-        .ok_or("missing object \"budgets\"")?;
-    let mut budgets = Vec::new();
-    for (alloc, metrics) in b {
-        let m = metrics
-            .as_object()
-            .ok_or_else(|| format!("budgets.{alloc} is not an object"))?;
-        let mut ms = Vec::new();
-        for (k, v) in m {
-            ms.push((
-                k.clone(),
-                v.as_f64()
-                    .ok_or_else(|| format!("budgets.{alloc}.{k} is not a number"))?,
-            ));
-        }
-        budgets.push((alloc.clone(), ms));
-    }
-    Ok(Budget { tolerance, budgets })
+    let f = crate::budget::parse(text, BUDGET_SCHEMA)?;
+    Ok(Budget {
+        tolerance: f.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+        budgets: f.budgets,
+    })
 }
 
 pub fn budget_json(
@@ -197,19 +173,16 @@ pub fn budget_json(
     valgrind: &str,
     n: u64,
 ) -> Value {
-    let mut budgets = Map::new();
-    let mut reference = Map::new();
-    for (a, ms) in measured {
-        let obj: Map<String, Value> = ms
-            .iter()
-            .map(|(k, v)| (k.clone(), json!((v * 100.0).round() / 100.0)))
-            .collect();
-        if crate::strategies::is_hz3(a) {
-            budgets.insert(a.clone(), Value::Object(obj));
-        } else {
-            reference.insert(a.clone(), Value::Object(obj));
-        }
-    }
+    let rounded: Vec<(String, Vec<(String, f64)>)> = measured
+        .iter()
+        .map(|(a, ms)| {
+            let ms = ms
+                .iter()
+                .map(|(k, v)| (k.clone(), (v * 100.0).round() / 100.0));
+            (a.clone(), ms.collect())
+        })
+        .collect();
+    let (budgets, reference) = crate::budget::split(&rounded, crate::strategies::is_hz3);
     let rustc = Command::new("rustc")
         .arg("-V")
         .output()
@@ -217,7 +190,7 @@ pub fn budget_json(
         .unwrap_or_default();
     json!({
         "schema": BUDGET_SCHEMA,
-        "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n); the *_op metrics are whole-program instructions per reported operation of issue 15's workloads ((I(2n) - I(n)) / (ops(2n) - ops(n)), --fair-sched=yes). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",
+        "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n); the *_op metrics are whole-program instructions per reported operation of the program-shape workloads ((I(2n) - I(n)) / (ops(2n) - ops(n)), --fair-sched=yes). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",
         "tolerance": tolerance,
         "iters": n,
         "toolchain": rustc,
@@ -247,9 +220,8 @@ pub fn check(
     let mut out = Vec::new();
     for (a, ms) in measured {
         let gated = crate::strategies::is_hz3(a);
-        let entry = budget.budgets.iter().find(|(b, _)| b == a);
         for (metric, v) in ms {
-            let b = entry.and_then(|(_, bm)| bm.iter().find(|(k, _)| k == metric).map(|(_, x)| *x));
+            let b = crate::budget::limit(&budget.budgets, a, metric);
             let verdict = match (gated, b) {
                 (false, _) => crate::budget::REFERENCE,
                 (true, None) => crate::budget::MISSING,
@@ -306,7 +278,7 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let budget_path = crate::budget::path(&opts.budget);
     let valgrind = valgrind_version()?;
     let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
-    let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
+    let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
     let mut measured = Vec::new();
     for (i, a) in opts.allocators.iter().enumerate() {
         tracing::info!(
@@ -314,14 +286,14 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
             i + 1,
             opts.allocators.len()
         );
-        measured.push((a.clone(), measure(&bin_dir, a, opts.iters)?));
+        measured.push((a.clone(), measure(&bin_dir, a, opts.iters as u64)?));
     }
     let tolerance = opts
         .tolerance
         .or(existing.as_ref().map(|b| b.tolerance))
         .unwrap_or(DEFAULT_TOLERANCE);
     if opts.update {
-        let v = budget_json(&measured, tolerance, &valgrind, opts.iters);
+        let v = budget_json(&measured, tolerance, &valgrind, opts.iters as u64);
         let b = parse_budget(&crate::budget::write(&budget_path, &v)?)?;
         println!("{}", render(&check(&measured, &b, tolerance), tolerance));
         println!("wrote {}", budget_path.display());

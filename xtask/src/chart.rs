@@ -1,13 +1,18 @@
-//! `--chart PATH.svg`: grouped bars of each allocator's ratio to the reference (whiskers: min–max
-//! of the per-round ratios) per workload, a second panel of peak RSS and, when the results carry
-//! them, a third of minor page faults per 1000 operations (log scale). For a thread sweep
-//! (issue 14), one row per workload instead: throughput against the thread count and peak RSS
-//! against the thread count, a line per allocator. Hand-written SVG.
+//! `--chart PATH.svg`: per workload, one bar per allocator in three panels, all on log axes:
+//! the ratio to the reference (median of per-round ratios, drawn from the 1× line up for a lead
+//! and down for a lag; whiskers: min–max of the per-round ratios), the peak RSS and, when the
+//! results carry them, the minor page faults per 1000 operations. For a thread sweep, one row per
+//! workload instead: throughput and peak RSS against the thread count, a line per allocator.
+//! Hand-written SVG: a few dozen `<rect>`, `<line>` and `<text>` elements with tooltips, where a
+//! plotting crate would add a dependency and drop the tooltips.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::report::matrix_reference;
-use crate::results::Matrix;
+use crate::results::{Cell, Matrix};
+use crate::stats::Summary;
+use crate::table::si;
 
 const FIXED_COLOURS: &[(&str, &str)] = &[
     ("system", "#7f7f7f"),
@@ -22,6 +27,9 @@ const FIXED_COLOURS: &[(&str, &str)] = &[
     ("hz3-preload", "#ff9896"),
     ("mimalloc-preload", "#aec7e8"),
     ("jemalloc-preload", "#c5b0d5"),
+    ("mimalloc3-preload", "#08306b"),
+    ("snmalloc-preload", "#9edae5"),
+    ("tcmalloc-preload", "#dbdb8d"),
 ];
 const EXTRA_COLOURS: &[&str] = &[
     "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
@@ -42,6 +50,13 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Writes the chart of `m` to `path`.
+pub fn write(path: &Path, m: &Matrix) -> Result<(), String> {
+    std::fs::write(path, render(m)).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    tracing::info!("wrote {}", path.display());
+    Ok(())
+}
+
 /// A "nice" axis maximum and tick step covering `max`.
 pub fn nice_axis(max: f64) -> (f64, f64) {
     let max = if max.is_finite() && max > 0.0 {
@@ -59,50 +74,139 @@ pub fn nice_axis(max: f64) -> (f64, f64) {
     ((max / step).ceil() * step, step)
 }
 
-struct Panel {
-    top: f64,
-    height: f64,
-    y_max: f64,
-    step: f64,
-}
-
-impl Panel {
-    fn y(&self, v: f64) -> f64 {
-        self.top + self.height * (1.0 - (v / self.y_max).clamp(0.0, 1.0))
-    }
-}
-
-/// Lowest decade of the faults panel: smaller values sit on the axis.
-const FAULTS_FLOOR: f64 = 0.01;
-
-/// A log10 panel from [`FAULTS_FLOOR`] to `10^top_exp`.
+/// A panel with a log10 axis from `10^lo` to `10^hi` (values outside sit on its edges).
 struct LogPanel {
     top: f64,
     height: f64,
-    top_exp: i32,
+    lo: i32,
+    hi: i32,
 }
 
 impl LogPanel {
-    fn bottom_exp(&self) -> i32 {
-        FAULTS_FLOOR.log10().round() as i32
+    /// The decades that cover `lo..=hi` (values ≤ 0 ignored), at least `min_span` of them.
+    fn covering(top: f64, height: f64, lo: f64, hi: f64, min_span: i32) -> LogPanel {
+        let lo = lo.log10().floor() as i32;
+        let hi = (hi.log10().ceil() as i32).max(lo + min_span);
+        LogPanel {
+            top,
+            height,
+            lo,
+            hi,
+        }
     }
     fn y(&self, v: f64) -> f64 {
-        let lo = self.bottom_exp() as f64;
-        let span = (self.top_exp as f64 - lo).max(1.0);
-        let e = v.max(FAULTS_FLOOR).log10();
-        self.top + self.height * (1.0 - ((e - lo) / span).clamp(0.0, 1.0))
+        let e = if v > 0.0 { v.log10() } else { f64::MIN };
+        let f = (e - self.lo as f64) / (self.hi - self.lo) as f64;
+        self.top + self.height * (1.0 - f.clamp(0.0, 1.0))
+    }
+    fn bottom(&self) -> f64 {
+        self.top + self.height
+    }
+    /// The 1-2-5 ticks of every decade (the decades alone when there are more than four).
+    fn ticks(&self) -> Vec<f64> {
+        let mut v = Vec::new();
+        let steps: &[f64] = if self.hi - self.lo > 4 {
+            &[1.0]
+        } else {
+            &[1.0, 2.0, 5.0]
+        };
+        for e in self.lo..self.hi {
+            v.extend(steps.iter().map(|m| m * 10f64.powi(e)));
+        }
+        v.push(10f64.powi(self.hi));
+        v
     }
 }
 
-/// "0.01", "0.1", "1", "10", "100", "1k", "10k", ... for the decade `10^e`.
-fn decade_label(e: i32) -> String {
-    match e {
-        e if e < 0 => format!("{}", 10f64.powi(e)),
-        0..=2 => format!("{}", 10i64.pow(e as u32)),
-        3..=5 => format!("{}k", 10i64.pow(e as u32 - 3)),
-        e => format!("{}M", 10i64.pow(e as u32 - 6)),
+/// "0.01", "0.5", "1", "20", "1k", "5M" for a tick value.
+fn tick_label(v: f64) -> String {
+    match v {
+        v if v >= 1e6 => format!("{}M", v / 1e6),
+        v if v >= 1e3 => format!("{}k", v / 1e3),
+        v => format!("{}", (v * 1000.0).round() / 1000.0),
     }
 }
+
+/// Grid, tick labels and the rotated axis title of a panel spanning `left..right`.
+fn axis(s: &mut String, ticks: &[(f64, String)], left: f64, right: f64, mid: f64, title: &str) {
+    for (y, label) in ticks {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333">{label}</text>"##,
+            left - 6.0,
+            y + 4.0
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<text transform="translate(16,{mid:.1}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
+        esc(title)
+    );
+}
+
+fn log_axis(s: &mut String, p: &LogPanel, left: f64, right: f64, title: &str) {
+    let ticks: Vec<(f64, String)> = p.ticks().iter().map(|&v| (p.y(v), tick_label(v))).collect();
+    axis(s, &ticks, left, right, p.top + p.height / 2.0, title);
+}
+
+/// The SVG head, title, subtitle lines and the legend (6 allocators a row).
+fn head(s: &mut String, m: &Matrix, size: (f64, f64), title: &str, setup: &str) {
+    let (w, h) = size;
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{LEFT}" y="22" font-size="16" font-weight="bold">{}</text>
+<text x="{LEFT}" y="40" fill="#555">{}</text><text x="{LEFT}" y="56" fill="#555">{}</text>"##,
+        esc(title),
+        esc(&m.machine.describe()),
+        esc(setup)
+    );
+    for (i, a) in m.allocators().iter().enumerate() {
+        let (x, y) = (LEFT + (i % 6) as f64 * 130.0, 68.0 + (i / 6) as f64 * 18.0);
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            colour(a, i),
+            x + 17.0,
+            y + 10.5,
+            esc(a)
+        );
+    }
+}
+
+const LEFT: f64 = 80.0;
+
+/// The height of the title, subtitle and legend block.
+fn head_height(m: &Matrix) -> f64 {
+    74.0 + m.allocators().len().div_ceil(6) as f64 * 18.0
+}
+
+/// Wide enough for the machine line (about 6.5 px per character at 12 px).
+fn min_width(m: &Matrix) -> f64 {
+    LEFT + 6.5 * m.machine.describe().chars().count() as f64
+}
+
+/// One bar: its value, whisker, whether it is faded (invalid runs) and its tooltip.
+struct Bar {
+    v: f64,
+    whisker: Option<(f64, f64)>,
+    faded: bool,
+    tip: String,
+}
+
+/// A panel kind: axis title, height of each row, whether bars rise or fall from 1 (else from
+/// the bottom), a fixed bottom value, and the bar of each cell.
+type Section<'a> = (
+    String,
+    f64,
+    bool,
+    Option<f64>,
+    &'a dyn Fn(&str, &str, &Cell) -> Option<Bar>,
+);
+
+/// Workload groups per row of a panel: the rows wrap so that the chart stays about 1000 px wide.
+const PER_ROW: usize = 7;
 
 /// Renders the chart (the sweep chart when the results hold more than one thread count).
 pub fn render(m: &Matrix) -> String {
@@ -112,271 +216,190 @@ pub fn render(m: &Matrix) -> String {
     let workloads = m.workloads();
     let allocators = m.allocators();
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
-    let (bar, gap, left, right) = (12.0, 28.0, 70.0, 30.0);
+    let ratio_bar = |w: &str, a: &str, c: &Cell| {
+        let r = if a == reference {
+            c.summary().map(|_| Summary {
+                median: 1.0,
+                min: 1.0,
+                max: 1.0,
+                cv: 0.0,
+                n: 1,
+            })
+        } else {
+            m.ratio(w, a, &reference)
+        }?;
+        let tip = format!(
+            "×{:.3} (min {:.3}, max {:.3}, CV {:.1}%)",
+            r.median,
+            r.min,
+            r.max,
+            r.cv * 100.0
+        );
+        let faded = c.invalid_runs() > 0;
+        let whisker = Some((r.min, r.max));
+        Some(Bar {
+            v: r.median,
+            whisker,
+            faded,
+            tip,
+        })
+    };
+    let rss_bar = |_: &str, _: &str, c: &Cell| {
+        let mb = c.peak_rss_median()? / 1024.0;
+        let tip = format!("peak RSS {mb:.1} MiB");
+        Some(Bar {
+            v: mb,
+            whisker: None,
+            faded: false,
+            tip,
+        })
+    };
+    let faults_bar = |_: &str, _: &str, c: &Cell| {
+        let f = c.minor_faults_per_kop()?;
+        let sys = c
+            .sys_s_median()
+            .map_or(String::new(), |s| format!(", sys {s:.2} s"));
+        let tip = format!("{f:.3} minor faults per 1k ops{sys}");
+        Some(Bar {
+            v: f,
+            whisker: None,
+            faded: false,
+            tip,
+        })
+    };
+    let mut sections: Vec<Section> = vec![
+        (
+            format!("× {reference} (log)"),
+            260.0,
+            true,
+            None,
+            &ratio_bar,
+        ),
+        ("peak RSS (MiB, log)".into(), 150.0, false, None, &rss_bar),
+    ];
+    // The faults panel only when some run reported its page faults (older files did not).
+    if m.cells.iter().any(|c| c.minor_faults_per_kop().is_some()) {
+        let title = "minor faults / 1k ops (log)".to_string();
+        sections.push((title, 150.0, false, Some(0.01), &faults_bar));
+    }
+    let (bar, gap, right) = (12.0, 28.0, 30.0);
     let group_w = allocators.len() as f64 * bar + gap;
-    // Wide enough for the machine line (about 6.5 px per character at 12 px).
-    let width = (left + right + group_w * workloads.len() as f64)
+    let per_row = if workloads.len() > PER_ROW + 1 {
+        PER_ROW
+    } else {
+        workloads.len()
+    };
+    let rows: Vec<&[String]> = workloads.chunks(per_row.max(1)).collect();
+    let width = (LEFT + right + group_w * per_row as f64)
         .max(760.0)
-        .max(left + 6.5 * m.machine.describe().chars().count() as f64);
-    let legend_rows = allocators.len().div_ceil(6) as f64;
-    let title_h = 74.0 + legend_rows * 18.0;
-
-    // Panel data.
-    let mut ratio_max: f64 = 1.2;
-    let mut rss_max: f64 = 1.0;
-    for w in &workloads {
-        for a in &allocators {
-            if let Some(s) = m.ratio(w, a, &reference) {
-                ratio_max = ratio_max.max(s.max);
-            }
-            if let Some(r) = m.cell(w, a).and_then(|c| c.peak_rss_median()) {
-                rss_max = rss_max.max(r / 1024.0);
-            }
-        }
-    }
-    let (rmax, rstep) = nice_axis(ratio_max);
-    let (smax, sstep) = nice_axis(rss_max);
-    let p1 = Panel {
-        top: title_h + 20.0,
-        height: 280.0,
-        y_max: rmax,
-        step: rstep,
-    };
-    let p2 = Panel {
-        top: p1.top + p1.height + 70.0,
-        height: 180.0,
-        y_max: smax,
-        step: sstep,
-    };
-    // Panel 3 only when some run reported its page faults (older files did not).
-    let faults_max = m
-        .cells
-        .iter()
-        .filter_map(|c| c.minor_faults_per_kop())
-        .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
-    let p3 = faults_max.map(|f| LogPanel {
-        top: p2.top + p2.height + 70.0,
-        height: 180.0,
-        top_exp: (f.max(1.0).log10().ceil() as i32).max(FAULTS_FLOOR.log10().round() as i32 + 1),
-    });
-    let height = p3.as_ref().map_or(p2.top + p2.height, |p| p.top + p.height) + 50.0;
-
+        .max(min_width(m));
+    let plot_right = LEFT + group_w * per_row as f64;
+    let row_gap = 40.0;
+    let height = head_height(m)
+        + sections
+            .iter()
+            .map(|s| rows.len() as f64 * (s.1 + row_gap) + 30.0)
+            .sum::<f64>()
+        + 40.0;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    head(
+        &mut s,
+        m,
+        (width, height),
+        &format!("hz3-rs bench-matrix: throughput relative to {reference} (median of per-round ratios, log axis; whiskers min–max)"),
+        &format!(
+            "{} rounds × {} ms · {} threads · mode {}",
+            m.config.runs, m.config.duration_ms, m.config.threads, m.config.mode
+        ),
     );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{left}" y="22" font-size="16" font-weight="bold">hz3-rs bench-matrix: throughput relative to {} (median of per-round ratios; whiskers min–max)</text>"#,
-        esc(&reference)
-    );
-    let _ = writeln!(
-        s,
-        r##"<text x="{left}" y="40" fill="#555">{}</text><text x="{left}" y="56" fill="#555">{} rounds × {} ms · {} threads · mode {}</text>"##,
-        esc(&m.machine.describe()),
-        m.config.runs,
-        m.config.duration_ms,
-        m.config.threads,
-        esc(&m.config.mode)
-    );
-    // Legend.
-    for (i, a) in allocators.iter().enumerate() {
-        let (row, col) = (i / 6, i % 6);
-        let x = left + col as f64 * 130.0;
-        let y = 68.0 + row as f64 * 18.0;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#,
-            colour(a, i)
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}">{}</text>"#,
-            x + 17.0,
-            y + 10.5,
-            esc(a)
-        );
-    }
-
-    let plot_right = width - right;
-    for (panel, label, unit_fmt) in [
-        (&p1, format!("× {reference}"), 0),
-        (&p2, "peak RSS (MiB)".to_string(), 1),
-    ] {
-        // Grid and axis labels.
-        let mut v = 0.0;
-        while v <= panel.y_max + 1e-9 {
-            let y = panel.y(v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##
-            );
-            let txt = if unit_fmt == 0 {
-                format!("{v:.2}")
-            } else {
-                format!("{v:.0}")
-            };
-            let _ = writeln!(
-                s,
-                r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{txt}</text>"##,
-                left - 6.0,
-                y + 4.0
-            );
-            v += panel.step;
+    let mut top = head_height(m) + 30.0;
+    for (title, panel_h, from_one, fixed_lo, bar_of) in sections {
+        // One axis for every row of a section, so that rows compare.
+        let (mut lo, mut hi) = (fixed_lo.unwrap_or(f64::MAX), 1.0f64);
+        if from_one {
+            (lo, hi) = (0.9, 1.1);
         }
-        let _ = writeln!(
-            s,
-            r##"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
-            panel.top + panel.height / 2.0,
-            esc(&label)
-        );
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" y1="{:.1}" x2="{plot_right:.1}" y2="{:.1}" stroke="#333"/>"##,
-            panel.y(0.0),
-            panel.y(0.0)
-        );
-    }
-    if let Some(p3) = &p3 {
-        for e in p3.bottom_exp()..=p3.top_exp {
-            let y = p3.y(10f64.powi(e));
-            let _ = writeln!(
-                s,
-                r##"<line x1="{left}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##
-            );
-            let _ = writeln!(
-                s,
-                r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##,
-                left - 6.0,
-                y + 4.0,
-                decade_label(e)
-            );
-        }
-        let _ = writeln!(
-            s,
-            r##"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle" fill="#333">minor faults / 1k ops (log)</text>"##,
-            p3.top + p3.height / 2.0
-        );
-        let yb = p3.y(0.0);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" y1="{yb:.1}" x2="{plot_right:.1}" y2="{yb:.1}" stroke="#333"/>"##
-        );
-    }
-    // Reference line at 1.
-    let y1 = p1.y(1.0);
-    let _ = writeln!(
-        s,
-        r##"<line x1="{left}" y1="{y1:.1}" x2="{plot_right:.1}" y2="{y1:.1}" stroke="#000" stroke-dasharray="6,4"/>"##
-    );
-
-    for (wi, w) in workloads.iter().enumerate() {
-        let gx = left + gap / 2.0 + wi as f64 * group_w;
-        for (ai, a) in allocators.iter().enumerate() {
-            let x = gx + ai as f64 * bar;
-            let col = colour(a, ai);
-            let Some(cell) = m.cell(w, a) else { continue };
-            let invalid = cell.invalid_runs() > 0;
-            let title =
-                |extra: String| format!("<title>{} / {}: {}</title>", esc(w), esc(a), esc(&extra));
-            // Panel 1: ratio bars.
-            let ratio = if *a == reference {
-                cell.summary().map(|_| crate::stats::Summary {
-                    median: 1.0,
-                    min: 1.0,
-                    max: 1.0,
-                    cv: 0.0,
-                    n: 1,
-                })
-            } else {
-                m.ratio(w, a, &reference)
-            };
-            if let Some(r) = ratio {
-                let (yt, yb) = (p1.y(r.median), p1.y(0.0));
-                let _ = writeln!(
-                    s,
-                    r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}"{}>{}</rect>"#,
-                    x + 1.0,
-                    bar - 2.0,
-                    (yb - yt).max(0.0),
-                    if invalid {
-                        r#" fill-opacity="0.35""#
-                    } else {
-                        ""
-                    },
-                    title(format!(
-                        "×{:.3} (min {:.3}, max {:.3}, CV {:.1}%)",
-                        r.median,
-                        r.min,
-                        r.max,
-                        r.cv * 100.0
-                    ))
-                );
-                let cx = x + bar / 2.0;
-                let _ = writeln!(
-                    s,
-                    r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#222"/>"##,
-                    p1.y(r.min),
-                    p1.y(r.max)
-                );
-                if invalid {
-                    let _ = writeln!(
-                        s,
-                        r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#c00" font-weight="bold">!</text>"##,
-                        p1.y(r.max) - 3.0
-                    );
+        for c in &m.cells {
+            if let Some(b) = bar_of(&c.workload, &c.allocator, c) {
+                for v in [
+                    b.v,
+                    b.whisker.map_or(b.v, |w| w.0),
+                    b.whisker.map_or(b.v, |w| w.1),
+                ] {
+                    if v > 0.0 && v.is_finite() {
+                        (lo, hi) = (fixed_lo.unwrap_or(lo.min(v)), hi.max(v));
+                    }
                 }
             }
-            // Panel 2: RSS bars.
-            if let Some(k) = cell.peak_rss_median() {
-                let mb = k / 1024.0;
-                let (yt, yb) = (p2.y(mb), p2.y(0.0));
+        }
+        for row in &rows {
+            let p = LogPanel::covering(top, panel_h, lo.min(hi), hi, 1);
+            log_axis(&mut s, &p, LEFT, plot_right, &title);
+            let base = if from_one { p.y(1.0) } else { p.bottom() };
+            if from_one {
                 let _ = writeln!(
                     s,
-                    r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}">{}</rect>"#,
-                    x + 1.0,
-                    bar - 2.0,
-                    (yb - yt).max(0.0),
-                    title(format!("peak RSS {mb:.1} MiB"))
+                    r##"<line x1="{LEFT}" y1="{base:.1}" x2="{plot_right:.1}" y2="{base:.1}" stroke="#000" stroke-width="1.5" stroke-dasharray="6,4"/><text x="{LEFT}" y="{:.1}" font-weight="bold">dashed: 1× {} (bars above it lead, below it lag)</text>"##,
+                    top - 6.0,
+                    esc(&reference)
                 );
             }
-            // Panel 3: minor faults per 1k ops.
-            if let (Some(p3), Some(f)) = (&p3, cell.minor_faults_per_kop()) {
-                let (yt, yb) = (p3.y(f), p3.y(0.0));
-                let sys = cell
-                    .sys_s_median()
-                    .map_or(String::new(), |s| format!(", sys {s:.2} s"));
+            for (j, w) in row.iter().enumerate() {
+                let gx = LEFT + gap / 2.0 + j as f64 * group_w;
                 let _ = writeln!(
                     s,
-                    r#"<rect x="{:.1}" y="{yt:.1}" width="{:.1}" height="{:.1}" fill="{col}">{}</rect>"#,
-                    x + 1.0,
-                    bar - 2.0,
-                    (yb - yt).max(0.0),
-                    title(format!("{f:.3} minor faults per 1k ops{sys}"))
+                    r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                    gx + allocators.len() as f64 * bar / 2.0,
+                    p.bottom() + 16.0,
+                    esc(w)
                 );
+                for (ai, a) in allocators.iter().enumerate() {
+                    let Some(b) = m.cell(w, a).and_then(|c| bar_of(w, a, c)) else {
+                        continue;
+                    };
+                    let x = gx + ai as f64 * bar;
+                    let y = p.y(b.v);
+                    let _ = writeln!(
+                        s,
+                        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"{}><title>{} / {}: {}</title></rect>"#,
+                        x + 1.0,
+                        y.min(base),
+                        bar - 2.0,
+                        (y - base).abs().max(1.0),
+                        colour(a, ai),
+                        if b.faded {
+                            r#" fill-opacity="0.35""#
+                        } else {
+                            ""
+                        },
+                        esc(w),
+                        esc(a),
+                        esc(&b.tip)
+                    );
+                    if let Some((lo, hi)) = b.whisker {
+                        let (cx, ylo, yhi) = (x + bar / 2.0, p.y(lo), p.y(hi));
+                        let _ = writeln!(
+                            s,
+                            r##"<line x1="{cx:.1}" y1="{ylo:.1}" x2="{cx:.1}" y2="{yhi:.1}" stroke="#222"/>"##
+                        );
+                        if b.faded {
+                            let _ = writeln!(
+                                s,
+                                r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#c00" font-weight="bold">!</text>"##,
+                                yhi - 3.0
+                            );
+                        }
+                    }
+                }
             }
+            top += panel_h + row_gap;
         }
-        let cx = gx + allocators.len() as f64 * bar / 2.0;
-        let mut label_ys = vec![p1.y(0.0), p2.y(0.0)];
-        if let Some(p3) = &p3 {
-            label_ys.push(p3.y(0.0));
-        }
-        for y in label_ys {
-            let _ = writeln!(
-                s,
-                r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                y + 16.0,
-                esc(w)
-            );
-        }
+        top += 30.0;
     }
     let _ = writeln!(
         s,
-        r##"<text x="{left}" y="{:.1}" fill="#555">Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Dashed line: the reference ({}).</text>"##,
-        height - 14.0,
-        esc(&reference)
+        r##"<text x="{LEFT}" y="{:.1}" fill="#555">Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.</text>"##,
+        height - 14.0
     );
     s.push_str("</svg>\n");
     s
@@ -390,12 +413,9 @@ pub fn render_sweep(m: &Matrix) -> String {
     let allocators = m.allocators();
     let counts = m.thread_counts();
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
-    let (left, panel_w, panel_h, gap, row_gap): (f64, f64, f64, f64, f64) =
-        (80.0, 430.0, 190.0, 90.0, 70.0);
-    let width = (left + 2.0 * panel_w + gap + 40.0)
-        .max(left + 6.5 * m.machine.describe().chars().count() as f64);
-    let legend_rows = allocators.len().div_ceil(6) as f64;
-    let title_h = 74.0 + legend_rows * 18.0;
+    let (panel_w, panel_h, gap, row_gap) = (430.0, 190.0, 90.0, 70.0);
+    let width = (LEFT + 2.0 * panel_w + gap + 40.0).max(min_width(m));
+    let title_h = head_height(m);
     let height = title_h + 20.0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
     let x_of = |i: usize, x0: f64| {
         if counts.len() <= 1 {
@@ -404,47 +424,21 @@ pub fn render_sweep(m: &Matrix) -> String {
             x0 + 20.0 + (panel_w - 40.0) * i as f64 / (counts.len() - 1) as f64
         }
     };
-
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    let threads: Vec<String> = counts.iter().map(u64::to_string).collect();
+    head(
+        &mut s,
+        m,
+        (width, height),
+        "hz3-rs bench-matrix thread sweep: throughput and peak RSS against --threads (medians of rounds)",
+        &format!(
+            "{} rounds × {} ms · threads {} · mode {}",
+            m.config.runs,
+            m.config.duration_ms,
+            threads.join(", "),
+            m.config.mode
+        ),
     );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{left}" y="22" font-size="16" font-weight="bold">hz3-rs bench-matrix thread sweep: throughput and peak RSS against --threads (medians of rounds)</text>"#
-    );
-    let _ = writeln!(
-        s,
-        r##"<text x="{left}" y="40" fill="#555">{}</text><text x="{left}" y="56" fill="#555">{} rounds × {} ms · threads {} · mode {}</text>"##,
-        esc(&m.machine.describe()),
-        m.config.runs,
-        m.config.duration_ms,
-        esc(&counts
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")),
-        esc(&m.config.mode)
-    );
-    for (i, a) in allocators.iter().enumerate() {
-        let (row, col) = (i / 6, i % 6);
-        let x = left + col as f64 * 130.0;
-        let y = 68.0 + row as f64 * 18.0;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#,
-            colour(a, i)
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}">{}</text>"#,
-            x + 17.0,
-            y + 10.5,
-            esc(a)
-        );
-    }
     for (wi, w) in workloads.iter().enumerate() {
         let top = title_h + 20.0 + wi as f64 * (panel_h + row_gap);
         let unit = m
@@ -452,13 +446,12 @@ pub fn render_sweep(m: &Matrix) -> String {
             .iter()
             .find(|c| &c.workload == w && !c.unit.is_empty())
             .map_or(String::new(), |c| c.unit.clone());
-        // (label, x0, value of a cell)
-        type Value = fn(&crate::results::Cell) -> Option<f64>;
+        type Value = fn(&Cell) -> Option<f64>;
         let panels: [(String, f64, Value); 2] = [
-            (format!("{w}: {unit}"), left, |c| {
+            (format!("{w}: {unit}"), LEFT, |c| {
                 c.summary().map(|s| s.median)
             }),
-            (format!("{w}: peak RSS (MiB)"), left + panel_w + gap, |c| {
+            (format!("{w}: peak RSS (MiB)"), LEFT + panel_w + gap, |c| {
                 c.peak_rss_median().map(|k| k / 1024.0)
             }),
         ];
@@ -470,39 +463,19 @@ pub fn render_sweep(m: &Matrix) -> String {
                 .filter_map(value)
                 .fold(0.0f64, f64::max);
             let (ymax, step) = nice_axis(vmax);
-            let p = Panel {
-                top,
-                height: panel_h,
-                y_max: ymax,
-                step,
-            };
-            let mut v = 0.0;
-            while v <= p.y_max + 1e-9 {
-                let y = p.y(v);
-                let _ = writeln!(
-                    s,
-                    r##"<line x1="{x0}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e0e0e0"/>"##,
-                    x0 + panel_w
-                );
-                let _ = writeln!(
-                    s,
-                    r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##,
-                    x0 - 6.0,
-                    y + 4.0,
-                    crate::table::si(v)
-                );
-                v += p.step;
-            }
+            let y = |v: f64| top + panel_h * (1.0 - (v / ymax).clamp(0.0, 1.0));
+            let ticks: Vec<(f64, String)> = (0..)
+                .map(|i| i as f64 * step)
+                .take_while(|v| *v <= ymax + 1e-9)
+                .map(|v| (y(v), si(v)))
+                .collect();
+            axis(&mut s, &ticks, x0, x0 + panel_w, -100.0, "");
             let _ = writeln!(
                 s,
-                r##"<line x1="{x0}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/>"##,
-                p.y(0.0),
+                r##"<line x1="{x0}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/><text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"##,
+                y(0.0),
                 x0 + panel_w,
-                p.y(0.0)
-            );
-            let _ = writeln!(
-                s,
-                r#"<text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"#,
+                y(0.0),
                 top - 8.0,
                 esc(&label)
             );
@@ -511,12 +484,12 @@ pub fn render_sweep(m: &Matrix) -> String {
                     s,
                     r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">T={t}</text>"#,
                     x_of(i, x0),
-                    p.y(0.0) + 16.0
+                    y(0.0) + 16.0
                 );
             }
             for (ai, a) in allocators.iter().enumerate() {
                 let col = colour(a, ai);
-                let pts: Vec<(usize, u64, &crate::results::Cell, f64)> = counts
+                let pts: Vec<(usize, u64, &Cell, f64)> = counts
                     .iter()
                     .enumerate()
                     .filter_map(|(i, t)| {
@@ -527,7 +500,7 @@ pub fn render_sweep(m: &Matrix) -> String {
                 if pts.len() > 1 {
                     let path: Vec<String> = pts
                         .iter()
-                        .map(|(i, _, _, v)| format!("{:.1},{:.1}", x_of(*i, x0), p.y(*v)))
+                        .map(|(i, _, _, v)| format!("{:.1},{:.1}", x_of(*i, x0), y(*v)))
                         .collect();
                     let _ = writeln!(
                         s,
@@ -536,22 +509,20 @@ pub fn render_sweep(m: &Matrix) -> String {
                     );
                 }
                 for (i, t, c, v) in pts {
-                    let ratio = if *a == reference {
-                        String::new()
-                    } else {
-                        m.ratio_at(w, a, &reference, t)
-                            .map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median))
-                    };
+                    let ratio = m
+                        .ratio_at(w, a, &reference, t)
+                        .filter(|_| *a != reference)
+                        .map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median));
                     let invalid = c.invalid_runs() > 0;
                     let _ = writeln!(
                         s,
                         r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{}" stroke="{col}"><title>{} / {} at T={t}: {}{}{}</title></circle>"#,
                         x_of(i, x0),
-                        p.y(v),
+                        y(v),
                         if invalid { "white" } else { col },
                         esc(w),
                         esc(a),
-                        esc(&crate::table::si(v)),
+                        esc(&si(v)),
                         esc(&ratio),
                         if invalid { " (invalid runs)" } else { "" }
                     );
@@ -561,7 +532,7 @@ pub fn render_sweep(m: &Matrix) -> String {
     }
     let _ = writeln!(
         s,
-        r##"<text x="{left}" y="{:.1}" fill="#555">Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {} at that thread count.</text>"##,
+        r##"<text x="{LEFT}" y="{:.1}" fill="#555">Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {} at that thread count.</text>"##,
         height - 14.0,
         esc(&reference)
     );
@@ -604,10 +575,14 @@ mod tests {
             svg.contains("250.500 minor faults per 1k ops, sys 0.25 s"),
             "{svg}"
         );
-        assert!(svg.contains("hz3-a / local-fixed") || svg.contains("local-fixed / hz3-a"));
+        assert!(svg.contains("local-fixed / hz3-a"));
         assert!(
             svg.contains("×1.500"),
             "median ratio of hz3-a on local-fixed"
+        );
+        assert!(
+            svg.contains("dashed: 1× mimalloc"),
+            "the reference line is named"
         );
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
         assert_eq!(esc("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
@@ -620,6 +595,48 @@ mod tests {
         let svg = render(&old);
         assert_eq!(svg.matches("<rect").count(), 2 * 2 * 2 + 2 + 1);
         assert!(!svg.contains("minor faults / 1k ops"));
+    }
+
+    #[test]
+    fn a_lead_rises_from_the_1x_line_and_a_lag_falls() {
+        let m = synthetic(
+            1,
+            &[
+                ("xmalloc", "mimalloc", &[10.0]),
+                ("xmalloc", "hz3-a", &[40.0]),
+                ("local-fixed", "mimalloc", &[10.0]),
+                ("local-fixed", "hz3-a", &[2.5]),
+            ],
+        );
+        let svg = render(&m);
+        let bar = |w: &str| {
+            let l = svg
+                .lines()
+                .find(|l| l.contains(&format!("{w} / hz3-a: ×")))
+                .unwrap();
+            let num = |k: &str| -> f64 {
+                let i = l.find(&format!(" {k}=\"")).unwrap() + k.len() + 3;
+                l[i..].split('"').next().unwrap().parse().unwrap()
+            };
+            (num("y"), num("height"))
+        };
+        let line = svg
+            .lines()
+            .find(|l| l.contains("dashed: 1× mimalloc"))
+            .unwrap();
+        let i = line.find("y1=\"").unwrap() + 4;
+        let y1: f64 = line[i..].split('"').next().unwrap().parse().unwrap();
+        let (lead_y, lead_h) = bar("xmalloc");
+        let (lag_y, lag_h) = bar("local-fixed");
+        assert!(
+            (lead_y + lead_h - y1).abs() < 0.2,
+            "a lead ends at the 1× line"
+        );
+        assert!((lag_y - y1).abs() < 0.2, "a lag starts at the 1× line");
+        assert!(
+            (lead_h - lag_h).abs() < 0.5,
+            "log axis: ×4 rises as far as ×1/4 falls"
+        );
     }
 
     #[test]
@@ -653,19 +670,19 @@ mod tests {
 
     #[test]
     fn log_panel_and_labels() {
-        let p = LogPanel {
-            top: 0.0,
-            height: 100.0,
-            top_exp: 2,
-        };
+        let p = LogPanel::covering(0.0, 100.0, 0.01, 100.0, 1);
+        assert_eq!((p.lo, p.hi), (-2, 2));
         assert_eq!(p.y(100.0), 0.0);
         assert_eq!(p.y(0.01), 100.0);
         assert_eq!(p.y(0.0), 100.0, "zero sits on the axis");
         assert!((p.y(1.0) - 50.0).abs() < 1e-9);
-        assert_eq!(decade_label(-2), "0.01");
-        assert_eq!(decade_label(0), "1");
-        assert_eq!(decade_label(3), "1k");
-        assert_eq!(decade_label(4), "10k");
-        assert_eq!(decade_label(6), "1M");
+        assert_eq!(p.ticks().len(), 4 * 3 + 1);
+        assert_eq!(tick_label(0.01), "0.01");
+        assert_eq!(tick_label(0.5), "0.5");
+        assert_eq!(tick_label(1.0), "1");
+        assert_eq!(tick_label(2000.0), "2k");
+        assert_eq!(tick_label(5e6), "5M");
+        let q = LogPanel::covering(0.0, 10.0, 1.0, 1.0, 1);
+        assert_eq!((q.lo, q.hi), (0, 1), "at least one decade");
     }
 }

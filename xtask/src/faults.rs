@@ -1,4 +1,4 @@
-//! The page-fault gate (issue 11): minor page faults of the OS-boundary workloads, run for a
+//! The page-fault gate: minor page faults of the OS-boundary workloads, run for a
 //! fixed number of iterations, against a committed budget.
 //!
 //! Each workload runs `--iters N` (fixed per workload, [`WORKLOADS`]) at 2 threads, `reps`
@@ -13,7 +13,7 @@
 //!
 //! hz3's flavours are gated (a missing budget fails, as in the callgrind gate); peers run when
 //! asked (`--allocators`) and are shown as a reference, with hz3's figure over the median
-//! peer's — what the acceptance of issue 11 reads in the matrix.
+//! peer's, the figure the OS-boundary rows of the matrix are read by.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,16 +27,12 @@ use crate::table::Table;
 pub const BUDGET_SCHEMA: &str = "hz3-fault-budget/1";
 pub const DEFAULT_TOLERANCE: f64 = 0.15;
 pub const DEFAULT_SLACK: f64 = 256.0;
-pub const DEFAULT_REPS: usize = 3;
-/// What the gate runs unless told otherwise: the default strategy as the global allocator and
-/// through the C library.
-pub const DEFAULT_ALLOCATORS: &[&str] = &["hz3-a-cache", crate::strategies::PRELOAD];
 
 /// Tolerance of the workloads whose live memory depends on how far each thread got
 /// (producer/consumer hand-offs): at least this, whatever the budget file says.
 pub const THREADED_TOLERANCE: f64 = 0.6;
 
-/// (workload, iterations): the OS-boundary shapes of issue 11 and the faithful xmalloc.
+/// (workload, iterations): the OS-boundary shapes and the faithful xmalloc.
 pub const WORKLOADS: &[(&str, u64)] = &[
     ("large-1m", 2000),
     ("large-churn", 300),
@@ -125,53 +121,29 @@ pub struct Budget {
     pub tolerance: f64,
     pub slack: f64,
     /// allocator → workload → minor faults.
-    pub budgets: Vec<(String, Vec<(String, f64)>)>,
+    pub budgets: crate::budget::Limits,
 }
 
 pub fn parse_budget(text: &str) -> Result<Budget, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let o = v.as_object().ok_or("not a JSON object")?;
-    if o.get("schema").and_then(Value::as_str) != Some(BUDGET_SCHEMA) {
-        return Err(format!("schema must be {BUDGET_SCHEMA:?}"));
-    }
-    let num = |k: &str, d: f64| o.get(k).and_then(Value::as_f64).unwrap_or(d);
-    let b = o
-        .get("budgets")
-        .and_then(Value::as_object)
-        .ok_or("missing object \"budgets\"")?;
-    let mut budgets = Vec::new();
-    for (alloc, ws) in b {
-        let m = ws
-            .as_object()
-            .ok_or_else(|| format!("budgets.{alloc} is not an object"))?;
-        let mut out = Vec::new();
-        for (k, v) in m {
-            out.push((
-                k.clone(),
-                v.as_f64()
-                    .ok_or_else(|| format!("budgets.{alloc}.{k} is not a number"))?,
-            ));
-        }
-        budgets.push((alloc.clone(), out));
-    }
+    let f = crate::budget::parse(text, BUDGET_SCHEMA)?;
     Ok(Budget {
-        tolerance: num("tolerance", DEFAULT_TOLERANCE),
-        slack: num("slack", DEFAULT_SLACK),
-        budgets,
+        tolerance: f.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+        slack: f.slack.unwrap_or(DEFAULT_SLACK),
+        budgets: f.budgets,
     })
 }
 
 pub fn budget_json(measured: &Measured, tolerance: f64, slack: f64, machine: &str) -> Value {
-    let mut budgets = Map::new();
-    let mut reference = Map::new();
-    for (a, ws) in measured {
-        let obj: Map<String, Value> = ws.iter().map(|(w, f, _)| (w.clone(), json!(f))).collect();
-        if gated(a) {
-            budgets.insert(a.clone(), Value::Object(obj));
-        } else {
-            reference.insert(a.clone(), Value::Object(obj));
-        }
-    }
+    let faults: Vec<(String, Vec<(String, u64)>)> = measured
+        .iter()
+        .map(|(a, ws)| {
+            (
+                a.clone(),
+                ws.iter().map(|(w, f, _)| (w.clone(), *f)).collect(),
+            )
+        })
+        .collect();
+    let (budgets, reference) = crate::budget::split(&faults, gated);
     let iters: Map<String, Value> = WORKLOADS
         .iter()
         .map(|(w, n)| (w.to_string(), json!(n)))
@@ -200,33 +172,30 @@ pub struct Check {
     pub verdict: &'static str,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 /// Compares measurements with the budget: above `budget × (1 + tolerance) + slack` fails; a
 /// gated allocator without a budget fails; other allocators are references.
 pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
     let mut out = Vec::new();
     for (a, ws) in measured {
-        let entry = budget.budgets.iter().find(|(b, _)| b == a);
         for (w, f, ops) in ws {
-            let peers: Vec<f64> = measured
-                .iter()
-                .filter(|(p, _)| !gated(p) && !crate::strategies::is_preload(p))
-                .filter_map(|(_, pw)| pw.iter().find(|(x, _, _)| x == w))
-                .map(|(_, pf, _)| *pf as f64)
-                .collect();
-            let b = entry.and_then(|(_, bw)| bw.iter().find(|(k, _)| k == w).map(|(_, x)| *x));
+            // C with C when the peers' C libraries were measured: hz3's C library against
+            // them, the global allocators against the Rust-linked peers; else every peer.
+            let of = |same_kind: bool| -> Vec<f64> {
+                measured
+                    .iter()
+                    .filter(|(p, _)| !gated(p))
+                    .filter(|(p, _)| {
+                        !same_kind
+                            || crate::strategies::is_preload(p) == crate::strategies::is_preload(a)
+                    })
+                    .filter_map(|(_, pw)| pw.iter().find(|(x, _, _)| x == w))
+                    .map(|(_, pf, _)| *pf as f64)
+                    .collect()
+            };
+            let peers = Some(of(true))
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| of(false));
+            let b = crate::budget::limit(&budget.budgets, a, w);
             let limit = b.map(|b| b * (1.0 + tolerance_for(w, budget.tolerance)) + budget.slack);
             let verdict = match (gated(a), limit) {
                 (false, _) => crate::budget::REFERENCE,
@@ -240,7 +209,9 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
                 budget: b,
                 faults: *f,
                 ops: *ops,
-                vs_median_peer: median(peers).filter(|m| *m > 0.0).map(|m| *f as f64 / m),
+                vs_median_peer: crate::stats::median(&peers)
+                    .filter(|m| *m > 0.0)
+                    .map(|m| *f as f64 / m),
                 verdict,
             });
         }
@@ -291,18 +262,19 @@ pub fn render(checks: &[Check], budget: &Budget) -> String {
 pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
     let budget_path = crate::budget::path(&opts.budget);
     let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
-    let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
-    let mut preloads = Vec::new();
-    for a in &opts.allocators {
-        if a == crate::strategies::PRELOAD {
-            preloads.push((a.clone(), crate::runner::preload_lib(&bin_dir)));
-        } else if let Some(peer) = crate::strategies::preload_peer(a) {
-            preloads.push((a.clone(), crate::runner::find_preload_peer(peer)?));
-        }
+    let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
+    // The peers' libraries as the matrix gets them; a peer that cannot run is left out.
+    let mut allocators = opts.allocators.clone();
+    let mut preloads = crate::peers::prepare(&mut allocators, &mut Vec::new()).libs;
+    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
+        preloads.push((
+            crate::strategies::PRELOAD.to_string(),
+            crate::runner::preload_lib(&bin_dir),
+        ));
     }
     let mut measured: Measured = Vec::new();
-    for (i, a) in opts.allocators.iter().enumerate() {
-        tracing::info!("fault-gate [{}/{}] {a}", i + 1, opts.allocators.len());
+    for (i, a) in allocators.iter().enumerate() {
+        tracing::info!("fault-gate [{}/{}] {a}", i + 1, allocators.len());
         measured.push((a.clone(), measure(&bin_dir, a, &preloads, opts.reps)?));
     }
     let machine = crate::machine::Machine::detect().describe();
@@ -386,9 +358,19 @@ mod tests {
         );
         assert_eq!(c[0].verdict, "NO BUDGET");
         assert_eq!(c[1].verdict, "reference");
-        // hz3 over the median peer (30).
+        // hz3 over the median peer (30): no C library of a peer was measured.
         assert!((c[0].vs_median_peer.unwrap() - 10.0 / 30.0).abs() < 1e-9);
         assert!(failed(&c));
+        // With the peers' C libraries, hz3's C library is compared with them only.
+        let c = check(
+            &vec![
+                m("hz3-preload", &[("size-shift", 10)]),
+                m("mimalloc", &[("size-shift", 20)]),
+                m("tcmalloc-preload", &[("size-shift", 100)]),
+            ],
+            &b,
+        );
+        assert!((c[0].vs_median_peer.unwrap() - 0.1).abs() < 1e-9);
     }
 
     #[test]
@@ -402,7 +384,7 @@ mod tests {
         assert_eq!(b.tolerance, 0.2);
         assert_eq!(b.slack, 100.0);
         assert_eq!(b.budgets.len(), 1, "peers are not budgets");
-        assert_eq!(b.budgets[0].1.len(), 2);
+        assert_eq!(b.budgets.values().next().unwrap().len(), 2);
         assert!(parse_budget(r#"{"schema":"x","budgets":{}}"#).is_err());
     }
 
@@ -410,7 +392,7 @@ mod tests {
     fn committed_budget_parses_and_covers_the_default_allocators() {
         let p = crate::paths::workspace_root().join("benches/fault-budget.json");
         let b = parse_budget(&std::fs::read_to_string(p).unwrap()).unwrap();
-        for a in DEFAULT_ALLOCATORS {
+        for a in crate::cli::FAULT_GATE_ALLOCATORS {
             let (_, ws) = b
                 .budgets
                 .iter()

@@ -9,7 +9,7 @@
 //!
 //! Cells compare at the same `--threads` value only (a sweep compares each count present in both
 //! files), and two files measured on different CPU models are refused ([`check_machines`]) unless
-//! the caller allows it: a ratio measured on one CPU says little about another (issue 16).
+//! the caller allows it: a ratio measured on one CPU says little about another.
 
 use crate::cli::Tolerance;
 use crate::results::{CpuMatch, Matrix};

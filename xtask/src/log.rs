@@ -87,50 +87,9 @@ pub fn init(verbosity: u8) {
     tracing_subscriber::registry().with(layer).init();
 }
 
-/// Takes `-v`, `-vv`, `--verbose` out of `args` (up to the first argument that is not a flag of
-/// its own: after `soak`, every argument is the soak program's); returns how verbose.
-pub fn take_verbosity(args: &mut Vec<String>) -> u8 {
-    let mut n = 0u8;
-    let stop = args.iter().position(|a| a == "soak").unwrap_or(args.len());
-    let mut i = 0;
-    let mut end = stop;
-    while i < end {
-        let add = match args[i].as_str() {
-            "-v" | "--verbose" => 1,
-            "-vv" => 2,
-            "-vvv" => 3,
-            _ => 0,
-        };
-        if add > 0 {
-            n = n.saturating_add(add);
-            args.remove(i);
-            end -= 1;
-        } else {
-            i += 1;
-        }
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
-
-    #[test]
-    fn verbosity_flags_are_taken_out() {
-        let mut a = args("-v bench-matrix --quick -v");
-        assert_eq!(take_verbosity(&mut a), 2);
-        assert_eq!(a, args("bench-matrix --quick"));
-        let mut a = args("-vv soak -v --scale 2");
-        assert_eq!(take_verbosity(&mut a), 2);
-        assert_eq!(a, args("soak -v --scale 2"), "soak's arguments are its own");
-        let mut a = args("report x.json");
-        assert_eq!(take_verbosity(&mut a), 0);
-    }
 
     #[test]
     fn rust_log_wins_over_v() {

@@ -1,10 +1,10 @@
 //! The machine a matrix ran on: what /proc and rustc say about it, the line that names it in the
-//! reports, and whether two files' machines compare (issue 16).
+//! reports, and whether two files' machines compare.
 
 use serde::{Deserialize, Serialize};
 
 /// The machine a matrix ran on. `cpus`, `cpu_model` (the model name) and `kernel` were always
-/// recorded; the rest (issue 16: enough to tell two machines of the "same" type apart) was added
+/// recorded; the rest (enough to tell two machines of the "same" type apart) was added
 /// later and is `None` when unknown, including for every file written before.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
@@ -110,7 +110,7 @@ pub enum CpuMatch {
     SameWithNote(String),
     /// Different CPU models: the gate refuses unless told otherwise.
     Different(String),
-    /// One file does not name its CPU beyond the model name (written before issue 16): the gate
+    /// One file does not name its CPU beyond the model name (written before it was recorded): the gate
     /// compares and warns.
     Unknown(String),
 }
@@ -195,7 +195,7 @@ impl Machine {
         parts.join(" · ")
     }
 
-    /// Whether results measured on `self` (a baseline) and on `other` compare (issue 16: the same
+    /// Whether results measured on `self` (a baseline) and on `other` compare (the same
     /// code runs at very different speeds on CPUs of one family, and ratios move with them).
     pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
         let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {

@@ -4,6 +4,10 @@
 
 mod budget;
 mod callgrind;
+/// The workload names and sets: the benches' own list, compiled in (one source for both).
+#[allow(dead_code)] // the callgrind names are the benches' alone
+#[path = "../../benches/src/catalogue.rs"]
+mod catalogue;
 mod chart;
 mod cli;
 mod faults;
@@ -12,6 +16,7 @@ mod log;
 mod machine;
 mod matrix;
 mod paths;
+mod peers;
 mod report;
 mod results;
 mod runner;
@@ -26,9 +31,13 @@ use std::process::ExitCode;
 use cli::Command;
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    log::init(log::take_verbosity(&mut args));
-    match real_main(&args) {
+    let cli = <cli::Cli as clap::Parser>::parse();
+    log::init(cli.verbose);
+    let Some(command) = cli.command else {
+        let _ = <cli::Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    match real_main(command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -38,19 +47,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main(args: &[String]) -> Result<bool, String> {
+fn real_main(mut command: Command) -> Result<bool, String> {
     let root = paths::workspace_root();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let mut command = cli::parse_raw(args, threads)?;
     let strategies = learn_strategies(&root, &command)?;
-    command.resolve(&strategies::allocator_names(&strategies))?;
+    command.resolve(&strategies::allocator_names(&strategies), threads)?;
     match command {
-        Command::Help => {
-            print!("{}", cli::USAGE);
-            Ok(true)
-        }
         Command::SyncBins => {
             let changes = strategies::sync_bins(&root, &strategies)?;
             if changes.is_empty() {
@@ -61,14 +65,17 @@ fn real_main(args: &[String]) -> Result<bool, String> {
             }
             Ok(true)
         }
-        Command::Report(path) => {
+        Command::Report { path, chart } => {
             let m = results::load(&path)?;
             println!("machine: {}", m.machine.describe());
             println!();
             print!("{}", report::render_all(&m));
+            if let Some(p) = chart {
+                chart::write(&p, &m)?;
+            }
             Ok(true)
         }
-        Command::ValidateJson(path) => {
+        Command::ValidateJson { path } => {
             let m = results::load(&path)?;
             println!(
                 "{}: valid {} ({} results)",
@@ -93,7 +100,7 @@ fn real_main(args: &[String]) -> Result<bool, String> {
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
         Command::FaultGate(o) => faults::run(&o),
-        Command::Soak(args) => soak(&root, &args).map(|()| true),
+        Command::Soak { args } => soak(&root, &args).map(|()| true),
         Command::Memcheck => memcheck(&root).map(|()| true),
         Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
     }
@@ -102,34 +109,27 @@ fn real_main(args: &[String]) -> Result<bool, String> {
 /// The hz3 strategy list, for the commands that need it (else empty): from `bench-system --list`,
 /// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
 fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
-    let (build, bin_dir, peers, align_loops) = match command {
-        Command::SyncBins => (true, None, false, 0),
+    let any_peer = |a: &[String]| a.iter().any(|a| strategies::PEERS.contains(&a.as_str()));
+    let sync = cli::Bins {
+        build: true,
+        bin_dir: None,
+    };
+    let (bins, peers, align_loops) = match command {
+        Command::SyncBins => (&sync, false, 0),
         Command::BenchMatrix(o) => (
-            o.build,
-            o.bin_dir.clone(),
-            o.allocators.is_empty()
-                || o.allocators
-                    .iter()
-                    .any(|a| strategies::PEERS.contains(&a.as_str())),
+            &o.bins,
+            o.allocators.is_empty() || any_peer(&o.allocators),
             o.align_loops,
         ),
-        Command::CallgrindGate(o) => (o.build, o.bin_dir.clone(), false, 0),
-        Command::FaultGate(o) => (
-            o.build,
-            o.bin_dir.clone(),
-            o.allocators
-                .iter()
-                .any(|a| strategies::PEERS.contains(&a.as_str())),
-            0,
-        ),
+        Command::CallgrindGate(o) => (&o.bins, false, 0),
+        Command::FaultGate(o) => (&o.bins, any_peer(&o.allocators), 0),
         _ => return Ok(Vec::new()),
     };
-    let bench = if build {
+    let bench = if bins.build {
         runner::build_bench_system(root, peers, align_loops)?
     } else {
-        bin_dir
-            .unwrap_or_else(paths::default_bin_dir)
-            .join("bench-system")
+        let dir = bins.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
+        dir.join("bench-system")
     };
     runner::learn_strategies(&bench)
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::MatrixOpts;
 use crate::results::{Cell, Config, Machine, Matrix};
-use crate::{chart, gate, paths, report, results, runner, strategies, table};
+use crate::{chart, gate, paths, peers, report, results, runner, strategies, table};
 
 fn git_commit(root: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
@@ -17,6 +17,14 @@ fn git_commit(root: &Path) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The cell of (workload, allocator) at `--threads t`, made before the runs.
+fn cell<'a>(cells: &'a mut [Cell], w: &str, a: &str, t: usize) -> &'a mut Cell {
+    let found = cells
+        .iter_mut()
+        .find(|c| c.workload == w && c.allocator == a && c.sweep_threads == t as u64);
+    found.expect("every data point has its cell")
 }
 
 /// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
@@ -45,33 +53,24 @@ pub fn run(
             notes.push(format!("gate: {w}"));
         }
     }
-    // The peers' preload rows run only where their library is installed.
+    // The peers' preload rows run only where their library can be had (crate::peers).
     let mut allocators = o.allocators.clone();
-    let mut preloads: Vec<(String, std::path::PathBuf)> = Vec::new();
-    allocators.retain(|a| match strategies::preload_peer(a) {
-        None => true,
-        Some(peer) => match runner::find_preload_peer(peer) {
-            Ok(lib) => {
-                preloads.push((a.clone(), lib));
-                true
-            }
-            Err(note) => {
-                tracing::warn!("{note}");
-                notes.push(note);
-                false
-            }
-        },
-    });
+    let peers = peers::prepare(&mut allocators, &mut notes);
+    let mut preloads = peers.libs.clone();
     if allocators.is_empty() {
         return Err("no allocator left to measure".into());
     }
     for c in strategies::sync_bins(root, strategies)? {
         tracing::info!("{c}");
     }
-    if o.build {
+    if o.bins.build {
         runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
-    let bin_dir = o.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
+    let bin_dir = o
+        .bins
+        .bin_dir
+        .clone()
+        .unwrap_or_else(paths::default_bin_dir);
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
     if allocators.iter().any(|a| a == strategies::PRELOAD) {
         preloads.push((
@@ -141,17 +140,7 @@ pub fn run(
                     progress.show(&group, a);
                     let _run = tracing::debug_span!("run", round = round + 1, workload = %w, allocator = %a, threads = t).entered();
                     match runner::run_point(&spec, a, false, w, t) {
-                        Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.record(round, &line);
-                        }
+                        Ok(line) => cell(&mut cells, w, a, t).record(round, &line),
                         Err(e) => {
                             let msg = format!("{tag}round {} {w} {a}: {e}", round + 1);
                             progress.failed(&msg);
@@ -171,15 +160,8 @@ pub fn run(
                             .entered();
                     match runner::run_point(&spec, a, true, w, t) {
                         Ok(line) => {
-                            let c = cells
-                                .iter_mut()
-                                .find(|c| {
-                                    &c.workload == w
-                                        && &c.allocator == *a
-                                        && c.sweep_threads == t as u64
-                                })
-                                .unwrap();
-                            c.stats = Some(line.stats.unwrap_or_else(|| serde_json::json!({})));
+                            let stats = line.stats.unwrap_or_else(|| serde_json::json!({}));
+                            cell(&mut cells, w, a, t).stats = Some(stats);
                         }
                         Err(e) => {
                             let msg = format!("{tag}stats pass {w} {a}: {e}");
@@ -203,7 +185,7 @@ pub fn run(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     extra.insert("finished_unix".into(), now.into());
-    if o.build {
+    if o.bins.build {
         // How the bench binaries were built (with --no-build this run does not know).
         extra.insert("align_loops".into(), o.align_loops.into());
     }
@@ -220,6 +202,9 @@ pub fn run(
             .map(|(a, p)| (a.clone(), p.display().to_string().into()))
             .collect();
         extra.insert("preload_libraries".into(), libs.into());
+    }
+    if !peers.versions.is_empty() {
+        extra.insert("peer_versions".into(), peers.versions_json().into());
     }
     if !notes.is_empty() {
         extra.insert("notes".into(), notes.clone().into());
@@ -249,9 +234,7 @@ pub fn run(
         tracing::info!("wrote {}", p.display());
     }
     if let Some(p) = &o.chart {
-        std::fs::write(p, chart::render(&matrix))
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        tracing::info!("wrote {}", p.display());
+        chart::write(p, &matrix)?;
     }
     let mut ok = matrix.failures.is_empty();
     if let Some(b) = baseline {

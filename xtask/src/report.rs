@@ -134,17 +134,10 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
             continue;
         };
         let Some(s) = c.summary() else {
-            t.row(vec![
-                a.clone(),
-                variant(&a),
-                "—".into(),
-                "—".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                notes(c),
-            ]);
+            let mut row = vec![a.clone(), variant(&a), "—".into(), "—".into()];
+            row.extend(["", "", "", ""].map(String::from));
+            row.push(notes(c));
+            t.row(row);
             continue;
         };
         let half = if s.median > 0.0 {
@@ -338,7 +331,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
         let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
             // hz3-preload (C malloc/free) is judged against the peers' C libraries when they were
-            // measured, C with C (issue 15); the GlobalAlloc rows against the Rust-linked peers.
+            // measured, C with C; the GlobalAlloc rows against the Rust-linked peers.
             let (peer, rss) = match (a == PRELOAD, &c_peer, &rust_peer) {
                 (true, Some(p), _) => (p.clone(), lowest_peer_rss(m, w, &c_peers)),
                 (_, _, Some(p)) => (p.clone(), lowest_peer_rss(m, w, PEERS)),
@@ -376,8 +369,14 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if !any {
         return None;
     }
-    let mut out = String::from(
-        "== hz3 against the best peer of each workload (peers: mimalloc, jemalloc, snmalloc) ==\n",
+    let measured: Vec<String> = m
+        .allocators()
+        .into_iter()
+        .filter(|a| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str()))
+        .collect();
+    let mut out = format!(
+        "== hz3 against the best peer of each workload (peers: {}) ==\n",
+        measured.join(", ")
     );
     out.push_str(&t.render());
     out.push_str(
@@ -386,7 +385,12 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if m.allocators().iter().any(|a| a == PRELOAD)
         && m.allocators().iter().any(|a| c_peers.contains(&a.as_str()))
     {
-        out.push_str("hz3-preload is compared with the peers' C libraries under LD_PRELOAD (mimalloc-preload, jemalloc-preload): C malloc/free against C malloc/free.\n");
+        let c: Vec<&str> = measured
+            .iter()
+            .map(String::as_str)
+            .filter(|a| c_peers.contains(a))
+            .collect();
+        out.push_str(&format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({}): C malloc/free against C malloc/free.\n", c.join(", ")));
     }
     let skipped = skipped_peers(m);
     if !skipped.is_empty() {
@@ -477,6 +481,10 @@ pub fn render_all(m: &Matrix) -> String {
     } else {
         out.push_str(&render_one(m));
     }
+    if let Some(t) = crate::peers::versions_table(m) {
+        out.push('\n');
+        out.push_str(&t);
+    }
     let notes = m.notes();
     if !notes.is_empty() {
         out.push_str("\nnotes:\n");
@@ -516,9 +524,9 @@ pub fn render_one(m: &Matrix) -> String {
     out
 }
 
-/// threads-many (issue 14): per allocator, the footprint and the cost of one live thread, from
+/// threads-many: per allocator, the footprint and the cost of one live thread, from
 /// the workload's extra figures (medians over rounds), and the footprint against glibc's
-/// (`system`) and mimalloc's (the issue's bounds: at most glibc × 2 at 1000 threads, below
+/// (`system`) and mimalloc's (the bounds hz3 aims at: at most glibc × 2 at 1000 threads, below
 /// mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";

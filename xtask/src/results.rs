@@ -4,7 +4,7 @@
 //! { "schema": "hz3-bench/1",
 //!   "machine": { "cpus": 2, "cpu_model": "...", "kernel": "...",
 //!                "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_stepping", "cpu_mhz",
-//!                "cpu_cores", "logical_cpus", "thp", "rustc" (added by issue 16; may be absent) },
+//!                "cpu_cores", "logical_cpus", "thp", "rustc" (added later; may be absent) },
 //!   "config":  { "runs": 3, "duration_ms": 400, "threads": 2, "mode": "quick", "quick": true,
 //!                "threads_sweep": [2], ...},
 //!   "results": [ { "workload", "allocator", "threads", "sweep_threads", "metric", "unit", "higher_is_better",
@@ -87,7 +87,7 @@ pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
 /// All runs of one (workload, allocator). Its serde form is what a results file stores of it
 /// (the per-round arrays, under their file names); [`ResultOut`] adds the summaries, and
 /// [`ResultIn`] fills in what older files lack.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub workload: String,
     pub allocator: String,
@@ -139,22 +139,17 @@ impl Cell {
         Cell {
             workload: workload.into(),
             allocator: allocator.into(),
-            threads: 0,
             sweep_threads,
-            metric: String::new(),
-            unit: String::new(),
             higher_is_better: true,
             runs: vec![None; rounds],
             rss_kib: vec![None; rounds],
             valid: vec![true; rounds],
-            fallback_rates: Vec::new(),
-            stats: None,
             ops: vec![None; rounds],
             minor_faults: vec![None; rounds],
             major_faults: vec![None; rounds],
             user_s: vec![None; rounds],
             sys_s: vec![None; rounds],
-            extra: BTreeMap::new(),
+            ..Cell::default()
         }
     }
 

@@ -70,7 +70,7 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                     errs.push(format!("machine: {e}"));
                 }
             }
-            // Added later (issue 16): absent, null, or of the right type.
+            // Added later (the machine's identity): absent, null, or of the right type.
             for (k, string) in MACHINE_OPTIONAL {
                 match m.get(*k) {
                     None | Some(Value::Null) => {}

@@ -21,34 +21,13 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-pub fn min(values: &[f64]) -> Option<f64> {
-    values
-        .iter()
-        .copied()
-        .filter(|x| !x.is_nan())
-        .reduce(f64::min)
-}
-
-pub fn max(values: &[f64]) -> Option<f64> {
-    values
-        .iter()
-        .copied()
-        .filter(|x| !x.is_nan())
-        .reduce(f64::max)
-}
-
-pub fn mean(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        None
-    } else {
-        Some(values.iter().sum::<f64>() / values.len() as f64)
-    }
-}
-
 /// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than
 /// two values; `None` when empty or the mean is 0.
 pub fn cv(values: &[f64]) -> Option<f64> {
-    let m = mean(values)?;
+    if values.is_empty() {
+        return None;
+    }
+    let m = values.iter().sum::<f64>() / values.len() as f64;
     if m == 0.0 {
         return None;
     }
@@ -77,8 +56,8 @@ impl Summary {
         let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         Some(Summary {
             median: median(&v)?,
-            min: min(&v)?,
-            max: max(&v)?,
+            min: v.iter().copied().fold(f64::INFINITY, f64::min),
+            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             cv: cv(&v).unwrap_or(0.0),
             n: v.len(),
         })

@@ -1,69 +1,36 @@
 //! Plain-text tables and number formatting.
 
-/// A left-aligned first column, right-aligned others, `|`-free so it pastes into Markdown code
-/// blocks and terminals alike.
-pub struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
+/// A table on comfy-table: no borders, columns two spaces apart, the first two left-aligned and
+/// the others right-aligned, a dashed line under the header; `|`-free so it pastes into Markdown
+/// code blocks and terminals alike.
+pub struct Table(comfy_table::Table);
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table {
-            header: header.iter().map(|s| s.to_string()).collect(),
-            rows: Vec::new(),
+        let mut t = comfy_table::Table::new();
+        // Only the header line is drawn (see comfy_table::presets for the 19 positions).
+        t.load_preset("     -             ").set_header(header);
+        let n = header.len();
+        for (i, c) in t.column_iter_mut().enumerate() {
+            c.set_padding((u16::from(i > 0), u16::from(i + 1 < n)));
+            if i >= 2 {
+                c.set_cell_alignment(comfy_table::CellAlignment::Right);
+            }
         }
+        Table(t)
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.0.add_row(cells);
     }
 
-    /// A separator line between groups.
+    /// A blank line between groups.
     pub fn separator(&mut self) {
-        self.rows.push(Vec::new());
+        self.0.add_row(Vec::<String>::new());
     }
 
     pub fn render(&self) -> String {
-        let n = self.header.len();
-        let mut w = vec![0usize; n];
-        for r in std::iter::once(&self.header).chain(&self.rows) {
-            for (i, c) in r.iter().enumerate().take(n) {
-                w[i] = w[i].max(c.chars().count());
-            }
-        }
-        let line = |r: &[String]| {
-            let mut s = String::new();
-            for (i, width) in w.iter().enumerate() {
-                let c = r.get(i).map(String::as_str).unwrap_or("");
-                let pad = width - c.chars().count();
-                if i > 0 {
-                    s.push_str("  ");
-                }
-                if i < 2 {
-                    s.push_str(c);
-                    s.push_str(&" ".repeat(pad));
-                } else {
-                    s.push_str(&" ".repeat(pad));
-                    s.push_str(c);
-                }
-            }
-            s.trim_end().to_string()
-        };
-        let total: usize = w.iter().sum::<usize>() + 2 * (n - 1);
-        let mut out = line(&self.header);
-        out.push('\n');
-        out.push_str(&"-".repeat(total));
-        out.push('\n');
-        for r in &self.rows {
-            if r.is_empty() {
-                out.push('\n');
-            } else {
-                out.push_str(&line(r));
-                out.push('\n');
-            }
-        }
-        out
+        self.0.trim_fmt() + "\n"
     }
 }
 

@@ -1,4 +1,4 @@
-//! `local-chain` (issue 16): the local alloc+free pair as a *latency* chain.
+//! `local-chain`: the local alloc+free pair as a *latency* chain.
 //!
 //! `local-fixed` and `local-mixed` let the CPU overlap consecutive pairs: the size of the next
 //! allocation is known before the previous one returns, so only the allocator's own

@@ -1,4 +1,4 @@
-//! `epoch` (issue 12): a lock-free hash set whose removed nodes are reclaimed by
+//! `epoch`: a lock-free hash set whose removed nodes are reclaimed by
 //! crossbeam-epoch, the way Rust's lock-free collections free memory.
 //!
 //! The other workloads free an object either on the thread that allocated it or on a thread the

@@ -1,4 +1,4 @@
-//! The shapes of classic allocator benchmark programs (issue 15), where hz3 trailed the best
+//! The shapes of classic allocator benchmark programs, where hz3 trailed the best
 //! peer when they were run under `LD_PRELOAD`: large live sets, sizes up to 16 KiB, batches
 //! handed between threads, bulk LIFO/FIFO frees, slots inherited by a successor thread, and
 //! heavy-tailed sizes. The names are ours; the shapes follow the programs:

@@ -1,4 +1,4 @@
-//! `threads-many` (issue 14): the footprint of many live threads. Real servers keep hundreds of
+//! `threads-many`: the footprint of many live threads. Real servers keep hundreds of
 //! threads alive on a few cores; an allocator that gives each thread a heap, caches and slabs of
 //! its own pays for them in RSS whether or not the thread allocates much. Here N threads (1000 by
 //! default, `--live-threads N`) each allocate a small mixed set of blocks and stay alive until
@@ -13,8 +13,7 @@ use crate::rng::XorShift64;
 use crate::rss::current_rss_kib;
 use crate::workloads::{alloc_obj, fill_obj, free_obj, Budget, Outcome, Params};
 
-/// Live threads when `--live-threads` is not given.
-pub const THREADS_MANY_DEFAULT: usize = 1000;
+pub use crate::params::THREADS_MANY_DEFAULT;
 /// Blocks each thread allocates (and holds until all threads have started).
 pub const THREADS_MANY_BLOCKS: usize = 20;
 pub const THREADS_MANY_MIN: usize = 16;

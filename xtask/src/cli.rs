@@ -156,8 +156,8 @@ pub struct MatrixOpts {
     /// that cannot be had is skipped with a note)
     #[arg(long, value_name = "a,b,..", value_delimiter = ',')]
     pub allocators: Vec<String>,
-    /// workload names or sets (default: every workload but the program shapes, threads-many
-    /// and epoch; local, os, real: groups; all)
+    /// workload names or sets (default: every workload but the program shapes, threads-many,
+    /// epoch and the peer-led shapes; local, os, real, shapes: groups; all)
     #[arg(long, value_name = "w,x,..", value_delimiter = ',', default_value = "default",
           value_parser = PossibleValuesParser::new(WORKLOAD_NAMES.iter().chain(WORKLOAD_SETS.iter().map(|(n, _)| n))))]
     pub workloads: Vec<String>,

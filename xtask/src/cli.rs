@@ -133,6 +133,9 @@ pub struct MatrixOpts {
     pub threads: Vec<usize>,
     /// Live threads of `threads-many` (`--live-threads`).
     pub live_threads: usize,
+    /// Blocks per live thread of `threads-many` (`--blocks-per-thread`, mixed sizes 8–608 B;
+    /// `None`: its default shape).
+    pub blocks_per_thread: Option<usize>,
     /// Compare with a baseline measured on another CPU model (`--allow-other-cpu`).
     pub allow_other_cpu: bool,
     pub allocators: Vec<String>,
@@ -210,6 +213,8 @@ commands:
                             matrix at each count (a sweep: tables per count, throughput and
                             peak RSS against the thread count, chart of both)
       --live-threads N      threads alive at once in threads-many (default 1000)
+      --blocks-per-thread N threads-many: N blocks of 8-608 B per thread (1..=1024) instead
+                            of the default 20 of 16-2048 B
       --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-*, hz3-preload,
                             mimalloc-preload, jemalloc-preload (default: all; the *-preload rows
                             are bench-system with hz3's or the peer's C library under LD_PRELOAD;
@@ -421,6 +426,7 @@ pub fn parse_raw(args: &[String], default_threads: usize) -> Result<Command, Str
                 duration_ms: 0,
                 threads: vec![default_threads.clamp(1, 1024)],
                 live_threads: 1000,
+                blocks_per_thread: None,
                 allow_other_cpu: false,
                 allocators: Vec::new(),
                 workloads: workload_list("--workloads", "default")?,
@@ -457,6 +463,13 @@ pub fn parse_raw(args: &[String], default_threads: usize) -> Result<Command, Str
                         if o.live_threads == 0 || o.live_threads > 100_000 {
                             return Err("--live-threads must be in 1..=100000".into());
                         }
+                    }
+                    "--blocks-per-thread" => {
+                        let n = number(a, value(a, &mut it)?)?;
+                        if n == 0 || n > 1024 {
+                            return Err("--blocks-per-thread must be in 1..=1024".into());
+                        }
+                        o.blocks_per_thread = Some(n);
                     }
                     "--allow-other-cpu" => o.allow_other_cpu = true,
                     "--allocators" => o.allocators = raw_list(a, value(a, &mut it)?)?,
@@ -707,6 +720,9 @@ mod tests {
         let o = matrix("bench-matrix --threads 16,1,4,2,4 --live-threads 64 --allow-other-cpu");
         assert_eq!(o.threads, vec![1, 2, 4, 16], "sorted, each once");
         assert_eq!(o.live_threads, 64);
+        assert_eq!(o.blocks_per_thread, None);
+        let o = matrix("bench-matrix --workloads threads-many --blocks-per-thread 48");
+        assert_eq!(o.blocks_per_thread, Some(48));
         assert!(o.allow_other_cpu);
         let o = matrix("bench-matrix --workloads real,local-chain,server");
         assert_eq!(
@@ -746,6 +762,7 @@ mod tests {
         assert!(err("bench-matrix --threads 1,x").contains("not a valid number"));
         assert!(err("bench-matrix --threads ,").contains("empty list"));
         assert!(err("bench-matrix --live-threads 0").contains("--live-threads"));
+        assert!(err("bench-matrix --blocks-per-thread 1025").contains("--blocks-per-thread"));
         assert!(err("bench-matrix --workloads reall").contains("sets: default"));
     }
 

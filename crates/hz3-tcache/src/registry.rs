@@ -169,7 +169,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 let foreign = y & !((1 << YOUNG_FOREIGN_SHIFT) - 1);
                 crate::tls::set_young(
                     Self::SLOT,
-                    foreign | units << YOUNG_BYTES_SHIFT | (ops + 1),
+                    foreign | (units << YOUNG_BYTES_SHIFT) | (ops + 1),
                 );
                 return Self::alloc_fallback(c);
             }

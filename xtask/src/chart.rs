@@ -22,6 +22,9 @@ const FIXED_COLOURS: &[(&str, &str)] = &[
     ("hz3-preload", "#ff9896"),
     ("mimalloc-preload", "#aec7e8"),
     ("jemalloc-preload", "#c5b0d5"),
+    ("mimalloc3-preload", "#08306b"),
+    ("snmalloc-preload", "#9edae5"),
+    ("tcmalloc-preload", "#dbdb8d"),
 ];
 const EXTRA_COLOURS: &[&str] = &[
     "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",

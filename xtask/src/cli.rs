@@ -216,9 +216,12 @@ commands:
       --blocks-per-thread N threads-many: N blocks of 8-608 B per thread (1..=1024) instead
                             of the default 20 of 16-2048 B
       --allocators a,b,..   subset of: system, mimalloc, jemalloc, snmalloc, hz3-*, hz3-preload,
+                            mimalloc3-preload, snmalloc-preload, tcmalloc-preload,
                             mimalloc-preload, jemalloc-preload (default: all; the *-preload rows
-                            are bench-system with hz3's or the peer's C library under LD_PRELOAD;
-                            a peer library that is not installed is skipped with a note)
+                            are bench-system with hz3's or the peer's C library under LD_PRELOAD:
+                            mimalloc 3 and snmalloc built from their crates' sources into
+                            target/peers, the others Debian's, installed with apt-get when
+                            missing; a peer library that cannot be had is skipped with a note)
       --workloads w,x,..    names or sets: xmalloc, mt-remote-r0, mt-remote-r50, mt-remote-r90,
                             larson, dist-app, local-fixed, local-mixed, xmalloc-classic,
                             medium-churn, thread-churn, size-shift, large-1m, large-churn,

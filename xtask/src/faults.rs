@@ -220,12 +220,23 @@ pub fn check(measured: &Measured, budget: &Budget) -> Vec<Check> {
     for (a, ws) in measured {
         let entry = budget.budgets.iter().find(|(b, _)| b == a);
         for (w, f, ops) in ws {
-            let peers: Vec<f64> = measured
-                .iter()
-                .filter(|(p, _)| !gated(p) && !crate::strategies::is_preload(p))
-                .filter_map(|(_, pw)| pw.iter().find(|(x, _, _)| x == w))
-                .map(|(_, pf, _)| *pf as f64)
-                .collect();
+            // C with C when the peers' C libraries were measured: hz3's C library against
+            // them, the global allocators against the Rust-linked peers; else every peer.
+            let of = |same_kind: bool| -> Vec<f64> {
+                measured
+                    .iter()
+                    .filter(|(p, _)| !gated(p))
+                    .filter(|(p, _)| {
+                        !same_kind
+                            || crate::strategies::is_preload(p) == crate::strategies::is_preload(a)
+                    })
+                    .filter_map(|(_, pw)| pw.iter().find(|(x, _, _)| x == w))
+                    .map(|(_, pf, _)| *pf as f64)
+                    .collect()
+            };
+            let peers = Some(of(true))
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| of(false));
             let b = entry.and_then(|(_, bw)| bw.iter().find(|(k, _)| k == w).map(|(_, x)| *x));
             let limit = b.map(|b| b * (1.0 + tolerance_for(w, budget.tolerance)) + budget.slack);
             let verdict = match (gated(a), limit) {
@@ -292,17 +303,18 @@ pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
     let budget_path = crate::budget::path(&opts.budget);
     let existing = crate::budget::read(&budget_path, opts.update, parse_budget)?;
     let bin_dir = crate::budget::bins(opts.build, &opts.allocators, &opts.bin_dir)?;
-    let mut preloads = Vec::new();
-    for a in &opts.allocators {
-        if a == crate::strategies::PRELOAD {
-            preloads.push((a.clone(), crate::runner::preload_lib(&bin_dir)));
-        } else if let Some(peer) = crate::strategies::preload_peer(a) {
-            preloads.push((a.clone(), crate::runner::find_preload_peer(peer)?));
-        }
+    // The peers' libraries as the matrix gets them; a peer that cannot run is left out.
+    let mut allocators = opts.allocators.clone();
+    let mut preloads = crate::peers::prepare(&mut allocators, &mut Vec::new()).libs;
+    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
+        preloads.push((
+            crate::strategies::PRELOAD.to_string(),
+            crate::runner::preload_lib(&bin_dir),
+        ));
     }
     let mut measured: Measured = Vec::new();
-    for (i, a) in opts.allocators.iter().enumerate() {
-        tracing::info!("fault-gate [{}/{}] {a}", i + 1, opts.allocators.len());
+    for (i, a) in allocators.iter().enumerate() {
+        tracing::info!("fault-gate [{}/{}] {a}", i + 1, allocators.len());
         measured.push((a.clone(), measure(&bin_dir, a, &preloads, opts.reps)?));
     }
     let machine = crate::machine::Machine::detect().describe();
@@ -386,9 +398,19 @@ mod tests {
         );
         assert_eq!(c[0].verdict, "NO BUDGET");
         assert_eq!(c[1].verdict, "reference");
-        // hz3 over the median peer (30).
+        // hz3 over the median peer (30): no C library of a peer was measured.
         assert!((c[0].vs_median_peer.unwrap() - 10.0 / 30.0).abs() < 1e-9);
         assert!(failed(&c));
+        // With the peers' C libraries, hz3's C library is compared with them only.
+        let c = check(
+            &vec![
+                m("hz3-preload", &[("size-shift", 10)]),
+                m("mimalloc", &[("size-shift", 20)]),
+                m("tcmalloc-preload", &[("size-shift", 100)]),
+            ],
+            &b,
+        );
+        assert!((c[0].vs_median_peer.unwrap() - 0.1).abs() < 1e-9);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod log;
 mod machine;
 mod matrix;
 mod paths;
+mod peers;
 mod report;
 mod results;
 mod runner;

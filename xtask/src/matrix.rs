@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::MatrixOpts;
 use crate::results::{Cell, Config, Machine, Matrix};
-use crate::{chart, gate, paths, report, results, runner, strategies, table};
+use crate::{chart, gate, paths, peers, report, results, runner, strategies, table};
 
 fn git_commit(root: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
@@ -45,23 +45,10 @@ pub fn run(
             notes.push(format!("gate: {w}"));
         }
     }
-    // The peers' preload rows run only where their library is installed.
+    // The peers' preload rows run only where their library can be had (crate::peers).
     let mut allocators = o.allocators.clone();
-    let mut preloads: Vec<(String, std::path::PathBuf)> = Vec::new();
-    allocators.retain(|a| match strategies::preload_peer(a) {
-        None => true,
-        Some(peer) => match runner::find_preload_peer(peer) {
-            Ok(lib) => {
-                preloads.push((a.clone(), lib));
-                true
-            }
-            Err(note) => {
-                tracing::warn!("{note}");
-                notes.push(note);
-                false
-            }
-        },
-    });
+    let peers = peers::prepare(&mut allocators, &mut notes);
+    let mut preloads = peers.libs.clone();
     if allocators.is_empty() {
         return Err("no allocator left to measure".into());
     }
@@ -224,6 +211,9 @@ pub fn run(
             .map(|(a, p)| (a.clone(), p.display().to_string().into()))
             .collect();
         extra.insert("preload_libraries".into(), libs.into());
+    }
+    if !peers.versions.is_empty() {
+        extra.insert("peer_versions".into(), peers.versions_json().into());
     }
     if !notes.is_empty() {
         extra.insert("notes".into(), notes.clone().into());

@@ -376,8 +376,14 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if !any {
         return None;
     }
-    let mut out = String::from(
-        "== hz3 against the best peer of each workload (peers: mimalloc, jemalloc, snmalloc) ==\n",
+    let measured: Vec<String> = m
+        .allocators()
+        .into_iter()
+        .filter(|a| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str()))
+        .collect();
+    let mut out = format!(
+        "== hz3 against the best peer of each workload (peers: {}) ==\n",
+        measured.join(", ")
     );
     out.push_str(&t.render());
     out.push_str(
@@ -386,7 +392,12 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if m.allocators().iter().any(|a| a == PRELOAD)
         && m.allocators().iter().any(|a| c_peers.contains(&a.as_str()))
     {
-        out.push_str("hz3-preload is compared with the peers' C libraries under LD_PRELOAD (mimalloc-preload, jemalloc-preload): C malloc/free against C malloc/free.\n");
+        let c: Vec<&str> = measured
+            .iter()
+            .map(String::as_str)
+            .filter(|a| c_peers.contains(a))
+            .collect();
+        out.push_str(&format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({}): C malloc/free against C malloc/free.\n", c.join(", ")));
     }
     let skipped = skipped_peers(m);
     if !skipped.is_empty() {
@@ -476,6 +487,10 @@ pub fn render_all(m: &Matrix) -> String {
         out.push_str(&sweep_tables(m));
     } else {
         out.push_str(&render_one(m));
+    }
+    if let Some(t) = crate::peers::versions_table(m) {
+        out.push('\n');
+        out.push_str(&t);
     }
     let notes = m.notes();
     if !notes.is_empty() {

@@ -146,46 +146,6 @@ pub fn preload_lib(bin_dir: &Path) -> PathBuf {
     bin_dir.join("libhz3_capi.so")
 }
 
-/// Finds a peer's shared library for its preload row: the path in its environment variable when
-/// set, else the first of [`crate::strategies::PRELOAD_LIB_DIRS`] that holds its file. `Err` is the
-/// note to print when the row is skipped.
-pub fn find_preload_peer(peer: &crate::strategies::PreloadPeer) -> Result<PathBuf, String> {
-    find_preload_peer_in(
-        peer,
-        std::env::var_os(peer.env).map(PathBuf::from),
-        crate::strategies::PRELOAD_LIB_DIRS,
-    )
-}
-
-fn find_preload_peer_in(
-    peer: &crate::strategies::PreloadPeer,
-    env: Option<PathBuf>,
-    dirs: &[&str],
-) -> Result<PathBuf, String> {
-    if let Some(p) = env {
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!(
-                "{} skipped: {}={} is not a file",
-                peer.name,
-                peer.env,
-                p.display()
-            ))
-        };
-    }
-    dirs.iter().map(|d| Path::new(d).join(peer.file)).find(|p| p.is_file()).ok_or_else(|| {
-        format!(
-            "{} skipped: {} not found in {} (install it with `apt-get install {}`, or name it with {}=PATH)",
-            peer.name,
-            peer.file,
-            dirs.join(", "),
-            peer.package,
-            peer.env
-        )
-    })
-}
-
 /// What every data point of a matrix run shares.
 pub struct PointSpec<'a> {
     pub bin_dir: &'a Path,
@@ -483,28 +443,6 @@ mod tests {
             point_args("xmalloc", 4, 400, 64, Some(48)),
             ["xmalloc", "--threads", "4", "--duration-ms", "400"]
         );
-        let peer = crate::strategies::preload_peer("jemalloc-preload").unwrap();
-        let dir = std::env::temp_dir().join(format!("xtask-preload-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let d = dir.to_str().unwrap();
-        let err = find_preload_peer_in(peer, None, &[d]).unwrap_err();
-        assert!(
-            err.contains("jemalloc-preload skipped")
-                && err.contains("apt-get install libjemalloc2"),
-            "{err}"
-        );
-        std::fs::write(dir.join("libjemalloc.so.2"), "").unwrap();
-        assert_eq!(
-            find_preload_peer_in(peer, None, &["/nonexistent", d]).unwrap(),
-            dir.join("libjemalloc.so.2")
-        );
-        let err = find_preload_peer_in(peer, Some(dir.join("nope.so")), &[d]).unwrap_err();
-        assert!(err.contains("HZ3_BENCH_JEMALLOC_SO"), "{err}");
-        assert_eq!(
-            find_preload_peer_in(peer, Some(dir.join("libjemalloc.so.2")), &[]).unwrap(),
-            dir.join("libjemalloc.so.2")
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

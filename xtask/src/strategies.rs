@@ -70,48 +70,8 @@ pub fn allocator_names(strategies: &[Strategy]) -> Vec<String> {
 /// entry points and the shared library's TLS access cost.
 pub const PRELOAD: &str = "hz3-preload";
 
-/// A peer's shared library preloaded into `bench-system` (issue 15: C compared with C). Debian
-/// ships both (`apt-get install libmimalloc2.0 libjemalloc2`); a row whose library is not found is
-/// skipped with a note.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PreloadPeer {
-    /// The row's allocator name.
-    pub name: &'static str,
-    /// The library's file name (its soname).
-    pub file: &'static str,
-    /// An environment variable that names the library's path, overriding the search.
-    pub env: &'static str,
-    /// The Debian package that ships it.
-    pub package: &'static str,
-}
-
-pub const PRELOAD_PEERS: &[PreloadPeer] = &[
-    PreloadPeer {
-        name: "mimalloc-preload",
-        file: "libmimalloc.so.2",
-        env: "HZ3_BENCH_MIMALLOC_SO",
-        package: "libmimalloc2.0",
-    },
-    PreloadPeer {
-        name: "jemalloc-preload",
-        file: "libjemalloc.so.2",
-        env: "HZ3_BENCH_JEMALLOC_SO",
-        package: "libjemalloc2",
-    },
-];
-
-/// Where a preload peer's library is looked for (in this order), after its environment variable.
-pub const PRELOAD_LIB_DIRS: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/usr/lib64",
-    "/usr/lib",
-    "/usr/local/lib",
-];
-
-pub fn preload_peer(name: &str) -> Option<&'static PreloadPeer> {
-    PRELOAD_PEERS.iter().find(|p| p.name == name)
-}
+/// The peers' C libraries (their rows, how each library is obtained): crate::peers.
+pub use crate::peers::{preload_peer, PRELOAD_PEERS};
 
 /// A row measured through `bench-system` with a library preloaded (hz3's or a peer's).
 pub fn is_preload(name: &str) -> bool {
@@ -257,8 +217,9 @@ mod tests {
         );
         let all = allocator_names(&s);
         assert_eq!(all[..4], ["system", "mimalloc", "jemalloc", "snmalloc"]);
-        assert_eq!(all.len(), 10);
-        assert_eq!(all[7..], [PRELOAD, "mimalloc-preload", "jemalloc-preload"]);
+        assert_eq!(all.len(), 8 + PRELOAD_PEERS.len());
+        assert_eq!(all[7..9], [PRELOAD, "mimalloc3-preload"]);
+        assert_eq!(all.last().map(String::as_str), Some("jemalloc-preload"));
         assert!(!is_hz3(PRELOAD) && is_hz3("hz3-a"));
         assert!(is_preload(PRELOAD) && is_preload("jemalloc-preload") && !is_preload("jemalloc"));
         assert!(!is_hz3("mimalloc-preload"));

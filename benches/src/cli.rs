@@ -300,7 +300,10 @@ mod tests {
             ("threads-many --live-threads 0", "--live-threads"),
             ("threads-many --live-threads 100001", "--live-threads"),
             ("threads-many --blocks-per-thread 0", "--blocks-per-thread"),
-            ("threads-many --blocks-per-thread 1025", "--blocks-per-thread"),
+            (
+                "threads-many --blocks-per-thread 1025",
+                "--blocks-per-thread",
+            ),
         ] {
             let e = parse_args(&args(a)).unwrap_err();
             assert!(e.contains(msg), "{a:?}: {e}");

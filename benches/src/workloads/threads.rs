@@ -115,7 +115,12 @@ struct Round {
     total: Duration,
 }
 
-fn round(n: usize, shape: Shape, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) -> Round {
+fn round(
+    n: usize,
+    shape: Shape,
+    seed: u64,
+    handles: &mut Vec<std::thread::JoinHandle<()>>,
+) -> Round {
     let shared = Arc::new(Shared {
         gate: Mutex::new(Gate::default()),
         all_ready: Condvar::new(),
@@ -156,11 +161,12 @@ fn round(n: usize, shape: Shape, seed: u64, handles: &mut Vec<std::thread::JoinH
 
 /// threads-many: rounds of N threads (`Params::live_threads`, default 1000). In a round the main
 /// thread spawns N threads (256 KiB stacks); each allocates 20 blocks of uniform sizes in
-/// 16..=2048 B (with `Params::blocks_per_thread` B: B blocks in 8..=608 B) and writes all of them, then waits until all N have done so; the main thread then
-/// reads the process's RSS, releases them, and joins them (each frees its blocks and exits).
-/// Timed runs repeat rounds until the duration is spent (at least one). Metric: threads/s (threads
-/// started, filled, released and joined per second). `Budget::Iters(n)`: n rounds. Extra (from the
-/// first round, the one a fresh process sees, unless named otherwise): `live_threads`,
+/// 16..=2048 B (with `Params::blocks_per_thread` B: B blocks in 8..=608 B) and writes all of
+/// them, then waits until all N have done so; the main thread then reads the process's RSS,
+/// releases them, and joins them (each frees its blocks and exits). Timed runs repeat rounds
+/// until the duration is spent (at least one). Metric: threads/s (threads started, filled,
+/// released and joined per second). `Budget::Iters(n)`: n rounds. Extra (from the first round,
+/// the one a fresh process sees, unless named otherwise): `live_threads`, `blocks_per_thread`,
 /// `rss_before_kib`, `rss_live_kib` (all N alive), `rss_per_thread_kib` = (live − before) / N,
 /// `start_us_per_thread` (first spawn to all N ready, ÷ N), `us_per_thread` (whole run ÷ all
 /// threads of all rounds), `max_rss_per_thread_kib` (the largest over rounds), `rounds`.

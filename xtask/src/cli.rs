@@ -724,8 +724,8 @@ mod tests {
         assert_eq!(o.threads, vec![1, 2, 4, 16], "sorted, each once");
         assert_eq!(o.live_threads, 64);
         assert_eq!(o.blocks_per_thread, None);
-        let o = matrix("bench-matrix --workloads threads-many --blocks-per-thread 48");
-        assert_eq!(o.blocks_per_thread, Some(48));
+        let b = matrix("bench-matrix --workloads threads-many --blocks-per-thread 48");
+        assert_eq!(b.blocks_per_thread, Some(48));
         assert!(o.allow_other_cpu);
         let o = matrix("bench-matrix --workloads real,local-chain,server");
         assert_eq!(

@@ -239,7 +239,7 @@ pub fn usable_size(h: &SegmentHeader) -> usize {
 ///
 /// # Safety
 /// `h` is the header of a live large block that the caller gives up.
-pub unsafe fn free(h: &SegmentHeader) {
+pub unsafe fn free(h: *const SegmentHeader) {
     // SAFETY: forwarded.
     unsafe { free_in::<SystemOs, Fast>(h) }
 }
@@ -248,12 +248,20 @@ pub unsafe fn free(h: &SegmentHeader) {
 /// lock). Out of line, as the non-generic [`free`] is: the free paths of the thread cache
 /// reach it from their slow branch, which must stay small.
 ///
+/// Takes the header as a raw pointer, not a reference: a reference argument stays protected
+/// (must stay dereferenceable) for the whole call, and this call unmaps or recycles the
+/// mapping the header lives in (Miri's Stacked Borrows reported exactly that).
+///
 /// # Safety
-/// As [`free`].
+/// `h` is the header of a live large block that the caller gives up, and the caller holds
+/// no reference into its mapping past this call.
 #[inline(never)]
-pub unsafe fn free_in<O: OsMemory, C: Config>(h: &SegmentHeader) {
-    let (base, len) = (h.map_base.get(), h.map_len.get());
-    let hdr = h as *const SegmentHeader as usize;
+pub unsafe fn free_in<O: OsMemory, C: Config>(h: *const SegmentHeader) {
+    // SAFETY: the header is live until the mapping is released below; this reference ends
+    // before that.
+    let hr = unsafe { &*h };
+    let (base, len) = (hr.map_base.get(), hr.map_len.get());
+    let hdr = h as usize;
     hz3_page::stats::large_free(len);
     if hdr != base as usize {
         // A block aligned to a segment or more: its header is not at the mapping's start, so
@@ -264,7 +272,7 @@ pub unsafe fn free_in<O: OsMemory, C: Config>(h: &SegmentHeader) {
         return unsafe { O::unmap(base, len) };
     }
     // L2: the header no longer names a block.
-    h.kind.store(SegmentKind::None as u32, Ordering::Release);
+    hr.kind.store(SegmentKind::None as u32, Ordering::Release);
     // SAFETY: L1: a whole segment-aligned mapping, registered, nothing live in it.
     unsafe { large_cache::release::<O, C>(base, len) };
 }
@@ -279,7 +287,7 @@ impl<O: OsMemory, C: Config> hz3_tcache::Unowned for Large<O, C> {
         // SAFETY: `p` is an hz3 pointer with owner 0 (the trait's contract): large, or not ours.
         match unsafe { header(p) } {
             // SAFETY: the caller gives up the live large block.
-            Some(h) => unsafe { free_in::<O, C>(h) },
+            Some(h) => unsafe { free_in::<O, C>(h as *const SegmentHeader) },
             None => hz3_page::fatal(hz3_page::FatalKind::InvalidFree),
         }
     }

@@ -1,27 +1,8 @@
-//! The deterministic fast-path gate (testing.md T14): instructions per operation counted by
-//! `valgrind --tool=callgrind`, against a committed budget.
-//!
-//! hz3-bench's `cg-local` and `cg-remote` workloads route every allocation and free through two
-//! never-inlined probe functions, `hz3_bench_probe_alloc` and `hz3_bench_probe_dealloc`;
-//! `--toggle-collect=<probe>` counts only what runs inside them (the allocator, plus a call and a
-//! return). Each figure is measured at n and 2n operations and taken as (I(2n) − I(n)) / n, so
-//! one-time costs (first use of a thread, first pages) cancel.
-//!
-//! | metric        | workload  | probes counted     | per                             |
-//! |---------------|-----------|--------------------|---------------------------------|
-//! | local_pair    | cg-local  | alloc + dealloc    | local 64 B alloc+free pair       |
-//! | remote_free   | cg-remote | dealloc            | free of an object another thread allocated |
-//! | remote_alloc  | cg-remote | alloc              | allocation on the owner while its objects come back remotely (includes collecting them) |
-//!
-//! valgrind serialises threads and cg-remote hands batches over in lockstep, so the counts repeat
-//! run to run (measured: ≤ 0.03% across runs for a 2-thread remote-free run).
-//!
-//! The program-shape workloads are gated as whole programs ([`WORKLOAD_METRICS`]): every instruction
-//! of the run (the allocator, inlined or not, and the workload's own loop, RNG and page
-//! touching) per operation the run reports, (I(2n) − I(n)) / (ops(2n) − ops(n)), under
-//! `--fair-sched=yes` so that the threads take turns in a fixed order and the counts repeat.
-//! The workload's share is the same for every allocator, so a change of the figure is the
-//! allocator's.
+//! The deterministic fast-path gate: instructions per operation counted by
+//! `valgrind --tool=callgrind` inside hz3-bench's probe functions (or, for the program-shape
+//! workloads of [`WORKLOAD_METRICS`], the whole run under `--fair-sched=yes`), each taken as
+//! (I(2n) − I(n)) / n so one-time costs cancel, against a committed budget. The metrics and why
+//! the counts repeat: docs/bench-matrix.md ("The callgrind gate").
 
 use std::path::Path;
 use std::process::Command;

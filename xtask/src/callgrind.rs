@@ -227,14 +227,7 @@ pub fn failed(checks: &[Check]) -> bool {
 }
 
 pub fn render(checks: &[Check], tolerance: f64) -> String {
-    let mut t = Table::new(&[
-        "allocator",
-        "metric",
-        "budget",
-        "measured",
-        "change",
-        "verdict",
-    ]);
+    let mut t = Table::cols("allocator | metric | budget | measured | change | verdict");
     for c in checks {
         t.row(vec![
             c.allocator.clone(),

@@ -213,15 +213,9 @@ pub fn failed(checks: &[Check]) -> bool {
 }
 
 pub fn render(checks: &[Check], budget: &Budget) -> String {
-    let mut t = Table::new(&[
-        "workload",
-        "allocator",
-        "budget",
-        "faults",
-        "faults/1k ops",
-        "÷median peer",
-        "verdict",
-    ]);
+    let mut t = Table::cols(
+        "workload | allocator | budget | faults | faults/1k ops | ÷median peer | verdict",
+    );
     for c in checks {
         t.row(vec![
             c.workload.clone(),

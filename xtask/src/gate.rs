@@ -87,16 +87,7 @@ impl Report {
     }
 
     pub fn render(&self) -> String {
-        let mut t = crate::table::Table::new(&[
-            "workload",
-            "allocator",
-            "T",
-            "baseline ×system",
-            "now ×system",
-            "change",
-            "allowed drop",
-            "verdict",
-        ]);
+        let mut t = crate::table::Table::cols("workload | allocator | T | baseline ×system | now ×system | change | allowed drop | verdict");
         for r in &self.rows {
             let f = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
             t.row(vec![

@@ -750,7 +750,7 @@ pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
         .extra
         .get("preload_libraries")
         .and_then(Value::as_object);
-    let mut t = crate::table::Table::new(&["peer", "version", "library (LD_PRELOAD)"]);
+    let mut t = crate::table::Table::cols("peer | version | library (LD_PRELOAD)");
     for a in &m.config.allocators {
         let Some(v) = versions.get(a).and_then(Value::as_str) else {
             continue;

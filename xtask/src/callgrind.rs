@@ -80,14 +80,12 @@ fn count(
         args.push("--fair-sched=yes".into());
     }
     args.extend(probes.iter().map(|p| format!("--toggle-collect={p}")));
-    args.extend([
-        bin.display().to_string(),
-        workload.into(),
-        "--iters".into(),
-        n.to_string(),
-        "--threads".into(),
-        threads.to_string(),
-    ]);
+    args.push(bin.display().to_string());
+    args.extend(
+        format!("{workload} --iters {n} --threads {threads}")
+            .split(' ')
+            .map(String::from),
+    );
     let stdout = run_capture(Path::new("valgrind"), &args, Duration::from_secs(600))?;
     let text = std::fs::read_to_string(&out_file)
         .map_err(|e| format!("reading {}: {e}", out_file.display()))?;
@@ -164,11 +162,7 @@ pub fn budget_json(
         })
         .collect();
     let (budgets, reference) = crate::budget::split(&rounded, crate::strategies::is_hz3);
-    let rustc = Command::new("rustc")
-        .arg("-V")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let rustc = crate::runner::stdout_of("rustc", &["-V"], None).unwrap_or_default();
     json!({
         "schema": BUDGET_SCHEMA,
         "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n); the *_op metrics are whole-program instructions per reported operation of the program-shape workloads ((I(2n) - I(n)) / (ops(2n) - ops(n)), --fair-sched=yes). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",

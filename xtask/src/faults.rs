@@ -55,13 +55,10 @@ fn measure_one(
     iters: u64,
     reps: usize,
 ) -> Result<(u64, u64), String> {
-    let args: Vec<String> = vec![
-        workload.into(),
-        "--iters".into(),
-        iters.to_string(),
-        "--threads".into(),
-        "2".into(),
-    ];
+    let args: Vec<String> = format!("{workload} --iters {iters} --threads 2")
+        .split(' ')
+        .map(String::from)
+        .collect();
     let mut best: Option<(u64, u64)> = None;
     for _ in 0..reps.max(1) {
         let out = run_capture_env(bin, &args, env, Duration::from_secs(300))?;

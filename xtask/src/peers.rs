@@ -558,12 +558,7 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
 
 /// The installed version of a Debian package (`dpkg-query`).
 fn dpkg_version(package: &str) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Version}", package])
-        .output()
-        .ok()?;
-    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !v.is_empty()).then_some(v)
+    crate::runner::stdout_of("dpkg-query", &["-W", "-f=${Version}", package], None)
 }
 
 /// A row's library and its version, or why it cannot run.

@@ -177,6 +177,18 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
     }
 }
 
+/// The trimmed stdout of `program args…` (run in `dir` when given) when it succeeds and prints
+/// something: tool versions and package queries.
+pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<String> {
+    let mut cmd = Command::new(program);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd.args(args).stdin(Stdio::null()).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
 /// Runs `bin args…` with a timeout, returns stdout, or an error with the tail of stderr.
 pub fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
     run_capture_env(bin, args, &[], timeout)

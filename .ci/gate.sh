@@ -11,5 +11,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq valgrind
 fi
 cargo xtask callgrind-gate
-# Minor page faults of the OS-boundary workloads against benches/fault-budget.json (issue 11).
+# Minor page faults of the workloads that cross the OS boundary (large-1m, large-churn,
+# medium-churn, realloc-grow, size-shift, thread-churn, xmalloc-classic) against
+# benches/fault-budget.json: memory the allocator should reuse is not faulted in again.
 cargo xtask fault-gate

@@ -45,13 +45,26 @@ mod tests {
     #[test]
     fn touching_fresh_pages_counts_minor_faults() {
         let before = self_usage().unwrap();
-        // 32 MiB of fresh pages (mmap'd by the test's allocator), each touched once.
-        let mut v: Vec<u8> = Vec::with_capacity(32 << 20);
-        for i in (0..v.capacity()).step_by(4096) {
-            // SAFETY: `i` is inside the reserved capacity; u8 has no invalid values.
-            unsafe { v.as_mut_ptr().add(i).write(1) };
+        // 32 MiB of fresh pages, each touched once. Mapped here rather than taken from the
+        // test's allocator: a heap that another test of this binary freed into could hand back
+        // pages that are already resident, and then nothing would fault.
+        const LEN: usize = 32 << 20;
+        // SAFETY: an anonymous private mapping with no address hint; checked below.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        for i in (0..LEN).step_by(4096) {
+            // SAFETY: `i < LEN`, inside the writable mapping.
+            unsafe { p.cast::<u8>().add(i).write_volatile(1) };
         }
-        std::hint::black_box(&v);
         let after = self_usage().unwrap();
         // At least a few faults (huge pages may serve 2 MiB per fault).
         assert!(
@@ -59,5 +72,7 @@ mod tests {
             "{before:?} -> {after:?}"
         );
         assert!(after.user_s >= before.user_s && after.sys_s >= before.sys_s);
+        // SAFETY: the mapping made above, unmapped once.
+        assert_eq!(unsafe { libc::munmap(p, LEN) }, 0);
     }
 }

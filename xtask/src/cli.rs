@@ -56,7 +56,7 @@ pub enum Command {
         #[arg(long, value_name = "PATH.svg")]
         chart: Option<PathBuf>,
     },
-    /// (re)write the one-line hz3 binaries and their [[bin]] block from the strategy list
+    /// (re)write the one-line hz3 binaries and their `[[bin]]` block from the strategy list
     /// (hz3-alloc's catalogue, as `bench-system --list` prints it)
     SyncBins,
     /// long stress / 100k-thread lifecycle / producer-consumer RSS / fork / fuzz runs
@@ -68,6 +68,13 @@ pub enum Command {
     },
     /// the hz3-alloc stress test under valgrind memcheck (expects 0 errors)
     Memcheck,
+    /// redis-server and RocksDB's db_bench under hz3's and the peers' C libraries (LD_PRELOAD):
+    /// throughput per operation, faults, RSS, interleaved runs; `servers --help` for its options
+    #[command(disable_help_flag = true)]
+    Servers {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

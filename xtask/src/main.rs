@@ -21,6 +21,7 @@ mod report;
 mod results;
 mod runner;
 mod schema;
+mod servers;
 mod stats;
 mod strategies;
 mod table;
@@ -102,6 +103,7 @@ fn real_main(mut command: Command) -> Result<bool, String> {
         Command::FaultGate(o) => faults::run(&o),
         Command::Soak { args } => soak(&root, &args).map(|()| true),
         Command::Memcheck => memcheck(&root).map(|()| true),
+        Command::Servers { args } => servers::run(&root, &args),
         Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
     }
 }

@@ -1,4 +1,4 @@
-//! The OS boundary (issue 11): large mappings are reused, large `realloc` grows without
+//! The OS boundary: large mappings are reused, large `realloc` grows without
 //! copying, zeroed allocations stay zero on reuse, eager mode (delay 0) returns at once, and
 //! a free/allocate loop of large blocks does not fault its pages in every time.
 //!

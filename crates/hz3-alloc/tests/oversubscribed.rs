@@ -1,4 +1,4 @@
-//! Oversubscription (issue 14): 32 producer/consumer pairs (64 threads) on a 2-core machine,
+//! Oversubscription: 32 producer/consumer pairs (64 threads) on a 2-core machine,
 //! for every strategy. Each producer allocates blocks of mixed sizes, writes a cookie and
 //! hands them through its own bounded queue to its consumer, which checks and frees them
 //! (every free remote); producers and consumers exit while blocks are in transit to the

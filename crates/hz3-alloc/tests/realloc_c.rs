@@ -14,7 +14,7 @@ const PAGE: usize = 4096;
 
 /// Grows one buffer by `PAGE` bytes per call from 4 KiB to 4 MiB, writing each new page, and
 /// returns how many calls moved it while it was a small block (a large block grows in place
-/// or by `mremap`, issue 11). Checks every byte after each move.
+/// or by `mremap`). Checks every byte after each move.
 fn grow_by_pages<C: Config>(name: &str) -> usize {
     let mut len = PAGE;
     let mut p: *mut u8 = Hz3::<CachedStash, C>::alloc_raw(len, 16);

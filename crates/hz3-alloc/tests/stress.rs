@@ -207,7 +207,7 @@ fn stress_many_threads<R: RemoteFree, C: Config>() {
     Inst::<R, C>::assert_empty("stress_many_threads");
 }
 
-/// Oversubscribed (issue 14): 64 threads on this 2-core machine, recreated every round, so
+/// Oversubscribed: 64 threads on this 2-core machine, recreated every round, so
 /// threads holding the global locks (heap pool, caches, fallback heap) get preempted while
 /// others wait; every block must still be delivered once and every thread finish.
 fn stress_64_threads<R: RemoteFree, C: Config>() {

@@ -1,6 +1,6 @@
-//! Options from the environment, read once when the library is loaded (an `.init_array`
-//! constructor), without allocating: `getenv`-free scan of `environ`, numbers parsed by hand,
-//! warnings written with `write(2)`.
+//! Options from the environment, read once when the library is loaded (the `.init_array`
+//! constructor in [`stats`](crate::stats) calls [`init`]), without allocating: `getenv`-free
+//! scan of `environ`, numbers parsed by hand, warnings written with `write(2)`.
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -136,15 +136,3 @@ pub const NAMES: [&str; 5] = [
     "show_stats",
     "verbose",
 ];
-
-extern "C" fn init_from_environment() {
-    init();
-    if verbose() {
-        crate::stats::print_options();
-    }
-}
-
-/// Runs [`init`] when the library is loaded (preloaded or linked).
-#[used]
-#[link_section = ".init_array"]
-static INIT: extern "C" fn() = init_from_environment;

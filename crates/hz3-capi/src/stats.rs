@@ -1,6 +1,7 @@
 //! Statistics a C program can see: `hz3_stats_print`, `hz3_stats_print_fd`, `hz3_stat`, glibc's
 //! `malloc_stats`, `mallinfo2` and `mallinfo`, the `HZ3_SHOW_STATS=1` table at exit and the
-//! `HZ3_VERBOSE=1` options line at start.
+//! `HZ3_VERBOSE=1` options line at start (the load-time hook that reads the options lives here,
+//! beside the exit hook, so [`options`] needs nothing from this module).
 //!
 //! Nothing here allocates: text is formatted into a buffer on the stack and written with
 //! `write(2)` (a `FILE *` is flushed first and written through its descriptor, so its
@@ -356,3 +357,16 @@ extern "C" fn show_stats_at_exit() {
 #[used]
 #[link_section = ".fini_array"]
 static FINI: extern "C" fn() = show_stats_at_exit;
+
+extern "C" fn init_from_environment() {
+    options::init();
+    if options::verbose() {
+        print_options();
+    }
+}
+
+/// Reads the options ([`options::init`]) when the library is loaded (preloaded or linked), and
+/// prints the options line when `HZ3_VERBOSE=1`.
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn() = init_from_environment;

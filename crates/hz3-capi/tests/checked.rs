@@ -1,4 +1,4 @@
-//! The guarded C library (issue 13): `libhz3_capi.so` built with `--features checked` (the
+//! The guarded C library: `libhz3_capi.so` built with `--features checked` (the
 //! `Checked` flavour behind the C ABI; built once into its own target directory by
 //! `common::checked_lib`). Death tests: each misuse case of tests/c/misuse.c, preloaded with
 //! the guarded library, must die with SIGABRT and hz3's fixed line on stderr — every case

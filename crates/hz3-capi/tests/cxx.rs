@@ -1,4 +1,4 @@
-//! The C++ operators (issue 13): a C++ program checks that every replaceable `operator new` /
+//! The C++ operators: a C++ program checks that every replaceable `operator new` /
 //! `operator delete` form resolves to hz3, that the new-handler loop and `std::bad_alloc`
 //! follow the standard (thrown through hz3's operators), and runs a sized-delete-heavy loop
 //! with local and remote sized deletes — under `LD_PRELOAD`, linked shared and linked static.

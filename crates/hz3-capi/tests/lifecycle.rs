@@ -1,5 +1,5 @@
-//! Threads created by C code and dynamically loaded code (issue 5: "works ... inside dlopened
-//! code and in threads created by C code").
+//! Threads created by C code and dynamically loaded code: the C library must work inside
+//! dlopened code and in threads created by C code, as a preloaded malloc meets both.
 //!
 //! * tests/c/threads.c: producer threads exit (some detached) while consumers still free their
 //!   blocks; short threads whose first call is a free; a pthread key destructor that

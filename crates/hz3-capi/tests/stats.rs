@@ -1,4 +1,4 @@
-//! Statistics a C user can see (issue 13): `mallinfo2`/`mallinfo`, `malloc_stats`,
+//! Statistics a C user can see: `mallinfo2`/`mallinfo`, `malloc_stats`,
 //! `hz3_stats_print` (a stream with a descriptor keeps its order; a stream without one gets
 //! the table too), `hz3_stat`, and `HZ3_SHOW_STATS=1` printing the table at exit of a real
 //! program. Preloaded and linked (shared and static).

@@ -73,6 +73,7 @@
 #![cfg_attr(not(loom), no_std)]
 
 pub mod fatal;
+pub mod geometry;
 pub mod os;
 pub mod page;
 pub mod purge;
@@ -97,3 +98,8 @@ pub use size_class::{
     class_for, class_of, class_size, slab_capacity, slab_pages, SizeClass, CLASS_LUT,
     CLASS_OFFSET_LUT, CLASS_SIZE, LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, SLAB_PAGES,
 };
+
+/// The README's examples, run as doctests so they stay true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -43,22 +43,11 @@ use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use core::cell::UnsafeCell;
 use core::ptr;
 
-/// log2 of [`SEGMENT_SIZE`].
-pub const SEGMENT_SHIFT: usize = 22;
-/// Size and alignment of a segment.
-pub const SEGMENT_SIZE: usize = 1 << SEGMENT_SHIFT;
-/// log2 of [`PAGE_SIZE`].
-pub const PAGE_SHIFT: usize = 16;
-/// Size of a page (the unit slabs are made of).
-pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
-/// Pages per segment, including the header page 0.
-pub const PAGES_PER_SEGMENT: usize = SEGMENT_SIZE / PAGE_SIZE;
+pub use crate::geometry::{
+    PAGES_PER_SEGMENT, PAGE_SHIFT, PAGE_SIZE, SEGMENT_SHIFT, SEGMENT_SIZE, TAG_CLASS_SHIFT,
+    TAG_OWNER_ALIGN,
+};
 
-/// Owner ids are multiples of this (P6): heaps live in OS pages, and their address is the id.
-pub const TAG_OWNER_ALIGN: usize = 4096;
-/// The class's shift in [`PageMeta::tag`] (P6): `class << 4` is the byte offset of the class's
-/// entry in an array of 16-byte entries (a thread cache's bins).
-pub const TAG_CLASS_SHIFT: u32 = 4;
 const _: () = assert!(
     (crate::size_class::NUM_CLASSES << TAG_CLASS_SHIFT as usize) <= TAG_OWNER_ALIGN,
     "P6: every class fits below the owner bits"

@@ -15,7 +15,7 @@
 //!   per doubling), and `<= n + 15` for `n <= 128`.
 //! - **SC5** a class's slab holds at least 4 blocks: `slab_pages(c) * PAGE_SIZE >= 4 * class_size(c)`.
 
-use crate::PAGE_SIZE;
+use crate::geometry::{PAGE_SIZE, TAG_CLASS_SHIFT};
 
 /// Number of size classes.
 pub const NUM_CLASSES: usize = 8 + 4 * 11;
@@ -88,7 +88,7 @@ const fn build_offset_lut() -> [u16; LUT_MAX / 16 + 1] {
     let mut t = [0u16; LUT_MAX / 16 + 1];
     let mut i = 0;
     while i <= LUT_MAX / 16 {
-        t[i] = (compute_class_of(i * 16) << crate::page::TAG_CLASS_SHIFT) as u16;
+        t[i] = (compute_class_of(i * 16) << TAG_CLASS_SHIFT) as u16;
         i += 1;
     }
     t

@@ -100,3 +100,8 @@ pub use strategy::{
     OwnerStash, PacketOutbox, Packets, PageGroups, PageQueuePop, RemoteFree, Sink, StashGroups,
     PACKET_PAGES, PACKET_SLOTS,
 };
+
+/// The README's examples, run as doctests so they stay true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -89,7 +89,8 @@ pub static EMPTY_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
 /// The heap of a thread whose heap was released at thread exit.
 pub static DEAD_BINS: SentinelBins = SentinelBins([NULL_BIN; NUM_CLASSES]);
 
-/// Blocks moved per refill from slabs or spill.
+/// Blocks moved per refill from slabs or spill while the bin has its base limit (a grown bin,
+/// H7, takes a quarter of its limit).
 pub const fn batch_for(c: usize) -> u32 {
     let n = 16384 / hz3_page::size_class::CLASS_SIZE[c];
     if n < 2 {

@@ -145,7 +145,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 local.bins[c].count = 0;
                 sent = true;
                 // SAFETY: H2: bin blocks are ours (or foreign under CACHE_FOREIGN, sent home
-                // by `return_block`); their links become plain first (H5).
+                // by `return_run`); their links become plain first (H5).
                 unsafe {
                     bin::decode_chain::<C>(b, c);
                     self.return_chain(local, b);

@@ -14,7 +14,7 @@
 //!   no heap) leaves through the strategy's producer side.
 //! - [`Heap::send_home`]: the journey home itself, the one place that finds a block's slab
 //!   head and its owner's inbox; used by `free_remote` and by a heap returning a cached
-//!   foreign block (`return_block`: bin flush, homecoming, thread exit).
+//!   foreign block (`return_run`: bin flush, homecoming, thread exit).
 //!
 //! Blocks whose page has no owner (P2: large blocks, or not hz3's) are handed back to the layer
 //! above through [`Unowned`].
@@ -25,7 +25,7 @@ use crate::heap::{Heap, Local};
 use crate::registry::Instance;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
-use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta, TAG_OWNER_ALIGN};
+use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta, PAGE_SIZE, TAG_OWNER_ALIGN};
 use hz3_pageq::{Counter, Counters, NoCounters, RemoteFree};
 
 /// What the layer above does with a block whose page has no owner (P2): a large block is
@@ -70,50 +70,85 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         unsafe { R::free_remote(inbox, head, block, out, ctr) };
     }
 
-    /// Returns every block of a chain to its slab (foreign ones go home).
+    /// Returns every block of a chain to its slab (foreign ones go home), one run at a time: a
+    /// run is a stretch of consecutive blocks of the chain that lie in the same page, which is
+    /// already a linked sub-chain, so it goes onto its slab's free list with one splice and
+    /// one update of the slab's `used` (bins filled by frees in allocation order, as bulk frees
+    /// are, hold long runs). The blocks of a run are not rewritten.
     ///
     /// # Safety
     /// H4; the chain's blocks are free and held by this heap: ours (H2), or foreign ones
     /// cached under the foreign-cache rule; their links are plain.
     pub unsafe fn return_chain(&self, local: &mut Local<R>, mut b: *mut Block) {
         while !b.is_null() {
-            // SAFETY: `b` is one of the chain's free blocks.
-            let next = unsafe { Block::next(b) };
-            // SAFETY: as above; its slab is live (its `used` counts it, P3).
-            unsafe { self.return_block(local, b) };
+            // The run `b ..= last` of `n` blocks in `b`'s page.
+            let mut last = b;
+            let mut n = 1u32;
+            // SAFETY: `b` and the blocks after it are free blocks of the chain (plain links).
+            let mut next = unsafe { Block::next(b) };
+            while !next.is_null() && (next as usize ^ b as usize) < PAGE_SIZE {
+                last = next;
+                n += 1;
+                // SAFETY: as above.
+                next = unsafe { Block::next(next) };
+            }
+            // SAFETY: `b ..= last` is a chain of `n` blocks of one page (pages are
+            // `PAGE_SIZE`-aligned, so equal bits above `PAGE_SHIFT` mean the same page, P1).
+            unsafe { self.return_run(local, b, last, n) };
             b = next;
         }
     }
 
-    /// Returns one block to its slab (slab head found through `PageMeta::head`), or, for a
-    /// foreign block cached under the foreign-cache rule, sends it home.
+    /// Returns the run `first ..= last` of `n` blocks of one page to their slab (slab head
+    /// found through `PageMeta::head`) with one splice, or, for foreign blocks cached under
+    /// the foreign-cache rule, sends each home.
     ///
     /// # Safety
-    /// As [`return_chain`](Self::return_chain), for the one block `b`.
-    unsafe fn return_block(&self, local: &mut Local<R>, b: *mut Block) {
-        // SAFETY: `b` is a block of a live slab (P1, P3), so its meta is mapped.
-        let meta = unsafe { &*meta_of(b.cast()) };
+    /// As [`return_chain`](Self::return_chain); `first ..= last` is a linked run of `n` blocks
+    /// of one page.
+    unsafe fn return_run(&self, local: &mut Local<R>, first: *mut Block, last: *mut Block, n: u32) {
+        // SAFETY: `first` is a block of a live slab (P1, P3), so its meta is mapped.
+        let meta = unsafe { &*meta_of(first.cast()) };
+        let (seg, _) = meta_index(meta);
         if Self::CACHE_FOREIGN && meta.owner() != self.shared.id {
-            // SAFETY: a live block of another heap's slab, cached by us and given up here;
-            // `local.outbox` is ours (H4).
-            unsafe {
-                Self::send_home(
-                    meta,
-                    NonNull::new_unchecked(b),
-                    Some(&mut local.outbox),
-                    &mut self.counters(),
+            // The journey home of `send_home`, with the slab head and the owner's inbox looked
+            // up once for the run.
+            let owner = meta.owner() as *const Heap<R, C>;
+            // SAFETY: P1/P4: the run's blocks are live, so their slab's head index, owner and
+            // class are valid and stay so while we hold them; heaps are never freed (O2).
+            let (head, inbox) = unsafe {
+                (
+                    &*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize),
+                    &(*owner).shared.inbox[meta.class()].0,
                 )
             };
+            let mut ctr = self.counters();
+            let mut b = first;
+            for _ in 0..n {
+                // SAFETY: a block of the run; read its link before it leaves.
+                let next = unsafe { Block::next(b) };
+                // SAFETY: a live block of `head`'s slab owned by `owner`, whose inbox it is,
+                // cached by us and given up here; `local.outbox` is ours (H4).
+                unsafe {
+                    R::free_remote(
+                        inbox,
+                        head,
+                        NonNull::new_unchecked(b),
+                        Some(&mut local.outbox),
+                        &mut ctr,
+                    )
+                };
+                b = next;
+            }
             return;
         }
-        let (seg, _) = meta_index(meta);
-        // SAFETY: `b` is a block of a live slab (P1, P3); its head index is valid.
+        // SAFETY: the run's blocks are of a live slab (P1, P3); its head index is valid.
         let head = unsafe { &*page_meta(seg, meta.head.load(Ordering::Relaxed) as usize) };
-        // SAFETY: `b` is ours and free.
-        unsafe { Block::set_next(b, head.free.get()) };
-        head.free.set(b);
+        // SAFETY: the run is ours and free; it goes onto the slab's free list whole.
+        unsafe { Block::set_next(last, head.free.get()) };
+        head.free.set(first);
         // SAFETY: H4.
-        unsafe { self.slab_gained(local, head, 1) };
+        unsafe { self.slab_gained(local, head, n) };
     }
 }
 

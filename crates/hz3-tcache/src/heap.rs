@@ -34,7 +34,10 @@
 //!   doubles, up to `max_limit(c)` (`BIN_GROW_BYTES` of blocks). A homecoming pass that finds
 //!   the class idle, `collect()` and thread exit set it back to `base_limit(c)`, with the bin
 //!   empty. So a thread caches at most `max_limit` blocks in a class it keeps cycling, and its
-//!   base amount in the others.
+//!   base amount in the others. A refill asks for `max(batch_for(c), limit / 4)` blocks (so a
+//!   grown bin refills less often) and takes a slab's free blocks with one splice; a flush
+//!   keeps `limit / 2` blocks and returns the rest a page's run at a time (one splice onto the
+//!   slab's free list and one `used` update per run of consecutive blocks of one page).
 //! - **H6** (homecoming) every class not refilled since the heap's last pass (once per purge
 //!   delay, on the allocation slow path) has its inbox collected, its bin and spill returned
 //!   to the slabs (foreign blocks sent home) and its empty slabs released; before mapping a
@@ -85,6 +88,15 @@ pub struct Local<R: RemoteFree> {
     pub refilled_since_flush: u64,
     /// Slabs released so far (wrapping; tells a pass whether it freed pages).
     pub slabs_released: u64,
+}
+
+/// Blocks one refill of bin `c` asks for: a batch ([`batch_for`]), or a quarter of the
+/// limit once the limit has grown (H7: the class cycles more blocks than its base limit, so
+/// a larger refill saves slow-path calls), never more than the bin has room for.
+#[inline]
+fn refill_want(c: usize, limit: u32, count: u32) -> u32 {
+    let want = batch_for(c).max(limit / 4);
+    want.min(limit.saturating_sub(count)).max(1)
 }
 
 /// Refills between two reads of the clock on the allocation slow path.
@@ -352,7 +364,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     }
 
     fn refill_from_spill(local: &mut Local<R>, c: usize) {
-        let want = batch_for(c);
+        let want = refill_want(c, local.bins[c].limit, local.bins[c].count);
         let head = local.spill[c];
         let mut last = head;
         let mut n = 1;
@@ -387,7 +399,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// # Safety
     /// H4.
     unsafe fn refill_from_slabs(&self, local: &mut Local<R>, c: usize) {
-        let want = batch_for(c);
+        let want = refill_want(c, local.bins[c].limit, local.bins[c].count);
         let mut got = 0;
         while got < want {
             let mut page = local.partial[c];
@@ -430,17 +442,39 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let bin = &mut local.bins[c];
         let mut n = 0;
         // Returned blocks first (warm), then fresh memory.
-        let mut f = meta.free.get();
-        while n < want && !f.is_null() {
-            // SAFETY: `f` is on the slab's free list, which only we touch (P5).
-            let next = unsafe { Block::next(f) };
-            // SAFETY: `f` is ours; it moves from the slab list to the bin (R1).
-            unsafe { bin::set_next::<C>(f, bin.head) };
+        let f = meta.free.get();
+        if !f.is_null() && !C::CHECKS {
+            // The first `want` blocks of the free list (or all of it) move to the bin with one
+            // splice: walk to the cut, link the cut's block to the bin's head.
+            let mut last = f;
+            n = 1;
+            // SAFETY: the slab's free list is a null-terminated chain of our free blocks,
+            // which only we touch (P5).
+            let mut rest = unsafe { Block::next(last) };
+            while n < want && !rest.is_null() {
+                last = rest;
+                n += 1;
+                // SAFETY: as above.
+                rest = unsafe { Block::next(rest) };
+            }
+            // SAFETY: `f ..= last` are ours; they move from the slab list to the bin (R1),
+            // whose links are plain in this flavour (H5).
+            unsafe { Block::set_next(last, bin.head) };
             bin.head = f;
-            f = next;
-            n += 1;
+            meta.free.set(rest);
+        } else {
+            let mut f = f;
+            while n < want && !f.is_null() {
+                // SAFETY: `f` is on the slab's free list, which only we touch (P5).
+                let next = unsafe { Block::next(f) };
+                // SAFETY: `f` is ours; it moves from the slab list to the bin (R1).
+                unsafe { bin::set_next::<C>(f, bin.head) };
+                bin.head = f;
+                f = next;
+                n += 1;
+            }
+            meta.free.set(f);
         }
-        meta.free.set(f);
         let carved = meta.carved.get();
         let size = meta.block_size.get() as usize;
         let start = meta.start.get();

@@ -102,3 +102,8 @@ pub use hz3_pageq::RemoteFree;
 pub use lock::SpinLock;
 pub use policy::{OsOf, Policy};
 pub use registry::{install_fork_handlers, Instance, MAX_INSTANCES, MAX_STRATEGIES};
+
+/// The README's examples, run as doctests so they stay true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

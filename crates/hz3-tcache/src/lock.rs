@@ -7,7 +7,7 @@
 //! handlers take them all in one order).
 //!
 //! Why it yields rather than sleeps: with more threads than cores (64 and 1 000 threads on 2
-//! cores, issue 14) a futex mutex that sleeps after its spin, and one that sleeps after 8
+//! cores) a futex mutex that sleeps after its spin, and one that sleeps after 8
 //! yields, both removed the yield storms this lock makes (50 000 `sched_yield`s a second on
 //! the fallback lock with 1 000 young threads) but lost 6–9% and 3–6% of that workload's
 //! throughput and won nothing elsewhere: a yield hands the CPU to a runnable thread, often

@@ -1,4 +1,4 @@
-// cxx.cc: the C++ operators of libhz3_capi (issue 13). Built plain (run under LD_PRELOAD),
+// cxx.cc: the C++ operators of libhz3_capi. Built plain (run under LD_PRELOAD),
 // linked against libhz3_capi.so and against libhz3_capi.a (-DHZ3_LINKED for the last two).
 //
 // 1. Every replaceable operator new/delete form resolves to hz3 (dlsym + dladdr, as

@@ -4,7 +4,7 @@
  *
  * The parent runs 4 threads that allocate, free and hand blocks to each other continuously,
  * while the main thread forks FORKS times (default 20), each time while the threads are
- * mid-work. Every child arms alarm(5) as a watchdog (a deadlock on an allocator lock
+ * mid-work. Every child arms alarm(60) as a watchdog (a deadlock on an allocator lock
  * inherited from a thread that does not exist in the child kills it with SIGALRM), then
  * allocates and frees (small, large, aligned, calloc, realloc), frees blocks the parent's
  * threads allocated, spawns a thread that allocates, sometimes forks a grandchild, and exits
@@ -20,7 +20,7 @@
 
 #define NCHURN 4
 #define NSLOTS 256
-#define CHILD_DEADLINE_S 5
+#define CHILD_DEADLINE_S 60
 
 static atomic_int stop;
 static _Atomic(uintptr_t) slots[NSLOTS];

@@ -1,4 +1,4 @@
-/* misuse.c: one misuse of the C allocation API per run, named by argv[1] (issue 13). Under the
+/* misuse.c: one misuse of the C allocation API per run, named by argv[1]. Under the
  * guarded library (`--features checked`) every case must abort (SIGABRT) with hz3's fixed
  * line; the cases include every one glibc's malloc detects (double free into its cache or
  * fast bins, invalid/misaligned/interior pointers, realloc of an invalid pointer). "valid"

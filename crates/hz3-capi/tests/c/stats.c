@@ -1,4 +1,4 @@
-/* stats.c: the statistics a C program sees (issue 13): mallinfo2/mallinfo, malloc_stats,
+/* stats.c: the statistics a C program sees: mallinfo2/mallinfo, malloc_stats,
  * hz3_stats_print (to a stream with a descriptor, and to one without), hz3_stats_print_fd and
  * hz3_stat, checked against what the program did: a large block shows up in hblks/hblkhd and
  * large_blocks while it lives, small blocks make segments (arena), threads make heaps that

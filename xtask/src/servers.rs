@@ -1,0 +1,1185 @@
+//! `cargo xtask servers`: two real servers under each allocator's C library, as a new user would
+//! try them — redis-server preloaded and driven by an unpreloaded `redis-benchmark`, and
+//! RocksDB's `db_bench` preloaded — with fixed request counts, several interleaved runs, medians
+//! and spread per operation, the server's minor page faults, peak RSS and transparent huge pages
+//! per run, a table and a `hz3-bench/1` JSON file. See docs/bench-matrix.md ("Real servers").
+//!
+//! The allocators: `system` (no preload: whatever the program links — Debian's redis-server links
+//! jemalloc 5.3 itself, db_bench uses glibc), `glibc-preload` (glibc's `libc.so.6` preloaded,
+//! which puts glibc's `malloc` ahead of a linked allocator's; only for programs that link one),
+//! every preload peer of the matrix that can run here (built, installed or found by
+//! [`crate::peers::prepare`], as for the matrix's `*-preload` rows), the `--peer` libraries, and
+//! `hz3-preload` (hz3-capi, built here unless `--lib` names it).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::results::{Cell, Config, Machine, Matrix};
+use crate::{paths, runner, stats, strategies};
+
+pub const USAGE: &str = "\
+cargo xtask servers [--runs N | --quick] [--only redis,rocksdb] [--json PATH] [--lib PATH]
+                    [--peer NAME=PATH]... [--requests N] [--keys N] [--no-install]
+
+  redis-server and RocksDB's db_bench under LD_PRELOAD of each allocator's C library (hz3-capi,
+  the matrix's preload peers, --peer libraries; `system` = no preload, `glibc-preload` = glibc
+  ahead of an allocator the program links), interleaved, medians and spread (min-max).
+
+  --runs N        interleaved runs per allocator (default 5); --quick = 1 run
+  --only LIST     redis, rocksdb or both (default both)
+  --json PATH     results file (hz3-bench/1; default <target>/release/servers.json)
+  --lib PATH      hz3's C library (default: build hz3-capi --release and use it)
+  --peer N=PATH   one more library to preload, named N (repeatable)
+  --requests N    redis-benchmark requests per operation (default 300000)
+  --keys N        db_bench keys (default 400000)
+  --no-install    do not apt-get install missing redis-server, redis-tools, rocksdb-tools
+";
+
+/// A server program measured under each allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    Redis,
+    Rocksdb,
+}
+
+impl Server {
+    pub const ALL: [Server; 2] = [Server::Redis, Server::Rocksdb];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Redis => "redis",
+            Server::Rocksdb => "rocksdb",
+        }
+    }
+
+    /// The operations reported, in table order (the names the parsers return).
+    pub fn ops(self) -> &'static [&'static str] {
+        match self {
+            Server::Redis => &["SET", "GET", "LPUSH", "LPOP", "LRANGE_100", "MSET"],
+            Server::Rocksdb => &["fillrandom", "readrandom", "readwhilewriting", "seekrandom"],
+        }
+    }
+
+    /// The programs it needs and the Debian package of each.
+    fn programs(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Server::Redis => &[
+                ("redis-server", "redis-server"),
+                ("redis-benchmark", "redis-tools"),
+            ],
+            Server::Rocksdb => &[("db_bench", "rocksdb-tools")],
+        }
+    }
+
+    /// The program run under the preloaded library.
+    fn preloaded_program(self) -> &'static str {
+        self.programs()[0].0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opts {
+    pub runs: usize,
+    pub servers: Vec<Server>,
+    pub json: Option<PathBuf>,
+    pub lib: Option<PathBuf>,
+    pub peers: Vec<(String, PathBuf)>,
+    pub requests: u64,
+    pub keys: u64,
+    pub install: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts {
+            runs: 5,
+            servers: Server::ALL.to_vec(),
+            json: None,
+            lib: None,
+            peers: Vec::new(),
+            requests: 300_000,
+            keys: 400_000,
+            install: true,
+        }
+    }
+}
+
+/// Parses the arguments after `servers`; `None` for `--help`.
+pub fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
+    let mut o = Opts::default();
+    let mut it = args.iter();
+    let num = |flag: &str, v: Option<&String>| -> Result<u64, String> {
+        v.and_then(|v| v.parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{flag} needs a positive integer"))
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-h" | "--help" | "help" => return Ok(None),
+            "--runs" => o.runs = num("--runs", it.next())? as usize,
+            "--quick" => o.runs = 1,
+            "--requests" => o.requests = num("--requests", it.next())?,
+            "--keys" => o.keys = num("--keys", it.next())?,
+            "--no-install" => o.install = false,
+            "--json" => o.json = Some(it.next().ok_or("--json needs a path")?.into()),
+            "--lib" => o.lib = Some(it.next().ok_or("--lib needs a path")?.into()),
+            "--only" => {
+                let list = it.next().ok_or("--only needs redis, rocksdb or both")?;
+                o.servers = list
+                    .split(',')
+                    .map(|s| {
+                        Server::ALL
+                            .into_iter()
+                            .find(|v| v.name() == s.trim())
+                            .ok_or_else(|| format!("--only: unknown server {s:?} (redis, rocksdb)"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                o.servers.dedup();
+            }
+            "--peer" => {
+                let p = it.next().ok_or("--peer needs NAME=PATH")?;
+                let (n, path) = p
+                    .split_once('=')
+                    .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+                    .ok_or_else(|| format!("--peer {p:?}: expected NAME=PATH"))?;
+                o.peers.push((n.to_string(), path.into()));
+            }
+            x => return Err(format!("servers: unknown argument {x:?}\n\n{USAGE}")),
+        }
+    }
+    Ok(Some(o))
+}
+
+/// Throughput of each operation in a `redis-benchmark` output, `--csv` (`"SET","249376.56",…`) or
+/// `-q` (`SET: 249376.56 requests per second, …`), in the order printed: names are cut at the
+/// first space (`LRANGE_100 (first 100 elements)` → `LRANGE_100`), the LPUSH that only fills the
+/// list for LRANGE is left out, and progress lines (`SET: rps=…`) and anything else are skipped.
+pub fn parse_redis_benchmark(out: &str) -> Vec<(String, f64)> {
+    let mut v = Vec::new();
+    for line in out.split(['\n', '\r']).map(str::trim) {
+        let (name, rps) = if let Some(rest) = line.strip_prefix('"') {
+            let mut f = rest.split("\",\"");
+            let (Some(name), Some(rps)) = (f.next(), f.next()) else {
+                continue;
+            };
+            (name, rps.trim_end_matches('"'))
+        } else if let Some((name, rest)) = line.split_once(": ") {
+            match rest.split_once(" requests per second") {
+                Some((rps, _)) => (name, rps.trim()),
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if name.contains("needed to benchmark") {
+            continue;
+        }
+        let name = name.split(' ').next().unwrap_or(name);
+        if let Ok(r) = rps.parse::<f64>() {
+            if r.is_finite() && r >= 0.0 && !name.is_empty() {
+                v.push((name.to_string(), r));
+            }
+        }
+    }
+    v
+}
+
+/// Throughput of each benchmark in a `db_bench` output: the lines
+/// `fillrandom   :       5.290 micros/op 189018 ops/sec 2.116 seconds …`, in the order printed.
+pub fn parse_db_bench(out: &str) -> Vec<(String, f64)> {
+    let mut v = Vec::new();
+    for line in out.lines() {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            continue;
+        }
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let Some(i) = words
+            .iter()
+            .position(|w| *w == "ops/sec" || *w == "ops/sec;")
+        else {
+            continue;
+        };
+        if i == 0 || !words.contains(&"micros/op") {
+            continue;
+        }
+        if let Ok(r) = words[i - 1].parse::<f64>() {
+            if r.is_finite() && r >= 0.0 {
+                v.push((name.to_string(), r));
+            }
+        }
+    }
+    v
+}
+
+/// The allocator one run uses: its row name, its version, and the library preloaded (`None`:
+/// none, the program's own).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lib {
+    pub name: String,
+    pub version: String,
+    pub path: Option<PathBuf>,
+}
+
+/// The `(name, version, library)` of every preload peer of the matrix that can run here (built,
+/// installed or found by `peers::prepare`, the lookup of the matrix's `*-preload` rows), and a
+/// note for each that cannot.
+fn peer_libs() -> (Vec<Lib>, Vec<String>) {
+    let mut names: Vec<String> = strategies::PRELOAD_PEERS
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    let mut notes = Vec::new();
+    let prepared = crate::peers::prepare(&mut names, &mut notes);
+    let libs = prepared
+        .libs
+        .iter()
+        .map(|(name, path)| Lib {
+            name: name.clone(),
+            version: prepared
+                .versions
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or_else(|| "?".into(), |(_, v)| v.clone()),
+            path: Some(path.clone()),
+        })
+        .collect();
+    (libs, notes)
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(program))
+            .find(|f| f.is_file())
+    })
+}
+
+/// Installs the missing programs' packages with apt-get (as root); never fails, says what it
+/// could not do. Returns the servers whose programs are all there afterwards.
+fn ensure_programs(servers: &[Server], install: bool, notes: &mut Vec<String>) -> Vec<Server> {
+    let missing: Vec<&str> = servers
+        .iter()
+        .flat_map(|s| s.programs())
+        .filter(|(p, _)| on_path(p).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if !missing.is_empty() && install {
+        tracing::info!("installing {}", missing.join(" "));
+        let ok = Command::new("apt-get")
+            .args(["update", "-qq"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("apt-get")
+                .args(["install", "-y", "-qq"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            let n = format!("could not install {} with apt-get", missing.join(" "));
+            tracing::warn!("{n}");
+            notes.push(n);
+        }
+    }
+    servers
+        .iter()
+        .copied()
+        .filter(|s| {
+            let absent: Vec<&str> = s
+                .programs()
+                .iter()
+                .filter(|(p, _)| on_path(p).is_none())
+                .map(|(p, _)| *p)
+                .collect();
+            if !absent.is_empty() {
+                let n = format!("{} skipped: {} not found", s.name(), absent.join(", "));
+                tracing::warn!("{n}");
+                notes.push(n);
+            }
+            absent.is_empty()
+        })
+        .collect()
+}
+
+/// The allocator a program links instead of glibc's (from `ldd`), e.g. `libjemalloc.so.2`.
+fn linked_allocator(program: &Path) -> Option<String> {
+    let out = Command::new("ldd").arg(program).output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|lib| {
+            ["jemalloc", "tcmalloc", "mimalloc", "snmalloc", "hoard"]
+                .iter()
+                .any(|a| lib.contains(a))
+        })
+        .map(String::from)
+}
+
+/// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
+fn glibc_path() -> Option<PathBuf> {
+    crate::peers::PRELOAD_LIB_DIRS
+        .iter()
+        .map(|d| Path::new(d).join("libc.so.6"))
+        .chain([PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")])
+        .find(|p| p.is_file())
+}
+
+fn glibc_version() -> String {
+    Command::new("ldd")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().last().map(String::from))
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), ascending.
+fn allowed_cpus() -> Vec<usize> {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let list = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or("");
+    let mut v = Vec::new();
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+            v.extend(a..=b);
+        }
+    }
+    v
+}
+
+/// `taskset -c cpu program` when pinning is possible, else `program`.
+fn pinned(program: &str, cpu: Option<usize>) -> Command {
+    match cpu {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", &c.to_string(), program]);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+/// What one run measured of the preloaded process: throughput per operation, and the process's
+/// minor/major faults, peak RSS (VmHWM), the most AnonHugePages seen, and CPU time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunResult {
+    pub ops: Vec<(String, f64)>,
+    pub wall_s: f64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    pub peak_rss_kib: u64,
+    pub anon_huge_kib: u64,
+    pub user_s: f64,
+    pub sys_s: f64,
+}
+
+/// The kernel's account of an exited child.
+struct Exit {
+    ok: bool,
+    minor_faults: u64,
+    major_faults: u64,
+    max_rss_kib: u64,
+    user_s: f64,
+    sys_s: f64,
+}
+
+/// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
+fn reap(child: &mut Child, deadline: Instant) -> Result<Exit, String> {
+    let pid = child.id() as libc::pid_t;
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our own unreaped child (std has not waited on it: `Child::wait` is never
+        // called on it), and both out-pointers point to live, writable locals.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == pid {
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return Ok(Exit {
+                ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                minor_faults: ru.ru_minflt as u64,
+                major_faults: ru.ru_majflt as u64,
+                max_rss_kib: ru.ru_maxrss as u64,
+                user_s: secs(ru.ru_utime),
+                sys_s: secs(ru.ru_stime),
+            });
+        }
+        if r < 0 {
+            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            std::thread::sleep(Duration::from_millis(200));
+            return Err("timed out (killed)".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `AnonHugePages` of `/proc/<pid>/smaps_rollup`, in KiB.
+fn anon_huge_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Samples a process's AnonHugePages every 250 ms, keeping the most seen, until stopped.
+struct HugeWatch {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl HugeWatch {
+    fn start(pid: u32) -> HugeWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicU64::new(0));
+        let (s, m) = (stop.clone(), max.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Some(k) = anon_huge_kib(pid) {
+                    m.fetch_max(k, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        HugeWatch { stop, max, thread }
+    }
+
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+fn with_lib(cmd: &mut Command, lib: &Lib) {
+    match &lib.path {
+        Some(p) => cmd.env("LD_PRELOAD", p),
+        None => cmd.env_remove("LD_PRELOAD"),
+    };
+}
+
+/// Sends one inline command to redis at `port` and returns the first reply line.
+fn redis_cmd(port: u16, cmd: &str) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(format!("{cmd}\r\n").as_bytes())?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// Where the two sides of a run go: the server's CPU and the client's (None: not pinned).
+#[derive(Clone, Copy, Debug)]
+struct Cpus {
+    server: Option<usize>,
+    client: Option<usize>,
+}
+
+fn run_redis(lib: &Lib, o: &Opts, cpus: Cpus, work: &Path) -> Result<RunResult, String> {
+    let port = free_port()?;
+    let mut server = pinned("redis-server", cpus.server);
+    server.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+        "--dir",
+    ]);
+    server
+        .arg(work)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    with_lib(&mut server, lib);
+    let mut child = server
+        .spawn()
+        .map_err(|e| format!("cannot start redis-server: {e}"))?;
+    let pid = child.id();
+    let up = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        redis_cmd(port, "PING").is_ok_and(|r| r == "+PONG")
+    });
+    if !up {
+        let _ = child.kill();
+        let _ = reap(&mut child, Instant::now() + Duration::from_secs(5));
+        return Err("redis-server did not answer PING".into());
+    }
+    let watch = HugeWatch::start(pid);
+    let start = Instant::now();
+    let mut client = pinned("redis-benchmark", cpus.client);
+    client
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--csv"])
+        .args(["-n", &o.requests.to_string(), "-r", "200000", "-P", "16"])
+        .args(["-d", "120", "-t", "set,get,lpush,lpop,lrange_100,mset"])
+        .env_remove("LD_PRELOAD")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    let out = client.output();
+    let wall_s = start.elapsed().as_secs_f64();
+    let huge = watch.finish().max(anon_huge_kib(pid).unwrap_or(0));
+    let _ = redis_cmd(port, "SHUTDOWN NOSAVE");
+    let exit = reap(&mut child, Instant::now() + Duration::from_secs(30))?;
+    let out = out.map_err(|e| format!("cannot run redis-benchmark: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("redis-benchmark failed ({})", out.status));
+    }
+    let ops = parse_redis_benchmark(&String::from_utf8_lossy(&out.stdout));
+    finish(Server::Redis, ops, wall_s, huge, exit)
+}
+
+fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
+    let db = work.join("rocksdb");
+    let _ = std::fs::remove_dir_all(&db);
+    let mut cmd = Command::new("db_bench");
+    cmd.arg(format!("--db={}", db.display()))
+        .arg(format!("--num={}", o.keys))
+        .args(["--value_size=100", "--compression_type=none", "--threads=2"])
+        .args([
+            "--cache_size=67108864",
+            "--benchmarks=fillrandom,readrandom,readwhilewriting,seekrandom",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    with_lib(&mut cmd, lib);
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start db_bench: {e}"))?;
+    let watch = HugeWatch::start(child.id());
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let exit = reap(&mut child, Instant::now() + Duration::from_secs(1800));
+    let wall_s = start.elapsed().as_secs_f64();
+    let huge = watch.finish();
+    let text = reader.join().unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&db);
+    let exit = exit?;
+    if !exit.ok {
+        return Err("db_bench failed".into());
+    }
+    finish(Server::Rocksdb, parse_db_bench(&text), wall_s, huge, exit)
+}
+
+fn finish(
+    server: Server,
+    ops: Vec<(String, f64)>,
+    wall_s: f64,
+    anon_huge_kib: u64,
+    exit: Exit,
+) -> Result<RunResult, String> {
+    let missing: Vec<&str> = server
+        .ops()
+        .iter()
+        .filter(|op| !ops.iter().any(|(n, _)| n == *op))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("no result for {}", missing.join(", ")));
+    }
+    Ok(RunResult {
+        ops,
+        wall_s,
+        minor_faults: exit.minor_faults,
+        major_faults: exit.major_faults,
+        peak_rss_kib: exit.max_rss_kib,
+        anon_huge_kib,
+        user_s: exit.user_s,
+        sys_s: exit.sys_s,
+    })
+}
+
+/// The cell's workload name: `redis:SET`, or `redis` for the whole run (wall time, faults, RSS).
+fn workload(server: Server, op: Option<&str>) -> String {
+    match op {
+        Some(op) => format!("{}:{op}", server.name()),
+        None => server.name().to_string(),
+    }
+}
+
+/// Records a run in its cells: one per operation (throughput), and the whole run's (wall time,
+/// faults, peak RSS, huge pages).
+fn record(cells: &mut [Cell], server: Server, lib: &str, round: usize, r: &RunResult, o: &Opts) {
+    for (op, v) in &r.ops {
+        if let Some(c) = cells
+            .iter_mut()
+            .find(|c| c.workload == workload(server, Some(op)) && c.allocator == lib)
+        {
+            c.runs[round] = Some(*v);
+        }
+    }
+    if let Some(c) = cells
+        .iter_mut()
+        .find(|c| c.workload == workload(server, None) && c.allocator == lib)
+    {
+        c.runs[round] = Some(r.wall_s);
+        c.rss_kib[round] = Some(r.peak_rss_kib);
+        c.minor_faults[round] = Some(r.minor_faults);
+        c.major_faults[round] = Some(r.major_faults);
+        c.user_s[round] = Some(r.user_s);
+        c.sys_s[round] = Some(r.sys_s);
+        // Requests the client sent (db_bench's own counts are left out: they depend on its
+        // per-thread accounting).
+        c.ops[round] =
+            (server == Server::Redis).then(|| o.requests * (server.ops().len() as u64 + 1));
+        let n = c.runs.len();
+        c.extra
+            .entry("anon_huge_kib".into())
+            .or_insert_with(|| vec![None; n])[round] = Some(r.anon_huge_kib as f64);
+    }
+}
+
+fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for lib in libs {
+        for op in server.ops() {
+            let mut c = Cell::at(&workload(server, Some(op)), &lib.name, 1, runs);
+            c.threads = 2;
+            c.metric = "throughput".into();
+            c.unit = "ops/s".into();
+            c.higher_is_better = true;
+            cells.push(c);
+        }
+        let mut c = Cell::at(&workload(server, None), &lib.name, 1, runs);
+        c.threads = 2;
+        c.metric = "wall_time".into();
+        c.unit = "s".into();
+        c.higher_is_better = false;
+        cells.push(c);
+    }
+    cells
+}
+
+/// `cargo xtask servers`; whether every run succeeded.
+pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
+    let Some(o) = parse_args(args)? else {
+        print!("{USAGE}");
+        return Ok(true);
+    };
+    let mut notes = Vec::new();
+    let servers = ensure_programs(&o.servers, o.install, &mut notes);
+    if servers.is_empty() {
+        println!("servers: nothing to run ({})", notes.join("; "));
+        return Ok(true);
+    }
+    let hz3 = match &o.lib {
+        Some(p) if p.is_file() => p.clone(),
+        Some(p) => return Err(format!("--lib {}: no such file", p.display())),
+        None => {
+            let mut cmd = runner::cargo_in(root);
+            cmd.args(["build", "--release", "-p", "hz3-capi"]);
+            tracing::info!("building hz3's C library: {cmd:?}");
+            let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+            if !st.success() {
+                return Err(format!("building hz3-capi failed ({st})"));
+            }
+            runner::preload_lib(&paths::default_bin_dir())
+        }
+    };
+    let (mut peers, peer_notes) = peer_libs();
+    notes.extend(peer_notes);
+    for (n, p) in &o.peers {
+        if !p.is_file() {
+            return Err(format!("--peer {n}: no library at {}", p.display()));
+        }
+        peers.push(Lib {
+            name: n.clone(),
+            version: "given".into(),
+            path: Some(p.clone()),
+        });
+    }
+    let hz3 = Lib {
+        name: strategies::PRELOAD.into(),
+        version: git_commit(root).unwrap_or_else(|| "?".into()),
+        path: Some(hz3),
+    };
+    // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
+    // hz3 last.
+    let plan: Vec<(Server, Vec<Lib>)> = servers
+        .iter()
+        .map(|&s| {
+            let exe = on_path(s.preloaded_program()).unwrap_or_default();
+            let linked = linked_allocator(&exe);
+            let mut libs = vec![Lib {
+                name: "system".into(),
+                version: linked.clone().map_or_else(
+                    || format!("glibc {}", glibc_version()),
+                    |l| format!("{l} (linked)"),
+                ),
+                path: None,
+            }];
+            if linked.is_some() {
+                if let Some(p) = glibc_path() {
+                    libs.push(Lib {
+                        name: "glibc-preload".into(),
+                        version: glibc_version(),
+                        path: Some(p),
+                    });
+                }
+            }
+            libs.extend(peers.iter().cloned());
+            libs.push(hz3.clone());
+            (s, libs)
+        })
+        .collect();
+    let cpus = allowed_cpus();
+    let pins = if cpus.len() >= 2 && on_path("taskset").is_some() {
+        Cpus {
+            server: Some(cpus[0]),
+            client: Some(cpus[1]),
+        }
+    } else {
+        notes.push("redis server and client not pinned (needs taskset and 2 CPUs)".into());
+        Cpus {
+            server: None,
+            client: None,
+        }
+    };
+    let work = std::env::temp_dir().join(format!("hz3-servers-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let machine = Machine::detect();
+    println!("machine: {}", machine.describe());
+    for (s, libs) in &plan {
+        for l in libs {
+            println!(
+                "  {} {:<18} {:<28} {}",
+                s.name(),
+                l.name,
+                l.version,
+                l.path
+                    .as_ref()
+                    .map_or("(no preload)".into(), |p| p.display().to_string())
+            );
+        }
+    }
+    let mut cells: Vec<Cell> = plan
+        .iter()
+        .flat_map(|(s, libs)| new_cells(*s, libs, o.runs))
+        .collect();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    // Interleaved: in each round every server runs under every allocator in turn, the order
+    // rotated by one each round so no allocator always runs first.
+    for round in 0..o.runs {
+        for (s, libs) in &plan {
+            let n = libs.len();
+            for k in 0..n {
+                let lib = &libs[(k + round) % n];
+                eprint!(
+                    "\r\x1b[Kround {}/{} {} {} ({:.0} s)",
+                    round + 1,
+                    o.runs,
+                    s.name(),
+                    lib.name,
+                    started.elapsed().as_secs_f64()
+                );
+                let r = match s {
+                    Server::Redis => run_redis(lib, &o, pins, &work),
+                    Server::Rocksdb => run_rocksdb(lib, &o, &work),
+                };
+                match r {
+                    Ok(r) => record(&mut cells, *s, &lib.name, round, &r, &o),
+                    Err(e) => {
+                        let m = format!("round {} {} {}: {e}", round + 1, s.name(), lib.name);
+                        eprintln!("\n{m}");
+                        failures.push(m);
+                    }
+                }
+            }
+        }
+    }
+    eprintln!();
+    let _ = std::fs::remove_dir_all(&work);
+    print!("{}", render(&plan, &cells, &o));
+
+    let mut extra = serde_json::Map::new();
+    extra.insert("command".into(), "servers".into());
+    if let Some(c) = git_commit(root) {
+        extra.insert("git_commit".into(), c.into());
+    }
+    extra.insert(
+        "wall_s".into(),
+        (started.elapsed().as_secs_f64().round()).into(),
+    );
+    extra.insert("redis_requests".into(), o.requests.into());
+    extra.insert(
+        "redis_benchmark".into(),
+        format!(
+            "-n {} -r 200000 -P 16 -d 120 -t set,get,lpush,lpop,lrange_100,mset",
+            o.requests
+        )
+        .into(),
+    );
+    extra.insert(
+        "db_bench".into(),
+        format!(
+            "--num={} --value_size=100 --compression_type=none --threads=2 --cache_size=67108864",
+            o.keys
+        )
+        .into(),
+    );
+    extra.insert(
+        "pinning".into(),
+        format!(
+            "redis-server on CPU {:?}, redis-benchmark on CPU {:?}",
+            pins.server, pins.client
+        )
+        .into(),
+    );
+    let libs: serde_json::Map<String, serde_json::Value> = plan
+        .iter()
+        .flat_map(|(s, libs)| libs.iter().map(move |l| (s, l)))
+        .map(|(s, l)| {
+            (
+                format!("{}:{}", s.name(), l.name),
+                serde_json::json!({
+                    "version": l.version,
+                    "library": l.path.as_ref().map(|p| p.display().to_string()),
+                }),
+            )
+        })
+        .collect();
+    extra.insert("libraries".into(), libs.into());
+    if !notes.is_empty() {
+        extra.insert("notes".into(), notes.clone().into());
+    }
+    let mut allocators: Vec<String> = Vec::new();
+    for (_, libs) in &plan {
+        for l in libs {
+            if !allocators.contains(&l.name) {
+                allocators.push(l.name.clone());
+            }
+        }
+    }
+    let matrix = Matrix {
+        machine,
+        config: Config {
+            runs: o.runs as u64,
+            duration_ms: 0,
+            threads: 2,
+            threads_sweep: vec![1],
+            mode: if o.runs == 1 { "quick" } else { "full" }.into(),
+            allocators,
+            workloads: cells
+                .iter()
+                .map(|c| c.workload.clone())
+                .fold(Vec::new(), |mut v, w| {
+                    if !v.contains(&w) {
+                        v.push(w);
+                    }
+                    v
+                }),
+            extra,
+        },
+        cells,
+        failures,
+    };
+    let json = o
+        .json
+        .clone()
+        .unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
+    std::fs::write(&json, matrix.to_file_text())
+        .map_err(|e| format!("writing {}: {e}", json.display()))?;
+    println!("wrote {}", json.display());
+    for n in &notes {
+        println!("note: {n}");
+    }
+    Ok(matrix.failures.is_empty())
+}
+
+fn git_commit(root: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn fmt_tput(v: f64) -> String {
+    if v >= 100_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else {
+        format!("{:.1}k", v / 1000.0)
+    }
+}
+
+/// The tables: per server, every operation's median throughput (min–max) per allocator and
+/// hz3 ÷ the best peer's median; then per allocator the whole run's medians of wall time, minor
+/// faults, peak RSS and AnonHugePages.
+pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
+    let mut s = String::new();
+    let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);
+    for (server, libs) in plan {
+        s.push_str(&format!(
+            "\n{} — throughput (ops/s), median of {} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n",
+            server.name(),
+            o.runs
+        ));
+        s.push_str(&format!("{:<18}", "operation"));
+        for l in libs {
+            s.push_str(&format!(" {:>22}", l.name));
+        }
+        s.push_str(&format!(
+            " {:>8} {:<18} {:>11}\n",
+            "hz3÷best", "best", "per round"
+        ));
+        for op in server.ops() {
+            let w = workload(*server, Some(op));
+            s.push_str(&format!("{op:<18}"));
+            let mut best: Option<(f64, &str)> = None;
+            let mut hz3 = None;
+            for l in libs {
+                let v = cell(&w, &l.name).map(|c| c.values()).unwrap_or_default();
+                let Some(stats::Summary {
+                    median: m,
+                    min: lo,
+                    max: hi,
+                    ..
+                }) = stats::Summary::of(&v)
+                else {
+                    s.push_str(&format!(" {:>22}", "—"));
+                    continue;
+                };
+                s.push_str(&format!(
+                    " {:>22}",
+                    format!("{} ({}–{})", fmt_tput(m), fmt_tput(lo), fmt_tput(hi))
+                ));
+                if l.name == strategies::PRELOAD {
+                    hz3 = Some(m);
+                } else if best.is_none_or(|(b, _)| m > b) {
+                    best = Some((m, &l.name));
+                }
+            }
+            // Per round: hz3 over the best other allocator of the same round.
+            let per_round: Vec<f64> = (0..o.runs)
+                .filter_map(|r| {
+                    let at = |a: &str| cell(&w, a).and_then(|c| c.runs.get(r).copied().flatten());
+                    let h = at(strategies::PRELOAD)?;
+                    let b = libs
+                        .iter()
+                        .filter(|l| l.name != strategies::PRELOAD)
+                        .filter_map(|l| at(&l.name))
+                        .reduce(f64::max)?;
+                    (b > 0.0).then_some(h / b)
+                })
+                .collect();
+            let range = stats::Summary::of(&per_round)
+                .map_or_else(|| "—".into(), |r| format!("{:.2}–{:.2}", r.min, r.max));
+            match (hz3, best) {
+                (Some(h), Some((b, n))) if b > 0.0 => {
+                    s.push_str(&format!(" {:>8.2} {n:<18} {range:>11}\n", h / b))
+                }
+                _ => s.push_str(&format!(" {:>8} {:<18} {range:>11}\n", "—", "")),
+            }
+        }
+        let w = workload(*server, None);
+        s.push_str(&format!(
+            "{:<18} {:>10} {:>12} {:>10} {:>12}  (per run of the whole {}, medians)\n",
+            "allocator",
+            "wall s",
+            "minor flt",
+            "peak MiB",
+            "THP MiB",
+            server.name()
+        ));
+        for l in libs {
+            let Some(c) = cell(&w, &l.name) else { continue };
+            let med_u = |v: &[Option<u64>]| {
+                stats::median(&v.iter().flatten().map(|&x| x as f64).collect::<Vec<_>>())
+            };
+            let f = |x: Option<f64>, div: f64, p: usize| {
+                x.map_or("—".to_string(), |x| format!("{:.*}", p, x / div))
+            };
+            s.push_str(&format!(
+                "{:<18} {:>10} {:>12} {:>10} {:>12}\n",
+                l.name,
+                f(stats::median(&c.values()), 1.0, 1),
+                f(med_u(&c.minor_faults), 1.0, 0),
+                f(med_u(&c.rss_kib), 1024.0, 1),
+                f(c.extra_median("anon_huge_kib"), 1024.0, 1),
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_redis_benchmark_csv_and_quiet_output() {
+        let csv = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\"\n\
+                   \"SET\",\"249376.56\",\"0.512\",\"0.100\"\n\
+                   \"GET\",\"31220.73\",\"24.698\",\"0.296\"\n\
+                   \"LPUSH (needed to benchmark LRANGE)\",\"29806.26\",\"25.880\",\"0.544\"\n\
+                   \"LRANGE_100 (first 100 elements)\",\"4833.95\",\"80.585\",\"0.720\"\n\
+                   \"MSET (10 keys)\",\"7903.26\",\"76.024\",\"0.568\"\n";
+        assert_eq!(
+            parse_redis_benchmark(csv),
+            vec![
+                ("SET".to_string(), 249376.56),
+                ("GET".to_string(), 31220.73),
+                ("LRANGE_100".to_string(), 4833.95),
+                ("MSET".to_string(), 7903.26),
+            ]
+        );
+        // -q output, with the progress lines redis-benchmark overwrites through '\r'.
+        let quiet = "SET: rps=120000.0 (overall: 118000.0) avg_msec=0.4\rSET: 249376.56 requests per second, p50=0.183 msec\n\
+                     LPOP: 1000.5 requests per second\n";
+        assert_eq!(
+            parse_redis_benchmark(quiet),
+            vec![("SET".to_string(), 249376.56), ("LPOP".to_string(), 1000.5)]
+        );
+        assert!(parse_redis_benchmark("").is_empty());
+        assert!(parse_redis_benchmark("\"SET\",\"fast\"\ngarbage: here\n\"GET\"\n").is_empty());
+    }
+
+    #[test]
+    fn parses_db_bench_output() {
+        let out = "RocksDB:    version 7.8.3\n\
+                   Keys:       16 bytes each (+ 0 bytes user-defined timestamp)\n\
+                   Entries:    400000\n\
+                   DB path: [/tmp/x]\n\
+                   fillrandom   :       5.290 micros/op 189018 ops/sec 2.116 seconds 400000 operations;   20.9 MB/s\n\
+                   readrandom   :       3.273 micros/op 305474 ops/sec 2.618 seconds 800000 operations;   33.8 MB/s (400000 of 400000 found)\n\
+                   readwhilewriting :       5.643 micros/op 177193 ops/sec 4.514 seconds 800000 operations;   18.6 MB/s (400000 of 400000 found)\n\
+                   seekrandom   :      14.050 micros/op 142310 ops/sec 5.621 seconds 800000 operations; (0 of 400000 found)\n";
+        assert_eq!(
+            parse_db_bench(out),
+            vec![
+                ("fillrandom".to_string(), 189018.0),
+                ("readrandom".to_string(), 305474.0),
+                ("readwhilewriting".to_string(), 177193.0),
+                ("seekrandom".to_string(), 142310.0),
+            ]
+        );
+        assert!(parse_db_bench("").is_empty());
+        assert!(parse_db_bench(
+            "DB path: [/tmp/x]\nfoo : bar ops/sec\nx : 1 micros/op z ops/sec\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn table_compares_hz3_with_the_best_other_median() {
+        let libs: Vec<Lib> = ["system", "peer", strategies::PRELOAD]
+            .iter()
+            .map(|n| Lib {
+                name: n.to_string(),
+                version: "1".into(),
+                path: None,
+            })
+            .collect();
+        let o = Opts {
+            runs: 2,
+            ..Opts::default()
+        };
+        let mut cells = new_cells(Server::Rocksdb, &libs, 2);
+        let runs = [
+            ("system", [100.0, 300.0]),
+            ("peer", [200.0, 200.0]),
+            (strategies::PRELOAD, [150.0, 150.0]),
+        ];
+        for (round, _) in runs[0].1.iter().enumerate() {
+            for (lib, v) in &runs {
+                let r = RunResult {
+                    ops: Server::Rocksdb
+                        .ops()
+                        .iter()
+                        .map(|op| (op.to_string(), v[round]))
+                        .collect(),
+                    minor_faults: 10 + round as u64,
+                    peak_rss_kib: 2048,
+                    ..RunResult::default()
+                };
+                record(&mut cells, Server::Rocksdb, lib, round, &r, &o);
+            }
+        }
+        let t = render(&[(Server::Rocksdb, libs)], &cells, &o);
+        let row = t.lines().find(|l| l.starts_with("readrandom")).unwrap();
+        // Medians: system 200, peer 200, hz3 150 -> 0.75 of the first best; per round
+        // 150/200 and 150/300.
+        assert!(row.contains("0.75 system"), "{row}");
+        assert!(row.contains("0.50–0.75"), "{row}");
+        let whole = t.lines().find(|l| l.starts_with("peer ")).unwrap();
+        assert!(whole.contains("2.0"), "peak RSS in MiB: {whole}");
+    }
+
+    #[test]
+    fn parses_arguments() {
+        let a = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let d = a(&[]).unwrap().unwrap();
+        assert_eq!((d.runs, d.servers.len(), d.install), (5, 2, true));
+        let q = a(&[
+            "--quick",
+            "--only",
+            "rocksdb",
+            "--peer",
+            "m3=/x.so",
+            "--no-install",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(q.runs, 1);
+        assert_eq!(q.servers, vec![Server::Rocksdb]);
+        assert_eq!(q.peers, vec![("m3".to_string(), PathBuf::from("/x.so"))]);
+        assert!(!q.install);
+        assert_eq!(a(&["--help"]).unwrap(), None);
+        for bad in [
+            &["--runs", "0"][..],
+            &["--runs"],
+            &["--only", "nginx"],
+            &["--peer", "x"],
+            &["--bogus"],
+        ] {
+            assert!(a(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -27,6 +27,12 @@ pub const WORKLOAD_NAMES: &[&str] = &[
     "pareto",
     "threads-many",
     "epoch",
+    "histogram-ring",
+    "false-sharing",
+    "random-slots",
+    "bursts",
+    "word-count",
+    "par-strings",
 ];
 
 /// Names of the deterministic workloads used by the callgrind gate.
@@ -62,6 +68,21 @@ pub const WORKLOAD_SETS: &[(&str, &[&str])] = &[
             "server",
             "pareto",
             "epoch",
+        ],
+    ),
+    (
+        "shapes",
+        &[
+            "xmalloc-classic",
+            "histogram-ring",
+            "batch-handoff",
+            "false-sharing",
+            "thread-churn",
+            "random-slots",
+            "bursts",
+            "lifo-fifo",
+            "word-count",
+            "par-strings",
         ],
     ),
     ("all", WORKLOAD_NAMES),

@@ -1,7 +1,7 @@
 //! The command line of every `bench-<allocator>` binary.
 //!
 //! ```text
-//! bench-<allocator> <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]
+//! bench-<allocator> <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N] [--blocks-per-thread N]
 //! bench-<allocator> list
 //! bench-<allocator> --list
 //! ```
@@ -41,6 +41,9 @@ pub struct ParamsSpec {
     pub seed: u64,
     /// Live threads of `threads-many` (ignored by the other workloads).
     pub live_threads: usize,
+    /// Blocks per live thread of `threads-many` (`--blocks-per-thread`; `None`: its default
+    /// shape).
+    pub blocks_per_thread: Option<usize>,
 }
 
 /// Largest `--live-threads`.
@@ -48,7 +51,7 @@ pub const MAX_LIVE_THREADS: usize = 100_000;
 
 pub fn usage(bin: &str) -> String {
     format!(
-        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N]\n       {bin} list | --list\n\
+        "usage: {bin} <workload> [--threads N] [--duration-ms M | --iters N] [--seed S] [--live-threads N] [--blocks-per-thread N]\n       {bin} list | --list\n\
          workloads: {}\n(callgrind gate: {})",
         WORKLOAD_NAMES.join(", "),
         CALLGRIND_WORKLOAD_NAMES.join(", ")
@@ -89,6 +92,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     let (mut saw_duration, mut saw_iters) = (false, false);
     let mut seed = 0x5121;
     let mut live_threads = crate::workloads::threads::THREADS_MANY_DEFAULT;
+    let mut blocks_per_thread = None;
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--threads" | "-t" => {
@@ -122,6 +126,14 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
                     ));
                 }
             }
+            "--blocks-per-thread" => {
+                let n = parse_num(flag, it.next())? as usize;
+                let max = crate::workloads::threads::THREADS_MANY_MAX_BLOCKS;
+                if n == 0 || n > max {
+                    return Err(format!("--blocks-per-thread must be in 1..={max}, got {n}"));
+                }
+                blocks_per_thread = Some(n);
+            }
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -135,6 +147,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
             budget,
             seed,
             live_threads,
+            blocks_per_thread,
         },
     })
 }
@@ -147,6 +160,7 @@ pub fn run_to_json(
     stats: Option<fn() -> String>,
 ) -> String {
     let mut params = Params::new(spec.threads, spec.budget).with_live_threads(spec.live_threads);
+    params.blocks_per_thread = spec.blocks_per_thread;
     params.seed = spec.seed;
     let outcome = workload.run(&params);
     let threads = workload.reported_threads(&params);
@@ -232,7 +246,8 @@ mod tests {
                         threads: 4,
                         budget: Budget::Time(Duration::from_millis(250)),
                         seed: 9,
-                        live_threads: 1000
+                        live_threads: 1000,
+                        blocks_per_thread: None,
                     }
                 );
             }
@@ -243,6 +258,10 @@ mod tests {
                 assert_eq!(workload, Workload::ThreadsMany);
                 assert_eq!((params.live_threads, params.budget), (64, Budget::Iters(1)));
             }
+            c => panic!("{c:?}"),
+        }
+        match parse_args(&args("threads-many --blocks-per-thread 48")).unwrap() {
+            Command::Run { params, .. } => assert_eq!(params.blocks_per_thread, Some(48)),
             c => panic!("{c:?}"),
         }
         match parse_args(&args("local-fixed --iters 7")).unwrap() {
@@ -280,6 +299,11 @@ mod tests {
             ("xmalloc --fast", "unknown option"),
             ("threads-many --live-threads 0", "--live-threads"),
             ("threads-many --live-threads 100001", "--live-threads"),
+            ("threads-many --blocks-per-thread 0", "--blocks-per-thread"),
+            (
+                "threads-many --blocks-per-thread 1025",
+                "--blocks-per-thread",
+            ),
         ] {
             let e = parse_args(&args(a)).unwrap_err();
             assert!(e.contains(msg), "{a:?}: {e}");

@@ -28,6 +28,9 @@ pub struct Params {
     pub seed: u64,
     /// Threads alive at once in `threads-many` (the other workloads ignore it).
     pub live_threads: usize,
+    /// Blocks each `threads-many` thread holds, of mixed sizes 8–608 B; `None` keeps its
+    /// default shape (20 blocks of 16–2048 B). The other workloads ignore it.
+    pub blocks_per_thread: Option<usize>,
 }
 
 impl Params {
@@ -37,6 +40,7 @@ impl Params {
             budget,
             seed: 0x5121,
             live_threads: THREADS_MANY_DEFAULT,
+            blocks_per_thread: None,
         }
     }
 

@@ -15,8 +15,10 @@
 //! thread churn, size shifts, the classic xmalloc-test) live in [`os`], [`churn`] and
 //! [`xmalloc_classic`]; the shapes of classic allocator benchmarks (batch hand-off,
 //! LIFO/FIFO bulk frees, the server simulation, Pareto sizes) in [`real`]; the latency chain
-//! in [`chain`]; many live threads in [`threads`]; crossbeam-epoch's
-//! deferred frees in [`epoch`]. They all use the same
+//! in [`chain`]; many live threads in [`threads`]; crossbeam-epoch's deferred frees in
+//! [`epoch`]; the shapes where the strongest peers led (a size histogram through a ring, false
+//! sharing, 256 Ki random slots, bursts, counting words, parallel strings) in [`shapes`]. They
+//! all use the same
 //! object helpers (`alloc_obj`, `free_obj`: `std::alloc`, which is C `malloc`/`free` in
 //! `bench-system`), so the `hz3-preload` row and the peers' preload rows go through the C entry
 //! points for them too.
@@ -26,6 +28,7 @@ pub mod churn;
 pub mod epoch;
 pub mod os;
 pub mod real;
+pub mod shapes;
 pub mod threads;
 pub mod xmalloc_classic;
 
@@ -85,6 +88,24 @@ pub enum Workload {
     /// A crossbeam-epoch lock-free hash set: removed nodes are freed in deferred batches by
     /// whichever thread collects.
     Epoch,
+    /// sh8bench's shape: 2T threads, sizes cycled through a histogram into a 128 Ki-pointer ring
+    /// per thread, each wrap freed half in order and half newest first, plus a stream of blocks
+    /// freed by the next thread in bursts of 100.
+    HistogramRing,
+    /// cache-scratch's shape: one thread allocates a small object per worker; each worker frees
+    /// it, allocates its own of the same size and writes it over and over.
+    FalseSharing,
+    /// alloc-test's shape: one thread, 256 Ki slots replaced at random, sizes up to 1 KiB
+    /// (geometric size classes), every byte written and read back.
+    RandomSlots,
+    /// bench-malloc-simple's shape: bursts of 25–1600 blocks of one size, in the calling thread
+    /// and then in a fresh one.
+    Bursts,
+    /// Counting words: `to_lowercase()` keys of a `HashMap<String, u32>`, mostly dropped at once.
+    WordCount,
+    /// Strings built, sorted and grouped in parallel by a pool of workers (rayon's
+    /// map/sort/fold/reduce on std threads); the caller drops the groups.
+    ParStrings,
     /// Callgrind gate: `iters` local 64-byte alloc+free pairs through the probe functions.
     CgLocal,
     /// Callgrind gate: one producer allocates 64-byte objects, one consumer frees them (every
@@ -117,6 +138,12 @@ impl Workload {
             "pareto" => Workload::Pareto,
             "threads-many" => Workload::ThreadsMany,
             "epoch" => Workload::Epoch,
+            "histogram-ring" => Workload::HistogramRing,
+            "false-sharing" => Workload::FalseSharing,
+            "random-slots" => Workload::RandomSlots,
+            "bursts" => Workload::Bursts,
+            "word-count" => Workload::WordCount,
+            "par-strings" => Workload::ParStrings,
             "cg-local" => Workload::CgLocal,
             "cg-remote" => Workload::CgRemote,
             _ => return None,
@@ -148,6 +175,12 @@ impl Workload {
             Workload::Pareto => "pareto",
             Workload::ThreadsMany => "threads-many",
             Workload::Epoch => "epoch",
+            Workload::HistogramRing => "histogram-ring",
+            Workload::FalseSharing => "false-sharing",
+            Workload::RandomSlots => "random-slots",
+            Workload::Bursts => "bursts",
+            Workload::WordCount => "word-count",
+            Workload::ParStrings => "par-strings",
             Workload::CgLocal => "cg-local",
             Workload::CgRemote => "cg-remote",
         }
@@ -166,7 +199,11 @@ impl Workload {
             | Workload::LifoFifo
             | Workload::CgLocal
             | Workload::ThreadChurn
+            | Workload::Bursts
             | Workload::Large1m => ("pair_rate", "pairs/s"),
+            Workload::FalseSharing => ("pass_rate", "passes/s"),
+            Workload::WordCount => ("word_rate", "words/s"),
+            Workload::ParStrings => ("string_rate", "strings/s"),
             Workload::ThreadsMany => ("thread_rate", "threads/s"),
             Workload::LargeChurn => ("replace_rate", "replacements/s"),
             Workload::ReallocGrow => ("realloc_rate", "reallocs/s"),
@@ -177,7 +214,9 @@ impl Workload {
             | Workload::BatchHandoff
             | Workload::Server
             | Workload::Pareto
-            | Workload::Epoch => ("op_rate", "ops/s"),
+            | Workload::Epoch
+            | Workload::HistogramRing
+            | Workload::RandomSlots => ("op_rate", "ops/s"),
         }
     }
 
@@ -196,6 +235,9 @@ impl Workload {
                 | Workload::Server
                 | Workload::Pareto
                 | Workload::Epoch
+                | Workload::HistogramRing
+                | Workload::FalseSharing
+                | Workload::ParStrings
         )
     }
 
@@ -233,6 +275,12 @@ impl Workload {
             Workload::Pareto => real::pareto(p),
             Workload::ThreadsMany => threads::threads_many(p),
             Workload::Epoch => epoch::epoch(p),
+            Workload::HistogramRing => shapes::histogram_ring(p),
+            Workload::FalseSharing => shapes::false_sharing(p),
+            Workload::RandomSlots => shapes::random_slots(p),
+            Workload::Bursts => shapes::bursts(p),
+            Workload::WordCount => shapes::word_count(p),
+            Workload::ParStrings => shapes::par_strings(p),
             Workload::CgLocal => crate::callgrind::cg_local(p),
             Workload::CgRemote => crate::callgrind::cg_remote(p),
         }

@@ -325,3 +325,87 @@ fn threads_many_reports_footprint_per_thread() {
     assert_eq!(Workload::LocalChain.reported_threads(&p), 1);
     assert_eq!(Workload::BatchHandoff.reported_threads(&p), 1);
 }
+
+// --- the shapes where the strongest peers led (benches/src/workloads/shapes.rs) ---
+
+#[test]
+fn histogram_ring_wraps_and_streams_to_the_next_thread() {
+    use hz3_bench::workloads::shapes::{HISTOGRAM_RING_SLOTS, HISTOGRAM_STREAM_EVERY};
+    let steps = HISTOGRAM_RING_SLOTS as u64 + 5000;
+    let o = Workload::HistogramRing.run(&Params::new(1, Budget::Iters(steps)));
+    assert_eq!(extra(&o, "threads"), 2.0);
+    // Each of 2 threads: one ring allocation per step, one stream block every 10th.
+    let allocs = 2.0 * (steps + steps / HISTOGRAM_STREAM_EVERY) as f64;
+    assert_eq!(extra(&o, "allocs"), allocs);
+    assert_eq!(extra(&o, "wraps"), 2.0, "each ring wrapped once");
+    assert_eq!(o.ops as f64, allocs + extra(&o, "frees"));
+    assert!(extra(&o, "remote_frees") > 0.0, "{o:?}");
+    assert!(o.value > 0.0 && o.valid);
+}
+
+#[test]
+fn false_sharing_runs_its_rounds() {
+    use hz3_bench::workloads::shapes::{FALSE_SHARING_CYCLES, FALSE_SHARING_PASSES};
+    for t in [1, 2] {
+        let o = Workload::FalseSharing.run(&Params::new(t, Budget::Iters(3)));
+        assert_eq!(extra(&o, "rounds"), 3.0);
+        assert_eq!(
+            o.ops,
+            3 * t as u64 * FALSE_SHARING_CYCLES * FALSE_SHARING_PASSES
+        );
+        assert!(o.value > 0.0);
+    }
+}
+
+#[test]
+fn random_slots_alternate_allocations_and_frees() {
+    use hz3_bench::workloads::shapes::RANDOM_SLOTS;
+    let o = Workload::RandomSlots.run(&Params::new(1, Budget::Iters(100_000)));
+    assert_eq!(o.ops, 100_000);
+    let (allocs, live) = (extra(&o, "allocs"), extra(&o, "live_end"));
+    // About half the slots stay live; the steps are about half allocations.
+    assert!(
+        (0.45..0.55).contains(&(live / RANDOM_SLOTS as f64)),
+        "{live}"
+    );
+    assert!((40_000.0..60_000.0).contains(&allocs), "{allocs}");
+    let again = Workload::RandomSlots.run(&Params::new(1, Budget::Iters(100_000)));
+    assert_eq!(extra(&again, "allocs"), allocs, "deterministic");
+}
+
+#[test]
+fn bursts_run_each_size_in_the_caller_and_in_a_fresh_thread() {
+    use hz3_bench::workloads::shapes::{BURST_BLOCKS, BURST_COUNTS, BURST_SIZES};
+    let o = Workload::Bursts.run(&Params::new(1, Budget::Iters(2)));
+    let per_phase: usize = BURST_COUNTS.iter().map(|n| BURST_BLOCKS / n * n).sum();
+    assert_eq!(o.ops, (2 * BURST_SIZES.len() * 2 * per_phase) as u64);
+    assert_eq!(extra(&o, "passes"), 2.0);
+    assert_eq!(extra(&o, "threads_spawned"), 2.0 * BURST_SIZES.len() as f64);
+}
+
+#[test]
+fn word_count_counts_every_word() {
+    let o = Workload::WordCount.run(&Params::new(1, Budget::Iters(20_000)));
+    assert_eq!(o.ops, 20_000);
+    assert!(o.valid, "the counts add up to the words");
+    assert_eq!(extra(&o, "rounds"), 1.0);
+    let distinct = extra(&o, "distinct");
+    assert!(
+        distinct > 1000.0 && distinct < 20_000.0,
+        "most words repeat: {distinct}"
+    );
+}
+
+#[test]
+fn par_strings_groups_every_string() {
+    use hz3_bench::workloads::shapes::par_strings_groups;
+    for t in [1, 2, 3] {
+        let o = Workload::ParStrings.run(&Params::new(t, Budget::Iters(20_000)));
+        assert_eq!(o.ops, 20_000, "{t} workers");
+        assert!(o.valid, "{t} workers: the groups hold every string once");
+        assert_eq!(extra(&o, "rounds"), 1.0);
+        assert_eq!(extra(&o, "groups"), 1000.0);
+    }
+    // The grouping does not depend on how the work was split.
+    assert_eq!(par_strings_groups(5000, 1), par_strings_groups(5000, 2));
+}

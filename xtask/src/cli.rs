@@ -145,6 +145,10 @@ pub struct MatrixOpts {
     /// threads alive at once in threads-many
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = ranged::<1, 100_000>)]
     pub live_threads: usize,
+    /// threads-many: N blocks of mixed sizes 8–608 B per live thread instead of its default
+    /// shape (20 blocks of 16–2048 B)
+    #[arg(long, value_name = "N", value_parser = ranged::<1, 1024>)]
+    pub blocks_per_thread: Option<usize>,
     /// gate against a baseline measured on another CPU model (refused otherwise)
     #[arg(long)]
     pub allow_other_cpu: bool,
@@ -156,8 +160,8 @@ pub struct MatrixOpts {
     /// that cannot be had is skipped with a note)
     #[arg(long, value_name = "a,b,..", value_delimiter = ',')]
     pub allocators: Vec<String>,
-    /// workload names or sets (default: every workload but the program shapes, threads-many
-    /// and epoch; local, os, real: groups; all)
+    /// workload names or sets (default: every workload but the program shapes, threads-many,
+    /// epoch and the peer-led shapes; local, os, real, shapes: groups; all)
     #[arg(long, value_name = "w,x,..", value_delimiter = ',', default_value = "default",
           value_parser = PossibleValuesParser::new(WORKLOAD_NAMES.iter().chain(WORKLOAD_SETS.iter().map(|(n, _)| n))))]
     pub workloads: Vec<String>,
@@ -443,6 +447,9 @@ mod tests {
         let o = matrix("bench-matrix --threads 16,1,4,2,4 --live-threads 64 --allow-other-cpu");
         assert_eq!(o.threads, vec![1, 2, 4, 16], "sorted, each once");
         assert_eq!(o.live_threads, 64);
+        assert_eq!(o.blocks_per_thread, None);
+        let b = matrix("bench-matrix --workloads threads-many --blocks-per-thread 48");
+        assert_eq!(b.blocks_per_thread, Some(48));
         assert!(o.allow_other_cpu);
         let o = matrix("bench-matrix --workloads real,local-chain,server");
         assert_eq!(
@@ -465,6 +472,7 @@ mod tests {
         assert!(err("bench-matrix --threads 1,0").contains("1..=1024"));
         assert!(err("bench-matrix --threads 1,x").contains("not a valid number"));
         assert!(err("bench-matrix --live-threads 0").contains("--live-threads"));
+        assert!(err("bench-matrix --blocks-per-thread 1025").contains("--blocks-per-thread"));
         assert!(err("bench-matrix --workloads reall").contains("default"));
     }
 

@@ -82,6 +82,7 @@ pub fn run(
         bin_dir: &bin_dir,
         duration_ms: o.duration_ms,
         live_threads: o.live_threads,
+        blocks_per_thread: o.blocks_per_thread,
         preloads: &preloads,
     };
 
@@ -195,6 +196,9 @@ pub fn run(
     );
     if o.workloads.iter().any(|w| w == "threads-many") {
         extra.insert("live_threads".into(), o.live_threads.into());
+        if let Some(b) = o.blocks_per_thread {
+            extra.insert("blocks_per_thread".into(), b.into());
+        }
     }
     if !preloads.is_empty() {
         let libs: serde_json::Map<String, serde_json::Value> = preloads

@@ -145,6 +145,8 @@ pub struct PointSpec<'a> {
     pub duration_ms: u64,
     /// Live threads of `threads-many`.
     pub live_threads: usize,
+    /// Blocks per live thread of `threads-many` (`None`: its default shape).
+    pub blocks_per_thread: Option<usize>,
     /// The library each preload row runs under (`hz3-preload`, `mimalloc-preload`, ...).
     pub preloads: &'a [(String, PathBuf)],
 }
@@ -258,6 +260,7 @@ pub fn point_args(
     threads: usize,
     duration_ms: u64,
     live_threads: usize,
+    blocks_per_thread: Option<usize>,
 ) -> Vec<String> {
     let mut args = format!("{workload} --threads {threads} --duration-ms {duration_ms}")
         .split(' ')
@@ -265,6 +268,9 @@ pub fn point_args(
         .collect::<Vec<_>>();
     if workload == "threads-many" {
         args.extend(["--live-threads".into(), live_threads.to_string()]);
+        if let Some(b) = blocks_per_thread {
+            args.extend(["--blocks-per-thread".into(), b.to_string()]);
+        }
     }
     args
 }
@@ -279,7 +285,13 @@ pub fn run_point(
     threads: usize,
 ) -> Result<RunLine, String> {
     let bin = spec.bin_dir.join(bin_name(allocator, stats));
-    let args = point_args(workload, threads, spec.duration_ms, spec.live_threads);
+    let args = point_args(
+        workload,
+        threads,
+        spec.duration_ms,
+        spec.live_threads,
+        spec.blocks_per_thread,
+    );
     let timeout = Duration::from_millis(spec.duration_ms * 10 + 60_000);
     let preload = crate::strategies::is_preload(allocator);
     let env: Vec<(&str, PathBuf)> = if preload {
@@ -419,11 +431,15 @@ mod tests {
         assert_eq!(bin_name("mimalloc-preload", false), "bench-system");
         assert_eq!(bin_name("hz3-preload", false), "bench-system");
         assert_eq!(
-            point_args("threads-many", 2, 400, 64)[5..],
+            point_args("threads-many", 2, 400, 64, None)[5..],
             ["--live-threads", "64"]
         );
         assert_eq!(
-            point_args("xmalloc", 4, 400, 64),
+            point_args("threads-many", 2, 400, 64, Some(48))[5..],
+            ["--live-threads", "64", "--blocks-per-thread", "48"]
+        );
+        assert_eq!(
+            point_args("xmalloc", 4, 400, 64, Some(48)),
             ["xmalloc", "--threads", "4", "--duration-ms", "400"]
         );
     }

@@ -4,7 +4,8 @@
 //! default, `--live-threads N`) each allocate a small mixed set of blocks and stay alive until
 //! every one of them has started; the RSS at that moment, less the RSS before the first spawn,
 //! divided by N, is the footprint per live thread (thread stacks included, the same for every
-//! allocator).
+//! allocator). `--blocks-per-thread B` gives each thread B blocks of mixed small sizes (8–608 B)
+//! instead: the footprint of a thread that holds anywhere from one block to a few hundred.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +19,12 @@ pub use crate::params::THREADS_MANY_DEFAULT;
 pub const THREADS_MANY_BLOCKS: usize = 20;
 pub const THREADS_MANY_MIN: usize = 16;
 pub const THREADS_MANY_MAX: usize = 2048;
+/// Sizes of the blocks with `--blocks-per-thread` (uniform in this range).
+pub const THREADS_MANY_SMALL_MIN: usize = 8;
+pub const THREADS_MANY_SMALL_MAX: usize = 608;
+/// Largest `--blocks-per-thread` (the thread keeps its pointers on its stack: 8 KiB at most,
+/// and only the words it uses are touched).
+pub const THREADS_MANY_MAX_BLOCKS: usize = 1024;
 /// Stack size of each thread: enough for any allocator's slow path, small enough that 10 000
 /// threads reserve only 2.5 GiB of address space (untouched stack pages cost no RSS).
 pub const THREADS_MANY_STACK: usize = 256 * 1024;
@@ -41,17 +48,45 @@ struct Shared {
     opened: Condvar,
 }
 
-/// One worker: allocates [`THREADS_MANY_BLOCKS`] blocks of uniform sizes in 16..=2048 B, writes
-/// every byte, reports ready, waits for the gate, frees its blocks and exits.
-fn worker(shared: Arc<Shared>, n: usize, seed: u64, index: usize) {
+/// The blocks of one worker: how many, and the range of their sizes (uniform).
+#[derive(Clone, Copy)]
+struct Shape {
+    blocks: usize,
+    min: usize,
+    max: usize,
+}
+
+impl Shape {
+    fn of(p: &Params) -> Shape {
+        match p.blocks_per_thread {
+            None => Shape {
+                blocks: THREADS_MANY_BLOCKS,
+                min: THREADS_MANY_MIN,
+                max: THREADS_MANY_MAX,
+            },
+            Some(b) => Shape {
+                blocks: b.clamp(1, THREADS_MANY_MAX_BLOCKS),
+                min: THREADS_MANY_SMALL_MIN,
+                max: THREADS_MANY_SMALL_MAX,
+            },
+        }
+    }
+}
+
+/// One worker: allocates `shape.blocks` blocks of uniform sizes in `shape.min..=shape.max`,
+/// writes every byte, reports ready, waits for the gate, frees its blocks and exits.
+fn worker(shared: Arc<Shared>, n: usize, shape: Shape, seed: u64, index: usize) {
     let mut rng = XorShift64::for_thread(seed, index);
-    let mut blocks = [core::ptr::null_mut::<u8>(); THREADS_MANY_BLOCKS];
+    // Uninitialised, so only the words used are written (a thread's stack pages count in its
+    // RSS the same for every allocator, but only those touched).
+    let mut blocks = [core::mem::MaybeUninit::<*mut u8>::uninit(); THREADS_MANY_MAX_BLOCKS];
+    let blocks = &mut blocks[..shape.blocks];
     for (k, b) in blocks.iter_mut().enumerate() {
-        let size = rng.range_inclusive(THREADS_MANY_MIN, THREADS_MANY_MAX);
+        let size = rng.range_inclusive(shape.min, shape.max);
         let o = alloc_obj(size);
-        // SAFETY: `o` is live with `size >= 16` bytes; the first word holds the size.
+        // SAFETY: `o` is live with `size >= 8` bytes; the first word holds the size.
         unsafe { fill_obj(o, 8, size - 8, k as u8) };
-        *b = o;
+        b.write(o);
     }
     {
         let mut g = shared.gate.lock().unwrap();
@@ -63,9 +98,9 @@ fn worker(shared: Arc<Shared>, n: usize, seed: u64, index: usize) {
             g = shared.opened.wait(g).unwrap();
         }
     }
-    for b in blocks {
-        // SAFETY: each block is live and freed once.
-        unsafe { free_obj(b) };
+    for b in blocks.iter() {
+        // SAFETY: every entry was written above; each block is live and freed once.
+        unsafe { free_obj(b.assume_init()) };
     }
 }
 
@@ -79,7 +114,12 @@ struct Round {
     total: Duration,
 }
 
-fn round(n: usize, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) -> Round {
+fn round(
+    n: usize,
+    shape: Shape,
+    seed: u64,
+    handles: &mut Vec<std::thread::JoinHandle<()>>,
+) -> Round {
     let shared = Arc::new(Shared {
         gate: Mutex::new(Gate::default()),
         all_ready: Condvar::new(),
@@ -91,7 +131,7 @@ fn round(n: usize, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) ->
         let s = shared.clone();
         let h = std::thread::Builder::new()
             .stack_size(THREADS_MANY_STACK)
-            .spawn(move || worker(s, n, seed, k))
+            .spawn(move || worker(s, n, shape, seed, k))
             .unwrap_or_else(|e| {
                 panic!("threads-many: spawning thread {} of {n} failed: {e}", k + 1)
             });
@@ -120,16 +160,18 @@ fn round(n: usize, seed: u64, handles: &mut Vec<std::thread::JoinHandle<()>>) ->
 
 /// threads-many: rounds of N threads (`Params::live_threads`, default 1000). In a round the main
 /// thread spawns N threads (256 KiB stacks); each allocates 20 blocks of uniform sizes in
-/// 16..=2048 B and writes all of them, then waits until all N have done so; the main thread then
-/// reads the process's RSS, releases them, and joins them (each frees its blocks and exits).
-/// Timed runs repeat rounds until the duration is spent (at least one). Metric: threads/s (threads
-/// started, filled, released and joined per second). `Budget::Iters(n)`: n rounds. Extra (from the
-/// first round, the one a fresh process sees, unless named otherwise): `live_threads`,
+/// 16..=2048 B (with `Params::blocks_per_thread` B: B blocks in 8..=608 B) and writes all of
+/// them, then waits until all N have done so; the main thread then reads the process's RSS,
+/// releases them, and joins them (each frees its blocks and exits). Timed runs repeat rounds
+/// until the duration is spent (at least one). Metric: threads/s (threads started, filled,
+/// released and joined per second). `Budget::Iters(n)`: n rounds. Extra (from the first round,
+/// the one a fresh process sees, unless named otherwise): `live_threads`, `blocks_per_thread`,
 /// `rss_before_kib`, `rss_live_kib` (all N alive), `rss_per_thread_kib` = (live − before) / N,
 /// `start_us_per_thread` (first spawn to all N ready, ÷ N), `us_per_thread` (whole run ÷ all
 /// threads of all rounds), `max_rss_per_thread_kib` (the largest over rounds), `rounds`.
 pub fn threads_many(p: &Params) -> Outcome {
     let n = p.live_threads.max(1);
+    let shape = Shape::of(p);
     let mut handles = Vec::with_capacity(n);
     let max_rounds = match p.budget {
         Budget::Iters(r) => r.max(1),
@@ -144,7 +186,7 @@ pub fn threads_many(p: &Params) -> Outcome {
     let mut max_per_thread = 0.0f64;
     let mut rounds = 0u64;
     while rounds < max_rounds {
-        let r = round(n, p.seed ^ rounds, &mut handles);
+        let r = round(n, shape, p.seed ^ rounds, &mut handles);
         let per_thread = r.rss_live_kib.saturating_sub(r.rss_before_kib) as f64 / n as f64;
         max_per_thread = max_per_thread.max(per_thread);
         first.get_or_insert(r);
@@ -159,6 +201,7 @@ pub fn threads_many(p: &Params) -> Outcome {
     let mut out = Outcome::rate(threads, elapsed);
     out.extra = vec![
         ("live_threads", n as f64),
+        ("blocks_per_thread", shape.blocks as f64),
         ("rss_before_kib", first.rss_before_kib as f64),
         ("rss_live_kib", first.rss_live_kib as f64),
         (

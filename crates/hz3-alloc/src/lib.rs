@@ -176,10 +176,11 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         )
     }
 
-    /// Gives the calling thread a heap of its own now. A thread starts young: its first few
-    /// small-block operations go through a shared heap, so a thread that allocates little
-    /// costs no memory of its own (docs/architecture.md, O4); call this in a thread that will
-    /// allocate much to skip that phase. False when the OS refuses the memory.
+    /// Gives the calling thread a heap of its own now. A thread starts young: its first
+    /// small-block allocations (up to 256 of them or 128 KiB) go through a shared heap, so a
+    /// thread that allocates little costs no memory of its own (docs/architecture.md, O4);
+    /// call this in a thread that will allocate much to skip that phase. False when the OS
+    /// refuses the memory.
     pub fn init_thread() -> bool {
         Instance::<R, C>::init_thread()
     }

@@ -420,19 +420,19 @@ fn consumer_never_allocates<R: RemoteFree, C: Config>() {
 }
 
 /// O4 in the fast flavour: blocks that young threads allocate, at the same time, belong to
-/// one owner (the fallback heap); a thread past its young phase, and one that called
-/// `init_thread`, owns its own blocks; everything is freed and reclaimed.
+/// one owner (the fallback heap); a thread past its young phase — by its allocations' count
+/// (`YOUNG_OPS`) or their bytes (`YOUNG_BYTES`) — and one that called `init_thread`, owns its
+/// own blocks; everything is freed and reclaimed.
 fn young_threads_share_a_heap<R: RemoteFree, C: Config>() {
     if C::YOUNG_OPS == 0 {
         return; // the stats and checked flavours give every thread a heap at once
     }
     let _g = serial::<R, C>();
-    let l = Layout::from_size_align(48, 8).unwrap();
     let owner = |p: usize| {
         // SAFETY: P1: `p` is a live small block of hz3, so its page metadata is mapped.
         unsafe { (*hz3_page::meta_of(p as *const u8)).owner() }
     };
-    let run = |blocks: usize, init: bool, barrier: Arc<Barrier>| {
+    let run = |l: Layout, blocks: usize, init: bool, barrier: Arc<Barrier>| {
         std::thread::spawn(move || {
             if init {
                 assert!(Hz3::<R, C>::init_thread());
@@ -449,20 +449,32 @@ fn young_threads_share_a_heap<R: RemoteFree, C: Config>() {
             (owner(v[0]), owner(last))
         })
     };
-    for (blocks, init, shared) in [(8, false, true), (8, true, false), (200, false, false)] {
+    let small = Layout::from_size_align(48, 8).unwrap();
+    let page = Layout::from_size_align(4096, 8).unwrap();
+    // 48-byte blocks end the young phase by their count, 4 KiB ones by their bytes.
+    assert!(C::YOUNG_OPS * 48 < C::YOUNG_BYTES && C::YOUNG_BYTES / 4096 < C::YOUNG_OPS);
+    let few = (C::YOUNG_OPS / 4).max(1);
+    for (l, blocks, init, shared) in [
+        (small, few, false, true),
+        (small, few, true, false),
+        (small, C::YOUNG_OPS + 64, false, false),
+        (page, (C::YOUNG_BYTES / 4096 / 2).max(1), false, true),
+        (page, C::YOUNG_BYTES / 4096 + 8, false, false),
+    ] {
         let b = Arc::new(Barrier::new(2));
-        let (t1, t2) = (run(blocks, init, b.clone()), run(blocks, init, b));
+        let (t1, t2) = (run(l, blocks, init, b.clone()), run(l, blocks, init, b));
         let ((first1, last1), (first2, last2)) = (t1.join().unwrap(), t2.join().unwrap());
+        let size = l.size();
         // The first blocks of a thread that did not call init_thread come from the fallback.
         assert_eq!(
             first1 == first2,
             !init,
-            "{blocks} blocks, init {init}: first owners"
+            "{blocks} blocks of {size}, init {init}: first owners"
         );
         assert_eq!(
             last1 == last2,
             shared,
-            "{blocks} blocks, init {init}: last owners"
+            "{blocks} blocks of {size}, init {init}: last owners"
         );
     }
     Inst::<R, C>::assert_empty("young_threads_share_a_heap");

@@ -94,9 +94,8 @@ unsafe impl OsMemory for SystemOs {
         if p.is_null() {
             return p;
         }
-        let start = p as usize;
-        let aligned = (start + align - 1) & !(align - 1);
-        let head = aligned - start;
+        let aligned = p.map_addr(|a| (a + align - 1) & !(align - 1));
+        let head = aligned.addr() - p.addr();
         let tail = total - head - size;
         // SAFETY: both trimmed pieces lie inside the mapping just created and are page aligned
         // (mmap returns page-aligned memory; `align` and `size` are page multiples).
@@ -105,10 +104,10 @@ unsafe impl OsMemory for SystemOs {
                 libc::munmap(p.cast(), head);
             }
             if tail != 0 {
-                libc::munmap((aligned + size) as *mut libc::c_void, tail);
+                libc::munmap(aligned.add(size).cast(), tail);
             }
         }
-        aligned as *mut u8
+        aligned
     }
 
     unsafe fn unmap(p: *mut u8, size: usize) {
@@ -160,6 +159,14 @@ unsafe impl OsMemory for SystemOs {
     }
 }
 
+/// Private anonymous memory, not counted against the commit limit until touched.
+#[cfg(not(miri))]
+const MAP_FLAGS: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+/// Miri's `mmap` accepts no other flags; `MAP_NORESERVE` changes only the kernel's accounting
+/// (the segment registry's lazily touched bitmap is the one mapping Miri runs through here).
+#[cfg(miri)]
+const MAP_FLAGS: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+
 fn raw_map(size: usize) -> *mut u8 {
     // SAFETY: an anonymous private mapping at a kernel-chosen address has no preconditions.
     let p = unsafe {
@@ -167,7 +174,7 @@ fn raw_map(size: usize) -> *mut u8 {
             ptr::null_mut(),
             size,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            MAP_FLAGS,
             -1,
             0,
         )
@@ -175,6 +182,8 @@ fn raw_map(size: usize) -> *mut u8 {
     if p == libc::MAP_FAILED {
         ptr::null_mut()
     } else {
+        // The metadata lookups (`segment_of`, P1) find a mapping again from an address.
+        let _ = p.expose_provenance();
         p.cast()
     }
 }

@@ -160,16 +160,16 @@ impl PageMeta {
     /// The page-local remote list viewed as a packed head+state word (C-packed).
     #[inline(always)]
     pub fn xremote_packed(&self) -> &PackedRemoteList {
-        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicUsize`; a strategy
-        // uses exactly one view for the whole life of the process.
+        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicPtr<Block>`; a
+        // strategy uses exactly one view for the whole life of the process.
         unsafe { &*(&self.xremote as *const RemoteList as *const PackedRemoteList) }
     }
 
     /// The page-local remote list viewed as a flagged word (cadence collect, E).
     #[inline(always)]
     pub fn xremote_flagged(&self) -> &FlaggedRemoteList {
-        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicUsize`; a strategy
-        // uses exactly one view for the whole life of the process.
+        // SAFETY: both types are `#[repr(transparent)]` over the same `AtomicPtr<Block>`; a
+        // strategy uses exactly one view for the whole life of the process.
         unsafe { &*(&self.xremote as *const RemoteList as *const FlaggedRemoteList) }
     }
 
@@ -306,18 +306,26 @@ const _: () = assert!(core::mem::size_of::<SegmentHeader>() <= PAGE_SIZE || cfg!
 pub const ALL_SLAB_PAGES: u64 = !1u64;
 
 /// The segment a block lies in (P1).
+///
+/// The result has the segment's *exposed* provenance, not `p`'s: a block pointer (or a
+/// reference to one page's meta) may carry a provenance that covers only that block — under
+/// Stacked Borrows a `Box` or `&T` narrows it so — while the header is elsewhere in the
+/// mapping. Every segment's provenance is exposed when it is registered (its address is taken
+/// for [`segmap::register`](crate::segmap::register)) and by the OS layers
+/// ([`SystemOs`](crate::SystemOs)). Natively the same `and` as integer arithmetic.
 #[inline(always)]
 pub fn segment_of(p: *const u8) -> *mut SegmentHeader {
-    ((p as usize).wrapping_sub(1) & !(SEGMENT_SIZE - 1)) as *mut SegmentHeader
+    ptr::with_exposed_provenance_mut(p.addr().wrapping_sub(1) & !(SEGMENT_SIZE - 1))
 }
 
 /// The meta of the page a block lies in (P1). Pure arithmetic; the result is only meaningful
-/// for pointers hz3 returned.
+/// for pointers hz3 returned. Exposed provenance, as [`segment_of`].
 #[inline(always)]
 pub fn meta_of(p: *const u8) -> *mut PageMeta {
-    let seg = (p as usize).wrapping_sub(1) & !(SEGMENT_SIZE - 1);
-    let idx = (p as usize).wrapping_sub(seg) >> PAGE_SHIFT;
-    (seg + idx * core::mem::size_of::<PageMeta>()) as *mut PageMeta
+    let a = p.addr();
+    let seg = a.wrapping_sub(1) & !(SEGMENT_SIZE - 1);
+    let idx = a.wrapping_sub(seg) >> PAGE_SHIFT;
+    ptr::with_exposed_provenance_mut(seg + idx * core::mem::size_of::<PageMeta>())
 }
 
 /// The meta of page `idx` of `seg`.
@@ -330,20 +338,22 @@ pub unsafe fn page_meta(seg: *mut SegmentHeader, idx: usize) -> *mut PageMeta {
     unsafe { ptr::addr_of_mut!((*seg).pages).cast::<PageMeta>().add(idx) }
 }
 
-/// The index of `meta` within its segment and the segment.
+/// The index of `meta` within its segment and the segment (exposed provenance, as
+/// [`segment_of`]: `meta` is usually a reference to one page's meta, which does not cover the
+/// rest of the segment).
 #[inline(always)]
 pub fn meta_index(meta: *const PageMeta) -> (*mut SegmentHeader, usize) {
-    let seg = (meta as usize) & !(SEGMENT_SIZE - 1);
+    let seg = meta.addr() & !(SEGMENT_SIZE - 1);
     (
-        seg as *mut SegmentHeader,
-        (meta as usize - seg) / core::mem::size_of::<PageMeta>(),
+        ptr::with_exposed_provenance_mut(seg),
+        (meta.addr() - seg) / core::mem::size_of::<PageMeta>(),
     )
 }
 
 /// The first byte of page `idx` of `seg`.
 #[inline(always)]
 pub fn page_start(seg: *mut SegmentHeader, idx: usize) -> *mut u8 {
-    (seg as usize + (idx << PAGE_SHIFT)) as *mut u8
+    seg.cast::<u8>().wrapping_add(idx << PAGE_SHIFT)
 }
 
 /// Finds `n` consecutive set bits in `mask`; returns the lowest start index.

@@ -24,7 +24,7 @@
 //!   queuer's store to the same field, C11 may order it first, and the owner can read the
 //!   stale link and lose a page from its queue (found by `tests/loom_pageq.rs` in hz3-pageq).
 
-use crate::sync::{fence, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{fence, AtomicPtr, Ordering, UnsafeCell};
 use core::ptr::{self, NonNull};
 
 /// A free block viewed as a list node: its first word is the link.
@@ -70,6 +70,14 @@ impl Default for Block {
     }
 }
 
+/// The success ordering of [`RemoteList`]'s publishing CAS: `Release` (R2). A build with
+/// `--cfg hz3_broken_ordering` weakens it to `Relaxed`, only so that the dynamic checkers can
+/// be shown to catch a broken R2 (`tests/remote_threads.rs`, `broken_r2_is_caught`).
+#[cfg(not(hz3_broken_ordering))]
+const PUBLISH: Ordering = Ordering::Release;
+#[cfg(hz3_broken_ordering)]
+const PUBLISH: Ordering = Ordering::Relaxed;
+
 /// What a push observed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Push {
@@ -99,7 +107,7 @@ pub struct Push {
 #[repr(transparent)]
 #[derive(Debug)]
 pub struct RemoteList {
-    head: AtomicUsize,
+    head: AtomicPtr<Block>,
 }
 
 impl RemoteList {
@@ -107,14 +115,14 @@ impl RemoteList {
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         RemoteList {
-            head: AtomicUsize::new(0),
+            head: AtomicPtr::new(ptr::null_mut()),
         }
     }
     /// An empty list.
     #[cfg(loom)]
     pub fn new() -> Self {
         RemoteList {
-            head: AtomicUsize::new(0),
+            head: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -139,17 +147,15 @@ impl RemoteList {
         let mut retries = 0;
         loop {
             // SAFETY: the caller owns `last` until the CAS below publishes it (R1).
-            unsafe { Block::set_next(last.as_ptr(), old as *mut Block) };
+            unsafe { Block::set_next(last.as_ptr(), old) };
             // Release: publishes the links written above (R2).
-            match self.head.compare_exchange_weak(
-                old,
-                first.as_ptr() as usize,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .head
+                .compare_exchange_weak(old, first.as_ptr(), PUBLISH, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     return Push {
-                        notify: old == 0,
+                        notify: old.is_null(),
                         retries,
                     }
                 }
@@ -165,25 +171,25 @@ impl RemoteList {
     #[inline]
     pub fn take_all(&self) -> *mut Block {
         // Acquire: pairs with the pushers' Release (R2).
-        self.head.swap(0, Ordering::Acquire) as *mut Block
+        self.head.swap(ptr::null_mut(), Ordering::Acquire)
     }
 
     /// Whether the list looks empty (a relaxed snapshot).
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.head.load(Ordering::Relaxed) == 0
+        self.head.load(Ordering::Relaxed).is_null()
     }
 
     /// The raw word (relaxed snapshot).
     #[inline]
     pub fn raw(&self) -> usize {
-        self.head.load(Ordering::Relaxed)
+        self.head.load(Ordering::Relaxed).addr()
     }
 
     /// Owner only, with no pusher possible (P3): clears the word.
     #[inline]
     pub fn reset(&self) {
-        self.head.store(0, Ordering::Relaxed);
+        self.head.store(ptr::null_mut(), Ordering::Relaxed);
     }
 }
 
@@ -196,6 +202,12 @@ impl Default for RemoteList {
 
 /// The queued flag in a [`PackedRemoteList`] word.
 pub const QUEUED: usize = 1;
+
+/// The words that carry flags and no head: addresses without provenance (nothing is ever
+/// read through them), so the lists' words stay pointers and every head keeps the provenance
+/// of the block it was pushed as (`-Zmiri-strict-provenance` checks this).
+const QUEUED_WORD: *mut Block = ptr::without_provenance_mut(QUEUED);
+const NOTIFY_WORD: *mut Block = ptr::without_provenance_mut(NOTIFY);
 
 /// An MPSC list whose word packs the head pointer and a *queued* flag (R4).
 ///
@@ -213,7 +225,7 @@ pub const QUEUED: usize = 1;
 #[repr(transparent)]
 #[derive(Debug)]
 pub struct PackedRemoteList {
-    word: AtomicUsize,
+    word: AtomicPtr<Block>,
 }
 
 impl PackedRemoteList {
@@ -221,14 +233,14 @@ impl PackedRemoteList {
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         PackedRemoteList {
-            word: AtomicUsize::new(0),
+            word: AtomicPtr::new(ptr::null_mut()),
         }
     }
     /// An idle, empty list.
     #[cfg(loom)]
     pub fn new() -> Self {
         PackedRemoteList {
-            word: AtomicUsize::new(0),
+            word: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -243,15 +255,15 @@ impl PackedRemoteList {
         let mut retries = 0;
         loop {
             // SAFETY: the caller owns `b` until the CAS publishes it (R1).
-            unsafe { Block::set_next(b.as_ptr(), (old & !QUEUED) as *mut Block) };
-            let new = b.as_ptr() as usize | QUEUED;
+            unsafe { Block::set_next(b.as_ptr(), old.map_addr(|a| a & !QUEUED)) };
+            let new = b.as_ptr().map_addr(|a| a | QUEUED);
             // Release publishes the link (R2).
             match self
                 .word
                 .compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    let notify = old & QUEUED == 0;
+                    let notify = old.addr() & QUEUED == 0;
                     if notify {
                         // R7: the winner of idle -> queued takes the page over from the owner's
                         // `try_idle` (AcqRel), so its later writes to the page (`xqnext` when it
@@ -272,7 +284,9 @@ impl PackedRemoteList {
     /// word `QUEUED` (still claimed by the owner).
     #[inline]
     pub fn take_all_keep_queued(&self) -> *mut Block {
-        (self.word.swap(QUEUED, Ordering::Acquire) & !QUEUED) as *mut Block
+        self.word
+            .swap(QUEUED_WORD, Ordering::Acquire)
+            .map_addr(|a| a & !QUEUED)
     }
 
     /// Owner, after processing: `QUEUED → 0` (idle). Fails exactly when a push arrived since the
@@ -281,14 +295,19 @@ impl PackedRemoteList {
     #[inline]
     pub fn try_idle(&self) -> bool {
         self.word
-            .compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                QUEUED_WORD,
+                ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
     /// The raw word (relaxed snapshot), for assertions.
     #[inline]
     pub fn raw(&self) -> usize {
-        self.word.load(Ordering::Relaxed)
+        self.word.load(Ordering::Relaxed).addr()
     }
 }
 
@@ -351,7 +370,7 @@ pub const FLAGS: usize = QUEUED | NOTIFY;
 #[repr(transparent)]
 #[derive(Debug)]
 pub struct FlaggedRemoteList {
-    word: AtomicUsize,
+    word: AtomicPtr<Block>,
 }
 
 impl FlaggedRemoteList {
@@ -359,14 +378,14 @@ impl FlaggedRemoteList {
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         FlaggedRemoteList {
-            word: AtomicUsize::new(0),
+            word: AtomicPtr::new(ptr::null_mut()),
         }
     }
     /// An empty, unflagged list.
     #[cfg(loom)]
     pub fn new() -> Self {
         FlaggedRemoteList {
-            word: AtomicUsize::new(0),
+            word: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -381,15 +400,16 @@ impl FlaggedRemoteList {
         let mut retries = 0;
         loop {
             // SAFETY: the caller owns the chain until the CAS publishes it (R1).
-            unsafe { Block::set_next(last.as_ptr(), (old & !FLAGS) as *mut Block) };
-            let new = first.as_ptr() as usize | if old & FLAGS != 0 { QUEUED } else { 0 };
+            unsafe { Block::set_next(last.as_ptr(), old.map_addr(|a| a & !FLAGS)) };
+            let flag = if old.addr() & FLAGS != 0 { QUEUED } else { 0 };
+            let new = first.as_ptr().map_addr(|a| a | flag);
             // Release publishes the links (R2).
             match self
                 .word
                 .compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    let notify = old & NOTIFY != 0;
+                    let notify = old.addr() & NOTIFY != 0;
                     if notify {
                         // R7: the push that consumed NOTIFY takes the page over from the
                         // owner's `try_mark_full` (AcqRel) before it writes `xqnext`.
@@ -408,13 +428,13 @@ impl FlaggedRemoteList {
     /// Owner: takes an unflagged list (null if empty or flagged; R5 makes the swap safe).
     #[inline]
     pub fn take_unflagged(&self) -> *mut Block {
-        let w = self.word.load(Ordering::Relaxed);
+        let w = self.word.load(Ordering::Relaxed).addr();
         if w == 0 || w & FLAGS != 0 {
             return ptr::null_mut();
         }
         // Acquire pairs with the pushers' Release (R2). Only the owner adds flags, so the
         // word is still unflagged here.
-        self.word.swap(0, Ordering::Acquire) as *mut Block
+        self.word.swap(ptr::null_mut(), Ordering::Acquire)
     }
 
     /// Owner: marks an empty, unflagged page full (`0 → NOTIFY`). Fails if blocks arrived
@@ -422,28 +442,40 @@ impl FlaggedRemoteList {
     #[inline]
     pub fn try_mark_full(&self) -> bool {
         self.word
-            .compare_exchange(0, NOTIFY, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                ptr::null_mut(),
+                NOTIFY_WORD,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
     /// Owner, for a queued page: takes every block and leaves the word `QUEUED`.
     #[inline]
     pub fn take_all_keep_queued(&self) -> *mut Block {
-        (self.word.swap(QUEUED, Ordering::Acquire) & !FLAGS) as *mut Block
+        self.word
+            .swap(QUEUED_WORD, Ordering::Acquire)
+            .map_addr(|a| a & !FLAGS)
     }
 
     /// Owner, after processing a queued page: `QUEUED → 0`; fails when a push arrived.
     #[inline]
     pub fn try_idle(&self) -> bool {
         self.word
-            .compare_exchange(QUEUED, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                QUEUED_WORD,
+                ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
     /// The raw word (relaxed snapshot).
     #[inline]
     pub fn raw(&self) -> usize {
-        self.word.load(Ordering::Relaxed)
+        self.word.load(Ordering::Relaxed).addr()
     }
 }
 

@@ -86,6 +86,10 @@ fn sc1_class_spacing() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "safe arithmetic over every size: no unsafe code for Miri to check"
+)]
 fn sc2_class_of_is_smallest_fitting_class_for_every_size() {
     let reference = reference_classes(1);
     for n in 0..=MAX_SMALL {
@@ -109,6 +113,10 @@ fn sc2_class_of_is_smallest_fitting_class_for_every_size() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "safe arithmetic over every size: no unsafe code for Miri to check"
+)]
 fn lut_agrees_with_class_of_for_every_size() {
     assert_eq!(CLASS_LUT.len(), LUT_MAX / 16 + 1);
     let reference = reference_classes(1);
@@ -125,6 +133,10 @@ fn lut_agrees_with_class_of_for_every_size() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "safe arithmetic over every size: no unsafe code for Miri to check"
+)]
 fn sc3_class_for_every_size_and_alignment() {
     for align in pow2_upto(MAX_CLASS_ALIGN) {
         let reference = reference_classes(align);
@@ -151,6 +163,10 @@ fn sc3_class_for_every_size_and_alignment() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "safe arithmetic over every size: no unsafe code for Miri to check"
+)]
 fn sc3_blocks_of_a_slab_are_aligned() {
     // Slabs start at PAGE_SIZE boundaries and blocks sit at multiples of the class size, so
     // every block of class_for(n, a) is a-aligned. Check the arithmetic for every block offset
@@ -174,6 +190,10 @@ fn sc3_blocks_of_a_slab_are_aligned() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "safe arithmetic over every size: no unsafe code for Miri to check"
+)]
 fn sc4_internal_waste_is_bounded_for_every_size() {
     for n in 1..=MAX_SMALL {
         let s = class_size(class_of(n));
@@ -250,6 +270,10 @@ fn class_for_large_requests_is_none() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "safe arithmetic over every size: no unsafe code for Miri to check"
+)]
 fn small_alignments_do_not_change_the_class() {
     for align in [1, 2, 4, 8, 16] {
         for n in 0..=MAX_SMALL {

@@ -15,10 +15,11 @@ use hz3_page::Block;
 /// One open group.
 #[derive(Debug)]
 struct Group {
-    /// The destination (an address: a page meta or a stash).
-    key: usize,
-    /// A second address the strategy needs to send the group (E-batch: the page's inbox).
-    aux: usize,
+    /// The destination (a page meta or a stash), kept as a pointer so that sending the group
+    /// reaches it with its provenance.
+    key: *const (),
+    /// A second pointer the strategy needs to send the group (E-batch: the page's inbox).
+    aux: *const (),
     first: *mut Block,
     last: *mut Block,
     len: u32,
@@ -37,7 +38,7 @@ impl<const N: usize> Groups<N> {
         self.slots.iter().map(|s| s.len as usize).sum()
     }
 
-    /// Adds `block` to the group for `key` (slot chosen by `key >> shift`), starting a group of
+    /// Adds `block` to the group for `key` (slot chosen by its address `>> shift`), starting a group of
     /// at most `max()` blocks if needed (computed only then: it costs a division). A group that is evicted or becomes full is passed to
     /// `send(key, aux, first, last, ctr)`.
     ///
@@ -47,15 +48,15 @@ impl<const N: usize> Groups<N> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn add<C: Counters>(
         &mut self,
-        key: usize,
-        aux: usize,
+        key: *const (),
+        aux: *const (),
         shift: u32,
         block: NonNull<Block>,
         max: impl FnOnce() -> u32,
         ctr: &mut C,
-        mut send: impl FnMut(usize, usize, NonNull<Block>, NonNull<Block>, &mut C),
+        mut send: impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
-        let slot = &mut self.slots[(key >> shift) % N];
+        let slot = &mut self.slots[(key.addr() >> shift) % N];
         let b = block.as_ptr();
         if slot.key == key && slot.len != 0 {
             ctr.bump(Counter::PacketSlotHits);
@@ -87,7 +88,7 @@ impl<const N: usize> Groups<N> {
     pub(crate) fn flush<C: Counters>(
         &mut self,
         ctr: &mut C,
-        mut send: impl FnMut(usize, usize, NonNull<Block>, NonNull<Block>, &mut C),
+        mut send: impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
         for slot in self.slots.iter_mut() {
             if slot.len != 0 {
@@ -103,7 +104,7 @@ impl Group {
     fn take<C: Counters>(
         &mut self,
         ctr: &mut C,
-        send: &mut impl FnMut(usize, usize, NonNull<Block>, NonNull<Block>, &mut C),
+        send: &mut impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
         if let (Some(first), Some(last)) = (NonNull::new(self.first), NonNull::new(self.last)) {
             ctr.bump(Counter::PacketFlushes);

@@ -945,19 +945,19 @@ unsafe impl RemoteFree for PackedNoAcquire {
         // SAFETY: `PackedRemoteList` is `#[repr(transparent)]` over this atomic.
         let word = unsafe {
             &*(page.xremote_packed() as *const hz3_page::PackedRemoteList
-                as *const hz3_pageq::sync::AtomicUsize)
+                as *const hz3_pageq::sync::AtomicPtr<Block>)
         };
         let mut old = word.load(Ordering::Relaxed);
         loop {
             // SAFETY: the caller gives up `block`.
-            unsafe { Block::set_next(block.as_ptr(), (old & !QUEUED) as *mut Block) };
-            let new = block.as_ptr() as usize | QUEUED;
+            unsafe { Block::set_next(block.as_ptr(), old.map_addr(|a| a & !QUEUED)) };
+            let new = block.as_ptr().map_addr(|a| a | QUEUED);
             match word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(cur) => old = cur,
             }
         }
-        if old & QUEUED == 0 {
+        if old.addr() & QUEUED == 0 {
             // SAFETY: won idle -> queued.
             unsafe { inbox.push(page) };
             ctr.bump(Counter::PageqEnqueues);
@@ -1028,19 +1028,20 @@ unsafe impl RemoteFree for FlaggedNoAcquire {
         // SAFETY: `FlaggedRemoteList` is `#[repr(transparent)]` over this atomic.
         let word = unsafe {
             &*(page.xremote_flagged() as *const hz3_page::FlaggedRemoteList
-                as *const hz3_pageq::sync::AtomicUsize)
+                as *const hz3_pageq::sync::AtomicPtr<Block>)
         };
         let mut old = word.load(Ordering::Relaxed);
         loop {
             // SAFETY: the caller gives up `block`.
-            unsafe { Block::set_next(block.as_ptr(), (old & !FLAGS) as *mut Block) };
-            let new = block.as_ptr() as usize | if old & FLAGS != 0 { QUEUED } else { 0 };
+            unsafe { Block::set_next(block.as_ptr(), old.map_addr(|a| a & !FLAGS)) };
+            let flag = if old.addr() & FLAGS != 0 { QUEUED } else { 0 };
+            let new = block.as_ptr().map_addr(|a| a | flag);
             match word.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(cur) => old = cur,
             }
         }
-        if old & NOTIFY != 0 {
+        if old.addr() & NOTIFY != 0 {
             // SAFETY: consumed NOTIFY.
             unsafe { inbox.push(page) };
             ctr.bump(Counter::PageqEnqueues);

@@ -2,11 +2,12 @@
 //! brother, without a model checker).
 //!
 //! For every strategy (A, A-batch, B, C, D, C-packed, E, E-batch), 4 producer threads perform
-//! 100 000 remote frees each, spread pseudo-randomly over 64 pages, while the owner thread
-//! collects concurrently (for E and E-batch it also takes each page's unflagged blocks and
-//! flags it full on every round). Blocks circulate like in the allocator: each producer starts
-//! with 256 blocks of its own; the owner hands every block it receives back to the producer
-//! that owns it (in batches over a channel), which frees it again. A producer that runs out of
+//! 100 000 remote frees each (100 under Miri, with 8 blocks each instead of 256), spread
+//! pseudo-randomly over 64 pages, while the owner thread collects concurrently (for E and
+//! E-batch it also takes each page's unflagged blocks and flags it full on every round).
+//! Blocks circulate like in the allocator: each producer starts with 256 blocks of its own;
+//! the owner hands every block it receives back to the producer that owns it (in batches over
+//! a channel), which frees it again. A producer that runs out of
 //! blocks flushes its outbox (D's allocation slow path) and waits for returns.
 //!
 //! Checked: every delivery is of a block that is currently freed, exactly once (a per-block
@@ -32,8 +33,16 @@ use std::thread;
 use std::time::Instant;
 
 const PRODUCERS: usize = 4;
+// Miri interprets every instruction (about a thousand times slower): fewer frees and blocks
+// still make the producers race the owner through every protocol state.
+#[cfg(not(miri))]
 const FREES_PER_PRODUCER: usize = 100_000;
+#[cfg(miri)]
+const FREES_PER_PRODUCER: usize = 100;
+#[cfg(not(miri))]
 const BLOCKS_PER_PRODUCER: usize = 256;
+#[cfg(miri)]
+const BLOCKS_PER_PRODUCER: usize = 8;
 const PAGES: usize = 64;
 const BLOCKS: usize = PRODUCERS * BLOCKS_PER_PRODUCER;
 /// Blocks the owner returns to a producer per message.
@@ -142,7 +151,7 @@ struct World<S: Strategy> {
     inbox: S::Inbox,
     pages: Vec<PageMeta>,
     /// Base of the `BLOCKS` slots (owned by `_store`).
-    base: usize,
+    base: *mut Slot,
     _store: Vec<Slot>,
     /// Per block: freed and not yet delivered.
     in_flight: Vec<AtomicBool>,
@@ -157,10 +166,10 @@ unsafe impl<S: Strategy> Sync for World<S> {}
 
 impl<S: Strategy> World<S> {
     fn block(&self, i: usize) -> NonNull<Block> {
-        NonNull::new((self.base + i * core::mem::size_of::<Slot>()) as *mut Block).unwrap()
+        NonNull::new(self.base.wrapping_add(i).cast::<Block>()).unwrap()
     }
     fn index_of(&self, b: *mut Block) -> usize {
-        let off = (b as usize).wrapping_sub(self.base);
+        let off = b.addr().wrapping_sub(self.base.addr());
         let i = off / core::mem::size_of::<Slot>();
         assert!(
             off % core::mem::size_of::<Slot>() == 0 && i < BLOCKS,
@@ -169,7 +178,9 @@ impl<S: Strategy> World<S> {
         i
     }
     fn page_index(&self, page: &PageMeta) -> usize {
-        let off = (page as *const PageMeta as usize).wrapping_sub(self.pages.as_ptr() as usize);
+        let off = core::ptr::from_ref(page)
+            .addr()
+            .wrapping_sub(self.pages.as_ptr().addr());
         let i = off / core::mem::size_of::<PageMeta>();
         assert!(i < PAGES, "foreign page {page:p}");
         i
@@ -297,7 +308,7 @@ fn producer<S: Strategy>(w: &World<S>, t: usize, back: Receiver<Vec<usize>>) -> 
 fn stress<S: Strategy>() {
     let start = Instant::now();
     let mut store: Vec<Slot> = (0..BLOCKS).map(|_| Slot([0; 2])).collect();
-    let base = store.as_mut_ptr() as usize;
+    let base = store.as_mut_ptr();
     let w = Arc::new(World::<S> {
         inbox: S::new_inbox(),
         pages: (0..PAGES).map(|_| PageMeta::new()).collect(),

@@ -18,16 +18,29 @@ pub unsafe trait Config: Sized + 'static {
     const STATS: bool;
     /// Validate frees (double, invalid, wrong layout) and abort with a fixed message.
     const CHECKS: bool;
-    /// Small-block operations a thread makes through the shared fallback heap before it takes
-    /// a heap of its own (O4); 0 = a heap at the first operation (the stats and checked
-    /// flavours: their counters and checks live in heaps).
-    const YOUNG_OPS: usize = 32;
+    /// Small-block allocations a thread makes through the shared fallback heap before it takes
+    /// a heap of its own (O4), at most; 0 = a heap at the first operation (the stats and
+    /// checked flavours: their counters and checks live in heaps). At most
+    /// [`YOUNG_OPS_MAX`].
+    const YOUNG_OPS: usize = 256;
+    /// Bytes (class sizes) a thread allocates through the shared fallback heap before it takes
+    /// a heap of its own (O4), at most: whichever of this and [`YOUNG_OPS`](Self::YOUNG_OPS)
+    /// comes first ends the young phase. A heap of its own costs a thread about one partly
+    /// used 4 KiB page per size class it touches, besides the heap and its segment's header
+    /// (some 60 KiB for blocks of 8–608 B), so the phase lasts until the thread's blocks
+    /// outweigh that. At most [`YOUNG_BYTES_MAX`].
+    const YOUNG_BYTES: usize = 128 * 1024;
     /// Where the instance's segments, heaps and large blocks come from ([`SystemOs`] for the
     /// shipped flavours). The segment and large-mapping caches are process-wide, so an `Os`
     /// must accept ranges another flavour's `Os` mapped (as any layer over the same kernel
     /// calls does).
     type Os: OsMemory;
 }
+
+/// Largest [`Config::YOUNG_OPS`] (the count shares a word with the byte count, O4).
+pub const YOUNG_OPS_MAX: usize = (1 << 16) - 1;
+/// Largest [`Config::YOUNG_BYTES`] (counted in 16-byte units in 16 bits, O4).
+pub const YOUNG_BYTES_MAX: usize = ((1 << 16) - 1) * 16;
 
 /// Number of flavour slots per strategy.
 pub const MAX_CONFIGS: usize = 4;

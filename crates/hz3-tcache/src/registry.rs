@@ -16,16 +16,21 @@
 //! - **O3** After its heap is abandoned, a thread's slot points to
 //!   [`DEAD_BINS`](crate::bin::DEAD_BINS): its frees take the remote path, its allocations use
 //!   the registry's fallback heap under the fallback lock.
-//! - **O4** (young threads) A thread's first `C::YOUNG_OPS` small-block allocations (32; 0 in
-//!   the stats and checked flavours) need no heap of its own: its slot stays `EMPTY` and they
-//!   come from the fallback heap under the fallback lock. Its frees go straight home through
+//! - **O4** (young threads) A thread's first small-block allocations, until it has made
+//!   `C::YOUNG_OPS` of them (256; 0 in the stats and checked flavours) or allocated
+//!   `C::YOUNG_BYTES` (128 KiB of class sizes), whichever comes first, need no heap of its
+//!   own: its slot stays `EMPTY` and they come from the fallback heap under the fallback
+//!   lock. Its frees go straight home through
 //!   the strategy with no outbox — the fallback heap's blocks always, other heaps' blocks
 //!   `YOUNG_FOREIGN_FREES` (1) time (a spawned thread frees the closure its spawner boxed).
-//!   The allocation after those, or the next free of another heap's block, takes a heap (O1): a successor that
-//!   inherits blocks gains at once from the outbox and the foreign-cache rule. A thread that
-//!   allocates little — most threads of a thousand-thread server — so costs no heap, no slabs
-//!   and no segment; blocks it allocated belong to the fallback heap and go home to it like
-//!   any remote free. The counts live beside the slot ([`crate::tls`]).
+//!   The allocation after those, or the next free of another heap's block, takes a heap
+//!   (O1): a successor that inherits blocks gains at once from the outbox and the
+//!   foreign-cache rule. A thread that allocates little — most threads of a thousand-thread
+//!   server — so costs no heap, no slabs and no segment, whose cost is about a 4 KiB page for
+//!   each size class it touches: the byte bound lasts until its blocks outweigh that. Blocks
+//!   it allocated belong to the fallback heap and go home to it like any remote free. The
+//!   counts live beside the slot ([`crate::tls`]), in one word: allocations in bits 0–15,
+//!   bytes in 16-byte units in bits 16–31 (saturating), foreign frees from bit 32.
 //! - **O5** (adoption on free) A thread that takes a heap while freeing a block of heap `h`
 //!   takes `h` itself when `h` is among the first `ADOPT_SCAN` (16) heaps of the pool, else
 //!   the pool's first: a successor that inherits its predecessor's blocks (larson, a server's
@@ -57,9 +62,13 @@ pub const YOUNG_FOREIGN_FREES: usize = 1;
 /// on a free (O5); the walk runs under the registry lock, so it is bounded.
 pub const ADOPT_SCAN: usize = 16;
 
-/// The young word (`crate::tls::young`): allocations in the low bits, foreign frees from
-/// this bit up.
+/// The young word (`crate::tls::young`): allocations in bits 0–15, bytes allocated (class
+/// sizes, in 16-byte units) in bits 16–31, foreign frees from bit 32 up.
 pub(crate) const YOUNG_FOREIGN_SHIFT: u32 = 32;
+/// Where the young word's byte count starts (16-byte units).
+const YOUNG_BYTES_SHIFT: u32 = 16;
+/// The mask of one 16-bit count of the young word.
+const YOUNG_FIELD: usize = (1 << 16) - 1;
 
 pub struct Registry {
     lock: SpinLock,
@@ -109,6 +118,13 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
         R::ID * MAX_CONFIGS + C::ID
     };
 
+    /// The flavour's young bounds fit the young word's 16-bit counts (O4).
+    const YOUNG_BOUNDS: () = assert!(
+        C::YOUNG_OPS <= crate::config::YOUNG_OPS_MAX
+            && C::YOUNG_BYTES <= crate::config::YOUNG_BYTES_MAX,
+        "Config::YOUNG_OPS / YOUNG_BYTES above their maximum"
+    );
+
     fn registry() -> &'static Registry {
         &REGISTRIES[Self::SLOT]
     }
@@ -140,10 +156,21 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             return Self::alloc_fallback(c);
         }
         let heap = if heap.cast::<u8>() == EMPTY {
-            // O4: a young thread allocates from the shared fallback heap.
+            // O4: a young thread allocates from the shared fallback heap until it has made
+            // `YOUNG_OPS` allocations or allocated `YOUNG_BYTES`, whichever comes first.
+            let () = Self::YOUNG_BOUNDS;
             let y = crate::tls::young(Self::SLOT);
-            if y & ((1 << YOUNG_FOREIGN_SHIFT) - 1) < C::YOUNG_OPS {
-                crate::tls::set_young(Self::SLOT, y + 1);
+            let ops = y & YOUNG_FIELD;
+            let units = (y >> YOUNG_BYTES_SHIFT) & YOUNG_FIELD;
+            if ops < C::YOUNG_OPS && units < C::YOUNG_BYTES / 16 {
+                // Both counts stay within their 16 bits: `ops < YOUNG_OPS <= YOUNG_OPS_MAX`,
+                // and the byte count saturates.
+                let units = (units + hz3_page::class_size(c) / 16).min(YOUNG_FIELD);
+                let foreign = y & !((1 << YOUNG_FOREIGN_SHIFT) - 1);
+                crate::tls::set_young(
+                    Self::SLOT,
+                    foreign | (units << YOUNG_BYTES_SHIFT) | (ops + 1),
+                );
                 return Self::alloc_fallback(c);
             }
             let h = Self::attach();

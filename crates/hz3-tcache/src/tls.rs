@@ -10,8 +10,9 @@
 //!
 //! Invariant **T1**: a slot holds `EMPTY`, `DEAD` or the address of a heap held by this thread
 //! (O1).
-//! Beside each slot, a young-operation counter (O4): how many small-block operations this
-//! thread made through the shared fallback heap before it took a heap of its own.
+//! Beside each slot, a young-phase word (O4): how many small-block allocations this thread
+//! made through the shared fallback heap before it took a heap of its own, their bytes, and
+//! its frees of other heaps' blocks.
 
 use crate::config::MAX_INSTANCES;
 
@@ -73,7 +74,7 @@ mod imp {
         // SAFETY: as in `get`.
         unsafe { *base().add(i) = p }
     }
-    /// Reads young-operation counter `i` (O4).
+    /// Reads young-phase word `i` (O4).
     #[inline]
     pub fn young(i: usize) -> usize {
         debug_assert!(i < MAX_INSTANCES);
@@ -81,7 +82,7 @@ mod imp {
         unsafe { *base().add(MAX_INSTANCES + i) as usize }
     }
 
-    /// Writes young-operation counter `i` (O4).
+    /// Writes young-phase word `i` (O4).
     #[inline]
     pub fn set_young(i: usize, n: usize) {
         debug_assert!(i < MAX_INSTANCES);
@@ -117,13 +118,13 @@ mod imp {
             const { [const { Cell::new(0) }; MAX_INSTANCES] };
     }
 
-    /// Reads young-operation counter `i` (O4).
+    /// Reads young-phase word `i` (O4).
     #[inline]
     pub fn young(i: usize) -> usize {
         YOUNG.with(|s| s[i].get())
     }
 
-    /// Writes young-operation counter `i` (O4).
+    /// Writes young-phase word `i` (O4).
     #[inline]
     pub fn set_young(i: usize, n: usize) {
         YOUNG.with(|s| s[i].set(n))

@@ -9,9 +9,11 @@
 //!   later test of the same instance would find half-flushed.
 //! - [`Rng`]: a small deterministic generator (no dependency).
 //! - [`counting_os`]: an OS layer that counts what it is asked, and a flavour on it.
+//! - [`heap_os`]: an OS layer on the system allocator (what Miri can run), and a flavour on it.
 #![allow(dead_code)]
 
 pub mod counting_os;
+pub mod heap_os;
 
 use core::alloc::{GlobalAlloc, Layout};
 use hz3_alloc::{Config, Hz3, RemoteFree};

@@ -13,7 +13,7 @@
 use crate::counters::{Counter, Counters};
 use crate::group::Groups;
 use crate::strategy::{OwnerStash, RemoteFree, Sink};
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use hz3_page::{class_size, Block, PageMeta, RemoteList};
 
 /// Groups per thread.
@@ -32,13 +32,13 @@ pub type StashGroups = Groups<GROUP_SLOTS>;
 /// The stash is valid (Q4) and the blocks are the caller's.
 #[inline(always)]
 unsafe fn send_stash_group<C: Counters>(
-    dest: usize,
+    dest: *const (),
     first: NonNull<Block>,
     last: NonNull<Block>,
     ctr: &mut C,
 ) {
     // SAFETY: per the contract.
-    let push = unsafe { (*(dest as *const RemoteList)).push_list(first, last) };
+    let push = unsafe { (*dest.cast::<RemoteList>()).push_list(first, last) };
     ctr.bump(Counter::HeadCas);
     ctr.add(Counter::CasRetries, push.retries as u64);
     if push.notify {
@@ -71,10 +71,10 @@ unsafe impl RemoteFree for BatchedStash {
             return unsafe { OwnerStash::free_remote(inbox, page, block, None, ctr) };
         };
         let max = || (GROUP_BYTES / class_size(page.class())).clamp(1, GROUP_MAX as usize) as u32;
-        let key = inbox as *const RemoteList as usize;
+        let key = ptr::from_ref(inbox).cast::<()>();
         // SAFETY: the caller gives up `block`; groups go to live stashes (Q4).
         unsafe {
-            out.add(key, 0, 6, block, max, ctr, |k, _, f, l, c| {
+            out.add(key, ptr::null(), 6, block, max, ctr, |k, _, f, l, c| {
                 send_stash_group(k, f, l, c)
             })
         }

@@ -28,7 +28,7 @@ use crate::group::Groups;
 use crate::queue::PageQueue;
 use crate::strategy::drain_all::drain_all_collect;
 use crate::strategy::{RemoteFree, Sink};
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use hz3_page::{class_size, Block, PageMeta};
 
 /// Takes a queued page's blocks, retrying `try_idle` a few times before requeueing.
@@ -170,8 +170,8 @@ pub type PageGroups = Groups<BATCH_SLOTS>;
 /// The page and inbox are valid and the blocks live (P3, Q4).
 #[inline(always)]
 unsafe fn send_page_group<C: Counters>(
-    page: usize,
-    inbox: usize,
+    page: *const (),
+    inbox: *const (),
     first: NonNull<Block>,
     last: NonNull<Block>,
     ctr: &mut C,
@@ -179,8 +179,8 @@ unsafe fn send_page_group<C: Counters>(
     // SAFETY: per the contract (groups are formed per page, E3).
     unsafe {
         publish(
-            &*(inbox as *const PageQueue),
-            &*(page as *const PageMeta),
+            &*inbox.cast::<PageQueue>(),
+            &*page.cast::<PageMeta>(),
             first,
             last,
             ctr,
@@ -217,8 +217,8 @@ unsafe impl RemoteFree for BatchedCadence {
         };
         let max = || (BATCH_BYTES / class_size(page.class())).clamp(1, BATCH_MAX as usize) as u32;
         let (key, aux) = (
-            page as *const PageMeta as usize,
-            inbox as *const PageQueue as usize,
+            ptr::from_ref(page).cast::<()>(),
+            ptr::from_ref(inbox).cast::<()>(),
         );
         // SAFETY: the caller gives up `block`; every group is sent to its own page (E3).
         unsafe {

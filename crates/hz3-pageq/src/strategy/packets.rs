@@ -114,7 +114,7 @@ unsafe impl RemoteFree for Packets {
             return;
         };
         let dest = inbox as *const PageQueue;
-        let slot = &mut out.slots[(dest as usize >> 6) % PACKET_SLOTS];
+        let slot = &mut out.slots[(dest.addr() >> 6) % PACKET_SLOTS];
         if slot.len != 0 && slot.dest != dest {
             // SAFETY: the slot's pages are ours in state 1; its destination is valid (Q4).
             unsafe { slot.flush(ctr) };

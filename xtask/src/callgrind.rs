@@ -1,27 +1,8 @@
-//! The deterministic fast-path gate (testing.md T14): instructions per operation counted by
-//! `valgrind --tool=callgrind`, against a committed budget.
-//!
-//! hz3-bench's `cg-local` and `cg-remote` workloads route every allocation and free through two
-//! never-inlined probe functions, `hz3_bench_probe_alloc` and `hz3_bench_probe_dealloc`;
-//! `--toggle-collect=<probe>` counts only what runs inside them (the allocator, plus a call and a
-//! return). Each figure is measured at n and 2n operations and taken as (I(2n) − I(n)) / n, so
-//! one-time costs (first use of a thread, first pages) cancel.
-//!
-//! | metric        | workload  | probes counted     | per                             |
-//! |---------------|-----------|--------------------|---------------------------------|
-//! | local_pair    | cg-local  | alloc + dealloc    | local 64 B alloc+free pair       |
-//! | remote_free   | cg-remote | dealloc            | free of an object another thread allocated |
-//! | remote_alloc  | cg-remote | alloc              | allocation on the owner while its objects come back remotely (includes collecting them) |
-//!
-//! valgrind serialises threads and cg-remote hands batches over in lockstep, so the counts repeat
-//! run to run (measured: ≤ 0.03% across runs for a 2-thread remote-free run).
-//!
-//! The program-shape workloads are gated as whole programs ([`WORKLOAD_METRICS`]): every instruction
-//! of the run (the allocator, inlined or not, and the workload's own loop, RNG and page
-//! touching) per operation the run reports, (I(2n) − I(n)) / (ops(2n) − ops(n)), under
-//! `--fair-sched=yes` so that the threads take turns in a fixed order and the counts repeat.
-//! The workload's share is the same for every allocator, so a change of the figure is the
-//! allocator's.
+//! The deterministic fast-path gate: instructions per operation counted by
+//! `valgrind --tool=callgrind` inside hz3-bench's probe functions (or, for the program-shape
+//! workloads of [`WORKLOAD_METRICS`], the whole run under `--fair-sched=yes`), each taken as
+//! (I(2n) − I(n)) / n so one-time costs cancel, against a committed budget. The metrics and why
+//! the counts repeat: docs/bench-matrix.md ("The callgrind gate").
 
 use std::path::Path;
 use std::process::Command;
@@ -99,14 +80,12 @@ fn count(
         args.push("--fair-sched=yes".into());
     }
     args.extend(probes.iter().map(|p| format!("--toggle-collect={p}")));
-    args.extend([
-        bin.display().to_string(),
-        workload.into(),
-        "--iters".into(),
-        n.to_string(),
-        "--threads".into(),
-        threads.to_string(),
-    ]);
+    args.push(bin.display().to_string());
+    args.extend(
+        format!("{workload} --iters {n} --threads {threads}")
+            .split(' ')
+            .map(String::from),
+    );
     let stdout = run_capture(Path::new("valgrind"), &args, Duration::from_secs(600))?;
     let text = std::fs::read_to_string(&out_file)
         .map_err(|e| format!("reading {}: {e}", out_file.display()))?;
@@ -183,11 +162,7 @@ pub fn budget_json(
         })
         .collect();
     let (budgets, reference) = crate::budget::split(&rounded, crate::strategies::is_hz3);
-    let rustc = Command::new("rustc")
-        .arg("-V")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let rustc = crate::runner::stdout_of("rustc", &["-V"], None).unwrap_or_default();
     json!({
         "schema": BUDGET_SCHEMA,
         "note": "Instructions per operation inside the allocator, counted by valgrind --tool=callgrind through hz3-bench's probe functions ((I(2n) - I(n)) / n); the *_op metrics are whole-program instructions per reported operation of the program-shape workloads ((I(2n) - I(n)) / (ops(2n) - ops(n)), --fair-sched=yes). Rewrite with `cargo xtask callgrind-gate --update` and justify the change in the commit message.",
@@ -246,14 +221,7 @@ pub fn failed(checks: &[Check]) -> bool {
 }
 
 pub fn render(checks: &[Check], tolerance: f64) -> String {
-    let mut t = Table::new(&[
-        "allocator",
-        "metric",
-        "budget",
-        "measured",
-        "change",
-        "verdict",
-    ]);
+    let mut t = Table::cols("allocator | metric | budget | measured | change | verdict");
     for c in checks {
         t.row(vec![
             c.allocator.clone(),

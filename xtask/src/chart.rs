@@ -3,8 +3,7 @@
 //! and down for a lag; whiskers: min–max of the per-round ratios), the peak RSS and, when the
 //! results carry them, the minor page faults per 1000 operations. For a thread sweep, one row per
 //! workload instead: throughput and peak RSS against the thread count, a line per allocator.
-//! Hand-written SVG: a few dozen `<rect>`, `<line>` and `<text>` elements with tooltips, where a
-//! plotting crate would add a dependency and drop the tooltips.
+//! Hand-written SVG (a few dozen elements with tooltips, which a plotting crate would drop).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -195,6 +194,17 @@ struct Bar {
     tip: String,
 }
 
+impl Bar {
+    fn plain(v: f64, tip: String) -> Bar {
+        Bar {
+            v,
+            whisker: None,
+            faded: false,
+            tip,
+        }
+    }
+}
+
 /// A panel kind: axis title, height of each row, whether bars rise or fall from 1 (else from
 /// the bottom), a fixed bottom value, and the bar of each cell.
 type Section<'a> = (
@@ -218,13 +228,7 @@ pub fn render(m: &Matrix) -> String {
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
     let ratio_bar = |w: &str, a: &str, c: &Cell| {
         let r = if a == reference {
-            c.summary().map(|_| Summary {
-                median: 1.0,
-                min: 1.0,
-                max: 1.0,
-                cv: 0.0,
-                n: 1,
-            })
+            c.summary().and(Summary::of(&[1.0]))
         } else {
             m.ratio(w, a, &reference)
         }?;
@@ -236,36 +240,26 @@ pub fn render(m: &Matrix) -> String {
             r.cv * 100.0
         );
         let faded = c.invalid_runs() > 0;
-        let whisker = Some((r.min, r.max));
         Some(Bar {
             v: r.median,
-            whisker,
+            whisker: Some((r.min, r.max)),
             faded,
             tip,
         })
     };
     let rss_bar = |_: &str, _: &str, c: &Cell| {
         let mb = c.peak_rss_median()? / 1024.0;
-        let tip = format!("peak RSS {mb:.1} MiB");
-        Some(Bar {
-            v: mb,
-            whisker: None,
-            faded: false,
-            tip,
-        })
+        Some(Bar::plain(mb, format!("peak RSS {mb:.1} MiB")))
     };
     let faults_bar = |_: &str, _: &str, c: &Cell| {
         let f = c.minor_faults_per_kop()?;
         let sys = c
             .sys_s_median()
             .map_or(String::new(), |s| format!(", sys {s:.2} s"));
-        let tip = format!("{f:.3} minor faults per 1k ops{sys}");
-        Some(Bar {
-            v: f,
-            whisker: None,
-            faded: false,
-            tip,
-        })
+        Some(Bar::plain(
+            f,
+            format!("{f:.3} minor faults per 1k ops{sys}"),
+        ))
     };
     let mut sections: Vec<Section> = vec![
         (

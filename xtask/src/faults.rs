@@ -1,19 +1,8 @@
-//! The page-fault gate: minor page faults of the OS-boundary workloads, run for a
-//! fixed number of iterations, against a committed budget.
-//!
-//! Each workload runs `--iters N` (fixed per workload, [`WORKLOADS`]) at 2 threads, `reps`
-//! times, each a fresh process; the figure is the *minimum* of the process's
-//! `getrusage(RUSAGE_SELF).ru_minflt` over the repetitions (setup included). With a fixed
-//! iteration count the single-threaded shapes repeat to within a few faults; the threaded ones
-//! (hand-off timing decides how much is live) vary by up to ~15 % on a quiet machine and by
-//! 30–60 % on a loaded one, and a regression in the OS layer (a purge that comes back, a
-//! mapping not reused, stranded remote frees) moves the figure by multiples, so the minimum
-//! of three against `budget × (1 + tolerance) + slack` catches it without flaking; the
-//! threaded shapes get [`THREADED_TOLERANCE`].
-//!
-//! hz3's flavours are gated (a missing budget fails, as in the callgrind gate); peers run when
-//! asked (`--allocators`) and are shown as a reference, with hz3's figure over the median
-//! peer's, the figure the OS-boundary rows of the matrix are read by.
+//! The page-fault gate: the minimum over `reps` fresh processes of the minor page faults of the
+//! OS-boundary workloads, each run for a fixed `--iters` ([`WORKLOADS`]) at 2 threads, against
+//! `budget × (1 + tolerance) + slack` (threaded shapes: [`THREADED_TOLERANCE`]). hz3's flavours
+//! are gated; peers asked for with `--allocators` are shown as a reference (hz3 over the median
+//! peer). Why the minimum and these margins: docs/bench-matrix.md ("The page-fault gate").
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,13 +55,10 @@ fn measure_one(
     iters: u64,
     reps: usize,
 ) -> Result<(u64, u64), String> {
-    let args: Vec<String> = vec![
-        workload.into(),
-        "--iters".into(),
-        iters.to_string(),
-        "--threads".into(),
-        "2".into(),
-    ];
+    let args: Vec<String> = format!("{workload} --iters {iters} --threads 2")
+        .split(' ')
+        .map(String::from)
+        .collect();
     let mut best: Option<(u64, u64)> = None;
     for _ in 0..reps.max(1) {
         let out = run_capture_env(bin, &args, env, Duration::from_secs(300))?;
@@ -224,15 +210,9 @@ pub fn failed(checks: &[Check]) -> bool {
 }
 
 pub fn render(checks: &[Check], budget: &Budget) -> String {
-    let mut t = Table::new(&[
-        "workload",
-        "allocator",
-        "budget",
-        "faults",
-        "faults/1k ops",
-        "÷median peer",
-        "verdict",
-    ]);
+    let mut t = Table::cols(
+        "workload | allocator | budget | faults | faults/1k ops | ÷median peer | verdict",
+    );
     for c in checks {
         t.row(vec![
             c.workload.clone(),

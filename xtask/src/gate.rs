@@ -1,15 +1,8 @@
-//! The wall-clock regression gate: each hz3 strategy's ratio to `system`, measured in the same
-//! run (median of per-round ratios), against the same ratio in a baseline file.
-//!
-//! A ratio is judged, not a raw rate: a slower or busier machine moves `system` and hz3 together.
-//! The allowed drop is `max(floor, noise_k × CV)`, CV being the larger coefficient of variation of
-//! the per-round ratios in the baseline and in the current run, so the gate widens exactly as far
-//! as the measured noise demands (on this machine wall clock can only catch large regressions;
-//! the callgrind gate guards the fast path's length precisely).
-//!
-//! Cells compare at the same `--threads` value only (a sweep compares each count present in both
-//! files), and two files measured on different CPU models are refused ([`check_machines`]) unless
-//! the caller allows it: a ratio measured on one CPU says little about another.
+//! The wall-clock regression gate: each hz3 strategy's ratio to `system` in the same run (median
+//! of per-round ratios) against the same ratio in a baseline, allowed to drop by
+//! `max(floor, noise_k × CV)`; cells compare at the same `--threads` only, and files from
+//! different CPU models are refused ([`check_machines`]) unless allowed. docs/bench-matrix.md
+//! ("The wall-clock gate").
 
 use crate::cli::Tolerance;
 use crate::results::{CpuMatch, Matrix};
@@ -94,16 +87,7 @@ impl Report {
     }
 
     pub fn render(&self) -> String {
-        let mut t = crate::table::Table::new(&[
-            "workload",
-            "allocator",
-            "T",
-            "baseline ×system",
-            "now ×system",
-            "change",
-            "allowed drop",
-            "verdict",
-        ]);
+        let mut t = crate::table::Table::cols("workload | allocator | T | baseline ×system | now ×system | change | allowed drop | verdict");
         for r in &self.rows {
             let f = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
             t.row(vec![

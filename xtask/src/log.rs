@@ -1,9 +1,6 @@
-//! Progress and diagnostics: `tracing` events on stderr, in the `xtask: message` shape of the
-//! lines xtask always printed (the result tables go to stdout, untouched by this).
-//!
-//! The level comes from `RUST_LOG` when it is set (`RUST_LOG=debug`, `RUST_LOG=xtask=trace`:
-//! target=level directives), else from `-v` (debug: each run's command and result, with the span
-//! it ran in) or `-vv` (trace); the default shows info and above, today's progress lines.
+//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines (tables go to
+//! stdout). Level: `RUST_LOG` when set, else `-v` (debug: each run's command and result) or
+//! `-vv` (trace); default info.
 
 use std::fmt;
 

@@ -129,15 +129,9 @@ impl Machine {
         let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .ok()
             .and_then(|s| parse_thp(&s));
-        let rustc =
-            std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-                .arg("-V")
-                .current_dir(crate::paths::workspace_root())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .filter(|s| !s.is_empty());
+        let rustc_bin = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let root = crate::paths::workspace_root();
+        let rustc = crate::runner::stdout_of(&rustc_bin, &["-V"], Some(&root));
         Machine {
             cpus,
             cpu_model: info.model_name.clone().unwrap_or_else(|| "unknown".into()),

@@ -137,11 +137,7 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
 }
 
 /// Runs a command in the workspace root; `Err` with `what` when it fails.
-fn run_in(
-    root: &std::path::Path,
-    cmd: &mut std::process::Command,
-    what: &str,
-) -> Result<(), String> {
+fn run_in(root: &Path, cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
     cmd.current_dir(root);
     tracing::info!("{cmd:?}");
     let status = cmd
@@ -155,63 +151,32 @@ fn run_in(
 }
 
 /// `cargo xtask soak`: builds and runs the soak program (crates/hz3-alloc/examples/soak.rs).
-fn soak(root: &std::path::Path, args: &[String]) -> Result<(), String> {
+fn soak(root: &Path, args: &[String]) -> Result<(), String> {
     let mut cmd = runner::cargo_in(root);
-    cmd.args([
-        "run",
-        "--release",
-        "-q",
-        "-p",
-        "hz3-alloc",
-        "--example",
-        "soak",
-        "--",
-    ])
-    .args(args);
-    run_in(root, &mut cmd, "soak")
+    cmd.args("run --release -q -p hz3-alloc --example soak --".split(' '));
+    run_in(root, cmd.args(args), "soak")
 }
 
 /// `cargo xtask memcheck`: the hz3-alloc stress and lifecycle tests under valgrind memcheck,
 /// failing on any reported error (testing.md T12).
-fn memcheck(root: &std::path::Path) -> Result<(), String> {
+fn memcheck(root: &Path) -> Result<(), String> {
     let out = runner::cargo_in(root)
-        .args([
-            "test",
-            "--release",
-            "-p",
-            "hz3-alloc",
-            "--test",
-            "stress",
-            "--no-run",
-            "--message-format=json",
-        ])
+        .args("test --release -p hz3-alloc --test stress --no-run --message-format=json".split(' '))
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "building the stress test failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("building the stress test failed: {err}"));
     }
     let exe = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| {
-            v.get("executable")
-                .and_then(|e| e.as_str())
-                .map(String::from)
-        })
+        .filter_map(|v| Some(v.get("executable")?.as_str()?.to_string()))
         .next_back()
         .ok_or("cargo did not report the stress test executable")?;
     let mut cmd = std::process::Command::new("valgrind");
-    cmd.args([
-        "--tool=memcheck",
-        "--error-exitcode=99",
-        "--quiet",
-        &exe,
-        "--test-threads=1",
-        "hz3_a_cache::",
-    ]);
-    cmd.env("HZ3_TEST_SCALE", "1");
+    cmd.args(["--tool=memcheck", "--error-exitcode=99", "--quiet", &exe]);
+    cmd.args(["--test-threads=1", "hz3_a_cache::"])
+        .env("HZ3_TEST_SCALE", "1");
     run_in(root, &mut cmd, "valgrind memcheck of the stress test")
 }

@@ -1,27 +1,8 @@
 //! The peers' C libraries, measured through C `malloc`/`free` under `LD_PRELOAD` (the
-//! `*-preload` rows), and every peer's version.
-//!
-//! Three kinds of library, all obtained by the tool itself (no manual step):
-//!
-//! * **Built from vendored sources**: current mimalloc (3.x) and snmalloc are compiled with the
-//!   machine's `cc`/`c++` from the C/C++ sources that the `libmimalloc-sys` and `snmalloc-sys`
-//!   crates of the lock file vendor (`cargo metadata` fetches them), with the flags and defines of
-//!   their own CMake shared-library targets (`mimalloc` with `MI_OVERRIDE`, `snmallocshim`), into
-//!   `<target>/peers/`. A library is rebuilt only when it is missing or its stamp (compiler
-//!   command, compiler version, a hash of the sources) changed.
-//! * **Debian packages**: tcmalloc (`libtcmalloc-minimal4`), mimalloc 2.0 and jemalloc, installed
-//!   with `apt-get` when missing and when apt can install them; otherwise the row is skipped with
-//!   a note, never a failure.
-//! * **Named by hand**: each row's environment variable (e.g. `HZ3_BENCH_TCMALLOC_SO=PATH`)
-//!   overrides both.
-//!
-//! Every library is checked before its row runs: a small C probe, run with the library in
-//! `LD_PRELOAD`, must find `malloc` and `free` in that library (a library that does not replace
-//! them would measure glibc under the peer's name).
-//!
-//! Versions: a built library's from its header (`MI_MALLOC_VERSION`) or crate version, a Debian
-//! library's from `dpkg-query`, the Rust-linked peers' from the lock file's crates. They go to
-//! the JSON (`peer_versions`) and to the table [`versions_table`].
+//! `*-preload` rows), and every peer's version: built from vendored crate sources, installed
+//! from Debian packages, or named by an environment variable; each checked by a probe to replace
+//! `malloc`/`free`. How and why: docs/bench-matrix.md
+//! ("The peers through their C ABI").
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -82,55 +63,41 @@ impl Recipe {
     pub fn command(self, krate: &Path) -> (String, Vec<String>) {
         let src = self.source_dir(krate);
         let s = |p: &str| src.join(p).display().to_string();
-        let mut args: Vec<String> = Vec::new();
-        let mut push = |a: &[&str]| args.extend(a.iter().map(|x| x.to_string()));
+        let flags = |f: &str| f.split_whitespace().map(String::from).collect::<Vec<_>>();
         match self {
+            // CMake's Release flags, mi_cflags (GNU/Clang) and the shared target's defines.
             Recipe::Mimalloc3 => {
-                // CMake's Release flags, mi_cflags (GNU/Clang) and the shared target's defines.
-                push(&["-O3", "-DNDEBUG", "-fPIC", "-shared", "-fvisibility=hidden"]);
-                push(&["-ftls-model=initial-exec", "-fno-builtin-malloc"]);
-                push(&[
-                    "-Wno-unknown-pragmas",
-                    "-DMI_MALLOC_OVERRIDE",
-                    "-DMI_BUILD_RELEASE",
-                ]);
-                push(&["-DMI_CMAKE_BUILD_TYPE=release", "-DMI_SHARED_LIB"]);
-                push(&["-DMI_SHARED_LIB_EXPORT"]);
-                args.push(format!("-I{}", s("include")));
-                args.push(s("src/static.c"));
+                let mut args = flags(
+                    "-O3 -DNDEBUG -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
+                     -fno-builtin-malloc -Wno-unknown-pragmas -DMI_MALLOC_OVERRIDE \
+                     -DMI_BUILD_RELEASE -DMI_CMAKE_BUILD_TYPE=release -DMI_SHARED_LIB \
+                     -DMI_SHARED_LIB_EXPORT",
+                );
+                args.extend([format!("-I{}", s("include")), s("src/static.c")]);
                 args.push("-lpthread".into());
                 (env_or("CC", "cc"), args)
             }
+            // CMake's Release flags, the `snmalloc` interface target (C++20, wait-on-address,
+            // -mcx16) and `compile()`'s options for a SHARED library on Linux, with the feature
+            // checks that succeed on glibc spelled out.
             Recipe::Snmalloc => {
-                // CMake's Release flags, the `snmalloc` interface target (C++20, wait-on-address,
-                // -mcx16) and `compile()`'s options for a SHARED library on Linux, with the
-                // feature checks that succeed on glibc spelled out.
-                push(&["-std=c++20", "-O3", "-DNDEBUG", "-fPIC", "-shared"]);
-                push(&["-fvisibility=hidden", "-fomit-frame-pointer"]);
-                push(&[
-                    "-ftls-model=initial-exec",
-                    "-ffunction-sections",
-                    "-pthread",
-                ]);
+                let mut args = flags(
+                    "-std=c++20 -O3 -DNDEBUG -fPIC -shared -fvisibility=hidden \
+                     -fomit-frame-pointer -ftls-model=initial-exec -ffunction-sections -pthread",
+                );
                 if cfg!(target_arch = "x86_64") {
-                    push(&["-mcx16", "-mprfchw"]);
+                    args.extend(flags("-mcx16 -mprfchw"));
                 }
-                push(&["-DSNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT"]);
-                push(&["-DSNMALLOC_EXPORT=__attribute__((visibility(\"default\")))"]);
-                push(&["-DSNMALLOC_CHECK_LOADS=false", "-DSNMALLOC_PAGEID=false"]);
-                push(&[
-                    "-DSNMALLOC_USE_WAIT_ON_ADDRESS=1",
-                    "-DSNMALLOC_HAS_LINUX_FUTEX_H",
-                ]);
-                push(&[
-                    "-DSNMALLOC_HAS_LINUX_RANDOM_H",
-                    "-DSNMALLOC_PLATFORM_HAS_GETENTROPY",
-                ]);
-                push(&["-DSNMALLOC_PTHREAD_ATFORK_WORKS"]);
-                push(&["-DMALLOC_USABLE_SIZE_QUALIFIER=const"]);
+                args.extend(flags(
+                    "-DSNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT \
+                     -DSNMALLOC_EXPORT=__attribute__((visibility(\"default\"))) \
+                     -DSNMALLOC_CHECK_LOADS=false -DSNMALLOC_PAGEID=false \
+                     -DSNMALLOC_USE_WAIT_ON_ADDRESS=1 -DSNMALLOC_HAS_LINUX_FUTEX_H \
+                     -DSNMALLOC_HAS_LINUX_RANDOM_H -DSNMALLOC_PLATFORM_HAS_GETENTROPY \
+                     -DSNMALLOC_PTHREAD_ATFORK_WORKS -DMALLOC_USABLE_SIZE_QUALIFIER=const",
+                ));
                 args.push(format!("-I{}", src.display()));
-                args.push(s("snmalloc/override/malloc.cc"));
-                args.push(s("snmalloc/override/new.cc"));
+                args.extend(["snmalloc/override/malloc.cc", "snmalloc/override/new.cc"].map(s));
                 args.push("-static-libstdc++".into());
                 (env_or("CXX", "c++"), args)
             }
@@ -173,43 +140,41 @@ pub struct PreloadPeer {
     pub source: Source,
 }
 
+const fn peer(name: &'static str, env: &'static str, source: Source) -> PreloadPeer {
+    PreloadPeer { name, env, source }
+}
+const fn debian(file: &'static str, package: &'static str) -> Source {
+    Source::Debian { file, package }
+}
+
 /// The preload rows of the peers, in table order: the current releases first, then Debian's
 /// older mimalloc 2.0 and jemalloc (kept: the rows of earlier runs and baselines).
 pub const PRELOAD_PEERS: &[PreloadPeer] = &[
-    PreloadPeer {
-        name: "mimalloc3-preload",
-        env: "HZ3_BENCH_MIMALLOC3_SO",
-        source: Source::Vendored(Recipe::Mimalloc3),
-    },
-    PreloadPeer {
-        name: "snmalloc-preload",
-        env: "HZ3_BENCH_SNMALLOC_SO",
-        source: Source::Vendored(Recipe::Snmalloc),
-    },
-    PreloadPeer {
-        name: "tcmalloc-preload",
-        env: "HZ3_BENCH_TCMALLOC_SO",
-        source: Source::Debian {
-            file: "libtcmalloc_minimal.so.4",
-            package: "libtcmalloc-minimal4",
-        },
-    },
-    PreloadPeer {
-        name: "mimalloc-preload",
-        env: "HZ3_BENCH_MIMALLOC_SO",
-        source: Source::Debian {
-            file: "libmimalloc.so.2",
-            package: "libmimalloc2.0",
-        },
-    },
-    PreloadPeer {
-        name: "jemalloc-preload",
-        env: "HZ3_BENCH_JEMALLOC_SO",
-        source: Source::Debian {
-            file: "libjemalloc.so.2",
-            package: "libjemalloc2",
-        },
-    },
+    peer(
+        "mimalloc3-preload",
+        "HZ3_BENCH_MIMALLOC3_SO",
+        Source::Vendored(Recipe::Mimalloc3),
+    ),
+    peer(
+        "snmalloc-preload",
+        "HZ3_BENCH_SNMALLOC_SO",
+        Source::Vendored(Recipe::Snmalloc),
+    ),
+    peer(
+        "tcmalloc-preload",
+        "HZ3_BENCH_TCMALLOC_SO",
+        debian("libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"),
+    ),
+    peer(
+        "mimalloc-preload",
+        "HZ3_BENCH_MIMALLOC_SO",
+        debian("libmimalloc.so.2", "libmimalloc2.0"),
+    ),
+    peer(
+        "jemalloc-preload",
+        "HZ3_BENCH_JEMALLOC_SO",
+        debian("libjemalloc.so.2", "libjemalloc2"),
+    ),
 ];
 
 /// Where a Debian peer's library is looked for (in this order), after its environment variable.
@@ -494,11 +459,13 @@ fn build_probe(dir: &Path) -> Result<PathBuf, String> {
     std::fs::write(&src, PROBE_C).map_err(|e| format!("writing {}: {e}", src.display()))?;
     let cc = env_or("CC", "cc");
     let out = Command::new(&cc)
-        .arg("-O1")
-        .arg(&src)
-        .arg("-o")
-        .arg(&exe)
-        .arg("-ldl")
+        .args([
+            "-O1".as_ref(),
+            src.as_os_str(),
+            "-o".as_ref(),
+            exe.as_os_str(),
+            "-ldl".as_ref(),
+        ])
         .output()
         .map_err(|e| format!("cannot run {cc}: {e}"))?;
     if !out.status.success() {
@@ -591,12 +558,7 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
 
 /// The installed version of a Debian package (`dpkg-query`).
 fn dpkg_version(package: &str) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Version}", package])
-        .output()
-        .ok()?;
-    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !v.is_empty()).then_some(v)
+    crate::runner::stdout_of("dpkg-query", &["-W", "-f=${Version}", package], None)
 }
 
 /// A row's library and its version, or why it cannot run.
@@ -783,7 +745,7 @@ pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
         .extra
         .get("preload_libraries")
         .and_then(Value::as_object);
-    let mut t = crate::table::Table::new(&["peer", "version", "library (LD_PRELOAD)"]);
+    let mut t = crate::table::Table::cols("peer | version | library (LD_PRELOAD)");
     for a in &m.config.allocators {
         let Some(v) = versions.get(a).and_then(Value::as_str) else {
             continue;

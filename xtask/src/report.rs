@@ -118,17 +118,9 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
     let workload = "xmalloc";
     m.cell(workload, &seed_order(m).first()?.clone())?;
     let has_a = m.cell(workload, "hz3-a").is_some();
-    let mut t = Table::new(&[
-        "config",
-        "variant",
-        "free/sec",
-        "spread (min–max)",
-        "±",
-        "vs A",
-        "vs A min..max",
-        "CV",
-        "notes",
-    ]);
+    let mut t = Table::cols(
+        "config | variant | free/sec | spread (min–max) | ± | vs A | vs A min..max | CV | notes",
+    );
     for a in seed_order(m) {
         let Some(c) = m.cell(workload, &a) else {
             continue;
@@ -189,20 +181,9 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
 pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
     let rname = reference.clone().unwrap_or_else(|| "—".into());
-    let mut t = Table::new(&[
-        "workload",
-        "allocator",
-        "median",
-        "unit",
-        "min–max",
-        &format!("×{rname}"),
-        "ratio min–max",
-        "ratio CV",
-        "peak RSS",
-        "minflt/1k ops",
-        "sys s",
-        "notes",
-    ]);
+    let mut t = Table::cols(&format!(
+        "workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"
+    ));
     let workloads = m.workloads();
     for (i, w) in workloads.iter().enumerate() {
         if i > 0 {
@@ -313,16 +294,7 @@ fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)>
 /// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
 /// that peer), and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
-    let mut t = Table::new(&[
-        "workload",
-        "allocator",
-        "best peer",
-        "×best peer",
-        "ratio min–max",
-        "ratio CV",
-        "vs A",
-        "RSS ÷ lowest peer",
-    ]);
+    let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
     let mut any = false;
     let c_peers = c_peers();
     for w in m.workloads().iter() {
@@ -408,14 +380,7 @@ fn stat_num(stats: &Value, k: &str) -> Option<f64> {
 
 /// Table 3: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
-    let mut t = Table::new(&[
-        "allocator",
-        "workload",
-        "remote frees",
-        "objects/drained page",
-        "empty→non-empty",
-        "RMWs/remote free",
-    ]);
+    let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
     let mut any = false;
     let mut all_zero = true;
     let mut quiet: Vec<String> = Vec::new();
@@ -503,25 +468,14 @@ pub fn render_all(m: &Matrix) -> String {
 
 /// The four tables of one thread count.
 pub fn render_one(m: &Matrix) -> String {
-    let mut out = String::new();
-    if let Some(s) = seed_table(m) {
-        out.push_str(&s);
-        out.push('\n');
-    }
-    out.push_str(&matrix_table(m));
-    if let Some(s) = peer_table(m) {
-        out.push('\n');
-        out.push_str(&s);
-    }
-    if let Some(s) = threads_many_table(m) {
-        out.push('\n');
-        out.push_str(&s);
-    }
-    if let Some(s) = stats_table(m) {
-        out.push('\n');
-        out.push_str(&s);
-    }
-    out
+    let tables = [
+        seed_table(m),
+        Some(matrix_table(m)),
+        peer_table(m),
+        threads_many_table(m),
+        stats_table(m),
+    ];
+    tables.into_iter().flatten().collect::<Vec<_>>().join("\n")
 }
 
 /// threads-many: per allocator, the footprint and the cost of one live thread, from
@@ -530,17 +484,7 @@ pub fn render_one(m: &Matrix) -> String {
 /// mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
-    let mut t = Table::new(&[
-        "allocator",
-        "live threads",
-        "RSS/thread",
-        "÷system",
-        "÷mimalloc",
-        "RSS all live",
-        "start µs/thread",
-        "µs/thread",
-        "threads/s",
-    ]);
+    let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
     let per = |a: &str| {
         m.cell(w, a)
             .and_then(|c| c.extra_median("rss_per_thread_kib"))

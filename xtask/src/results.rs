@@ -1,28 +1,7 @@
-//! The results of a matrix run and their JSON form, schema `hz3-bench/1`.
-//!
-//! ```text
-//! { "schema": "hz3-bench/1",
-//!   "machine": { "cpus": 2, "cpu_model": "...", "kernel": "...",
-//!                "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_stepping", "cpu_mhz",
-//!                "cpu_cores", "logical_cpus", "thp", "rustc" (added later; may be absent) },
-//!   "config":  { "runs": 3, "duration_ms": 400, "threads": 2, "mode": "quick", "quick": true,
-//!                "threads_sweep": [2], ...},
-//!   "results": [ { "workload", "allocator", "threads", "sweep_threads", "metric", "unit", "higher_is_better",
-//!                  "median", "min", "max", "runs": [v0, v1, ...], "peak_rss_kib",
-//!                  "stats": {...}            (hz3 allocators only; may be empty)
-//!                  ... extra keys: "ratios", "peak_rss_kib_runs", "valid_runs", "fallback_rates",
-//!                  "ops_runs", "minor_faults_runs", "major_faults_runs", "user_s_runs",
-//!                  "sys_s_runs", "minor_faults_per_kop", "sys_s", "extra_runs" } ],
-//!   "failures": [ "..." ] }
-//! ```
-//! `runs[i]` is the value measured in round i (null when that run failed), so two entries' runs
-//! line up round by round; that is what per-round ratios (and the gate) are computed from.
-//! The operation counts, page faults and CPU times (`getrusage` of each run's process) were added
-//! later; files without them still load, and the tables print "—" where they are missing.
-//! So were the machine's identity (a file without it reads as "unknown", and the gate then warns
-//! instead of refusing) and the thread sweep: `sweep_threads` is the `--threads` value a result
-//! was measured at (`threads` is what the workload reports: 1 for single-thread workloads), and a
-//! file without it reads as measured at `config.threads`.
+//! The results of a matrix run and their JSON form, schema `hz3-bench/1`: the keys, and how files
+//! without the later ones (operation counts, faults, CPU times, machine, sweep) still load, are in
+//! docs/bench-matrix.md ("JSON: schema `hz3-bench/1`"). `runs[i]` is round i's value (null:
+//! failed), so per-round ratios line entries up round by round.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 pub use crate::machine::{CpuMatch, Machine};
-use crate::stats::{median, ratio_summary, Summary};
+use crate::stats::{median_known, ratio_summary, Summary};
 
 pub use crate::schema::{validate, SCHEMA};
 
@@ -181,15 +160,7 @@ impl Cell {
 
     /// Median over rounds of the workload's extra figure `k`.
     pub fn extra_median(&self, k: &str) -> Option<f64> {
-        median(
-            &self
-                .extra
-                .get(k)?
-                .iter()
-                .flatten()
-                .copied()
-                .collect::<Vec<_>>(),
-        )
+        median_known(self.extra.get(k)?.iter().copied())
     }
 
     /// Per round: minor page faults per 1000 operations (None when unknown or no operations).
@@ -206,18 +177,12 @@ impl Cell {
 
     /// Median over rounds of minor faults per 1000 operations.
     pub fn minor_faults_per_kop(&self) -> Option<f64> {
-        median(
-            &self
-                .minor_faults_per_kop_runs()
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        )
+        median_known(self.minor_faults_per_kop_runs())
     }
 
     /// Median over rounds of the process's system time, in seconds.
     pub fn sys_s_median(&self) -> Option<f64> {
-        median(&self.sys_s.iter().flatten().copied().collect::<Vec<_>>())
+        median_known(self.sys_s.iter().copied())
     }
 
     pub fn values(&self) -> Vec<f64> {
@@ -229,14 +194,7 @@ impl Cell {
     }
 
     pub fn peak_rss_median(&self) -> Option<f64> {
-        median(
-            &self
-                .rss_kib
-                .iter()
-                .flatten()
-                .map(|&k| k as f64)
-                .collect::<Vec<_>>(),
-        )
+        median_known(self.rss_kib.iter().map(|k| k.map(|k| k as f64)))
     }
 
     /// Rounds whose run completed but broke the validity rule.
@@ -441,21 +399,21 @@ impl Matrix {
             .unwrap_or_default()
     }
 
+    /// The workloads, in the order first measured.
     pub fn workloads(&self) -> Vec<String> {
-        let mut v: Vec<String> = Vec::new();
-        for c in &self.cells {
-            if !v.contains(&c.workload) {
-                v.push(c.workload.clone());
-            }
-        }
-        v
+        self.distinct(|c| &c.workload)
     }
 
+    /// The allocators, in the order first measured.
     pub fn allocators(&self) -> Vec<String> {
+        self.distinct(|c| &c.allocator)
+    }
+
+    fn distinct(&self, key: impl Fn(&Cell) -> &String) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
-        for c in &self.cells {
-            if !v.contains(&c.allocator) {
-                v.push(c.allocator.clone());
+        for k in self.cells.iter().map(key) {
+            if !v.contains(k) {
+                v.push(k.clone());
             }
         }
         v

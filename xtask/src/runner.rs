@@ -18,18 +18,13 @@ pub fn bin_name(allocator: &str, stats: bool) -> String {
     }
 }
 
-/// Loop alignment, in bytes, that `bench-matrix` builds its bench binaries with unless told
-/// otherwise (`--align-loops`). Every Rust loop of the binary (the workload's loop, into which the
-/// allocator's fast paths are inlined, and the allocator's own) starts on a 64-byte boundary, so a
-/// row does not move by a few percent when an unrelated edit shifts the code: docs/bench-matrix.md
-/// ("Code placement") has the measurement that made this the default.
+/// Loop alignment, in bytes, of the bench binaries unless `--align-loops` says otherwise, so a row
+/// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
 pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
-/// The cargo command that builds one bench binary `bin`: `cargo build` when `align_loops` is 0
-/// (the compiler's own placement), else `cargo rustc … -- -C llvm-args=-align-loops=N`. The extra
-/// flag goes to the binary's own rustc, which (thin LTO, `profile.release`) generates the code of
-/// every Rust crate in it, so the dependencies are not rebuilt and the flag still reaches the
-/// allocator's code; C code (the peers' libraries) is compiled as before.
+/// The cargo command that builds one bench binary `bin`: `cargo build` when `align_loops` is 0,
+/// else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust
+/// crate of the binary without rebuilding the dependencies).
 fn bench_cmd(root: &Path, peers: bool, bin: &str, align_loops: u32) -> Command {
     let mut cmd = cargo_in(root);
     cmd.arg(if align_loops == 0 { "build" } else { "rustc" });
@@ -184,6 +179,18 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
     }
 }
 
+/// The trimmed stdout of `program args…` (run in `dir` when given) when it succeeds and prints
+/// something: tool versions and package queries.
+pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<String> {
+    let mut cmd = Command::new(program);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd.args(args).stdin(Stdio::null()).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
 /// Runs `bin args…` with a timeout, returns stdout, or an error with the tail of stderr.
 pub fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
     run_capture_env(bin, args, &[], timeout)
@@ -204,18 +211,15 @@ pub fn run_capture_env(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
+    fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    }
+    let out_t = drain(child.stdout.take().unwrap());
+    let err_t = drain(child.stderr.take().unwrap());
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -258,13 +262,10 @@ pub fn point_args(
     live_threads: usize,
     blocks_per_thread: Option<usize>,
 ) -> Vec<String> {
-    let mut args = vec![
-        workload.to_string(),
-        "--threads".into(),
-        threads.to_string(),
-        "--duration-ms".into(),
-        duration_ms.to_string(),
-    ];
+    let mut args = format!("{workload} --threads {threads} --duration-ms {duration_ms}")
+        .split(' ')
+        .map(String::from)
+        .collect::<Vec<_>>();
     if workload == "threads-many" {
         args.extend(["--live-threads".into(), live_threads.to_string()]);
         if let Some(b) = blocks_per_thread {

@@ -1,10 +1,6 @@
-//! Summary statistics: medians, spreads and per-round ratios.
-//!
-//! The machine is noisy (whole rounds where every allocator is several times slower), so an
-//! allocator is compared with a reference through *per-round* ratios: in round r,
-//! `ratio_r = value(a, r) / value(ref, r)` (inverted when lower is better, so a ratio above 1 always
-//! means "better than the reference"), and the summary is the median of those ratios with their
-//! min, max and coefficient of variation.
+//! Summary statistics: medians, spreads and per-round ratios (`value(a, r) / value(ref, r)`,
+//! inverted when lower is better, so above 1 means "better than the reference"): on a noisy
+//! machine allocators are compared round by round.
 
 /// Median (mean of the two middle values for an even count); `None` when empty.
 pub fn median(values: &[f64]) -> Option<f64> {
@@ -19,6 +15,11 @@ pub fn median(values: &[f64]) -> Option<f64> {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     })
+}
+
+/// Median of the known values of per-round figures (`None` entries: unknown rounds).
+pub fn median_known(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    median(&values.into_iter().flatten().collect::<Vec<_>>())
 }
 
 /// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than

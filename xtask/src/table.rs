@@ -20,6 +20,11 @@ impl Table {
         Table(t)
     }
 
+    /// [`Table::new`] with the header given as `"a | b | c"`.
+    pub fn cols(header: &str) -> Table {
+        Table::new(&header.split(" | ").collect::<Vec<_>>())
+    }
+
     pub fn row(&mut self, cells: Vec<String>) {
         self.0.add_row(cells);
     }

@@ -254,9 +254,12 @@ impl PackedRemoteList {
         let mut old = self.word.load(Ordering::Relaxed);
         let mut retries = 0;
         loop {
+            // The flag bits are set and cleared as byte offsets from the pointer (`b` is aligned,
+            // so `+ QUEUED` is `| QUEUED`): strict provenance, and the same single add/sub as
+            // the integer form, where `map_addr` cost the CAS loop extra instructions.
             // SAFETY: the caller owns `b` until the CAS publishes it (R1).
-            unsafe { Block::set_next(b.as_ptr(), old.map_addr(|a| a & !QUEUED)) };
-            let new = b.as_ptr().map_addr(|a| a | QUEUED);
+            unsafe { Block::set_next(b.as_ptr(), old.wrapping_byte_sub(old.addr() & QUEUED)) };
+            let new = b.as_ptr().wrapping_byte_add(QUEUED);
             // Release publishes the link (R2).
             match self
                 .word
@@ -399,10 +402,11 @@ impl FlaggedRemoteList {
         let mut old = self.word.load(Ordering::Relaxed);
         let mut retries = 0;
         loop {
+            // Flags as byte offsets from aligned pointers, as in `PackedRemoteList::push`.
             // SAFETY: the caller owns the chain until the CAS publishes it (R1).
-            unsafe { Block::set_next(last.as_ptr(), old.map_addr(|a| a & !FLAGS)) };
+            unsafe { Block::set_next(last.as_ptr(), old.wrapping_byte_sub(old.addr() & FLAGS)) };
             let flag = if old.addr() & FLAGS != 0 { QUEUED } else { 0 };
-            let new = first.as_ptr().map_addr(|a| a | flag);
+            let new = first.as_ptr().wrapping_byte_add(flag);
             // Release publishes the links (R2).
             match self
                 .word

@@ -494,7 +494,7 @@ fn burst_phase(arr: &mut [SendPtr], size: usize) -> u64 {
 }
 
 /// bursts (bench-malloc-simple): one pass is, for each size of [`BURST_SIZES`], the bursts of
-/// [`burst_phase`] in the calling thread and then the same in a freshly spawned thread (joined
+/// `burst_phase` in the calling thread and then the same in a freshly spawned thread (joined
 /// before the next size). Metric: pairs/s (counted at the free). `Budget::Iters(n)`: n passes.
 /// Extra: `passes`, `threads_spawned`.
 pub fn bursts(p: &Params) -> Outcome {

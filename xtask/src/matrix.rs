@@ -7,7 +7,8 @@ use crate::cli::MatrixOpts;
 use crate::results::{Cell, Config, Machine, Matrix};
 use crate::{chart, gate, paths, peers, report, results, runner, strategies, table};
 
-fn git_commit(root: &Path) -> Option<String> {
+/// The short commit of the checkout at `root`, if git can tell.
+pub(crate) fn git_commit(root: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)

@@ -732,7 +732,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
     }
     let hz3 = Lib {
         name: strategies::PRELOAD.into(),
-        version: git_commit(root).unwrap_or_else(|| "?".into()),
+        version: crate::matrix::git_commit(root).unwrap_or_else(|| "?".into()),
         path: Some(hz3),
     };
     // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
@@ -836,7 +836,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
 
     let mut extra = serde_json::Map::new();
     extra.insert("command".into(), "servers".into());
-    if let Some(c) = git_commit(root) {
+    if let Some(c) = crate::matrix::git_commit(root) {
         extra.insert("git_commit".into(), c.into());
     }
     extra.insert(
@@ -927,18 +927,6 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
         println!("note: {n}");
     }
     Ok(matrix.failures.is_empty())
-}
-
-fn git_commit(root: &Path) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn fmt_tput(v: f64) -> String {

@@ -34,7 +34,8 @@ void hz3_collect(void);
  * "a-batch" or "a-cache" (the default). */
 const char *hz3_strategy(void);
 /* The current value of an option (docs/options.md), by its name without the HZ3_ prefix in
- * lower case: "purge_delay_ms", "purge_cap_mb", "large_cache_mb", "show_stats", "verbose";
+ * lower case: "purge_delay_ms", "purge_cap_mb", "large_cache_mb", "thp_min_mb", "show_stats",
+ * "verbose";
  * -1 for an unknown name. */
 long long hz3_option(const char *name);
 

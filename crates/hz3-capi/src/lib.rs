@@ -318,7 +318,7 @@ pub extern "C" fn hz3_collect() {
 }
 
 /// The current value of an option by its lower-case name without the `HZ3_` prefix
-/// (`purge_delay_ms`, `purge_cap_mb`, `large_cache_mb`, see `docs/options.md`); -1 for an
+/// (`purge_delay_ms`, `purge_cap_mb`, `large_cache_mb`, `thp_min_mb`, see `docs/options.md`); -1 for an
 /// unknown name or a null pointer.
 ///
 /// # Safety

@@ -7,6 +7,7 @@
 //! | `HZ3_PURGE_DELAY_MS` | ms a free page, segment or large mapping stays committed before it is returned to the OS; `0` = return at once (eager) | 100 |
 //! | `HZ3_PURGE_CAP_MB` | cap on free-but-committed slab pages over all threads (MiB); past it the oldest are returned at once | 256 |
 //! | `HZ3_LARGE_CACHE_MB` | byte budget of the cache of freed large mappings (MiB); `0` = unmap large blocks on free | 128 |
+//! | `HZ3_THP_MIN_MB` | a thread's heap asks for transparent huge pages on its segments once it holds this many MiB of them; `0` = never | 16 |
 //! | `HZ3_SHOW_STATS` | `1`: print the process statistics to standard error at exit | 0 |
 //! | `HZ3_VERBOSE` | `1`: print the options in effect to standard error at start (one line) | 0 |
 //!
@@ -76,6 +77,7 @@ pub fn apply(entry: &[u8]) {
         b"HZ3_LARGE_CACHE_MB" => {
             |v| purge::set_large_cache_bytes((v as usize).saturating_mul(1 << 20))
         }
+        b"HZ3_THP_MIN_MB" => |v| purge::set_huge_min_bytes((v as usize).saturating_mul(1 << 20)),
         b"HZ3_SHOW_STATS" => |v| SHOW_STATS.store(v != 0, Ordering::Relaxed),
         b"HZ3_VERBOSE" => |v| VERBOSE.store(v != 0, Ordering::Relaxed),
         _ => {
@@ -101,6 +103,7 @@ pub fn get(name: &[u8]) -> Option<u64> {
         b"purge_delay_ms" => purge::purge_delay_ms(),
         b"purge_cap_mb" => (purge::purge_cap_bytes() >> 20) as u64,
         b"large_cache_mb" => (purge::large_cache_bytes() >> 20) as u64,
+        b"thp_min_mb" => (purge::huge_min_bytes() >> 20) as u64,
         b"show_stats" => show_stats() as u64,
         b"verbose" => verbose() as u64,
         _ => return None,
@@ -129,10 +132,11 @@ pub fn init() {
 }
 
 /// The names [`get`] knows, in the order the `HZ3_VERBOSE` line prints them.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "purge_delay_ms",
     "purge_cap_mb",
     "large_cache_mb",
+    "thp_min_mb",
     "show_stats",
     "verbose",
 ];

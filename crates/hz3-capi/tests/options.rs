@@ -24,7 +24,7 @@ fn options(link: Link) {
     let (out, err) = run(&[]);
     assert_eq!(
         out,
-        "purge_delay_ms=100 purge_cap_mb=256 large_cache_mb=128 show_stats=0 verbose=0 unknown=-1",
+        "purge_delay_ms=100 purge_cap_mb=256 large_cache_mb=128 thp_min_mb=16 show_stats=0 verbose=0 unknown=-1",
         "{err}"
     );
     assert!(!err.contains("hz3: warning"), "{err}");
@@ -33,10 +33,11 @@ fn options(link: Link) {
         ("HZ3_PURGE_DELAY_MS", "0"),
         ("HZ3_PURGE_CAP_MB", "32"),
         ("HZ3_LARGE_CACHE_MB", "0"),
+        ("HZ3_THP_MIN_MB", "0"),
     ]);
     assert_eq!(
         out,
-        "purge_delay_ms=0 purge_cap_mb=32 large_cache_mb=0 show_stats=0 verbose=0 unknown=-1"
+        "purge_delay_ms=0 purge_cap_mb=32 large_cache_mb=0 thp_min_mb=0 show_stats=0 verbose=0 unknown=-1"
     );
     assert!(!err.contains("hz3:"), "{err}");
 
@@ -44,12 +45,12 @@ fn options(link: Link) {
     let (out, err) = run(&[("HZ3_VERBOSE", "1"), ("HZ3_PURGE_DELAY_MS", "250")]);
     assert_eq!(
         out,
-        "purge_delay_ms=250 purge_cap_mb=256 large_cache_mb=128 show_stats=0 verbose=1 unknown=-1"
+        "purge_delay_ms=250 purge_cap_mb=256 large_cache_mb=128 thp_min_mb=16 show_stats=0 verbose=1 unknown=-1"
     );
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("hz3:")).collect();
     assert_eq!(
         lines,
-        ["hz3: options: purge_delay_ms=250 purge_cap_mb=256 large_cache_mb=128 show_stats=0 verbose=1 (strategy a-cache, flavour fast)"],
+        ["hz3: options: purge_delay_ms=250 purge_cap_mb=256 large_cache_mb=128 thp_min_mb=16 show_stats=0 verbose=1 (strategy a-cache, flavour fast)"],
         "{err}"
     );
 
@@ -57,7 +58,7 @@ fn options(link: Link) {
     let (out, err) = run(&[("HZ3_SHOW_STATS", "1"), ("HZ3_VERBOSE", "0")]);
     assert_eq!(
         out,
-        "purge_delay_ms=100 purge_cap_mb=256 large_cache_mb=128 show_stats=1 verbose=0 unknown=-1"
+        "purge_delay_ms=100 purge_cap_mb=256 large_cache_mb=128 thp_min_mb=16 show_stats=1 verbose=0 unknown=-1"
     );
     assert!(
         err.contains("hz3: process statistics (strategy a-cache, flavour fast)"),
@@ -78,7 +79,7 @@ fn options(link: Link) {
     let (out, err) = run(&[("HZ3_NO_SUCH_KNOB", "1"), ("HZ3_PURGE_CAP_MB", "lots")]);
     assert_eq!(
         out,
-        "purge_delay_ms=100 purge_cap_mb=256 large_cache_mb=128 show_stats=0 verbose=0 unknown=-1"
+        "purge_delay_ms=100 purge_cap_mb=256 large_cache_mb=128 thp_min_mb=16 show_stats=0 verbose=0 unknown=-1"
     );
     assert!(
         err.contains("hz3: warning: unknown option HZ3_NO_SUCH_KNOB (ignored)"),

@@ -29,6 +29,8 @@ pub const OS_PAGE: usize = 4096;
 ///    `map` returned (contents kept, any tail beyond the old length zero-filled; the old range
 ///    and the target's previous pages are gone) and returns true, or changes nothing and
 ///    returns false.
+/// 7. [`advise_huge`](OsMemory::advise_huge) changes no contents and leaves the range mapped,
+///    readable and writable; only how the OS backs pages touched later may change.
 pub unsafe trait OsMemory {
     /// Maps `size` bytes aligned to `align` (`size` and `align` are multiples of [`OS_PAGE`],
     /// `align` a power of two). Returns null on failure.
@@ -71,6 +73,12 @@ pub unsafe trait OsMemory {
     unsafe fn move_to(_old_p: *mut u8, _old: usize, _new_p: *mut u8, _new: usize) -> bool {
         false
     }
+    /// Asks the OS to back `p .. p + size` with transparent huge pages (`on`) or no longer
+    /// (`!on`): a hint, contents unchanged (contract 7). The default ignores it.
+    ///
+    /// # Safety
+    /// `p .. p + size` is a whole live mapping from [`map`](OsMemory::map), page aligned.
+    unsafe fn advise_huge(_p: *mut u8, _size: usize, _on: bool) {}
 }
 
 /// Linux `mmap`/`munmap`/`madvise`.
@@ -79,7 +87,8 @@ pub struct SystemOs;
 
 // SAFETY: mmap of anonymous private memory is zero-filled and exclusive (1); MADV_DONTNEED on
 // private anonymous memory keeps the mapping and zero-fills on next touch (2); libc calls do
-// not allocate through Rust's global allocator and cannot panic (3).
+// not allocate through Rust's global allocator and cannot panic (3); MADV_HUGEPAGE and
+// MADV_NOHUGEPAGE only set a flag on the mapping (7).
 unsafe impl OsMemory for SystemOs {
     fn map(size: usize, align: usize) -> *mut u8 {
         debug_assert!(align.is_power_of_two() && size % OS_PAGE == 0);
@@ -156,6 +165,18 @@ unsafe impl OsMemory for SystemOs {
             )
         };
         r != libc::MAP_FAILED
+    }
+
+    unsafe fn advise_huge(p: *mut u8, size: usize, on: bool) {
+        let advice = if on {
+            libc::MADV_HUGEPAGE
+        } else {
+            libc::MADV_NOHUGEPAGE
+        };
+        // SAFETY: the caller passes a page-aligned range of a live private anonymous mapping;
+        // the advice changes how later faults are backed, never the contents (7). A kernel
+        // without transparent huge pages answers EINVAL, which changes nothing: ignored.
+        unsafe { libc::madvise(p.cast(), size, advice) };
     }
 }
 

@@ -288,6 +288,9 @@ pub struct SegmentHeader {
     pub large_size: OwnerCell<usize>,
     /// Large: the block's address (the checked flavour rejects interior pointers).
     pub large_block: OwnerCell<*mut u8>,
+    /// Small: the segment's mapping is advised for transparent huge pages
+    /// ([`OsMemory::advise_huge`](crate::OsMemory::advise_huge)). Owner only.
+    pub huge: OwnerCell<bool>,
 }
 
 /// Offset, in page 0 of a segment, of the checked flavour's allocation bitmaps: slab head page

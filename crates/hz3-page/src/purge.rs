@@ -13,6 +13,13 @@
 //!   program that frees everything and goes idle keeps at most about the cap;
 //! - `collect()` (and the C library's `malloc_trim`) purges everything at once.
 //!
+//! Transparent huge pages follow the same rule of "only where it pays": a heap's segments are
+//! advised for huge pages (`OsMemory::advise_huge`) only while the heap holds at least
+//! [`huge_min_bytes`] of segments, so a small program never pays a 2 MiB page for a few
+//! touched KiB; a segment whose dirty pages are decommitted loses the advice (the kernel
+//! could otherwise collapse the purged half back into a huge page), and gets it again when its
+//! heavy owner next carves a slab in it.
+//!
 //! A delay of 0 restores eager return: pages are decommitted as soon as they are free and
 //! freed large mappings are unmapped.
 //!
@@ -37,11 +44,14 @@ pub const DEFAULT_PURGE_DELAY_MS: u64 = 100;
 pub const DEFAULT_PURGE_CAP_BYTES: usize = 256 << 20;
 /// Default byte budget of the cache of freed large mappings.
 pub const DEFAULT_LARGE_CACHE_BYTES: usize = 128 << 20;
+/// Default segment bytes a heap holds before its segments get transparent huge pages.
+pub const DEFAULT_HUGE_MIN_BYTES: usize = 16 << 20;
 
 static PURGE_DELAY_MS: AtomicU64 = AtomicU64::new(DEFAULT_PURGE_DELAY_MS);
 static PURGE_CAP_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_PURGE_CAP_BYTES);
 static LARGE_CACHE_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_LARGE_CACHE_BYTES);
 static DIRTY: AtomicUsize = AtomicUsize::new(0);
+static HUGE_MIN_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_HUGE_MIN_BYTES);
 
 /// Milliseconds of `CLOCK_MONOTONIC_COARSE` (never 0, so 0 can mean "no deadline").
 #[inline]
@@ -89,6 +99,19 @@ pub fn large_cache_bytes() -> usize {
 /// Sets the byte budget of the large-mapping cache (0 = unmap large blocks on free).
 pub fn set_large_cache_bytes(bytes: usize) {
     LARGE_CACHE_BYTES.store(bytes, Ordering::Relaxed);
+}
+
+/// Segment bytes a heap holds before its segments are advised for transparent huge pages
+/// (0 = never).
+#[inline]
+pub fn huge_min_bytes() -> usize {
+    HUGE_MIN_BYTES.load(Ordering::Relaxed)
+}
+
+/// Sets the segment bytes a heap holds before its segments get transparent huge pages
+/// (0 = never). Takes effect when the heap next carves a slab.
+pub fn set_huge_min_bytes(bytes: usize) {
+    HUGE_MIN_BYTES.store(bytes, Ordering::Relaxed);
 }
 
 /// Dirty slab bytes over all segments (PG1).

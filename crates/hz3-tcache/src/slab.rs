@@ -15,6 +15,13 @@
 //!   They are decommitted when their segment's `purge_at` has passed (on the owner's slow
 //!   path), when the process's dirty bytes exceed the cap (the releasing heap purges its own,
 //!   oldest first), or at once by `collect()`; a new slab takes dirty pages first.
+//! - **G5** `SegmentHeader::huge` (and a cache entry's `huge`) is true iff the segment's mapping
+//!   was last advised for transparent huge pages. A heap that holds at least
+//!   `purge::huge_min_bytes` of segments advises a segment before carving a slab in it (a
+//!   fresh segment before its header is first written, so the first touch of each 2 MiB half
+//!   can take a huge page); a lighter heap withdraws the advice the same way; decommitting a
+//!   segment's dirty pages withdraws it too (the kernel would otherwise collapse a purged half
+//!   back into a resident huge page).
 
 use crate::config::Config;
 use crate::heap::{Heap, Local};
@@ -48,6 +55,47 @@ pub unsafe fn decommit_dirty<O: OsMemory>(seg: *mut SegmentHeader) {
     s.purge_at.set(0);
     // SAFETY: forwarded; dirty pages are free (G4).
     unsafe { decommit_mask::<O>(seg, dirty) };
+    if s.huge.get() {
+        s.huge.set(false);
+        // SAFETY: the whole segment mapping (`map(SEGMENT_SIZE, ..)`), live (G5).
+        unsafe { O::advise_huge(seg.cast(), SEGMENT_SIZE, false) };
+    }
+}
+
+/// Whether a heap whose segment list starts at `first`, plus `extra` more segments, holds at
+/// least [`purge::huge_min_bytes`] of segments (never when that is 0). Walks at most that many
+/// segments.
+///
+/// # Safety
+/// `first` starts the caller's own segment list (G1).
+unsafe fn heavy_heap(first: *mut SegmentHeader, extra: usize) -> bool {
+    let min = purge::huge_min_bytes();
+    if min == 0 {
+        return false;
+    }
+    let need = min.div_ceil(SEGMENT_SIZE);
+    let mut n = extra;
+    let mut seg = first;
+    while n < need && !seg.is_null() {
+        n += 1;
+        // SAFETY: segments on the caller's list are live and its own (G1).
+        seg = unsafe { &*seg }.next.get();
+    }
+    n >= need
+}
+
+/// Sets the huge-page advice of segment `seg` to `want` if it differs (G5).
+///
+/// # Safety
+/// The caller owns `seg` (G1).
+unsafe fn advise_segment<O: OsMemory>(seg: *mut SegmentHeader, want: bool) {
+    // SAFETY: G1.
+    let s = unsafe { &*seg };
+    if s.huge.get() != want {
+        s.huge.set(want);
+        // SAFETY: the whole segment mapping (`map(SEGMENT_SIZE, ..)`), live.
+        unsafe { O::advise_huge(seg.cast(), SEGMENT_SIZE, want) };
+    }
 }
 
 /// Decommits the pages of `mask` (free pages of `seg`) and takes them off the dirty count.
@@ -74,12 +122,15 @@ struct CachedSegment {
     seg: *mut SegmentHeader,
     dirty: u64,
     purge_at: u64,
+    /// The segment is advised for huge pages (G5).
+    huge: bool,
 }
 
 const NO_SEGMENT: CachedSegment = CachedSegment {
     seg: ptr::null_mut(),
     dirty: 0,
     purge_at: 0,
+    huge: false,
 };
 
 struct SegmentCache {
@@ -99,8 +150,9 @@ static SEGMENT_CACHE: SegmentCache = SegmentCache {
 };
 
 /// A fresh or cached segment with a zeroed header (its data pages may be dirty: the returned
-/// mask and deadline say which), or null.
-fn segment_acquire<O: OsMemory, C: Config>() -> (*mut SegmentHeader, u64, u64) {
+/// mask and deadline say which; the flag says whether it is advised for huge pages, G5), or
+/// null.
+fn segment_acquire<O: OsMemory, C: Config>() -> (*mut SegmentHeader, u64, u64, bool) {
     let cached = {
         let _g = SEGMENT_CACHE.lock.lock_counted::<C>();
         // SAFETY: the lock is held (see `SegmentCache`).
@@ -126,14 +178,14 @@ fn segment_acquire<O: OsMemory, C: Config>() -> (*mut SegmentHeader, u64, u64) {
         // SAFETY: a cached segment is unowned and holds nothing live (G3); its header page is
         // committed; zeroing the header makes every meta read owner 0 again (P2).
         unsafe { ptr::write_bytes(e.seg.cast::<u8>(), 0, core::mem::size_of::<SegmentHeader>()) };
-        return (e.seg, e.dirty, e.purge_at);
+        return (e.seg, e.dirty, e.purge_at, e.huge);
     }
     let seg = O::map(SEGMENT_SIZE, SEGMENT_SIZE);
     if !seg.is_null() {
         hz3_page::segmap::register(seg as usize);
         hz3_page::stats::segment_mapped();
     }
-    (seg.cast(), 0, 0)
+    (seg.cast(), 0, 0, false)
 }
 
 /// Gives an empty segment back (G2, G3): into the cache with its dirty pages, evicting (and
@@ -143,11 +195,18 @@ fn segment_acquire<O: OsMemory, C: Config>() -> (*mut SegmentHeader, u64, u64) {
 /// No page of `seg` is in use and no heap links it.
 unsafe fn segment_release<O: OsMemory, C: Config>(seg: *mut SegmentHeader) {
     // SAFETY: the segment is unlinked and unused: we are its only user.
-    let (dirty, purge_at) = unsafe { ((*seg).dirty_pages.get(), (*seg).purge_at.get()) };
+    let (dirty, purge_at, huge) = unsafe {
+        (
+            (*seg).dirty_pages.get(),
+            (*seg).purge_at.get(),
+            (*seg).huge.get(),
+        )
+    };
     let entry = CachedSegment {
         seg,
         dirty,
         purge_at: if dirty != 0 { purge_at.max(1) } else { 0 },
+        huge,
     };
     if purge::purge_delay_ms() == 0 {
         // Eager return: the segment goes back to the OS at once.
@@ -213,6 +272,11 @@ pub fn segment_cache_purge<O: OsMemory, C: Config>(now: u64, force: bool) {
                 decommit_mask::<O>(e.seg, e.dirty);
                 e.dirty = 0;
                 e.purge_at = 0;
+                if e.huge {
+                    // G5: a cached segment's advice goes with its purge.
+                    e.huge = false;
+                    O::advise_huge(e.seg.cast(), SEGMENT_SIZE, false);
+                }
             }
         }
     }
@@ -311,12 +375,21 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         let (seg, idx) = match found {
             Some(f) => f,
             None => {
-                let (seg, dirty, purge_at) = segment_acquire::<OsOf<R, C>, C>();
+                let (seg, dirty, purge_at, huge) = segment_acquire::<OsOf<R, C>, C>();
                 if seg.is_null() {
                     return ptr::null_mut();
                 }
+                // G5, before the header of a fresh segment is first read or written (a touch
+                // would back its first 2 MiB with small pages): our list plus this segment.
+                // SAFETY: our own list (G1).
+                let want = unsafe { heavy_heap(local.segments, 1) };
+                if want != huge {
+                    // SAFETY: the whole mapping of a segment that is ours alone.
+                    unsafe { OsOf::<R, C>::advise_huge(seg.cast(), SEGMENT_SIZE, want) };
+                }
                 // SAFETY: a fresh/cached segment with a zeroed header, ours alone.
                 let s = unsafe { &*seg };
+                s.huge.set(want);
                 s.kind.store(SegmentKind::Small as u32, Ordering::Relaxed);
                 s.owner.set(self.shared.id);
                 s.free_pages.set(ALL_SLAB_PAGES);
@@ -336,6 +409,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 (seg, run.unwrap_or(1))
             }
         };
+        if found.is_some() {
+            // G5 for a segment we already own (purged, or we got heavier or lighter).
+            // SAFETY: our own list and segment (G1).
+            unsafe { advise_segment::<OsOf<R, C>>(seg, heavy_heap(local.segments, 0)) };
+        }
         // SAFETY: G1: we own the segment.
         let s = unsafe { &*seg };
         let run = run_mask(idx, n);

@@ -18,10 +18,11 @@ int main(void) {
     option_fn hz3_option = (option_fn)hz3t_sym("hz3_option");
     CHECK(hz3_option != NULL, "hz3_option is exported");
     if (hz3_option == NULL) return 1;
-    printf("purge_delay_ms=%lld purge_cap_mb=%lld large_cache_mb=%lld show_stats=%lld verbose=%lld "
-           "unknown=%lld\n",
+    printf("purge_delay_ms=%lld purge_cap_mb=%lld large_cache_mb=%lld thp_min_mb=%lld "
+           "show_stats=%lld verbose=%lld unknown=%lld\n",
            hz3_option("purge_delay_ms"), hz3_option("purge_cap_mb"),
-           hz3_option("large_cache_mb"), hz3_option("show_stats"), hz3_option("verbose"),
+           hz3_option("large_cache_mb"), hz3_option("thp_min_mb"), hz3_option("show_stats"),
+           hz3_option("verbose"),
            hz3_option("no_such_option"));
     return hz3t_failures != 0;
 }

@@ -117,6 +117,8 @@ fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usiz
             if unsafe { O::move_to(base, len, target, need) } {
                 hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
                 hz3_page::segmap::register(target as usize);
+                // SAFETY: the whole mapping just made at `target`, ours alone.
+                unsafe { advise_large::<O>(target, need) };
                 return (target, need, true);
             }
             hz3_page::segmap::register(base as usize);
@@ -131,8 +133,32 @@ fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usiz
     if !base.is_null() {
         hz3_page::segmap::register(base as usize);
         hz3_page::stats::mapped(need);
+        // SAFETY: a fresh mapping of `need` bytes, untouched (its header is written after).
+        unsafe { advise_large::<O>(base, need) };
     }
     (base, need, false)
+}
+
+/// Bytes of a transparent huge page (x86-64 and aarch64 with 4 KiB pages).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Advises a large mapping for transparent huge pages when it can hold one (at least
+/// [`HUGE_PAGE`]; it is segment aligned) and the process has mapped at least
+/// `purge::huge_min_bytes` (never when that is 0): the same "only where it pays" rule as a
+/// heavy heap's segments (`hz3_page::purge`). A program with a few MiB never pays 2 MiB for a
+/// few touched KiB of a big block.
+///
+/// # Safety
+/// `base .. base + len` is a whole live mapping from `O::map`, ours alone.
+unsafe fn advise_large<O: OsMemory>(base: *mut u8, len: usize) {
+    let min = hz3_page::purge::huge_min_bytes();
+    if min != 0
+        && len >= HUGE_PAGE
+        && hz3_page::stats::get(hz3_page::stats::Stat::Mapped) >= min
+    {
+        // SAFETY: per the contract.
+        unsafe { O::advise_huge(base, len, true) };
+    }
 }
 
 /// Maps a large block of `size` bytes with room to grow to `capacity` bytes; the bool says

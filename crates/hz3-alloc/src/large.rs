@@ -152,10 +152,7 @@ const HUGE_PAGE: usize = 2 << 20;
 /// `base .. base + len` is a whole live mapping from `O::map`, ours alone.
 unsafe fn advise_large<O: OsMemory>(base: *mut u8, len: usize) {
     let min = hz3_page::purge::huge_min_bytes();
-    if min != 0
-        && len >= HUGE_PAGE
-        && hz3_page::stats::get(hz3_page::stats::Stat::Mapped) >= min
-    {
+    if min != 0 && len >= HUGE_PAGE && hz3_page::stats::get(hz3_page::stats::Stat::Mapped) >= min {
         // SAFETY: per the contract.
         unsafe { O::advise_huge(base, len, true) };
     }

@@ -17,11 +17,12 @@
 //!   oldest first), or at once by `collect()`; a new slab takes dirty pages first.
 //! - **G5** `SegmentHeader::huge` (and a cache entry's `huge`) is true iff the segment's mapping
 //!   was last advised for transparent huge pages. A heap that holds at least
-//!   `purge::huge_min_bytes` of segments advises a segment before carving a slab in it (a
-//!   fresh segment before its header is first written, so the first touch of each 2 MiB half
-//!   can take a huge page); a lighter heap withdraws the advice the same way; decommitting a
-//!   segment's dirty pages withdraws it too (the kernel would otherwise collapse a purged half
-//!   back into a resident huge page).
+//!   `purge::huge_min_bytes` of segments (this one included) advises a segment it takes from
+//!   the OS or the cache, before the header is first touched (so the first touch of each
+//!   2 MiB half can take a huge page); a lighter heap withdraws the advice when it carves a
+//!   slab there; decommitting a segment's dirty pages withdraws it for good while the
+//!   segment stays owned (the kernel would otherwise collapse a purged half back into a
+//!   resident huge page).
 
 use crate::config::Config;
 use crate::heap::{Heap, Local};
@@ -409,10 +410,17 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 (seg, run.unwrap_or(1))
             }
         };
-        if found.is_some() {
-            // G5 for a segment we already own (purged, or we got heavier or lighter).
-            // SAFETY: our own list and segment (G1).
-            unsafe { advise_segment::<OsOf<R, C>>(seg, heavy_heap(local.segments, 0)) };
+        // G5 for a segment we already own: withdrawn if we got lighter, never given again (its
+        // free pages may have been decommitted: with the advice back, the kernel would
+        // collapse a half with a few resident pages into a whole resident 2 MiB page whose
+        // free part no purge would see).
+        // SAFETY: our own segment (G1) and list.
+        if found.is_some()
+            && unsafe { &*seg }.huge.get()
+            && !unsafe { heavy_heap(local.segments, 0) }
+        {
+            // SAFETY: as above.
+            unsafe { advise_segment::<OsOf<R, C>>(seg, false) };
         }
         // SAFETY: G1: we own the segment.
         let s = unsafe { &*seg };

@@ -31,6 +31,7 @@ pub const OS_PAGE: usize = 4096;
 ///    returns false.
 /// 7. [`advise_huge`](OsMemory::advise_huge) changes no contents and leaves the range mapped,
 ///    readable and writable; only how the OS backs pages touched later may change.
+///    [`residency`](OsMemory::residency) changes nothing.
 pub unsafe trait OsMemory {
     /// Maps `size` bytes aligned to `align` (`size` and `align` are multiples of [`OS_PAGE`],
     /// `align` a power of two). Returns null on failure.
@@ -79,6 +80,15 @@ pub unsafe trait OsMemory {
     /// # Safety
     /// `p .. p + size` is a whole live mapping from [`map`](OsMemory::map), page aligned.
     unsafe fn advise_huge(_p: *mut u8, _size: usize, _on: bool) {}
+    /// Which [`OS_PAGE`]s of `p .. p + vec.len() * OS_PAGE` are resident: bit 0 of `vec[i]`
+    /// for page `i` (contract 7). False if the OS cannot tell (the default); `vec` is then
+    /// unspecified.
+    ///
+    /// # Safety
+    /// The range lies inside a live mapping from [`map`](OsMemory::map), page aligned.
+    unsafe fn residency(_p: *mut u8, _vec: &mut [u8]) -> bool {
+        false
+    }
 }
 
 /// Linux `mmap`/`munmap`/`madvise`.
@@ -177,6 +187,12 @@ unsafe impl OsMemory for SystemOs {
         // the advice changes how later faults are backed, never the contents (7). A kernel
         // without transparent huge pages answers EINVAL, which changes nothing: ignored.
         unsafe { libc::madvise(p.cast(), size, advice) };
+    }
+
+    unsafe fn residency(p: *mut u8, vec: &mut [u8]) -> bool {
+        // SAFETY: the caller passes a page-aligned range of a live mapping; `vec` has one byte
+        // per page of it, which is what mincore writes; it changes nothing (7).
+        unsafe { libc::mincore(p.cast(), vec.len() * OS_PAGE, vec.as_mut_ptr()) == 0 }
     }
 }
 

@@ -85,6 +85,53 @@ unsafe fn heavy_heap(first: *mut SegmentHeader, extra: usize) -> bool {
     n >= need
 }
 
+/// Resident share (percent) of the used slab pages of a heap's most recent segment without
+/// huge pages at or above which the heap counts as touching what it allocates (G5).
+pub const HUGE_DENSE_PCT: usize = 50;
+/// Used slab pages a segment needs to be a sample of how densely its heap touches memory.
+const HUGE_SAMPLE_MIN_PAGES: u32 = 16;
+/// Segments [`dense_heap`] looks at, at most.
+const HUGE_SAMPLE_WALK: usize = 8;
+
+/// Whether the heap whose segment list starts at `first` touches what it allocates: of the
+/// used slab pages of its most recent segment without huge pages (and with at least
+/// [`HUGE_SAMPLE_MIN_PAGES`] used), at least [`HUGE_DENSE_PCT`] % of the OS pages are
+/// resident. A program that writes a word of each big block (or reserves buffers it seldom
+/// fills) would pay a whole 2 MiB page for a few touched KiB. True when there is no such
+/// segment or the OS cannot tell (nothing to go by: the size rule alone decides).
+///
+/// # Safety
+/// `first` starts the caller's own segment list (G1).
+unsafe fn dense_heap<O: OsMemory>(first: *mut SegmentHeader) -> bool {
+    const OS_PAGES: usize = SEGMENT_SIZE / hz3_page::os::OS_PAGE;
+    const PER_PAGE: usize = PAGE_SIZE / hz3_page::os::OS_PAGE;
+    let mut seg = first;
+    let mut walked = 0;
+    while !seg.is_null() && walked < HUGE_SAMPLE_WALK {
+        walked += 1;
+        // SAFETY: segments on the caller's list are live and its own (G1).
+        let s = unsafe { &*seg };
+        let used = !s.free_pages.get() & ALL_SLAB_PAGES;
+        if !s.huge.get() && used.count_ones() >= HUGE_SAMPLE_MIN_PAGES {
+            let mut vec = [0u8; OS_PAGES];
+            // SAFETY: the whole live segment mapping, page aligned; `vec` covers it.
+            if !unsafe { O::residency(seg.cast(), &mut vec) } {
+                return true;
+            }
+            let resident: usize = vec
+                .chunks_exact(PER_PAGE)
+                .enumerate()
+                .filter(|&(i, _)| used >> i & 1 != 0)
+                .map(|(_, page)| page.iter().filter(|&&b| b & 1 != 0).count())
+                .sum();
+            let total = used.count_ones() as usize * PER_PAGE;
+            return resident * 100 >= total * HUGE_DENSE_PCT;
+        }
+        seg = s.next.get();
+    }
+    true
+}
+
 /// Sets the huge-page advice of segment `seg` to `want` if it differs (G5).
 ///
 /// # Safety
@@ -383,7 +430,9 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 // G5, before the header of a fresh segment is first read or written (a touch
                 // would back its first 2 MiB with small pages): our list plus this segment.
                 // SAFETY: our own list (G1).
-                let want = unsafe { heavy_heap(local.segments, 1) };
+                let want = unsafe {
+                    heavy_heap(local.segments, 1) && dense_heap::<OsOf<R, C>>(local.segments)
+                };
                 if want != huge {
                     // SAFETY: the whole mapping of a segment that is ours alone.
                     unsafe { OsOf::<R, C>::advise_huge(seg.cast(), SEGMENT_SIZE, want) };

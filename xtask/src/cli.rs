@@ -69,12 +69,13 @@ pub enum Command {
     /// the hz3-alloc stress test under valgrind memcheck (expects 0 errors)
     Memcheck,
     /// redis-server and RocksDB's db_bench under hz3's and the peers' C libraries (LD_PRELOAD):
-    /// throughput per operation, faults, RSS, interleaved runs; `servers --help` for its options
-    #[command(disable_help_flag = true)]
-    Servers {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// throughput per operation, faults, RSS, interleaved runs
+    ///
+    /// redis-server and RocksDB's db_bench under LD_PRELOAD of each allocator's C library
+    /// (hz3-capi, the matrix's preload peers, --peer libraries; `system` = no preload,
+    /// `glibc-preload` = glibc ahead of an allocator the program links), interleaved, medians and
+    /// spread (min-max).
+    Servers(crate::servers::Opts),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -103,7 +103,7 @@ fn real_main(mut command: Command) -> Result<bool, String> {
         Command::FaultGate(o) => faults::run(&o),
         Command::Soak { args } => soak(&root, &args).map(|()| true),
         Command::Memcheck => memcheck(&root).map(|()| true),
-        Command::Servers { args } => servers::run(&root, &args),
+        Command::Servers(o) => servers::run(&root, &o),
         Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
     }
 }

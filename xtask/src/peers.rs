@@ -517,7 +517,7 @@ pub fn find_in(file: &str, dirs: &[&str]) -> Option<PathBuf> {
 
 /// `apt-get install` of `packages` (after an `apt-get update` when the first try fails: a fresh
 /// image has no package lists); `Err` says why it could not.
-fn apt_install(packages: &[&str]) -> Result<(), String> {
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     apt_install_with("apt-get", packages)
 }
 

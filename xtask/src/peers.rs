@@ -256,23 +256,22 @@ fn lock_crates() -> Result<Vec<(String, String, PathBuf)>, String> {
     if !out.status.success() {
         return Err(format!("cargo metadata failed ({})", out.status));
     }
-    let v: Value = serde_json::from_slice(&out.stdout)
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        packages: Vec<Package>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+        manifest_path: PathBuf,
+    }
+    let m: Metadata = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    Ok(v["packages"]
-        .as_array()
-        .map(|ps| {
-            ps.iter()
-                .filter_map(|p| {
-                    let dir = Path::new(p["manifest_path"].as_str()?).parent()?;
-                    Some((
-                        p["name"].as_str()?.to_string(),
-                        p["version"].as_str()?.to_string(),
-                        dir.to_path_buf(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(m.packages
+        .into_iter()
+        .filter_map(|p| Some((p.name, p.version, p.manifest_path.parent()?.to_path_buf())))
+        .collect())
 }
 
 /// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp

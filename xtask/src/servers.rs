@@ -276,11 +276,8 @@ fn linked_allocator(program: &Path) -> Option<String> {
 
 /// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
 fn glibc_path() -> Option<PathBuf> {
-    crate::peers::PRELOAD_LIB_DIRS
-        .iter()
-        .map(|d| Path::new(d).join("libc.so.6"))
-        .chain([PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")])
-        .find(|p| p.is_file())
+    let dirs = [crate::peers::PRELOAD_LIB_DIRS, &["/lib/x86_64-linux-gnu"]].concat();
+    crate::peers::find_in("libc.so.6", &dirs)
 }
 
 fn glibc_version() -> String {
@@ -318,28 +315,25 @@ fn pinned(program: &str, cpu: Option<usize>) -> Command {
     }
 }
 
-/// What one run measured of the preloaded process: throughput per operation, and the process's
-/// minor/major faults, peak RSS (VmHWM), the most AnonHugePages seen, and CPU time.
+/// What one run measured of the preloaded process: throughput per operation, the most
+/// AnonHugePages seen, and the kernel's account of the process.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunResult {
     pub ops: Vec<(String, f64)>,
     pub wall_s: f64,
-    pub minor_faults: u64,
-    pub major_faults: u64,
-    pub peak_rss_kib: u64,
     pub anon_huge_kib: u64,
-    pub user_s: f64,
-    pub sys_s: f64,
+    pub exit: Exit,
 }
 
-/// The kernel's account of an exited child.
-struct Exit {
+/// The kernel's account of an exited child: minor/major faults, peak RSS (VmHWM), CPU time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exit {
     ok: bool,
-    minor_faults: u64,
-    major_faults: u64,
-    max_rss_kib: u64,
-    user_s: f64,
-    sys_s: f64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    pub max_rss_kib: u64,
+    pub user_s: f64,
+    pub sys_s: f64,
 }
 
 /// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
@@ -561,12 +555,8 @@ fn finish(
     Ok(RunResult {
         ops,
         wall_s,
-        minor_faults: exit.minor_faults,
-        major_faults: exit.major_faults,
-        peak_rss_kib: exit.max_rss_kib,
         anon_huge_kib,
-        user_s: exit.user_s,
-        sys_s: exit.sys_s,
+        exit,
     })
 }
 
@@ -601,11 +591,11 @@ fn record(
         .find(|c| c.workload == workload(server, None) && c.allocator == lib)
     {
         c.runs[round] = Some(r.wall_s);
-        c.rss_kib[round] = Some(r.peak_rss_kib);
-        c.minor_faults[round] = Some(r.minor_faults);
-        c.major_faults[round] = Some(r.major_faults);
-        c.user_s[round] = Some(r.user_s);
-        c.sys_s[round] = Some(r.sys_s);
+        c.rss_kib[round] = Some(r.exit.max_rss_kib);
+        c.minor_faults[round] = Some(r.exit.minor_faults);
+        c.major_faults[round] = Some(r.exit.major_faults);
+        c.user_s[round] = Some(r.exit.user_s);
+        c.sys_s[round] = Some(r.exit.sys_s);
         // Requests the client sent (db_bench's own counts are left out: they depend on its
         // per-thread accounting).
         c.ops[round] =
@@ -1032,8 +1022,11 @@ mod tests {
                         .iter()
                         .map(|op| (op.to_string(), v[round]))
                         .collect(),
-                    minor_faults: 10 + round as u64,
-                    peak_rss_kib: 2048,
+                    exit: Exit {
+                        minor_faults: 10 + round as u64,
+                        max_rss_kib: 2048,
+                        ..Exit::default()
+                    },
                     ..RunResult::default()
                 };
                 record(&mut cells, Server::Rocksdb, lib, round, &r, 300_000);

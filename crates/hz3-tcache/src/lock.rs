@@ -269,15 +269,16 @@ fn bump(a: &AtomicU64, n: u64) {
 }
 
 /// The clock of the lock counters: the time-stamp counter on x86-64 (constant rate on the
-/// CPUs hz3 runs on), `CLOCK_MONOTONIC` nanoseconds elsewhere.
+/// CPUs hz3 runs on), `CLOCK_MONOTONIC` nanoseconds elsewhere and under Miri (which cannot
+/// execute `rdtsc`).
 #[inline(always)]
 pub fn ticks() -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         // SAFETY: `rdtsc` has no preconditions; every x86-64 CPU has it.
         unsafe { core::arch::x86_64::_rdtsc() }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), miri))]
     {
         let mut ts = libc::timespec {
             tv_sec: 0,

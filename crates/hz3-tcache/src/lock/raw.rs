@@ -16,10 +16,12 @@ pub(crate) struct Waited {
     pub(crate) yields: u64,
 }
 
-/// One attempt at the free lock (SL2).
+/// One attempt at the free lock (SL2). A strong compare-exchange: a weak one may fail while
+/// the lock is free (Miri simulates such spurious failures), and `try_lock` promises `None`
+/// only while someone holds the lock. On x86-64 both are the same `lock cmpxchg`.
 #[inline(always)]
 pub(crate) fn try_acquire(word: &AtomicBool) -> bool {
-    word.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+    word.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_ok()
 }
 

@@ -800,7 +800,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     });
     let extra = extra.as_object_mut().expect("an object");
     // Absent rather than null: no commit outside a git checkout, no notes when all went well.
-    extra.retain(|k, v| !v.is_null() && !(k == "notes" && notes.is_empty()));
+    extra.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
     let mut matrix = Matrix {
         machine,
         config: Config {

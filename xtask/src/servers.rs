@@ -14,7 +14,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -377,33 +377,30 @@ fn anon_huge_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Samples a process's AnonHugePages every 250 ms, keeping the most seen, until stopped.
+/// Samples a process's AnonHugePages every 250 ms until stopped; the thread returns the most seen.
 struct HugeWatch {
     stop: Arc<AtomicBool>,
-    max: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
+    thread: std::thread::JoinHandle<u64>,
 }
 
 impl HugeWatch {
     fn start(pid: u32) -> HugeWatch {
         let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicU64::new(0));
-        let (s, m) = (stop.clone(), max.clone());
+        let s = stop.clone();
         let thread = std::thread::spawn(move || {
+            let mut max = 0;
             while !s.load(Ordering::Relaxed) {
-                if let Some(k) = anon_huge_kib(pid) {
-                    m.fetch_max(k, Ordering::Relaxed);
-                }
+                max = anon_huge_kib(pid).unwrap_or(0).max(max);
                 std::thread::sleep(Duration::from_millis(250));
             }
+            max
         });
-        HugeWatch { stop, max, thread }
+        HugeWatch { stop, thread }
     }
 
     fn finish(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-        self.max.load(Ordering::Relaxed)
+        self.thread.join().unwrap_or(0)
     }
 }
 

@@ -639,16 +639,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let hz3 = match &o.lib {
         Some(p) if p.is_file() => p.clone(),
         Some(p) => return Err(format!("--lib {}: no such file", p.display())),
-        None => {
-            let mut cmd = runner::cargo_in(root);
-            cmd.args(["build", "--release", "-p", "hz3-capi"]);
-            tracing::info!("building hz3's C library: {cmd:?}");
-            let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-            if !st.success() {
-                return Err(format!("building hz3-capi failed ({st})"));
-            }
-            runner::preload_lib(&paths::default_bin_dir())
-        }
+        None => runner::build_capi(root)?,
     };
     let (mut peers, peer_notes) = peer_libs();
     notes.extend(peer_notes);

@@ -190,6 +190,17 @@ pub struct Lib {
     pub path: Option<PathBuf>,
 }
 
+impl Lib {
+    fn new(name: &str, version: String, path: Option<PathBuf>) -> Lib {
+        let name = name.to_string();
+        Lib {
+            name,
+            version,
+            path,
+        }
+    }
+}
+
 /// The `(name, version, library)` of every preload peer of the matrix that can run here (built,
 /// installed or found by `peers::prepare`, the lookup of the matrix's `*-preload` rows), and a
 /// note for each that cannot.
@@ -203,14 +214,10 @@ fn peer_libs() -> (Vec<Lib>, Vec<String>) {
     let libs = prepared
         .libs
         .iter()
-        .map(|(name, path)| Lib {
-            name: name.clone(),
-            version: prepared
-                .versions
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or_else(|| "?".into(), |(_, v)| v.clone()),
-            path: Some(path.clone()),
+        .map(|(name, path)| {
+            let v = prepared.versions.iter().find(|(n, _)| n == name);
+            let v = v.map_or_else(|| "?".into(), |(_, v)| v.clone());
+            Lib::new(name, v, Some(path.clone()))
         })
         .collect();
     (libs, notes)
@@ -429,7 +436,7 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Where the two sides of a run go: the server's CPU and the client's (None: not pinned).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Cpus {
     server: Option<usize>,
     client: Option<usize>,
@@ -647,17 +654,10 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         if !p.is_file() {
             return Err(format!("--peer {n}: no library at {}", p.display()));
         }
-        peers.push(Lib {
-            name: n.clone(),
-            version: "given".into(),
-            path: Some(p.clone()),
-        });
+        peers.push(Lib::new(n, "given".into(), Some(p.clone())));
     }
-    let hz3 = Lib {
-        name: strategies::PRELOAD.into(),
-        version: crate::matrix::git_commit(root).unwrap_or_else(|| "?".into()),
-        path: Some(hz3),
-    };
+    let commit = crate::matrix::git_commit(root).unwrap_or_else(|| "?".into());
+    let hz3 = Lib::new(strategies::PRELOAD, commit, Some(hz3));
     // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
     // hz3 last.
     let plan: Vec<(Server, Vec<Lib>)> = servers
@@ -665,22 +665,13 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         .map(|&s| {
             let exe = on_path(s.preloaded_program()).unwrap_or_default();
             let linked = linked_allocator(&exe);
-            let mut libs = vec![Lib {
-                name: "system".into(),
-                version: linked.clone().map_or_else(
-                    || format!("glibc {}", glibc_version()),
-                    |l| format!("{l} (linked)"),
-                ),
-                path: None,
-            }];
-            if linked.is_some() {
-                if let Some(p) = glibc_path() {
-                    libs.push(Lib {
-                        name: "glibc-preload".into(),
-                        version: glibc_version(),
-                        path: Some(p),
-                    });
-                }
+            let own = linked.clone().map_or_else(
+                || format!("glibc {}", glibc_version()),
+                |l| format!("{l} (linked)"),
+            );
+            let mut libs = vec![Lib::new("system", own, None)];
+            if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
+                libs.push(Lib::new("glibc-preload", glibc_version(), Some(p)));
             }
             libs.extend(peers.iter().cloned());
             libs.push(hz3.clone());
@@ -695,10 +686,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         }
     } else {
         notes.push("redis server and client not pinned (needs taskset and 2 CPUs)".into());
-        Cpus {
-            server: None,
-            client: None,
-        }
+        Cpus::default()
     };
     let work = std::env::temp_dir().join(format!("hz3-servers-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;

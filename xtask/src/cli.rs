@@ -551,6 +551,7 @@ mod tests {
             "sync-bins",
             "soak",
             "memcheck",
+            "servers",
         ] {
             let e = Cli::try_parse_from(["xtask", cmd, "--help"]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{cmd}");

@@ -65,10 +65,10 @@ impl Server {
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct Opts {
     /// interleaved runs per allocator
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..), overrides_with = "quick")]
     runs: u64,
-    /// one run (--runs 1)
-    #[arg(long, conflicts_with = "runs")]
+    /// one run (--runs 1; the later of the two wins)
+    #[arg(long, overrides_with = "runs")]
     quick: bool,
     /// redis, rocksdb or both
     #[arg(
@@ -1031,6 +1031,8 @@ mod tests {
         };
         let d = a(&[]).unwrap();
         assert_eq!((d.runs(), d.servers.len(), d.install), (5, 2, true));
+        assert_eq!(a(&["--quick", "--runs", "3"]).unwrap().runs(), 3);
+        assert_eq!(a(&["--runs", "3", "--quick"]).unwrap().runs(), 1);
         let q = a(&[
             "--quick",
             "--only",

@@ -463,12 +463,11 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // free pages may have been decommitted: with the advice back, the kernel would
         // collapse a half with a few resident pages into a whole resident 2 MiB page whose
         // free part no purge would see).
-        // SAFETY: our own segment (G1) and list.
-        if found.is_some()
-            && unsafe { &*seg }.huge.get()
-            && !unsafe { heavy_heap(local.segments, 0) }
-        {
-            // SAFETY: as above.
+        // SAFETY: G1: we own the segment (found on our list, or just acquired).
+        let huge = unsafe { &*seg }.huge.get();
+        // SAFETY: `local.segments` starts our own list (G1).
+        if found.is_some() && huge && !unsafe { heavy_heap(local.segments, 0) } {
+            // SAFETY: our own segment (G1).
             unsafe { advise_segment::<OsOf<R, C>>(seg, false) };
         }
         // SAFETY: G1: we own the segment.

@@ -88,6 +88,9 @@ pub struct Local<R: RemoteFree> {
     pub refilled_since_flush: u64,
     /// Slabs released so far (wrapping; tells a pass whether it freed pages).
     pub slabs_released: u64,
+    /// Never ask for huge pages for this heap's segments (G5): set on the fallback heap,
+    /// whose slabs young threads share so that a thread with a few blocks stays small (O4).
+    pub small_pages_only: bool,
 }
 
 /// Blocks one refill of bin `c` asks for: a batch ([`batch_for`]), or a quarter of the

@@ -372,6 +372,8 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
                 return ptr::null_mut();
             }
             reg.fallback_id.store(*slot as usize, Ordering::Relaxed);
+            // SAFETY: the fallback heap is held by whoever holds `fallback_lock` (we do).
+            unsafe { (*slot.cast::<Heap<R, C>>()).local().small_pages_only = true };
         }
         let heap = slot.cast::<Heap<R, C>>();
         // SAFETY: the fallback heap is held by whoever holds `fallback_lock` (O1 variant).

@@ -17,7 +17,9 @@
 //!   oldest first), or at once by `collect()`; a new slab takes dirty pages first.
 //! - **G5** `SegmentHeader::huge` (and a cache entry's `huge`) is true iff the segment's mapping
 //!   was last advised for transparent huge pages. A heap that holds at least
-//!   `purge::huge_min_bytes` of segments (this one included) advises a segment it takes from
+//!   `purge::huge_min_bytes` of segments (this one included), touches what it allocates
+//!   (`dense_heap`) and is not the fallback heap (`Local::small_pages_only`: young threads
+//!   share it to stay small) advises a segment it takes from
 //!   the OS or the cache, before the header is first touched (so the first touch of each
 //!   2 MiB half can take a huge page); a lighter heap withdraws the advice when it carves a
 //!   slab there; decommitting a segment's dirty pages withdraws it for good while the
@@ -430,9 +432,10 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 // G5, before the header of a fresh segment is first read or written (a touch
                 // would back its first 2 MiB with small pages): our list plus this segment.
                 // SAFETY: our own list (G1).
-                let want = unsafe {
-                    heavy_heap(local.segments, 1) && dense_heap::<OsOf<R, C>>(local.segments)
-                };
+                let want = !local.small_pages_only
+                    && unsafe {
+                        heavy_heap(local.segments, 1) && dense_heap::<OsOf<R, C>>(local.segments)
+                    };
                 if want != huge {
                     // SAFETY: the whole mapping of a segment that is ours alone.
                     unsafe { OsOf::<R, C>::advise_huge(seg.cast(), SEGMENT_SIZE, want) };
@@ -466,7 +469,10 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // SAFETY: G1: we own the segment (found on our list, or just acquired).
         let huge = unsafe { &*seg }.huge.get();
         // SAFETY: `local.segments` starts our own list (G1).
-        if found.is_some() && huge && !unsafe { heavy_heap(local.segments, 0) } {
+        if found.is_some()
+            && huge
+            && (local.small_pages_only || !unsafe { heavy_heap(local.segments, 0) })
+        {
             // SAFETY: our own segment (G1).
             unsafe { advise_segment::<OsOf<R, C>>(seg, false) };
         }

@@ -15,10 +15,11 @@
 //!
 //! Transparent huge pages follow the same rule of "only where it pays": a heap's segments are
 //! advised for huge pages (`OsMemory::advise_huge`) only while the heap holds at least
-//! [`huge_min_bytes`] of segments, so a small program never pays a 2 MiB page for a few
-//! touched KiB; a segment whose dirty pages are decommitted loses the advice (the kernel
-//! could otherwise collapse the purged half back into a huge page), and gets it again when its
-//! heavy owner next carves a slab in it.
+//! [`huge_min_bytes`] of segments and touches what it allocates (hz3-tcache decides), so a
+//! small program never pays a 2 MiB page for a few touched KiB; a segment whose dirty pages
+//! are decommitted loses the advice for as long as its owner keeps it (the kernel could
+//! otherwise collapse the purged half back into a resident huge page). A fresh large mapping
+//! that can hold a 2 MiB page is advised once the process has mapped [`huge_min_bytes`].
 //!
 //! A delay of 0 restores eager return: pages are decommitted as soon as they are free and
 //! freed large mappings are unmapped.

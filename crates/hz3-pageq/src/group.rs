@@ -30,9 +30,15 @@ struct Group {
 #[derive(Debug)]
 pub struct Groups<const N: usize> {
     slots: [Group; N],
+    /// Bit `i` set exactly when slot `i` holds an open group (`len != 0`), so that a flush
+    /// visits the open groups only (a flush runs on every allocation slow path).
+    open: u32,
 }
 
 impl<const N: usize> Groups<N> {
+    /// `open` has a bit per slot.
+    const FITS: () = assert!(N >= 1 && N <= 32);
+
     /// Blocks waiting in the buffer.
     pub fn pending(&self) -> usize {
         self.slots.iter().map(|s| s.len as usize).sum()
@@ -56,7 +62,9 @@ impl<const N: usize> Groups<N> {
         ctr: &mut C,
         mut send: impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
-        let slot = &mut self.slots[(key.addr() >> shift) % N];
+        let () = Self::FITS;
+        let i = (key.addr() >> shift) % N;
+        let slot = &mut self.slots[i];
         let b = block.as_ptr();
         if slot.key == key && slot.len != 0 {
             ctr.bump(Counter::PacketSlotHits);
@@ -78,9 +86,11 @@ impl<const N: usize> Groups<N> {
                 len: 1,
                 max: max(),
             };
+            self.open |= 1 << i;
         }
         if slot.len >= slot.max {
             slot.take(ctr, &mut send);
+            self.open &= !(1 << i);
         }
     }
 
@@ -90,8 +100,14 @@ impl<const N: usize> Groups<N> {
         ctr: &mut C,
         mut send: impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
-        for slot in self.slots.iter_mut() {
-            if slot.len != 0 {
+        let mut open = self.open;
+        self.open = 0;
+        while open != 0 {
+            let i = open.trailing_zeros() as usize;
+            open &= open - 1;
+            // G-B: a set bit is an open group (the index is below N: bits are set only from
+            // slot indices).
+            if let Some(slot) = self.slots.get_mut(i) {
                 slot.take(ctr, &mut send);
             }
         }

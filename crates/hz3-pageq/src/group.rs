@@ -5,8 +5,8 @@
 //! destination, or when the whole buffer is flushed.
 //!
 //! Invariant **G-B**: at most `N` groups are open, each holds `1..=max` blocks for one
-//! destination, linked `first ..= last` through their first words; all-zero bytes are an
-//! empty buffer.
+//! destination, linked `first ..= last` through their first words, and `open` is non-zero
+//! while any is; all-zero bytes are an empty buffer.
 
 use crate::counters::{Counter, Counters};
 use core::ptr::{self, NonNull};
@@ -30,15 +30,14 @@ struct Group {
 #[derive(Debug)]
 pub struct Groups<const N: usize> {
     slots: [Group; N],
-    /// Bit `i` set exactly when slot `i` holds an open group (`len != 0`), so that a flush
-    /// visits the open groups only (a flush runs on every allocation slow path).
+    /// Zero only if no slot holds an open group (`len != 0`): set when a group opens, cleared
+    /// by a flush, so that the flush of an empty buffer (on every allocation slow path) reads
+    /// one word. Not cleared when a full group leaves, which keeps `add`'s hot path (and its
+    /// registers) as they were without it.
     open: u32,
 }
 
 impl<const N: usize> Groups<N> {
-    /// `open` has a bit per slot.
-    const FITS: () = assert!(N >= 1 && N <= 32);
-
     /// Blocks waiting in the buffer.
     pub fn pending(&self) -> usize {
         self.slots.iter().map(|s| s.len as usize).sum()
@@ -62,9 +61,8 @@ impl<const N: usize> Groups<N> {
         ctr: &mut C,
         mut send: impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
-        let () = Self::FITS;
-        let i = (key.addr() >> shift) % N;
-        let slot = &mut self.slots[i];
+        let Groups { slots, open } = self;
+        let slot = &mut slots[(key.addr() >> shift) % N];
         let b = block.as_ptr();
         if slot.key == key && slot.len != 0 {
             ctr.bump(Counter::PacketSlotHits);
@@ -73,6 +71,8 @@ impl<const N: usize> Groups<N> {
             slot.first = b;
             slot.len += 1;
         } else {
+            // Before the eviction's send, so that nothing after it needs `self`.
+            *open = 1;
             if slot.len != 0 {
                 slot.take(ctr, &mut send);
             }
@@ -86,11 +86,9 @@ impl<const N: usize> Groups<N> {
                 len: 1,
                 max: max(),
             };
-            self.open |= 1 << i;
         }
         if slot.len >= slot.max {
             slot.take(ctr, &mut send);
-            self.open &= !(1 << i);
         }
     }
 
@@ -100,14 +98,12 @@ impl<const N: usize> Groups<N> {
         ctr: &mut C,
         mut send: impl FnMut(*const (), *const (), NonNull<Block>, NonNull<Block>, &mut C),
     ) {
-        let mut open = self.open;
+        if self.open == 0 {
+            return;
+        }
         self.open = 0;
-        while open != 0 {
-            let i = open.trailing_zeros() as usize;
-            open &= open - 1;
-            // G-B: a set bit is an open group (the index is below N: bits are set only from
-            // slot indices).
-            if let Some(slot) = self.slots.get_mut(i) {
+        for slot in self.slots.iter_mut() {
+            if slot.len != 0 {
                 slot.take(ctr, &mut send);
             }
         }

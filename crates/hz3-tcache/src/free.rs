@@ -123,23 +123,20 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 )
             };
             let mut ctr = self.counters();
-            let mut b = first;
-            for _ in 0..n {
-                // SAFETY: a block of the run; read its link before it leaves.
-                let next = unsafe { Block::next(b) };
-                // SAFETY: a live block of `head`'s slab owned by `owner`, whose inbox it is,
-                // cached by us and given up here; `local.outbox` is ours (H4).
-                unsafe {
-                    R::free_remote(
-                        inbox,
-                        head,
-                        NonNull::new_unchecked(b),
-                        Some(&mut local.outbox),
-                        &mut ctr,
-                    )
-                };
-                b = next;
-            }
+            // SAFETY: the run's blocks are live blocks of `head`'s slab owned by `owner`,
+            // whose inbox it is, cached by us and given up here, linked `first ..= last`
+            // with plain links; `local.outbox` is ours (H4).
+            unsafe {
+                R::free_remote_run(
+                    inbox,
+                    head,
+                    NonNull::new_unchecked(first),
+                    NonNull::new_unchecked(last),
+                    n,
+                    Some(&mut local.outbox),
+                    &mut ctr,
+                )
+            };
             return;
         }
         // SAFETY: the run's blocks are of a live slab (P1, P3); its head index is valid.
@@ -287,9 +284,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             // SAFETY: a live small block of another heap, whose tag's low bits are its bin's
             // offset (P6); `heap` is our TLS heap pointer.
             if Self::CACHE_FOREIGN
-                && unsafe {
-                    Heap::free_foreign_full(heap, meta.tag() & (TAG_OWNER_ALIGN - 1), p)
-                }
+                && unsafe { Heap::free_foreign_full(heap, meta.tag() & (TAG_OWNER_ALIGN - 1), p) }
             {
                 // SAFETY: the push succeeded, so we hold `heap`.
                 unsafe { Self::count_cached_foreign(heap) };

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValuesParser, RangedU64ValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::catalogue::{workload_set, WORKLOAD_NAMES, WORKLOAD_SETS};
@@ -69,12 +69,13 @@ pub enum Command {
     /// the hz3-alloc stress test under valgrind memcheck (expects 0 errors)
     Memcheck,
     /// redis-server and RocksDB's db_bench under hz3's and the peers' C libraries (LD_PRELOAD):
-    /// throughput per operation, faults, RSS, interleaved runs; `servers --help` for its options
-    #[command(disable_help_flag = true)]
-    Servers {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// throughput per operation, faults, RSS, interleaved runs
+    ///
+    /// redis-server and RocksDB's db_bench under LD_PRELOAD of each allocator's C library
+    /// (hz3-capi, the matrix's preload peers, --peer libraries; `system` = no preload,
+    /// `glibc-preload` = glibc ahead of an allocator the program links), interleaved, medians and
+    /// spread (min-max).
+    Servers(crate::servers::Opts),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,26 +129,26 @@ pub struct MatrixOpts {
     #[arg(skip)]
     pub mode: Mode,
     /// override the number of rounds
-    #[arg(long = "rounds", value_name = "N", value_parser = ranged::<1, 1_000_000>)]
+    #[arg(long = "rounds", value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     rounds_arg: Option<usize>,
     #[arg(skip)]
     pub rounds: usize,
     /// override the length of each run
-    #[arg(long = "duration-ms", value_name = "M", value_parser = ranged::<1, { u32::MAX as usize }>)]
+    #[arg(long = "duration-ms", value_name = "M", value_parser = RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
     duration_arg: Option<usize>,
     #[arg(skip)]
     pub duration_ms: u64,
     /// worker threads (default: the machine's core count); a list runs the matrix at each count
     /// (a sweep: tables per count, throughput and peak RSS against the thread count, chart of
     /// both)
-    #[arg(long, value_name = "N,M,..", value_delimiter = ',', value_parser = ranged::<1, 1024>)]
+    #[arg(long, value_name = "N,M,..", value_delimiter = ',', value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub threads: Vec<usize>,
     /// threads alive at once in threads-many
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = ranged::<1, 100_000>)]
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub live_threads: usize,
     /// threads-many: N blocks of mixed sizes 8–608 B per live thread instead of its default
     /// shape (20 blocks of 16–2048 B)
-    #[arg(long, value_name = "N", value_parser = ranged::<1, 1024>)]
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub blocks_per_thread: Option<usize>,
     /// gate against a baseline measured on another CPU model (refused otherwise)
     #[arg(long)]
@@ -209,7 +210,7 @@ pub struct CallgrindOpts {
     #[command(flatten)]
     pub bins: Bins,
     /// objects per measured run (the gate also runs 2× this and takes the difference)
-    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = ranged::<1024, { usize::MAX }>)]
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = RangedU64ValueParser::<usize>::new().range(1024..))]
     pub iters: usize,
 }
 
@@ -231,26 +232,13 @@ pub struct FaultOpts {
     #[command(flatten)]
     pub bins: Bins,
     /// fresh processes per workload (the figure is their minimum)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = ranged::<1, 1000>)]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub reps: usize,
 }
 
 /// What the fault gate runs unless told otherwise: the default strategy as the global allocator
 /// and through the C library.
 pub const FAULT_GATE_ALLOCATORS: &[&str] = &["hz3-a-cache", PRELOAD];
-
-/// A number in `LO..=HI`.
-fn ranged<const LO: usize, const HI: usize>(v: &str) -> Result<usize, String> {
-    let n: usize = v
-        .trim()
-        .parse()
-        .map_err(|_| format!("not a valid number: {v:?}"))?;
-    if (LO..=HI).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("must be in {LO}..={HI}, got {n}"))
-    }
-}
 
 fn fraction(v: &str) -> Result<f64, String> {
     let f: f64 = v
@@ -470,7 +458,7 @@ mod tests {
         );
         let err = |s: &str| parse(s).unwrap_err();
         assert!(err("bench-matrix --threads 1,0").contains("1..=1024"));
-        assert!(err("bench-matrix --threads 1,x").contains("not a valid number"));
+        assert!(err("bench-matrix --threads 1,x").contains("invalid digit"));
         assert!(err("bench-matrix --live-threads 0").contains("--live-threads"));
         assert!(err("bench-matrix --blocks-per-thread 1025").contains("--blocks-per-thread"));
         assert!(err("bench-matrix --workloads reall").contains("default"));
@@ -482,7 +470,7 @@ mod tests {
         assert!(err("bench-matrix --allocators tcmalloc").contains("unknown name \"tcmalloc\""));
         assert!(err("bench-matrix --workloads xmalloc,nope").contains("'nope'"));
         assert!(err("bench-matrix --threads 0").contains("--threads"));
-        assert!(err("bench-matrix --threads x").contains("not a valid number"));
+        assert!(err("bench-matrix --threads x").contains("invalid digit"));
         assert!(err("bench-matrix --rounds").contains("a value is required"));
         assert!(err("bench-matrix --rounds 0").contains("1..="));
         assert!(err("bench-matrix --frobnicate").contains("unexpected argument"));
@@ -563,6 +551,7 @@ mod tests {
             "sync-bins",
             "soak",
             "memcheck",
+            "servers",
         ] {
             let e = Cli::try_parse_from(["xtask", cmd, "--help"]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{cmd}");

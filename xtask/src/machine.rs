@@ -31,23 +31,11 @@ pub struct Machine {
     pub rustc: Option<String>,
 }
 
-/// The fields of /proc/cpuinfo that name a CPU.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CpuInfo {
-    pub vendor: Option<String>,
-    pub family: Option<u64>,
-    pub model: Option<u64>,
-    pub stepping: Option<u64>,
-    pub model_name: Option<String>,
-    pub mhz: Option<f64>,
-    pub cores: Option<u64>,
-    pub logical: Option<u64>,
-}
-
-/// Parses /proc/cpuinfo: the first processor's identity, the number of processors and of
-/// physical cores (distinct `physical id`/`core id` pairs; else `cpu cores` × sockets).
-pub fn parse_cpuinfo(text: &str) -> CpuInfo {
-    let mut info = CpuInfo::default();
+/// Parses /proc/cpuinfo into the `cpu_*` fields of a [`Machine`] (the others left default): the
+/// first processor's identity, the number of processors and of physical cores (distinct
+/// `physical id`/`core id` pairs; else `cpu cores` × sockets).
+pub fn parse_cpuinfo(text: &str) -> Machine {
+    let mut info = Machine::default();
     let mut logical = 0u64;
     let mut pairs: Vec<(String, String)> = Vec::new();
     let (mut phys, mut cores_field): (Option<String>, Option<u64>) = (None, None);
@@ -62,12 +50,12 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
                 logical += 1;
                 phys = None;
             }
-            "vendor_id" if info.vendor.is_none() => info.vendor = Some(v.to_string()),
-            "cpu family" if info.family.is_none() => info.family = v.parse().ok(),
-            "model" if info.model.is_none() => info.model = v.parse().ok(),
-            "stepping" if info.stepping.is_none() => info.stepping = v.parse().ok(),
-            "model name" if info.model_name.is_none() => info.model_name = Some(v.to_string()),
-            "cpu MHz" if info.mhz.is_none() => info.mhz = v.parse().ok(),
+            "vendor_id" if info.cpu_vendor.is_none() => info.cpu_vendor = Some(v.to_string()),
+            "cpu family" if info.cpu_family.is_none() => info.cpu_family = v.parse().ok(),
+            "model" if info.cpu_model_number.is_none() => info.cpu_model_number = v.parse().ok(),
+            "stepping" if info.cpu_stepping.is_none() => info.cpu_stepping = v.parse().ok(),
+            "model name" if info.cpu_model.is_empty() => info.cpu_model = v.to_string(),
+            "cpu MHz" if info.cpu_mhz.is_none() => info.cpu_mhz = v.parse().ok(),
             "cpu cores" => cores_field = v.parse().ok(),
             "physical id" => {
                 if !sockets.iter().any(|s| s == v) {
@@ -84,8 +72,8 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
             _ => {}
         }
     }
-    info.logical = (logical > 0).then_some(logical);
-    info.cores = if !pairs.is_empty() {
+    info.logical_cpus = (logical > 0).then_some(logical);
+    info.cpu_cores = if !pairs.is_empty() {
         Some(pairs.len() as u64)
     } else {
         cores_field.map(|c| c * (sockets.len().max(1) as u64))
@@ -117,35 +105,23 @@ pub enum CpuMatch {
 
 impl Machine {
     pub fn detect() -> Machine {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get() as u64)
-            .unwrap_or(1);
-        let info = std::fs::read_to_string("/proc/cpuinfo")
+        let mut m = std::fs::read_to_string("/proc/cpuinfo")
             .map(|s| parse_cpuinfo(&s))
             .unwrap_or_default();
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        if m.cpu_model.is_empty() {
+            m.cpu_model = "unknown".into();
+        }
+        m.cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        m.kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
-        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        m.thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .ok()
             .and_then(|s| parse_thp(&s));
         let rustc_bin = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
         let root = crate::paths::workspace_root();
-        let rustc = crate::runner::stdout_of(&rustc_bin, &["-V"], Some(&root));
-        Machine {
-            cpus,
-            cpu_model: info.model_name.clone().unwrap_or_else(|| "unknown".into()),
-            kernel,
-            cpu_vendor: info.vendor,
-            cpu_family: info.family,
-            cpu_model_number: info.model,
-            cpu_stepping: info.stepping,
-            cpu_mhz: info.mhz,
-            cpu_cores: info.cores,
-            logical_cpus: info.logical,
-            thp,
-            rustc,
-        }
+        m.rustc = crate::runner::stdout_of(&rustc_bin, &["-V"], Some(&root));
+        m
     }
 
     /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
@@ -268,22 +244,25 @@ pub mod tests {
                        processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9B14\n\
                        stepping\t: 1\ncpu MHz\t\t: 2600.5\nphysical id\t: 0\ncore id\t\t: 0\ncpu cores\t: 1\n";
         let i = parse_cpuinfo(cpuinfo);
-        assert_eq!(i.vendor.as_deref(), Some("AuthenticAMD"));
+        assert_eq!(i.cpu_vendor.as_deref(), Some("AuthenticAMD"));
         assert_eq!(
-            (i.family, i.model, i.stepping),
+            (i.cpu_family, i.cpu_model_number, i.cpu_stepping),
             (Some(25), Some(17), Some(1))
         );
-        assert_eq!(i.model_name.as_deref(), Some("AMD EPYC 9B14"));
-        assert_eq!(i.mhz, Some(2599.998));
+        assert_eq!(i.cpu_model, "AMD EPYC 9B14");
+        assert_eq!(i.cpu_mhz, Some(2599.998));
         assert_eq!(
-            (i.cores, i.logical),
+            (i.cpu_cores, i.logical_cpus),
             (Some(1), Some(2)),
             "two hyperthreads of one core"
         );
         // Without physical/core ids (some VMs): `cpu cores`.
         let i = parse_cpuinfo("processor : 0\ncpu cores : 4\nprocessor : 1\n");
-        assert_eq!((i.cores, i.logical, i.vendor), (Some(4), Some(2), None));
-        assert_eq!(parse_cpuinfo(""), CpuInfo::default());
+        assert_eq!(
+            (i.cpu_cores, i.logical_cpus, i.cpu_vendor),
+            (Some(4), Some(2), None)
+        );
+        assert_eq!(parse_cpuinfo(""), Machine::default());
         assert_eq!(
             parse_thp("always [madvise] never\n").as_deref(),
             Some("madvise")

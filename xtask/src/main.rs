@@ -103,7 +103,7 @@ fn real_main(mut command: Command) -> Result<bool, String> {
         Command::FaultGate(o) => faults::run(&o),
         Command::Soak { args } => soak(&root, &args).map(|()| true),
         Command::Memcheck => memcheck(&root).map(|()| true),
-        Command::Servers { args } => servers::run(&root, &args),
+        Command::Servers(o) => servers::run(&root, &o),
         Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
     }
 }
@@ -136,25 +136,11 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
     runner::learn_strategies(&bench)
 }
 
-/// Runs a command in the workspace root; `Err` with `what` when it fails.
-fn run_in(root: &Path, cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
-    cmd.current_dir(root);
-    tracing::info!("{cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
-}
-
 /// `cargo xtask soak`: builds and runs the soak program (crates/hz3-alloc/examples/soak.rs).
 fn soak(root: &Path, args: &[String]) -> Result<(), String> {
     let mut cmd = runner::cargo_in(root);
     cmd.args("run --release -q -p hz3-alloc --example soak --".split(' '));
-    run_in(root, cmd.args(args), "soak")
+    runner::run_in(root, cmd.args(args), "soak")
 }
 
 /// `cargo xtask memcheck`: the hz3-alloc stress and lifecycle tests under valgrind memcheck,
@@ -178,5 +164,5 @@ fn memcheck(root: &Path) -> Result<(), String> {
     cmd.args(["--tool=memcheck", "--error-exitcode=99", "--quiet", &exe]);
     cmd.args(["--test-threads=1", "hz3_a_cache::"])
         .env("HZ3_TEST_SCALE", "1");
-    run_in(root, &mut cmd, "valgrind memcheck of the stress test")
+    runner::run_in(root, &mut cmd, "valgrind memcheck of the stress test")
 }

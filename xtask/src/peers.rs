@@ -256,23 +256,22 @@ fn lock_crates() -> Result<Vec<(String, String, PathBuf)>, String> {
     if !out.status.success() {
         return Err(format!("cargo metadata failed ({})", out.status));
     }
-    let v: Value = serde_json::from_slice(&out.stdout)
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        packages: Vec<Package>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+        manifest_path: PathBuf,
+    }
+    let m: Metadata = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    Ok(v["packages"]
-        .as_array()
-        .map(|ps| {
-            ps.iter()
-                .filter_map(|p| {
-                    let dir = Path::new(p["manifest_path"].as_str()?).parent()?;
-                    Some((
-                        p["name"].as_str()?.to_string(),
-                        p["version"].as_str()?.to_string(),
-                        dir.to_path_buf(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(m.packages
+        .into_iter()
+        .filter_map(|p| Some((p.name, p.version, p.manifest_path.parent()?.to_path_buf())))
+        .collect())
 }
 
 /// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp
@@ -333,100 +332,77 @@ pub fn stamp_text(compiler: &str, args: &[String], cc_version: &str, sources: u6
     )
 }
 
-/// A compile that runs (or is up to date) for one recipe.
-struct Job {
-    recipe: Recipe,
-    lib: PathBuf,
-    stamp: PathBuf,
-    stamp_text: String,
-    child: Option<std::process::Child>,
-    tmp: PathBuf,
+/// Builds the library of `recipe` from the crate at `krate` into `dir`, unless it is there with
+/// the stamp of this command, compiler and sources; its path or why it failed.
+fn build_one(recipe: Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let (compiler, args) = recipe.command(krate);
+    let text = stamp_text(
+        &compiler,
+        &args,
+        &compiler_version(&compiler)?,
+        hash_tree(&recipe.source_dir(krate))?,
+    );
+    let lib = dir.join(recipe.file());
+    let stamp = dir.join(format!("{}.stamp", recipe.file()));
+    if lib.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text.as_str()) {
+        return Ok(lib);
+    }
+    let tmp = dir.join(format!("{}.tmp{}", recipe.file(), std::process::id()));
+    tracing::info!(
+        "building {} from {}: {compiler} {} -o {}",
+        recipe.file(),
+        krate.display(),
+        args.join(" "),
+        lib.display()
+    );
+    let out = Command::new(&compiler)
+        .args(&args)
+        .arg("-o")
+        .arg(&tmp)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(8).collect();
+        return Err(format!(
+            "compiling {} failed ({}): {}",
+            recipe.file(),
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    // The rename is atomic: an interrupted build never leaves a half-written library.
+    std::fs::rename(&tmp, &lib)
+        .and_then(|()| std::fs::write(&stamp, &text))
+        .map_err(|e| format!("writing {}: {e}", lib.display()))?;
+    Ok(lib)
 }
 
-/// Builds the libraries of `recipes` (each from the crate at its directory) that are missing or
-/// stale, the compiles running side by side; each recipe's library path or why it failed.
+/// [`build_one`] for each of `recipes` (with the crate's directory), the compiles running side
+/// by side.
 fn build_vendored(
     recipes: &[(Recipe, PathBuf)],
     dir: &Path,
 ) -> Vec<(Recipe, Result<PathBuf, String>)> {
-    let mut jobs: Vec<(Recipe, Result<Job, String>)> = Vec::new();
-    for (recipe, krate) in recipes {
-        let job = (|| -> Result<Job, String> {
-            std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-            let (compiler, args) = recipe.command(krate);
-            let text = stamp_text(
-                &compiler,
-                &args,
-                &compiler_version(&compiler)?,
-                hash_tree(&recipe.source_dir(krate))?,
-            );
-            let lib = dir.join(recipe.file());
-            let stamp = dir.join(format!("{}.stamp", recipe.file()));
-            let tmp = dir.join(format!("{}.tmp{}", recipe.file(), std::process::id()));
-            let fresh = lib.is_file()
-                && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text.as_str());
-            let child = if fresh {
-                None
-            } else {
-                tracing::info!(
-                    "building {} from {}: {compiler} {} -o {}",
-                    recipe.file(),
-                    krate.display(),
-                    args.join(" "),
-                    lib.display()
-                );
-                Some(
-                    Command::new(&compiler)
-                        .args(&args)
-                        .arg("-o")
-                        .arg(&tmp)
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::piped())
-                        .spawn()
-                        .map_err(|e| format!("cannot run {compiler}: {e}"))?,
+    std::thread::scope(|s| {
+        let builds: Vec<_> = recipes
+            .iter()
+            .map(|(r, krate)| (*r, s.spawn(move || build_one(*r, krate, dir))))
+            .collect();
+        builds
+            .into_iter()
+            .map(|(r, b)| {
+                (
+                    r,
+                    b.join()
+                        .unwrap_or_else(|_| Err("the build panicked".into())),
                 )
-            };
-            Ok(Job {
-                recipe: *recipe,
-                lib,
-                stamp,
-                stamp_text: text,
-                child,
-                tmp,
             })
-        })();
-        jobs.push((*recipe, job));
-    }
-    jobs.into_iter()
-        .map(|(recipe, job)| {
-            let done = job.and_then(|mut j| {
-                let Some(child) = j.child.take() else {
-                    return Ok(j.lib);
-                };
-                let out = child
-                    .wait_with_output()
-                    .map_err(|e| format!("waiting for the compiler: {e}"))?;
-                if !out.status.success() {
-                    let _ = std::fs::remove_file(&j.tmp);
-                    let err = String::from_utf8_lossy(&out.stderr);
-                    let tail: Vec<&str> = err.lines().rev().take(8).collect();
-                    return Err(format!(
-                        "compiling {} failed ({}): {}",
-                        j.recipe.file(),
-                        out.status,
-                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                    ));
-                }
-                // The rename is atomic: an interrupted build never leaves a half-written library.
-                std::fs::rename(&j.tmp, &j.lib)
-                    .and_then(|()| std::fs::write(&j.stamp, &j.stamp_text))
-                    .map_err(|e| format!("writing {}: {e}", j.lib.display()))?;
-                Ok(j.lib)
-            });
-            (recipe, done)
-        })
-        .collect()
+            .collect()
+    })
 }
 
 /// The probe: allocates and frees through `malloc`/`free`, then prints the file of the object
@@ -517,7 +493,7 @@ pub fn find_in(file: &str, dirs: &[&str]) -> Option<PathBuf> {
 
 /// `apt-get install` of `packages` (after an `apt-get update` when the first try fails: a fresh
 /// image has no package lists); `Err` says why it could not.
-fn apt_install(packages: &[&str]) -> Result<(), String> {
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     apt_install_with("apt-get", packages)
 }
 

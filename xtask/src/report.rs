@@ -24,16 +24,10 @@ fn variant(allocator: &str) -> String {
     if is_preload(allocator) {
         return "C ABI".into();
     }
-    match allocator.strip_prefix("hz3-") {
-        Some(v) => {
-            let mut c = v.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
-                None => String::new(),
-            }
-        }
-        None => String::new(),
-    }
+    let mut c = allocator.strip_prefix("hz3-").unwrap_or("").chars();
+    c.next().map_or(String::new(), |f| {
+        f.to_ascii_uppercase().to_string() + c.as_str()
+    })
 }
 
 /// Minor faults per 1000 operations: "—" when unknown, "<0.01" below that.

@@ -83,22 +83,34 @@ pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Resul
             .collect()
     };
     for mut cmd in cmds {
-        tracing::info!("building bench binaries: {cmd:?}");
-        let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            return Err(format!("building the bench binaries failed ({status})"));
-        }
+        run_in(&root, &mut cmd, "building the bench binaries")?;
     }
     if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
-        let mut cmd = cargo_in(&root);
-        cmd.args(["build", "--release", "-p", "hz3-capi"]);
-        tracing::info!("building the LD_PRELOAD library: {cmd:?}");
-        let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            return Err(format!("building hz3-capi failed ({status})"));
-        }
+        build_capi(&root)?;
     }
     Ok(())
+}
+
+/// Runs a command in the workspace root (logged); `Err` with `what` when it fails.
+pub fn run_in(root: &Path, cmd: &mut Command, what: &str) -> Result<(), String> {
+    cmd.current_dir(root);
+    tracing::info!("{what}: {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// Builds hz3's C library, the `LD_PRELOAD` one (`cargo build --release -p hz3-capi`); its path.
+pub fn build_capi(root: &Path) -> Result<PathBuf, String> {
+    let mut cmd = cargo_in(root);
+    cmd.args(["build", "--release", "-p", "hz3-capi"]);
+    run_in(root, &mut cmd, "building hz3's C library")?;
+    Ok(preload_lib(&crate::paths::default_bin_dir()))
 }
 
 /// Builds bench-system as [`build`] would (with the `peers` feature when the build that follows

@@ -14,41 +14,21 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::results::{Cell, Config, Machine, Matrix};
 use crate::{paths, runner, stats, strategies};
 
-pub const USAGE: &str = "\
-cargo xtask servers [--runs N | --quick] [--only redis,rocksdb] [--json PATH] [--lib PATH]
-                    [--peer NAME=PATH]... [--requests N] [--keys N] [--no-install]
-
-  redis-server and RocksDB's db_bench under LD_PRELOAD of each allocator's C library (hz3-capi,
-  the matrix's preload peers, --peer libraries; `system` = no preload, `glibc-preload` = glibc
-  ahead of an allocator the program links), interleaved, medians and spread (min-max).
-
-  --runs N        interleaved runs per allocator (default 5); --quick = 1 run
-  --only LIST     redis, rocksdb or both (default both)
-  --json PATH     results file (hz3-bench/1; default <target>/release/servers.json)
-  --lib PATH      hz3's C library (default: build hz3-capi --release and use it)
-  --peer N=PATH   one more library to preload, named N (repeatable)
-  --requests N    redis-benchmark requests per operation (default 300000)
-  --keys N        db_bench keys (default 400000)
-  --no-install    do not apt-get install missing redis-server, redis-tools, rocksdb-tools
-";
-
 /// A server program measured under each allocator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Server {
     Redis,
     Rocksdb,
 }
 
 impl Server {
-    pub const ALL: [Server; 2] = [Server::Redis, Server::Rocksdb];
-
     pub fn name(self) -> &'static str {
         match self {
             Server::Redis => "redis",
@@ -81,77 +61,59 @@ impl Server {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// The options of `cargo xtask servers`.
+#[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct Opts {
-    pub runs: usize,
+    /// interleaved runs per allocator
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..), overrides_with = "quick")]
+    runs: u64,
+    /// one run (--runs 1; the later of the two wins)
+    #[arg(long, overrides_with = "runs")]
+    quick: bool,
+    /// redis, rocksdb or both
+    #[arg(
+        long = "only",
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "redis,rocksdb"
+    )]
     pub servers: Vec<Server>,
+    /// results file (hz3-bench/1; default <target>/release/servers.json)
+    #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// hz3's C library (default: build hz3-capi --release and use it)
+    #[arg(long, value_name = "PATH")]
     pub lib: Option<PathBuf>,
+    /// one more library to preload, named N (repeatable)
+    #[arg(long = "peer", value_name = "N=PATH", value_parser = peer_arg)]
     pub peers: Vec<(String, PathBuf)>,
+    /// redis-benchmark requests per operation
+    #[arg(long, value_name = "N", default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: u64,
+    /// db_bench keys
+    #[arg(long, value_name = "N", default_value_t = 400_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub keys: u64,
+    /// do not apt-get install missing redis-server, redis-tools, rocksdb-tools
+    #[arg(long = "no-install", action = clap::ArgAction::SetFalse)]
     pub install: bool,
 }
 
-impl Default for Opts {
-    fn default() -> Opts {
-        Opts {
-            runs: 5,
-            servers: Server::ALL.to_vec(),
-            json: None,
-            lib: None,
-            peers: Vec::new(),
-            requests: 300_000,
-            keys: 400_000,
-            install: true,
+impl Opts {
+    /// Interleaved runs per allocator (`--quick`: 1).
+    pub fn runs(&self) -> usize {
+        if self.quick {
+            1
+        } else {
+            self.runs as usize
         }
     }
 }
 
-/// Parses the arguments after `servers`; `None` for `--help`.
-pub fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
-    let mut o = Opts::default();
-    let mut it = args.iter();
-    let num = |flag: &str, v: Option<&String>| -> Result<u64, String> {
-        v.and_then(|v| v.parse::<u64>().ok())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{flag} needs a positive integer"))
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--help" | "help" => return Ok(None),
-            "--runs" => o.runs = num("--runs", it.next())? as usize,
-            "--quick" => o.runs = 1,
-            "--requests" => o.requests = num("--requests", it.next())?,
-            "--keys" => o.keys = num("--keys", it.next())?,
-            "--no-install" => o.install = false,
-            "--json" => o.json = Some(it.next().ok_or("--json needs a path")?.into()),
-            "--lib" => o.lib = Some(it.next().ok_or("--lib needs a path")?.into()),
-            "--only" => {
-                let list = it.next().ok_or("--only needs redis, rocksdb or both")?;
-                o.servers = list
-                    .split(',')
-                    .map(|s| {
-                        Server::ALL
-                            .into_iter()
-                            .find(|v| v.name() == s.trim())
-                            .ok_or_else(|| format!("--only: unknown server {s:?} (redis, rocksdb)"))
-                    })
-                    .collect::<Result<_, _>>()?;
-                o.servers.dedup();
-            }
-            "--peer" => {
-                let p = it.next().ok_or("--peer needs NAME=PATH")?;
-                let (n, path) = p
-                    .split_once('=')
-                    .filter(|(n, p)| !n.is_empty() && !p.is_empty())
-                    .ok_or_else(|| format!("--peer {p:?}: expected NAME=PATH"))?;
-                o.peers.push((n.to_string(), path.into()));
-            }
-            x => return Err(format!("servers: unknown argument {x:?}\n\n{USAGE}")),
-        }
-    }
-    Ok(Some(o))
+fn peer_arg(p: &str) -> Result<(String, PathBuf), String> {
+    p.split_once('=')
+        .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+        .map(|(n, p)| (n.to_string(), p.into()))
+        .ok_or_else(|| format!("{p:?}: expected NAME=PATH"))
 }
 
 /// Throughput of each operation in a `redis-benchmark` output, `--csv` (`"SET","249376.56",…`) or
@@ -228,6 +190,17 @@ pub struct Lib {
     pub path: Option<PathBuf>,
 }
 
+impl Lib {
+    fn new(name: &str, version: String, path: Option<PathBuf>) -> Lib {
+        let name = name.to_string();
+        Lib {
+            name,
+            version,
+            path,
+        }
+    }
+}
+
 /// The `(name, version, library)` of every preload peer of the matrix that can run here (built,
 /// installed or found by `peers::prepare`, the lookup of the matrix's `*-preload` rows), and a
 /// note for each that cannot.
@@ -241,14 +214,10 @@ fn peer_libs() -> (Vec<Lib>, Vec<String>) {
     let libs = prepared
         .libs
         .iter()
-        .map(|(name, path)| Lib {
-            name: name.clone(),
-            version: prepared
-                .versions
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or_else(|| "?".into(), |(_, v)| v.clone()),
-            path: Some(path.clone()),
+        .map(|(name, path)| {
+            let v = prepared.versions.iter().find(|(n, _)| n == name);
+            let v = v.map_or_else(|| "?".into(), |(_, v)| v.clone());
+            Lib::new(name, v, Some(path.clone()))
         })
         .collect();
     (libs, notes)
@@ -272,23 +241,8 @@ fn ensure_programs(servers: &[Server], install: bool, notes: &mut Vec<String>) -
         .map(|(_, pkg)| *pkg)
         .collect();
     if !missing.is_empty() && install {
-        tracing::info!("installing {}", missing.join(" "));
-        let ok = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new("apt-get")
-                .args(["install", "-y", "-qq"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ok {
-            let n = format!("could not install {} with apt-get", missing.join(" "));
+        if let Err(e) = crate::peers::apt_install(&missing) {
+            let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
             tracing::warn!("{n}");
             notes.push(n);
         }
@@ -329,24 +283,13 @@ fn linked_allocator(program: &Path) -> Option<String> {
 
 /// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
 fn glibc_path() -> Option<PathBuf> {
-    crate::peers::PRELOAD_LIB_DIRS
-        .iter()
-        .map(|d| Path::new(d).join("libc.so.6"))
-        .chain([PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")])
-        .find(|p| p.is_file())
+    let dirs = [crate::peers::PRELOAD_LIB_DIRS, &["/lib/x86_64-linux-gnu"]].concat();
+    crate::peers::find_in("libc.so.6", &dirs)
 }
 
 fn glibc_version() -> String {
-    Command::new("ldd")
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .and_then(|l| l.split_whitespace().last().map(String::from))
-        })
+    crate::runner::stdout_of("ldd", &["--version"], None)
+        .and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()))
         .unwrap_or_else(|| "?".into())
 }
 
@@ -379,28 +322,25 @@ fn pinned(program: &str, cpu: Option<usize>) -> Command {
     }
 }
 
-/// What one run measured of the preloaded process: throughput per operation, and the process's
-/// minor/major faults, peak RSS (VmHWM), the most AnonHugePages seen, and CPU time.
+/// What one run measured of the preloaded process: throughput per operation, the most
+/// AnonHugePages seen, and the kernel's account of the process.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunResult {
     pub ops: Vec<(String, f64)>,
     pub wall_s: f64,
-    pub minor_faults: u64,
-    pub major_faults: u64,
-    pub peak_rss_kib: u64,
     pub anon_huge_kib: u64,
-    pub user_s: f64,
-    pub sys_s: f64,
+    pub exit: Exit,
 }
 
-/// The kernel's account of an exited child.
-struct Exit {
+/// The kernel's account of an exited child: minor/major faults, peak RSS (VmHWM), CPU time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exit {
     ok: bool,
-    minor_faults: u64,
-    major_faults: u64,
-    max_rss_kib: u64,
-    user_s: f64,
-    sys_s: f64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    pub max_rss_kib: u64,
+    pub user_s: f64,
+    pub sys_s: f64,
 }
 
 /// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
@@ -444,33 +384,30 @@ fn anon_huge_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Samples a process's AnonHugePages every 250 ms, keeping the most seen, until stopped.
+/// Samples a process's AnonHugePages every 250 ms until stopped; the thread returns the most seen.
 struct HugeWatch {
     stop: Arc<AtomicBool>,
-    max: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
+    thread: std::thread::JoinHandle<u64>,
 }
 
 impl HugeWatch {
     fn start(pid: u32) -> HugeWatch {
         let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicU64::new(0));
-        let (s, m) = (stop.clone(), max.clone());
+        let s = stop.clone();
         let thread = std::thread::spawn(move || {
+            let mut max = 0;
             while !s.load(Ordering::Relaxed) {
-                if let Some(k) = anon_huge_kib(pid) {
-                    m.fetch_max(k, Ordering::Relaxed);
-                }
+                max = anon_huge_kib(pid).unwrap_or(0).max(max);
                 std::thread::sleep(Duration::from_millis(250));
             }
+            max
         });
-        HugeWatch { stop, max, thread }
+        HugeWatch { stop, thread }
     }
 
     fn finish(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-        self.max.load(Ordering::Relaxed)
+        self.thread.join().unwrap_or(0)
     }
 }
 
@@ -499,7 +436,7 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Where the two sides of a run go: the server's CPU and the client's (None: not pinned).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Cpus {
     server: Option<usize>,
     client: Option<usize>,
@@ -622,12 +559,8 @@ fn finish(
     Ok(RunResult {
         ops,
         wall_s,
-        minor_faults: exit.minor_faults,
-        major_faults: exit.major_faults,
-        peak_rss_kib: exit.max_rss_kib,
         anon_huge_kib,
-        user_s: exit.user_s,
-        sys_s: exit.sys_s,
+        exit,
     })
 }
 
@@ -641,7 +574,14 @@ fn workload(server: Server, op: Option<&str>) -> String {
 
 /// Records a run in its cells: one per operation (throughput), and the whole run's (wall time,
 /// faults, peak RSS, huge pages).
-fn record(cells: &mut [Cell], server: Server, lib: &str, round: usize, r: &RunResult, o: &Opts) {
+fn record(
+    cells: &mut [Cell],
+    server: Server,
+    lib: &str,
+    round: usize,
+    r: &RunResult,
+    requests: u64,
+) {
     for (op, v) in &r.ops {
         if let Some(c) = cells
             .iter_mut()
@@ -655,15 +595,15 @@ fn record(cells: &mut [Cell], server: Server, lib: &str, round: usize, r: &RunRe
         .find(|c| c.workload == workload(server, None) && c.allocator == lib)
     {
         c.runs[round] = Some(r.wall_s);
-        c.rss_kib[round] = Some(r.peak_rss_kib);
-        c.minor_faults[round] = Some(r.minor_faults);
-        c.major_faults[round] = Some(r.major_faults);
-        c.user_s[round] = Some(r.user_s);
-        c.sys_s[round] = Some(r.sys_s);
+        c.rss_kib[round] = Some(r.exit.max_rss_kib);
+        c.minor_faults[round] = Some(r.exit.minor_faults);
+        c.major_faults[round] = Some(r.exit.major_faults);
+        c.user_s[round] = Some(r.exit.user_s);
+        c.sys_s[round] = Some(r.exit.sys_s);
         // Requests the client sent (db_bench's own counts are left out: they depend on its
         // per-thread accounting).
         c.ops[round] =
-            (server == Server::Redis).then(|| o.requests * (server.ops().len() as u64 + 1));
+            (server == Server::Redis).then(|| requests * (server.ops().len() as u64 + 1));
         let n = c.runs.len();
         c.extra
             .entry("anon_huge_kib".into())
@@ -693,13 +633,12 @@ fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
 }
 
 /// `cargo xtask servers`; whether every run succeeded.
-pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
-    let Some(o) = parse_args(args)? else {
-        print!("{USAGE}");
-        return Ok(true);
-    };
+pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
+    let runs = o.runs();
     let mut notes = Vec::new();
-    let servers = ensure_programs(&o.servers, o.install, &mut notes);
+    let mut wanted = o.servers.clone();
+    wanted.dedup();
+    let servers = ensure_programs(&wanted, o.install, &mut notes);
     if servers.is_empty() {
         println!("servers: nothing to run ({})", notes.join("; "));
         return Ok(true);
@@ -707,16 +646,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
     let hz3 = match &o.lib {
         Some(p) if p.is_file() => p.clone(),
         Some(p) => return Err(format!("--lib {}: no such file", p.display())),
-        None => {
-            let mut cmd = runner::cargo_in(root);
-            cmd.args(["build", "--release", "-p", "hz3-capi"]);
-            tracing::info!("building hz3's C library: {cmd:?}");
-            let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-            if !st.success() {
-                return Err(format!("building hz3-capi failed ({st})"));
-            }
-            runner::preload_lib(&paths::default_bin_dir())
-        }
+        None => runner::build_capi(root)?,
     };
     let (mut peers, peer_notes) = peer_libs();
     notes.extend(peer_notes);
@@ -724,17 +654,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
         if !p.is_file() {
             return Err(format!("--peer {n}: no library at {}", p.display()));
         }
-        peers.push(Lib {
-            name: n.clone(),
-            version: "given".into(),
-            path: Some(p.clone()),
-        });
+        peers.push(Lib::new(n, "given".into(), Some(p.clone())));
     }
-    let hz3 = Lib {
-        name: strategies::PRELOAD.into(),
-        version: crate::matrix::git_commit(root).unwrap_or_else(|| "?".into()),
-        path: Some(hz3),
-    };
+    let commit = crate::matrix::git_commit(root).unwrap_or_else(|| "?".into());
+    let hz3 = Lib::new(strategies::PRELOAD, commit, Some(hz3));
     // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
     // hz3 last.
     let plan: Vec<(Server, Vec<Lib>)> = servers
@@ -742,22 +665,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
         .map(|&s| {
             let exe = on_path(s.preloaded_program()).unwrap_or_default();
             let linked = linked_allocator(&exe);
-            let mut libs = vec![Lib {
-                name: "system".into(),
-                version: linked.clone().map_or_else(
-                    || format!("glibc {}", glibc_version()),
-                    |l| format!("{l} (linked)"),
-                ),
-                path: None,
-            }];
-            if linked.is_some() {
-                if let Some(p) = glibc_path() {
-                    libs.push(Lib {
-                        name: "glibc-preload".into(),
-                        version: glibc_version(),
-                        path: Some(p),
-                    });
-                }
+            let own = linked.clone().map_or_else(
+                || format!("glibc {}", glibc_version()),
+                |l| format!("{l} (linked)"),
+            );
+            let mut libs = vec![Lib::new("system", own, None)];
+            if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
+                libs.push(Lib::new("glibc-preload", glibc_version(), Some(p)));
             }
             libs.extend(peers.iter().cloned());
             libs.push(hz3.clone());
@@ -772,10 +686,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
         }
     } else {
         notes.push("redis server and client not pinned (needs taskset and 2 CPUs)".into());
-        Cpus {
-            server: None,
-            client: None,
-        }
+        Cpus::default()
     };
     let work = std::env::temp_dir().join(format!("hz3-servers-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -796,13 +707,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
     }
     let mut cells: Vec<Cell> = plan
         .iter()
-        .flat_map(|(s, libs)| new_cells(*s, libs, o.runs))
+        .flat_map(|(s, libs)| new_cells(*s, libs, runs))
         .collect();
     let mut failures = Vec::new();
     let started = Instant::now();
     // Interleaved: in each round every server runs under every allocator in turn, the order
     // rotated by one each round so no allocator always runs first.
-    for round in 0..o.runs {
+    for round in 0..runs {
         for (s, libs) in &plan {
             let n = libs.len();
             for k in 0..n {
@@ -810,17 +721,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
                 eprint!(
                     "\r\x1b[Kround {}/{} {} {} ({:.0} s)",
                     round + 1,
-                    o.runs,
+                    runs,
                     s.name(),
                     lib.name,
                     started.elapsed().as_secs_f64()
                 );
                 let r = match s {
-                    Server::Redis => run_redis(lib, &o, pins, &work),
-                    Server::Rocksdb => run_rocksdb(lib, &o, &work),
+                    Server::Redis => run_redis(lib, o, pins, &work),
+                    Server::Rocksdb => run_rocksdb(lib, o, &work),
                 };
                 match r {
-                    Ok(r) => record(&mut cells, *s, &lib.name, round, &r, &o),
+                    Ok(r) => record(&mut cells, *s, &lib.name, round, &r, o.requests),
                     Err(e) => {
                         let m = format!("round {} {} {}: {e}", round + 1, s.name(), lib.name);
                         eprintln!("\n{m}");
@@ -832,90 +743,58 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool, String> {
     }
     eprintln!();
     let _ = std::fs::remove_dir_all(&work);
-    print!("{}", render(&plan, &cells, &o));
+    print!("{}", render(&plan, &cells, runs));
 
-    let mut extra = serde_json::Map::new();
-    extra.insert("command".into(), "servers".into());
-    if let Some(c) = crate::matrix::git_commit(root) {
-        extra.insert("git_commit".into(), c.into());
-    }
-    extra.insert(
-        "wall_s".into(),
-        (started.elapsed().as_secs_f64().round()).into(),
-    );
-    extra.insert("redis_requests".into(), o.requests.into());
-    extra.insert(
-        "redis_benchmark".into(),
-        format!(
-            "-n {} -r 200000 -P 16 -d 120 -t set,get,lpush,lpop,lrange_100,mset",
-            o.requests
-        )
-        .into(),
-    );
-    extra.insert(
-        "db_bench".into(),
-        format!(
-            "--num={} --value_size=100 --compression_type=none --threads=2 --cache_size=67108864",
-            o.keys
-        )
-        .into(),
-    );
-    extra.insert(
-        "pinning".into(),
-        format!(
-            "redis-server on CPU {:?}, redis-benchmark on CPU {:?}",
-            pins.server, pins.client
-        )
-        .into(),
-    );
     let libs: serde_json::Map<String, serde_json::Value> = plan
         .iter()
         .flat_map(|(s, libs)| libs.iter().map(move |l| (s, l)))
         .map(|(s, l)| {
-            (
-                format!("{}:{}", s.name(), l.name),
-                serde_json::json!({
-                    "version": l.version,
-                    "library": l.path.as_ref().map(|p| p.display().to_string()),
-                }),
-            )
+            let path = l.path.as_ref().map(|p| p.display().to_string());
+            let v = serde_json::json!({"version": l.version, "library": path});
+            (format!("{}:{}", s.name(), l.name), v)
         })
         .collect();
-    extra.insert("libraries".into(), libs.into());
-    if !notes.is_empty() {
-        extra.insert("notes".into(), notes.clone().into());
-    }
-    let mut allocators: Vec<String> = Vec::new();
-    for (_, libs) in &plan {
-        for l in libs {
-            if !allocators.contains(&l.name) {
-                allocators.push(l.name.clone());
-            }
-        }
-    }
-    let matrix = Matrix {
+    let mut extra = serde_json::json!({
+        "command": "servers",
+        "git_commit": crate::matrix::git_commit(root),
+        "wall_s": started.elapsed().as_secs_f64().round(),
+        "redis_requests": o.requests,
+        "redis_benchmark": format!(
+            "-n {} -r 200000 -P 16 -d 120 -t set,get,lpush,lpop,lrange_100,mset",
+            o.requests
+        ),
+        "db_bench": format!(
+            "--num={} --value_size=100 --compression_type=none --threads=2 --cache_size=67108864",
+            o.keys
+        ),
+        "pinning": format!(
+            "redis-server on CPU {:?}, redis-benchmark on CPU {:?}",
+            pins.server, pins.client
+        ),
+        "libraries": libs,
+        "notes": notes,
+    });
+    let extra = extra.as_object_mut().expect("an object");
+    // Absent rather than null: no commit outside a git checkout, no notes when all went well.
+    extra.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
+    let mut matrix = Matrix {
         machine,
         config: Config {
-            runs: o.runs as u64,
+            runs: runs as u64,
             duration_ms: 0,
             threads: 2,
             threads_sweep: vec![1],
-            mode: if o.runs == 1 { "quick" } else { "full" }.into(),
-            allocators,
-            workloads: cells
-                .iter()
-                .map(|c| c.workload.clone())
-                .fold(Vec::new(), |mut v, w| {
-                    if !v.contains(&w) {
-                        v.push(w);
-                    }
-                    v
-                }),
-            extra,
+            mode: if runs == 1 { "quick" } else { "full" }.into(),
+            allocators: vec![],
+            workloads: vec![],
+            extra: std::mem::take(extra),
         },
         cells,
         failures,
     };
+    // In the order first measured, as the plan lists them.
+    matrix.config.allocators = matrix.allocators();
+    matrix.config.workloads = matrix.workloads();
     let json = o
         .json
         .clone()
@@ -940,14 +819,14 @@ fn fmt_tput(v: f64) -> String {
 /// The tables: per server, every operation's median throughput (min–max) per allocator and
 /// hz3 ÷ the best peer's median; then per allocator the whole run's medians of wall time, minor
 /// faults, peak RSS and AnonHugePages.
-pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
+pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> String {
     let mut s = String::new();
     let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);
     for (server, libs) in plan {
         s.push_str(&format!(
             "\n{} — throughput (ops/s), median of {} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n",
             server.name(),
-            o.runs
+            runs
         ));
         s.push_str(&format!("{:<18}", "operation"));
         for l in libs {
@@ -985,7 +864,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], o: &Opts) -> String {
                 }
             }
             // Per round: hz3 over the best other allocator of the same round.
-            let per_round: Vec<f64> = (0..o.runs)
+            let per_round: Vec<f64> = (0..runs)
                 .filter_map(|r| {
                     let at = |a: &str| cell(&w, a).and_then(|c| c.runs.get(r).copied().flatten());
                     let h = at(strategies::PRELOAD)?;
@@ -1105,10 +984,6 @@ mod tests {
                 path: None,
             })
             .collect();
-        let o = Opts {
-            runs: 2,
-            ..Opts::default()
-        };
         let mut cells = new_cells(Server::Rocksdb, &libs, 2);
         let runs = [
             ("system", [100.0, 300.0]),
@@ -1123,14 +998,17 @@ mod tests {
                         .iter()
                         .map(|op| (op.to_string(), v[round]))
                         .collect(),
-                    minor_faults: 10 + round as u64,
-                    peak_rss_kib: 2048,
+                    exit: Exit {
+                        minor_faults: 10 + round as u64,
+                        max_rss_kib: 2048,
+                        ..Exit::default()
+                    },
                     ..RunResult::default()
                 };
-                record(&mut cells, Server::Rocksdb, lib, round, &r, &o);
+                record(&mut cells, Server::Rocksdb, lib, round, &r, 300_000);
             }
         }
-        let t = render(&[(Server::Rocksdb, libs)], &cells, &o);
+        let t = render(&[(Server::Rocksdb, libs)], &cells, 2);
         let row = t.lines().find(|l| l.starts_with("readrandom")).unwrap();
         // Medians: system 200, peer 200, hz3 150 -> 0.75 of the first best; per round
         // 150/200 and 150/300.
@@ -1142,9 +1020,19 @@ mod tests {
 
     #[test]
     fn parses_arguments() {
-        let a = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let d = a(&[]).unwrap().unwrap();
-        assert_eq!((d.runs, d.servers.len(), d.install), (5, 2, true));
+        use clap::Parser;
+        let a = |v: &[&str]| {
+            let args = ["xtask", "servers"].iter().chain(v);
+            match crate::cli::Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Some(crate::cli::Command::Servers(o))) => Ok(o),
+                Ok(c) => panic!("{c:?}"),
+                Err(e) => Err(e),
+            }
+        };
+        let d = a(&[]).unwrap();
+        assert_eq!((d.runs(), d.servers.len(), d.install), (5, 2, true));
+        assert_eq!(a(&["--quick", "--runs", "3"]).unwrap().runs(), 3);
+        assert_eq!(a(&["--runs", "3", "--quick"]).unwrap().runs(), 1);
         let q = a(&[
             "--quick",
             "--only",
@@ -1153,13 +1041,16 @@ mod tests {
             "m3=/x.so",
             "--no-install",
         ])
-        .unwrap()
         .unwrap();
-        assert_eq!(q.runs, 1);
+        assert_eq!(q.runs(), 1);
         assert_eq!(q.servers, vec![Server::Rocksdb]);
         assert_eq!(q.peers, vec![("m3".to_string(), PathBuf::from("/x.so"))]);
         assert!(!q.install);
-        assert_eq!(a(&["--help"]).unwrap(), None);
+        let help = a(&["--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        for flag in ["--runs", "--quick", "--only", "--json", "--lib", "--peer"] {
+            assert!(help.to_string().contains(flag), "{flag}");
+        }
         for bad in [
             &["--runs", "0"][..],
             &["--runs"],

@@ -281,14 +281,15 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             unsafe { U::free_unowned(p) }
         } else {
             // Under the foreign-cache rule a held heap's full bin takes the block and flushes.
-            // SAFETY: a live small block of another heap, whose tag's low bits are its bin's
-            // offset (P6); `heap` is our TLS heap pointer.
-            if Self::CACHE_FOREIGN
-                && unsafe { Heap::free_foreign_full(heap, meta.tag() & (TAG_OWNER_ALIGN - 1), p) }
-            {
-                // SAFETY: the push succeeded, so we hold `heap`.
-                unsafe { Self::count_cached_foreign(heap) };
-                return;
+            if Self::CACHE_FOREIGN {
+                let off = meta.tag() & (TAG_OWNER_ALIGN - 1);
+                // SAFETY: a live small block of another heap, whose tag's low bits are its
+                // bin's offset (P6); `heap` is our TLS heap pointer.
+                if unsafe { Heap::free_foreign_full(heap, off, p) } {
+                    // SAFETY: the push succeeded, so we hold `heap`.
+                    unsafe { Self::count_cached_foreign(heap) };
+                    return;
+                }
             }
             // SAFETY: a live small block owned by another heap (or we hold no heap).
             unsafe { Self::free_remote(heap, meta, p) }

@@ -265,13 +265,58 @@ impl<S: Strategy> Sink for Owner<S> {
     }
 }
 
-fn producer<S: Strategy>(w: &World<S>, t: usize, back: Receiver<Vec<usize>>) -> CounterArray {
+/// Most blocks a producer frees as one run in the run-freeing variant.
+const RUN_MAX: usize = 8;
+
+/// With `RUNS`, a producer frees up to [`RUN_MAX`] held blocks of one page together through
+/// `free_remote_run` (as the thread cache returns a bin's run of one page), else one block
+/// at a time through `free_remote`.
+fn producer<S: Strategy, const RUNS: bool>(
+    w: &World<S>,
+    t: usize,
+    back: Receiver<Vec<usize>>,
+) -> CounterArray {
     let mut ctr = CounterArray::new();
     let mut out = S::new_outbox();
     let mut held: Vec<usize> = (t * BLOCKS_PER_PRODUCER..(t + 1) * BLOCKS_PER_PRODUCER).collect();
     let mut frees = 0;
     while frees < FREES_PER_PRODUCER {
         match held.pop() {
+            Some(i) if RUNS => {
+                // The run: `i` and up to RUN_MAX - 1 more held blocks of its page.
+                let mut run = vec![i];
+                let mut k = held.len();
+                while k > 0 && run.len() < RUN_MAX.min(FREES_PER_PRODUCER - frees) {
+                    k -= 1;
+                    if block_page(held[k]) == block_page(i) {
+                        run.push(held.swap_remove(k));
+                    }
+                }
+                for (j, &b) in run.iter().enumerate() {
+                    w.in_flight[b].store(true, Ordering::Relaxed);
+                    let next = run
+                        .get(j + 1)
+                        .map_or(core::ptr::null_mut(), |&n| w.block(n).as_ptr());
+                    // SAFETY: block `b` is held by this thread (linked before it is given up).
+                    unsafe { Block::set_next(w.block(b).as_ptr(), next) };
+                }
+                let page = &w.pages[block_page(i)];
+                let last = w.block(*run.last().unwrap());
+                // SAFETY: the run's blocks lie in `page`, are held by this thread, linked
+                // first to last and given up here; the world outlives every thread.
+                unsafe {
+                    S::free_remote_run(
+                        &w.inbox,
+                        page,
+                        w.block(i),
+                        last,
+                        run.len() as u32,
+                        out.as_mut(),
+                        &mut ctr,
+                    )
+                };
+                frees += run.len();
+            }
             Some(i) => {
                 w.in_flight[i].store(true, Ordering::Relaxed);
                 let page = &w.pages[block_page(i)];
@@ -306,6 +351,15 @@ fn producer<S: Strategy>(w: &World<S>, t: usize, back: Receiver<Vec<usize>>) -> 
 }
 
 fn stress<S: Strategy>() {
+    stress_with::<S, false>();
+}
+
+/// [`stress`] with producers freeing runs of one page (`free_remote_run`).
+fn stress_runs<S: Strategy>() {
+    stress_with::<S, true>();
+}
+
+fn stress_with<S: Strategy, const RUNS: bool>() {
     let start = Instant::now();
     let mut store: Vec<Slot> = (0..BLOCKS).map(|_| Slot([0; 2])).collect();
     let base = store.as_mut_ptr();
@@ -324,7 +378,7 @@ fn stress<S: Strategy>() {
         let (tx, rx) = channel();
         senders.push(tx);
         let w = w.clone();
-        producers.push(thread::spawn(move || producer::<S>(&w, t, rx)));
+        producers.push(thread::spawn(move || producer::<S, RUNS>(&w, t, rx)));
     }
 
     let owner = {
@@ -472,4 +526,19 @@ fn stress_e_cadence() {
 #[test]
 fn stress_e_batch() {
     stress::<BatchedCadence>();
+}
+
+#[test]
+fn stress_a_batch_runs() {
+    stress_runs::<BatchedStash>();
+}
+
+#[test]
+fn stress_a_owner_stash_runs() {
+    stress_runs::<OwnerStash>();
+}
+
+#[test]
+fn stress_e_batch_runs() {
+    stress_runs::<BatchedCadence>();
 }

@@ -123,23 +123,20 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 )
             };
             let mut ctr = self.counters();
-            let mut b = first;
-            for _ in 0..n {
-                // SAFETY: a block of the run; read its link before it leaves.
-                let next = unsafe { Block::next(b) };
-                // SAFETY: a live block of `head`'s slab owned by `owner`, whose inbox it is,
-                // cached by us and given up here; `local.outbox` is ours (H4).
-                unsafe {
-                    R::free_remote(
-                        inbox,
-                        head,
-                        NonNull::new_unchecked(b),
-                        Some(&mut local.outbox),
-                        &mut ctr,
-                    )
-                };
-                b = next;
-            }
+            // SAFETY: the run's blocks are live blocks of `head`'s slab owned by `owner`,
+            // whose inbox it is, cached by us and given up here, linked `first ..= last`
+            // with plain links; `local.outbox` is ours (H4).
+            unsafe {
+                R::free_remote_run(
+                    inbox,
+                    head,
+                    NonNull::new_unchecked(first),
+                    NonNull::new_unchecked(last),
+                    n,
+                    Some(&mut local.outbox),
+                    &mut ctr,
+                )
+            };
             return;
         }
         // SAFETY: the run's blocks are of a live slab (P1, P3); its head index is valid.
@@ -242,9 +239,9 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     }
 
     /// The free of a block whose bin is full (or whose heap is a sentinel), for strategies
-    /// that cache foreign blocks: our own block goes onto the bin, which then flushes; another
-    /// heap's block goes home at once (a full bin has no room for it); a block with owner 0
-    /// goes to [`Unowned`].
+    /// that cache foreign blocks: our own block or another heap's goes onto the bin, which
+    /// then flushes (a sentinel sends another heap's block home at once); a block with owner
+    /// 0 goes to [`Unowned`].
     ///
     /// # Safety
     /// `heap` is `Self::current()`; `p` is a live block the caller gives up.
@@ -257,10 +254,14 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             // SAFETY: our own live block (H2); the bin flushes past its limit.
             unsafe { Heap::free_local(heap, meta, p) };
         } else if owner != 0 {
-            // Straight to the remote path rather than through `free_slow`: a pure consumer
-            // (full bin of foreign blocks) takes this branch on every free, and one call less
-            // keeps the callgrind gate's `remote_free` figure down.
-            // SAFETY: a live small block of another heap (or we hold no heap).
+            // SAFETY: a live small block of another heap, class from its meta; `heap` is our
+            // TLS heap pointer.
+            if unsafe { Heap::free_foreign_full(heap, meta.tag() & (TAG_OWNER_ALIGN - 1), p) } {
+                // SAFETY: the push succeeded, so we hold `heap`.
+                unsafe { Self::count_cached_foreign(heap) };
+                return;
+            }
+            // SAFETY: a live small block of another heap (we hold no heap).
             unsafe { Self::free_remote(heap, meta, p) };
         } else {
             // SAFETY: forwarded caller contract (owner 0: large, or not ours).
@@ -279,6 +280,17 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             // SAFETY: `p` is an hz3 pointer with owner 0: large, or not ours at all.
             unsafe { U::free_unowned(p) }
         } else {
+            // Under the foreign-cache rule a held heap's full bin takes the block and flushes.
+            if Self::CACHE_FOREIGN {
+                let off = meta.tag() & (TAG_OWNER_ALIGN - 1);
+                // SAFETY: a live small block of another heap, whose tag's low bits are its
+                // bin's offset (P6); `heap` is our TLS heap pointer.
+                if unsafe { Heap::free_foreign_full(heap, off, p) } {
+                    // SAFETY: the push succeeded, so we hold `heap`.
+                    unsafe { Self::count_cached_foreign(heap) };
+                    return;
+                }
+            }
             // SAFETY: a live small block owned by another heap (or we hold no heap).
             unsafe { Self::free_remote(heap, meta, p) }
         }

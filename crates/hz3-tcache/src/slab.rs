@@ -468,11 +468,13 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // free part no purge would see).
         // SAFETY: G1: we own the segment (found on our list, or just acquired).
         let huge = unsafe { &*seg }.huge.get();
-        // SAFETY: `local.segments` starts our own list (G1).
-        if found.is_some()
+        let lighter = found.is_some()
             && huge
-            && (local.small_pages_only || !unsafe { heavy_heap(local.segments, 0) })
-        {
+            && (local.small_pages_only || {
+                // SAFETY: `local.segments` starts our own list (G1).
+                !unsafe { heavy_heap(local.segments, 0) }
+            });
+        if lighter {
             // SAFETY: our own segment (G1).
             unsafe { advise_segment::<OsOf<R, C>>(seg, false) };
         }

@@ -80,6 +80,38 @@ unsafe impl RemoteFree for BatchedStash {
         }
     }
 
+    #[inline]
+    unsafe fn free_remote_run<C: Counters>(
+        inbox: &RemoteList,
+        page: &PageMeta,
+        first: NonNull<Block>,
+        last: NonNull<Block>,
+        n: u32,
+        out: Option<&mut StashGroups>,
+        ctr: &mut C,
+    ) {
+        let Some(out) = out else {
+            // SAFETY: the run goes home with one CAS; it is the caller's (contract).
+            return unsafe { send_stash_group(ptr::from_ref(inbox).cast(), first, last, ctr) };
+        };
+        let max = || (GROUP_BYTES / class_size(page.class())).clamp(1, GROUP_MAX as usize) as u32;
+        let key = ptr::from_ref(inbox).cast::<()>();
+        // SAFETY: the caller gives up the run; groups go to live stashes (Q4).
+        unsafe {
+            out.add_run(
+                key,
+                ptr::null(),
+                6,
+                first,
+                last,
+                n,
+                max,
+                ctr,
+                |k, _, f, l, c| send_stash_group(k, f, l, c),
+            )
+        }
+    }
+
     unsafe fn collect<S: Sink, C: Counters>(inbox: &RemoteList, sink: &mut S, ctr: &mut C) -> bool {
         // SAFETY: forwarded: same owner side as A.
         unsafe { OwnerStash::collect(inbox, sink, ctr) }
@@ -122,6 +154,20 @@ unsafe impl RemoteFree for CachedStash {
     ) {
         // SAFETY: forwarded.
         unsafe { BatchedStash::free_remote(inbox, page, block, out, ctr) }
+    }
+
+    #[inline]
+    unsafe fn free_remote_run<C: Counters>(
+        inbox: &RemoteList,
+        page: &PageMeta,
+        first: NonNull<Block>,
+        last: NonNull<Block>,
+        n: u32,
+        out: Option<&mut StashGroups>,
+        ctr: &mut C,
+    ) {
+        // SAFETY: forwarded.
+        unsafe { BatchedStash::free_remote_run(inbox, page, first, last, n, out, ctr) }
     }
 
     unsafe fn collect<S: Sink, C: Counters>(inbox: &RemoteList, sink: &mut S, ctr: &mut C) -> bool {

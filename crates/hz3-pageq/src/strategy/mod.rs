@@ -119,6 +119,42 @@ pub unsafe trait RemoteFree: Sized + 'static {
         ctr: &mut C,
     );
 
+    /// Producer: frees the run `first ..= last` of `n` blocks, linked through their first
+    /// words (plain links), all of `page`, whose owner receives through `inbox`, as `n` calls
+    /// of [`free_remote`](Self::free_remote) would. The batching strategies add the run to
+    /// their group for the destination with one splice. Default: one `free_remote` per block.
+    ///
+    /// # Safety
+    /// As [`free_remote`](Self::free_remote) for each block of the run; `n >= 1` and following
+    /// `n - 1` links from `first` reaches `last`.
+    #[inline(always)]
+    unsafe fn free_remote_run<C: Counters>(
+        inbox: &Self::Inbox,
+        page: &PageMeta,
+        first: NonNull<Block>,
+        _last: NonNull<Block>,
+        n: u32,
+        mut out: Option<&mut Self::Outbox>,
+        ctr: &mut C,
+    ) {
+        let mut b = first.as_ptr();
+        for _ in 0..n {
+            // SAFETY: a block of the run (the contract); its link is read before it leaves.
+            let next = unsafe { Block::next(b) };
+            // SAFETY: the caller gives the run's blocks up; each is a live block of `page`.
+            unsafe {
+                Self::free_remote(
+                    inbox,
+                    page,
+                    NonNull::new_unchecked(b),
+                    out.as_deref_mut(),
+                    ctr,
+                )
+            };
+            b = next;
+        }
+    }
+
     /// Owner: takes what arrived in `inbox` and hands it to `sink`. Returns whether anything
     /// was delivered.
     ///

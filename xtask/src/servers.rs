@@ -78,7 +78,7 @@ pub struct Opts {
         default_value = "redis,rocksdb"
     )]
     pub servers: Vec<Server>,
-    /// results file (hz3-bench/1; default <target>/release/servers.json)
+    /// results file (hz3-bench/1; default `<target>/release/servers.json`)
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
     /// hz3's C library (default: build hz3-capi --release and use it)

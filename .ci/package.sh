@@ -26,8 +26,27 @@ for c in "${CRATES[@]}"; do
   done
   echo "package: $c packs Cargo.toml, README.md, LICENSE-MIT, LICENSE-APACHE"
 done
+# 3. Stale overlay sources. cargo unpacks the overlay's .crate files into
+#    $CARGO_HOME/registry/src/-<hash of the overlay's path>/<crate>-<version> and skips the
+#    unpacking when that directory already exists. The path (target/package-check in a clone
+#    at the same place) and the version (0.1.0) do not change between runs, so a second run on
+#    the same machine built the *previous* run's sources: CI failed on 2026-12-07 building the
+#    new hz3-tcache against an hz3-page without `advise_huge`. Remove our crates' unpacked
+#    copies from every overlay source directory (named "-<hash>"; crates.io's own directory is
+#    "index.crates.io-<hash>" and is left alone) before packing. cargo likewise never rebuilds
+#    a registry crate whose version it has built before, so the check's own target directory
+#    starts empty too.
+reg_src="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+if [ -d "$reg_src" ]; then
+  for c in "${CRATES[@]}"; do
+    find "$reg_src" -mindepth 2 -maxdepth 2 -path "$reg_src/-*/$c-*" -type d \
+      -exec rm -rf {} +
+  done
+fi
+pkg_target="${PACKAGE_TARGET_DIR:-target/package-check}"
+rm -rf "$pkg_target"
 args=()
 for c in "${CRATES[@]}"; do args+=(-p "$c"); done
-CARGO_TARGET_DIR="${PACKAGE_TARGET_DIR:-target/package-check}" \
+CARGO_TARGET_DIR="$pkg_target" \
   cargo package "${args[@]}" --allow-dirty
 echo "package: ${CRATES[*]} packed and verified (nothing uploaded)"

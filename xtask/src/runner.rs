@@ -22,13 +22,14 @@ pub fn bin_name(allocator: &str, stats: bool) -> String {
 /// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
 pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
-/// The cargo command that builds one bench binary `bin`: `cargo build` when `align_loops` is 0,
-/// else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust
-/// crate of the binary without rebuilding the dependencies).
+/// The cargo command that builds one bench binary `bin` with the `bench` profile (the release
+/// profile plus thin LTO; cargo still puts it in target/release): `cargo build` when
+/// `align_loops` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the
+/// flag to every Rust crate of the binary without rebuilding the dependencies).
 fn bench_cmd(root: &Path, peers: bool, bin: &str, align_loops: u32) -> Command {
     let mut cmd = cargo_in(root);
     cmd.arg(if align_loops == 0 { "build" } else { "rustc" });
-    cmd.args(["--release", "-p", "hz3-bench", "--bin", bin]);
+    cmd.args(["--profile", "bench", "-p", "hz3-bench", "--bin", bin]);
     if peers {
         cmd.args(["--features", "peers"]);
     }
@@ -50,7 +51,7 @@ fn align_flag(cmd: &mut Command, align_loops: u32) {
 }
 
 /// Builds exactly the bench binaries needed, with `--features peers` when a peer is among them:
-/// one `cargo build --release -p hz3-bench --bin …` for all of them when `align_loops` is 0, else
+/// one `cargo build --profile bench -p hz3-bench --bin …` for all of them when `align_loops` is 0, else
 /// one `cargo rustc` each (see [`bench_cmd`]).
 pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
     let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));

@@ -241,6 +241,29 @@ impl<R: RemoteFree, C: Config> Hz3<R, C> {
         Self::alloc_general(size, align)
     }
 
+    /// The cached fast path of [`alloc_raw`](Self::alloc_raw) with alignment 16, alone: a
+    /// block popped from the calling thread's bin for `size`, or null when more is needed (an
+    /// empty bin, a thread without a heap yet, a size above the small-size table). Null here is
+    /// not a failure: the caller goes on to `alloc_raw`, which looks the class up again.
+    ///
+    /// For a C `malloc` whose slow path is a tail call, so that its fast path keeps no stack
+    /// frame (hz3-capi). Never calls anything out of line.
+    #[inline(always)]
+    pub fn alloc_cached(size: usize) -> *mut u8 {
+        if size > LUT_MAX {
+            return core::ptr::null_mut();
+        }
+        let heap = Instance::<R, C>::current();
+        // SAFETY: `heap` is this thread's TLS heap pointer, a held heap or a sentinel whose
+        // bins are empty (H1); the table gives a class's bin offset.
+        let p = unsafe { Heap::pop_bin_at(heap, CLASS_OFFSET_LUT[(size + 15) >> 4] as usize) };
+        if C::CHECKS && !p.is_null() {
+            // SAFETY: `p` is a small block we are about to hand out.
+            unsafe { check::mark_alloc(p) };
+        }
+        p
+    }
+
     /// Like [`alloc_raw`](Self::alloc_raw) but the memory reads zero.
     pub fn alloc_zeroed_raw(size: usize, align: usize) -> *mut u8 {
         if size > isize::MAX as usize {

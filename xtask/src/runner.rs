@@ -22,14 +22,22 @@ pub fn bin_name(allocator: &str, stats: bool) -> String {
 /// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
 pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
-/// The cargo command that builds one bench binary `bin` with the `bench` profile (the release
-/// profile plus thin LTO; cargo still puts it in target/release): `cargo build` when
-/// `align_loops` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the
-/// flag to every Rust crate of the binary without rebuilding the dependencies).
+/// The LTO of the bench binaries: the release profile has none (it would make each of the test
+/// binaries re-optimise the standard library), the bench binaries are built with thin LTO so
+/// that each allocator is called with Rust's `__rust_alloc` shim inlined (see Cargo.toml).
+/// Passed as cargo's `CARGO_PROFILE_RELEASE_LTO`: `--profile bench` would not do, since
+/// `cargo rustc --profile bench` compiles a binary as a benchmark harness.
+pub const BENCH_LTO: (&str, &str) = ("CARGO_PROFILE_RELEASE_LTO", "thin");
+
+/// The cargo command that builds one bench binary `bin` (release profile with [`BENCH_LTO`]):
+/// `cargo build` when `align_loops` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N`
+/// (thin LTO carries the flag to every Rust crate of the binary without rebuilding the
+/// dependencies).
 fn bench_cmd(root: &Path, peers: bool, bin: &str, align_loops: u32) -> Command {
     let mut cmd = cargo_in(root);
+    cmd.env(BENCH_LTO.0, BENCH_LTO.1);
     cmd.arg(if align_loops == 0 { "build" } else { "rustc" });
-    cmd.args(["--profile", "bench", "-p", "hz3-bench", "--bin", bin]);
+    cmd.args(["--release", "-p", "hz3-bench", "--bin", bin]);
     if peers {
         cmd.args(["--features", "peers"]);
     }
@@ -51,7 +59,7 @@ fn align_flag(cmd: &mut Command, align_loops: u32) {
 }
 
 /// Builds exactly the bench binaries needed, with `--features peers` when a peer is among them:
-/// one `cargo build --profile bench -p hz3-bench --bin …` for all of them when `align_loops` is 0, else
+/// one `cargo build --release -p hz3-bench --bin …` (with [`BENCH_LTO`]) for all of them when `align_loops` is 0, else
 /// one `cargo rustc` each (see [`bench_cmd`]).
 pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
     let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));

@@ -239,9 +239,9 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
     }
 
     /// The free of a block whose bin is full (or whose heap is a sentinel), for strategies
-    /// that cache foreign blocks: our own block or another heap's goes onto the bin, which
-    /// then flushes (a sentinel sends another heap's block home at once); a block with owner
-    /// 0 goes to [`Unowned`].
+    /// that cache foreign blocks: our own block goes onto the bin, which then flushes; another
+    /// heap's block goes home at once (a full bin has no room for it); a block with owner 0
+    /// goes to [`Unowned`].
     ///
     /// # Safety
     /// `heap` is `Self::current()`; `p` is a live block the caller gives up.
@@ -254,14 +254,10 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             // SAFETY: our own live block (H2); the bin flushes past its limit.
             unsafe { Heap::free_local(heap, meta, p) };
         } else if owner != 0 {
-            // SAFETY: a live small block of another heap, class from its meta; `heap` is our
-            // TLS heap pointer.
-            if unsafe { Heap::free_foreign_full(heap, meta.tag() & (TAG_OWNER_ALIGN - 1), p) } {
-                // SAFETY: the push succeeded, so we hold `heap`.
-                unsafe { Self::count_cached_foreign(heap) };
-                return;
-            }
-            // SAFETY: a live small block of another heap (we hold no heap).
+            // Straight to the remote path rather than through `free_slow`: a pure consumer
+            // (full bin of foreign blocks) takes this branch on every free, and one call less
+            // keeps the callgrind gate's `remote_free` figure down.
+            // SAFETY: a live small block of another heap (or we hold no heap).
             unsafe { Self::free_remote(heap, meta, p) };
         } else {
             // SAFETY: forwarded caller contract (owner 0: large, or not ours).
@@ -280,17 +276,6 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             // SAFETY: `p` is an hz3 pointer with owner 0: large, or not ours at all.
             unsafe { U::free_unowned(p) }
         } else {
-            // Under the foreign-cache rule a held heap's full bin takes the block and flushes.
-            if Self::CACHE_FOREIGN {
-                let off = meta.tag() & (TAG_OWNER_ALIGN - 1);
-                // SAFETY: a live small block of another heap, whose tag's low bits are its
-                // bin's offset (P6); `heap` is our TLS heap pointer.
-                if unsafe { Heap::free_foreign_full(heap, off, p) } {
-                    // SAFETY: the push succeeded, so we hold `heap`.
-                    unsafe { Self::count_cached_foreign(heap) };
-                    return;
-                }
-            }
             // SAFETY: a live small block owned by another heap (or we hold no heap).
             unsafe { Self::free_remote(heap, meta, p) }
         }

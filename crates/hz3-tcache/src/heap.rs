@@ -21,7 +21,7 @@
 //!   blocks of class `c` owned by other heaps, which leave only by being handed out or sent
 //!   home through the strategy (`Heap::send_home`, [`crate::free`]). `bins[c].count` is the
 //!   length of `bins[c].head`, and `bins[c].count <= bins[c].limit` outside
-//!   `free_local`/`free_foreign_full`/`flush_bin`.
+//!   `free_local`/`flush_bin`.
 //! - **H3** A slab head is on exactly one of `partial[class]` (it has free or uncarved blocks)
 //!   or `full[class]` (it has none), recorded in `list_flags`; slabs with `used == 0` that are
 //!   not the only partial slab of their class are released to their segment.
@@ -318,38 +318,6 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             bin::set_next::<C>(p.cast(), (*bin).head);
             (*bin).head = p.cast();
             (*bin).count += 1;
-        }
-        true
-    }
-
-    /// The foreign-cache rule's overflow: `p`, another heap's block, arrived at a full bin
-    /// `off`; it goes onto the bin like a block of ours, and the bin flushes its coldest
-    /// blocks (foreign ones go home grouped per owner, ours to their slabs) and, when the class
-    /// thrashes, grows its limit (H7), as a local overflow does. So a thread that frees
-    /// bursts of another thread's blocks keeps the newest ones to reuse instead of sending
-    /// each one home while its bin stays full. Returns false (nothing done) for a sentinel
-    /// (limit 0).
-    ///
-    /// # Safety
-    /// `Self::CACHE_FOREIGN`; `heap` is the calling thread's TLS heap pointer (a held heap or a
-    /// sentinel, H1); `p` is a live small block of another heap whose class's bin is at byte
-    /// offset `off`, and the caller gives it up.
-    #[inline(always)]
-    pub unsafe fn free_foreign_full(heap: *mut Self, off: usize, p: *mut u8) -> bool {
-        debug_assert!(Self::CACHE_FOREIGN);
-        // SAFETY: as `try_free_at`: bins at offset 0, one every `1 << TAG_CLASS_SHIFT` bytes
-        // (H1); a sentinel's limit is 0, so only a held heap (ours, H4) is written; its bins
-        // may hold blocks of any heap (H2); past the limit the bin flushes (`flush_bin` reads
-        // `count > limit`).
-        unsafe {
-            let bin = bin::bin_at(heap.cast(), off);
-            if heap.is_null() || (*bin).limit == 0 {
-                return false;
-            }
-            bin::set_next::<C>(p.cast(), (*bin).head);
-            (*bin).head = p.cast();
-            (*bin).count += 1;
-            (*heap).flush_bin(off >> TAG_CLASS_SHIFT);
         }
         true
     }

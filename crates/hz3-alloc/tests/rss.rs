@@ -96,13 +96,14 @@ fn producer_consumer<R: RemoteFree>(name: &str) {
         peak / MIB,
         bound / MIB
     );
-    // A trend is growth beyond what the live set explains: the ring fills up when the
-    // producer outpaces the consumer, which is not a leak. Release builds only: in a debug
-    // build the producer/consumer balance is not the program's (strategy B's consumer fell
-    // behind in about 1 of 4 debug runs, 51-89 MiB late against 3-30 MiB early, at 8ff5179
-    // as at 79a9ad2, while every release run held); the bound above applies to both.
+    // A trend is growth beyond what the live set explains. The ring filling up when the
+    // producer outpaces the consumer is not one: how full it gets depends on the machine's
+    // load and the build (a full ring of these sizes takes up to 41 MiB of slabs against
+    // 32 MiB of requested bytes), so late rounds may sit anywhere up to 1.5 x the live set.
+    // Before H8 (a refill reuses queued pages before it maps), strategy B's queue grew
+    // behind the producer in debug builds: 223-607 MiB in 4 of 7 runs.
     assert!(
-        cfg!(debug_assertions) || late <= early + early / 5 + 8 * MIB || late <= live_bytes * 5 / 4,
+        late <= early + early / 5 + 8 * MIB || late <= live_bytes * 3 / 2,
         "{name}: RSS grows: early max {} MiB, late max {} MiB",
         early / MIB,
         late / MIB

@@ -42,6 +42,10 @@
 //!   delay, on the allocation slow path) has its inbox collected, its bin and spill returned
 //!   to the slabs (foreign blocks sent home) and its empty slabs released; before mapping a
 //!   new segment the heap also returns every other class's inbox and spill to their slabs.
+//! - **H8** (reuse before mapping) a refill of class `c` takes a new slab only when
+//!   `partial[c]` is empty and `inbox[c]` reports nothing pending, or after
+//!   [`MAX_REFILL_COLLECTS`] collects of that refill: pages other threads freed into are
+//!   reused before new memory is carved, whatever the strategy hands over per collect.
 
 use crate::bin::{self, check_link};
 pub use crate::bin::{
@@ -101,6 +105,10 @@ fn refill_want(c: usize, limit: u32, count: u32) -> u32 {
     let want = batch_for(c).max(limit / 4);
     want.min(limit.saturating_sub(count)).max(1)
 }
+
+/// Collects one refill makes before it takes a new slab with the inbox still pending (H8).
+/// A strategy that hands over one page per collect (B) gets up to this many pages a refill.
+pub const MAX_REFILL_COLLECTS: u32 = 64;
 
 /// Refills between two reads of the clock on the allocation slow path.
 pub const TICK_REFILLS: u32 = 8;
@@ -404,8 +412,25 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     unsafe fn refill_from_slabs(&self, local: &mut Local<R>, c: usize) {
         let want = refill_want(c, local.bins[c].limit, local.bins[c].count);
         let mut got = 0;
+        // Pages other threads freed into come before a new slab (H8): a strategy that hands
+        // over one page per collect (B) would otherwise leave its queue growing behind a
+        // producer that maps slab after slab. Bounded, as producers may keep pushing.
+        let mut collects = MAX_REFILL_COLLECTS;
         while got < want {
             let mut page = local.partial[c];
+            if page.is_null()
+                && collects != 0
+                && R::inbox_pending(&self.shared.inbox[c].0)
+                && self.collect_class(local, c)
+            {
+                collects -= 1;
+                if !local.spill[c].is_null() {
+                    // A stash strategy handed blocks, not pages.
+                    Self::refill_from_spill(local, c);
+                    break;
+                }
+                continue;
+            }
             if page.is_null() {
                 // SAFETY: H4.
                 page = unsafe { self.new_slab(local, c) };

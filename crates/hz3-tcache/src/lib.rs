@@ -7,7 +7,7 @@
 //! hz3-pageq) and the build flavour ([`Config`]): every pairing is its own monomorphised
 //! instance ([`Instance`]) with its own thread-local slot and registry.
 //!
-//! Invariants: H1, H5 ([`bin`]), H2–H4, H6 ([`heap`]), G1–G4 ([`slab`]), O1–O4
+//! Invariants: H1, H5 ([`bin`]), H2–H4, H6–H8 ([`heap`]), G1–G4 ([`slab`]), O1–O4
 //! ([`registry`]), LC1–LC3 ([`large_cache`]); the purge policy is `hz3_page::purge` (PG1–PG3).
 //! The free path and the journey home of a foreign block are [`free`]; what makes one instance
 //! differ from another (strategy, flavour, OS layer, foreign-cache rule) is its [`Policy`].

@@ -29,7 +29,7 @@ fn reuse_before_carving<R: RemoteFree>(name: &'static str) {
         let a = Hz3::<R>::new();
         let blocks: Vec<usize> = (0..PAGES * cap)
             .map(|_| {
-                // SAFETY: a valid layout; freed below or leaked with the test.
+                // SAFETY: a valid layout; every block is freed once below.
                 let p = unsafe { a.alloc(layout) };
                 assert!(!p.is_null());
                 p as usize

@@ -1,6 +1,8 @@
 //! The machine a matrix ran on: what /proc and rustc say about it, the line that names it in the
 //! reports, and whether two files' machines compare.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 /// The machine a matrix ran on. `cpus`, `cpu_model` (the model name) and `kernel` were always
@@ -35,58 +37,49 @@ pub struct Machine {
 /// first processor's identity, the number of processors and of physical cores (distinct
 /// `physical id`/`core id` pairs; else `cpu cores` × sockets).
 pub fn parse_cpuinfo(text: &str) -> Machine {
-    let mut info = Machine::default();
-    let mut logical = 0u64;
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let (mut phys, mut cores_field): (Option<String>, Option<u64>) = (None, None);
-    let mut sockets: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
+    let fields = || {
+        let kv = text.lines().filter_map(|l| l.split_once(':'));
+        kv.map(|(k, v)| (k.trim(), v.trim()))
+    };
+    let values = |key: &'static str| fields().filter(move |(k, _)| *k == key).map(|(_, v)| v);
+    let num = |key| values(key).find_map(|v| v.parse().ok());
+    // The (physical id, core id) pairs, the physical id reset by each processor.
+    let (mut phys, mut pairs) = ("", HashSet::new());
+    for (k, v) in fields() {
         match k {
-            "processor" => {
-                logical += 1;
-                phys = None;
-            }
-            "vendor_id" if info.cpu_vendor.is_none() => info.cpu_vendor = Some(v.to_string()),
-            "cpu family" if info.cpu_family.is_none() => info.cpu_family = v.parse().ok(),
-            "model" if info.cpu_model_number.is_none() => info.cpu_model_number = v.parse().ok(),
-            "stepping" if info.cpu_stepping.is_none() => info.cpu_stepping = v.parse().ok(),
-            "model name" if info.cpu_model.is_empty() => info.cpu_model = v.to_string(),
-            "cpu MHz" if info.cpu_mhz.is_none() => info.cpu_mhz = v.parse().ok(),
-            "cpu cores" => cores_field = v.parse().ok(),
-            "physical id" => {
-                if !sockets.iter().any(|s| s == v) {
-                    sockets.push(v.to_string());
-                }
-                phys = Some(v.to_string());
-            }
-            "core id" => {
-                let pair = (phys.clone().unwrap_or_default(), v.to_string());
-                if !pairs.contains(&pair) {
-                    pairs.push(pair);
-                }
-            }
+            "processor" => phys = "",
+            "physical id" => phys = v,
+            "core id" => _ = pairs.insert((phys, v)),
             _ => {}
         }
     }
-    info.logical_cpus = (logical > 0).then_some(logical);
-    info.cpu_cores = if !pairs.is_empty() {
-        Some(pairs.len() as u64)
-    } else {
-        cores_field.map(|c| c * (sockets.len().max(1) as u64))
-    };
-    info
+    let sockets = values("physical id").collect::<HashSet<_>>().len().max(1) as u64;
+    let cores_field: Option<u64> = values("cpu cores").last().and_then(|v| v.parse().ok());
+    let logical = values("processor").count() as u64;
+    Machine {
+        cpu_vendor: values("vendor_id").next().map(String::from),
+        cpu_family: num("cpu family"),
+        cpu_model_number: num("model"),
+        cpu_stepping: num("stepping"),
+        cpu_model: values("model name")
+            .find(|v| !v.is_empty())
+            .unwrap_or("")
+            .into(),
+        cpu_mhz: values("cpu MHz").find_map(|v| v.parse().ok()),
+        logical_cpus: (logical > 0).then_some(logical),
+        cpu_cores: match pairs.len() {
+            0 => cores_field.map(|c| c * sockets),
+            n => Some(n as u64),
+        },
+        ..Machine::default()
+    }
 }
 
 /// The selected mode of a /sys/kernel/mm/transparent_hugepage/* file: `always [madvise] never`
 /// → `madvise`.
 pub fn parse_thp(text: &str) -> Option<String> {
-    let start = text.find('[')? + 1;
-    let end = text[start..].find(']')? + start;
-    Some(text[start..end].to_string())
+    let (_, rest) = text.split_once('[')?;
+    Some(rest.split_once(']')?.0.to_string())
 }
 
 /// What the gate may do with two files' machines.
@@ -105,32 +98,23 @@ pub enum CpuMatch {
 
 impl Machine {
     pub fn detect() -> Machine {
-        let mut m = std::fs::read_to_string("/proc/cpuinfo")
-            .map(|s| parse_cpuinfo(&s))
-            .unwrap_or_default();
+        let read = |path| std::fs::read_to_string(path).ok();
+        let mut m = read("/proc/cpuinfo").map_or_else(Machine::default, |s| parse_cpuinfo(&s));
         if m.cpu_model.is_empty() {
             m.cpu_model = "unknown".into();
         }
         m.cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-        m.kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        m.thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-            .ok()
-            .and_then(|s| parse_thp(&s));
-        let rustc_bin = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        m.kernel = read("/proc/sys/kernel/osrelease").map_or("unknown".into(), |s| s.trim().into());
+        m.thp = read("/sys/kernel/mm/transparent_hugepage/enabled").and_then(|s| parse_thp(&s));
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
         let root = crate::paths::workspace_root();
-        m.rustc = crate::runner::stdout_of(&rustc_bin, &["-V"], Some(&root));
+        m.rustc = crate::runner::stdout_of(&rustc, &["-V"], Some(&root));
         m
     }
 
     /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
     pub fn cpu_id(&self) -> Option<String> {
-        let (v, f, m) = (
-            self.cpu_vendor.as_ref()?,
-            self.cpu_family?,
-            self.cpu_model_number?,
-        );
+        let (v, f, m) = self.cpu_id_key()?;
         let stepping = self
             .cpu_stepping
             .map_or(String::new(), |s| format!(" stepping {s}"));
@@ -139,79 +123,64 @@ impl Machine {
 
     /// One line naming the machine, for the headers of the tables and the chart.
     pub fn describe(&self) -> String {
-        let mut parts = vec![self.cpu_model.clone()];
-        if let Some(id) = self.cpu_id() {
-            parts.push(id);
-        }
-        if let Some(mhz) = self.cpu_mhz {
-            parts.push(format!("{mhz:.0} MHz"));
-        }
-        parts.push(match self.cpu_cores {
-            Some(c) => format!(
-                "{} CPUs ({c} cores{})",
-                self.cpus,
-                self.logical_cpus
-                    .map_or(String::new(), |l| format!(", {l} logical"))
-            ),
-            None => format!("{} CPUs", self.cpus),
+        let cores = self.cpu_cores.map_or(String::new(), |c| {
+            let logical = self
+                .logical_cpus
+                .map_or(String::new(), |l| format!(", {l} logical"));
+            format!(" ({c} cores{logical})")
         });
-        if let Some(t) = &self.thp {
-            parts.push(format!("THP {t}"));
-        }
-        parts.push(format!("kernel {}", self.kernel));
-        if let Some(r) = &self.rustc {
-            parts.push(r.clone());
-        }
-        parts.join(" · ")
+        let parts = [
+            Some(self.cpu_model.clone()),
+            self.cpu_id(),
+            self.cpu_mhz.map(|mhz| format!("{mhz:.0} MHz")),
+            Some(format!("{} CPUs{cores}", self.cpus)),
+            self.thp.as_ref().map(|t| format!("THP {t}")),
+            Some(format!("kernel {}", self.kernel)),
+            self.rustc.clone(),
+        ];
+        parts.into_iter().flatten().collect::<Vec<_>>().join(" · ")
     }
 
     /// Whether results measured on `self` (a baseline) and on `other` compare (the same
     /// code runs at very different speeds on CPUs of one family, and ratios move with them).
     pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
         let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
-            let which = if self.cpu_id_key().is_none() {
-                "the baseline"
-            } else {
-                "the current file"
+            let which = match self.cpu_id_key() {
+                None => "the baseline",
+                Some(_) => "the current file",
             };
-            let names = if self.cpu_model == other.cpu_model {
-                format!("both name \"{}\"", self.cpu_model)
-            } else {
-                format!(
-                    "baseline \"{}\", current \"{}\"",
-                    self.cpu_model, other.cpu_model
-                )
+            let (x, y) = (&self.cpu_model, &other.cpu_model);
+            let names = match x == y {
+                true => format!("both name \"{x}\""),
+                false => format!("baseline \"{x}\", current \"{y}\""),
             };
             return CpuMatch::Unknown(format!(
                 "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
                  compared anyway, but the ratios may come from different CPUs"
             ));
         };
+        let id = |m: &Machine| format!("{} ({})", m.cpu_model, m.cpu_id().unwrap_or_default());
         if a != b || self.cpu_model != other.cpu_model {
             return CpuMatch::Different(format!(
-                "the baseline was measured on {} ({}) and the current results on {} ({})",
-                self.cpu_model,
-                self.cpu_id().unwrap_or_default(),
-                other.cpu_model,
-                other.cpu_id().unwrap_or_default()
+                "the baseline was measured on {} and the current results on {}",
+                id(self),
+                id(other)
             ));
         }
+        let stepping = |m: &Machine| m.cpu_stepping.map_or("?".into(), |s| s.to_string());
         if self.cpu_stepping != other.cpu_stepping {
             return CpuMatch::SameWithNote(format!(
                 "same CPU model, different stepping ({} vs {})",
-                self.cpu_stepping.map_or("?".into(), |s| s.to_string()),
-                other.cpu_stepping.map_or("?".into(), |s| s.to_string())
+                stepping(self),
+                stepping(other)
             ));
         }
         CpuMatch::Same
     }
 
-    fn cpu_id_key(&self) -> Option<(String, u64, u64)> {
-        Some((
-            self.cpu_vendor.clone()?,
-            self.cpu_family?,
-            self.cpu_model_number?,
-        ))
+    fn cpu_id_key(&self) -> Option<(&str, u64, u64)> {
+        let vendor = self.cpu_vendor.as_deref()?;
+        Some((vendor, self.cpu_family?, self.cpu_model_number?))
     }
 }
 

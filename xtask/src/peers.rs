@@ -5,120 +5,102 @@
 //! ("The peers through their C ABI").
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Map, Value};
 
 /// How a preload row's library is obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A shared library of a Debian package, looked for in [`PRELOAD_LIB_DIRS`].
+    /// A shared library (`file`, its soname) of the Debian `package`, looked for in
+    /// [`PRELOAD_LIB_DIRS`].
     Debian {
-        /// The library's file name (its soname).
         file: &'static str,
-        /// The package that ships it.
         package: &'static str,
     },
-    /// Built by xtask from the sources a crate of the lock file vendors ([`Recipe`]).
+    /// Built by xtask from the sources a crate of the lock file vendors.
     Vendored(Recipe),
 }
 
 /// A library that xtask compiles itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recipe {
-    /// mimalloc 3 (`libmimalloc-sys`'s `c_src/mimalloc/v3`): `src/static.c`, as CMake's shared
-    /// `mimalloc` target with `MI_OVERRIDE=ON` builds it.
-    Mimalloc3,
-    /// snmalloc (`snmalloc-sys`'s `upstream`): `override/malloc.cc` + `override/new.cc`, as
-    /// CMake's `snmallocshim` (`libsnmallocshim.so`) builds them.
-    Snmalloc,
+pub struct Recipe {
+    /// The crate whose sources it compiles.
+    pub crate_name: &'static str,
+    /// The library's file name under `<target>/peers/`.
+    pub file: &'static str,
+    /// The source directory inside the crate (what the stamp hashes).
+    dir: &'static str,
+    /// The compiler's environment variable and its default.
+    compiler: (&'static str, &'static str),
+    /// The compiler's arguments (without `-o`): `@` is the source directory, an `x86:` argument
+    /// is passed on x86_64 only.
+    args: &'static str,
+    /// The header (under `dir`) that defines `MI_MALLOC_VERSION`, if any.
+    version_header: Option<&'static str>,
 }
 
+/// mimalloc 3 (`libmimalloc-sys`'s `c_src/mimalloc/v3`): `src/static.c`, as CMake's shared
+/// `mimalloc` target with `MI_OVERRIDE=ON` builds it: CMake's Release flags, mi_cflags
+/// (GNU/Clang) and the shared target's defines.
+pub const MIMALLOC3: Recipe = Recipe {
+    crate_name: "libmimalloc-sys",
+    file: "libmimalloc3.so",
+    dir: "c_src/mimalloc/v3",
+    compiler: ("CC", "cc"),
+    args: "-O3 -DNDEBUG -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
+           -fno-builtin-malloc -Wno-unknown-pragmas -DMI_MALLOC_OVERRIDE -DMI_BUILD_RELEASE \
+           -DMI_CMAKE_BUILD_TYPE=release -DMI_SHARED_LIB -DMI_SHARED_LIB_EXPORT \
+           -I@/include @/src/static.c -lpthread",
+    version_header: Some("include/mimalloc.h"),
+};
+
+/// snmalloc (`snmalloc-sys`'s `upstream`): `override/malloc.cc` + `override/new.cc`, as CMake's
+/// `snmallocshim` (`libsnmallocshim.so`) builds them: CMake's Release flags, the `snmalloc`
+/// interface target (C++20, wait-on-address, -mcx16) and `compile()`'s options for a SHARED
+/// library on Linux, with the feature checks that succeed on glibc spelled out. Its sources
+/// carry no version number of their own.
+pub const SNMALLOC: Recipe = Recipe {
+    crate_name: "snmalloc-sys",
+    file: "libsnmallocshim.so",
+    dir: "upstream/src",
+    compiler: ("CXX", "c++"),
+    args: "-std=c++20 -O3 -DNDEBUG -fPIC -shared -fvisibility=hidden -fomit-frame-pointer \
+           -ftls-model=initial-exec -ffunction-sections -pthread x86:-mcx16 x86:-mprfchw \
+           -DSNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT \
+           -DSNMALLOC_EXPORT=__attribute__((visibility(\"default\"))) \
+           -DSNMALLOC_CHECK_LOADS=false -DSNMALLOC_PAGEID=false \
+           -DSNMALLOC_USE_WAIT_ON_ADDRESS=1 -DSNMALLOC_HAS_LINUX_FUTEX_H \
+           -DSNMALLOC_HAS_LINUX_RANDOM_H -DSNMALLOC_PLATFORM_HAS_GETENTROPY \
+           -DSNMALLOC_PTHREAD_ATFORK_WORKS -DMALLOC_USABLE_SIZE_QUALIFIER=const \
+           -I@ @/snmalloc/override/malloc.cc @/snmalloc/override/new.cc -static-libstdc++",
+    version_header: None,
+};
+
 impl Recipe {
-    /// The crate whose sources it compiles.
-    pub fn crate_name(self) -> &'static str {
-        match self {
-            Recipe::Mimalloc3 => "libmimalloc-sys",
-            Recipe::Snmalloc => "snmalloc-sys",
-        }
-    }
-
-    /// The library's file name under `<target>/peers/`.
-    pub fn file(self) -> &'static str {
-        match self {
-            Recipe::Mimalloc3 => "libmimalloc3.so",
-            Recipe::Snmalloc => "libsnmallocshim.so",
-        }
-    }
-
-    /// The source directory inside the crate (what the stamp hashes).
-    fn source_dir(self, krate: &Path) -> PathBuf {
-        match self {
-            Recipe::Mimalloc3 => krate.join("c_src/mimalloc/v3"),
-            Recipe::Snmalloc => krate.join("upstream/src"),
-        }
-    }
-
     /// The compiler and its arguments (without `-o`), for the crate unpacked at `krate`.
-    pub fn command(self, krate: &Path) -> (String, Vec<String>) {
-        let src = self.source_dir(krate);
-        let s = |p: &str| src.join(p).display().to_string();
-        let flags = |f: &str| f.split_whitespace().map(String::from).collect::<Vec<_>>();
-        match self {
-            // CMake's Release flags, mi_cflags (GNU/Clang) and the shared target's defines.
-            Recipe::Mimalloc3 => {
-                let mut args = flags(
-                    "-O3 -DNDEBUG -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
-                     -fno-builtin-malloc -Wno-unknown-pragmas -DMI_MALLOC_OVERRIDE \
-                     -DMI_BUILD_RELEASE -DMI_CMAKE_BUILD_TYPE=release -DMI_SHARED_LIB \
-                     -DMI_SHARED_LIB_EXPORT",
-                );
-                args.extend([format!("-I{}", s("include")), s("src/static.c")]);
-                args.push("-lpthread".into());
-                (env_or("CC", "cc"), args)
-            }
-            // CMake's Release flags, the `snmalloc` interface target (C++20, wait-on-address,
-            // -mcx16) and `compile()`'s options for a SHARED library on Linux, with the feature
-            // checks that succeed on glibc spelled out.
-            Recipe::Snmalloc => {
-                let mut args = flags(
-                    "-std=c++20 -O3 -DNDEBUG -fPIC -shared -fvisibility=hidden \
-                     -fomit-frame-pointer -ftls-model=initial-exec -ffunction-sections -pthread",
-                );
-                if cfg!(target_arch = "x86_64") {
-                    args.extend(flags("-mcx16 -mprfchw"));
-                }
-                args.extend(flags(
-                    "-DSNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT \
-                     -DSNMALLOC_EXPORT=__attribute__((visibility(\"default\"))) \
-                     -DSNMALLOC_CHECK_LOADS=false -DSNMALLOC_PAGEID=false \
-                     -DSNMALLOC_USE_WAIT_ON_ADDRESS=1 -DSNMALLOC_HAS_LINUX_FUTEX_H \
-                     -DSNMALLOC_HAS_LINUX_RANDOM_H -DSNMALLOC_PLATFORM_HAS_GETENTROPY \
-                     -DSNMALLOC_PTHREAD_ATFORK_WORKS -DMALLOC_USABLE_SIZE_QUALIFIER=const",
-                ));
-                args.push(format!("-I{}", src.display()));
-                args.extend(["snmalloc/override/malloc.cc", "snmalloc/override/new.cc"].map(s));
-                args.push("-static-libstdc++".into());
-                (env_or("CXX", "c++"), args)
-            }
-        }
+    pub fn command(&self, krate: &Path) -> (String, Vec<String>) {
+        let src = krate.join(self.dir).display().to_string();
+        let args = self
+            .args
+            .split_whitespace()
+            .filter_map(|a| match a.strip_prefix("x86:") {
+                Some(a) => cfg!(target_arch = "x86_64").then_some(a),
+                None => Some(a),
+            });
+        let args = args.map(|a| a.replace('@', &src)).collect();
+        (env_or(self.compiler.0, self.compiler.1), args)
     }
 
     /// The version of the sources in `krate` (crate version `crate_version`).
-    pub fn version(self, krate: &Path, crate_version: &str) -> String {
-        match self {
-            Recipe::Mimalloc3 => {
-                let h = krate.join("c_src/mimalloc/v3/include/mimalloc.h");
-                let v = std::fs::read_to_string(&h)
-                    .ok()
-                    .and_then(|t| mimalloc_header_version(&t));
-                match v {
-                    Some(v) => format!("{v} (libmimalloc-sys {crate_version} sources)"),
-                    None => format!("libmimalloc-sys {crate_version} sources"),
-                }
-            }
-            // snmalloc's sources carry no version number of their own.
-            Recipe::Snmalloc => format!("snmalloc-sys {crate_version} sources"),
+    pub fn version(&self, krate: &Path, crate_version: &str) -> String {
+        let sources = format!("{} {crate_version} sources", self.crate_name);
+        let header = self
+            .version_header
+            .and_then(|h| std::fs::read_to_string(krate.join(self.dir).join(h)).ok());
+        match header.as_deref().and_then(mimalloc_header_version) {
+            Some(v) => format!("{v} ({sources})"),
+            None => sources,
         }
     }
 }
@@ -153,12 +135,12 @@ pub const PRELOAD_PEERS: &[PreloadPeer] = &[
     peer(
         "mimalloc3-preload",
         "HZ3_BENCH_MIMALLOC3_SO",
-        Source::Vendored(Recipe::Mimalloc3),
+        Source::Vendored(MIMALLOC3),
     ),
     peer(
         "snmalloc-preload",
         "HZ3_BENCH_SNMALLOC_SO",
-        Source::Vendored(Recipe::Snmalloc),
+        Source::Vendored(SNMALLOC),
     ),
     peer(
         "tcmalloc-preload",
@@ -201,12 +183,8 @@ const RUST_PEER_CRATES: &[(&str, &str)] = &[
 /// `30302` → `3.3.2`: `MI_MALLOC_VERSION` of mimalloc.h (major, two digits minor, two patch).
 pub fn mimalloc_header_version(header: &str) -> Option<String> {
     let n: u32 = header.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("#define MI_MALLOC_VERSION")?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
+        let v = l.trim().strip_prefix("#define MI_MALLOC_VERSION")?;
+        v.split_whitespace().next()?.parse().ok()
     })?;
     Some(format!("{}.{}.{}", n / 10000, n / 100 % 100, n % 100))
 }
@@ -220,36 +198,28 @@ pub fn debian_upstream(v: &str) -> &str {
 
 /// The version of a Rust-linked peer from its crate (`crate_version`, sources at `krate`).
 pub fn rust_peer_version(peer: &str, krate: &Path, crate_version: &str) -> String {
-    match peer {
-        "mimalloc" => Recipe::Mimalloc3
+    match (peer, crate_version.split_once('+')) {
+        ("mimalloc", _) => MIMALLOC3
             .version(krate, crate_version)
             .replace(" sources", ""),
         // tikv-jemalloc-sys 0.7.1+5.3.1-0-g81034ce… carries jemalloc's `git describe`.
-        "jemalloc" => match crate_version.split_once('+') {
-            Some((c, j)) => {
-                let j = j.split('-').next().unwrap_or(j);
-                format!("{j} (tikv-jemalloc-sys {c})")
-            }
-            None => format!("tikv-jemalloc-sys {crate_version}"),
-        },
+        ("jemalloc", Some((c, j))) => {
+            let j = j.split('-').next().unwrap_or(j);
+            format!("{j} (tikv-jemalloc-sys {c})")
+        }
+        ("jemalloc", None) => format!("tikv-jemalloc-sys {crate_version}"),
         _ => format!("snmalloc-sys {crate_version}"),
     }
 }
 
-/// Where the built libraries and the probe live: `<target>/peers`.
-pub fn peers_dir() -> PathBuf {
-    let bin = crate::paths::default_bin_dir();
-    bin.parent().unwrap_or(&bin).join("peers")
-}
+/// A crate of the lock file: name, version, directory.
+type Krate = (String, String, PathBuf);
 
 /// The crates of the lock file (with hz3-bench's `peers` feature, so that the peers' `-sys`
-/// crates are in the graph; `cargo metadata` downloads what is missing): name → (version,
-/// directory).
-fn lock_crates() -> Result<Vec<(String, String, PathBuf)>, String> {
-    let root = crate::paths::workspace_root();
-    let out = crate::runner::cargo_in(&root)
-        .args(["metadata", "--format-version", "1", "--features"])
-        .arg("hz3-bench/peers")
+/// crates are in the graph; `cargo metadata` downloads what is missing).
+fn lock_crates() -> Result<Vec<Krate>, String> {
+    let out = crate::runner::cargo_in(&crate::paths::workspace_root())
+        .args("metadata --format-version 1 --features hz3-bench/peers".split(' '))
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
@@ -268,9 +238,11 @@ fn lock_crates() -> Result<Vec<(String, String, PathBuf)>, String> {
     }
     let m: Metadata = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    let dir = |p: &Package| Some(p.manifest_path.parent()?.to_path_buf());
     Ok(m.packages
         .into_iter()
-        .filter_map(|p| Some((p.name, p.version, p.manifest_path.parent()?.to_path_buf())))
+        .filter_map(|p| Some((dir(&p)?, p)))
+        .map(|(d, p)| (p.name, p.version, d))
         .collect())
 }
 
@@ -292,36 +264,14 @@ pub fn hash_tree(dir: &Path) -> Result<u64, String> {
     walk(dir, &mut files).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     files.sort();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
     for f in &files {
-        eat(f
-            .strip_prefix(dir)
-            .unwrap_or(f)
-            .to_string_lossy()
-            .as_bytes());
-        eat(&[0]);
-        eat(&std::fs::read(f).map_err(|e| format!("reading {}: {e}", f.display()))?);
-        eat(&[0]);
+        let name = f.strip_prefix(dir).unwrap_or(f).to_string_lossy();
+        let text = std::fs::read(f).map_err(|e| format!("reading {}: {e}", f.display()))?;
+        for b in [name.as_bytes(), &[0], &text, &[0]].concat() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
     }
     Ok(h)
-}
-
-/// The first line of `compiler --version` (part of the stamp: a new compiler rebuilds).
-fn compiler_version(compiler: &str) -> Result<String, String> {
-    let out = Command::new(compiler)
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("no C/C++ compiler `{compiler}` ({e}); install one (apt-get install build-essential) or name it with CC/CXX"))?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string())
 }
 
 /// What a build's stamp file holds: the command, the compiler's version, the sources' hash.
@@ -332,77 +282,63 @@ pub fn stamp_text(compiler: &str, args: &[String], cc_version: &str, sources: u6
     )
 }
 
-/// Builds the library of `recipe` from the crate at `krate` into `dir`, unless it is there with
-/// the stamp of this command, compiler and sources; its path or why it failed.
-fn build_one(recipe: Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let (compiler, args) = recipe.command(krate);
-    let text = stamp_text(
-        &compiler,
-        &args,
-        &compiler_version(&compiler)?,
-        hash_tree(&recipe.source_dir(krate))?,
-    );
-    let lib = dir.join(recipe.file());
-    let stamp = dir.join(format!("{}.stamp", recipe.file()));
-    if lib.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text.as_str()) {
-        return Ok(lib);
-    }
-    let tmp = dir.join(format!("{}.tmp{}", recipe.file(), std::process::id()));
-    tracing::info!(
-        "building {} from {}: {compiler} {} -o {}",
-        recipe.file(),
-        krate.display(),
-        args.join(" "),
-        lib.display()
-    );
-    let out = Command::new(&compiler)
-        .args(&args)
+/// Runs `compiler args -o out` into a temporary file renamed to `out` (an interrupted build
+/// never leaves a half-written `out`); when it fails, `out` is removed.
+fn compile(compiler: &str, args: &[String], out: &Path) -> Result<Output, String> {
+    let tmp = PathBuf::from(format!("{}.tmp{}", out.display(), std::process::id()));
+    let o = Command::new(compiler)
+        .args(args)
         .arg("-o")
         .arg(&tmp)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {compiler}: {e}"))?;
-    if !out.status.success() {
+    if o.status.success() {
+        std::fs::rename(&tmp, out).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    } else {
         let _ = std::fs::remove_file(&tmp);
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(8).collect();
-        return Err(format!(
-            "compiling {} failed ({}): {}",
-            recipe.file(),
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        ));
+        let _ = std::fs::remove_file(out);
     }
-    // The rename is atomic: an interrupted build never leaves a half-written library.
-    std::fs::rename(&tmp, &lib)
-        .and_then(|()| std::fs::write(&stamp, &text))
-        .map_err(|e| format!("writing {}: {e}", lib.display()))?;
-    Ok(lib)
+    Ok(o)
 }
 
-/// [`build_one`] for each of `recipes` (with the crate's directory), the compiles running side
-/// by side.
-fn build_vendored(
-    recipes: &[(Recipe, PathBuf)],
-    dir: &Path,
-) -> Vec<(Recipe, Result<PathBuf, String>)> {
-    std::thread::scope(|s| {
-        let builds: Vec<_> = recipes
-            .iter()
-            .map(|(r, krate)| (*r, s.spawn(move || build_one(*r, krate, dir))))
-            .collect();
-        builds
-            .into_iter()
-            .map(|(r, b)| {
-                (
-                    r,
-                    b.join()
-                        .unwrap_or_else(|_| Err("the build panicked".into())),
-                )
-            })
-            .collect()
-    })
+/// Builds the library of `recipe` from the crate at `krate` into `dir`, unless it is there with
+/// the stamp of this command, compiler (its `--version`) and sources; its path or why it failed.
+fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let (compiler, args) = recipe.command(krate);
+    let version = Command::new(&compiler).arg("--version").output().map_err(|e| format!("no C/C++ compiler `{compiler}` ({e}); install one (apt-get install build-essential) or name it with CC/CXX"))?;
+    let version = String::from_utf8_lossy(&version.stdout);
+    let version = version.lines().next().unwrap_or("");
+    let text = stamp_text(
+        &compiler,
+        &args,
+        version,
+        hash_tree(&krate.join(recipe.dir))?,
+    );
+    let (lib, stamp) = (
+        dir.join(recipe.file),
+        dir.join(format!("{}.stamp", recipe.file)),
+    );
+    if lib.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text.as_str()) {
+        return Ok(lib);
+    }
+    let (file, cmd) = (recipe.file, args.join(" "));
+    let from = krate.display();
+    tracing::info!(
+        "building {file} from {from}: {compiler} {cmd} -o {}",
+        lib.display()
+    );
+    let out = compile(&compiler, &args, &lib)?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let mut tail: Vec<&str> = err.lines().rev().take(8).collect();
+        tail.reverse();
+        let (status, tail) = (out.status, tail.join(" | "));
+        return Err(format!("compiling {file} failed ({status}): {tail}"));
+    }
+    std::fs::write(&stamp, &text).map_err(|e| format!("writing {}: {e}", lib.display()))?;
+    Ok(lib)
 }
 
 /// The probe: allocates and frees through `malloc`/`free`, then prints the file of the object
@@ -426,26 +362,15 @@ int main(void) {
 
 /// Compiles the probe into `dir` when missing or changed.
 fn build_probe(dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let src = dir.join("probe.c");
-    let exe = dir.join("probe");
+    let (src, exe) = (dir.join("probe.c"), dir.join("probe"));
     if exe.is_file() && std::fs::read_to_string(&src).ok().as_deref() == Some(PROBE_C) {
         return Ok(exe);
     }
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     std::fs::write(&src, PROBE_C).map_err(|e| format!("writing {}: {e}", src.display()))?;
-    let cc = env_or("CC", "cc");
-    let out = Command::new(&cc)
-        .args([
-            "-O1".as_ref(),
-            src.as_os_str(),
-            "-o".as_ref(),
-            exe.as_os_str(),
-            "-ldl".as_ref(),
-        ])
-        .output()
-        .map_err(|e| format!("cannot run {cc}: {e}"))?;
+    let args = ["-O1", &src.display().to_string(), "-ldl"].map(String::from);
+    let out = compile(&env_or("CC", "cc"), &args, &exe)?;
     if !out.status.success() {
-        let _ = std::fs::remove_file(&exe);
         return Err(format!(
             "compiling the malloc probe failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
@@ -456,32 +381,24 @@ fn build_probe(dir: &Path) -> Result<PathBuf, String> {
 
 /// Whether the probe's output says that `lib` defines both `malloc` and `free`.
 pub fn probe_says_replaced(output: &str, lib: &Path) -> bool {
-    let want = lib.canonicalize().unwrap_or_else(|_| lib.to_path_buf());
+    let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let lines: Vec<&str> = output.lines().collect();
-    lines.len() == 2
-        && lines.iter().all(|l| {
-            let p = Path::new(l);
-            p.canonicalize().unwrap_or_else(|_| p.to_path_buf()) == want
-        })
+    lines.len() == 2 && lines.iter().all(|l| real(Path::new(l)) == real(lib))
 }
 
 /// Runs the probe with `lib` preloaded: `Err` when `lib` does not replace `malloc` and `free`.
 fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
-    let out = crate::runner::run_capture_env(
-        probe,
-        &[],
-        &[("LD_PRELOAD", lib.to_path_buf())],
-        std::time::Duration::from_secs(30),
-    )?;
+    let env = [("LD_PRELOAD", lib.to_path_buf())];
+    let timeout = std::time::Duration::from_secs(30);
+    let out = crate::runner::run_capture_env(probe, &[], &env, timeout)?;
     if probe_says_replaced(&out, lib) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} does not replace malloc/free under LD_PRELOAD (they come from {})",
-            lib.display(),
-            out.trim().replace('\n', ", ")
-        ))
+        return Ok(());
     }
+    Err(format!(
+        "{} does not replace malloc/free under LD_PRELOAD (they come from {})",
+        lib.display(),
+        out.trim().replace('\n', ", ")
+    ))
 }
 
 /// Finds a Debian peer's file in `dirs`.
@@ -506,22 +423,15 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("apt-get is not available ({e})"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            Err(format!(
-                "apt-get {} failed: {}",
-                args.first().unwrap_or(&""),
-                err.lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-            ))
-        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().rev().find(|l| !l.trim().is_empty());
+        let failed = format!("apt-get {} failed: {}", args[0], last.unwrap_or(""));
+        out.status.success().then_some(()).ok_or(failed)
     };
-    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    install.extend_from_slice(packages);
+    let mut install: Vec<&str> = "install -y -qq --no-install-recommends"
+        .split(' ')
+        .collect();
+    install.extend(packages);
     tracing::info!("installing {} with apt-get", packages.join(" "));
     apt(&install).or_else(|first| {
         if first.contains("not available") {
@@ -532,9 +442,10 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
     })
 }
 
-/// The installed version of a Debian package (`dpkg-query`).
+/// The installed version of a Debian package (`dpkg-query`), as `2.10 (Debian package 2.10-1)`.
 fn dpkg_version(package: &str) -> Option<String> {
-    crate::runner::stdout_of("dpkg-query", &["-W", "-f=${Version}", package], None)
+    let v = crate::runner::stdout_of("dpkg-query", &["-W", "-f=${Version}", package], None)?;
+    Some(format!("{} (Debian {package} {v})", debian_upstream(&v)))
 }
 
 /// A row's library and its version, or why it cannot run.
@@ -547,13 +458,46 @@ fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
         return Err(format!("{}={} is not a file", pp.env, path.display()));
     }
     let v = match pp.source {
-        Source::Debian { package, .. } if path.starts_with("/usr") => {
-            dpkg_version(package).map(|v| format!("{} (Debian {package} {v})", debian_upstream(&v)))
-        }
+        Source::Debian { package, .. } if path.starts_with("/usr") => dpkg_version(package),
         _ => None,
     };
     let v = v.unwrap_or_else(|| format!("unknown ({}={})", pp.env, path.display()));
     Ok((path, v))
+}
+
+/// The library of a preload row: named by its variable, else built from its crate (of
+/// `crates`) into `dir`, else Debian's (after the apt-get `install` of the missing packages).
+fn find_lib(pp: &PreloadPeer, crates: &[Krate], dir: &Path, install: &Result<(), String>) -> Found {
+    if let Some(path) = std::env::var_os(pp.env) {
+        return named(pp, path.into());
+    }
+    let (file, package) = match pp.source {
+        Source::Debian { file, package } => (file, package),
+        Source::Vendored(r) => {
+            let Some((_, v, krate)) = crates.iter().find(|(n, _, _)| n == r.crate_name) else {
+                let c = r.crate_name;
+                return Err(format!(
+                    "the sources of {c} are not available (cargo metadata found no such crate)"
+                ));
+            };
+            return Ok((build_one(&r, krate, dir)?, r.version(krate, v)));
+        }
+    };
+    let Some(lib) = find_in(file, PRELOAD_LIB_DIRS) else {
+        let why = install
+            .as_ref()
+            .err()
+            .map_or("installed, yet not found", String::as_str);
+        return Err(format!(
+            "{file} not found in {} and not installable here ({why}); install it with `apt-get install {package}`, or name it with {}=PATH",
+            PRELOAD_LIB_DIRS.join(", "),
+            pp.env
+        ));
+    };
+    Ok((
+        lib,
+        dpkg_version(package).unwrap_or_else(|| "unknown (not from dpkg)".into()),
+    ))
 }
 
 /// The libraries and versions of a run's peers.
@@ -575,79 +519,40 @@ impl Prepared {
     }
 }
 
-/// Gets the library of every preload peer row of `allocators` (builds, installs, finds; checks
-/// that it replaces malloc) and every peer's version. A row whose library cannot be had is
-/// dropped from `allocators` with a note in `notes` (and a warning), never an error.
+/// Gets the library of every preload peer row of `allocators` (named by its variable, else
+/// built (side by side) or installed (one apt-get); checked to replace malloc by the probe) and
+/// every peer's version. A row whose library cannot be had is dropped from `allocators` with a
+/// note in `notes` (and a warning), never an error.
 pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepared {
-    let mut p = Prepared::default();
-    let wanted: Vec<&'static PreloadPeer> = PRELOAD_PEERS
+    let has = |name: &str| allocators.iter().any(|a| a == name);
+    let wanted: Vec<&PreloadPeer> = PRELOAD_PEERS.iter().filter(|pp| has(pp.name)).collect();
+    let rust: Vec<_> = RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)).collect();
+    let unnamed = wanted
         .iter()
-        .filter(|pp| allocators.iter().any(|a| a == pp.name))
-        .collect();
-    let needs_crates = allocators
-        .iter()
-        .any(|a| RUST_PEER_CRATES.iter().any(|(r, _)| r == a))
-        || wanted.iter().any(|pp| {
-            matches!(pp.source, Source::Vendored(_)) && std::env::var_os(pp.env).is_none()
-        });
-    let crates = if needs_crates {
-        lock_crates().unwrap_or_else(|e| {
+        .filter(|pp| std::env::var_os(pp.env).is_none());
+    let vendored = unnamed
+        .clone()
+        .any(|pp| matches!(pp.source, Source::Vendored(_)));
+    let crates = match rust.is_empty() && !vendored {
+        true => Vec::new(),
+        false => lock_crates().unwrap_or_else(|e| {
             tracing::warn!("{e}");
             Vec::new()
-        })
-    } else {
-        Vec::new()
+        }),
     };
-    let krate = |name: &str| crates.iter().find(|(n, _, _)| n == name);
-    for (peer, c) in RUST_PEER_CRATES {
-        if allocators.iter().any(|a| a == peer) {
-            if let Some((_, v, dir)) = krate(c) {
-                p.versions
-                    .push((peer.to_string(), rust_peer_version(peer, dir, v)));
-            }
+    let mut p = Prepared::default();
+    for (peer, c) in rust {
+        if let Some((_, v, dir)) = crates.iter().find(|(n, _, _)| n == c) {
+            p.versions
+                .push((peer.to_string(), rust_peer_version(peer, dir, v)));
         }
     }
-
-    // Libraries: overrides, then builds (side by side), then Debian packages (one apt-get).
-    let mut found: Vec<(&'static PreloadPeer, Found)> = Vec::new();
-    let mut to_build = Vec::new();
-    let mut debian = Vec::new();
-    for pp in &wanted {
-        if let Some(path) = std::env::var_os(pp.env).map(PathBuf::from) {
-            found.push((pp, named(pp, path)));
-            continue;
-        }
-        match pp.source {
-            Source::Vendored(recipe) => match krate(recipe.crate_name()) {
-                Some((_, v, dir)) => to_build.push((pp, recipe, v.clone(), dir.clone())),
-                None => found.push((
-                    pp,
-                    Err(format!(
-                        "the sources of {} are not available (cargo metadata found no such crate)",
-                        recipe.crate_name()
-                    )),
-                )),
-            },
-            Source::Debian { .. } => debian.push(*pp),
-        }
-    }
-    let dir = peers_dir();
-    let recipes: Vec<(Recipe, PathBuf)> = to_build
-        .iter()
-        .map(|(_, r, _, d)| (*r, d.clone()))
-        .collect();
-    for ((pp, recipe, v, krate_dir), (_, built)) in
-        to_build.iter().zip(build_vendored(&recipes, &dir))
-    {
-        found.push((pp, built.map(|lib| (lib, recipe.version(krate_dir, v)))));
-    }
-    let missing: Vec<&str> = debian
-        .iter()
+    let missing: Vec<&str> = unnamed
         .filter_map(|pp| match pp.source {
-            Source::Debian { file, package } if find_in(file, PRELOAD_LIB_DIRS).is_none() => {
-                Some(package)
+            Source::Debian { file, package } => {
+                find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
             }
-            _ => None,
+            Source::Vendored(_) => None,
         })
         .collect();
     let install = if missing.is_empty() {
@@ -655,42 +560,30 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     } else {
         apt_install(&missing)
     };
-    for pp in debian {
-        let Source::Debian { file, package } = pp.source else {
-            continue;
-        };
-        let r = match find_in(file, PRELOAD_LIB_DIRS) {
-            Some(lib) => {
-                let v = dpkg_version(package).map_or_else(
-                    || "unknown (not from dpkg)".to_string(),
-                    |v| format!("{} (Debian {package} {v})", debian_upstream(&v)),
-                );
-                Ok((lib, v))
-            }
-            None => Err(format!(
-                "{file} not found in {} and not installable here ({}); install it with `apt-get install {package}`, or name it with {}=PATH",
-                PRELOAD_LIB_DIRS.join(", "),
-                install.as_ref().err().map_or("installed, yet not found", String::as_str),
-                pp.env
-            )),
-        };
-        found.push((pp, r));
-    }
-
+    let bin = crate::paths::default_bin_dir();
+    let dir = bin.parent().unwrap_or(&bin).join("peers");
+    // Side by side (the builds take minutes).
+    let (crates, dir, install) = (&crates, &dir, &install);
+    let found: Vec<Found> = std::thread::scope(|s| {
+        let threads: Vec<_> = wanted
+            .iter()
+            .map(|pp| s.spawn(move || find_lib(pp, crates, dir, install)))
+            .collect();
+        let join = |t: std::thread::ScopedJoinHandle<Found>| t.join();
+        threads
+            .into_iter()
+            .map(|t| join(t).unwrap_or_else(|_| Err("the build panicked".into())))
+            .collect()
+    });
     // Every library must replace malloc and free.
-    let probe = if found.iter().any(|(_, r)| r.is_ok()) {
-        build_probe(&dir)
+    let probe = match found.iter().any(Result::is_ok) {
+        true => build_probe(dir)
             .map_err(|e| tracing::warn!("{e}: the preload libraries are used unchecked"))
-            .ok()
-    } else {
-        None
+            .ok(),
+        false => None,
     };
-    let mut kept = Vec::new();
-    for pp in PRELOAD_PEERS {
-        let Some((_, r)) = found.iter().find(|(f, _)| f.name == pp.name) else {
-            continue;
-        };
-        let r = r.clone().and_then(|(lib, v)| match &probe {
+    for (pp, r) in wanted.iter().zip(found) {
+        let r = r.and_then(|(lib, v)| match &probe {
             Some(probe) => check_replaces_malloc(probe, &lib).map(|()| (lib, v)),
             None => Ok((lib, v)),
         });
@@ -699,7 +592,6 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
                 tracing::info!("{}: {} ({v})", pp.name, lib.display());
                 p.libs.push((pp.name.to_string(), lib));
                 p.versions.push((pp.name.to_string(), v));
-                kept.push(pp.name);
             }
             Err(why) => {
                 let note = format!("{} skipped: {why}", pp.name);
@@ -708,7 +600,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
             }
         }
     }
-    allocators.retain(|a| preload_peer(a).is_none() || kept.contains(&a.as_str()));
+    allocators.retain(|a| preload_peer(a).is_none() || p.libs.iter().any(|(n, _)| n == a));
     p
 }
 
@@ -797,7 +689,7 @@ mod tests {
     #[test]
     fn the_build_commands_follow_the_cmake_targets() {
         let k = Path::new("/crate");
-        let (cc, a) = Recipe::Mimalloc3.command(k);
+        let (cc, a) = MIMALLOC3.command(k);
         assert!(!cc.is_empty());
         for f in [
             "-DMI_MALLOC_OVERRIDE",
@@ -809,7 +701,7 @@ mod tests {
             assert!(a.iter().any(|x| x == f), "{f} in {a:?}");
         }
         assert!(a.contains(&"/crate/c_src/mimalloc/v3/src/static.c".to_string()));
-        let (_, a) = Recipe::Snmalloc.command(k);
+        let (_, a) = SNMALLOC.command(k);
         for f in [
             "/crate/upstream/src/snmalloc/override/malloc.cc",
             "/crate/upstream/src/snmalloc/override/new.cc",

@@ -5,19 +5,16 @@
 //! ("The peers through their C ABI").
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
 
 /// How a preload row's library is obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A shared library (`file`, its soname) of the Debian `package`, looked for in
+    /// A shared library (file name, its soname) of a Debian package (name), looked for in
     /// [`PRELOAD_LIB_DIRS`].
-    Debian {
-        file: &'static str,
-        package: &'static str,
-    },
+    Debian(&'static str, &'static str),
     /// Built by xtask from the sources a crate of the lock file vendors.
     Vendored(Recipe),
 }
@@ -125,9 +122,6 @@ pub struct PreloadPeer {
 const fn peer(name: &'static str, env: &'static str, source: Source) -> PreloadPeer {
     PreloadPeer { name, env, source }
 }
-const fn debian(file: &'static str, package: &'static str) -> Source {
-    Source::Debian { file, package }
-}
 
 /// The preload rows of the peers, in table order: the current releases first, then Debian's
 /// older mimalloc 2.0 and jemalloc (kept: the rows of earlier runs and baselines).
@@ -145,17 +139,17 @@ pub const PRELOAD_PEERS: &[PreloadPeer] = &[
     peer(
         "tcmalloc-preload",
         "HZ3_BENCH_TCMALLOC_SO",
-        debian("libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"),
+        Source::Debian("libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"),
     ),
     peer(
         "mimalloc-preload",
         "HZ3_BENCH_MIMALLOC_SO",
-        debian("libmimalloc.so.2", "libmimalloc2.0"),
+        Source::Debian("libmimalloc.so.2", "libmimalloc2.0"),
     ),
     peer(
         "jemalloc-preload",
         "HZ3_BENCH_JEMALLOC_SO",
-        debian("libjemalloc.so.2", "libjemalloc2"),
+        Source::Debian("libjemalloc.so.2", "libjemalloc2"),
     ),
 ];
 
@@ -249,19 +243,17 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
 /// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp
 /// that changes when the sources do.
 pub fn hash_tree(dir: &Path) -> Result<u64, String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for e in std::fs::read_dir(dir)? {
-            let p = e?.path();
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else {
-                out.push(p);
+    let (mut dirs, mut files) = (vec![dir.to_path_buf()], Vec::new());
+    let reading = |e: std::io::Error| format!("reading {}: {e}", dir.display());
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).map_err(reading)? {
+            let p = e.map_err(reading)?.path();
+            match p.is_dir() {
+                true => dirs.push(p),
+                false => files.push(p),
             }
         }
-        Ok(())
     }
-    let mut files = Vec::new();
-    walk(dir, &mut files).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     files.sort();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for f in &files {
@@ -282,9 +274,17 @@ pub fn stamp_text(compiler: &str, args: &[String], cc_version: &str, sources: u6
     )
 }
 
-/// Runs `compiler args -o out` into a temporary file renamed to `out` (an interrupted build
-/// never leaves a half-written `out`); when it fails, `out` is removed.
-fn compile(compiler: &str, args: &[String], out: &Path) -> Result<Output, String> {
+/// Compiles `out` (`compiler args -o out`) unless it is there with the stamp `text` in
+/// `<out>.stamp`: into a temporary file renamed to `out`, so that an interrupted build never
+/// leaves a half-written one. `out`, or why it failed.
+fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<PathBuf, String> {
+    let stamp = PathBuf::from(format!("{}.stamp", out.display()));
+    if out.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text) {
+        return Ok(out.into());
+    }
+    let file = out.file_name().unwrap_or_default().to_string_lossy();
+    let (cmd, out_name) = (args.join(" "), out.display());
+    tracing::info!("building {file}: {compiler} {cmd} -o {out_name}");
     let tmp = PathBuf::from(format!("{}.tmp{}", out.display(), std::process::id()));
     let o = Command::new(compiler)
         .args(args)
@@ -293,13 +293,18 @@ fn compile(compiler: &str, args: &[String], out: &Path) -> Result<Output, String
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {compiler}: {e}"))?;
-    if o.status.success() {
-        std::fs::rename(&tmp, out).map_err(|e| format!("writing {}: {e}", out.display()))?;
-    } else {
+    if !o.status.success() {
         let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let mut tail: Vec<&str> = err.lines().rev().take(8).collect();
+        tail.reverse();
+        let (status, tail) = (o.status, tail.join(" | "));
+        return Err(format!("compiling {file} failed ({status}): {tail}"));
     }
-    Ok(o)
+    std::fs::rename(&tmp, out)
+        .and_then(|()| std::fs::write(&stamp, text))
+        .map_err(|e| format!("writing {}: {e}", out.display()))?;
+    Ok(out.into())
 }
 
 /// Builds the library of `recipe` from the crate at `krate` into `dir`, unless it is there with
@@ -310,35 +315,9 @@ fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, Strin
     let version = Command::new(&compiler).arg("--version").output().map_err(|e| format!("no C/C++ compiler `{compiler}` ({e}); install one (apt-get install build-essential) or name it with CC/CXX"))?;
     let version = String::from_utf8_lossy(&version.stdout);
     let version = version.lines().next().unwrap_or("");
-    let text = stamp_text(
-        &compiler,
-        &args,
-        version,
-        hash_tree(&krate.join(recipe.dir))?,
-    );
-    let (lib, stamp) = (
-        dir.join(recipe.file),
-        dir.join(format!("{}.stamp", recipe.file)),
-    );
-    if lib.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text.as_str()) {
-        return Ok(lib);
-    }
-    let (file, cmd) = (recipe.file, args.join(" "));
-    let from = krate.display();
-    tracing::info!(
-        "building {file} from {from}: {compiler} {cmd} -o {}",
-        lib.display()
-    );
-    let out = compile(&compiler, &args, &lib)?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let mut tail: Vec<&str> = err.lines().rev().take(8).collect();
-        tail.reverse();
-        let (status, tail) = (out.status, tail.join(" | "));
-        return Err(format!("compiling {file} failed ({status}): {tail}"));
-    }
-    std::fs::write(&stamp, &text).map_err(|e| format!("writing {}: {e}", lib.display()))?;
-    Ok(lib)
+    let sources = hash_tree(&krate.join(recipe.dir))?;
+    let text = stamp_text(&compiler, &args, version, sources);
+    compile(&compiler, &args, &text, &dir.join(recipe.file))
 }
 
 /// The probe: allocates and frees through `malloc`/`free`, then prints the file of the object
@@ -362,21 +341,11 @@ int main(void) {
 
 /// Compiles the probe into `dir` when missing or changed.
 fn build_probe(dir: &Path) -> Result<PathBuf, String> {
-    let (src, exe) = (dir.join("probe.c"), dir.join("probe"));
-    if exe.is_file() && std::fs::read_to_string(&src).ok().as_deref() == Some(PROBE_C) {
-        return Ok(exe);
-    }
+    let src = dir.join("probe.c");
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     std::fs::write(&src, PROBE_C).map_err(|e| format!("writing {}: {e}", src.display()))?;
     let args = ["-O1", &src.display().to_string(), "-ldl"].map(String::from);
-    let out = compile(&env_or("CC", "cc"), &args, &exe)?;
-    if !out.status.success() {
-        return Err(format!(
-            "compiling the malloc probe failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(exe)
+    compile(&env_or("CC", "cc"), &args, PROBE_C, &dir.join("probe"))
 }
 
 /// Whether the probe's output says that `lib` defines both `malloc` and `free`.
@@ -458,7 +427,7 @@ fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
         return Err(format!("{}={} is not a file", pp.env, path.display()));
     }
     let v = match pp.source {
-        Source::Debian { package, .. } if path.starts_with("/usr") => dpkg_version(package),
+        Source::Debian(_, package) if path.starts_with("/usr") => dpkg_version(package),
         _ => None,
     };
     let v = v.unwrap_or_else(|| format!("unknown ({}={})", pp.env, path.display()));
@@ -472,7 +441,7 @@ fn find_lib(pp: &PreloadPeer, crates: &[Krate], dir: &Path, install: &Result<(),
         return named(pp, path.into());
     }
     let (file, package) = match pp.source {
-        Source::Debian { file, package } => (file, package),
+        Source::Debian(file, package) => (file, package),
         Source::Vendored(r) => {
             let Some((_, v, krate)) = crates.iter().find(|(n, _, _)| n == r.crate_name) else {
                 let c = r.crate_name;
@@ -549,7 +518,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     }
     let missing: Vec<&str> = unnamed
         .filter_map(|pp| match pp.source {
-            Source::Debian { file, package } => {
+            Source::Debian(file, package) => {
                 find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
             }
             Source::Vendored(_) => None,
@@ -569,10 +538,10 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
             .iter()
             .map(|pp| s.spawn(move || find_lib(pp, crates, dir, install)))
             .collect();
-        let join = |t: std::thread::ScopedJoinHandle<Found>| t.join();
+        let panicked = |_| Err("the build panicked".into());
         threads
             .into_iter()
-            .map(|t| join(t).unwrap_or_else(|_| Err("the build panicked".into())))
+            .map(|t| t.join().unwrap_or_else(panicked))
             .collect()
     });
     // Every library must replace malloc and free.
@@ -583,11 +552,12 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
         false => None,
     };
     for (pp, r) in wanted.iter().zip(found) {
-        let r = r.and_then(|(lib, v)| match &probe {
-            Some(probe) => check_replaces_malloc(probe, &lib).map(|()| (lib, v)),
-            None => Ok((lib, v)),
-        });
-        match r {
+        let check = |lib: &Path| {
+            probe
+                .as_ref()
+                .map_or(Ok(()), |p| check_replaces_malloc(p, lib))
+        };
+        match r.and_then(|(lib, v)| check(&lib).map(|()| (lib, v))) {
             Ok((lib, v)) => {
                 tracing::info!("{}: {} ({v})", pp.name, lib.display());
                 p.libs.push((pp.name.to_string(), lib));
@@ -678,10 +648,7 @@ mod tests {
         assert_eq!(envs.len(), PRELOAD_PEERS.len(), "one variable per row");
         assert_eq!(
             preload_peer("tcmalloc-preload").unwrap().source,
-            Source::Debian {
-                file: "libtcmalloc_minimal.so.4",
-                package: "libtcmalloc-minimal4"
-            }
+            Source::Debian("libtcmalloc_minimal.so.4", "libtcmalloc-minimal4")
         );
         assert!(preload_peer("tcmalloc").is_none());
     }

@@ -54,17 +54,15 @@ pub fn parse_cpuinfo(text: &str) -> Machine {
         }
     }
     let sockets = values("physical id").collect::<HashSet<_>>().len().max(1) as u64;
-    let cores_field: Option<u64> = values("cpu cores").last().and_then(|v| v.parse().ok());
+    let cores_field: Option<u64> = values("cpu cores").next_back().and_then(|v| v.parse().ok());
     let logical = values("processor").count() as u64;
+    let model = values("model name").find(|v| !v.is_empty());
     Machine {
         cpu_vendor: values("vendor_id").next().map(String::from),
         cpu_family: num("cpu family"),
         cpu_model_number: num("model"),
         cpu_stepping: num("stepping"),
-        cpu_model: values("model name")
-            .find(|v| !v.is_empty())
-            .unwrap_or("")
-            .into(),
+        cpu_model: model.unwrap_or("").into(),
         cpu_mhz: values("cpu MHz").find_map(|v| v.parse().ok()),
         logical_cpus: (logical > 0).then_some(logical),
         cpu_cores: match pairs.len() {
@@ -115,19 +113,18 @@ impl Machine {
     /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
     pub fn cpu_id(&self) -> Option<String> {
         let (v, f, m) = self.cpu_id_key()?;
-        let stepping = self
-            .cpu_stepping
-            .map_or(String::new(), |s| format!(" stepping {s}"));
-        Some(format!("{v} family {f} model {m}{stepping}"))
+        let stepping = self.cpu_stepping.map(|s| format!(" stepping {s}"));
+        Some(format!(
+            "{v} family {f} model {m}{}",
+            stepping.unwrap_or_default()
+        ))
     }
 
     /// One line naming the machine, for the headers of the tables and the chart.
     pub fn describe(&self) -> String {
         let cores = self.cpu_cores.map_or(String::new(), |c| {
-            let logical = self
-                .logical_cpus
-                .map_or(String::new(), |l| format!(", {l} logical"));
-            format!(" ({c} cores{logical})")
+            let logical = self.logical_cpus.map(|l| format!(", {l} logical"));
+            format!(" ({c} cores{})", logical.unwrap_or_default())
         });
         let parts = [
             Some(self.cpu_model.clone()),

@@ -397,9 +397,7 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
         let failed = format!("apt-get {} failed: {}", args[0], last.unwrap_or(""));
         out.status.success().then_some(()).ok_or(failed)
     };
-    let mut install: Vec<&str> = "install -y -qq --no-install-recommends"
-        .split(' ')
-        .collect();
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
     install.extend(packages);
     tracing::info!("installing {} with apt-get", packages.join(" "));
     apt(&install).or_else(|first| {
@@ -435,16 +433,16 @@ fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
 }
 
 /// The library of a preload row: named by its variable, else built from its crate (of
-/// `crates`) into `dir`, else Debian's (after the apt-get `install` of the missing packages).
-fn find_lib(pp: &PreloadPeer, crates: &[Krate], dir: &Path, install: &Result<(), String>) -> Found {
+/// `crates`) into `dir`, else Debian's (`unavailable`: why apt-get could not install it).
+fn find_lib(pp: &PreloadPeer, crates: &[Krate], dir: &Path, unavailable: Option<&str>) -> Found {
     if let Some(path) = std::env::var_os(pp.env) {
         return named(pp, path.into());
     }
     let (file, package) = match pp.source {
         Source::Debian(file, package) => (file, package),
         Source::Vendored(r) => {
-            let Some((_, v, krate)) = crates.iter().find(|(n, _, _)| n == r.crate_name) else {
-                let c = r.crate_name;
+            let c = r.crate_name;
+            let Some((_, v, krate)) = crates.iter().find(|(n, _, _)| n == c) else {
                 return Err(format!(
                     "the sources of {c} are not available (cargo metadata found no such crate)"
                 ));
@@ -453,20 +451,15 @@ fn find_lib(pp: &PreloadPeer, crates: &[Krate], dir: &Path, install: &Result<(),
         }
     };
     let Some(lib) = find_in(file, PRELOAD_LIB_DIRS) else {
-        let why = install
-            .as_ref()
-            .err()
-            .map_or("installed, yet not found", String::as_str);
+        let why = unavailable.unwrap_or("installed, yet not found");
         return Err(format!(
             "{file} not found in {} and not installable here ({why}); install it with `apt-get install {package}`, or name it with {}=PATH",
             PRELOAD_LIB_DIRS.join(", "),
             pp.env
         ));
     };
-    Ok((
-        lib,
-        dpkg_version(package).unwrap_or_else(|| "unknown (not from dpkg)".into()),
-    ))
+    let v = dpkg_version(package).unwrap_or_else(|| "unknown (not from dpkg)".into());
+    Ok((lib, v))
 }
 
 /// The libraries and versions of a run's peers.
@@ -532,11 +525,11 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     let bin = crate::paths::default_bin_dir();
     let dir = bin.parent().unwrap_or(&bin).join("peers");
     // Side by side (the builds take minutes).
-    let (crates, dir, install) = (&crates, &dir, &install);
+    let (crates, dir, why) = (&crates, &dir, install.as_ref().err().map(String::as_str));
     let found: Vec<Found> = std::thread::scope(|s| {
         let threads: Vec<_> = wanted
             .iter()
-            .map(|pp| s.spawn(move || find_lib(pp, crates, dir, install)))
+            .map(|pp| s.spawn(move || find_lib(pp, crates, dir, why)))
             .collect();
         let panicked = |_| Err("the build panicked".into());
         threads

@@ -78,14 +78,11 @@ impl Recipe {
     /// The compiler and its arguments (without `-o`), for the crate unpacked at `krate`.
     pub fn command(&self, krate: &Path) -> (String, Vec<String>) {
         let src = krate.join(self.dir).display().to_string();
-        let args = self
-            .args
-            .split_whitespace()
-            .filter_map(|a| match a.strip_prefix("x86:") {
-                Some(a) => cfg!(target_arch = "x86_64").then_some(a),
-                None => Some(a),
-            });
-        let args = args.map(|a| a.replace('@', &src)).collect();
+        let x86 = cfg!(target_arch = "x86_64");
+        let words = self.args.split_whitespace();
+        let args = words.filter(|a| x86 || !a.starts_with("x86:"));
+        let args = args.map(|a| a.trim_start_matches("x86:").replace('@', &src));
+        let args = args.collect();
         (env_or(self.compiler.0, self.compiler.1), args)
     }
 
@@ -232,12 +229,11 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
     }
     let m: Metadata = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    let dir = |p: &Package| Some(p.manifest_path.parent()?.to_path_buf());
-    Ok(m.packages
-        .into_iter()
-        .filter_map(|p| Some((dir(&p)?, p)))
-        .map(|(d, p)| (p.name, p.version, d))
-        .collect())
+    let krate = |p: Package| {
+        let dir = p.manifest_path.parent()?.to_path_buf();
+        Some((p.name, p.version, dir))
+    };
+    Ok(m.packages.into_iter().filter_map(krate).collect())
 }
 
 /// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp
@@ -489,9 +485,8 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     let has = |name: &str| allocators.iter().any(|a| a == name);
     let wanted: Vec<&PreloadPeer> = PRELOAD_PEERS.iter().filter(|pp| has(pp.name)).collect();
     let rust: Vec<_> = RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)).collect();
-    let unnamed = wanted
-        .iter()
-        .filter(|pp| std::env::var_os(pp.env).is_none());
+    let named = |pp: &PreloadPeer| std::env::var_os(pp.env).is_some();
+    let unnamed = wanted.iter().filter(|pp| !named(pp));
     let vendored = unnamed
         .clone()
         .any(|pp| matches!(pp.source, Source::Vendored(_)));
@@ -517,10 +512,9 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
             Source::Vendored(_) => None,
         })
         .collect();
-    let install = if missing.is_empty() {
-        Ok(())
-    } else {
-        apt_install(&missing)
+    let install = match missing[..] {
+        [] => Ok(()),
+        _ => apt_install(&missing),
     };
     let bin = crate::paths::default_bin_dir();
     let dir = bin.parent().unwrap_or(&bin).join("peers");
@@ -570,21 +564,16 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
 /// The peers' versions recorded with a run (`peer_versions`), as a table: the peers measured,
 /// in the run's allocator order, with their versions and, for the preload rows, the library.
 pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
-    let versions = m.config.extra.get("peer_versions")?.as_object()?;
-    let libs = m
-        .config
-        .extra
-        .get("preload_libraries")
-        .and_then(Value::as_object);
+    let extra = &m.config.extra;
+    let versions = extra.get("peer_versions")?.as_object()?;
+    let libs = extra.get("preload_libraries").and_then(Value::as_object);
     let mut t = crate::table::Table::cols("peer | version | library (LD_PRELOAD)");
     for a in &m.config.allocators {
         let Some(v) = versions.get(a).and_then(Value::as_str) else {
             continue;
         };
-        let lib = libs
-            .and_then(|l| l.get(a))
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("— (linked into bench-{a})"), String::from);
+        let lib = libs.and_then(|l| l.get(a)?.as_str());
+        let lib = lib.map_or_else(|| format!("— (linked into bench-{a})"), String::from);
         t.row(vec![a.clone(), v.to_string(), lib]);
     }
     Some(format!("== peers ==\n{}", t.render()))

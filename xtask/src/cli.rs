@@ -169,6 +169,15 @@ pub struct MatrixOpts {
     pub align_loops: u32,
 }
 
+impl Bins {
+    /// `--bin-dir`, else where cargo builds them.
+    pub fn dir(&self) -> PathBuf {
+        self.bin_dir
+            .clone()
+            .unwrap_or_else(crate::paths::default_bin_dir)
+    }
+}
+
 impl MatrixOpts {
     /// `quick` or `full`.
     pub fn mode(&self) -> &'static str {
@@ -245,23 +254,17 @@ fn align(v: &str) -> Result<u32, String> {
 }
 
 /// `asked` checked against `known` and put in `known`'s order, each name once; empty: all of
-/// `default`.
-fn pick(asked: &[String], known: &[String], default: &[String]) -> Result<Vec<String>, String> {
+/// `known`.
+fn pick(asked: &[String], known: &[String]) -> Result<Vec<String>, String> {
     if let Some(bad) = asked.iter().find(|a| !known.contains(a)) {
+        let known = known.join(", ");
         return Err(format!(
-            "--allocators: unknown name {bad:?}; known: {}",
-            known.join(", ")
+            "--allocators: unknown name {bad:?}; known: {known}"
         ));
     }
-    Ok(if asked.is_empty() {
-        default.to_vec()
-    } else {
-        known
-            .iter()
-            .filter(|k| asked.contains(k))
-            .cloned()
-            .collect()
-    })
+    let mut picked = known.to_vec();
+    picked.retain(|k| asked.is_empty() || asked.contains(k));
+    Ok(picked)
 }
 
 impl Command {
@@ -276,21 +279,17 @@ impl Command {
                 }
                 o.threads.sort_unstable();
                 o.threads.dedup();
-                let asked: Vec<&str> = o
-                    .workloads
-                    .iter()
-                    .flat_map(|w| {
-                        workload_set(w)
-                            .unwrap_or(std::slice::from_ref(&w.as_str()))
-                            .to_vec()
-                    })
-                    .collect();
+                let asked = |n: &&&str| {
+                    o.workloads
+                        .iter()
+                        .any(|w| workload_set(w).map_or(w == *n, |s| s.contains(n)))
+                };
                 o.workloads = WORKLOAD_NAMES
                     .iter()
-                    .filter(|w| asked.contains(w))
-                    .map(|w| w.to_string())
+                    .filter(asked)
+                    .map(|&w| w.into())
                     .collect();
-                o.allocators = pick(&o.allocators, allocators, allocators)?;
+                o.allocators = pick(&o.allocators, allocators)?;
                 if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
                     return Err(
                         "--gate compares ratios to system: include system in --allocators".into(),
@@ -303,15 +302,12 @@ impl Command {
                     .filter(|a| !PEERS.contains(&a.as_str()) && !is_preload(a))
                     .cloned()
                     .collect();
-                o.allocators = pick(&o.allocators, &known, &known)?;
+                o.allocators = pick(&o.allocators, &known)?;
             }
-            Command::FaultGate(o) => {
-                let default: Vec<String> = FAULT_GATE_ALLOCATORS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                o.allocators = pick(&o.allocators, allocators, &default)?;
+            Command::FaultGate(o) if o.allocators.is_empty() => {
+                o.allocators = FAULT_GATE_ALLOCATORS.iter().map(|&s| s.into()).collect();
             }
+            Command::FaultGate(o) => o.allocators = pick(&o.allocators, allocators)?,
             _ => {}
         }
         Ok(())

@@ -50,9 +50,7 @@ fn main() -> ExitCode {
 
 fn real_main(mut command: Command) -> Result<bool, String> {
     let root = paths::workspace_root();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let strategies = learn_strategies(&root, &command)?;
     command.resolve(&strategies::allocator_names(&strategies), threads)?;
     match command {
@@ -77,12 +75,11 @@ fn real_main(mut command: Command) -> Result<bool, String> {
             Ok(true)
         }
         Command::ValidateJson { path } => {
-            let m = results::load(&path)?;
+            let n = results::load(&path)?.cells.len();
             println!(
-                "{}: valid {} ({} results)",
+                "{}: valid {} ({n} results)",
                 path.display(),
-                results::SCHEMA,
-                m.cells.len()
+                results::SCHEMA
             );
             Ok(true)
         }
@@ -123,9 +120,7 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
         _ => return Ok(Vec::new()),
     };
     let bench = match bins {
-        Some(b) if !b.build => (b.bin_dir.clone())
-            .unwrap_or_else(paths::default_bin_dir)
-            .join("bench-system"),
+        Some(b) if !b.build => b.dir().join("bench-system"),
         _ => runner::build_bench_system(root, peers, align_loops)?,
     };
     runner::learn_strategies(&bench)
@@ -142,7 +137,9 @@ fn soak(root: &Path, args: &[String]) -> Result<(), String> {
 /// failing on any reported error (testing.md T12).
 fn memcheck(root: &Path) -> Result<(), String> {
     let build = "test --release -p hz3-alloc --test stress --no-run --message-format=json";
-    let out = (runner::cargo_in(root).args(build.split(' ')).output())
+    let out = runner::cargo_in(root)
+        .args(build.split(' '))
+        .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::cli::MatrixOpts;
 use crate::results::{Cell, Config, Machine, Matrix};
 use crate::strategies::{is_hz3, PRELOAD};
-use crate::{chart, gate, paths, peers, report, results, runner, strategies, table};
+use crate::{chart, gate, peers, report, results, runner, strategies, table};
 
 /// The short commit of the checkout at `root`, if git can tell.
 pub(crate) fn git_commit(root: &Path) -> Option<String> {
@@ -28,12 +28,9 @@ pub fn run(
     let baseline = o.gate.as_deref().map(results::load).transpose()?;
     let mut notes: Vec<String> = Vec::new();
     if let Some(b) = &baseline {
-        let (config, cells, failures) = (b.config.clone(), vec![], vec![]);
         let here = Matrix {
             machine: machine.clone(),
-            config,
-            cells,
-            failures,
+            ..b.clone()
         };
         for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
             tracing::warn!("{w}");
@@ -53,11 +50,7 @@ pub fn run(
     if o.bins.build {
         runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
-    let bin_dir = o
-        .bins
-        .bin_dir
-        .clone()
-        .unwrap_or_else(paths::default_bin_dir);
+    let bin_dir = o.bins.dir();
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
     if allocators.iter().any(|a| a == PRELOAD) {
         preloads.push((PRELOAD.into(), runner::preload_lib(&bin_dir)));
@@ -83,7 +76,9 @@ pub fn run(
             }
         }
     }
-    let mut cells: Vec<Cell> = (runs.iter().filter(|r| r.1 == Some(0)))
+    let mut cells: Vec<Cell> = runs
+        .iter()
+        .filter(|r| r.1 == Some(0))
         .map(|&(t, _, w, a)| Cell::at(w, a, t as u64, o.rounds))
         .collect();
     let stats_runs = runs.iter().filter(|r| r.1.is_none()).count();
@@ -125,7 +120,8 @@ pub fn run(
         .entered();
         match runner::run_point(&spec, a, round.is_none(), w, t) {
             Ok(line) => {
-                let c = (cells.iter_mut())
+                let c = cells
+                    .iter_mut()
                     .find(|c| c.workload == *w && c.allocator == *a && c.sweep_threads == t as u64)
                     .expect("every data point has its cell");
                 match round {
@@ -144,7 +140,8 @@ pub fn run(
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     let many = o.workloads.iter().any(|w| w == "threads-many");
-    let libs: serde_json::Map<String, Value> = (preloads.iter())
+    let libs: serde_json::Map<String, Value> = preloads
+        .iter()
         .map(|(a, p)| (a.clone(), p.display().to_string().into()))
         .collect();
     // The optional keys are null here and left out of the file.

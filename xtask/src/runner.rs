@@ -36,17 +36,14 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
 /// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
 pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
-/// The LTO of the bench binaries: the release profile has none (it would make each of the test
-/// binaries re-optimise the standard library), the bench binaries are built with thin LTO so
-/// that each allocator is called with Rust's `__rust_alloc` shim inlined (see Cargo.toml).
-/// Passed as cargo's `CARGO_PROFILE_RELEASE_LTO`: `--profile bench` would not do, since
-/// `cargo rustc --profile bench` compiles a binary as a benchmark harness.
+/// The bench binaries' thin LTO, which inlines Rust's `__rust_alloc` shim (the release profile has
+/// none, see Cargo.toml); an override of the release profile, since `cargo rustc --profile bench`
+/// compiles a binary as a benchmark harness.
 pub const BENCH_LTO: (&str, &str) = ("CARGO_PROFILE_RELEASE_LTO", "thin");
 
-/// The cargo command that builds the bench binaries `bins` (release profile with [`BENCH_LTO`],
-/// `--features peers` with `peers`, then `extra`): `cargo build` when `align_loops` is 0, else
-/// `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust crate
-/// of the binary without rebuilding the dependencies).
+/// The cargo command that builds the bench binaries `bins` with [`BENCH_LTO`]: `cargo build` when
+/// `align` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag
+/// to every Rust crate of the binary without rebuilding the dependencies).
 fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
     cmd.env(BENCH_LTO.0, BENCH_LTO.1);
@@ -162,13 +159,16 @@ pub struct PointSpec<'a> {
 
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
-    let mut need: Vec<PathBuf> = (needed_bins(allocators, with_stats).iter())
+    let mut need: Vec<PathBuf> = needed_bins(allocators, with_stats)
+        .iter()
         .map(|b| bin_dir.join(b))
         .collect();
     if allocators.iter().any(|a| a == PRELOAD) {
         need.insert(0, preload_lib(bin_dir));
     }
-    let missing: Vec<String> = (need.iter().filter(|p| !p.is_file()))
+    let missing: Vec<String> = need
+        .iter()
+        .filter(|p| !p.is_file())
         .map(|p| p.display().to_string())
         .collect();
     if missing.is_empty() {
@@ -209,7 +209,9 @@ pub fn run_capture_env(
 /// Runs `cmd` with a timeout: its stdout, or an error with the tail of its stderr.
 fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
     let bin = Path::new(cmd.get_program()).display().to_string();
-    let mut child = (cmd.stdin(Stdio::null()).stdout(Stdio::piped()))
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {bin}: {e}"))?;
@@ -276,22 +278,16 @@ pub fn run_point(
         Some((_, lib)) => vec![("LD_PRELOAD", lib.clone())],
         None => return Err(format!("no library to preload for {allocator}")),
     };
-    let shown = format!(
-        "{}{}",
-        if preload { "LD_PRELOAD=… " } else { "" },
-        bin.display()
-    );
-    tracing::debug!("{shown} {}", args.join(" "));
+    let env_text = if preload { "LD_PRELOAD=… " } else { "" };
+    tracing::debug!("{env_text}{} {}", bin.display(), args.join(" "));
     let out = run_capture_env(&bin, &args, &env, timeout)?;
-    let mut line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
-    let reported = if preload { "system" } else { allocator };
-    if line.allocator != reported || line.workload != workload {
-        return Err(format!(
-            "{} reported {}/{}, expected {reported}/{workload}",
-            bin.display(),
-            line.allocator,
-            line.workload
-        ));
+    let bin = bin.display();
+    let mut line = parse_run_line(&out).map_err(|e| format!("{bin}: {e}"))?;
+    // The names hold no `/`.
+    let got = format!("{}/{}", line.allocator, line.workload);
+    let expected = format!("{}/{workload}", if preload { "system" } else { allocator });
+    if got != expected {
+        return Err(format!("{bin} reported {got}, expected {expected}"));
     }
     line.allocator = allocator.to_string();
     let (value, unit, rss, valid) = (line.value, &line.unit, line.peak_rss_kib, line.valid);
@@ -331,15 +327,14 @@ impl Progress {
 
     /// Called before each run (which then counts as done).
     pub fn show(&mut self, group: &str, what: &str) {
-        let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
-        let line = format!(
-            "[{:>width$}/{}] {group} {what}  elapsed {}  remaining {} runs, ETA {eta}",
-            self.done + 1,
-            self.total,
+        let (n, total, width) = (self.done + 1, self.total, self.total.to_string().len());
+        let (took, left) = (
             crate::table::duration(self.elapsed_secs()),
-            self.total - self.done,
-            width = self.total.to_string().len()
+            total - self.done,
         );
+        let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
+        let line =
+            format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}  remaining {left} runs, ETA {eta}");
         if self.tty {
             eprint!("\r\x1b[2K{line}");
         } else if group != self.last_group {

@@ -104,7 +104,7 @@ pub fn run(
     let mut failures = Vec::new();
     let mut progress = runner::Progress::new(runs.len());
     for (t, round, w, a) in runs {
-        let tag = sweep.then(|| format!("T={t} ")).unwrap_or_default();
+        let tag = if sweep { format!("T={t} ") } else { "".into() };
         let (group, what) = match round {
             Some(r) => (
                 format!("round {}/{} {w}", r + 1, o.rounds),

@@ -166,11 +166,8 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
     if allocators.iter().any(|a| a == PRELOAD) {
         need.insert(0, preload_lib(bin_dir));
     }
-    let missing: Vec<String> = need
-        .iter()
-        .filter(|p| !p.is_file())
-        .map(|p| p.display().to_string())
-        .collect();
+    need.retain(|p| !p.is_file());
+    let missing: Vec<String> = need.iter().map(|p| p.display().to_string()).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -308,15 +305,13 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total: usize) -> Progress {
-        let tty = std::io::stderr().is_terminal()
-            && tracing::enabled!(target: crate::log::PROGRESS, tracing::Level::INFO);
-        let (done, start, last_group) = (0, Instant::now(), String::new());
         Progress {
             total,
-            done,
-            start,
-            tty,
-            last_group,
+            done: 0,
+            start: Instant::now(),
+            tty: std::io::stderr().is_terminal()
+                && tracing::enabled!(target: crate::log::PROGRESS, tracing::Level::INFO),
+            last_group: String::new(),
         }
     }
 
@@ -327,11 +322,9 @@ impl Progress {
 
     /// Called before each run (which then counts as done).
     pub fn show(&mut self, group: &str, what: &str) {
-        let (n, total, width) = (self.done + 1, self.total, self.total.to_string().len());
-        let (took, left) = (
-            crate::table::duration(self.elapsed_secs()),
-            total - self.done,
-        );
+        let (n, total, left) = (self.done + 1, self.total, self.total - self.done);
+        let width = total.to_string().len();
+        let took = crate::table::duration(self.elapsed_secs());
         let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
         let line =
             format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}  remaining {left} runs, ETA {eta}");

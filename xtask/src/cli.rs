@@ -78,22 +78,6 @@ pub enum Command {
     Servers(crate::servers::Opts),
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    #[default]
-    Quick,
-    Full,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Quick => "quick",
-            Mode::Full => "full",
-        }
-    }
-}
-
 /// Gate tolerance: a ratio may drop by `max(floor, noise_k × CV)` before the gate fails, where CV
 /// is the larger of the baseline's and the current run's coefficient of variation of the
 /// per-round ratios (so the tolerance grows with the noise actually measured).
@@ -126,17 +110,13 @@ pub struct MatrixOpts {
     /// 10 rounds × 1000 ms per data point
     #[arg(long, overrides_with = "quick")]
     full: bool,
-    #[arg(skip)]
-    pub mode: Mode,
     /// override the number of rounds
-    #[arg(long = "rounds", value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
-    rounds_arg: Option<usize>,
-    #[arg(skip)]
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000),
+          default_value = "3", default_value_ifs = [("full", "true", "10")], hide_default_value = true)]
     pub rounds: usize,
     /// override the length of each run
-    #[arg(long = "duration-ms", value_name = "M", value_parser = RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
-    duration_arg: Option<usize>,
-    #[arg(skip)]
+    #[arg(long, value_name = "M", value_parser = RangedU64ValueParser::<u64>::new().range(1..=u64::from(u32::MAX)),
+          default_value = "400", default_value_ifs = [("full", "true", "1000")], hide_default_value = true)]
     pub duration_ms: u64,
     /// worker threads (default: the machine's core count); a list runs the matrix at each count
     /// (a sweep: tables per count, throughput and peak RSS against the thread count, chart of
@@ -187,6 +167,22 @@ pub struct MatrixOpts {
     /// placement, as before 2026-11-30)
     #[arg(long, value_name = "N", default_value_t = crate::runner::MATRIX_ALIGN_LOOPS, value_parser = align)]
     pub align_loops: u32,
+}
+
+impl Bins {
+    /// `--bin-dir`, else where cargo builds them.
+    pub fn dir(&self) -> PathBuf {
+        self.bin_dir
+            .clone()
+            .unwrap_or_else(crate::paths::default_bin_dir)
+    }
+}
+
+impl MatrixOpts {
+    /// `quick` or `full`.
+    pub fn mode(&self) -> &'static str {
+        ["quick", "full"][usize::from(self.full)]
+    }
 }
 
 #[derive(Args, Clone, Debug, PartialEq)]
@@ -258,23 +254,17 @@ fn align(v: &str) -> Result<u32, String> {
 }
 
 /// `asked` checked against `known` and put in `known`'s order, each name once; empty: all of
-/// `default`.
-fn pick(asked: &[String], known: &[String], default: &[String]) -> Result<Vec<String>, String> {
+/// `known`.
+fn pick(asked: &[String], known: &[String]) -> Result<Vec<String>, String> {
     if let Some(bad) = asked.iter().find(|a| !known.contains(a)) {
+        let known = known.join(", ");
         return Err(format!(
-            "--allocators: unknown name {bad:?}; known: {}",
-            known.join(", ")
+            "--allocators: unknown name {bad:?}; known: {known}"
         ));
     }
-    Ok(if asked.is_empty() {
-        default.to_vec()
-    } else {
-        known
-            .iter()
-            .filter(|k| asked.contains(k))
-            .cloned()
-            .collect()
-    })
+    let mut picked = known.to_vec();
+    picked.retain(|k| asked.is_empty() || asked.contains(k));
+    Ok(picked)
 }
 
 impl Command {
@@ -284,33 +274,22 @@ impl Command {
     pub fn resolve(&mut self, allocators: &[String], default_threads: usize) -> Result<(), String> {
         match self {
             Command::BenchMatrix(o) => {
-                o.mode = if o.full { Mode::Full } else { Mode::Quick };
-                let (rounds, ms) = match o.mode {
-                    Mode::Quick => (3, 400),
-                    Mode::Full => (10, 1000),
-                };
-                o.rounds = o.rounds_arg.unwrap_or(rounds);
-                o.duration_ms = o.duration_arg.map_or(ms, |d| d as u64);
                 if o.threads.is_empty() {
                     o.threads = vec![default_threads.clamp(1, 1024)];
                 }
                 o.threads.sort_unstable();
                 o.threads.dedup();
-                let asked: Vec<&str> = o
-                    .workloads
-                    .iter()
-                    .flat_map(|w| {
-                        workload_set(w)
-                            .unwrap_or(std::slice::from_ref(&w.as_str()))
-                            .to_vec()
-                    })
-                    .collect();
+                let asked = |n: &&&str| {
+                    o.workloads
+                        .iter()
+                        .any(|w| workload_set(w).map_or(w == *n, |s| s.contains(n)))
+                };
                 o.workloads = WORKLOAD_NAMES
                     .iter()
-                    .filter(|w| asked.contains(w))
-                    .map(|w| w.to_string())
+                    .filter(asked)
+                    .map(|&w| w.into())
                     .collect();
-                o.allocators = pick(&o.allocators, allocators, allocators)?;
+                o.allocators = pick(&o.allocators, allocators)?;
                 if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
                     return Err(
                         "--gate compares ratios to system: include system in --allocators".into(),
@@ -323,15 +302,12 @@ impl Command {
                     .filter(|a| !PEERS.contains(&a.as_str()) && !is_preload(a))
                     .cloned()
                     .collect();
-                o.allocators = pick(&o.allocators, &known, &known)?;
+                o.allocators = pick(&o.allocators, &known)?;
             }
-            Command::FaultGate(o) => {
-                let default: Vec<String> = FAULT_GATE_ALLOCATORS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                o.allocators = pick(&o.allocators, allocators, &default)?;
+            Command::FaultGate(o) if o.allocators.is_empty() => {
+                o.allocators = FAULT_GATE_ALLOCATORS.iter().map(|&s| s.into()).collect();
             }
+            Command::FaultGate(o) => o.allocators = pick(&o.allocators, allocators)?,
             _ => {}
         }
         Ok(())
@@ -376,7 +352,7 @@ mod tests {
     #[test]
     fn defaults_are_quick_with_everything() {
         let o = matrix("bench-matrix");
-        assert_eq!(o.mode, Mode::Quick);
+        assert_eq!(o.mode(), "quick");
         assert_eq!(o.rounds, 3);
         assert_eq!(o.duration_ms, 400);
         assert_eq!(o.threads, vec![2]);
@@ -401,14 +377,17 @@ mod tests {
     fn full_and_overrides() {
         let o = matrix("bench-matrix --full --threads 4 --rounds 5");
         assert_eq!(
-            (o.mode, o.rounds, o.duration_ms, o.threads.clone()),
-            (Mode::Full, 5, 1000, vec![4])
+            (o.mode(), o.rounds, o.duration_ms, o.threads.clone()),
+            ("full", 5, 1000, vec![4])
         );
+        let o = matrix("bench-matrix --full --quick");
         assert_eq!(
-            matrix("bench-matrix --full --quick").mode,
-            Mode::Quick,
+            (o.mode(), o.rounds, o.duration_ms),
+            ("quick", 3, 400),
             "the last wins"
         );
+        let o = matrix("bench-matrix --quick --full");
+        assert_eq!((o.mode(), o.rounds, o.duration_ms), ("full", 10, 1000));
         let o = matrix("bench-matrix --duration-ms 50 --json r.json --chart c.svg --gate b.json --no-stats --no-build");
         assert_eq!(o.duration_ms, 50);
         assert_eq!(o.json, Some(PathBuf::from("r.json")));

@@ -15,9 +15,8 @@ use tracing_subscriber::registry::LookupSpan;
 pub const PROGRESS: &str = "xtask::progress";
 
 /// `xtask: [level: ][span{fields}: ]message`; the level is named below info only, and for errors.
-struct Format {
-    spans: bool,
-}
+/// The spans are the debug ones of each run, so they show with `-v` (or `RUST_LOG` asking for them).
+struct Format;
 
 impl<S, N> FormatEvent<S, N> for Format
 where
@@ -34,22 +33,17 @@ where
         if meta.target() != PROGRESS {
             w.write_str("xtask: ")?;
         }
-        match *meta.level() {
-            Level::ERROR => w.write_str("error: ")?,
-            Level::WARN | Level::INFO => {}
-            Level::DEBUG => w.write_str("debug: ")?,
-            Level::TRACE => w.write_str("trace: ")?,
+        if ![Level::WARN, Level::INFO].contains(meta.level()) {
+            write!(w, "{}: ", meta.level().as_str().to_lowercase())?;
         }
-        if self.spans {
-            for span in ctx.event_scope().into_iter().flat_map(|s| s.from_root()) {
-                w.write_str(span.name())?;
-                if let Some(f) = span.extensions().get::<FormattedFields<N>>() {
-                    if !f.is_empty() {
-                        write!(w, "{{{f}}}")?;
-                    }
+        for span in ctx.event_scope().into_iter().flat_map(|s| s.from_root()) {
+            w.write_str(span.name())?;
+            if let Some(f) = span.extensions().get::<FormattedFields<N>>() {
+                if !f.is_empty() {
+                    write!(w, "{{{f}}}")?;
                 }
-                w.write_str(": ")?;
             }
+            w.write_str(": ")?;
         }
         ctx.field_format().format_fields(w.by_ref(), event)?;
         writeln!(w)
@@ -58,29 +52,24 @@ where
 
 /// The filter for `RUST_LOG` (when set and valid) or else `verbosity` (the count of `-v`).
 pub fn filter(rust_log: Option<&str>, verbosity: u8) -> Targets {
-    let level = match verbosity {
-        0 => LevelFilter::INFO,
-        1 => LevelFilter::DEBUG,
-        _ => LevelFilter::TRACE,
-    };
+    let levels = [LevelFilter::INFO, LevelFilter::DEBUG, LevelFilter::TRACE];
+    let default = Targets::new().with_default(levels[usize::from(verbosity.min(2))]);
     match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => s.parse().unwrap_or_else(|e| {
             eprintln!("xtask: ignoring RUST_LOG={s:?} ({e})");
-            Targets::new().with_default(level)
+            default
         }),
-        None => Targets::new().with_default(level),
+        None => default,
     }
 }
 
 /// Installs the stderr subscriber.
 pub fn init(verbosity: u8) {
     let rust_log = std::env::var("RUST_LOG").ok();
-    let filter = filter(rust_log.as_deref(), verbosity);
-    let spans = filter.would_enable("xtask", &Level::DEBUG);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .event_format(Format { spans })
-        .with_filter(filter);
+        .event_format(Format)
+        .with_filter(filter(rust_log.as_deref(), verbosity));
     tracing_subscriber::registry().with(layer).init();
 }
 

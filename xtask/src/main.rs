@@ -50,9 +50,7 @@ fn main() -> ExitCode {
 
 fn real_main(mut command: Command) -> Result<bool, String> {
     let root = paths::workspace_root();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let strategies = learn_strategies(&root, &command)?;
     command.resolve(&strategies::allocator_names(&strategies), threads)?;
     match command {
@@ -77,12 +75,11 @@ fn real_main(mut command: Command) -> Result<bool, String> {
             Ok(true)
         }
         Command::ValidateJson { path } => {
-            let m = results::load(&path)?;
+            let n = results::load(&path)?.cells.len();
             println!(
-                "{}: valid {} ({} results)",
+                "{}: valid {} ({n} results)",
                 path.display(),
-                results::SCHEMA,
-                m.cells.len()
+                results::SCHEMA
             );
             Ok(true)
         }
@@ -112,26 +109,19 @@ fn real_main(mut command: Command) -> Result<bool, String> {
 /// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
 fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
     let any_peer = |a: &[String]| a.iter().any(|a| strategies::PEERS.contains(&a.as_str()));
-    let sync = cli::Bins {
-        build: true,
-        bin_dir: None,
-    };
     let (bins, peers, align_loops) = match command {
-        Command::SyncBins => (&sync, false, 0),
-        Command::BenchMatrix(o) => (
-            &o.bins,
-            o.allocators.is_empty() || any_peer(&o.allocators),
-            o.align_loops,
-        ),
-        Command::CallgrindGate(o) => (&o.bins, false, 0),
-        Command::FaultGate(o) => (&o.bins, any_peer(&o.allocators), 0),
+        Command::SyncBins => (None, false, 0),
+        Command::BenchMatrix(o) => {
+            let peers = o.allocators.is_empty() || any_peer(&o.allocators);
+            (Some(&o.bins), peers, o.align_loops)
+        }
+        Command::CallgrindGate(o) => (Some(&o.bins), false, 0),
+        Command::FaultGate(o) => (Some(&o.bins), any_peer(&o.allocators), 0),
         _ => return Ok(Vec::new()),
     };
-    let bench = if bins.build {
-        runner::build_bench_system(root, peers, align_loops)?
-    } else {
-        let dir = bins.bin_dir.clone().unwrap_or_else(paths::default_bin_dir);
-        dir.join("bench-system")
+    let bench = match bins {
+        Some(b) if !b.build => b.dir().join("bench-system"),
+        _ => runner::build_bench_system(root, peers, align_loops)?,
     };
     runner::learn_strategies(&bench)
 }
@@ -146,22 +136,20 @@ fn soak(root: &Path, args: &[String]) -> Result<(), String> {
 /// `cargo xtask memcheck`: the hz3-alloc stress and lifecycle tests under valgrind memcheck,
 /// failing on any reported error (testing.md T12).
 fn memcheck(root: &Path) -> Result<(), String> {
+    let build = "test --release -p hz3-alloc --test stress --no-run --message-format=json";
     let out = runner::cargo_in(root)
-        .args("test --release -p hz3-alloc --test stress --no-run --message-format=json".split(' '))
+        .args(build.split(' '))
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(format!("building the stress test failed: {err}"));
     }
-    let exe = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| Some(v.get("executable")?.as_str()?.to_string()))
-        .next_back()
+    let exe = runner::cargo_executable(&out.stdout, "stress")
         .ok_or("cargo did not report the stress test executable")?;
     let mut cmd = std::process::Command::new("valgrind");
-    cmd.args(["--tool=memcheck", "--error-exitcode=99", "--quiet", &exe]);
+    cmd.args("--tool=memcheck --error-exitcode=99 --quiet".split(' '))
+        .arg(exe);
     cmd.args(["--test-threads=1", "hz3_a_cache::"])
         .env("HZ3_TEST_SCALE", "1");
     runner::run_in(root, &mut cmd, "valgrind memcheck of the stress test")

@@ -3,29 +3,17 @@
 
 use std::path::Path;
 
+use serde_json::{json, Value};
+
 use crate::cli::MatrixOpts;
 use crate::results::{Cell, Config, Machine, Matrix};
-use crate::{chart, gate, paths, peers, report, results, runner, strategies, table};
+use crate::strategies::{is_hz3, PRELOAD};
+use crate::{chart, gate, peers, report, results, runner, strategies, table};
 
 /// The short commit of the checkout at `root`, if git can tell.
 pub(crate) fn git_commit(root: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// The cell of (workload, allocator) at `--threads t`, made before the runs.
-fn cell<'a>(cells: &'a mut [Cell], w: &str, a: &str, t: usize) -> &'a mut Cell {
-    let found = cells
-        .iter_mut()
-        .find(|c| c.workload == w && c.allocator == a && c.sweep_threads == t as u64);
-    found.expect("every data point has its cell")
+    let root = root.to_str()?;
+    runner::stdout_of("git", &["-C", root, "rev-parse", "--short", "HEAD"], None)
 }
 
 /// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
@@ -37,17 +25,12 @@ pub fn run(
 ) -> Result<bool, String> {
     let machine = Machine::detect();
     // Bad baselines, and baselines from another CPU model, fail before anything runs.
-    let baseline = match &o.gate {
-        Some(p) => Some(results::load(p)?),
-        None => None,
-    };
+    let baseline = o.gate.as_deref().map(results::load).transpose()?;
     let mut notes: Vec<String> = Vec::new();
     if let Some(b) = &baseline {
         let here = Matrix {
             machine: machine.clone(),
-            config: b.config.clone(),
-            cells: vec![],
-            failures: vec![],
+            ..b.clone()
         };
         for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
             tracing::warn!("{w}");
@@ -67,17 +50,10 @@ pub fn run(
     if o.bins.build {
         runner::build(&allocators, o.stats_pass, o.align_loops)?;
     }
-    let bin_dir = o
-        .bins
-        .bin_dir
-        .clone()
-        .unwrap_or_else(paths::default_bin_dir);
+    let bin_dir = o.bins.dir();
     runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
-    if allocators.iter().any(|a| a == strategies::PRELOAD) {
-        preloads.push((
-            strategies::PRELOAD.to_string(),
-            runner::preload_lib(&bin_dir),
-        ));
+    if allocators.iter().any(|a| a == PRELOAD) {
+        preloads.push((PRELOAD.into(), runner::preload_lib(&bin_dir)));
     }
     let spec = runner::PointSpec {
         bin_dir: &bin_dir,
@@ -87,133 +63,102 @@ pub fn run(
         preloads: &preloads,
     };
 
-    let hz3: Vec<&String> = allocators
+    // The runs in order: the thread counts outermost (the whole matrix at each count); within a
+    // count, rounds, and within a round each workload runs every allocator in turn (A B C … A B C
+    // …), each as a fresh process; then the stats pass (round `None`) of each hz3 strategy.
+    let mut runs: Vec<(usize, Option<usize>, &String, &String)> = Vec::new();
+    for &t in &o.threads {
+        for round in (0..o.rounds).map(Some).chain(o.stats_pass.then_some(None)) {
+            for w in &o.workloads {
+                for a in allocators.iter().filter(|a| round.is_some() || is_hz3(a)) {
+                    runs.push((t, round, w, a));
+                }
+            }
+        }
+    }
+    let mut cells: Vec<Cell> = runs
         .iter()
-        .filter(|a| strategies::is_hz3(a))
+        .filter(|r| r.1 == Some(0))
+        .map(|&(t, _, w, a)| Cell::at(w, a, t as u64, o.rounds))
         .collect();
+    let stats_runs = runs.iter().filter(|r| r.1.is_none()).count();
+    let timed_runs = runs.len() - stats_runs;
     let sweep = o.threads.len() > 1;
-    let timed_runs = o.threads.len() * o.rounds * o.workloads.len() * allocators.len();
-    let stats_runs = if o.stats_pass {
-        o.threads.len() * o.workloads.len() * hz3.len()
-    } else {
-        0
-    };
-    let threads_text = if sweep {
-        format!("threads {:?}", o.threads)
-    } else {
-        format!("{} threads", o.threads[0])
+    let threads_text = match sweep {
+        true => format!("threads {:?}", o.threads),
+        false => format!("{} threads", o.threads[0]),
     };
     tracing::info!("machine: {}", machine.describe());
     tracing::info!(
         "bench-matrix {}: {}{} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {threads_text}; at least {}",
-        o.mode.name(),
+        o.mode(),
         if sweep { format!("{} thread counts × ", o.threads.len()) } else { String::new() },
         o.rounds,
         o.workloads.len(),
         allocators.len(),
         o.duration_ms,
         if stats_runs > 0 { format!(" + {stats_runs} stats runs") } else { String::new() },
-        table::duration(((timed_runs + stats_runs) as u64 * o.duration_ms) as f64 / 1000.0)
+        table::duration((runs.len() as u64 * o.duration_ms) as f64 / 1000.0)
     );
 
-    let mut cells: Vec<Cell> = Vec::new();
-    for &t in &o.threads {
-        for w in &o.workloads {
-            for a in &allocators {
-                cells.push(Cell::at(w, a, t as u64, o.rounds));
-            }
-        }
-    }
     let mut failures = Vec::new();
-    let mut progress = runner::Progress::new(timed_runs + stats_runs);
-    // The thread counts outermost (the whole matrix at each count); within a count, rounds, and
-    // within a round each workload runs every allocator in turn (A B C … A B C …), each as a
-    // fresh process.
-    for &t in &o.threads {
-        let tag = if sweep {
-            format!("T={t} ")
-        } else {
-            String::new()
+    let mut progress = runner::Progress::new(runs.len());
+    for (t, round, w, a) in runs {
+        let tag = if sweep { format!("T={t} ") } else { "".into() };
+        let (group, what) = match round {
+            Some(r) => (
+                format!("round {}/{} {w}", r + 1, o.rounds),
+                format!("round {} {w}", r + 1),
+            ),
+            None => (format!("stats pass {w}"), format!("stats pass {w}")),
         };
-        for round in 0..o.rounds {
-            for w in &o.workloads {
-                let group = format!("{tag}round {}/{} {w}", round + 1, o.rounds);
-                for a in &allocators {
-                    progress.show(&group, a);
-                    let _run = tracing::debug_span!("run", round = round + 1, workload = %w, allocator = %a, threads = t).entered();
-                    match runner::run_point(&spec, a, false, w, t) {
-                        Ok(line) => cell(&mut cells, w, a, t).record(round, &line),
-                        Err(e) => {
-                            let msg = format!("{tag}round {} {w} {a}: {e}", round + 1);
-                            progress.failed(&msg);
-                            failures.push(msg);
-                        }
-                    }
-                    progress.advance();
+        progress.show(&format!("{tag}{group}"), a);
+        let _run = match round {
+            Some(r) => tracing::debug_span!("run", round = r + 1, workload = %w, allocator = %a, threads = t),
+            None => tracing::debug_span!("stats", workload = %w, allocator = %a, threads = t),
+        }
+        .entered();
+        match runner::run_point(&spec, a, round.is_none(), w, t) {
+            Ok(line) => {
+                let c = cells
+                    .iter_mut()
+                    .find(|c| c.workload == *w && c.allocator == *a && c.sweep_threads == t as u64)
+                    .expect("every data point has its cell");
+                match round {
+                    Some(r) => c.record(r, &line),
+                    None => c.stats = Some(line.stats.unwrap_or_else(|| json!({}))),
                 }
             }
-        }
-        if o.stats_pass {
-            for w in &o.workloads {
-                for a in &hz3 {
-                    progress.show(&format!("{tag}stats pass {w}"), a);
-                    let _run =
-                        tracing::debug_span!("stats", workload = %w, allocator = %a, threads = t)
-                            .entered();
-                    match runner::run_point(&spec, a, true, w, t) {
-                        Ok(line) => {
-                            let stats = line.stats.unwrap_or_else(|| serde_json::json!({}));
-                            cell(&mut cells, w, a, t).stats = Some(stats);
-                        }
-                        Err(e) => {
-                            let msg = format!("{tag}stats pass {w} {a}: {e}");
-                            progress.failed(&msg);
-                            failures.push(msg);
-                        }
-                    }
-                    progress.advance();
-                }
+            Err(e) => {
+                let msg = format!("{tag}{what} {a}: {e}");
+                progress.failed(&msg);
+                failures.push(msg);
             }
         }
     }
     progress.finish();
 
-    let mut extra = serde_json::Map::new();
-    if let Some(c) = git_commit(root) {
-        extra.insert("git_commit".into(), c.into());
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    extra.insert("finished_unix".into(), now.into());
-    if o.bins.build {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let many = o.workloads.iter().any(|w| w == "threads-many");
+    let libs: serde_json::Map<String, Value> = preloads
+        .iter()
+        .map(|(a, p)| (a.clone(), p.display().to_string().into()))
+        .collect();
+    // The optional keys are null here and left out of the file.
+    let Value::Object(extra) = json!({
+        "git_commit": git_commit(root),
+        "finished_unix": now.map(|d| d.as_secs()).unwrap_or(0),
         // How the bench binaries were built (with --no-build this run does not know).
-        extra.insert("align_loops".into(), o.align_loops.into());
-    }
-    extra.insert(
-        "wall_s".into(),
-        serde_json::json!((progress.elapsed_secs() * 10.0).round() / 10.0),
-    );
-    if o.workloads.iter().any(|w| w == "threads-many") {
-        extra.insert("live_threads".into(), o.live_threads.into());
-        if let Some(b) = o.blocks_per_thread {
-            extra.insert("blocks_per_thread".into(), b.into());
-        }
-    }
-    if !preloads.is_empty() {
-        let libs: serde_json::Map<String, serde_json::Value> = preloads
-            .iter()
-            .map(|(a, p)| (a.clone(), p.display().to_string().into()))
-            .collect();
-        extra.insert("preload_libraries".into(), libs.into());
-    }
-    if !peers.versions.is_empty() {
-        extra.insert("peer_versions".into(), peers.versions_json().into());
-    }
-    if !notes.is_empty() {
-        extra.insert("notes".into(), notes.clone().into());
-    }
+        "align_loops": o.bins.build.then_some(o.align_loops),
+        "wall_s": (progress.elapsed_secs() * 10.0).round() / 10.0,
+        "live_threads": many.then_some(o.live_threads),
+        "blocks_per_thread": o.blocks_per_thread.filter(|_| many),
+        "preload_libraries": (!libs.is_empty()).then_some(libs),
+        "peer_versions": (!peers.versions.is_empty()).then(|| peers.versions_json()),
+        "notes": (!notes.is_empty()).then_some(notes),
+    }) else {
+        unreachable!("json! of an object")
+    };
     let matrix = Matrix {
         machine,
         config: Config {
@@ -221,10 +166,10 @@ pub fn run(
             duration_ms: o.duration_ms,
             threads: o.threads[0] as u64,
             threads_sweep: o.threads.iter().map(|&t| t as u64).collect(),
-            mode: o.mode.name().into(),
+            mode: o.mode().into(),
             allocators,
             workloads: o.workloads.clone(),
-            extra,
+            extra: extra.into_iter().filter(|(_, v)| !v.is_null()).collect(),
         },
         cells,
         failures,

@@ -15,11 +15,9 @@ pub fn workspace_root() -> PathBuf {
 /// directory. Honours CARGO_TARGET_DIR through cargo, which built us.
 pub fn default_bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    match profile_dir.parent() {
-        Some(target) if profile_dir.file_name().is_some_and(|n| n != "release") => {
-            target.join("release")
-        }
-        _ => profile_dir,
+    let dir = exe.parent().unwrap_or(Path::new(""));
+    match dir.parent() {
+        Some(target) if dir.file_name().is_some_and(|n| n != "release") => target.join("release"),
+        _ => dir.to_path_buf(),
     }
 }

@@ -1,45 +1,63 @@
 //! Building the bench binaries and running each data point as a fresh process.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::paths::workspace_root;
 use crate::results::{parse_run_line, RunLine};
-use crate::strategies::PEERS;
+use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD};
 
 /// The bench binary of `allocator` (its stats binary with `stats`); a preload row's is bench-system.
 pub fn bin_name(allocator: &str, stats: bool) -> String {
-    match (crate::strategies::is_preload(allocator), stats) {
+    match (is_preload(allocator), stats) {
         (true, _) => "bench-system".to_string(),
         (false, true) => format!("bench-{allocator}-stats"),
         (false, false) => format!("bench-{allocator}"),
     }
 }
 
+/// The bench binaries `allocators` run on (and the hz3 stats binaries with `with_stats`), each once.
+fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
+    let mut bins: Vec<String> = Vec::new();
+    for a in allocators {
+        for stats in [false, true] {
+            let b = bin_name(a, stats);
+            if (!stats || (with_stats && is_hz3(a))) && !bins.contains(&b) {
+                bins.push(b);
+            }
+        }
+    }
+    bins
+}
+
 /// Loop alignment, in bytes, of the bench binaries unless `--align-loops` says otherwise, so a row
 /// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
 pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
-/// The LTO of the bench binaries: the release profile has none (it would make each of the test
-/// binaries re-optimise the standard library), the bench binaries are built with thin LTO so
-/// that each allocator is called with Rust's `__rust_alloc` shim inlined (see Cargo.toml).
-/// Passed as cargo's `CARGO_PROFILE_RELEASE_LTO`: `--profile bench` would not do, since
-/// `cargo rustc --profile bench` compiles a binary as a benchmark harness.
+/// The bench binaries' thin LTO, which inlines Rust's `__rust_alloc` shim (the release profile has
+/// none, see Cargo.toml); an override of the release profile, since `cargo rustc --profile bench`
+/// compiles a binary as a benchmark harness.
 pub const BENCH_LTO: (&str, &str) = ("CARGO_PROFILE_RELEASE_LTO", "thin");
 
-/// The cargo command that builds one bench binary `bin` (release profile with [`BENCH_LTO`]):
-/// `cargo build` when `align_loops` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N`
-/// (thin LTO carries the flag to every Rust crate of the binary without rebuilding the
-/// dependencies).
-fn bench_cmd(root: &Path, peers: bool, bin: &str, align_loops: u32) -> Command {
+/// The cargo command that builds the bench binaries `bins` with [`BENCH_LTO`]: `cargo build` when
+/// `align` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag
+/// to every Rust crate of the binary without rebuilding the dependencies).
+fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
     cmd.env(BENCH_LTO.0, BENCH_LTO.1);
-    cmd.arg(if align_loops == 0 { "build" } else { "rustc" });
-    cmd.args(["--release", "-p", "hz3-bench", "--bin", bin]);
+    cmd.arg(if align == 0 { "build" } else { "rustc" });
+    cmd.args(["--release", "-p", "hz3-bench", "--bin", &bins[0]]);
     if peers {
         cmd.args(["--features", "peers"]);
+    }
+    for b in &bins[1..] {
+        cmd.args(["--bin", b]);
+    }
+    cmd.args(extra);
+    if align != 0 {
+        cmd.args(["--", "-C", &format!("llvm-args=-align-loops={align}")]);
     }
     cmd
 }
@@ -51,50 +69,18 @@ pub fn cargo_in(root: &Path) -> Command {
     cmd
 }
 
-/// Appends the alignment flag (after every cargo option) when `align_loops` is not 0.
-fn align_flag(cmd: &mut Command, align_loops: u32) {
-    if align_loops != 0 {
-        cmd.args(["--", "-C", &format!("llvm-args=-align-loops={align_loops}")]);
-    }
-}
-
 /// Builds exactly the bench binaries needed, with `--features peers` when a peer is among them:
-/// one `cargo build --release -p hz3-bench --bin …` (with [`BENCH_LTO`]) for all of them when `align_loops` is 0, else
-/// one `cargo rustc` each (see [`bench_cmd`]).
+/// one `cargo build` for all of them when `align_loops` is 0, else one `cargo rustc` each (see
+/// [`bench_cmd`]); and hz3's C library for the `hz3-preload` row.
 pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
     let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));
-    let mut bins: Vec<String> = Vec::new();
-    for a in allocators {
-        for stats in [false, true] {
-            let b = bin_name(a, stats);
-            if (!stats || (with_stats && crate::strategies::is_hz3(a))) && !bins.contains(&b) {
-                bins.push(b);
-            }
-        }
-    }
+    let bins = needed_bins(allocators, with_stats);
     let root = workspace_root();
-    let Some((first, rest)) = bins.split_first() else {
-        return Ok(());
-    };
-    let cmds: Vec<Command> = if align_loops == 0 {
-        let mut cmd = bench_cmd(&root, peers, first, 0);
-        for b in rest {
-            cmd.args(["--bin", b]);
-        }
-        vec![cmd]
-    } else {
-        bins.iter()
-            .map(|b| {
-                let mut cmd = bench_cmd(&root, peers, b, align_loops);
-                align_flag(&mut cmd, align_loops);
-                cmd
-            })
-            .collect()
-    };
-    for mut cmd in cmds {
+    for b in bins.chunks(if align_loops == 0 { usize::MAX } else { 1 }) {
+        let mut cmd = bench_cmd(&root, peers, b, &[], align_loops);
         run_in(&root, &mut cmd, "building the bench binaries")?;
     }
-    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) {
+    if allocators.iter().any(|a| a == PRELOAD) {
         build_capi(&root)?;
     }
     Ok(())
@@ -107,11 +93,10 @@ pub fn run_in(root: &Path, cmd: &mut Command, what: &str) -> Result<(), String> 
     let status = cmd
         .status()
         .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
+    status
+        .success()
+        .then_some(())
+        .ok_or(format!("{what} failed ({status})"))
 }
 
 /// Builds hz3's C library, the `LD_PRELOAD` one (`cargo build --release -p hz3-capi`); its path.
@@ -122,13 +107,21 @@ pub fn build_capi(root: &Path) -> Result<PathBuf, String> {
     Ok(preload_lib(&crate::paths::default_bin_dir()))
 }
 
+/// The executable of target `name` among the JSON messages of a cargo build (its `stdout`).
+pub fn cargo_executable(stdout: &[u8], name: &str) -> Option<PathBuf> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == name)
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+}
+
 /// Builds bench-system as [`build`] would (with the `peers` feature when the build that follows
 /// wants it, and the same `align_loops`, so that neither the library nor the binary is built
 /// twice); returns the binary.
 pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<PathBuf, String> {
-    let mut cmd = bench_cmd(root, peers, "bench-system", align_loops);
-    cmd.arg("--message-format=json-render-diagnostics");
-    align_flag(&mut cmd, align_loops);
+    let json = ["--message-format=json-render-diagnostics"];
+    let mut cmd = bench_cmd(root, peers, &["bench-system".into()], &json, align_loops);
     tracing::info!("building bench-system to learn the strategy list: {cmd:?}");
     let out = cmd
         .stderr(Stdio::inherit())
@@ -137,21 +130,13 @@ pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<
     if !out.status.success() {
         return Err(format!("building bench-system failed ({})", out.status));
     }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"]["name"] == "bench-system")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+    cargo_executable(&out.stdout, "bench-system")
         .ok_or_else(|| "cargo did not report the bench-system executable".into())
 }
 
 /// The strategy list, from `bench --list` (`bench` is a bench binary, e.g. bench-system).
 pub fn learn_strategies(bench: &Path) -> Result<Vec<crate::strategies::Strategy>, String> {
-    let out = run_capture(
-        bench,
-        &["--list".to_string()],
-        std::time::Duration::from_secs(60),
-    )?;
+    let out = run_capture(bench, &["--list".to_string()], Duration::from_secs(60))?;
     crate::strategies::parse_list(&out).map_err(|e| format!("{} --list: {e}", bench.display()))
 }
 
@@ -174,42 +159,31 @@ pub struct PointSpec<'a> {
 
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
-    let mut missing = Vec::new();
-    if allocators.iter().any(|a| a == crate::strategies::PRELOAD) && !preload_lib(bin_dir).is_file()
-    {
-        missing.push(preload_lib(bin_dir).display().to_string());
+    let mut need: Vec<PathBuf> = needed_bins(allocators, with_stats)
+        .iter()
+        .map(|b| bin_dir.join(b))
+        .collect();
+    if allocators.iter().any(|a| a == PRELOAD) {
+        need.insert(0, preload_lib(bin_dir));
     }
-    for a in allocators {
-        for s in [false, true] {
-            if s && !(with_stats && crate::strategies::is_hz3(a)) {
-                continue;
-            }
-            let p = bin_dir.join(bin_name(a, s));
-            if !p.is_file() && !missing.contains(&p.display().to_string()) {
-                missing.push(p.display().to_string());
-            }
-        }
-    }
+    need.retain(|p| !p.is_file());
+    let missing: Vec<String> = need.iter().map(|p| p.display().to_string()).collect();
     if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "missing bench binaries (build them or drop --no-build): {}",
-            missing.join(", ")
-        ))
+        return Ok(());
     }
+    let missing = missing.join(", ");
+    Err(format!(
+        "missing bench binaries (build them or drop --no-build): {missing}"
+    ))
 }
 
 /// The trimmed stdout of `program args…` (run in `dir` when given) when it succeeds and prints
 /// something: tool versions and package queries.
 pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<String> {
     let mut cmd = Command::new(program);
-    if let Some(d) = dir {
-        cmd.current_dir(d);
-    }
-    let out = cmd.args(args).stdin(Stdio::null()).output().ok()?;
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
+    cmd.args(args).current_dir(dir.unwrap_or(Path::new(".")));
+    let out = capture(cmd, Duration::from_secs(600)).ok()?;
+    Some(out.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// Runs `bin args…` with a timeout, returns stdout, or an error with the tail of stderr.
@@ -224,76 +198,63 @@ pub fn run_capture_env(
     env: &[(&str, PathBuf)],
     timeout: Duration,
 ) -> Result<String, String> {
-    let mut child = Command::new(bin)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+    let mut cmd = Command::new(bin);
+    cmd.args(args).envs(env.iter().map(|(k, v)| (*k, v)));
+    capture(cmd, timeout)
+}
+
+/// Runs `cmd` with a timeout: its stdout, or an error with the tail of its stderr.
+fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
+    let bin = Path::new(cmd.get_program()).display().to_string();
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        })
-    }
-    let out_t = drain(child.stdout.take().unwrap());
-    let err_t = drain(child.stderr.take().unwrap());
+        .map_err(|e| format!("cannot start {bin}: {e}"))?;
+    let (o, e) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || std::io::read_to_string(o).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(e).unwrap_or_default());
     let start = Instant::now();
+    // On a timeout, do not wait for the pipes: a grandchild may still hold them open.
     let status = loop {
         match child.try_wait() {
-            Ok(Some(st)) => break Ok(st),
+            Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                break Err(format!("timed out after {:.0} s", timeout.as_secs_f64()));
+                let secs = timeout.as_secs_f64();
+                return Err(format!("{bin}: timed out after {secs:.0} s"));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => break Err(format!("wait failed: {e}")),
+            Err(e) => return Err(format!("{bin}: wait failed: {e}")),
         }
     };
-    if let Err(e) = status {
-        // Do not wait for the pipes: a grandchild may still hold them open.
-        return Err(format!("{}: {e}", bin.display()));
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    if status.success() {
+        return Ok(out);
     }
-    let stdout = out_t.join().unwrap_or_default();
-    let stderr = err_t.join().unwrap_or_default();
-    let tail = |s: &str| {
-        let t: Vec<&str> = s.lines().rev().take(5).collect();
-        t.into_iter().rev().collect::<Vec<_>>().join(" | ")
-    };
-    match status {
-        Ok(st) if st.success() => Ok(stdout),
-        Ok(st) => Err(format!(
-            "{} exited with {st}: {}",
-            bin.display(),
-            tail(&stderr)
-        )),
-        Err(e) => Err(e),
-    }
+    let lines: Vec<&str> = err.lines().collect();
+    let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+    Err(format!("{bin} exited with {status}: {tail}"))
 }
 
 /// The arguments of one data point's process.
-pub fn point_args(
-    workload: &str,
-    threads: usize,
-    duration_ms: u64,
-    live_threads: usize,
-    blocks_per_thread: Option<usize>,
-) -> Vec<String> {
-    let mut args = format!("{workload} --threads {threads} --duration-ms {duration_ms}")
-        .split(' ')
-        .map(String::from)
-        .collect::<Vec<_>>();
+pub fn point_args(spec: &PointSpec, workload: &str, threads: usize) -> Vec<String> {
+    let mut args = format!(
+        "{workload} --threads {threads} --duration-ms {}",
+        spec.duration_ms
+    );
     if workload == "threads-many" {
-        args.extend(["--live-threads".into(), live_threads.to_string()]);
-        if let Some(b) = blocks_per_thread {
-            args.extend(["--blocks-per-thread".into(), b.to_string()]);
+        args += &format!(" --live-threads {}", spec.live_threads);
+        if let Some(b) = spec.blocks_per_thread {
+            args += &format!(" --blocks-per-thread {b}");
         }
     }
-    args
+    args.split(' ').map(String::from).collect()
 }
 
 /// One data point: a fresh process of `bench-<allocator>[-stats] <workload>` (for a preload row,
@@ -306,51 +267,28 @@ pub fn run_point(
     threads: usize,
 ) -> Result<RunLine, String> {
     let bin = spec.bin_dir.join(bin_name(allocator, stats));
-    let args = point_args(
-        workload,
-        threads,
-        spec.duration_ms,
-        spec.live_threads,
-        spec.blocks_per_thread,
-    );
+    let args = point_args(spec, workload, threads);
     let timeout = Duration::from_millis(spec.duration_ms * 10 + 60_000);
-    let preload = crate::strategies::is_preload(allocator);
-    let env: Vec<(&str, PathBuf)> = if preload {
-        let lib = spec
-            .preloads
-            .iter()
-            .find(|(a, _)| a == allocator)
-            .map(|(_, p)| p.clone())
-            .ok_or_else(|| format!("no library to preload for {allocator}"))?;
-        vec![("LD_PRELOAD", lib)]
-    } else {
-        vec![]
+    let preload = is_preload(allocator);
+    let env: Vec<(&str, PathBuf)> = match spec.preloads.iter().find(|(a, _)| a == allocator) {
+        _ if !preload => vec![],
+        Some((_, lib)) => vec![("LD_PRELOAD", lib.clone())],
+        None => return Err(format!("no library to preload for {allocator}")),
     };
-    tracing::debug!(
-        "{}{} {}",
-        if preload { "LD_PRELOAD=… " } else { "" },
-        bin.display(),
-        args.join(" ")
-    );
+    let env_text = if preload { "LD_PRELOAD=… " } else { "" };
+    tracing::debug!("{env_text}{} {}", bin.display(), args.join(" "));
     let out = run_capture_env(&bin, &args, &env, timeout)?;
-    let mut line = parse_run_line(&out).map_err(|e| format!("{}: {e}", bin.display()))?;
-    let reported = if preload { "system" } else { allocator };
-    if line.allocator != reported || line.workload != workload {
-        return Err(format!(
-            "{} reported {}/{}, expected {reported}/{workload}",
-            bin.display(),
-            line.allocator,
-            line.workload
-        ));
+    let bin = bin.display();
+    let mut line = parse_run_line(&out).map_err(|e| format!("{bin}: {e}"))?;
+    // The names hold no `/`.
+    let got = format!("{}/{}", line.allocator, line.workload);
+    let expected = format!("{}/{workload}", if preload { "system" } else { allocator });
+    if got != expected {
+        return Err(format!("{bin} reported {got}, expected {expected}"));
     }
     line.allocator = allocator.to_string();
-    tracing::debug!(
-        "{} {} (peak RSS {} KiB, valid {})",
-        line.value,
-        line.unit,
-        line.peak_rss_kib,
-        line.valid
-    );
+    let (value, unit, rss, valid) = (line.value, &line.unit, line.peak_rss_kib, line.valid);
+    tracing::debug!("{value} {unit} (peak RSS {rss} KiB, valid {valid})");
     Ok(line)
 }
 
@@ -378,46 +316,35 @@ impl Progress {
     }
 
     pub fn eta_secs(&self) -> Option<f64> {
-        if self.done == 0 {
-            return None;
-        }
-        let per = self.start.elapsed().as_secs_f64() / self.done as f64;
-        Some(per * (self.total - self.done) as f64)
+        let per_run = self.elapsed_secs() / self.done as f64;
+        (self.done > 0).then(|| per_run * (self.total - self.done) as f64)
     }
 
-    /// Called before each run.
+    /// Called before each run (which then counts as done).
     pub fn show(&mut self, group: &str, what: &str) {
+        let (n, total, left) = (self.done + 1, self.total, self.total - self.done);
+        let width = total.to_string().len();
+        let took = crate::table::duration(self.elapsed_secs());
         let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
-        let line = format!(
-            "[{:>width$}/{}] {group} {what}  elapsed {}  remaining {} runs, ETA {eta}",
-            self.done + 1,
-            self.total,
-            crate::table::duration(self.start.elapsed().as_secs_f64()),
-            self.total - self.done,
-            width = self.total.to_string().len()
-        );
+        let line =
+            format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}  remaining {left} runs, ETA {eta}");
         if self.tty {
-            let mut e = std::io::stderr().lock();
-            let _ = write!(e, "\r\x1b[2K{line}");
-            let _ = e.flush();
+            eprint!("\r\x1b[2K{line}");
         } else if group != self.last_group {
             tracing::info!(target: crate::log::PROGRESS, "{line}");
             self.last_group = group.to_string();
         }
+        self.done += 1;
     }
 
     pub fn elapsed_secs(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }
 
-    pub fn advance(&mut self) {
-        self.done += 1;
-    }
-
     /// Clears the rewritten line (before a message that must not be overwritten).
     fn clear(&self) {
         if self.tty {
-            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+            eprint!("\r\x1b[2K");
         }
     }
 
@@ -429,11 +356,8 @@ impl Progress {
 
     pub fn finish(&self) {
         self.clear();
-        tracing::info!(
-            "{} runs in {}",
-            self.done,
-            crate::table::duration(self.start.elapsed().as_secs_f64())
-        );
+        let took = crate::table::duration(self.elapsed_secs());
+        tracing::info!("{} runs in {took}", self.done);
     }
 }
 
@@ -451,16 +375,24 @@ mod tests {
     fn preload_rows_run_bench_system_with_their_library() {
         assert_eq!(bin_name("mimalloc-preload", false), "bench-system");
         assert_eq!(bin_name("hz3-preload", false), "bench-system");
+        let mut spec = PointSpec {
+            bin_dir: Path::new("/"),
+            duration_ms: 400,
+            live_threads: 64,
+            blocks_per_thread: None,
+            preloads: &[],
+        };
         assert_eq!(
-            point_args("threads-many", 2, 400, 64, None)[5..],
+            point_args(&spec, "threads-many", 2)[5..],
             ["--live-threads", "64"]
         );
+        spec.blocks_per_thread = Some(48);
         assert_eq!(
-            point_args("threads-many", 2, 400, 64, Some(48))[5..],
+            point_args(&spec, "threads-many", 2)[5..],
             ["--live-threads", "64", "--blocks-per-thread", "48"]
         );
         assert_eq!(
-            point_args("xmalloc", 4, 400, 64, Some(48)),
+            point_args(&spec, "xmalloc", 4),
             ["xmalloc", "--threads", "4", "--duration-ms", "400"]
         );
     }
@@ -509,7 +441,7 @@ mod tests {
     fn eta_follows_the_average_run() {
         let mut p = Progress::new(10);
         assert_eq!(p.eta_secs(), None);
-        p.advance();
+        p.show("round 1/3 xmalloc", "system");
         assert!(p.eta_secs().unwrap() >= 0.0);
     }
 }

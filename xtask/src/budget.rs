@@ -104,11 +104,8 @@ pub fn split<T>(
 ) -> [Value; 2] {
     let mut split = [serde_json::Map::new(), serde_json::Map::new()];
     for (a, figures) in measured {
-        let obj = figures
-            .iter()
-            .map(|(k, v)| (k.clone(), record(v)))
-            .collect();
-        split[usize::from(!gated(a))].insert(a.clone(), Value::Object(obj));
+        let obj = figures.iter().map(|(k, v)| (k.clone(), record(v)));
+        split[usize::from(!gated(a))].insert(a.clone(), Value::Object(obj.collect()));
     }
     split.map(Value::Object)
 }

@@ -16,8 +16,9 @@ use crate::strategies::is_hz3;
 
 pub const BUDGET_SCHEMA: &str = "hz3-callgrind-budget/1";
 pub const DEFAULT_TOLERANCE: f64 = 0.02;
-pub const PROBE_ALLOC: &str = "hz3_bench_probe_alloc";
-pub const PROBE_DEALLOC: &str = "hz3_bench_probe_dealloc";
+/// hz3-bench's probe functions: one allocation, one deallocation.
+const ALLOC: &str = "hz3_bench_probe_alloc";
+const DEALLOC: &str = "hz3_bench_probe_dealloc";
 
 /// (metric, workload, probes, iterations, threads). A metric with probes counts instructions
 /// inside them per object over `--iters` objects; one without, whole-program instructions per
@@ -25,15 +26,9 @@ pub const PROBE_DEALLOC: &str = "hz3_bench_probe_dealloc";
 /// its batches to itself: with two, how many hand-offs are skipped (the in-flight cap) depends
 /// on the schedule, and the count moved by 5% between runs; with one it repeats exactly.
 pub const METRICS: &[(&str, &str, &[&str], u64, u32)] = &[
-    (
-        "local_pair",
-        "cg-local",
-        &[PROBE_ALLOC, PROBE_DEALLOC],
-        0,
-        2,
-    ),
-    ("remote_free", "cg-remote", &[PROBE_DEALLOC], 0, 2),
-    ("remote_alloc", "cg-remote", &[PROBE_ALLOC], 0, 2),
+    ("local_pair", "cg-local", &[ALLOC, DEALLOC], 0, 2),
+    ("remote_free", "cg-remote", &[DEALLOC], 0, 2),
+    ("remote_alloc", "cg-remote", &[ALLOC], 0, 2),
     ("lifo_fifo_op", "lifo-fifo", &[], 100, 2),
     ("server_op", "server", &[], 1, 2),
     ("pareto_op", "pareto", &[], 50_000, 2),
@@ -101,10 +96,9 @@ pub fn measure(bin_dir: &Path, allocator: &str, n: u64) -> Result<Vec<(String, f
         let figure = match probes {
             [] if i2 >= i1 && o2 > o1 => (i2 - i1) as f64 / (o2 - o1) as f64,
             [] => {
-                let ops = format!("ops = {o1} -> {o2}");
                 return Err(format!(
-                    "{allocator} {metric}: I = {i1} -> {i2}, {ops} from n to 2n"
-                ));
+                    "{allocator} {metric}: I = {i1} -> {i2}, ops = {o1} -> {o2} from n to 2n"
+                ))
             }
             _ if i2 >= i1 => (i2 - i1) as f64 / n as f64,
             _ => return Err(format!("{allocator} {metric}: I(2n) = {i2} < I(n) = {i1}")),

@@ -44,6 +44,9 @@ pub fn tolerance_for(w: &str, base: f64) -> f64 {
     }
 }
 
+/// An allocator's (workload, (minor faults, operations)).
+pub type Faults = Figures<(u64, u64)>;
+
 /// Measures every workload for one allocator (`preloads` names the library of a preload row),
 /// `reps` runs each: (the minimum of the minor faults, the operations of that run).
 pub fn measure(
@@ -54,16 +57,11 @@ pub fn measure(
 ) -> Result<Vec<(String, (u64, u64))>, String> {
     let bin = bin_dir.join(crate::runner::bin_name(allocator, false));
     let lib = preloads.iter().find(|(a, _)| a == allocator);
-    let env: Vec<_> = lib
-        .map(|(_, l)| ("LD_PRELOAD", l.clone()))
-        .into_iter()
-        .collect();
+    let env = Vec::from_iter(lib.map(|(_, l)| ("LD_PRELOAD", l.clone())));
     let mut out = Vec::new();
     for (w, n) in WORKLOADS {
-        let args: Vec<String> = format!("{w} --iters {n} --threads 2")
-            .split(' ')
-            .map(String::from)
-            .collect();
+        let args = format!("{w} --iters {n} --threads 2");
+        let args: Vec<String> = args.split(' ').map(String::from).collect();
         let mut best = (u64::MAX, 0);
         for _ in 0..reps.max(1) {
             let out = crate::runner::run_capture_env(&bin, &args, &env, Duration::from_secs(300))?;
@@ -86,12 +84,7 @@ pub fn gated(allocator: &str) -> bool {
     crate::strategies::is_hz3(allocator) || allocator == PRELOAD
 }
 
-pub fn budget_json(
-    measured: &[Figures<(u64, u64)>],
-    tolerance: f64,
-    slack: f64,
-    machine: &str,
-) -> Value {
+pub fn budget_json(measured: &[Faults], tolerance: f64, slack: f64, machine: &str) -> Value {
     let [budgets, reference] = crate::budget::split(measured, gated, |(f, _)| json!(f));
     json!({
         "schema": BUDGET_SCHEMA,
@@ -108,7 +101,7 @@ pub fn budget_json(
 /// Above `budget × (1 + tolerance) + slack` fails; a gated allocator without a budget fails;
 /// other allocators are references.
 pub fn check(
-    measured: &[Figures<(u64, u64)>],
+    measured: &[Faults],
     budgets: &Limits,
     tolerance: f64,
     slack: f64,
@@ -123,12 +116,7 @@ pub fn check(
 /// `faults` of `allocator` in workload `w` over the median of the peers measured in the same
 /// invocation: C with C when the peers' C libraries were measured (hz3's C library against
 /// them, the global allocators against the Rust-linked peers); else every peer.
-pub fn vs_median_peer(
-    measured: &[Figures<(u64, u64)>],
-    allocator: &str,
-    w: &str,
-    faults: u64,
-) -> Option<f64> {
+pub fn vs_median_peer(measured: &[Faults], allocator: &str, w: &str, faults: u64) -> Option<f64> {
     let of = |same_kind: bool| -> Vec<f64> {
         measured
             .iter()
@@ -144,7 +132,7 @@ pub fn vs_median_peer(
 
 pub fn render(
     checks: &[Check<(u64, u64)>],
-    measured: &[Figures<(u64, u64)>],
+    measured: &[Faults],
     tolerance: f64,
     slack: f64,
 ) -> String {
@@ -206,7 +194,7 @@ mod tests {
 
     use crate::budget::failed;
 
-    fn m(a: &str, faults: &[(&str, u64)]) -> Figures<(u64, u64)> {
+    fn m(a: &str, faults: &[(&str, u64)]) -> Faults {
         (
             a.to_string(),
             faults
@@ -228,7 +216,7 @@ mod tests {
             .collect()
     }
 
-    fn check(measured: &[Figures<(u64, u64)>], budgets: &Limits) -> Vec<Check<(u64, u64)>> {
+    fn check(measured: &[Faults], budgets: &Limits) -> Vec<Check<(u64, u64)>> {
         super::check(measured, budgets, 0.15, 256.0)
     }
 

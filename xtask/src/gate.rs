@@ -140,9 +140,8 @@ pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
             verdict,
         }
     });
-    Report {
-        rows: rows.collect(),
-    }
+    let rows = rows.collect();
+    Report { rows }
 }
 
 /// Prints the gate's table and verdict; whether it passed.

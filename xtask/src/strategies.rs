@@ -48,12 +48,11 @@ pub const PEERS: &[&str] = &["mimalloc", "jemalloc", "snmalloc"];
 /// Every allocator name in table order: system, the peers, the hz3 strategies, then the rows
 /// measured through C `malloc`/`free` under `LD_PRELOAD` (hz3's and the peers' libraries).
 pub fn allocator_names(strategies: &[Strategy]) -> Vec<String> {
-    let hz3 = strategies.iter().map(|s| s.name.as_str());
-    let preload = [PRELOAD]
-        .into_iter()
-        .chain(PRELOAD_PEERS.iter().map(|p| p.name));
-    let names = ["system"].iter().chain(PEERS).copied().chain(hz3);
-    names.chain(preload).map(String::from).collect()
+    let mut v = [&["system"], PEERS].concat();
+    v.extend(strategies.iter().map(|s| s.name.as_str()));
+    v.push(PRELOAD);
+    v.extend(PRELOAD_PEERS.iter().map(|p| p.name));
+    v.into_iter().map(String::from).collect()
 }
 
 /// The `LD_PRELOAD` build of hz3 (the C API library, default strategy) measured through the
@@ -122,10 +121,8 @@ fn bin_sources(s: &Strategy) -> [(String, String); 2] {
 /// binaries that are no longer listed, and rewrites the `[[bin]]` block of benches/Cargo.toml.
 /// Returns a description of each change.
 pub fn sync_bins(root: &Path, strategies: &[Strategy]) -> Result<Vec<String>, String> {
-    let (dir, toml) = (
-        root.join("benches/src/bin"),
-        root.join("benches/Cargo.toml"),
-    );
+    let dir = root.join("benches/src/bin");
+    let toml = root.join("benches/Cargo.toml");
     let manifest =
         std::fs::read_to_string(&toml).map_err(|e| format!("reading {}: {e}", toml.display()))?;
     let mut changes = Vec::new();

@@ -44,8 +44,10 @@ pub fn tolerance_for(w: &str, base: f64) -> f64 {
     }
 }
 
-/// An allocator's (workload, (minor faults, operations)).
-pub type Faults = Figures<(u64, u64)>;
+/// A workload's minor faults and operations.
+pub type Figure = (u64, u64);
+/// An allocator's (workload, figure).
+pub type Faults = Figures<Figure>;
 
 /// Measures every workload for one allocator (`preloads` names the library of a preload row),
 /// `reps` runs each: (the minimum of the minor faults, the operations of that run).
@@ -54,7 +56,7 @@ pub fn measure(
     allocator: &str,
     preloads: &[(String, PathBuf)],
     reps: usize,
-) -> Result<Vec<(String, (u64, u64))>, String> {
+) -> Result<Vec<(String, Figure)>, String> {
     let bin = bin_dir.join(crate::runner::bin_name(allocator, false));
     let lib = preloads.iter().find(|(a, _)| a == allocator);
     let env = Vec::from_iter(lib.map(|(_, l)| ("LD_PRELOAD", l.clone())));
@@ -105,7 +107,7 @@ pub fn check(
     budgets: &Limits,
     tolerance: f64,
     slack: f64,
-) -> Vec<Check<(u64, u64)>> {
+) -> Vec<Check<Figure>> {
     let band = |w: &str, b: f64| {
         let limit = b * (1.0 + tolerance_for(w, tolerance)) + slack;
         (limit, f64::NEG_INFINITY)
@@ -130,12 +132,7 @@ pub fn vs_median_peer(measured: &[Faults], allocator: &str, w: &str, faults: u64
     median.filter(|m| *m > 0.0).map(|m| faults as f64 / m)
 }
 
-pub fn render(
-    checks: &[Check<(u64, u64)>],
-    measured: &[Faults],
-    tolerance: f64,
-    slack: f64,
-) -> String {
+pub fn render(checks: &[Check<Figure>], measured: &[Faults], tolerance: f64, slack: f64) -> String {
     let title = format!(
         "== page faults: minor faults per run, minimum of the repetitions (limit budget × {:.2} + {:.0}; {}: × {:.2}) ==",
         1.0 + tolerance,
@@ -216,7 +213,7 @@ mod tests {
             .collect()
     }
 
-    fn check(measured: &[Faults], budgets: &Limits) -> Vec<Check<(u64, u64)>> {
+    fn check(measured: &[Faults], budgets: &Limits) -> Vec<Check<Figure>> {
         super::check(measured, budgets, 0.15, 256.0)
     }
 
@@ -228,16 +225,16 @@ mod tests {
     fn limit_is_budget_times_tolerance_plus_slack() {
         let b = budget(&[("hz3-a-cache", &[("large-1m", 1000.0)])]);
         // limit = 1000 × 1.15 + 256 = 1406
-        let ok = check(&vec![m("hz3-a-cache", &[("large-1m", 1406)])], &b);
+        let ok = check(&[m("hz3-a-cache", &[("large-1m", 1406)])], &b);
         assert_eq!(ok[0].verdict, "ok");
-        let over = check(&vec![m("hz3-a-cache", &[("large-1m", 1407)])], &b);
+        let over = check(&[m("hz3-a-cache", &[("large-1m", 1407)])], &b);
         assert_eq!(over[0].verdict, "OVER BUDGET");
         assert!(failed(&over) && !failed(&ok));
         // A threaded shape: limit = 1000 × 1.6 + 256 = 1856.
         let b = budget(&[("hz3-a-cache", &[("size-shift", 1000.0)])]);
-        let ok = check(&vec![m("hz3-a-cache", &[("size-shift", 1856)])], &b);
+        let ok = check(&[m("hz3-a-cache", &[("size-shift", 1856)])], &b);
         assert_eq!(ok[0].verdict, "ok");
-        let over = check(&vec![m("hz3-a-cache", &[("size-shift", 1857)])], &b);
+        let over = check(&[m("hz3-a-cache", &[("size-shift", 1857)])], &b);
         assert_eq!(over[0].verdict, "OVER BUDGET");
     }
 

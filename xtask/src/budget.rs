@@ -1,9 +1,11 @@
-//! What the two deterministic budget gates share (`callgrind-gate`, `fault-gate`): where the
-//! budget file is, reading it (or not, under `--update`), writing it, the bench binaries they
-//! run, and the verdicts that fail a gate.
+//! What the two deterministic budget gates share (`callgrind-gate`, `fault-gate`): the budget
+//! file (read, or rewritten under `--update`), the bench binaries they run, the measuring loop,
+//! and each figure checked against its budget, with the verdicts that fail a gate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use serde_json::Value;
 
 /// Verdict of a gated allocator whose figure is above its limit.
 pub const OVER: &str = "OVER BUDGET";
@@ -13,66 +15,14 @@ pub const MISSING: &str = "NO BUDGET";
 /// Verdict of an allocator shown for scale, never gated.
 pub const REFERENCE: &str = "reference";
 
-/// Whether any of `verdicts` fails the gate.
-pub fn failed<'a>(mut verdicts: impl Iterator<Item = &'a str>) -> bool {
-    verdicts.any(|v| v == OVER || v == MISSING)
-}
-
-/// The budget file: `path` itself if absolute, else relative to the workspace root.
-pub fn path(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        crate::paths::workspace_root().join(path)
-    }
-}
-
-/// Reads and parses the budget at `path`; `None` under `--update` (it is rewritten).
-pub fn read<B>(
-    path: &Path,
-    update: bool,
-    parse: impl Fn(&str) -> Result<B, String>,
-) -> Result<Option<B>, String> {
-    if update {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read budget {}: {e} (create it with --update)",
-            path.display()
-        )
-    })?;
-    parse(&text)
-        .map(Some)
-        .map_err(|e| format!("budget {}: {e}", path.display()))
-}
-
-/// Writes `v` as the budget at `path` and returns the text as written.
-pub fn write(path: &Path, v: &serde_json::Value) -> Result<String, String> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| e.to_string())? + "\n";
-    std::fs::write(path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(text)
-}
-
-/// Builds the bench binaries of `allocators` when asked and returns the directory that holds
-/// them, checked.
-pub fn bins(bins: &crate::cli::Bins, allocators: &[String]) -> Result<PathBuf, String> {
-    if bins.build {
-        crate::runner::build(allocators, false, 0)?;
-    }
-    let dir = bins
-        .bin_dir
-        .clone()
-        .unwrap_or_else(crate::paths::default_bin_dir);
-    crate::runner::check_bins(&dir, allocators, false)?;
-    Ok(dir)
-}
+/// An allocator and its (metric or workload, figure) pairs, in the order measured.
+pub type Figures<T> = (String, Vec<(String, T)>);
 
 /// The gated figures of a budget file: allocator → figure (metric or workload) → budget.
 pub type Limits = BTreeMap<String, BTreeMap<String, f64>>;
 
 /// What both budget files hold beside their notes.
-#[derive(serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub struct File {
     pub tolerance: Option<f64>,
     pub slack: Option<f64>,
@@ -81,36 +31,146 @@ pub struct File {
 
 /// Parses a budget file of schema `schema`.
 pub fn parse(text: &str, schema: &str) -> Result<File, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     if v["schema"] != schema {
         return Err(format!("schema must be {schema:?}"));
     }
     serde::Deserialize::deserialize(v).map_err(|e| e.to_string())
 }
 
-/// The budget of `allocator`'s figure `name`.
-pub fn limit(limits: &Limits, allocator: &str, name: &str) -> Option<f64> {
-    limits.get(allocator)?.get(name).copied()
+/// The budget file (`path` if absolute, else from the workspace root) and its budget; `None`
+/// under `--update` (it is rewritten).
+pub fn read(path: &Path, update: bool, schema: &str) -> Result<(PathBuf, Option<File>), String> {
+    let path = crate::paths::workspace_root().join(path);
+    if update {
+        return Ok((path, None));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let p = path.display();
+        format!("cannot read budget {p}: {e} (create it with --update)")
+    })?;
+    let file = parse(&text, schema).map_err(|e| format!("budget {}: {e}", path.display()))?;
+    Ok((path, Some(file)))
 }
 
-/// `measured` (allocator → figures) split into the gated allocators' and the others'.
-pub fn split<T: serde::Serialize>(
-    measured: &[(String, Vec<(String, T)>)],
-    gated: impl Fn(&str) -> bool,
-) -> (serde_json::Value, serde_json::Value) {
-    let (mut budgets, mut reference) = (serde_json::Map::new(), serde_json::Map::new());
-    for (a, figures) in measured {
-        let obj: serde_json::Map<String, serde_json::Value> = figures
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-            .collect();
-        let to = if gated(a) {
-            &mut budgets
-        } else {
-            &mut reference
-        };
-        to.insert(a.clone(), obj.into());
+/// `existing`, or (under `--update`) the budget `v` written to `path` and read back.
+pub fn or_write(
+    existing: Option<File>,
+    path: &Path,
+    schema: &str,
+    v: impl FnOnce() -> Value,
+) -> Result<File, String> {
+    if let Some(f) = existing {
+        return Ok(f);
     }
-    (budgets.into(), reference.into())
+    let text = serde_json::to_string_pretty(&v()).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    parse(&text, schema)
+}
+
+/// Builds the bench binaries of `allocators` when asked and returns the directory that holds
+/// them, checked.
+pub fn bins(bins: &crate::cli::Bins, allocators: &[String]) -> Result<PathBuf, String> {
+    if bins.build {
+        crate::runner::build(allocators, false, 0)?;
+    }
+    let dir = bins.bin_dir.clone();
+    let dir = dir.unwrap_or_else(crate::paths::default_bin_dir);
+    crate::runner::check_bins(&dir, allocators, false)?;
+    Ok(dir)
+}
+
+/// `measure` of each allocator, logged as `what [i/n] allocator{note}`.
+pub fn measure_all<T>(
+    what: &str,
+    note: &str,
+    allocators: &[String],
+    measure: impl Fn(&str) -> Result<Vec<(String, T)>, String>,
+) -> Result<Vec<Figures<T>>, String> {
+    let n = allocators.len();
+    let each = allocators.iter().enumerate().map(|(i, a)| {
+        tracing::info!("{what} [{}/{n}] {a}{note}", i + 1);
+        Ok((a.clone(), measure(a)?))
+    });
+    each.collect()
+}
+
+/// `measured` as the `budgets` (the `gated` allocators') and `reference_not_gated` objects of a
+/// budget file, each figure written as `record` gives it.
+pub fn split<T>(
+    measured: &[Figures<T>],
+    gated: fn(&str) -> bool,
+    record: impl Fn(&T) -> Value,
+) -> [Value; 2] {
+    let mut split = [serde_json::Map::new(), serde_json::Map::new()];
+    for (a, figures) in measured {
+        let obj = figures.iter().map(|(k, v)| (k.clone(), record(v)));
+        split[usize::from(!gated(a))].insert(a.clone(), Value::Object(obj.collect()));
+    }
+    split.map(Value::Object)
+}
+
+/// One figure of one allocator against its budget.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check<T> {
+    pub allocator: String,
+    /// The metric or workload.
+    pub name: String,
+    pub budget: Option<f64>,
+    pub figure: T,
+    pub verdict: &'static str,
+}
+
+/// Each figure of `measured` (its `value`) against `budgets`: a `gated` allocator fails above
+/// `band(name, budget).0` or without a budget and is "under" below `band(..).1`; the other
+/// allocators are shown, never gated.
+pub fn check<T: Clone>(
+    measured: &[Figures<T>],
+    budgets: &Limits,
+    gated: fn(&str) -> bool,
+    value: impl Fn(&T) -> f64,
+    band: impl Fn(&str, f64) -> (f64, f64),
+) -> Vec<Check<T>> {
+    let mut out = Vec::new();
+    for (a, figures) in measured {
+        for (name, figure) in figures {
+            let budget = budgets.get(a).and_then(|m| m.get(name)).copied();
+            let v = value(figure);
+            let verdict = match (gated(a), budget.map(|b| band(name, b))) {
+                (false, _) => REFERENCE,
+                (true, None) => MISSING,
+                (true, Some((over, _))) if v > over => OVER,
+                (true, Some((_, under))) if v < under => "under (consider --update)",
+                (true, Some(_)) => "ok",
+            };
+            let (allocator, name, figure) = (a.clone(), name.clone(), figure.clone());
+            out.push(Check {
+                allocator,
+                name,
+                budget,
+                figure,
+                verdict,
+            });
+        }
+    }
+    out
+}
+
+/// Whether any check fails the gate.
+pub fn failed<T>(checks: &[Check<T>]) -> bool {
+    checks.iter().any(|c| [OVER, MISSING].contains(&c.verdict))
+}
+
+/// `checks` as a table under `title`, each row as `cells` gives it with the verdict after.
+pub fn render<T>(
+    title: &str,
+    header: &str,
+    checks: &[Check<T>],
+    cells: impl Fn(&Check<T>) -> Vec<String>,
+) -> String {
+    let mut t = crate::table::Table::cols(header);
+    for c in checks {
+        t.row([cells(c), vec![c.verdict.to_string()]].concat());
+    }
+    format!("{title}\n{}", t.render())
 }

@@ -6,7 +6,6 @@
 
 use crate::cli::Tolerance;
 use crate::results::{CpuMatch, Matrix};
-use crate::strategies::is_hz3;
 
 /// Whether `baseline` and `current` may be compared: `Err` (a message saying why not and how to
 /// override) when they were measured on different CPU models and `allow_other_cpu` is false;
@@ -19,8 +18,7 @@ pub fn check_machines(
 ) -> Result<Vec<String>, String> {
     match baseline.machine.compare_cpu(&current.machine) {
         CpuMatch::Same => Ok(vec![]),
-        CpuMatch::SameWithNote(n) => Ok(vec![format!("warning: {n}")]),
-        CpuMatch::Unknown(n) => Ok(vec![format!("warning: {n}")]),
+        CpuMatch::SameWithNote(n) | CpuMatch::Unknown(n) => Ok(vec![format!("warning: {n}")]),
         CpuMatch::Different(n) if allow_other_cpu => {
             Ok(vec![format!("warning: {n}; compared because --allow-other-cpu was given")])
         }
@@ -34,7 +32,8 @@ pub fn check_machines(
 
 pub const REFERENCE: &str = "system";
 
-#[derive(Clone, Debug, PartialEq)]
+/// A row's verdict; the first three compare two ratios.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub enum Verdict {
     Ok,
     Improved,
@@ -44,6 +43,15 @@ pub enum Verdict {
     /// Measured now, absent from the baseline.
     New,
 }
+
+/// What the table says for each [`Verdict`], in its order.
+const LABELS: [&str; 5] = [
+    "ok",
+    "improved",
+    "REGRESSED",
+    "not measured",
+    "new (no baseline)",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -65,22 +73,14 @@ pub struct Report {
 }
 
 impl Report {
+    fn count(&self, f: impl Fn(Verdict) -> bool) -> usize {
+        self.rows.iter().filter(|r| f(r.verdict)).count()
+    }
     pub fn regressions(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.verdict == Verdict::Regressed)
-            .count()
+        self.count(|v| v == Verdict::Regressed)
     }
     pub fn compared(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.verdict,
-                    Verdict::Ok | Verdict::Improved | Verdict::Regressed
-                )
-            })
-            .count()
+        self.count(|v| v < Verdict::Missing)
     }
     pub fn passed(&self) -> bool {
         self.regressions() == 0 && self.compared() > 0
@@ -99,14 +99,7 @@ impl Report {
                 r.change
                     .map_or("—".into(), |c| format!("{:+.1}%", c * 100.0)),
                 format!("{:.1}%", r.tolerance * 100.0),
-                match r.verdict {
-                    Verdict::Ok => "ok",
-                    Verdict::Improved => "improved",
-                    Verdict::Regressed => "REGRESSED",
-                    Verdict::Missing => "not measured",
-                    Verdict::New => "new (no baseline)",
-                }
-                .to_string(),
+                LABELS[r.verdict as usize].to_string(),
             ]);
         }
         t.render()
@@ -116,48 +109,38 @@ impl Report {
 /// Compares every hz3 (workload, allocator, thread count) present in either file.
 pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
     let mut keys: Vec<(String, String, u64)> = Vec::new();
-    for m in [current, baseline] {
-        for c in &m.cells {
-            let k = (c.workload.clone(), c.allocator.clone(), c.sweep_threads);
-            if is_hz3(&c.allocator) && !keys.contains(&k) {
-                keys.push(k);
-            }
+    for c in current.cells.iter().chain(&baseline.cells) {
+        let k = (c.workload.clone(), c.allocator.clone(), c.sweep_threads);
+        if crate::strategies::is_hz3(&c.allocator) && !keys.contains(&k) {
+            keys.push(k);
         }
     }
-    let rows = keys
-        .into_iter()
-        .map(|(w, a, t)| {
-            let b = baseline.ratio_at(&w, &a, REFERENCE, t);
-            let c = current.ratio_at(&w, &a, REFERENCE, t);
-            let noise = b.map_or(0.0, |s| s.cv).max(c.map_or(0.0, |s| s.cv));
-            let tolerance = tol.floor.max(tol.noise_k * noise);
-            let (change, verdict) = match (b, c) {
-                (Some(b), Some(c)) => {
-                    let change = c.median / b.median - 1.0;
-                    let v = if change < -tolerance {
-                        Verdict::Regressed
-                    } else if change > tolerance {
-                        Verdict::Improved
-                    } else {
-                        Verdict::Ok
-                    };
-                    (Some(change), v)
-                }
-                (Some(_), None) => (None, Verdict::Missing),
-                (None, _) => (None, Verdict::New),
-            };
-            Row {
-                workload: w,
-                allocator: a,
-                threads: t,
-                baseline: b.map(|s| s.median),
-                current: c.map(|s| s.median),
-                change,
-                tolerance,
-                verdict,
-            }
-        })
-        .collect();
+    let rows = keys.into_iter().map(|(workload, allocator, threads)| {
+        let b = baseline.ratio_at(&workload, &allocator, REFERENCE, threads);
+        let c = current.ratio_at(&workload, &allocator, REFERENCE, threads);
+        let noise = b.map_or(0.0, |s| s.cv).max(c.map_or(0.0, |s| s.cv));
+        let tolerance = tol.floor.max(tol.noise_k * noise);
+        let change = b.zip(c).map(|(b, c)| c.median / b.median - 1.0);
+        let verdict = match (b, change) {
+            (None, _) => Verdict::New,
+            (_, None) => Verdict::Missing,
+            (_, Some(x)) if x < -tolerance => Verdict::Regressed,
+            (_, Some(x)) if x > tolerance => Verdict::Improved,
+            _ => Verdict::Ok,
+        };
+        let (baseline, current) = (b.map(|s| s.median), c.map(|s| s.median));
+        Row {
+            workload,
+            allocator,
+            threads,
+            baseline,
+            current,
+            change,
+            tolerance,
+            verdict,
+        }
+    });
+    let rows = rows.collect();
     Report { rows }
 }
 
@@ -165,8 +148,7 @@ pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
 pub fn print(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> bool {
     let r = compare(baseline, current, tol);
     println!(
-        "== gate: hz3 ratio to {} vs baseline (allowed drop = max({:.0}%, {} × CV of per-round ratios)) ==",
-        REFERENCE,
+        "== gate: hz3 ratio to {REFERENCE} vs baseline (allowed drop = max({:.0}%, {} × CV of per-round ratios)) ==",
         tol.floor * 100.0,
         tol.noise_k
     );
@@ -178,26 +160,21 @@ pub fn print(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> bool {
              rerun with --full (more rounds) on a quieter machine for a sharper gate"
         );
     }
+    let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
     if r.compared() == 0 {
-        let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
         let hint = if bt.iter().any(|t| ct.contains(t)) {
             String::new()
         } else {
             format!("; the baseline was measured at --threads {bt:?}, this run at {ct:?}, and ratios compare only at the same count")
         };
         println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs{hint})");
-        false
     } else if r.passed() {
         println!("gate: passed ({} comparisons)", r.compared());
-        true
     } else {
-        println!(
-            "gate: FAILED — {} of {} ratios regressed beyond tolerance",
-            r.regressions(),
-            r.compared()
-        );
-        false
+        let (n, of) = (r.regressions(), r.compared());
+        println!("gate: FAILED — {n} of {of} ratios regressed beyond tolerance");
     }
+    r.passed()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! workload instead: throughput and peak RSS against the thread count, a line per allocator.
 //! Hand-written SVG (a few dozen elements with tooltips, which a plotting crate would drop).
 
-use std::fmt::{Display, Write as _};
+use std::fmt::Display;
 use std::path::Path;
 
 use crate::report::matrix_reference;
@@ -21,18 +21,15 @@ const FIXED_COLOURS: &str = "system:#7f7f7f mimalloc:#1f77b4 jemalloc:#9467bd sn
 const EXTRA_COLOURS: &str = "#bcbd22 #393b79 #637939 #8c6d31 #843c39 #7b4173 #3182bd #e6550d";
 
 fn colour(allocator: &str, index: usize) -> &'static str {
-    let mut fixed = FIXED_COLOURS.split(' ').map(|p| p.split_once(':').unwrap());
-    let extra = || EXTRA_COLOURS.split(' ').cycle().nth(index).unwrap();
-    fixed
-        .find(|(a, _)| *a == allocator)
-        .map_or_else(extra, |(_, c)| c)
+    let mut pairs = FIXED_COLOURS.split(' ').filter_map(|p| p.split_once(':'));
+    let extra = EXTRA_COLOURS.split(' ').cycle().nth(index).unwrap();
+    let fixed = pairs.find(|(a, _)| *a == allocator);
+    fixed.map_or(extra, |(_, c)| c)
 }
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let s = s.replace('&', "&amp;").replace('<', "&lt;");
+    s.replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Writes the chart of `m` to `path`.
@@ -77,8 +74,8 @@ impl LogPanel {
         let f = (e - self.lo as f64) / (self.hi - self.lo) as f64;
         self.top + self.height * (1.0 - f.clamp(0.0, 1.0))
     }
-    /// The 1-2-5 ticks of every decade (the decades alone when there are more than four), with
-    /// their heights and labels.
+    /// The heights and labels of the 1-2-5 ticks of every decade (of the decades alone when there
+    /// are more than four).
     fn ticks(&self) -> Vec<(f64, String)> {
         let steps = if self.hi - self.lo > 4 { 1 } else { 3 };
         let decade = |e| (0..steps).map(move |i| [1.0, 2.0, 5.0][i] * 10f64.powi(e));
@@ -100,57 +97,49 @@ fn tick_label(v: f64) -> String {
 const LEFT: f64 = 80.0;
 const BOLD: &str = r#" font-weight="bold""#;
 const MIDDLE: &str = r#" text-anchor="middle""#;
+const ALERT: &str = r##" text-anchor="middle" fill="#c00" font-weight="bold""##;
 
-/// A horizontal line from `x1` to `x2` at `y` (not ending the line of the file); `attrs` (its
-/// stroke) start with a space.
-fn hline(s: &mut String, x1: f64, x2: f64, y: f64, attrs: &str) {
-    let y = format!("{y:.1}");
-    let _ = write!(
-        s,
-        r#"<line x1="{x1}" y1="{y}" x2="{x2:.1}" y2="{y}"{attrs}/>"#
-    );
+/// A horizontal line from `x1` to `x2` at `y`; `attrs` start with a space.
+fn hline(x1: f64, x2: f64, y: f64, attrs: &str) -> String {
+    format!(r#"<line x1="{x1}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}"{attrs}/>"#)
 }
 
-/// A text at (`x`, `y`) that ends a line of the file; `attrs` start with a space.
-fn text(s: &mut String, x: impl Display, y: f64, attrs: &str, body: &str) {
-    let _ = writeln!(s, r#"<text x="{x}" y="{y:.1}"{attrs}>{body}</text>"#);
+/// A text at (`x`, `y`); `attrs` start with a space.
+fn text(x: impl Display, y: f64, attrs: &str, body: &str) -> String {
+    format!(r#"<text x="{x}" y="{y:.1}"{attrs}>{body}</text>"#)
 }
 
-/// Grid, tick labels and the rotated axis title of a panel spanning `left..right`.
-fn axis(s: &mut String, ticks: &[(f64, String)], left: f64, right: f64, mid: f64, title: &str) {
+/// Grid, tick labels and the rotated axis title of a panel spanning `x` (left, right).
+fn axis(out: &mut Vec<String>, ticks: &[(f64, String)], x: (f64, f64), mid: f64, title: &str) {
+    let ((left, right), attrs) = (x, r##" text-anchor="end" fill="#333""##);
     for (y, label) in ticks {
-        hline(s, left, right, *y, r##" stroke="#e0e0e0""##);
-        let attrs = r##" text-anchor="end" fill="#333""##;
-        text(s, format!("{:.1}", left - 6.0), y + 4.0, attrs, label);
+        let label = text(format!("{:.1}", left - 6.0), y + 4.0, attrs, label);
+        out.push(hline(left, right, *y, r##" stroke="#e0e0e0""##) + &label);
     }
-    let t = format!("<text transform=\"translate(16,{mid:.1}) rotate(-90)\"{MIDDLE}");
-    let _ = writeln!(s, r##"{t} fill="#333">{}</text>"##, esc(title));
+    let title = esc(title);
+    out.push(format!(r##"<text transform="translate(16,{mid:.1}) rotate(-90)" text-anchor="middle" fill="#333">{title}</text>"##));
 }
 
-/// The SVG head, title, subtitle lines and the legend (6 allocators a row), at least `width` wide
-/// and wide enough for the machine line (about 6.5 px per character at 12 px).
-fn head(m: &Matrix, width: f64, h: f64, title: &str, threads: &str) -> String {
+/// The lines of the SVG head, title, subtitles and legend (6 allocators a row), at least `width`
+/// wide and wide enough for the machine line (about 6.5 px per character at 12 px).
+fn head(m: &Matrix, width: f64, h: f64, title: &str, threads: &str) -> Vec<String> {
     let (c, machine) = (&m.config, m.machine.describe());
     let w = width.max(LEFT + 6.5 * machine.chars().count() as f64);
     let setup = format!("{} rounds × {} ms · {threads}", c.runs, c.duration_ms);
     let (title, machine, setup, mode) = (esc(title), esc(&machine), esc(&setup), esc(&c.mode));
-    let mut s = format!(
+    let mut out = vec![format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="{LEFT}" y="22" font-size="16" font-weight="bold">{title}</text>
-<text x="{LEFT}" y="40" fill="#555">{machine}</text><text x="{LEFT}" y="56" fill="#555">{setup} · mode {mode}</text>
-"##
-    );
+<text x="{LEFT}" y="40" fill="#555">{machine}</text><text x="{LEFT}" y="56" fill="#555">{setup} · mode {mode}</text>"##
+    )];
     for (i, a) in m.allocators().iter().enumerate() {
         let (x, y) = (LEFT + (i % 6) as f64 * 130.0, 68.0 + (i / 6) as f64 * 18.0);
         let fill = colour(a, i);
-        let _ = write!(
-            s,
-            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{fill}"/>"#
-        );
-        text(&mut s, x + 17.0, y + 10.5, "", &esc(a));
+        let swatch = format!(r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{fill}"/>"#);
+        out.push(swatch + &text(x + 17.0, y + 10.5, "", &esc(a)));
     }
-    s
+    out
 }
 
 /// The height of the title, subtitle and legend block.
@@ -158,15 +147,15 @@ fn head_height(m: &Matrix) -> f64 {
     74.0 + m.allocators().len().div_ceil(6) as f64 * 18.0
 }
 
-/// The note under the chart, and the end of the SVG.
-fn foot(mut s: String, height: f64, note: &str) -> String {
-    text(&mut s, LEFT, height - 14.0, r##" fill="#555""##, note);
-    s + "</svg>\n"
+/// The SVG of `out` with a note under the chart.
+fn foot(mut out: Vec<String>, height: f64, note: &str) -> String {
+    out.push(text(LEFT, height - 14.0, r##" fill="#555""##, note));
+    out.join("\n") + "\n</svg>\n"
 }
 
-/// One bar: its value, the whisker's ends (min, max; the value again when it has none) and its
-/// tooltip.
+/// A bar: its value, its whisker's ends (the value again where it has none) and its tooltip.
 type Bar = (f64, f64, f64, String);
+type BarOf<'a> = &'a dyn Fn(&Cell) -> Option<Bar>;
 
 /// Workload groups per row of a panel: the rows wrap so that the chart stays about 1000 px wide.
 const PER_ROW: usize = 7;
@@ -185,12 +174,8 @@ pub fn render(m: &Matrix) -> String {
             m.ratio(&c.workload, &c.allocator, &reference)
         }?;
         let (med, min, max, cv) = (r.median, r.min, r.max, r.cv * 100.0);
-        Some((
-            med,
-            min,
-            max,
-            format!("×{med:.3} (min {min:.3}, max {max:.3}, CV {cv:.1}%)"),
-        ))
+        let tip = format!("×{med:.3} (min {min:.3}, max {max:.3}, CV {cv:.1}%)");
+        Some((med, min, max, tip))
     };
     let rss = |c: &Cell| -> Option<Bar> {
         let mb = c.peak_rss_median()? / 1024.0;
@@ -204,17 +189,16 @@ pub fn render(m: &Matrix) -> String {
     // Per panel: axis title, row height, a fixed bottom value and the bar of each cell. The
     // first panel's bars rise or fall from 1 and have whiskers, the others' rise from the bottom.
     let ratio_title = format!("× {reference} (log)");
-    let mut panels: Vec<(&str, f64, Option<f64>, &dyn Fn(&Cell) -> Option<Bar>)> = vec![
+    let mut panels: Vec<(&str, f64, Option<f64>, BarOf)> = vec![
         (&ratio_title, 260.0, None, &ratio),
         ("peak RSS (MiB, log)", 150.0, None, &rss),
         ("minor faults / 1k ops (log)", 150.0, Some(0.01), &faults),
     ];
     // The faults panel only when some run reported its page faults (older files did not).
-    if !m.cells.iter().any(|c| c.minor_faults_per_kop().is_some()) {
-        panels.pop();
-    }
-    let (bar, gap, row_gap) = (12.0, 28.0, 40.0);
-    let group_w = allocators.len() as f64 * bar + gap;
+    let faults = m.cells.iter().any(|c| c.minor_faults_per_kop().is_some());
+    panels.truncate(2 + usize::from(faults));
+    let (bar_w, gap, row_gap) = (12.0, 28.0, 40.0);
+    let group_w = allocators.len() as f64 * bar_w + gap;
     let wrap = workloads.len() > PER_ROW + 1;
     let per_row = if wrap { PER_ROW } else { workloads.len() };
     let rows: Vec<&[String]> = workloads.chunks(per_row.max(1)).collect();
@@ -223,62 +207,47 @@ pub fn render(m: &Matrix) -> String {
     let height = head_height(m) + rows_h + 40.0;
     let title = format!("hz3-rs bench-matrix: throughput relative to {reference} (median of per-round ratios, log axis; whiskers min–max)");
     let threads = format!("{} threads", m.config.threads);
-    let mut s = head(m, (plot_right + 30.0).max(760.0), height, &title, &threads);
+    let mut out = head(m, (plot_right + 30.0).max(760.0), height, &title, &threads);
     let (mut top, r) = (head_height(m) + 30.0, esc(&reference));
-    for (i, (title, panel_h, floor, bar_of)) in panels.into_iter().enumerate() {
+    for (i, (title, panel_h, floor, bar)) in panels.into_iter().enumerate() {
         let from_one = i == 0;
         // One axis for every row of a panel, so that rows compare.
-        let (mut lo, mut hi) = (f64::MAX, 1.0f64);
-        if from_one {
-            (lo, hi) = (0.9, 1.1);
-        }
-        for (v, min, max, _) in m.cells.iter().filter_map(bar_of) {
-            for v in [v, min, max] {
-                if v > 0.0 && v.is_finite() {
-                    (lo, hi) = (lo.min(v), hi.max(v));
-                }
-            }
-        }
+        let vals = m.cells.iter().filter_map(bar).flat_map(|b| [b.0, b.1, b.2]);
+        let vals = vals.filter(|v| *v > 0.0 && v.is_finite());
+        let start = if i == 0 { (0.9, 1.1) } else { (f64::MAX, 1.0) };
+        let (lo, hi) = vals.fold(start, |(lo, hi): (f64, f64), v| (lo.min(v), hi.max(v)));
         let lo = floor.unwrap_or(lo).min(hi);
         for row in &rows {
             let p = LogPanel::covering(top, panel_h, lo, hi, 1);
             let mid = top + panel_h / 2.0;
-            axis(&mut s, &p.ticks(), LEFT, plot_right, mid, title);
+            axis(&mut out, &p.ticks(), (LEFT, plot_right), mid, title);
             let base = p.y(if from_one { 1.0 } else { 0.0 });
             if from_one {
                 let dashes = r##" stroke="#000" stroke-width="1.5" stroke-dasharray="6,4""##;
-                hline(&mut s, LEFT, plot_right, base, dashes);
                 let note = format!("dashed: 1× {r} (bars above it lead, below it lag)");
-                text(&mut s, LEFT, top - 6.0, BOLD, &note);
+                let line = hline(LEFT, plot_right, base, dashes);
+                out.push(line + &text(LEFT, top - 6.0, BOLD, &note));
             }
             for (j, w) in row.iter().enumerate() {
                 let gx = LEFT + gap / 2.0 + j as f64 * group_w;
-                let mid = format!("{:.1}", gx + allocators.len() as f64 * bar / 2.0);
-                text(&mut s, mid, p.y(0.0) + 16.0, MIDDLE, &esc(w));
+                let mid = format!("{:.1}", gx + allocators.len() as f64 * bar_w / 2.0);
+                out.push(text(mid, p.y(0.0) + 16.0, MIDDLE, &esc(w)));
                 for (ai, a) in allocators.iter().enumerate() {
                     let Some(c) = m.cell(w, a) else { continue };
-                    let Some(b) = bar_of(c) else { continue };
+                    let Some(b) = bar(c) else { continue };
                     let faded = from_one && c.invalid_runs() > 0;
-                    let (x, y, fill) = (gx + ai as f64 * bar, p.y(b.0), colour(a, ai));
+                    let (x, y, fill) = (gx + ai as f64 * bar_w, p.y(b.0), colour(a, ai));
                     let (rx, ry, rw, rh) =
-                        (x + 1.0, y.min(base), bar - 2.0, (y - base).abs().max(1.0));
+                        (x + 1.0, y.min(base), bar_w - 2.0, (y - base).abs().max(1.0));
                     let fade = if faded { r#" fill-opacity="0.35""# } else { "" };
                     let tip = format!("{} / {}: {}", esc(w), esc(a), esc(&b.3));
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{rx:.1}" y="{ry:.1}" width="{rw:.1}" height="{rh:.1}" fill="{fill}"{fade}><title>{tip}</title></rect>"#
-                    );
-                    if !from_one {
-                        continue;
-                    }
-                    let (cx, y1, y2) = (format!("{:.1}", x + bar / 2.0), p.y(b.1), p.y(b.2));
-                    let _ = writeln!(
-                        s,
-                        r##"<line x1="{cx}" y1="{y1:.1}" x2="{cx}" y2="{y2:.1}" stroke="#222"/>"##
-                    );
-                    if faded {
-                        let red = format!(r##"{MIDDLE} fill="#c00"{BOLD}"##);
-                        text(&mut s, cx, y2 - 3.0, &red, "!");
+                    out.push(format!(r#"<rect x="{rx:.1}" y="{ry:.1}" width="{rw:.1}" height="{rh:.1}" fill="{fill}"{fade}><title>{tip}</title></rect>"#));
+                    if from_one {
+                        let (cx, y1, y2) = (format!("{:.1}", x + bar_w / 2.0), p.y(b.1), p.y(b.2));
+                        out.push(format!(r##"<line x1="{cx}" y1="{y1:.1}" x2="{cx}" y2="{y2:.1}" stroke="#222"/>"##));
+                        if faded {
+                            out.push(text(cx, y2 - 3.0, ALERT, "!"));
+                        }
                     }
                 }
             }
@@ -286,27 +255,25 @@ pub fn render(m: &Matrix) -> String {
         }
         top += 30.0;
     }
-    foot(s, height, "Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.")
+    foot(out, height, "Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.")
 }
 
-/// The sweep chart: per workload, throughput (median of rounds) and peak RSS (median) against
-/// the thread count, one line per allocator; tooltips carry the figures and the per-round ratio to
-/// the reference at that count. Points with invalid runs are hollow.
-pub fn render_sweep(m: &Matrix) -> String {
+/// The sweep chart (two thread counts or more): per workload, throughput (median of rounds) and
+/// peak RSS (median) against the thread count, one line per allocator; tooltips carry the figures
+/// and the per-round ratio to the reference at that count. Points with invalid runs are hollow.
+fn render_sweep(m: &Matrix) -> String {
     let (workloads, allocators, counts) = (m.workloads(), m.allocators(), m.thread_counts());
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
+    let r = esc(&reference);
     let (panel_w, panel_h, gap, row_gap) = (430.0, 190.0, 90.0, 70.0);
     let top0 = head_height(m) + 20.0;
     let height = top0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
-    let x_of = |i: usize, x0: f64| match counts.len() {
-        0 | 1 => x0 + panel_w / 2.0,
-        n => x0 + 20.0 + (panel_w - 40.0) * i as f64 / (n - 1) as f64,
-    };
+    let x_of = |i: usize, x0| x0 + 20.0 + (panel_w - 40.0) * i as f64 / (counts.len() - 1) as f64;
     let title = "hz3-rs bench-matrix thread sweep: throughput and peak RSS against --threads (medians of rounds)";
     let threads: Vec<String> = counts.iter().map(u64::to_string).collect();
     let threads = format!("threads {}", threads.join(", "));
     let width = LEFT + 2.0 * panel_w + gap + 40.0;
-    let mut s = head(m, width, height, title, &threads);
+    let mut out = head(m, width, height, title, &threads);
     type Value = fn(&Cell) -> Option<f64>;
     let median: Value = |c| c.summary().map(|s| s.median);
     let rss: Value = |c| c.peak_rss_median().map(|k| k / 1024.0);
@@ -320,54 +287,43 @@ pub fn render_sweep(m: &Matrix) -> String {
             let vmax = cells.iter().filter_map(|c| value(c)).fold(0.0, f64::max);
             let (ymax, step) = nice_axis(vmax);
             let y = |v: f64| top + panel_h * (1.0 - (v / ymax).clamp(0.0, 1.0));
-            let ticks: Vec<(f64, String)> = (0..)
-                .map(|i| i as f64 * step)
-                .take_while(|v| *v <= ymax + 1e-9)
-                .map(|v| (y(v), si(v)))
-                .collect();
-            axis(&mut s, &ticks, x0, x0 + panel_w, -100.0, "");
-            hline(&mut s, x0, x0 + panel_w, y(0.0), r##" stroke="#333""##);
-            text(&mut s, x0, top - 8.0, BOLD, &esc(&format!("{w}: {label}")));
+            let lim = ymax + 1e-9;
+            let ticks = (0..).map(|i| i as f64 * step).take_while(|v| *v <= lim);
+            let ticks: Vec<_> = ticks.map(|v| (y(v), si(v))).collect();
+            axis(&mut out, &ticks, (x0, x0 + panel_w), -100.0, "");
+            let label = text(x0, top - 8.0, BOLD, &esc(&format!("{w}: {label}")));
+            out.push(hline(x0, x0 + panel_w, y(0.0), r##" stroke="#333""##) + &label);
             for (i, t) in counts.iter().enumerate() {
                 let x = format!("{:.1}", x_of(i, x0));
-                text(&mut s, x, y(0.0) + 16.0, MIDDLE, &format!("T={t}"));
+                out.push(text(x, y(0.0) + 16.0, MIDDLE, &format!("T={t}")));
             }
             for (ai, a) in allocators.iter().enumerate() {
                 let (col, who) = (colour(a, ai), format!("{} / {}", esc(w), esc(a)));
                 // The points' circles come after the line through them.
-                let (mut path, mut dots) = (Vec::new(), String::new());
-                for (i, &t) in counts.iter().enumerate() {
-                    let Some(c) = m.cell_at(w, a, t) else {
-                        continue;
-                    };
+                let (mut path, mut dots) = (Vec::new(), Vec::new());
+                let at = |(i, &t): (usize, &u64)| Some((i, t, m.cell_at(w, a, t)?));
+                for (i, t, c) in counts.iter().enumerate().filter_map(at) {
                     let Some(v) = value(c) else { continue };
                     let (cx, cy) = (x_of(i, x0), y(v));
                     path.push(format!("{cx:.1},{cy:.1}"));
                     let ratio = m.ratio_at(w, a, &reference, t).filter(|_| *a != reference);
-                    let ratio =
-                        ratio.map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median));
+                    let ratio = ratio.map_or(String::new(), |x| format!(", ×{:.3} {r}", x.median));
                     let invalid = c.invalid_runs() > 0;
                     let fill = if invalid { "white" } else { col };
                     let note = if invalid { " (invalid runs)" } else { "" };
-                    let tip = format!("{who} at T={t}: {}{}{note}", esc(&si(v)), esc(&ratio));
-                    let _ = writeln!(
-                        dots,
-                        r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3.5" fill="{fill}" stroke="{col}"><title>{tip}</title></circle>"#
-                    );
+                    let tip = format!("{who} at T={t}: {}{ratio}{note}", esc(&si(v)));
+                    dots.push(format!(r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3.5" fill="{fill}" stroke="{col}"><title>{tip}</title></circle>"#));
                 }
                 if path.len() > 1 {
                     let path = path.join(" ");
-                    let _ = writeln!(
-                        s,
-                        r#"<polyline points="{path}" fill="none" stroke="{col}" stroke-width="1.5"/>"#
-                    );
+                    out.push(format!(r#"<polyline points="{path}" fill="none" stroke="{col}" stroke-width="1.5"/>"#));
                 }
-                s.push_str(&dots);
+                out.append(&mut dots);
             }
         }
     }
-    let note = format!("Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {} at that thread count.", esc(&reference));
-    foot(s, height, &note)
+    let note = format!("Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {r} at that thread count.");
+    foot(out, height, &note)
 }
 
 #[cfg(test)]

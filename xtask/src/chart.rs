@@ -5,7 +5,7 @@
 //! workload instead: throughput and peak RSS against the thread count, a line per allocator.
 //! Hand-written SVG (a few dozen elements with tooltips, which a plotting crate would drop).
 
-use std::fmt::Write as _;
+use std::fmt::Display;
 use std::path::Path;
 
 use crate::report::matrix_reference;
@@ -13,40 +13,23 @@ use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::table::si;
 
-const FIXED_COLOURS: &[(&str, &str)] = &[
-    ("system", "#7f7f7f"),
-    ("mimalloc", "#1f77b4"),
-    ("jemalloc", "#9467bd"),
-    ("snmalloc", "#17becf"),
-    ("hz3-a", "#d62728"),
-    ("hz3-b", "#ff7f0e"),
-    ("hz3-c", "#2ca02c"),
-    ("hz3-d", "#8c564b"),
-    ("hz3-c-packed", "#e377c2"),
-    ("hz3-preload", "#ff9896"),
-    ("mimalloc-preload", "#aec7e8"),
-    ("jemalloc-preload", "#c5b0d5"),
-    ("mimalloc3-preload", "#08306b"),
-    ("snmalloc-preload", "#9edae5"),
-    ("tcmalloc-preload", "#dbdb8d"),
-];
-const EXTRA_COLOURS: &[&str] = &[
-    "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
-];
+/// `allocator:colour` pairs; the other allocators take the `EXTRA_COLOURS` in turn.
+const FIXED_COLOURS: &str = "system:#7f7f7f mimalloc:#1f77b4 jemalloc:#9467bd snmalloc:#17becf \
+    hz3-a:#d62728 hz3-b:#ff7f0e hz3-c:#2ca02c hz3-d:#8c564b hz3-c-packed:#e377c2 \
+    hz3-preload:#ff9896 mimalloc-preload:#aec7e8 jemalloc-preload:#c5b0d5 \
+    mimalloc3-preload:#08306b snmalloc-preload:#9edae5 tcmalloc-preload:#dbdb8d";
+const EXTRA_COLOURS: &str = "#bcbd22 #393b79 #637939 #8c6d31 #843c39 #7b4173 #3182bd #e6550d";
 
 fn colour(allocator: &str, index: usize) -> &'static str {
-    FIXED_COLOURS
-        .iter()
-        .find(|(a, _)| *a == allocator)
-        .map(|(_, c)| *c)
-        .unwrap_or(EXTRA_COLOURS[index % EXTRA_COLOURS.len()])
+    let mut pairs = FIXED_COLOURS.split(' ').filter_map(|p| p.split_once(':'));
+    let extra = EXTRA_COLOURS.split(' ').cycle().nth(index).unwrap();
+    let fixed = pairs.find(|(a, _)| *a == allocator);
+    fixed.map_or(extra, |(_, c)| c)
 }
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let s = s.replace('&', "&amp;").replace('<', "&lt;");
+    s.replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Writes the chart of `m` to `path`.
@@ -58,19 +41,12 @@ pub fn write(path: &Path, m: &Matrix) -> Result<(), String> {
 
 /// A "nice" axis maximum and tick step covering `max`.
 pub fn nice_axis(max: f64) -> (f64, f64) {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
-    let raw = max / 5.0;
+    let max = Some(max).filter(|m| m.is_finite() && *m > 0.0);
+    let raw = max.unwrap_or(1.0) / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    ((max / step).ceil() * step, step)
+    let steps = [1.0, 2.0, 2.5, 5.0, 10.0].map(|m| m * mag);
+    let step = steps.into_iter().find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    ((max.unwrap_or(1.0) / step).ceil() * step, step)
 }
 
 /// A panel with a log10 axis from `10^lo` to `10^hi` (values outside sit on its edges).
@@ -98,22 +74,14 @@ impl LogPanel {
         let f = (e - self.lo as f64) / (self.hi - self.lo) as f64;
         self.top + self.height * (1.0 - f.clamp(0.0, 1.0))
     }
-    fn bottom(&self) -> f64 {
-        self.top + self.height
-    }
-    /// The 1-2-5 ticks of every decade (the decades alone when there are more than four).
-    fn ticks(&self) -> Vec<f64> {
-        let mut v = Vec::new();
-        let steps: &[f64] = if self.hi - self.lo > 4 {
-            &[1.0]
-        } else {
-            &[1.0, 2.0, 5.0]
-        };
-        for e in self.lo..self.hi {
-            v.extend(steps.iter().map(|m| m * 10f64.powi(e)));
-        }
+    /// The heights and labels of the 1-2-5 ticks of every decade (of the decades alone when there
+    /// are more than four).
+    fn ticks(&self) -> Vec<(f64, String)> {
+        let steps = if self.hi - self.lo > 4 { 1 } else { 3 };
+        let decade = |e| (0..steps).map(move |i| [1.0, 2.0, 5.0][i] * 10f64.powi(e));
+        let mut v: Vec<f64> = (self.lo..self.hi).flat_map(decade).collect();
         v.push(10f64.powi(self.hi));
-        v
+        v.into_iter().map(|v| (self.y(v), tick_label(v))).collect()
     }
 }
 
@@ -126,94 +94,68 @@ fn tick_label(v: f64) -> String {
     }
 }
 
-/// Grid, tick labels and the rotated axis title of a panel spanning `left..right`.
-fn axis(s: &mut String, ticks: &[(f64, String)], left: f64, right: f64, mid: f64, title: &str) {
+const LEFT: f64 = 80.0;
+const BOLD: &str = r#" font-weight="bold""#;
+const MIDDLE: &str = r#" text-anchor="middle""#;
+const ALERT: &str = r##" text-anchor="middle" fill="#c00" font-weight="bold""##;
+
+/// A horizontal line from `x1` to `x2` at `y`; `attrs` start with a space.
+fn hline(x1: f64, x2: f64, y: f64, attrs: &str) -> String {
+    format!(r#"<line x1="{x1}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}"{attrs}/>"#)
+}
+
+/// A text at (`x`, `y`); `attrs` start with a space.
+fn text(x: impl Display, y: f64, attrs: &str, body: &str) -> String {
+    format!(r#"<text x="{x}" y="{y:.1}"{attrs}>{body}</text>"#)
+}
+
+/// Grid, tick labels and the rotated axis title of a panel spanning `x` (left, right).
+fn axis(out: &mut Vec<String>, ticks: &[(f64, String)], x: (f64, f64), mid: f64, title: &str) {
+    let ((left, right), attrs) = (x, r##" text-anchor="end" fill="#333""##);
     for (y, label) in ticks {
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333">{label}</text>"##,
-            left - 6.0,
-            y + 4.0
-        );
+        let label = text(format!("{:.1}", left - 6.0), y + 4.0, attrs, label);
+        out.push(hline(left, right, *y, r##" stroke="#e0e0e0""##) + &label);
     }
-    let _ = writeln!(
-        s,
-        r##"<text transform="translate(16,{mid:.1}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
-        esc(title)
-    );
+    let title = esc(title);
+    out.push(format!(r##"<text transform="translate(16,{mid:.1}) rotate(-90)" text-anchor="middle" fill="#333">{title}</text>"##));
 }
 
-fn log_axis(s: &mut String, p: &LogPanel, left: f64, right: f64, title: &str) {
-    let ticks: Vec<(f64, String)> = p.ticks().iter().map(|&v| (p.y(v), tick_label(v))).collect();
-    axis(s, &ticks, left, right, p.top + p.height / 2.0, title);
-}
-
-/// The SVG head, title, subtitle lines and the legend (6 allocators a row).
-fn head(s: &mut String, m: &Matrix, size: (f64, f64), title: &str, setup: &str) {
-    let (w, h) = size;
-    let _ = writeln!(
-        s,
+/// The lines of the SVG head, title, subtitles and legend (6 allocators a row), at least `width`
+/// wide and wide enough for the machine line (about 6.5 px per character at 12 px).
+fn head(m: &Matrix, width: f64, h: f64, title: &str, threads: &str) -> Vec<String> {
+    let (c, machine) = (&m.config, m.machine.describe());
+    let w = width.max(LEFT + 6.5 * machine.chars().count() as f64);
+    let setup = format!("{} rounds × {} ms · {threads}", c.runs, c.duration_ms);
+    let (title, machine, setup, mode) = (esc(title), esc(&machine), esc(&setup), esc(&c.mode));
+    let mut out = vec![format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="{LEFT}" y="22" font-size="16" font-weight="bold">{}</text>
-<text x="{LEFT}" y="40" fill="#555">{}</text><text x="{LEFT}" y="56" fill="#555">{}</text>"##,
-        esc(title),
-        esc(&m.machine.describe()),
-        esc(setup)
-    );
+<text x="{LEFT}" y="22" font-size="16" font-weight="bold">{title}</text>
+<text x="{LEFT}" y="40" fill="#555">{machine}</text><text x="{LEFT}" y="56" fill="#555">{setup} · mode {mode}</text>"##
+    )];
     for (i, a) in m.allocators().iter().enumerate() {
         let (x, y) = (LEFT + (i % 6) as f64 * 130.0, 68.0 + (i / 6) as f64 * 18.0);
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
-            colour(a, i),
-            x + 17.0,
-            y + 10.5,
-            esc(a)
-        );
+        let fill = colour(a, i);
+        let swatch = format!(r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{fill}"/>"#);
+        out.push(swatch + &text(x + 17.0, y + 10.5, "", &esc(a)));
     }
+    out
 }
-
-const LEFT: f64 = 80.0;
 
 /// The height of the title, subtitle and legend block.
 fn head_height(m: &Matrix) -> f64 {
     74.0 + m.allocators().len().div_ceil(6) as f64 * 18.0
 }
 
-/// Wide enough for the machine line (about 6.5 px per character at 12 px).
-fn min_width(m: &Matrix) -> f64 {
-    LEFT + 6.5 * m.machine.describe().chars().count() as f64
+/// The SVG of `out` with a note under the chart.
+fn foot(mut out: Vec<String>, height: f64, note: &str) -> String {
+    out.push(text(LEFT, height - 14.0, r##" fill="#555""##, note));
+    out.join("\n") + "\n</svg>\n"
 }
 
-/// One bar: its value, whisker, whether it is faded (invalid runs) and its tooltip.
-struct Bar {
-    v: f64,
-    whisker: Option<(f64, f64)>,
-    faded: bool,
-    tip: String,
-}
-
-impl Bar {
-    fn plain(v: f64, tip: String) -> Bar {
-        Bar {
-            v,
-            whisker: None,
-            faded: false,
-            tip,
-        }
-    }
-}
-
-/// A panel kind: axis title, height of each row, whether bars rise or fall from 1 (else from
-/// the bottom), a fixed bottom value, and the bar of each cell.
-type Section<'a> = (
-    String,
-    f64,
-    bool,
-    Option<f64>,
-    &'a dyn Fn(&str, &str, &Cell) -> Option<Bar>,
-);
+/// A bar: its value, its whisker's ends (the value again where it has none) and its tooltip.
+type Bar = (f64, f64, f64, String);
+type BarOf<'a> = &'a dyn Fn(&Cell) -> Option<Bar>;
 
 /// Workload groups per row of a panel: the rows wrap so that the chart stays about 1000 px wide.
 const PER_ROW: usize = 7;
@@ -223,165 +165,88 @@ pub fn render(m: &Matrix) -> String {
     if m.is_sweep() {
         return render_sweep(m);
     }
-    let workloads = m.workloads();
-    let allocators = m.allocators();
+    let (workloads, allocators) = (m.workloads(), m.allocators());
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
-    let ratio_bar = |w: &str, a: &str, c: &Cell| {
-        let r = if a == reference {
+    let ratio = |c: &Cell| -> Option<Bar> {
+        let r = if c.allocator == reference {
             c.summary().and(Summary::of(&[1.0]))
         } else {
-            m.ratio(w, a, &reference)
+            m.ratio(&c.workload, &c.allocator, &reference)
         }?;
-        let tip = format!(
-            "×{:.3} (min {:.3}, max {:.3}, CV {:.1}%)",
-            r.median,
-            r.min,
-            r.max,
-            r.cv * 100.0
-        );
-        let faded = c.invalid_runs() > 0;
-        Some(Bar {
-            v: r.median,
-            whisker: Some((r.min, r.max)),
-            faded,
-            tip,
-        })
+        let (med, min, max, cv) = (r.median, r.min, r.max, r.cv * 100.0);
+        let tip = format!("×{med:.3} (min {min:.3}, max {max:.3}, CV {cv:.1}%)");
+        Some((med, min, max, tip))
     };
-    let rss_bar = |_: &str, _: &str, c: &Cell| {
+    let rss = |c: &Cell| -> Option<Bar> {
         let mb = c.peak_rss_median()? / 1024.0;
-        Some(Bar::plain(mb, format!("peak RSS {mb:.1} MiB")))
+        Some((mb, mb, mb, format!("peak RSS {mb:.1} MiB")))
     };
-    let faults_bar = |_: &str, _: &str, c: &Cell| {
-        let f = c.minor_faults_per_kop()?;
-        let sys = c
-            .sys_s_median()
-            .map_or(String::new(), |s| format!(", sys {s:.2} s"));
-        Some(Bar::plain(
-            f,
-            format!("{f:.3} minor faults per 1k ops{sys}"),
-        ))
+    let faults = |c: &Cell| -> Option<Bar> {
+        let (f, sys) = (c.minor_faults_per_kop()?, c.sys_s_median());
+        let sys = sys.map_or(String::new(), |s| format!(", sys {s:.2} s"));
+        Some((f, f, f, format!("{f:.3} minor faults per 1k ops{sys}")))
     };
-    let mut sections: Vec<Section> = vec![
-        (
-            format!("× {reference} (log)"),
-            260.0,
-            true,
-            None,
-            &ratio_bar,
-        ),
-        ("peak RSS (MiB, log)".into(), 150.0, false, None, &rss_bar),
+    // Per panel: axis title, row height, a fixed bottom value and the bar of each cell. The
+    // first panel's bars rise or fall from 1 and have whiskers, the others' rise from the bottom.
+    let ratio_title = format!("× {reference} (log)");
+    let mut panels: Vec<(&str, f64, Option<f64>, BarOf)> = vec![
+        (&ratio_title, 260.0, None, &ratio),
+        ("peak RSS (MiB, log)", 150.0, None, &rss),
+        ("minor faults / 1k ops (log)", 150.0, Some(0.01), &faults),
     ];
     // The faults panel only when some run reported its page faults (older files did not).
-    if m.cells.iter().any(|c| c.minor_faults_per_kop().is_some()) {
-        let title = "minor faults / 1k ops (log)".to_string();
-        sections.push((title, 150.0, false, Some(0.01), &faults_bar));
-    }
-    let (bar, gap, right) = (12.0, 28.0, 30.0);
-    let group_w = allocators.len() as f64 * bar + gap;
-    let per_row = if workloads.len() > PER_ROW + 1 {
-        PER_ROW
-    } else {
-        workloads.len()
-    };
+    let faults = m.cells.iter().any(|c| c.minor_faults_per_kop().is_some());
+    panels.truncate(2 + usize::from(faults));
+    let (bar_w, gap, row_gap) = (12.0, 28.0, 40.0);
+    let group_w = allocators.len() as f64 * bar_w + gap;
+    let wrap = workloads.len() > PER_ROW + 1;
+    let per_row = if wrap { PER_ROW } else { workloads.len() };
     let rows: Vec<&[String]> = workloads.chunks(per_row.max(1)).collect();
-    let width = (LEFT + right + group_w * per_row as f64)
-        .max(760.0)
-        .max(min_width(m));
-    let plot_right = LEFT + group_w * per_row as f64;
-    let row_gap = 40.0;
-    let height = head_height(m)
-        + sections
-            .iter()
-            .map(|s| rows.len() as f64 * (s.1 + row_gap) + 30.0)
-            .sum::<f64>()
-        + 40.0;
-    let mut s = String::new();
-    head(
-        &mut s,
-        m,
-        (width, height),
-        &format!("hz3-rs bench-matrix: throughput relative to {reference} (median of per-round ratios, log axis; whiskers min–max)"),
-        &format!(
-            "{} rounds × {} ms · {} threads · mode {}",
-            m.config.runs, m.config.duration_ms, m.config.threads, m.config.mode
-        ),
-    );
-    let mut top = head_height(m) + 30.0;
-    for (title, panel_h, from_one, fixed_lo, bar_of) in sections {
-        // One axis for every row of a section, so that rows compare.
-        let (mut lo, mut hi) = (fixed_lo.unwrap_or(f64::MAX), 1.0f64);
-        if from_one {
-            (lo, hi) = (0.9, 1.1);
-        }
-        for c in &m.cells {
-            if let Some(b) = bar_of(&c.workload, &c.allocator, c) {
-                for v in [
-                    b.v,
-                    b.whisker.map_or(b.v, |w| w.0),
-                    b.whisker.map_or(b.v, |w| w.1),
-                ] {
-                    if v > 0.0 && v.is_finite() {
-                        (lo, hi) = (fixed_lo.unwrap_or(lo.min(v)), hi.max(v));
-                    }
-                }
-            }
-        }
+    let (n, plot_right) = (rows.len() as f64, LEFT + group_w * per_row as f64);
+    let rows_h: f64 = panels.iter().map(|p| n * (p.1 + row_gap) + 30.0).sum();
+    let height = head_height(m) + rows_h + 40.0;
+    let title = format!("hz3-rs bench-matrix: throughput relative to {reference} (median of per-round ratios, log axis; whiskers min–max)");
+    let threads = format!("{} threads", m.config.threads);
+    let mut out = head(m, (plot_right + 30.0).max(760.0), height, &title, &threads);
+    let (mut top, r) = (head_height(m) + 30.0, esc(&reference));
+    for (i, (title, panel_h, floor, bar)) in panels.into_iter().enumerate() {
+        let from_one = i == 0;
+        // One axis for every row of a panel, so that rows compare.
+        let vals = m.cells.iter().filter_map(bar).flat_map(|b| [b.0, b.1, b.2]);
+        let vals = vals.filter(|v| *v > 0.0 && v.is_finite());
+        let start = if i == 0 { (0.9, 1.1) } else { (f64::MAX, 1.0) };
+        let (lo, hi) = vals.fold(start, |(lo, hi): (f64, f64), v| (lo.min(v), hi.max(v)));
+        let lo = floor.unwrap_or(lo).min(hi);
         for row in &rows {
-            let p = LogPanel::covering(top, panel_h, lo.min(hi), hi, 1);
-            log_axis(&mut s, &p, LEFT, plot_right, &title);
-            let base = if from_one { p.y(1.0) } else { p.bottom() };
+            let p = LogPanel::covering(top, panel_h, lo, hi, 1);
+            let mid = top + panel_h / 2.0;
+            axis(&mut out, &p.ticks(), (LEFT, plot_right), mid, title);
+            let base = p.y(if from_one { 1.0 } else { 0.0 });
             if from_one {
-                let _ = writeln!(
-                    s,
-                    r##"<line x1="{LEFT}" y1="{base:.1}" x2="{plot_right:.1}" y2="{base:.1}" stroke="#000" stroke-width="1.5" stroke-dasharray="6,4"/><text x="{LEFT}" y="{:.1}" font-weight="bold">dashed: 1× {} (bars above it lead, below it lag)</text>"##,
-                    top - 6.0,
-                    esc(&reference)
-                );
+                let dashes = r##" stroke="#000" stroke-width="1.5" stroke-dasharray="6,4""##;
+                let note = format!("dashed: 1× {r} (bars above it lead, below it lag)");
+                let line = hline(LEFT, plot_right, base, dashes);
+                out.push(line + &text(LEFT, top - 6.0, BOLD, &note));
             }
             for (j, w) in row.iter().enumerate() {
                 let gx = LEFT + gap / 2.0 + j as f64 * group_w;
-                let _ = writeln!(
-                    s,
-                    r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                    gx + allocators.len() as f64 * bar / 2.0,
-                    p.bottom() + 16.0,
-                    esc(w)
-                );
+                let mid = format!("{:.1}", gx + allocators.len() as f64 * bar_w / 2.0);
+                out.push(text(mid, p.y(0.0) + 16.0, MIDDLE, &esc(w)));
                 for (ai, a) in allocators.iter().enumerate() {
-                    let Some(b) = m.cell(w, a).and_then(|c| bar_of(w, a, c)) else {
-                        continue;
-                    };
-                    let x = gx + ai as f64 * bar;
-                    let y = p.y(b.v);
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"{}><title>{} / {}: {}</title></rect>"#,
-                        x + 1.0,
-                        y.min(base),
-                        bar - 2.0,
-                        (y - base).abs().max(1.0),
-                        colour(a, ai),
-                        if b.faded {
-                            r#" fill-opacity="0.35""#
-                        } else {
-                            ""
-                        },
-                        esc(w),
-                        esc(a),
-                        esc(&b.tip)
-                    );
-                    if let Some((lo, hi)) = b.whisker {
-                        let (cx, ylo, yhi) = (x + bar / 2.0, p.y(lo), p.y(hi));
-                        let _ = writeln!(
-                            s,
-                            r##"<line x1="{cx:.1}" y1="{ylo:.1}" x2="{cx:.1}" y2="{yhi:.1}" stroke="#222"/>"##
-                        );
-                        if b.faded {
-                            let _ = writeln!(
-                                s,
-                                r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="#c00" font-weight="bold">!</text>"##,
-                                yhi - 3.0
-                            );
+                    let Some(c) = m.cell(w, a) else { continue };
+                    let Some(b) = bar(c) else { continue };
+                    let faded = from_one && c.invalid_runs() > 0;
+                    let (x, y, fill) = (gx + ai as f64 * bar_w, p.y(b.0), colour(a, ai));
+                    let (rx, ry, rw, rh) =
+                        (x + 1.0, y.min(base), bar_w - 2.0, (y - base).abs().max(1.0));
+                    let fade = if faded { r#" fill-opacity="0.35""# } else { "" };
+                    let tip = format!("{} / {}: {}", esc(w), esc(a), esc(&b.3));
+                    out.push(format!(r#"<rect x="{rx:.1}" y="{ry:.1}" width="{rw:.1}" height="{rh:.1}" fill="{fill}"{fade}><title>{tip}</title></rect>"#));
+                    if from_one {
+                        let (cx, y1, y2) = (format!("{:.1}", x + bar_w / 2.0), p.y(b.1), p.y(b.2));
+                        out.push(format!(r##"<line x1="{cx}" y1="{y1:.1}" x2="{cx}" y2="{y2:.1}" stroke="#222"/>"##));
+                        if faded {
+                            out.push(text(cx, y2 - 3.0, ALERT, "!"));
                         }
                     }
                 }
@@ -390,148 +255,75 @@ pub fn render(m: &Matrix) -> String {
         }
         top += 30.0;
     }
-    let _ = writeln!(
-        s,
-        r##"<text x="{LEFT}" y="{:.1}" fill="#555">Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.</text>"##,
-        height - 14.0
-    );
-    s.push_str("</svg>\n");
-    s
+    foot(out, height, "Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.")
 }
 
-/// The sweep chart: per workload, throughput (median of rounds) and peak RSS (median) against
-/// the thread count, one line per allocator; tooltips carry the figures and the per-round ratio to
-/// the reference at that count. Points with invalid runs are hollow.
-pub fn render_sweep(m: &Matrix) -> String {
-    let workloads = m.workloads();
-    let allocators = m.allocators();
-    let counts = m.thread_counts();
+/// The sweep chart (two thread counts or more): per workload, throughput (median of rounds) and
+/// peak RSS (median) against the thread count, one line per allocator; tooltips carry the figures
+/// and the per-round ratio to the reference at that count. Points with invalid runs are hollow.
+fn render_sweep(m: &Matrix) -> String {
+    let (workloads, allocators, counts) = (m.workloads(), m.allocators(), m.thread_counts());
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
+    let r = esc(&reference);
     let (panel_w, panel_h, gap, row_gap) = (430.0, 190.0, 90.0, 70.0);
-    let width = (LEFT + 2.0 * panel_w + gap + 40.0).max(min_width(m));
-    let title_h = head_height(m);
-    let height = title_h + 20.0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
-    let x_of = |i: usize, x0: f64| {
-        if counts.len() <= 1 {
-            x0 + panel_w / 2.0
-        } else {
-            x0 + 20.0 + (panel_w - 40.0) * i as f64 / (counts.len() - 1) as f64
-        }
-    };
-    let mut s = String::new();
+    let top0 = head_height(m) + 20.0;
+    let height = top0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
+    let x_of = |i: usize, x0| x0 + 20.0 + (panel_w - 40.0) * i as f64 / (counts.len() - 1) as f64;
+    let title = "hz3-rs bench-matrix thread sweep: throughput and peak RSS against --threads (medians of rounds)";
     let threads: Vec<String> = counts.iter().map(u64::to_string).collect();
-    head(
-        &mut s,
-        m,
-        (width, height),
-        "hz3-rs bench-matrix thread sweep: throughput and peak RSS against --threads (medians of rounds)",
-        &format!(
-            "{} rounds × {} ms · threads {} · mode {}",
-            m.config.runs,
-            m.config.duration_ms,
-            threads.join(", "),
-            m.config.mode
-        ),
-    );
+    let threads = format!("threads {}", threads.join(", "));
+    let width = LEFT + 2.0 * panel_w + gap + 40.0;
+    let mut out = head(m, width, height, title, &threads);
+    type Value = fn(&Cell) -> Option<f64>;
+    let median: Value = |c| c.summary().map(|s| s.median);
+    let rss: Value = |c| c.peak_rss_median().map(|k| k / 1024.0);
     for (wi, w) in workloads.iter().enumerate() {
-        let top = title_h + 20.0 + wi as f64 * (panel_h + row_gap);
-        let unit = m
-            .cells
-            .iter()
-            .find(|c| &c.workload == w && !c.unit.is_empty())
-            .map_or(String::new(), |c| c.unit.clone());
-        type Value = fn(&Cell) -> Option<f64>;
-        let panels: [(String, f64, Value); 2] = [
-            (format!("{w}: {unit}"), LEFT, |c| {
-                c.summary().map(|s| s.median)
-            }),
-            (format!("{w}: peak RSS (MiB)"), LEFT + panel_w + gap, |c| {
-                c.peak_rss_median().map(|k| k / 1024.0)
-            }),
-        ];
-        for (label, x0, value) in panels {
-            let vmax = m
-                .cells
-                .iter()
-                .filter(|c| &c.workload == w)
-                .filter_map(value)
-                .fold(0.0f64, f64::max);
+        let top = top0 + wi as f64 * (panel_h + row_gap);
+        let cells: Vec<&Cell> = m.cells.iter().filter(|c| &c.workload == w).collect();
+        let unit = cells.iter().map(|c| &*c.unit).find(|u| !u.is_empty());
+        let panels = [(unit.unwrap_or(""), median), ("peak RSS (MiB)", rss)];
+        for (pi, (label, value)) in panels.into_iter().enumerate() {
+            let x0 = LEFT + pi as f64 * (panel_w + gap);
+            let vmax = cells.iter().filter_map(|c| value(c)).fold(0.0, f64::max);
             let (ymax, step) = nice_axis(vmax);
             let y = |v: f64| top + panel_h * (1.0 - (v / ymax).clamp(0.0, 1.0));
-            let ticks: Vec<(f64, String)> = (0..)
-                .map(|i| i as f64 * step)
-                .take_while(|v| *v <= ymax + 1e-9)
-                .map(|v| (y(v), si(v)))
-                .collect();
-            axis(&mut s, &ticks, x0, x0 + panel_w, -100.0, "");
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x0}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/><text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"##,
-                y(0.0),
-                x0 + panel_w,
-                y(0.0),
-                top - 8.0,
-                esc(&label)
-            );
+            let lim = ymax + 1e-9;
+            let ticks = (0..).map(|i| i as f64 * step).take_while(|v| *v <= lim);
+            let ticks: Vec<_> = ticks.map(|v| (y(v), si(v))).collect();
+            axis(&mut out, &ticks, (x0, x0 + panel_w), -100.0, "");
+            let label = text(x0, top - 8.0, BOLD, &esc(&format!("{w}: {label}")));
+            out.push(hline(x0, x0 + panel_w, y(0.0), r##" stroke="#333""##) + &label);
             for (i, t) in counts.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">T={t}</text>"#,
-                    x_of(i, x0),
-                    y(0.0) + 16.0
-                );
+                let x = format!("{:.1}", x_of(i, x0));
+                out.push(text(x, y(0.0) + 16.0, MIDDLE, &format!("T={t}")));
             }
             for (ai, a) in allocators.iter().enumerate() {
-                let col = colour(a, ai);
-                let pts: Vec<(usize, u64, &Cell, f64)> = counts
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, t)| {
-                        let c = m.cell_at(w, a, *t)?;
-                        Some((i, *t, c, value(c)?))
-                    })
-                    .collect();
-                if pts.len() > 1 {
-                    let path: Vec<String> = pts
-                        .iter()
-                        .map(|(i, _, _, v)| format!("{:.1},{:.1}", x_of(*i, x0), y(*v)))
-                        .collect();
-                    let _ = writeln!(
-                        s,
-                        r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="1.5"/>"#,
-                        path.join(" ")
-                    );
-                }
-                for (i, t, c, v) in pts {
-                    let ratio = m
-                        .ratio_at(w, a, &reference, t)
-                        .filter(|_| *a != reference)
-                        .map_or(String::new(), |r| format!(", ×{:.3} {reference}", r.median));
+                let (col, who) = (colour(a, ai), format!("{} / {}", esc(w), esc(a)));
+                // The points' circles come after the line through them.
+                let (mut path, mut dots) = (Vec::new(), Vec::new());
+                let at = |(i, &t): (usize, &u64)| Some((i, t, m.cell_at(w, a, t)?));
+                for (i, t, c) in counts.iter().enumerate().filter_map(at) {
+                    let Some(v) = value(c) else { continue };
+                    let (cx, cy) = (x_of(i, x0), y(v));
+                    path.push(format!("{cx:.1},{cy:.1}"));
+                    let ratio = m.ratio_at(w, a, &reference, t).filter(|_| *a != reference);
+                    let ratio = ratio.map_or(String::new(), |x| format!(", ×{:.3} {r}", x.median));
                     let invalid = c.invalid_runs() > 0;
-                    let _ = writeln!(
-                        s,
-                        r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{}" stroke="{col}"><title>{} / {} at T={t}: {}{}{}</title></circle>"#,
-                        x_of(i, x0),
-                        y(v),
-                        if invalid { "white" } else { col },
-                        esc(w),
-                        esc(a),
-                        esc(&si(v)),
-                        esc(&ratio),
-                        if invalid { " (invalid runs)" } else { "" }
-                    );
+                    let fill = if invalid { "white" } else { col };
+                    let note = if invalid { " (invalid runs)" } else { "" };
+                    let tip = format!("{who} at T={t}: {}{ratio}{note}", esc(&si(v)));
+                    dots.push(format!(r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3.5" fill="{fill}" stroke="{col}"><title>{tip}</title></circle>"#));
                 }
+                if path.len() > 1 {
+                    let path = path.join(" ");
+                    out.push(format!(r#"<polyline points="{path}" fill="none" stroke="{col}" stroke-width="1.5"/>"#));
+                }
+                out.append(&mut dots);
             }
         }
     }
-    let _ = writeln!(
-        s,
-        r##"<text x="{LEFT}" y="{:.1}" fill="#555">Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {} at that thread count.</text>"##,
-        height - 14.0,
-        esc(&reference)
-    );
-    s.push_str("</svg>\n");
-    s
+    let note = format!("Hollow points had invalid runs. Tooltips: the median and the median of per-round ratios to {r} at that thread count.");
+    foot(out, height, &note)
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@
 //! The allocators: `system` (no preload: whatever the program links — Debian's redis-server links
 //! jemalloc 5.3 itself, db_bench uses glibc), `glibc-preload` (glibc's `libc.so.6` preloaded,
 //! which puts glibc's `malloc` ahead of a linked allocator's; only for programs that link one),
-//! every preload peer of the matrix that can run here (built, installed or found by
-//! [`crate::peers::prepare`], as for the matrix's `*-preload` rows), the `--peer` libraries, and
-//! `hz3-preload` (hz3-capi, built here unless `--lib` names it).
+//! every preload peer of the matrix that can run here (as for the matrix's `*-preload` rows), the
+//! `--peer` libraries, and `hz3-preload` (hz3-capi, built here unless `--lib` names it).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -103,10 +102,10 @@ impl Opts {
 }
 
 fn peer_arg(p: &str) -> Result<(String, PathBuf), String> {
-    let (n, path) = p
+    let np = p
         .split_once('=')
-        .filter(|(n, p)| !n.is_empty() && !p.is_empty())
-        .ok_or_else(|| format!("{p:?}: expected NAME=PATH"))?;
+        .filter(|(n, p)| !n.is_empty() && !p.is_empty());
+    let (n, path) = np.ok_or_else(|| format!("{p:?}: expected NAME=PATH"))?;
     Ok((n.into(), path.into()))
 }
 
@@ -134,10 +133,8 @@ pub fn parse_redis_benchmark(out: &str) -> Vec<(String, f64)> {
         let (short, r) = (name.split(' ').next()?, rate(rps)?);
         (!name.contains("needed to benchmark") && !short.is_empty()).then(|| (short.into(), r))
     };
-    out.split(['\n', '\r'])
-        .map(str::trim)
-        .filter_map(op)
-        .collect()
+    let lines = out.split(['\n', '\r']).map(str::trim);
+    lines.filter_map(op).collect()
 }
 
 /// Throughput of each benchmark in a `db_bench` output: the lines
@@ -146,13 +143,11 @@ pub fn parse_db_bench(out: &str) -> Vec<(String, f64)> {
     let op = |line: &str| {
         let (name, rest) = line.split_once(':')?;
         let name = name.trim();
-        let words: Vec<&str> = rest.split_whitespace().collect();
-        let i = words
-            .iter()
-            .position(|w| ["ops/sec", "ops/sec;"].contains(w))?;
-        let r = rate(words[i.checked_sub(1)?])?;
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let i = w.iter().position(|x| ["ops/sec", "ops/sec;"].contains(x))?;
+        let r = rate(w[i.checked_sub(1)?])?;
         let named = !name.is_empty() && !name.contains(char::is_whitespace);
-        (named && words.contains(&"micros/op")).then(|| (name.to_string(), r))
+        (named && w.contains(&"micros/op")).then(|| (name.to_string(), r))
     };
     out.lines().filter_map(op).collect()
 }
@@ -205,15 +200,11 @@ fn warn(notes: &mut Vec<String>, note: String) {
 /// could not do. Returns the servers whose programs are all there afterwards.
 fn ensure_programs(servers: &[Server], install: bool, notes: &mut Vec<String>) -> Vec<Server> {
     let absent = |s: &Server| {
-        s.programs()
-            .into_iter()
-            .filter(|(p, _)| on_path(p).is_none())
+        let mut p = s.programs();
+        p.retain(|(p, _)| on_path(p).is_none());
+        p
     };
-    let missing: Vec<&str> = servers
-        .iter()
-        .flat_map(absent)
-        .map(|(_, pkg)| pkg)
-        .collect();
+    let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
     if !missing.is_empty() && install {
         if let Err(e) = peers::apt_install(&missing) {
             let m = missing.join(" ");
@@ -221,7 +212,7 @@ fn ensure_programs(servers: &[Server], install: bool, notes: &mut Vec<String>) -
         }
     }
     let present = |s: &Server| {
-        let absent: Vec<&str> = absent(s).map(|(p, _)| p).collect();
+        let absent: Vec<&str> = absent(s).iter().map(|p| p.0).collect();
         if !absent.is_empty() {
             let (s, a) = (s.name(), absent.join(", "));
             warn(notes, format!("{s} skipped: {a} not found"));
@@ -237,10 +228,8 @@ fn linked_allocator(program: &Path) -> Option<String> {
     let allocators = ["jemalloc", "tcmalloc", "mimalloc", "snmalloc", "hoard"];
     let libs = String::from_utf8_lossy(&out.stdout);
     let mut libs = libs.lines().filter_map(|l| l.split_whitespace().next());
-    Some(
-        libs.find(|lib| allocators.iter().any(|a| lib.contains(a)))?
-            .into(),
-    )
+    let lib = libs.find(|lib| allocators.iter().any(|a| lib.contains(a)))?;
+    Some(lib.into())
 }
 
 /// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
@@ -266,11 +255,7 @@ fn allowed_cpus() -> Vec<usize> {
         Some(a.trim().parse().ok()?..=b.trim().parse().ok()?)
     };
     let parts = list.unwrap_or("").trim().split(',');
-    parts
-        .filter(|p| !p.is_empty())
-        .filter_map(range)
-        .flatten()
-        .collect()
+    parts.filter_map(range).flatten().collect()
 }
 
 /// `program` (under `taskset -c cpu` when pinned) with `lib` preloaded (none: no preload at
@@ -319,44 +304,41 @@ impl RunResult {
 
 /// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
 fn reap(child: &mut Child, deadline: Instant) -> Result<RunResult, String> {
-    let pid = child.id() as libc::pid_t;
+    let (pid, mut status) = (child.id() as libc::pid_t, 0);
+    // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: `pid` is our own unreaped child (std has not waited on it: `Child::wait` is never
         // called on it), and both out-pointers point to live, writable locals.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
-        if r == pid {
-            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            return Ok(RunResult {
-                ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                minor_faults: ru.ru_minflt as u64,
-                major_faults: ru.ru_majflt as u64,
-                max_rss_kib: ru.ru_maxrss as u64,
-                user_s: secs(ru.ru_utime),
-                sys_s: secs(ru.ru_stime),
-                ..RunResult::default()
-            });
+        match unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) } {
+            r if r == pid => break,
+            r if r < 0 => return Err(format!("wait4: {}", std::io::Error::last_os_error())),
+            _ if Instant::now() > deadline => {
+                let _ = child.kill();
+                sleep(Duration::from_millis(200));
+                return Err("timed out (killed)".into());
+            }
+            _ => sleep(Duration::from_millis(20)),
         }
-        if r < 0 {
-            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            sleep(Duration::from_millis(200));
-            return Err("timed out (killed)".into());
-        }
-        sleep(Duration::from_millis(20));
     }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(RunResult {
+        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        minor_faults: ru.ru_minflt as u64,
+        major_faults: ru.ru_majflt as u64,
+        max_rss_kib: ru.ru_maxrss as u64,
+        user_s: secs(ru.ru_utime),
+        sys_s: secs(ru.ru_stime),
+        ..RunResult::default()
+    })
 }
 
 /// `AnonHugePages` of `/proc/<pid>/smaps_rollup`, in KiB (0 when unknown).
 fn anon_huge_kib(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let kb = text.lines().find_map(|l| l.strip_prefix("AnonHugePages:"));
-    kb.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    let kb = kb.map(|v| v.trim().trim_end_matches("kB").trim().parse());
+    kb.and_then(Result::ok).unwrap_or(0)
 }
 
 /// Runs `f` while a thread samples process `pid`'s AnonHugePages every 250 ms; `f`'s result and
@@ -393,17 +375,22 @@ type Pins = (Option<usize>, Option<usize>);
 
 fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, String> {
     let port = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
-    let port = port
-        .map_err(|e| format!("no free port: {e}"))?
-        .port()
-        .to_string();
+    let port = port.map_err(|e| format!("no free port: {e}"))?.port();
     let mut child = command("redis-server", pins.0, lib.path.as_deref())
-        .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .args("--appendonly no --daemonize no --loglevel warning --dir".split(' '))
         .arg(work)
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start redis-server: {e}"))?;
+    let port = port.to_string();
     let up = (0..200).any(|_| {
         sleep(Duration::from_millis(25));
         redis_cmd(&port, "PING").is_ok_and(|r| r == "+PONG")
@@ -413,22 +400,17 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
         let _ = reap(&mut child, Instant::now() + Duration::from_secs(5));
         return Err("redis-server did not answer PING".into());
     }
-    let ((out, wall_s), huge) = watching_huge(child.id(), || {
+    let args = format!(
+        "-h 127.0.0.1 -p {port} --csv -n {} {REDIS_ARGS}",
+        o.requests
+    );
+    let client = || {
         let start = Instant::now();
-        let out = command("redis-benchmark", pins.1, None)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "--csv",
-                "-n",
-                &o.requests.to_string(),
-            ])
-            .args(REDIS_ARGS.split(' '))
-            .output();
+        let mut cmd = command("redis-benchmark", pins.1, None);
+        let out = cmd.args(args.split(' ')).output();
         (out, start.elapsed().as_secs_f64())
-    });
+    };
+    let ((out, wall_s), huge) = watching_huge(child.id(), client);
     let huge = huge.max(anon_huge_kib(child.id()));
     let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
     let mut r = reap(&mut child, Instant::now() + Duration::from_secs(30))?;
@@ -447,14 +429,12 @@ fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
     let (db, log) = (work.join("rocksdb"), work.join("db_bench.out"));
     let _ = std::fs::remove_dir_all(&db);
     let stdout = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let ops = Server::Rocksdb.ops().join(",");
+    let args = format!("--num={} {DB_BENCH_ARGS} --benchmarks={ops}", o.keys);
     let start = Instant::now();
     let mut child = command("db_bench", None, lib.path.as_deref())
-        .args([
-            format!("--db={}", db.display()),
-            format!("--num={}", o.keys),
-        ])
-        .args(DB_BENCH_ARGS.split(' '))
-        .arg(format!("--benchmarks={}", Server::Rocksdb.ops().join(",")))
+        .arg(format!("--db={}", db.display()))
+        .args(args.split(' '))
         .stdout(stdout)
         .spawn()
         .map_err(|e| format!("cannot start db_bench: {e}"))?;
@@ -475,36 +455,34 @@ fn workload(server: Server, op: Option<&str>) -> String {
     op.map_or_else(|| s.into(), |op| format!("{s}:{op}"))
 }
 
+/// Whether `c` is the cell of (workload `w`, allocator `a`).
+fn is(c: &Cell, w: &str, a: &str) -> bool {
+    c.workload == w && c.allocator == a
+}
+
 /// Records a run in its cells: one per operation (throughput), and the whole run's (wall time,
 /// faults, peak RSS, huge pages).
 fn record(cells: &mut [Cell], server: Server, lib: &str, round: usize, r: &RunResult) {
-    let ops = r.ops.iter().map(|(op, v)| (Some(op.as_str()), v));
-    for (op, v) in ops.chain([(None, &r.wall_s)]) {
-        let w = workload(server, op);
-        let Some(c) = cells
-            .iter_mut()
-            .find(|c| c.workload == w && c.allocator == lib)
-        else {
-            continue;
-        };
-        c.runs[round] = Some(*v);
-        if op.is_none() {
-            c.rss_kib[round] = Some(r.max_rss_kib);
-            c.minor_faults[round] = Some(r.minor_faults);
-            c.major_faults[round] = Some(r.major_faults);
-            c.user_s[round] = Some(r.user_s);
-            c.sys_s[round] = Some(r.sys_s);
-            // db_bench's own operation counts are left out: they depend on its per-thread
-            // accounting.
-            c.ops[round] = r.requests;
-            let n = c.runs.len();
-            let huge = c
-                .extra
-                .entry("anon_huge_kib".into())
-                .or_insert(vec![None; n]);
-            huge[round] = Some(r.anon_huge_kib as f64);
+    for (op, v) in &r.ops {
+        let w = workload(server, Some(op));
+        if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
+            c.runs[round] = Some(*v);
         }
     }
+    let w = workload(server, None);
+    let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) else {
+        return;
+    };
+    c.runs[round] = Some(r.wall_s);
+    c.rss_kib[round] = Some(r.max_rss_kib);
+    c.minor_faults[round] = Some(r.minor_faults);
+    c.major_faults[round] = Some(r.major_faults);
+    c.user_s[round] = Some(r.user_s);
+    c.sys_s[round] = Some(r.sys_s);
+    // db_bench's own operation counts are left out: they depend on its per-thread accounting.
+    c.ops[round] = r.requests;
+    let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
+    huge.or_insert(vec![None; n])[round] = Some(r.anon_huge_kib as f64);
 }
 
 /// Each allocator's cells: throughput per operation, then the whole run's wall time.
@@ -513,13 +491,9 @@ fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
     for l in libs {
         for op in server.ops().iter().map(|op| Some(*op)).chain([None]) {
             let mut c = Cell::at(&workload(server, op), &l.name, 1, runs);
-            let (metric, unit) = if op.is_some() {
-                ("throughput", "ops/s")
-            } else {
-                ("wall_time", "s")
-            };
-            (c.threads, c.metric, c.unit) = (2, metric.into(), unit.into());
-            c.higher_is_better = op.is_some();
+            (c.threads, c.higher_is_better) = (2, op.is_some());
+            let (metric, unit) = op.map_or(("wall_time", "s"), |_| ("throughput", "ops/s"));
+            (c.metric, c.unit) = (metric.into(), unit.into());
             cells.push(c);
         }
     }
@@ -550,20 +524,19 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         peers.push(Lib::new(n, "given".into(), Some(p.clone())));
     }
     let commit = crate::matrix::git_commit(root);
-    peers.push(Lib::new(
-        HZ3,
-        commit.clone().unwrap_or("?".into()),
-        Some(hz3),
-    ));
+    let version = commit.clone().unwrap_or("?".into());
+    peers.push(Lib::new(HZ3, version, Some(hz3)));
     let glibc = glibc_version();
     // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
     // hz3 last.
     let libs_of = |s: Server| {
         let linked = linked_allocator(&on_path(s.programs()[0].0).unwrap_or_default());
-        let own = linked
-            .as_ref()
-            .map_or(format!("glibc {glibc}"), |l| format!("{l} (linked)"));
-        let mut libs = vec![Lib::new("system", own, None)];
+        let own = linked.as_ref().map(|l| format!("{l} (linked)"));
+        let mut libs = vec![Lib::new(
+            "system",
+            own.unwrap_or(format!("glibc {glibc}")),
+            None,
+        )];
         if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
             libs.push(Lib::new("glibc-preload", glibc.clone(), Some(p)));
         }
@@ -572,7 +545,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let plan: Vec<(Server, Vec<Lib>)> = servers.into_iter().map(libs_of).collect();
     let each_lib = || {
         plan.iter()
-            .flat_map(|(s, libs)| libs.iter().map(|l| (s.name(), l)))
+            .flat_map(|(s, ls)| ls.iter().map(|l| (s.name(), l)))
     };
     let cpus = allowed_cpus();
     let pins = if cpus.len() >= 2 && on_path("taskset").is_some() {
@@ -590,31 +563,25 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         let path = path.unwrap_or("(no preload)".into());
         println!("  {s} {:<18} {:<28} {path}", l.name, l.version);
     }
-    let mut cells: Vec<Cell> = plan
-        .iter()
-        .flat_map(|(s, l)| new_cells(*s, l, runs))
-        .collect();
-    let mut failures = Vec::new();
+    let cells = plan.iter().flat_map(|(s, ls)| new_cells(*s, ls, runs));
+    let (mut cells, mut failures): (Vec<Cell>, _) = (cells.collect(), vec![]);
     let started = Instant::now();
     // Interleaved: in each round every server runs under every allocator in turn, the order
     // rotated by one each round so no allocator always runs first.
-    for round in 0..runs {
-        for (s, libs) in &plan {
-            for k in 0..libs.len() {
-                let lib = &libs[(k + round) % libs.len()];
-                let (r, name, t) = (round + 1, s.name(), started.elapsed().as_secs_f64());
-                eprint!("\r\x1b[Kround {r}/{runs} {name} {} ({t:.0} s)", lib.name);
-                let result = match s {
-                    Server::Redis => run_redis(lib, o, pins, &work),
-                    Server::Rocksdb => run_rocksdb(lib, o, &work),
-                };
-                match result.and_then(|res| res.complete(*s)) {
-                    Ok(res) => record(&mut cells, *s, &lib.name, round, &res),
-                    Err(e) => {
-                        let m = format!("round {r} {name} {}: {e}", lib.name);
-                        eprintln!("\n{m}");
-                        failures.push(m);
-                    }
+    for (round, (s, libs)) in (0..runs).flat_map(|r| plan.iter().map(move |p| (r, p))) {
+        for k in 0..libs.len() {
+            let lib = &libs[(k + round) % libs.len()];
+            let (r, name, t) = (round + 1, s.name(), started.elapsed().as_secs_f64());
+            eprint!("\r\x1b[Kround {r}/{runs} {name} {} ({t:.0} s)", lib.name);
+            let result = match s {
+                Server::Redis => run_redis(lib, o, pins, &work),
+                Server::Rocksdb => run_rocksdb(lib, o, &work),
+            };
+            match result.and_then(|res| res.complete(*s)) {
+                Ok(res) => record(&mut cells, *s, &lib.name, round, &res),
+                Err(e) => {
+                    failures.push(format!("round {r} {name} {}: {e}", lib.name));
+                    eprintln!("\n{}", failures[failures.len() - 1]);
                 }
             }
         }
@@ -659,8 +626,8 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     matrix.config.workloads = matrix.workloads();
     let json = o.json.clone();
     let json = json.unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
-    std::fs::write(&json, matrix.to_file_text())
-        .map_err(|e| format!("writing {}: {e}", json.display()))?;
+    let written = std::fs::write(&json, matrix.to_file_text());
+    written.map_err(|e| format!("writing {}: {e}", json.display()))?;
     println!("wrote {}", json.display());
     for n in &notes {
         println!("note: {n}");
@@ -675,10 +642,8 @@ fn fmt_tput(v: f64) -> String {
 
 /// A row of the whole-run table.
 fn whole_row(c: [&str; 5]) -> String {
-    format!(
-        "{:<18} {:>10} {:>12} {:>10} {:>12}",
-        c[0], c[1], c[2], c[3], c[4]
-    )
+    let [a, b, c, d, e] = c;
+    format!("{a:<18} {b:>10} {c:>12} {d:>10} {e:>12}")
 }
 
 /// The tables: per server, every operation's median throughput (min–max) per allocator and
@@ -686,7 +651,7 @@ fn whole_row(c: [&str; 5]) -> String {
 /// faults, peak RSS and AnonHugePages.
 pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> String {
     let mut s = String::new();
-    let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);
+    let cell = |w: &str, a: &str| cells.iter().find(|c| is(c, w, a));
     for (server, libs) in plan {
         let name = server.name();
         s += &format!("\n{name} — throughput (ops/s), median of {runs} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n{:<18}", "operation");
@@ -713,33 +678,29 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
             }
             // Per round: hz3 over the best other allocator of the same round.
             let at = |a: &str, r: usize| cell(&w, a).and_then(|c| *c.runs.get(r)?);
-            let per_round: Vec<f64> = (0..runs)
-                .filter_map(|r| {
-                    let others = libs.iter().filter(|l| l.name != HZ3);
-                    let b = others.filter_map(|l| at(&l.name, r)).reduce(f64::max)?;
-                    (b > 0.0).then_some(at(HZ3, r)? / b)
-                })
-                .collect();
+            let ratio = |r| {
+                let others = libs.iter().filter(|l| l.name != HZ3);
+                let b = others.filter_map(|l| at(&l.name, r)).reduce(f64::max)?;
+                (b > 0.0).then_some(at(HZ3, r)? / b)
+            };
+            let per_round: Vec<f64> = (0..runs).filter_map(ratio).collect();
             let range = Summary::of(&per_round).map(|r| format!("{:.2}–{:.2}", r.min, r.max));
             let range = range.unwrap_or("—".into());
             s += &match (hz3, best) {
-                (Some(h), Some((b, n))) if b > 0.0 => {
-                    format!(" {:>8.2} {n:<18} {range:>11}\n", h / b)
-                }
-                _ => format!(" {:>8} {:<18} {range:>11}\n", "—", ""),
+                (Some(h), Some((b, n))) if b > 0.0 => format!(" {:>8.2} {n:<18}", h / b),
+                _ => format!(" {:>8} {:<18}", "—", ""),
             };
+            s += &format!(" {range:>11}\n");
         }
         s += &whole_row(["allocator", "wall s", "minor flt", "peak MiB", "THP MiB"]);
         s += &format!("  (per run of the whole {name}, medians)\n");
         let w = workload(*server, None);
         for (l, c) in libs.iter().filter_map(|l| Some((l, cell(&w, &l.name)?))) {
-            let f = |x: Option<f64>, div: f64, p| {
-                x.map_or("—".into(), |x| format!("{:.*}", p, x / div))
-            };
+            let f = |x: Option<f64>, p| x.map_or("—".into(), |x| format!("{x:.p$}"));
             let minor = median_known(c.minor_faults.iter().map(|x| x.map(|x| x as f64)));
-            let [wall, minor] = [f(median(&c.values()), 1.0, 1), f(minor, 1.0, 0)];
-            let [rss, huge] =
-                [c.peak_rss_median(), c.extra_median("anon_huge_kib")].map(|x| f(x, 1024.0, 1));
+            let [wall, minor] = [f(median(&c.values()), 1), f(minor, 0)];
+            let mib = [c.peak_rss_median(), c.extra_median("anon_huge_kib")];
+            let [rss, huge] = mib.map(|kib| f(kib.map(|k| k / 1024.0), 1));
             s += &(whole_row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
         }
     }

@@ -191,35 +191,34 @@ fn on_path(program: &str) -> Option<PathBuf> {
     files.find(|f| f.is_file())
 }
 
-fn warn(notes: &mut Vec<String>, note: String) {
-    tracing::warn!("{note}");
-    notes.push(note);
-}
-
 /// Installs the missing programs' packages with apt-get (as root); never fails, says what it
 /// could not do. Returns the servers whose programs are all there afterwards.
-fn ensure_programs(servers: &[Server], install: bool, notes: &mut Vec<String>) -> Vec<Server> {
+fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
+    let mut servers = o.only.clone();
+    servers.dedup();
     let absent = |s: &Server| {
         let mut p = s.programs();
         p.retain(|(p, _)| on_path(p).is_none());
         p
     };
     let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
-    if !missing.is_empty() && install {
+    if !missing.is_empty() && o.install {
         if let Err(e) = peers::apt_install(&missing) {
-            let m = missing.join(" ");
-            warn(notes, format!("could not install {m} with apt-get: {e}"));
+            let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
+            tracing::warn!("{n}");
+            notes.push(n);
         }
     }
     let present = |s: &Server| {
         let absent: Vec<&str> = absent(s).iter().map(|p| p.0).collect();
         if !absent.is_empty() {
-            let (s, a) = (s.name(), absent.join(", "));
-            warn(notes, format!("{s} skipped: {a} not found"));
+            let n = format!("{} skipped: {} not found", s.name(), absent.join(", "));
+            tracing::warn!("{n}");
+            notes.push(n);
         }
         absent.is_empty()
     };
-    servers.iter().copied().filter(present).collect()
+    servers.into_iter().filter(present).collect()
 }
 
 /// The allocator a program links instead of glibc's (from `ldd`), e.g. `libjemalloc.so.2`.
@@ -290,18 +289,6 @@ pub struct RunResult {
     pub sys_s: f64,
 }
 
-impl RunResult {
-    /// The run, or an error naming the operations of `server` it has no result for.
-    fn complete(self, server: Server) -> Result<RunResult, String> {
-        let has = |op: &&str| self.ops.iter().any(|(n, _)| n == op);
-        let missing: Vec<&str> = server.ops().iter().copied().filter(|op| !has(op)).collect();
-        if missing.is_empty() {
-            return Ok(self);
-        }
-        Err(format!("no result for {}", missing.join(", ")))
-    }
-}
-
 /// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
 fn reap(child: &mut Child, deadline: Instant) -> Result<RunResult, String> {
     let (pid, mut status) = (child.id() as libc::pid_t, 0);
@@ -341,9 +328,9 @@ fn anon_huge_kib(pid: u32) -> u64 {
     kb.and_then(Result::ok).unwrap_or(0)
 }
 
-/// Runs `f` while a thread samples process `pid`'s AnonHugePages every 250 ms; `f`'s result and
-/// the most seen.
-fn watching_huge<T>(pid: u32, f: impl FnOnce() -> T) -> (T, u64) {
+/// Runs `f` while a thread samples process `pid`'s AnonHugePages every 250 ms: `f`'s result,
+/// the seconds from `start` to its end, and the most AnonHugePages seen.
+fn watching<T>(pid: u32, start: Instant, f: impl FnOnce() -> T) -> (T, f64, u64) {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         let watch = s.spawn(|| {
@@ -354,9 +341,9 @@ fn watching_huge<T>(pid: u32, f: impl FnOnce() -> T) -> (T, u64) {
             }
             max
         });
-        let r = f();
+        let (r, wall_s) = (f(), start.elapsed().as_secs_f64());
         stop.store(true, Relaxed);
-        (r, watch.join().unwrap_or(0))
+        (r, wall_s, watch.join().unwrap_or(0))
     })
 }
 
@@ -375,22 +362,17 @@ type Pins = (Option<usize>, Option<usize>);
 
 fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, String> {
     let port = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
-    let port = port.map_err(|e| format!("no free port: {e}"))?.port();
+    let port = port
+        .map_err(|e| format!("no free port: {e}"))?
+        .port()
+        .to_string();
     let mut child = command("redis-server", pins.0, lib.path.as_deref())
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
         .args("--appendonly no --daemonize no --loglevel warning --dir".split(' '))
         .arg(work)
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start redis-server: {e}"))?;
-    let port = port.to_string();
     let up = (0..200).any(|_| {
         sleep(Duration::from_millis(25));
         redis_cmd(&port, "PING").is_ok_and(|r| r == "+PONG")
@@ -400,17 +382,11 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
         let _ = reap(&mut child, Instant::now() + Duration::from_secs(5));
         return Err("redis-server did not answer PING".into());
     }
-    let args = format!(
-        "-h 127.0.0.1 -p {port} --csv -n {} {REDIS_ARGS}",
-        o.requests
-    );
-    let client = || {
-        let start = Instant::now();
-        let mut cmd = command("redis-benchmark", pins.1, None);
-        let out = cmd.args(args.split(' ')).output();
-        (out, start.elapsed().as_secs_f64())
-    };
-    let ((out, wall_s), huge) = watching_huge(child.id(), client);
+    let n = o.requests;
+    let args = format!("-h 127.0.0.1 -p {port} --csv -n {n} {REDIS_ARGS}");
+    let mut client = command("redis-benchmark", pins.1, None);
+    let client = || client.args(args.split(' ')).output();
+    let (out, wall_s, huge) = watching(child.id(), Instant::now(), client);
     let huge = huge.max(anon_huge_kib(child.id()));
     let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
     let mut r = reap(&mut child, Instant::now() + Duration::from_secs(30))?;
@@ -421,7 +397,7 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
     r.ops = parse_redis_benchmark(&String::from_utf8_lossy(&out.stdout));
     (r.wall_s, r.anon_huge_kib) = (wall_s, huge);
     // Requests the client sent: each operation's, and the LPUSH that fills the list for LRANGE.
-    r.requests = Some(o.requests * (Server::Redis.ops().len() as u64 + 1));
+    r.requests = Some(n * (Server::Redis.ops().len() as u64 + 1));
     Ok(r)
 }
 
@@ -438,10 +414,8 @@ fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
         .stdout(stdout)
         .spawn()
         .map_err(|e| format!("cannot start db_bench: {e}"))?;
-    let ((r, wall_s), huge) = watching_huge(child.id(), || {
-        let r = reap(&mut child, Instant::now() + Duration::from_secs(1800));
-        (r, start.elapsed().as_secs_f64())
-    });
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let (r, wall_s, huge) = watching(child.id(), start, || reap(&mut child, deadline));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&db);
     let mut r = r.and_then(|r| r.ok.then_some(r).ok_or("db_bench failed".into()))?;
@@ -460,29 +434,35 @@ fn is(c: &Cell, w: &str, a: &str) -> bool {
     c.workload == w && c.allocator == a
 }
 
-/// Records a run in its cells: one per operation (throughput), and the whole run's (wall time,
-/// faults, peak RSS, huge pages).
-fn record(cells: &mut [Cell], server: Server, lib: &str, round: usize, r: &RunResult) {
+/// Records round `i`'s run in its cells: one per operation (throughput), and the whole run's
+/// (wall time, faults, peak RSS, huge pages); an error naming the operations it has no result for.
+fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> Result<(), String> {
+    let has = |op: &&str| r.ops.iter().any(|(n, _)| n == op);
+    let missing: Vec<&str> = s.ops().iter().copied().filter(|op| !has(op)).collect();
+    if !missing.is_empty() {
+        return Err(format!("no result for {}", missing.join(", ")));
+    }
     for (op, v) in &r.ops {
-        let w = workload(server, Some(op));
+        let w = workload(s, Some(op));
         if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
-            c.runs[round] = Some(*v);
+            c.runs[i] = Some(*v);
         }
     }
-    let w = workload(server, None);
+    let w = workload(s, None);
     let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) else {
-        return;
+        return Ok(());
     };
-    c.runs[round] = Some(r.wall_s);
-    c.rss_kib[round] = Some(r.max_rss_kib);
-    c.minor_faults[round] = Some(r.minor_faults);
-    c.major_faults[round] = Some(r.major_faults);
-    c.user_s[round] = Some(r.user_s);
-    c.sys_s[round] = Some(r.sys_s);
+    c.runs[i] = Some(r.wall_s);
+    c.rss_kib[i] = Some(r.max_rss_kib);
+    c.minor_faults[i] = Some(r.minor_faults);
+    c.major_faults[i] = Some(r.major_faults);
+    c.user_s[i] = Some(r.user_s);
+    c.sys_s[i] = Some(r.sys_s);
     // db_bench's own operation counts are left out: they depend on its per-thread accounting.
-    c.ops[round] = r.requests;
+    c.ops[i] = r.requests;
     let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
-    huge.or_insert(vec![None; n])[round] = Some(r.anon_huge_kib as f64);
+    huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
+    Ok(())
 }
 
 /// Each allocator's cells: throughput per operation, then the whole run's wall time.
@@ -504,9 +484,7 @@ fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
 pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let runs = o.runs();
     let mut notes = Vec::new();
-    let mut wanted = o.only.clone();
-    wanted.dedup();
-    let servers = ensure_programs(&wanted, o.install, &mut notes);
+    let servers = ensure_programs(o, &mut notes);
     if servers.is_empty() {
         println!("servers: nothing to run ({})", notes.join("; "));
         return Ok(true);
@@ -577,12 +555,9 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
                 Server::Redis => run_redis(lib, o, pins, &work),
                 Server::Rocksdb => run_rocksdb(lib, o, &work),
             };
-            match result.and_then(|res| res.complete(*s)) {
-                Ok(res) => record(&mut cells, *s, &lib.name, round, &res),
-                Err(e) => {
-                    failures.push(format!("round {r} {name} {}: {e}", lib.name));
-                    eprintln!("\n{}", failures[failures.len() - 1]);
-                }
+            if let Err(e) = result.and_then(|res| record(&mut cells, *s, &lib.name, round, &res)) {
+                failures.push(format!("round {r} {name} {}: {e}", lib.name));
+                eprintln!("\n{}", failures[failures.len() - 1]);
             }
         }
     }
@@ -794,7 +769,7 @@ mod tests {
                     max_rss_kib: 2048,
                     ..RunResult::default()
                 };
-                record(&mut cells, Server::Rocksdb, lib, round, &r);
+                record(&mut cells, Server::Rocksdb, lib, round, &r).unwrap();
             }
         }
         let t = render(&[(Server::Rocksdb, libs)], &cells, 2);

@@ -68,12 +68,12 @@ pub struct Opts {
     quick: bool,
     /// redis, rocksdb or both
     #[arg(
-        long,
+        long = "only",
         value_name = "LIST",
         value_delimiter = ',',
         default_value = "redis,rocksdb"
     )]
-    pub only: Vec<Server>,
+    pub servers: Vec<Server>,
     /// results file (hz3-bench/1; default `<target>/release/servers.json`)
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -102,11 +102,10 @@ impl Opts {
 }
 
 fn peer_arg(p: &str) -> Result<(String, PathBuf), String> {
-    let np = p
-        .split_once('=')
-        .filter(|(n, p)| !n.is_empty() && !p.is_empty());
-    let (n, path) = np.ok_or_else(|| format!("{p:?}: expected NAME=PATH"))?;
-    Ok((n.into(), path.into()))
+    p.split_once('=')
+        .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+        .map(|(n, p)| (n.to_string(), p.into()))
+        .ok_or_else(|| format!("{p:?}: expected NAME=PATH"))
 }
 
 /// A throughput figure: a finite number ≥ 0.
@@ -194,7 +193,7 @@ fn on_path(program: &str) -> Option<PathBuf> {
 /// Installs the missing programs' packages with apt-get (as root); never fails, says what it
 /// could not do. Returns the servers whose programs are all there afterwards.
 fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
-    let mut servers = o.only.clone();
+    let mut servers = o.servers.clone();
     servers.dedup();
     let absent = |s: &Server| {
         let mut p = s.programs();
@@ -362,10 +361,8 @@ type Pins = (Option<usize>, Option<usize>);
 
 fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, String> {
     let port = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
-    let port = port
-        .map_err(|e| format!("no free port: {e}"))?
-        .port()
-        .to_string();
+    let port = port.map_err(|e| format!("no free port: {e}"))?;
+    let port = port.port().to_string();
     let mut child = command("redis-server", pins.0, lib.path.as_deref())
         .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
         .args("--appendonly no --daemonize no --loglevel warning --dir".split(' '))
@@ -510,21 +507,15 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let libs_of = |s: Server| {
         let linked = linked_allocator(&on_path(s.programs()[0].0).unwrap_or_default());
         let own = linked.as_ref().map(|l| format!("{l} (linked)"));
-        let mut libs = vec![Lib::new(
-            "system",
-            own.unwrap_or(format!("glibc {glibc}")),
-            None,
-        )];
+        let own = own.unwrap_or(format!("glibc {glibc}"));
+        let mut libs = vec![Lib::new("system", own, None)];
         if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
             libs.push(Lib::new("glibc-preload", glibc.clone(), Some(p)));
         }
         (s, [libs, peers.clone()].concat())
     };
     let plan: Vec<(Server, Vec<Lib>)> = servers.into_iter().map(libs_of).collect();
-    let each_lib = || {
-        plan.iter()
-            .flat_map(|(s, ls)| ls.iter().map(|l| (s.name(), l)))
-    };
+    let each_lib = || plan.iter().flat_map(|(s, v)| v.iter().map(|l| (*s, l)));
     let cpus = allowed_cpus();
     let pins = if cpus.len() >= 2 && on_path("taskset").is_some() {
         (Some(cpus[0]), Some(cpus[1]))
@@ -539,7 +530,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     for (s, l) in each_lib() {
         let path = l.path.as_ref().map(|p| p.display().to_string());
         let path = path.unwrap_or("(no preload)".into());
-        println!("  {s} {:<18} {:<28} {path}", l.name, l.version);
+        println!("  {} {:<18} {:<28} {path}", s.name(), l.name, l.version);
     }
     let cells = plan.iter().flat_map(|(s, ls)| new_cells(*s, ls, runs));
     let (mut cells, mut failures): (Vec<Cell>, _) = (cells.collect(), vec![]);
@@ -565,10 +556,10 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let _ = std::fs::remove_dir_all(&work);
     print!("{}", render(&plan, &cells, runs));
 
-    let lib_json = |(s, l): (&str, &Lib)| {
+    let lib_json = |(s, l): (Server, &Lib)| {
         let path = l.path.as_ref().map(|p| p.display().to_string());
         let v = serde_json::json!({"version": l.version, "library": path});
-        (format!("{s}:{}", l.name), v)
+        (format!("{}:{}", s.name(), l.name), v)
     };
     let mut config = serde_json::json!({
         "runs": runs,
@@ -794,7 +785,7 @@ mod tests {
             }
         };
         let d = a(&[]).unwrap();
-        assert_eq!((d.runs(), d.only.len(), d.install), (5, 2, true));
+        assert_eq!((d.runs(), d.servers.len(), d.install), (5, 2, true));
         assert_eq!(a(&["--quick", "--runs", "3"]).unwrap().runs(), 3);
         assert_eq!(a(&["--runs", "3", "--quick"]).unwrap().runs(), 1);
         let q = a(&[
@@ -807,7 +798,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(q.runs(), 1);
-        assert_eq!(q.only, vec![Server::Rocksdb]);
+        assert_eq!(q.servers, vec![Server::Rocksdb]);
         assert_eq!(q.peers, vec![("m3".to_string(), PathBuf::from("/x.so"))]);
         assert!(!q.install);
         let help = a(&["--help"]).unwrap_err();

@@ -7,19 +7,20 @@
 //! The allocators: `system` (no preload: whatever the program links — Debian's redis-server links
 //! jemalloc 5.3 itself, db_bench uses glibc), `glibc-preload` (glibc's `libc.so.6` preloaded,
 //! which puts glibc's `malloc` ahead of a linked allocator's; only for programs that link one),
-//! every preload peer of the matrix that can run here (built, installed or found by
-//! [`crate::peers::prepare`], as for the matrix's `*-preload` rows), the `--peer` libraries, and
-//! `hz3-preload` (hz3-capi, built here unless `--lib` names it).
+//! every preload peer of the matrix that can run here (as for the matrix's `*-preload` rows), the
+//! `--peer` libraries, and `hz3-preload` (hz3-capi, built here unless `--lib` names it).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::results::{Cell, Config, Machine, Matrix};
-use crate::{paths, runner, stats, strategies};
+use crate::stats::{median, median_known, Summary};
+use crate::strategies::PRELOAD as HZ3;
+use crate::{paths, peers, runner};
 
 /// A server program measured under each allocator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -28,12 +29,14 @@ pub enum Server {
     Rocksdb,
 }
 
+/// redis-benchmark's arguments after `-n N`, and db_bench's after `--num=N` (both in the JSON).
+const REDIS_ARGS: &str = "-r 200000 -P 16 -d 120 -t set,get,lpush,lpop,lrange_100,mset";
+const DB_BENCH_ARGS: &str =
+    "--value_size=100 --compression_type=none --threads=2 --cache_size=67108864";
+
 impl Server {
     pub fn name(self) -> &'static str {
-        match self {
-            Server::Redis => "redis",
-            Server::Rocksdb => "rocksdb",
-        }
+        ["redis", "rocksdb"][self as usize]
     }
 
     /// The operations reported, in table order (the names the parsers return).
@@ -44,20 +47,13 @@ impl Server {
         }
     }
 
-    /// The programs it needs and the Debian package of each.
-    fn programs(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Server::Redis => &[
-                ("redis-server", "redis-server"),
-                ("redis-benchmark", "redis-tools"),
-            ],
-            Server::Rocksdb => &[("db_bench", "rocksdb-tools")],
-        }
-    }
-
-    /// The program run under the preloaded library.
-    fn preloaded_program(self) -> &'static str {
-        self.programs()[0].0
+    /// The programs it needs and the Debian package of each; the first runs under the preload.
+    fn programs(self) -> Vec<(&'static str, &'static str)> {
+        let all = match self {
+            Server::Redis => "redis-server:redis-server redis-benchmark:redis-tools",
+            Server::Rocksdb => "db_bench:rocksdb-tools",
+        };
+        all.split(' ').filter_map(|p| p.split_once(':')).collect()
     }
 }
 
@@ -101,11 +97,7 @@ pub struct Opts {
 impl Opts {
     /// Interleaved runs per allocator (`--quick`: 1).
     pub fn runs(&self) -> usize {
-        if self.quick {
-            1
-        } else {
-            self.runs as usize
-        }
+        (if self.quick { 1 } else { self.runs }) as usize
     }
 }
 
@@ -116,69 +108,47 @@ fn peer_arg(p: &str) -> Result<(String, PathBuf), String> {
         .ok_or_else(|| format!("{p:?}: expected NAME=PATH"))
 }
 
+/// A throughput figure: a finite number ≥ 0.
+fn rate(s: &str) -> Option<f64> {
+    s.parse().ok().filter(|r: &f64| r.is_finite() && *r >= 0.0)
+}
+
 /// Throughput of each operation in a `redis-benchmark` output, `--csv` (`"SET","249376.56",…`) or
 /// `-q` (`SET: 249376.56 requests per second, …`), in the order printed: names are cut at the
 /// first space (`LRANGE_100 (first 100 elements)` → `LRANGE_100`), the LPUSH that only fills the
 /// list for LRANGE is left out, and progress lines (`SET: rps=…`) and anything else are skipped.
 pub fn parse_redis_benchmark(out: &str) -> Vec<(String, f64)> {
-    let mut v = Vec::new();
-    for line in out.split(['\n', '\r']).map(str::trim) {
-        let (name, rps) = if let Some(rest) = line.strip_prefix('"') {
-            let mut f = rest.split("\",\"");
-            let (Some(name), Some(rps)) = (f.next(), f.next()) else {
-                continue;
-            };
-            (name, rps.trim_end_matches('"'))
-        } else if let Some((name, rest)) = line.split_once(": ") {
-            match rest.split_once(" requests per second") {
-                Some((rps, _)) => (name, rps.trim()),
-                None => continue,
+    let op = |line: &str| {
+        let (name, rps) = match line.strip_prefix('"') {
+            Some(rest) => {
+                let mut f = rest.split("\",\"");
+                (f.next()?, f.next()?.trim_end_matches('"'))
             }
-        } else {
-            continue;
+            None => {
+                let (name, rest) = line.split_once(": ")?;
+                (name, rest.split_once(" requests per second")?.0.trim())
+            }
         };
-        if name.contains("needed to benchmark") {
-            continue;
-        }
-        let name = name.split(' ').next().unwrap_or(name);
-        if let Ok(r) = rps.parse::<f64>() {
-            if r.is_finite() && r >= 0.0 && !name.is_empty() {
-                v.push((name.to_string(), r));
-            }
-        }
-    }
-    v
+        let (short, r) = (name.split(' ').next()?, rate(rps)?);
+        (!name.contains("needed to benchmark") && !short.is_empty()).then(|| (short.into(), r))
+    };
+    let lines = out.split(['\n', '\r']).map(str::trim);
+    lines.filter_map(op).collect()
 }
 
 /// Throughput of each benchmark in a `db_bench` output: the lines
 /// `fillrandom   :       5.290 micros/op 189018 ops/sec 2.116 seconds …`, in the order printed.
 pub fn parse_db_bench(out: &str) -> Vec<(String, f64)> {
-    let mut v = Vec::new();
-    for line in out.lines() {
-        let Some((name, rest)) = line.split_once(':') else {
-            continue;
-        };
+    let op = |line: &str| {
+        let (name, rest) = line.split_once(':')?;
         let name = name.trim();
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            continue;
-        }
-        let words: Vec<&str> = rest.split_whitespace().collect();
-        let Some(i) = words
-            .iter()
-            .position(|w| *w == "ops/sec" || *w == "ops/sec;")
-        else {
-            continue;
-        };
-        if i == 0 || !words.contains(&"micros/op") {
-            continue;
-        }
-        if let Ok(r) = words[i - 1].parse::<f64>() {
-            if r.is_finite() && r >= 0.0 {
-                v.push((name.to_string(), r));
-            }
-        }
-    }
-    v
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let i = w.iter().position(|x| ["ops/sec", "ops/sec;"].contains(x))?;
+        let r = rate(w[i.checked_sub(1)?])?;
+        let named = !name.is_empty() && !name.contains(char::is_whitespace);
+        (named && w.contains(&"micros/op")).then(|| (name.to_string(), r))
+    };
+    out.lines().filter_map(op).collect()
 }
 
 /// The allocator one run uses: its row name, its version, and the library preloaded (`None`:
@@ -201,96 +171,75 @@ impl Lib {
     }
 }
 
-/// The `(name, version, library)` of every preload peer of the matrix that can run here (built,
-/// installed or found by `peers::prepare`, the lookup of the matrix's `*-preload` rows), and a
-/// note for each that cannot.
-fn peer_libs() -> (Vec<Lib>, Vec<String>) {
-    let mut names: Vec<String> = strategies::PRELOAD_PEERS
-        .iter()
-        .map(|p| p.name.to_string())
-        .collect();
-    let mut notes = Vec::new();
-    let prepared = crate::peers::prepare(&mut names, &mut notes);
-    let libs = prepared
-        .libs
-        .iter()
-        .map(|(name, path)| {
-            let v = prepared.versions.iter().find(|(n, _)| n == name);
-            let v = v.map_or_else(|| "?".into(), |(_, v)| v.clone());
-            Lib::new(name, v, Some(path.clone()))
-        })
-        .collect();
-    (libs, notes)
+/// Every preload peer of the matrix that can run here (built, installed or found by
+/// `peers::prepare`, the lookup of the matrix's `*-preload` rows); a note for each that cannot.
+fn peer_libs(notes: &mut Vec<String>) -> Vec<Lib> {
+    let mut names = peers::PRELOAD_PEERS.iter().map(|p| p.name.into()).collect();
+    let prepared = peers::prepare(&mut names, notes);
+    let version = |name: &str| prepared.versions.iter().find(|(n, _)| n == name);
+    let lib = |(n, p): &(String, PathBuf)| {
+        let v = version(n).map_or("?".into(), |(_, v)| v.clone());
+        Lib::new(n, v, Some(p.clone()))
+    };
+    prepared.libs.iter().map(lib).collect()
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(program))
-            .find(|f| f.is_file())
-    })
+    let path = std::env::var_os("PATH")?;
+    let mut files = std::env::split_paths(&path).map(|d| d.join(program));
+    files.find(|f| f.is_file())
 }
 
 /// Installs the missing programs' packages with apt-get (as root); never fails, says what it
 /// could not do. Returns the servers whose programs are all there afterwards.
-fn ensure_programs(servers: &[Server], install: bool, notes: &mut Vec<String>) -> Vec<Server> {
-    let missing: Vec<&str> = servers
-        .iter()
-        .flat_map(|s| s.programs())
-        .filter(|(p, _)| on_path(p).is_none())
-        .map(|(_, pkg)| *pkg)
-        .collect();
-    if !missing.is_empty() && install {
-        if let Err(e) = crate::peers::apt_install(&missing) {
+fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
+    let mut servers = o.servers.clone();
+    servers.dedup();
+    let absent = |s: &Server| {
+        let mut p = s.programs();
+        p.retain(|(p, _)| on_path(p).is_none());
+        p
+    };
+    let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
+    if !missing.is_empty() && o.install {
+        if let Err(e) = peers::apt_install(&missing) {
             let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
             tracing::warn!("{n}");
             notes.push(n);
         }
     }
-    servers
-        .iter()
-        .copied()
-        .filter(|s| {
-            let absent: Vec<&str> = s
-                .programs()
-                .iter()
-                .filter(|(p, _)| on_path(p).is_none())
-                .map(|(p, _)| *p)
-                .collect();
-            if !absent.is_empty() {
-                let n = format!("{} skipped: {} not found", s.name(), absent.join(", "));
-                tracing::warn!("{n}");
-                notes.push(n);
-            }
-            absent.is_empty()
-        })
-        .collect()
+    let present = |s: &Server| {
+        let absent: Vec<&str> = absent(s).iter().map(|p| p.0).collect();
+        if !absent.is_empty() {
+            let n = format!("{} skipped: {} not found", s.name(), absent.join(", "));
+            tracing::warn!("{n}");
+            notes.push(n);
+        }
+        absent.is_empty()
+    };
+    servers.into_iter().filter(present).collect()
 }
 
 /// The allocator a program links instead of glibc's (from `ldd`), e.g. `libjemalloc.so.2`.
 fn linked_allocator(program: &Path) -> Option<String> {
     let out = Command::new("ldd").arg(program).output().ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .find(|lib| {
-            ["jemalloc", "tcmalloc", "mimalloc", "snmalloc", "hoard"]
-                .iter()
-                .any(|a| lib.contains(a))
-        })
-        .map(String::from)
+    let allocators = ["jemalloc", "tcmalloc", "mimalloc", "snmalloc", "hoard"];
+    let libs = String::from_utf8_lossy(&out.stdout);
+    let mut libs = libs.lines().filter_map(|l| l.split_whitespace().next());
+    let lib = libs.find(|lib| allocators.iter().any(|a| lib.contains(a)))?;
+    Some(lib.into())
 }
 
 /// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
 fn glibc_path() -> Option<PathBuf> {
-    let dirs = [crate::peers::PRELOAD_LIB_DIRS, &["/lib/x86_64-linux-gnu"]].concat();
-    crate::peers::find_in("libc.so.6", &dirs)
+    let dirs = [peers::PRELOAD_LIB_DIRS, &["/lib/x86_64-linux-gnu"]].concat();
+    peers::find_in("libc.so.6", &dirs)
 }
 
 fn glibc_version() -> String {
-    crate::runner::stdout_of("ldd", &["--version"], None)
-        .and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()))
-        .unwrap_or_else(|| "?".into())
+    let out = runner::stdout_of("ldd", &["--version"], None);
+    let v = out.and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()));
+    v.unwrap_or_else(|| "?".into())
 }
 
 /// The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), ascending.
@@ -298,43 +247,39 @@ fn allowed_cpus() -> Vec<usize> {
     let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let list = text
         .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .unwrap_or("");
-    let mut v = Vec::new();
-    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
+    let range = |part: &str| {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
-        if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
-            v.extend(a..=b);
-        }
-    }
-    v
+        Some(a.trim().parse().ok()?..=b.trim().parse().ok()?)
+    };
+    let parts = list.unwrap_or("").trim().split(',');
+    parts.filter_map(range).flatten().collect()
 }
 
-/// `taskset -c cpu program` when pinning is possible, else `program`.
-fn pinned(program: &str, cpu: Option<usize>) -> Command {
-    match cpu {
-        Some(c) => {
-            let mut cmd = Command::new("taskset");
-            cmd.args(["-c", &c.to_string(), program]);
-            cmd
-        }
-        None => Command::new(program),
+/// `program` (under `taskset -c cpu` when pinned) with `lib` preloaded (none: no preload at
+/// all), its stdin and stderr null.
+fn command(program: &str, cpu: Option<usize>, lib: Option<&Path>) -> Command {
+    let mut cmd = Command::new(if cpu.is_some() { "taskset" } else { program });
+    if let Some(c) = cpu {
+        cmd.args(["-c", &c.to_string(), program]);
     }
+    match lib {
+        Some(p) => cmd.env("LD_PRELOAD", p),
+        None => cmd.env_remove("LD_PRELOAD"),
+    };
+    cmd.stdin(Stdio::null()).stderr(Stdio::null());
+    cmd
 }
 
 /// What one run measured of the preloaded process: throughput per operation, the most
-/// AnonHugePages seen, and the kernel's account of the process.
+/// AnonHugePages seen, the requests a client sent, and the kernel's account of the exited process
+/// (minor/major faults, peak RSS (VmHWM), CPU time).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunResult {
     pub ops: Vec<(String, f64)>,
     pub wall_s: f64,
     pub anon_huge_kib: u64,
-    pub exit: Exit,
-}
-
-/// The kernel's account of an exited child: minor/major faults, peak RSS (VmHWM), CPU time.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Exit {
+    pub requests: Option<u64>,
     ok: bool,
     pub minor_faults: u64,
     pub major_faults: u64,
@@ -344,83 +289,66 @@ pub struct Exit {
 }
 
 /// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
-fn reap(child: &mut Child, deadline: Instant) -> Result<Exit, String> {
-    let pid = child.id() as libc::pid_t;
+fn reap(child: &mut Child, deadline: Instant) -> Result<RunResult, String> {
+    let (pid, mut status) = (child.id() as libc::pid_t, 0);
+    // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: `pid` is our own unreaped child (std has not waited on it: `Child::wait` is never
         // called on it), and both out-pointers point to live, writable locals.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
-        if r == pid {
-            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            return Ok(Exit {
-                ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                minor_faults: ru.ru_minflt as u64,
-                major_faults: ru.ru_majflt as u64,
-                max_rss_kib: ru.ru_maxrss as u64,
-                user_s: secs(ru.ru_utime),
-                sys_s: secs(ru.ru_stime),
-            });
+        match unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) } {
+            r if r == pid => break,
+            r if r < 0 => return Err(format!("wait4: {}", std::io::Error::last_os_error())),
+            _ if Instant::now() > deadline => {
+                let _ = child.kill();
+                sleep(Duration::from_millis(200));
+                return Err("timed out (killed)".into());
+            }
+            _ => sleep(Duration::from_millis(20)),
         }
-        if r < 0 {
-            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            std::thread::sleep(Duration::from_millis(200));
-            return Err("timed out (killed)".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(RunResult {
+        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        minor_faults: ru.ru_minflt as u64,
+        major_faults: ru.ru_majflt as u64,
+        max_rss_kib: ru.ru_maxrss as u64,
+        user_s: secs(ru.ru_utime),
+        sys_s: secs(ru.ru_stime),
+        ..RunResult::default()
+    })
 }
 
-/// `AnonHugePages` of `/proc/<pid>/smaps_rollup`, in KiB.
-fn anon_huge_kib(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("AnonHugePages:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+/// `AnonHugePages` of `/proc/<pid>/smaps_rollup`, in KiB (0 when unknown).
+fn anon_huge_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let kb = text.lines().find_map(|l| l.strip_prefix("AnonHugePages:"));
+    let kb = kb.map(|v| v.trim().trim_end_matches("kB").trim().parse());
+    kb.and_then(Result::ok).unwrap_or(0)
 }
 
-/// Samples a process's AnonHugePages every 250 ms until stopped; the thread returns the most seen.
-struct HugeWatch {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<u64>,
-}
-
-impl HugeWatch {
-    fn start(pid: u32) -> HugeWatch {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
+/// Runs `f` while a thread samples process `pid`'s AnonHugePages every 250 ms: `f`'s result,
+/// the seconds from `start` to its end, and the most AnonHugePages seen.
+fn watching<T>(pid: u32, start: Instant, f: impl FnOnce() -> T) -> (T, f64, u64) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let watch = s.spawn(|| {
             let mut max = 0;
-            while !s.load(Ordering::Relaxed) {
-                max = anon_huge_kib(pid).unwrap_or(0).max(max);
-                std::thread::sleep(Duration::from_millis(250));
+            while !stop.load(Relaxed) {
+                max = anon_huge_kib(pid).max(max);
+                sleep(Duration::from_millis(250));
             }
             max
         });
-        HugeWatch { stop, thread }
-    }
-
-    fn finish(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or(0)
-    }
-}
-
-fn with_lib(cmd: &mut Command, lib: &Lib) {
-    match &lib.path {
-        Some(p) => cmd.env("LD_PRELOAD", p),
-        None => cmd.env_remove("LD_PRELOAD"),
-    };
+        let (r, wall_s) = (f(), start.elapsed().as_secs_f64());
+        stop.store(true, Relaxed);
+        (r, wall_s, watch.join().unwrap_or(0))
+    })
 }
 
 /// Sends one inline command to redis at `port` and returns the first reply line.
-fn redis_cmd(port: u16, cmd: &str) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+fn redis_cmd(port: &str, cmd: &str) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(format!("{cmd}\r\n").as_bytes())?;
     let mut buf = [0u8; 64];
@@ -428,206 +356,123 @@ fn redis_cmd(port: u16, cmd: &str) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
 }
 
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
+/// The CPUs of the two sides of a redis run, server and client (None: not pinned).
+type Pins = (Option<usize>, Option<usize>);
 
-/// Where the two sides of a run go: the server's CPU and the client's (None: not pinned).
-#[derive(Clone, Copy, Debug, Default)]
-struct Cpus {
-    server: Option<usize>,
-    client: Option<usize>,
-}
-
-fn run_redis(lib: &Lib, o: &Opts, cpus: Cpus, work: &Path) -> Result<RunResult, String> {
-    let port = free_port()?;
-    let mut server = pinned("redis-server", cpus.server);
-    server.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-        "--loglevel",
-        "warning",
-        "--dir",
-    ]);
-    server
+fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, String> {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
+    let port = port.map_err(|e| format!("no free port: {e}"))?;
+    let port = port.port().to_string();
+    let mut child = command("redis-server", pins.0, lib.path.as_deref())
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+        .args("--appendonly no --daemonize no --loglevel warning --dir".split(' '))
         .arg(work)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    with_lib(&mut server, lib);
-    let mut child = server
         .spawn()
         .map_err(|e| format!("cannot start redis-server: {e}"))?;
-    let pid = child.id();
     let up = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(25));
-        redis_cmd(port, "PING").is_ok_and(|r| r == "+PONG")
+        sleep(Duration::from_millis(25));
+        redis_cmd(&port, "PING").is_ok_and(|r| r == "+PONG")
     });
     if !up {
         let _ = child.kill();
         let _ = reap(&mut child, Instant::now() + Duration::from_secs(5));
         return Err("redis-server did not answer PING".into());
     }
-    let watch = HugeWatch::start(pid);
-    let start = Instant::now();
-    let mut client = pinned("redis-benchmark", cpus.client);
-    client
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--csv"])
-        .args(["-n", &o.requests.to_string(), "-r", "200000", "-P", "16"])
-        .args(["-d", "120", "-t", "set,get,lpush,lpop,lrange_100,mset"])
-        .env_remove("LD_PRELOAD")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null());
-    let out = client.output();
-    let wall_s = start.elapsed().as_secs_f64();
-    let huge = watch.finish().max(anon_huge_kib(pid).unwrap_or(0));
-    let _ = redis_cmd(port, "SHUTDOWN NOSAVE");
-    let exit = reap(&mut child, Instant::now() + Duration::from_secs(30))?;
+    let n = o.requests;
+    let args = format!("-h 127.0.0.1 -p {port} --csv -n {n} {REDIS_ARGS}");
+    let mut client = command("redis-benchmark", pins.1, None);
+    let client = || client.args(args.split(' ')).output();
+    let (out, wall_s, huge) = watching(child.id(), Instant::now(), client);
+    let huge = huge.max(anon_huge_kib(child.id()));
+    let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
+    let mut r = reap(&mut child, Instant::now() + Duration::from_secs(30))?;
     let out = out.map_err(|e| format!("cannot run redis-benchmark: {e}"))?;
     if !out.status.success() {
         return Err(format!("redis-benchmark failed ({})", out.status));
     }
-    let ops = parse_redis_benchmark(&String::from_utf8_lossy(&out.stdout));
-    finish(Server::Redis, ops, wall_s, huge, exit)
+    r.ops = parse_redis_benchmark(&String::from_utf8_lossy(&out.stdout));
+    (r.wall_s, r.anon_huge_kib) = (wall_s, huge);
+    // Requests the client sent: each operation's, and the LPUSH that fills the list for LRANGE.
+    r.requests = Some(n * (Server::Redis.ops().len() as u64 + 1));
+    Ok(r)
 }
 
 fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
-    let db = work.join("rocksdb");
+    let (db, log) = (work.join("rocksdb"), work.join("db_bench.out"));
     let _ = std::fs::remove_dir_all(&db);
-    let mut cmd = Command::new("db_bench");
-    cmd.arg(format!("--db={}", db.display()))
-        .arg(format!("--num={}", o.keys))
-        .args(["--value_size=100", "--compression_type=none", "--threads=2"])
-        .args([
-            "--cache_size=67108864",
-            "--benchmarks=fillrandom,readrandom,readwhilewriting,seekrandom",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    with_lib(&mut cmd, lib);
+    let stdout = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let ops = Server::Rocksdb.ops().join(",");
+    let args = format!("--num={} {DB_BENCH_ARGS} --benchmarks={ops}", o.keys);
     let start = Instant::now();
-    let mut child = cmd
+    let mut child = command("db_bench", None, lib.path.as_deref())
+        .arg(format!("--db={}", db.display()))
+        .args(args.split(' '))
+        .stdout(stdout)
         .spawn()
         .map_err(|e| format!("cannot start db_bench: {e}"))?;
-    let watch = HugeWatch::start(child.id());
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let exit = reap(&mut child, Instant::now() + Duration::from_secs(1800));
-    let wall_s = start.elapsed().as_secs_f64();
-    let huge = watch.finish();
-    let text = reader.join().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let (r, wall_s, huge) = watching(child.id(), start, || reap(&mut child, deadline));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&db);
-    let exit = exit?;
-    if !exit.ok {
-        return Err("db_bench failed".into());
-    }
-    finish(Server::Rocksdb, parse_db_bench(&text), wall_s, huge, exit)
-}
-
-fn finish(
-    server: Server,
-    ops: Vec<(String, f64)>,
-    wall_s: f64,
-    anon_huge_kib: u64,
-    exit: Exit,
-) -> Result<RunResult, String> {
-    let missing: Vec<&str> = server
-        .ops()
-        .iter()
-        .filter(|op| !ops.iter().any(|(n, _)| n == *op))
-        .copied()
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!("no result for {}", missing.join(", ")));
-    }
-    Ok(RunResult {
-        ops,
-        wall_s,
-        anon_huge_kib,
-        exit,
-    })
+    let mut r = r.and_then(|r| r.ok.then_some(r).ok_or("db_bench failed".into()))?;
+    (r.ops, r.wall_s, r.anon_huge_kib) = (parse_db_bench(&text), wall_s, huge);
+    Ok(r)
 }
 
 /// The cell's workload name: `redis:SET`, or `redis` for the whole run (wall time, faults, RSS).
 fn workload(server: Server, op: Option<&str>) -> String {
-    match op {
-        Some(op) => format!("{}:{op}", server.name()),
-        None => server.name().to_string(),
-    }
+    let s = server.name();
+    op.map_or_else(|| s.into(), |op| format!("{s}:{op}"))
 }
 
-/// Records a run in its cells: one per operation (throughput), and the whole run's (wall time,
-/// faults, peak RSS, huge pages).
-fn record(
-    cells: &mut [Cell],
-    server: Server,
-    lib: &str,
-    round: usize,
-    r: &RunResult,
-    requests: u64,
-) {
+/// Whether `c` is the cell of (workload `w`, allocator `a`).
+fn is(c: &Cell, w: &str, a: &str) -> bool {
+    c.workload == w && c.allocator == a
+}
+
+/// Records round `i`'s run in its cells: one per operation (throughput), and the whole run's
+/// (wall time, faults, peak RSS, huge pages); an error naming the operations it has no result for.
+fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> Result<(), String> {
+    let has = |op: &&str| r.ops.iter().any(|(n, _)| n == op);
+    let missing: Vec<&str> = s.ops().iter().copied().filter(|op| !has(op)).collect();
+    if !missing.is_empty() {
+        return Err(format!("no result for {}", missing.join(", ")));
+    }
     for (op, v) in &r.ops {
-        if let Some(c) = cells
-            .iter_mut()
-            .find(|c| c.workload == workload(server, Some(op)) && c.allocator == lib)
-        {
-            c.runs[round] = Some(*v);
+        let w = workload(s, Some(op));
+        if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
+            c.runs[i] = Some(*v);
         }
     }
-    if let Some(c) = cells
-        .iter_mut()
-        .find(|c| c.workload == workload(server, None) && c.allocator == lib)
-    {
-        c.runs[round] = Some(r.wall_s);
-        c.rss_kib[round] = Some(r.exit.max_rss_kib);
-        c.minor_faults[round] = Some(r.exit.minor_faults);
-        c.major_faults[round] = Some(r.exit.major_faults);
-        c.user_s[round] = Some(r.exit.user_s);
-        c.sys_s[round] = Some(r.exit.sys_s);
-        // Requests the client sent (db_bench's own counts are left out: they depend on its
-        // per-thread accounting).
-        c.ops[round] =
-            (server == Server::Redis).then(|| requests * (server.ops().len() as u64 + 1));
-        let n = c.runs.len();
-        c.extra
-            .entry("anon_huge_kib".into())
-            .or_insert_with(|| vec![None; n])[round] = Some(r.anon_huge_kib as f64);
-    }
+    let w = workload(s, None);
+    let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) else {
+        return Ok(());
+    };
+    c.runs[i] = Some(r.wall_s);
+    c.rss_kib[i] = Some(r.max_rss_kib);
+    c.minor_faults[i] = Some(r.minor_faults);
+    c.major_faults[i] = Some(r.major_faults);
+    c.user_s[i] = Some(r.user_s);
+    c.sys_s[i] = Some(r.sys_s);
+    // db_bench's own operation counts are left out: they depend on its per-thread accounting.
+    c.ops[i] = r.requests;
+    let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
+    huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
+    Ok(())
 }
 
+/// Each allocator's cells: throughput per operation, then the whole run's wall time.
 fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
     let mut cells = Vec::new();
-    for lib in libs {
-        for op in server.ops() {
-            let mut c = Cell::at(&workload(server, Some(op)), &lib.name, 1, runs);
-            c.threads = 2;
-            c.metric = "throughput".into();
-            c.unit = "ops/s".into();
-            c.higher_is_better = true;
+    for l in libs {
+        for op in server.ops().iter().map(|op| Some(*op)).chain([None]) {
+            let mut c = Cell::at(&workload(server, op), &l.name, 1, runs);
+            (c.threads, c.higher_is_better) = (2, op.is_some());
+            let (metric, unit) = op.map_or(("wall_time", "s"), |_| ("throughput", "ops/s"));
+            (c.metric, c.unit) = (metric.into(), unit.into());
             cells.push(c);
         }
-        let mut c = Cell::at(&workload(server, None), &lib.name, 1, runs);
-        c.threads = 2;
-        c.metric = "wall_time".into();
-        c.unit = "s".into();
-        c.higher_is_better = false;
-        cells.push(c);
     }
     cells
 }
@@ -636,9 +481,7 @@ fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
 pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let runs = o.runs();
     let mut notes = Vec::new();
-    let mut wanted = o.servers.clone();
-    wanted.dedup();
-    let servers = ensure_programs(&wanted, o.install, &mut notes);
+    let servers = ensure_programs(o, &mut notes);
     if servers.is_empty() {
         println!("servers: nothing to run ({})", notes.join("; "));
         return Ok(true);
@@ -648,96 +491,64 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         Some(p) => return Err(format!("--lib {}: no such file", p.display())),
         None => runner::build_capi(root)?,
     };
-    let (mut peers, peer_notes) = peer_libs();
-    notes.extend(peer_notes);
+    let mut peers = peer_libs(&mut notes);
     for (n, p) in &o.peers {
         if !p.is_file() {
             return Err(format!("--peer {n}: no library at {}", p.display()));
         }
         peers.push(Lib::new(n, "given".into(), Some(p.clone())));
     }
-    let commit = crate::matrix::git_commit(root).unwrap_or_else(|| "?".into());
-    let hz3 = Lib::new(strategies::PRELOAD, commit, Some(hz3));
+    let commit = crate::matrix::git_commit(root);
+    let version = commit.clone().unwrap_or("?".into());
+    peers.push(Lib::new(HZ3, version, Some(hz3)));
+    let glibc = glibc_version();
     // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
     // hz3 last.
-    let plan: Vec<(Server, Vec<Lib>)> = servers
-        .iter()
-        .map(|&s| {
-            let exe = on_path(s.preloaded_program()).unwrap_or_default();
-            let linked = linked_allocator(&exe);
-            let own = linked.clone().map_or_else(
-                || format!("glibc {}", glibc_version()),
-                |l| format!("{l} (linked)"),
-            );
-            let mut libs = vec![Lib::new("system", own, None)];
-            if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
-                libs.push(Lib::new("glibc-preload", glibc_version(), Some(p)));
-            }
-            libs.extend(peers.iter().cloned());
-            libs.push(hz3.clone());
-            (s, libs)
-        })
-        .collect();
+    let libs_of = |s: Server| {
+        let linked = linked_allocator(&on_path(s.programs()[0].0).unwrap_or_default());
+        let own = linked.as_ref().map(|l| format!("{l} (linked)"));
+        let own = own.unwrap_or(format!("glibc {glibc}"));
+        let mut libs = vec![Lib::new("system", own, None)];
+        if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
+            libs.push(Lib::new("glibc-preload", glibc.clone(), Some(p)));
+        }
+        (s, [libs, peers.clone()].concat())
+    };
+    let plan: Vec<(Server, Vec<Lib>)> = servers.into_iter().map(libs_of).collect();
+    let each_lib = || plan.iter().flat_map(|(s, v)| v.iter().map(|l| (*s, l)));
     let cpus = allowed_cpus();
     let pins = if cpus.len() >= 2 && on_path("taskset").is_some() {
-        Cpus {
-            server: Some(cpus[0]),
-            client: Some(cpus[1]),
-        }
+        (Some(cpus[0]), Some(cpus[1]))
     } else {
         notes.push("redis server and client not pinned (needs taskset and 2 CPUs)".into());
-        Cpus::default()
+        (None, None)
     };
     let work = std::env::temp_dir().join(format!("hz3-servers-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let machine = Machine::detect();
     println!("machine: {}", machine.describe());
-    for (s, libs) in &plan {
-        for l in libs {
-            println!(
-                "  {} {:<18} {:<28} {}",
-                s.name(),
-                l.name,
-                l.version,
-                l.path
-                    .as_ref()
-                    .map_or("(no preload)".into(), |p| p.display().to_string())
-            );
-        }
+    for (s, l) in each_lib() {
+        let path = l.path.as_ref().map(|p| p.display().to_string());
+        let path = path.unwrap_or("(no preload)".into());
+        println!("  {} {:<18} {:<28} {path}", s.name(), l.name, l.version);
     }
-    let mut cells: Vec<Cell> = plan
-        .iter()
-        .flat_map(|(s, libs)| new_cells(*s, libs, runs))
-        .collect();
-    let mut failures = Vec::new();
+    let cells = plan.iter().flat_map(|(s, ls)| new_cells(*s, ls, runs));
+    let (mut cells, mut failures): (Vec<Cell>, _) = (cells.collect(), vec![]);
     let started = Instant::now();
     // Interleaved: in each round every server runs under every allocator in turn, the order
     // rotated by one each round so no allocator always runs first.
-    for round in 0..runs {
-        for (s, libs) in &plan {
-            let n = libs.len();
-            for k in 0..n {
-                let lib = &libs[(k + round) % n];
-                eprint!(
-                    "\r\x1b[Kround {}/{} {} {} ({:.0} s)",
-                    round + 1,
-                    runs,
-                    s.name(),
-                    lib.name,
-                    started.elapsed().as_secs_f64()
-                );
-                let r = match s {
-                    Server::Redis => run_redis(lib, o, pins, &work),
-                    Server::Rocksdb => run_rocksdb(lib, o, &work),
-                };
-                match r {
-                    Ok(r) => record(&mut cells, *s, &lib.name, round, &r, o.requests),
-                    Err(e) => {
-                        let m = format!("round {} {} {}: {e}", round + 1, s.name(), lib.name);
-                        eprintln!("\n{m}");
-                        failures.push(m);
-                    }
-                }
+    for (round, (s, libs)) in (0..runs).flat_map(|r| plan.iter().map(move |p| (r, p))) {
+        for k in 0..libs.len() {
+            let lib = &libs[(k + round) % libs.len()];
+            let (r, name, t) = (round + 1, s.name(), started.elapsed().as_secs_f64());
+            eprint!("\r\x1b[Kround {r}/{runs} {name} {} ({t:.0} s)", lib.name);
+            let result = match s {
+                Server::Redis => run_redis(lib, o, pins, &work),
+                Server::Rocksdb => run_rocksdb(lib, o, &work),
+            };
+            if let Err(e) = result.and_then(|res| record(&mut cells, *s, &lib.name, round, &res)) {
+                failures.push(format!("round {r} {name} {}: {e}", lib.name));
+                eprintln!("\n{}", failures[failures.len() - 1]);
             }
         }
     }
@@ -745,62 +556,44 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let _ = std::fs::remove_dir_all(&work);
     print!("{}", render(&plan, &cells, runs));
 
-    let libs: serde_json::Map<String, serde_json::Value> = plan
-        .iter()
-        .flat_map(|(s, libs)| libs.iter().map(move |l| (s, l)))
-        .map(|(s, l)| {
-            let path = l.path.as_ref().map(|p| p.display().to_string());
-            let v = serde_json::json!({"version": l.version, "library": path});
-            (format!("{}:{}", s.name(), l.name), v)
-        })
-        .collect();
-    let mut extra = serde_json::json!({
+    let lib_json = |(s, l): (Server, &Lib)| {
+        let path = l.path.as_ref().map(|p| p.display().to_string());
+        let v = serde_json::json!({"version": l.version, "library": path});
+        (format!("{}:{}", s.name(), l.name), v)
+    };
+    let mut config = serde_json::json!({
+        "runs": runs,
+        "duration_ms": 0,
+        "threads": 2,
+        "threads_sweep": [1],
+        "mode": if runs == 1 { "quick" } else { "full" },
         "command": "servers",
-        "git_commit": crate::matrix::git_commit(root),
+        "git_commit": commit,
         "wall_s": started.elapsed().as_secs_f64().round(),
         "redis_requests": o.requests,
-        "redis_benchmark": format!(
-            "-n {} -r 200000 -P 16 -d 120 -t set,get,lpush,lpop,lrange_100,mset",
-            o.requests
-        ),
-        "db_bench": format!(
-            "--num={} --value_size=100 --compression_type=none --threads=2 --cache_size=67108864",
-            o.keys
-        ),
-        "pinning": format!(
-            "redis-server on CPU {:?}, redis-benchmark on CPU {:?}",
-            pins.server, pins.client
-        ),
-        "libraries": libs,
+        "redis_benchmark": format!("-n {} {REDIS_ARGS}", o.requests),
+        "db_bench": format!("--num={} {DB_BENCH_ARGS}", o.keys),
+        "pinning": format!("redis-server on CPU {:?}, redis-benchmark on CPU {:?}", pins.0, pins.1),
+        "libraries": each_lib().map(lib_json).collect::<serde_json::Map<_, _>>(),
         "notes": notes,
     });
-    let extra = extra.as_object_mut().expect("an object");
     // Absent rather than null: no commit outside a git checkout, no notes when all went well.
-    extra.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
+    let fields = config.as_object_mut().expect("an object");
+    fields.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
+    let config: Config = serde_json::from_value(config).expect("a config");
     let mut matrix = Matrix {
         machine,
-        config: Config {
-            runs: runs as u64,
-            duration_ms: 0,
-            threads: 2,
-            threads_sweep: vec![1],
-            mode: if runs == 1 { "quick" } else { "full" }.into(),
-            allocators: vec![],
-            workloads: vec![],
-            extra: std::mem::take(extra),
-        },
+        config,
         cells,
         failures,
     };
     // In the order first measured, as the plan lists them.
     matrix.config.allocators = matrix.allocators();
     matrix.config.workloads = matrix.workloads();
-    let json = o
-        .json
-        .clone()
-        .unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
-    std::fs::write(&json, matrix.to_file_text())
-        .map_err(|e| format!("writing {}: {e}", json.display()))?;
+    let json = o.json.clone();
+    let json = json.unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
+    let written = std::fs::write(&json, matrix.to_file_text());
+    written.map_err(|e| format!("writing {}: {e}", json.display()))?;
     println!("wrote {}", json.display());
     for n in &notes {
         println!("note: {n}");
@@ -808,12 +601,15 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     Ok(matrix.failures.is_empty())
 }
 
+/// A throughput in thousands: `250k`, `31.2k`.
 fn fmt_tput(v: f64) -> String {
-    if v >= 100_000.0 {
-        format!("{:.0}k", v / 1000.0)
-    } else {
-        format!("{:.1}k", v / 1000.0)
-    }
+    format!("{:.*}k", if v >= 100_000.0 { 0 } else { 1 }, v / 1000.0)
+}
+
+/// A row of the whole-run table.
+fn whole_row(c: [&str; 5]) -> String {
+    let [a, b, c, d, e] = c;
+    format!("{a:<18} {b:>10} {c:>12} {d:>10} {e:>12}")
 }
 
 /// The tables: per server, every operation's median throughput (min–max) per allocator and
@@ -821,96 +617,57 @@ fn fmt_tput(v: f64) -> String {
 /// faults, peak RSS and AnonHugePages.
 pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> String {
     let mut s = String::new();
-    let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);
+    let cell = |w: &str, a: &str| cells.iter().find(|c| is(c, w, a));
     for (server, libs) in plan {
-        s.push_str(&format!(
-            "\n{} — throughput (ops/s), median of {} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n",
-            server.name(),
-            runs
-        ));
-        s.push_str(&format!("{:<18}", "operation"));
+        let name = server.name();
+        s += &format!("\n{name} — throughput (ops/s), median of {runs} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n{:<18}", "operation");
         for l in libs {
-            s.push_str(&format!(" {:>22}", l.name));
+            s += &format!(" {:>22}", l.name);
         }
-        s.push_str(&format!(
-            " {:>8} {:<18} {:>11}\n",
-            "hz3÷best", "best", "per round"
-        ));
+        s += &format!(" {:>8} {:<18} {:>11}\n", "hz3÷best", "best", "per round");
         for op in server.ops() {
             let w = workload(*server, Some(op));
-            s.push_str(&format!("{op:<18}"));
-            let mut best: Option<(f64, &str)> = None;
-            let mut hz3 = None;
+            s += &format!("{op:<18}");
+            let (mut best, mut hz3): (Option<(f64, &str)>, _) = (None, None);
             for l in libs {
-                let v = cell(&w, &l.name).map(|c| c.values()).unwrap_or_default();
-                let Some(stats::Summary {
-                    median: m,
-                    min: lo,
-                    max: hi,
-                    ..
-                }) = stats::Summary::of(&v)
-                else {
-                    s.push_str(&format!(" {:>22}", "—"));
+                let Some(sum) = cell(&w, &l.name).and_then(Cell::summary) else {
+                    s += &format!(" {:>22}", "—");
                     continue;
                 };
-                s.push_str(&format!(
-                    " {:>22}",
-                    format!("{} ({}–{})", fmt_tput(m), fmt_tput(lo), fmt_tput(hi))
-                ));
-                if l.name == strategies::PRELOAD {
-                    hz3 = Some(m);
-                } else if best.is_none_or(|(b, _)| m > b) {
-                    best = Some((m, &l.name));
+                let [m, lo, hi] = [sum.median, sum.min, sum.max].map(fmt_tput);
+                s += &format!(" {:>22}", format!("{m} ({lo}–{hi})"));
+                if l.name == HZ3 {
+                    hz3 = Some(sum.median);
+                } else if best.is_none_or(|(b, _)| sum.median > b) {
+                    best = Some((sum.median, &l.name));
                 }
             }
             // Per round: hz3 over the best other allocator of the same round.
-            let per_round: Vec<f64> = (0..runs)
-                .filter_map(|r| {
-                    let at = |a: &str| cell(&w, a).and_then(|c| c.runs.get(r).copied().flatten());
-                    let h = at(strategies::PRELOAD)?;
-                    let b = libs
-                        .iter()
-                        .filter(|l| l.name != strategies::PRELOAD)
-                        .filter_map(|l| at(&l.name))
-                        .reduce(f64::max)?;
-                    (b > 0.0).then_some(h / b)
-                })
-                .collect();
-            let range = stats::Summary::of(&per_round)
-                .map_or_else(|| "—".into(), |r| format!("{:.2}–{:.2}", r.min, r.max));
-            match (hz3, best) {
-                (Some(h), Some((b, n))) if b > 0.0 => {
-                    s.push_str(&format!(" {:>8.2} {n:<18} {range:>11}\n", h / b))
-                }
-                _ => s.push_str(&format!(" {:>8} {:<18} {range:>11}\n", "—", "")),
-            }
+            let at = |a: &str, r: usize| cell(&w, a).and_then(|c| *c.runs.get(r)?);
+            let ratio = |r| {
+                let others = libs.iter().filter(|l| l.name != HZ3);
+                let b = others.filter_map(|l| at(&l.name, r)).reduce(f64::max)?;
+                (b > 0.0).then_some(at(HZ3, r)? / b)
+            };
+            let per_round: Vec<f64> = (0..runs).filter_map(ratio).collect();
+            let range = Summary::of(&per_round).map(|r| format!("{:.2}–{:.2}", r.min, r.max));
+            let range = range.unwrap_or("—".into());
+            s += &match (hz3, best) {
+                (Some(h), Some((b, n))) if b > 0.0 => format!(" {:>8.2} {n:<18}", h / b),
+                _ => format!(" {:>8} {:<18}", "—", ""),
+            };
+            s += &format!(" {range:>11}\n");
         }
+        s += &whole_row(["allocator", "wall s", "minor flt", "peak MiB", "THP MiB"]);
+        s += &format!("  (per run of the whole {name}, medians)\n");
         let w = workload(*server, None);
-        s.push_str(&format!(
-            "{:<18} {:>10} {:>12} {:>10} {:>12}  (per run of the whole {}, medians)\n",
-            "allocator",
-            "wall s",
-            "minor flt",
-            "peak MiB",
-            "THP MiB",
-            server.name()
-        ));
-        for l in libs {
-            let Some(c) = cell(&w, &l.name) else { continue };
-            let med_u = |v: &[Option<u64>]| {
-                stats::median(&v.iter().flatten().map(|&x| x as f64).collect::<Vec<_>>())
-            };
-            let f = |x: Option<f64>, div: f64, p: usize| {
-                x.map_or("—".to_string(), |x| format!("{:.*}", p, x / div))
-            };
-            s.push_str(&format!(
-                "{:<18} {:>10} {:>12} {:>10} {:>12}\n",
-                l.name,
-                f(stats::median(&c.values()), 1.0, 1),
-                f(med_u(&c.minor_faults), 1.0, 0),
-                f(med_u(&c.rss_kib), 1024.0, 1),
-                f(c.extra_median("anon_huge_kib"), 1024.0, 1),
-            ));
+        for (l, c) in libs.iter().filter_map(|l| Some((l, cell(&w, &l.name)?))) {
+            let f = |x: Option<f64>, p| x.map_or("—".into(), |x| format!("{x:.p$}"));
+            let minor = median_known(c.minor_faults.iter().map(|x| x.map(|x| x as f64)));
+            let [wall, minor] = [f(median(&c.values()), 1), f(minor, 0)];
+            let mib = [c.peak_rss_median(), c.extra_median("anon_huge_kib")];
+            let [rss, huge] = mib.map(|kib| f(kib.map(|k| k / 1024.0), 1));
+            s += &(whole_row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
         }
     }
     s
@@ -919,6 +676,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategies;
 
     #[test]
     fn parses_redis_benchmark_csv_and_quiet_output() {
@@ -998,14 +756,11 @@ mod tests {
                         .iter()
                         .map(|op| (op.to_string(), v[round]))
                         .collect(),
-                    exit: Exit {
-                        minor_faults: 10 + round as u64,
-                        max_rss_kib: 2048,
-                        ..Exit::default()
-                    },
+                    minor_faults: 10 + round as u64,
+                    max_rss_kib: 2048,
                     ..RunResult::default()
                 };
-                record(&mut cells, Server::Rocksdb, lib, round, &r, 300_000);
+                record(&mut cells, Server::Rocksdb, lib, round, &r).unwrap();
             }
         }
         let t = render(&[(Server::Rocksdb, libs)], &cells, 2);

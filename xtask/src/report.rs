@@ -6,205 +6,181 @@ use serde_json::Value;
 
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
-use crate::strategies::PEERS;
-use crate::strategies::{is_hz3, is_preload, PRELOAD, PRELOAD_PEERS};
+use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
 use crate::table::{mib, pct_change, si, Table};
+
+const DASH: &str = "—";
+
+/// `f(v)`, or "—" when unknown.
+fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    v.map_or(DASH.into(), f)
+}
+
+/// Those of `names` that were measured, in that order.
+fn measured(m: &Matrix, names: &[&str]) -> Vec<String> {
+    let allocs = m.allocators();
+    names
+        .iter()
+        .filter(|n| allocs.iter().any(|a| a == *n))
+        .map(|n| n.to_string())
+        .collect()
+}
 
 /// The reference of the full matrix: mimalloc when it was measured, else system.
 pub fn matrix_reference(m: &Matrix) -> Option<String> {
-    let allocs = m.allocators();
-    ["mimalloc", "system"]
-        .iter()
-        .find(|r| allocs.iter().any(|a| a == *r))
-        .map(|s| s.to_string())
+    measured(m, &["mimalloc", "system"]).into_iter().next()
 }
 
 /// "hz3-c-packed" → "C-packed"; the preload rows → "C ABI".
 fn variant(allocator: &str) -> String {
-    if is_preload(allocator) {
-        return "C ABI".into();
+    let s = allocator.strip_prefix("hz3-").unwrap_or("");
+    match s.get(..1) {
+        _ if is_preload(allocator) => "C ABI".into(),
+        Some(f) => f.to_ascii_uppercase() + &s[1..],
+        None => String::new(),
     }
-    let mut c = allocator.strip_prefix("hz3-").unwrap_or("").chars();
-    c.next().map_or(String::new(), |f| {
-        f.to_ascii_uppercase().to_string() + c.as_str()
-    })
 }
 
 /// Minor faults per 1000 operations: "—" when unknown, "<0.01" below that.
 pub fn faults_per_kop(v: Option<f64>) -> String {
     match v {
-        None => "—".into(),
         Some(0.0) => "0".into(),
         Some(v) if v < 0.01 => "<0.01".into(),
-        Some(v) => si(v),
+        v => or_dash(v, si),
     }
 }
 
 /// Seconds of system time: "—" when unknown.
 pub fn sys_secs(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.2}"))
+    or_dash(v, |v| format!("{v:.2}"))
 }
 
+/// A summary's median, min–max (joined by `sep`) and CV, the first two formatted by `f`.
+fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
+    s.map_or([DASH; 3].map(String::from), |s| {
+        let range = format!("{}{sep}{}", f(s.min), f(s.max));
+        [f(s.median), range, format!("{:.1}%", s.cv * 100.0)]
+    })
+}
+
+/// The cells of per-round ratios: median, min–max, CV.
 fn ratio_cells(s: Option<Summary>) -> [String; 3] {
-    match s {
-        Some(s) => [
-            format!("{:.3}", s.median),
-            format!("{:.3}–{:.3}", s.min, s.max),
-            format!("{:.1}%", s.cv * 100.0),
-        ],
-        None => ["—".into(), "—".into(), "—".into()],
-    }
+    spread(s, |x| format!("{x:.3}"), "–")
 }
 
 fn notes(c: &Cell) -> String {
-    let mut n = Vec::new();
-    let invalid = c.invalid_runs();
-    if invalid > 0 {
-        if c.fallback_rates.is_empty() {
-            // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
-            n.push(format!("{invalid}/{} INVALID (cut short)", c.runs.len()));
-        } else {
-            let worst = c
-                .fallback_rates
-                .iter()
-                .flatten()
-                .copied()
-                .fold(0.0f64, f64::max);
-            n.push(format!(
-                "{invalid}/{} INVALID (fallback up to {:.2}%)",
-                c.runs.len(),
-                worst * 100.0
-            ));
-        }
-    }
-    let failed = c.failed_runs();
-    if failed > 0 {
-        n.push(format!("{failed}/{} FAILED", c.runs.len()));
-    }
-    if let Some(skipped) = c
+    let (n, invalid, failed) = (c.runs.len(), c.invalid_runs(), c.failed_runs());
+    let worst = c
+        .fallback_rates
+        .iter()
+        .flatten()
+        .fold(0.0f64, |a, b| a.max(*b));
+    let skipped: f64 = c
         .extra
         .get("handoffs_skipped")
-        .map(|v| v.iter().flatten().sum::<f64>())
-        .filter(|s| *s > 0.0)
-    {
+        .map_or(0.0, |v| v.iter().flatten().sum());
+    let cut = c.fallback_rates.is_empty();
+    [
+        // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
+        (invalid > 0 && cut).then(|| format!("{invalid}/{n} INVALID (cut short)")),
+        (invalid > 0 && !cut).then(|| {
+            format!(
+                "{invalid}/{n} INVALID (fallback up to {:.2}%)",
+                worst * 100.0
+            )
+        }),
+        (failed > 0).then(|| format!("{failed}/{n} FAILED")),
         // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
-        n.push(format!("{skipped:.0} hand-offs skipped"));
-    }
-    n.join(", ")
+        (skipped > 0.0).then(|| format!("{skipped:.0} hand-offs skipped")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// Allocator order of the seed table: the peers first (as in the seed, mimalloc on top), then
 /// system, then every hz3 strategy, then the preload rows (C malloc/free).
 fn seed_order(m: &Matrix) -> Vec<String> {
+    let mut v = measured(m, &["mimalloc", "snmalloc", "jemalloc", "system"]);
     let allocs = m.allocators();
-    let mut v: Vec<String> = ["mimalloc", "snmalloc", "jemalloc", "system"]
-        .iter()
-        .filter(|a| allocs.iter().any(|x| x == *a))
-        .map(|s| s.to_string())
-        .collect();
     v.extend(allocs.iter().filter(|a| is_hz3(a)).cloned());
-    v.extend(allocs.iter().filter(|a| is_preload(a)).cloned());
+    v.extend(allocs.into_iter().filter(|a| is_preload(a)));
     v
 }
 
 /// Table 1: the seed's S121 table for xmalloc.
 pub fn seed_table(m: &Matrix) -> Option<String> {
-    let workload = "xmalloc";
-    m.cell(workload, &seed_order(m).first()?.clone())?;
-    let has_a = m.cell(workload, "hz3-a").is_some();
+    let w = "xmalloc";
+    m.cell(w, seed_order(m).first()?)?;
     let mut t = Table::cols(
         "config | variant | free/sec | spread (min–max) | ± | vs A | vs A min..max | CV | notes",
     );
     for a in seed_order(m) {
-        let Some(c) = m.cell(workload, &a) else {
-            continue;
+        let Some(c) = m.cell(w, &a) else { continue };
+        let s = c.summary();
+        let [free, range, _] = spread(s, si, "–");
+        // ± = half the spread, in % of the median.
+        let half = s.map_or(String::new(), |s| {
+            let h = if s.median > 0.0 {
+                (s.max - s.min) / 2.0 / s.median
+            } else {
+                0.0
+            };
+            format!("{:.1}%", h * 100.0)
+        });
+        let vs_a = match m.ratio(w, &a, "hz3-a") {
+            _ if a == "hz3-a" && s.is_some() => [DASH, "", ""].map(String::from),
+            Some(r) => spread(Some(r), pct_change, ".."),
+            None => Default::default(),
         };
-        let Some(s) = c.summary() else {
-            let mut row = vec![a.clone(), variant(&a), "—".into(), "—".into()];
-            row.extend(["", "", "", ""].map(String::from));
-            row.push(notes(c));
-            t.row(row);
-            continue;
-        };
-        let half = if s.median > 0.0 {
-            (s.max - s.min) / 2.0 / s.median * 100.0
-        } else {
-            0.0
-        };
-        let vs_a = if a == "hz3-a" {
-            None
-        } else {
-            m.ratio(workload, &a, "hz3-a")
-        };
-        let (va, vr, vc) = match vs_a {
-            Some(r) => (
-                pct_change(r.median),
-                format!("{}..{}", pct_change(r.min), pct_change(r.max)),
-                format!("{:.1}%", r.cv * 100.0),
-            ),
-            None if a == "hz3-a" => ("—".into(), "".into(), "".into()),
-            None => ("".into(), "".into(), "".into()),
-        };
-        t.row(vec![
-            a.clone(),
-            variant(&a),
-            si(s.median),
-            format!("{}–{}", si(s.min), si(s.max)),
-            format!("{half:.1}%"),
-            va,
-            vr,
-            vc,
-            notes(c),
-        ]);
+        let head = [a.clone(), variant(&a), free, range, half];
+        t.row(head.into_iter().chain(vs_a).chain([notes(c)]));
     }
-    let rounds = m.config.runs;
     let mut out = format!(
-        "== S121 matrix on xmalloc ({} B objects, {t} producers + {t} consumers), free/sec: median of {rounds} rounds ==\n",
-        64,
+        "== S121 matrix on xmalloc (64 B objects, {t} producers + {t} consumers), free/sec: median of {} rounds ==\n",
+        m.config.runs,
         t = m.config.threads
     );
-    if !has_a {
-        out.push_str("(hz3-a was not measured: no \"vs A\" column)\n");
+    if m.cell(w, "hz3-a").is_none() {
+        out += "(hz3-a was not measured: no \"vs A\" column)\n";
     }
-    out.push_str(&t.render());
-    out.push_str("vs A = median over rounds of (free/sec ÷ hz3-a's free/sec in the same round) − 1; min..max and CV of those per-round ratios.\n");
+    out += &t.render();
+    out += "vs A = median over rounds of (free/sec ÷ hz3-a's free/sec in the same round) − 1; min..max and CV of those per-round ratios.\n";
     Some(out)
 }
 
 /// Table 2: every workload × allocator.
 pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
-    let rname = reference.clone().unwrap_or_else(|| "—".into());
+    let rname = reference.as_deref().unwrap_or(DASH);
     let mut t = Table::cols(&format!(
         "workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"
     ));
-    let workloads = m.workloads();
-    for (i, w) in workloads.iter().enumerate() {
+    for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             t.separator();
         }
         for c in m.cells.iter().filter(|c| &c.workload == w) {
-            let s = c.summary();
-            let ratio = match &reference {
-                Some(r) if *r == c.allocator => ["1".into(), "".into(), "".into()],
-                Some(r) => ratio_cells(m.ratio(w, &c.allocator, r)),
-                None => ratio_cells(None),
+            let [median, range, _] = spread(c.summary(), si, "–");
+            let ratio = match reference.as_deref() {
+                Some(r) if r == c.allocator => ["1", "", ""].map(String::from),
+                r => ratio_cells(r.and_then(|r| m.ratio(w, &c.allocator, r))),
             };
-            let [rm, rr, rc] = ratio;
-            t.row(vec![
-                w.clone(),
-                c.allocator.clone(),
-                s.map_or("—".into(), |s| si(s.median)),
-                c.unit.clone(),
-                s.map_or("—".into(), |s| format!("{}–{}", si(s.min), si(s.max))),
-                rm,
-                rr,
-                rc,
-                c.peak_rss_median().map_or("—".into(), mib),
+            let usage = [
+                or_dash(c.peak_rss_median(), mib),
                 faults_per_kop(c.minor_faults_per_kop()),
                 sys_secs(c.sys_s_median()),
                 notes(c),
-            ]);
+            ];
+            let head = [
+                w.clone(),
+                c.allocator.clone(),
+                median,
+                c.unit.clone(),
+                range,
+            ];
+            t.row(head.into_iter().chain(ratio).chain(usage));
         }
     }
     format!(
@@ -217,64 +193,40 @@ pub fn matrix_table(m: &Matrix) -> String {
     )
 }
 
-/// The best peer (mimalloc, jemalloc, snmalloc; not system) of workload `w`: the one with the
-/// best median.
-fn best_peer(m: &Matrix, w: &str) -> Option<String> {
-    best_among(m, w, PEERS)
-}
-
 /// The peers' C libraries under `LD_PRELOAD` (what `hz3-preload` is compared with).
 fn c_peers() -> Vec<&'static str> {
     PRELOAD_PEERS.iter().map(|p| p.name).collect()
+}
+
+/// How many runs of a cell completed.
+fn done(c: &Cell) -> usize {
+    c.runs.iter().filter(|r| r.is_some()).count()
 }
 
 /// Whether a peer's cell describes unlike work: more than half of its completed runs broke the
 /// workload's validity rule (mt-remote: the ring fell back to a local free too often, so the
 /// run measured fewer remote frees than the others). Such a peer is never the "best peer".
 fn mostly_invalid(c: &Cell) -> bool {
-    let done = c.runs.iter().filter(|r| r.is_some()).count();
-    done > 0 && 2 * c.invalid_runs() > done
+    done(c) > 0 && 2 * c.invalid_runs() > done(c)
 }
 
 /// The one of `peers` with the best median on workload `w`, among those whose runs are mostly
-/// valid ([`mostly_invalid`]).
+/// valid ([`mostly_invalid`]); the first of equals.
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
-    let mut best: Option<(&str, f64, bool)> = None;
-    for p in peers {
-        let Some(c) = m.cell(w, p) else { continue };
-        if mostly_invalid(c) {
-            continue;
-        }
-        let Some(s) = c.summary() else { continue };
-        let better = match best {
-            None => true,
-            Some((_, b, true)) => s.median > b,
-            Some((_, b, false)) => s.median < b,
-        };
-        if better {
-            best = Some((p, s.median, c.higher_is_better));
-        }
-    }
-    best.map(|(n, _, _)| n.to_string())
-}
-
-/// `peer on workload (k of n runs invalid)` for every peer left out of the best-peer choice.
-fn skipped_peers(m: &Matrix) -> Vec<String> {
-    let mut out = Vec::new();
-    let c_peers = c_peers();
-    for w in m.workloads().iter() {
-        for p in PEERS.iter().chain(c_peers.iter()) {
-            let Some(c) = m.cell(w, p) else { continue };
-            if mostly_invalid(c) {
-                let done = c.runs.iter().filter(|r| r.is_some()).count();
-                out.push(format!(
-                    "{p} on {w} ({} of {done} runs invalid)",
-                    c.invalid_runs()
-                ));
+    peers
+        .iter()
+        .filter_map(|p| {
+            let c = m.cell(w, p).filter(|c| !mostly_invalid(c))?;
+            Some((p.to_string(), c.summary()?.median, c.higher_is_better))
+        })
+        .reduce(|b, x| {
+            if (b.2 && x.1 > b.1) || (!b.2 && x.1 < b.1) {
+                x
+            } else {
+                b
             }
-        }
-    }
-    out
+        })
+        .map(|b| b.0)
 }
 
 /// The lowest median peak RSS among `peers` on workload `w`, and whose it is.
@@ -289,138 +241,134 @@ fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)>
 /// that peer), and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
-    let mut any = false;
     let c_peers = c_peers();
-    for w in m.workloads().iter() {
-        let rust_peer = best_peer(m, w);
-        let c_peer = best_among(m, w, &c_peers);
+    for w in m.workloads() {
+        let (rust_peer, c_peer) = (best_among(m, &w, PEERS), best_among(m, &w, &c_peers));
         let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
             // hz3-preload (C malloc/free) is judged against the peers' C libraries when they were
             // measured, C with C; the GlobalAlloc rows against the Rust-linked peers.
-            let (peer, rss) = match (a == PRELOAD, &c_peer, &rust_peer) {
-                (true, Some(p), _) => (p.clone(), lowest_peer_rss(m, w, &c_peers)),
-                (_, _, Some(p)) => (p.clone(), lowest_peer_rss(m, w, PEERS)),
+            let (peer, peers) = match (a == PRELOAD, &c_peer, &rust_peer) {
+                (true, Some(p), _) => (p, &c_peers[..]),
+                (_, _, Some(p)) => (p, PEERS),
                 _ => continue,
             };
-            let Some(c) = m.cell(w, a) else { continue };
-            if first && any {
+            let Some(c) = m.cell(&w, a) else { continue };
+            if std::mem::take(&mut first) && !t.is_empty() {
                 t.separator();
             }
-            first = false;
-            any = true;
-            let [rm, rr, rc] = ratio_cells(m.ratio(w, a, &peer));
-            let vs_a = if a == "hz3-a" {
-                "—".into()
-            } else {
-                m.ratio(w, a, "hz3-a")
-                    .map_or("".into(), |r| format!("{:.3}", r.median))
+            let vs_a = match m.ratio(&w, a, "hz3-a") {
+                _ if a == "hz3-a" => DASH.into(),
+                r => r.map_or(String::new(), |r| format!("{:.3}", r.median)),
             };
-            let r = match (&rss, c.peak_rss_median()) {
-                (Some((pn, low)), Some(mine)) if *low > 0.0 => format!("{:.2} ({pn})", mine / low),
-                _ => "—".into(),
+            let rss = match (lowest_peer_rss(m, &w, peers), c.peak_rss_median()) {
+                (Some((pn, low)), Some(mine)) if low > 0.0 => format!("{:.2} ({pn})", mine / low),
+                _ => DASH.into(),
             };
-            t.row(vec![
-                w.clone(),
-                a.clone(),
-                peer.clone(),
-                rm,
-                rr,
-                rc,
-                vs_a,
-                r,
-            ]);
+            let ratio = ratio_cells(m.ratio(&w, a, peer));
+            t.row(
+                [w.clone(), a.clone(), peer.clone()]
+                    .into_iter()
+                    .chain(ratio)
+                    .chain([vs_a, rss]),
+            );
         }
     }
-    if !any {
+    if t.is_empty() {
         return None;
     }
-    let measured: Vec<String> = m
-        .allocators()
-        .into_iter()
-        .filter(|a| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str()))
-        .collect();
+    let is_peer = |a: &String| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str());
+    let measured: Vec<String> = m.allocators().into_iter().filter(is_peer).collect();
     let mut out = format!(
-        "== hz3 against the best peer of each workload (peers: {}) ==\n",
-        measured.join(", ")
+        "== hz3 against the best peer of each workload (peers: {}) ==\n{}\
+         best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
+        measured.join(", "),
+        t.render()
     );
-    out.push_str(&t.render());
-    out.push_str(
-        "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
-    );
-    if m.allocators().iter().any(|a| a == PRELOAD)
-        && m.allocators().iter().any(|a| c_peers.contains(&a.as_str()))
-    {
-        let c: Vec<&str> = measured
-            .iter()
-            .map(String::as_str)
-            .filter(|a| c_peers.contains(a))
-            .collect();
-        out.push_str(&format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({}): C malloc/free against C malloc/free.\n", c.join(", ")));
+    let c: Vec<&str> = measured
+        .iter()
+        .map(String::as_str)
+        .filter(|a| c_peers.contains(a))
+        .collect();
+    if m.allocators().iter().any(|a| a == PRELOAD) && !c.is_empty() {
+        out += &format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({}): C malloc/free against C malloc/free.\n", c.join(", "));
     }
-    let skipped = skipped_peers(m);
+    // The peers left out of the best-peer choice.
+    let skipped: Vec<String> = m
+        .workloads()
+        .iter()
+        .flat_map(|w| {
+            PEERS.iter().chain(&c_peers).filter_map(move |p| {
+                let c = m.cell(w, p).filter(|c| mostly_invalid(c))?;
+                Some(format!(
+                    "{p} on {w} ({} of {} runs invalid)",
+                    c.invalid_runs(),
+                    done(c)
+                ))
+            })
+        })
+        .collect();
     if !skipped.is_empty() {
-        out.push_str(&format!(
+        out += &format!(
             "not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n",
             skipped.join(", ")
-        ));
+        );
     }
     Some(out)
 }
 
-fn stat_num(stats: &Value, k: &str) -> Option<f64> {
-    stats.get(k).and_then(Value::as_f64)
-}
-
-/// Table 3: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
+/// Table 5: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
-    let mut any = false;
-    let mut all_zero = true;
-    let mut quiet: Vec<String> = Vec::new();
+    let (mut any, mut quiet) = (false, Vec::new());
+    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
     for a in m.allocators().iter().filter(|a| is_hz3(a)) {
         for c in m.cells.iter().filter(|c| &c.allocator == a) {
             let Some(st) = &c.stats else { continue };
             any = true;
-            let d = st.get("derived").cloned().unwrap_or(Value::Null);
-            let remote = stat_num(st, "remote_frees");
-            if remote.unwrap_or(0.0) > 0.0 {
-                all_zero = false;
-            } else {
+            let remote = num(st, "remote_frees");
+            if remote.unwrap_or(0.0) <= 0.0 {
                 // Nothing to show: single-thread workloads make no remote frees.
                 if !quiet.contains(&c.workload) {
                     quiet.push(c.workload.clone());
                 }
                 continue;
             }
-            let f = |v: Option<f64>, pct: bool| match v {
-                Some(v) if pct => format!("{:.1}%", v * 100.0),
-                Some(v) => format!("{v:.2}"),
-                None => "—".into(),
+            let f = |k: &str, pct: bool| {
+                let fmt = |v: f64| {
+                    if pct {
+                        format!("{:.1}%", v * 100.0)
+                    } else {
+                        format!("{v:.2}")
+                    }
+                };
+                or_dash(num(&st["derived"], k), fmt)
             };
-            t.row(vec![
+            t.row([
                 a.clone(),
                 c.workload.clone(),
-                remote.map_or("—".into(), si),
-                f(stat_num(&d, "objects_per_drained_page"), false),
-                f(stat_num(&d, "empty_to_nonempty_share"), true),
-                f(stat_num(&d, "rmw_per_remote_free"), false),
+                or_dash(remote, si),
+                f("objects_per_drained_page", false),
+                f("empty_to_nonempty_share", true),
+                f("rmw_per_remote_free", false),
             ]);
         }
     }
     if !any {
         return None;
     }
-    let mut out = String::from("== hz3 stats (separate stats pass, config WithStats) ==\n");
-    out.push_str(&t.render());
-    out.push_str("RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n");
-    if all_zero {
-        out.push_str("(every counter is zero: this hz3-alloc build counts nothing yet)\n");
+    let mut out = format!(
+        "== hz3 stats (separate stats pass, config WithStats) ==\n{}\
+         RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n",
+        t.render()
+    );
+    if t.is_empty() {
+        out += "(every counter is zero: this hz3-alloc build counts nothing yet)\n";
     } else if !quiet.is_empty() {
-        out.push_str(&format!(
+        out += &format!(
             "Not shown (no remote frees counted): {}.\n",
             quiet.join(", ")
-        ));
+        );
     }
     Some(out)
 }
@@ -428,39 +376,37 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
 /// Every table, as printed at the end of a run: the tables of [`render_one`], at each thread
 /// count of a sweep followed by the sweep tables; then notes and failures.
 pub fn render_all(m: &Matrix) -> String {
-    let mut out = String::new();
     let counts = m.thread_counts();
-    if counts.len() > 1 {
-        for t in &counts {
-            out.push_str(&format!("######## --threads {t} ########\n\n"));
-            out.push_str(&render_one(&m.at_threads(*t)));
-            out.push('\n');
-        }
-        out.push_str(&sweep_tables(m));
+    let mut out = if counts.len() > 1 {
+        let one = |t: &u64| {
+            format!(
+                "######## --threads {t} ########\n\n{}\n",
+                render_one(&m.at_threads(*t))
+            )
+        };
+        counts.iter().map(one).chain([sweep_tables(m)]).collect()
     } else {
-        out.push_str(&render_one(m));
-    }
+        render_one(m)
+    };
     if let Some(t) = crate::peers::versions_table(m) {
-        out.push('\n');
-        out.push_str(&t);
+        out += &format!("\n{t}");
     }
+    let lines = |v: &[String]| v.iter().map(|n| format!("  {n}\n")).collect::<String>();
     let notes = m.notes();
     if !notes.is_empty() {
-        out.push_str("\nnotes:\n");
-        for n in &notes {
-            out.push_str(&format!("  {n}\n"));
-        }
+        out += &format!("\nnotes:\n{}", lines(&notes));
     }
     if !m.failures.is_empty() {
-        out.push_str(&format!("\n{} run(s) FAILED:\n", m.failures.len()));
-        for f in &m.failures {
-            out.push_str(&format!("  {f}\n"));
-        }
+        out += &format!(
+            "\n{} run(s) FAILED:\n{}",
+            m.failures.len(),
+            lines(&m.failures)
+        );
     }
     out
 }
 
-/// The four tables of one thread count.
+/// The tables of one thread count.
 pub fn render_one(m: &Matrix) -> String {
     let tables = [
         seed_table(m),
@@ -479,42 +425,33 @@ pub fn render_one(m: &Matrix) -> String {
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
-    let per = |a: &str| {
-        m.cell(w, a)
-            .and_then(|c| c.extra_median("rss_per_thread_kib"))
-    };
-    let mut any = false;
+    let per = |a: &str| m.cell(w, a)?.extra_median("rss_per_thread_kib");
     for c in m.cells.iter().filter(|c| c.workload == w) {
-        any = true;
-        let f = |k: &str, fmt: &dyn Fn(f64) -> String| c.extra_median(k).map_or("—".into(), fmt);
-        let mine = c.extra_median("rss_per_thread_kib");
-        let vs = |r: &str| match (mine, per(r)) {
+        let f = |k: &str, fmt: fn(f64) -> String| or_dash(c.extra_median(k), fmt);
+        let vs = |r: &str| match (c.extra_median("rss_per_thread_kib"), per(r)) {
             (Some(a), Some(b)) if b > 0.0 && r != c.allocator => format!("{:.2}", a / b),
-            _ => "".into(),
+            _ => String::new(),
         };
-        t.row(vec![
+        t.row([
             c.allocator.clone(),
-            f("live_threads", &|v| format!("{v:.0}")),
-            f("rss_per_thread_kib", &|v| format!("{v:.1} KiB")),
+            f("live_threads", |v| format!("{v:.0}")),
+            f("rss_per_thread_kib", |v| format!("{v:.1} KiB")),
             vs("system"),
             vs("mimalloc"),
-            f("rss_live_kib", &|v| mib(v)),
-            f("start_us_per_thread", &|v| format!("{v:.1}")),
-            f("us_per_thread", &|v| format!("{v:.1}")),
-            c.summary().map_or("—".into(), |s| si(s.median)),
+            f("rss_live_kib", mib),
+            f("start_us_per_thread", |v| format!("{v:.1}")),
+            f("us_per_thread", |v| format!("{v:.1}")),
+            or_dash(c.summary(), |s| si(s.median)),
         ]);
     }
-    if !any {
+    if t.is_empty() {
         return None;
     }
-    let mut out = String::from(
-        "== threads-many: footprint and cost per live thread (medians over rounds) ==\n",
-    );
-    out.push_str(&t.render());
-    out.push_str(
-        "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n",
-    );
-    Some(out)
+    Some(format!(
+        "== threads-many: footprint and cost per live thread (medians over rounds) ==\n{}\
+         RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n",
+        t.render()
+    ))
 }
 
 /// A sweep's two tables: per workload and allocator, the median throughput with its ratio to the
@@ -522,12 +459,12 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
 pub fn sweep_tables(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let reference = matrix_reference(m);
-    let rname = reference.clone().unwrap_or_else(|| "—".into());
-    let mut head: Vec<String> = vec!["workload".into(), "allocator".into(), "unit".into()];
-    head.extend(counts.iter().map(|t| format!("T={t}")));
-    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
-    let mut rate = Table::new(&head_refs);
-    let mut rss = Table::new(&head_refs);
+    let rname = reference.as_deref().unwrap_or(DASH);
+    let head = ["workload", "allocator", "unit"].map(String::from);
+    let head = head
+        .into_iter()
+        .chain(counts.iter().map(|t| format!("T={t}")));
+    let (mut rate, mut rss) = (Table::new(head.clone()), Table::new(head));
     for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             rate.separator();
@@ -535,43 +472,35 @@ pub fn sweep_tables(m: &Matrix) -> String {
         }
         for a in m.allocators() {
             let cells: Vec<Option<&Cell>> = counts.iter().map(|t| m.cell_at(w, &a, *t)).collect();
-            let Some(unit) = cells
-                .iter()
-                .flatten()
-                .map(|c| c.unit.clone())
-                .find(|u| !u.is_empty())
-            else {
+            let mut units = cells.iter().flatten().map(|c| c.unit.clone());
+            let Some(unit) = units.find(|u| !u.is_empty()) else {
                 continue;
             };
-            let mut r = vec![w.clone(), a.clone(), unit];
-            let mut s = vec![w.clone(), a.clone(), "MiB".into()];
-            for (t, c) in counts.iter().zip(&cells) {
-                let Some(c) = c else {
-                    r.push("—".into());
-                    s.push("—".into());
-                    continue;
-                };
-                let median = c.summary().map_or("—".into(), |x| si(x.median));
-                let ratio = match &reference {
-                    Some(rf) if *rf == a => String::new(),
-                    Some(rf) => m
-                        .ratio_at(w, &a, rf, *t)
+            // Per count: the median, " ×ratio" to the reference and "!" for invalid or failed
+            // runs; the peak RSS in MiB.
+            let point = |t: u64, c: &Cell| {
+                let ratio = match reference.as_deref() {
+                    Some(r) if r != a => m
+                        .ratio_at(w, &a, r, t)
                         .map_or(" ×—".into(), |x| format!(" ×{:.2}", x.median)),
-                    None => String::new(),
+                    _ => String::new(),
                 };
-                let flag = if c.invalid_runs() > 0 || c.failed_runs() > 0 {
+                let flag = if c.invalid_runs() + c.failed_runs() > 0 {
                     "!"
                 } else {
                     ""
                 };
-                r.push(format!("{median}{ratio}{flag}"));
-                s.push(
-                    c.peak_rss_median()
-                        .map_or("—".into(), |k| format!("{:.1}", k / 1024.0)),
-                );
-            }
-            rate.row(r);
-            rss.row(s);
+                let median = or_dash(c.summary(), |x| si(x.median));
+                let peak = or_dash(c.peak_rss_median(), |k| format!("{:.1}", k / 1024.0));
+                (format!("{median}{ratio}{flag}"), peak)
+            };
+            let (r, s): (Vec<_>, Vec<_>) = counts
+                .iter()
+                .zip(&cells)
+                .map(|(t, c)| c.map_or((DASH.into(), DASH.into()), |c| point(*t, c)))
+                .unzip();
+            rate.row([w.clone(), a.clone(), unit].into_iter().chain(r));
+            rss.row([w.clone(), a.clone(), "MiB".into()].into_iter().chain(s));
         }
     }
     format!(

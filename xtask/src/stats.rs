@@ -5,16 +5,9 @@
 /// Median (mean of the two middle values for an even count); `None` when empty.
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return None;
-    }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    (n > 0).then(|| (v[(n - 1) / 2] + v[n / 2]) / 2.0)
 }
 
 /// Median of the known values of per-round figures (`None` entries: unknown rounds).
@@ -25,17 +18,12 @@ pub fn median_known(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64
 /// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than
 /// two values; `None` when empty or the mean is 0.
 pub fn cv(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
+    let n = values.len() as f64;
+    let m = values.iter().sum::<f64>() / n;
+    if values.is_empty() || m == 0.0 {
         return None;
     }
-    let m = values.iter().sum::<f64>() / values.len() as f64;
-    if m == 0.0 {
-        return None;
-    }
-    if values.len() < 2 {
-        return Some(0.0);
-    }
-    let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (values.len() - 1) as f64;
+    let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0);
     Some(var.sqrt() / m.abs())
 }
 
@@ -73,15 +61,11 @@ pub fn per_round_ratios(
     reference: &[Option<f64>],
     higher_is_better: bool,
 ) -> Vec<f64> {
-    values
-        .iter()
-        .zip(reference)
-        .filter_map(|(v, r)| match (v, r) {
-            (Some(v), Some(r)) if *v > 0.0 && *r > 0.0 && v.is_finite() && r.is_finite() => {
-                Some(if higher_is_better { v / r } else { r / v })
-            }
-            _ => None,
-        })
+    let ok = |x: &f64| *x > 0.0 && x.is_finite();
+    let pairs = values.iter().zip(reference);
+    let pairs = pairs.filter_map(|(v, r)| Some((v.filter(ok)?, r.filter(ok)?)));
+    pairs
+        .map(|(v, r)| if higher_is_better { v / r } else { r / v })
         .collect()
 }
 

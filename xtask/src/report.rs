@@ -16,14 +16,16 @@ fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
     v.map_or(DASH.into(), f)
 }
 
+/// `== title ==`, the table, then `foot`.
+fn section(title: &str, t: &Table, foot: &str) -> String {
+    format!("== {title} ==\n{}{foot}", t.render())
+}
+
 /// Those of `names` that were measured, in that order.
 fn measured(m: &Matrix, names: &[&str]) -> Vec<String> {
     let allocs = m.allocators();
-    names
-        .iter()
-        .filter(|n| allocs.iter().any(|a| a == *n))
-        .map(|n| n.to_string())
-        .collect()
+    let names = names.iter().map(|n| n.to_string());
+    names.filter(|n| allocs.contains(n)).collect()
 }
 
 /// The reference of the full matrix: mimalloc when it was measured, else system.
@@ -70,33 +72,22 @@ fn ratio_cells(s: Option<Summary>) -> [String; 3] {
 
 fn notes(c: &Cell) -> String {
     let (n, invalid, failed) = (c.runs.len(), c.invalid_runs(), c.failed_runs());
-    let worst = c
-        .fallback_rates
-        .iter()
-        .flatten()
-        .fold(0.0f64, |a, b| a.max(*b));
-    let skipped: f64 = c
-        .extra
-        .get("handoffs_skipped")
-        .map_or(0.0, |v| v.iter().flatten().sum());
-    let cut = c.fallback_rates.is_empty();
-    [
+    let rates = c.fallback_rates.iter().flatten();
+    let worst = rates.fold(0.0, |a: f64, b| a.max(*b)) * 100.0;
+    let handoffs = c.extra.get("handoffs_skipped");
+    let skipped: f64 = handoffs.into_iter().flatten().flatten().sum();
+    let invalid_note = match c.fallback_rates.is_empty() {
         // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
-        (invalid > 0 && cut).then(|| format!("{invalid}/{n} INVALID (cut short)")),
-        (invalid > 0 && !cut).then(|| {
-            format!(
-                "{invalid}/{n} INVALID (fallback up to {:.2}%)",
-                worst * 100.0
-            )
-        }),
+        true => format!("{invalid}/{n} INVALID (cut short)"),
+        false => format!("{invalid}/{n} INVALID (fallback up to {worst:.2}%)"),
+    };
+    let notes = [
+        (invalid > 0).then_some(invalid_note),
         (failed > 0).then(|| format!("{failed}/{n} FAILED")),
         // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
         (skipped > 0.0).then(|| format!("{skipped:.0} hand-offs skipped")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ")
+    ];
+    notes.into_iter().flatten().collect::<Vec<_>>().join(", ")
 }
 
 /// Allocator order of the seed table: the peers first (as in the seed, mimalloc on top), then
@@ -121,14 +112,9 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
         let s = c.summary();
         let [free, range, _] = spread(s, si, "–");
         // ± = half the spread, in % of the median.
-        let half = s.map_or(String::new(), |s| {
-            let h = if s.median > 0.0 {
-                (s.max - s.min) / 2.0 / s.median
-            } else {
-                0.0
-            };
-            format!("{:.1}%", h * 100.0)
-        });
+        let half = |s: Summary| (s.max - s.min) / 2.0 / s.median * 100.0;
+        let half = s.map(|s| if s.median > 0.0 { half(s) } else { 0.0 });
+        let half = half.map_or(String::new(), |h| format!("{h:.1}%"));
         let vs_a = match m.ratio(w, &a, "hz3-a") {
             _ if a == "hz3-a" && s.is_some() => [DASH, "", ""].map(String::from),
             Some(r) => spread(Some(r), pct_change, ".."),
@@ -137,26 +123,19 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
         let head = [a.clone(), variant(&a), free, range, half];
         t.row(head.into_iter().chain(vs_a).chain([notes(c)]));
     }
-    let mut out = format!(
-        "== S121 matrix on xmalloc (64 B objects, {t} producers + {t} consumers), free/sec: median of {} rounds ==\n",
-        m.config.runs,
-        t = m.config.threads
-    );
+    let (runs, t_) = (m.config.runs, m.config.threads);
+    let mut out = format!("== S121 matrix on xmalloc (64 B objects, {t_} producers + {t_} consumers), free/sec: median of {runs} rounds ==\n");
     if m.cell(w, "hz3-a").is_none() {
         out += "(hz3-a was not measured: no \"vs A\" column)\n";
     }
-    out += &t.render();
-    out += "vs A = median over rounds of (free/sec ÷ hz3-a's free/sec in the same round) − 1; min..max and CV of those per-round ratios.\n";
-    Some(out)
+    Some(out + &t.render() + "vs A = median over rounds of (free/sec ÷ hz3-a's free/sec in the same round) − 1; min..max and CV of those per-round ratios.\n")
 }
 
 /// Table 2: every workload × allocator.
 pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
     let rname = reference.as_deref().unwrap_or(DASH);
-    let mut t = Table::cols(&format!(
-        "workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"
-    ));
+    let mut t = Table::cols(&format!("workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"));
     for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             t.separator();
@@ -167,81 +146,50 @@ pub fn matrix_table(m: &Matrix) -> String {
                 Some(r) if r == c.allocator => ["1", "", ""].map(String::from),
                 r => ratio_cells(r.and_then(|r| m.ratio(w, &c.allocator, r))),
             };
-            let usage = [
-                or_dash(c.peak_rss_median(), mib),
-                faults_per_kop(c.minor_faults_per_kop()),
-                sys_secs(c.sys_s_median()),
-                notes(c),
-            ];
-            let head = [
-                w.clone(),
-                c.allocator.clone(),
-                median,
-                c.unit.clone(),
-                range,
-            ];
-            t.row(head.into_iter().chain(ratio).chain(usage));
+            let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
+            let faults = faults_per_kop(c.minor_faults_per_kop());
+            let rss = or_dash(c.peak_rss_median(), mib);
+            let usage = [rss, faults, sys_secs(c.sys_s_median()), notes(c)];
+            t.row(head.into_iter().chain([range]).chain(ratio).chain(usage));
         }
     }
-    format!(
-        "== Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better) ==\n{}\
-         minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n",
-        m.config.runs,
-        m.config.duration_ms,
-        m.config.threads,
-        t.render()
-    )
+    let c = &m.config;
+    let title = format!("Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better)", c.runs, c.duration_ms, c.threads);
+    section(&title, &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
-/// The peers' C libraries under `LD_PRELOAD` (what `hz3-preload` is compared with).
-fn c_peers() -> Vec<&'static str> {
-    PRELOAD_PEERS.iter().map(|p| p.name).collect()
+/// `(invalid, completed)` runs of a peer's cell that describes unlike work: more than half of its
+/// completed runs broke the workload's validity rule (mt-remote: the ring fell back to a local
+/// free too often, so the run measured fewer remote frees than the others). Such a peer is never
+/// the "best peer".
+fn mostly_invalid(c: &Cell) -> Option<(usize, usize)> {
+    let (invalid, done) = (c.invalid_runs(), c.runs.iter().flatten().count());
+    (done > 0 && 2 * invalid > done).then_some((invalid, done))
 }
 
-/// How many runs of a cell completed.
-fn done(c: &Cell) -> usize {
-    c.runs.iter().filter(|r| r.is_some()).count()
-}
-
-/// Whether a peer's cell describes unlike work: more than half of its completed runs broke the
-/// workload's validity rule (mt-remote: the ring fell back to a local free too often, so the
-/// run measured fewer remote frees than the others). Such a peer is never the "best peer".
-fn mostly_invalid(c: &Cell) -> bool {
-    done(c) > 0 && 2 * c.invalid_runs() > done(c)
-}
-
-/// The one of `peers` with the best median on workload `w`, among those whose runs are mostly
-/// valid ([`mostly_invalid`]); the first of equals.
+/// The one of `peers` with the best median on workload `w` (the first of equals), leaving out
+/// those whose runs are [`mostly_invalid`].
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
-    peers
-        .iter()
-        .filter_map(|p| {
-            let c = m.cell(w, p).filter(|c| !mostly_invalid(c))?;
-            Some((p.to_string(), c.summary()?.median, c.higher_is_better))
-        })
-        .reduce(|b, x| {
-            if (b.2 && x.1 > b.1) || (!b.2 && x.1 < b.1) {
-                x
-            } else {
-                b
-            }
-        })
-        .map(|b| b.0)
+    let cells = peers.iter().filter_map(|p| Some((p, m.cell(w, p)?)));
+    let valid = cells.filter(|(_, c)| mostly_invalid(c).is_none());
+    let medians = valid.filter_map(|(p, c)| Some((p, c.summary()?.median, c.higher_is_better)));
+    let better = |b: &(_, f64, bool), x: f64| if b.2 { x > b.1 } else { x < b.1 };
+    let best = medians.reduce(|b, x| if better(&b, x.1) { x } else { b });
+    best.map(|b| b.0.to_string())
 }
 
 /// The lowest median peak RSS among `peers` on workload `w`, and whose it is.
 fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)> {
-    peers
-        .iter()
-        .filter_map(|p| Some((p.to_string(), m.cell(w, p)?.peak_rss_median()?)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+    let rss = |p: &&str| Some((p.to_string(), m.cell(w, p)?.peak_rss_median()?));
+    let all = peers.iter().filter_map(rss);
+    all.min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 /// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
 /// that peer), and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
-    let c_peers = c_peers();
+    let c_peers: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.name).collect();
     for w in m.workloads() {
         let (rust_peer, c_peer) = (best_among(m, &w, PEERS), best_among(m, &w, &c_peers));
         let mut first = true;
@@ -266,12 +214,8 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
                 _ => DASH.into(),
             };
             let ratio = ratio_cells(m.ratio(&w, a, peer));
-            t.row(
-                [w.clone(), a.clone(), peer.clone()]
-                    .into_iter()
-                    .chain(ratio)
-                    .chain([vs_a, rss]),
-            );
+            let head = [w.clone(), a.clone(), peer.clone()];
+            t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));
         }
     }
     if t.is_empty() {
@@ -279,40 +223,25 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     }
     let is_peer = |a: &String| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str());
     let measured: Vec<String> = m.allocators().into_iter().filter(is_peer).collect();
-    let mut out = format!(
-        "== hz3 against the best peer of each workload (peers: {}) ==\n{}\
-         best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
-        measured.join(", "),
-        t.render()
-    );
-    let c: Vec<&str> = measured
-        .iter()
-        .map(String::as_str)
-        .filter(|a| c_peers.contains(a))
-        .collect();
-    if m.allocators().iter().any(|a| a == PRELOAD) && !c.is_empty() {
-        out += &format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({}): C malloc/free against C malloc/free.\n", c.join(", "));
+    let title = measured.join(", ");
+    let title = format!("hz3 against the best peer of each workload (peers: {title})");
+    let mut out = section(&title, &t, "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n");
+    let c_measured = measured.iter().filter(|a| c_peers.contains(&a.as_str()));
+    let c_measured = c_measured.cloned().collect::<Vec<_>>().join(", ");
+    if m.allocators().iter().any(|a| a == PRELOAD) && !c_measured.is_empty() {
+        out += &format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({c_measured}): C malloc/free against C malloc/free.\n");
     }
     // The peers left out of the best-peer choice.
-    let skipped: Vec<String> = m
-        .workloads()
-        .iter()
-        .flat_map(|w| {
-            PEERS.iter().chain(&c_peers).filter_map(move |p| {
-                let c = m.cell(w, p).filter(|c| mostly_invalid(c))?;
-                Some(format!(
-                    "{p} on {w} ({} of {} runs invalid)",
-                    c.invalid_runs(),
-                    done(c)
-                ))
-            })
-        })
-        .collect();
+    let mut skipped = Vec::new();
+    for w in m.workloads() {
+        for p in PEERS.iter().chain(&c_peers) {
+            if let Some((invalid, done)) = m.cell(&w, p).and_then(mostly_invalid) {
+                skipped.push(format!("{p} on {w} ({invalid} of {done} runs invalid)"));
+            }
+        }
+    }
     if !skipped.is_empty() {
-        out += &format!(
-            "not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n",
-            skipped.join(", ")
-        );
+        out += &format!("not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n", skipped.join(", "));
     }
     Some(out)
 }
@@ -322,6 +251,8 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
     let (mut any, mut quiet) = (false, Vec::new());
     let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
+    let pct = |v: f64| format!("{:.1}%", v * 100.0);
+    let two = |v: f64| format!("{v:.2}");
     for a in m.allocators().iter().filter(|a| is_hz3(a)) {
         for c in m.cells.iter().filter(|c| &c.allocator == a) {
             let Some(st) = &c.stats else { continue };
@@ -334,41 +265,26 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
                 }
                 continue;
             }
-            let f = |k: &str, pct: bool| {
-                let fmt = |v: f64| {
-                    if pct {
-                        format!("{:.1}%", v * 100.0)
-                    } else {
-                        format!("{v:.2}")
-                    }
-                };
-                or_dash(num(&st["derived"], k), fmt)
-            };
-            t.row([
-                a.clone(),
-                c.workload.clone(),
-                or_dash(remote, si),
-                f("objects_per_drained_page", false),
-                f("empty_to_nonempty_share", true),
-                f("rmw_per_remote_free", false),
-            ]);
+            let f = |k: &str, fmt: fn(f64) -> String| or_dash(num(&st["derived"], k), fmt);
+            let objects = f("objects_per_drained_page", two);
+            let derived = [objects, f("empty_to_nonempty_share", pct)];
+            let head = [a.clone(), c.workload.clone(), or_dash(remote, si)];
+            t.row(
+                head.into_iter()
+                    .chain(derived)
+                    .chain([f("rmw_per_remote_free", two)]),
+            );
         }
     }
     if !any {
         return None;
     }
-    let mut out = format!(
-        "== hz3 stats (separate stats pass, config WithStats) ==\n{}\
-         RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n",
-        t.render()
-    );
+    let mut out = section("hz3 stats (separate stats pass, config WithStats)", &t, "RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n");
     if t.is_empty() {
         out += "(every counter is zero: this hz3-alloc build counts nothing yet)\n";
     } else if !quiet.is_empty() {
-        out += &format!(
-            "Not shown (no remote frees counted): {}.\n",
-            quiet.join(", ")
-        );
+        let quiet = quiet.join(", ");
+        out += &format!("Not shown (no remote frees counted): {quiet}.\n");
     }
     Some(out)
 }
@@ -377,16 +293,11 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
 /// count of a sweep followed by the sweep tables; then notes and failures.
 pub fn render_all(m: &Matrix) -> String {
     let counts = m.thread_counts();
-    let mut out = if counts.len() > 1 {
-        let one = |t: &u64| {
-            format!(
-                "######## --threads {t} ########\n\n{}\n",
-                render_one(&m.at_threads(*t))
-            )
-        };
-        counts.iter().map(one).chain([sweep_tables(m)]).collect()
-    } else {
-        render_one(m)
+    let title = |t: &u64| format!("######## --threads {t} ########\n\n");
+    let one = |t: &u64| title(t) + &render_one(&m.at_threads(*t)) + "\n";
+    let mut out = match counts.len() > 1 {
+        true => counts.iter().map(one).chain([sweep_tables(m)]).collect(),
+        false => render_one(m),
     };
     if let Some(t) = crate::peers::versions_table(m) {
         out += &format!("\n{t}");
@@ -397,25 +308,18 @@ pub fn render_all(m: &Matrix) -> String {
         out += &format!("\nnotes:\n{}", lines(&notes));
     }
     if !m.failures.is_empty() {
-        out += &format!(
-            "\n{} run(s) FAILED:\n{}",
-            m.failures.len(),
-            lines(&m.failures)
-        );
+        let failed = lines(&m.failures);
+        out += &format!("\n{} run(s) FAILED:\n{failed}", m.failures.len());
     }
     out
 }
 
 /// The tables of one thread count.
 pub fn render_one(m: &Matrix) -> String {
-    let tables = [
-        seed_table(m),
-        Some(matrix_table(m)),
-        peer_table(m),
-        threads_many_table(m),
-        stats_table(m),
-    ];
-    tables.into_iter().flatten().collect::<Vec<_>>().join("\n")
+    let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
+    let more = [threads_many_table(m), stats_table(m)];
+    let tables: Vec<_> = tables.into_iter().chain(more).flatten().collect();
+    tables.join("\n")
 }
 
 /// threads-many: per allocator, the footprint and the cost of one live thread, from
@@ -426,32 +330,21 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
     let per = |a: &str| m.cell(w, a)?.extra_median("rss_per_thread_kib");
+    let (kib, one) = (|v: f64| format!("{v:.1} KiB"), |v: f64| format!("{v:.1}"));
     for c in m.cells.iter().filter(|c| c.workload == w) {
         let f = |k: &str, fmt: fn(f64) -> String| or_dash(c.extra_median(k), fmt);
         let vs = |r: &str| match (c.extra_median("rss_per_thread_kib"), per(r)) {
             (Some(a), Some(b)) if b > 0.0 && r != c.allocator => format!("{:.2}", a / b),
             _ => String::new(),
         };
-        t.row([
-            c.allocator.clone(),
-            f("live_threads", |v| format!("{v:.0}")),
-            f("rss_per_thread_kib", |v| format!("{v:.1} KiB")),
-            vs("system"),
-            vs("mimalloc"),
-            f("rss_live_kib", mib),
-            f("start_us_per_thread", |v| format!("{v:.1}")),
-            f("us_per_thread", |v| format!("{v:.1}")),
-            or_dash(c.summary(), |s| si(s.median)),
-        ]);
+        let live = f("live_threads", |v| format!("{v:.0}"));
+        let head = [c.allocator.clone(), live, f("rss_per_thread_kib", kib)];
+        let vs = [vs("system"), vs("mimalloc"), f("rss_live_kib", mib)];
+        let cost = [f("start_us_per_thread", one), f("us_per_thread", one)];
+        let rate = or_dash(c.summary(), |s| si(s.median));
+        t.row(head.into_iter().chain(vs).chain(cost).chain([rate]));
     }
-    if t.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "== threads-many: footprint and cost per live thread (medians over rounds) ==\n{}\
-         RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n",
-        t.render()
-    ))
+    (!t.is_empty()).then(|| section("threads-many: footprint and cost per live thread (medians over rounds)", &t, "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n"))
 }
 
 /// A sweep's two tables: per workload and allocator, the median throughput with its ratio to the
@@ -460,56 +353,47 @@ pub fn sweep_tables(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let reference = matrix_reference(m);
     let rname = reference.as_deref().unwrap_or(DASH);
-    let head = ["workload", "allocator", "unit"].map(String::from);
-    let head = head
-        .into_iter()
-        .chain(counts.iter().map(|t| format!("T={t}")));
-    let (mut rate, mut rss) = (Table::new(head.clone()), Table::new(head));
+    let head: String = counts.iter().map(|t| format!(" | T={t}")).collect();
+    let head = format!("workload | allocator | unit{head}");
+    let (mut rate, mut rss) = (Table::cols(&head), Table::cols(&head));
     for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             rate.separator();
             rss.separator();
         }
         for a in m.allocators() {
-            let cells: Vec<Option<&Cell>> = counts.iter().map(|t| m.cell_at(w, &a, *t)).collect();
-            let mut units = cells.iter().flatten().map(|c| c.unit.clone());
+            let cells: Vec<_> = counts.iter().map(|t| (*t, m.cell_at(w, &a, *t))).collect();
+            let mut units = cells.iter().filter_map(|c| c.1).map(|c| c.unit.clone());
             let Some(unit) = units.find(|u| !u.is_empty()) else {
                 continue;
             };
             // Per count: the median, " ×ratio" to the reference and "!" for invalid or failed
             // runs; the peak RSS in MiB.
+            let ratio = |t, r| {
+                m.ratio_at(w, &a, r, t)
+                    .map(|x| format!(" ×{:.2}", x.median))
+            };
             let point = |t: u64, c: &Cell| {
-                let ratio = match reference.as_deref() {
-                    Some(r) if r != a => m
-                        .ratio_at(w, &a, r, t)
-                        .map_or(" ×—".into(), |x| format!(" ×{:.2}", x.median)),
-                    _ => String::new(),
-                };
-                let flag = if c.invalid_runs() + c.failed_runs() > 0 {
-                    "!"
-                } else {
-                    ""
-                };
+                let to = reference.as_deref().filter(|r| *r != a);
+                let ratio = to.map_or(String::new(), |r| ratio(t, r).unwrap_or(" ×—".into()));
+                let bad = c.invalid_runs() + c.failed_runs() > 0;
+                let flag = if bad { "!" } else { "" };
                 let median = or_dash(c.summary(), |x| si(x.median));
                 let peak = or_dash(c.peak_rss_median(), |k| format!("{:.1}", k / 1024.0));
                 (format!("{median}{ratio}{flag}"), peak)
             };
-            let (r, s): (Vec<_>, Vec<_>) = counts
+            let dashes = || (DASH.to_string(), DASH.to_string());
+            let points = cells
                 .iter()
-                .zip(&cells)
-                .map(|(t, c)| c.map_or((DASH.into(), DASH.into()), |c| point(*t, c)))
-                .unzip();
+                .map(|(t, c)| c.map_or_else(dashes, |c| point(*t, c)));
+            let (r, s): (Vec<_>, Vec<_>) = points.unzip();
             rate.row([w.clone(), a.clone(), unit].into_iter().chain(r));
             rss.row([w.clone(), a.clone(), "MiB".into()].into_iter().chain(s));
         }
     }
-    format!(
-        "== Thread sweep: throughput against --threads (median of {} rounds; ×{rname} = median of per-round ratios to {rname} at the same T; ! = invalid or failed runs) ==\n{}\n\
-         == Thread sweep: peak RSS against --threads (median, MiB) ==\n{}",
-        m.config.runs,
-        rate.render(),
-        rss.render()
-    )
+    let title = format!("Thread sweep: throughput against --threads (median of {} rounds; ×{rname} = median of per-round ratios to {rname} at the same T; ! = invalid or failed runs)", m.config.runs);
+    let rss_title = "Thread sweep: peak RSS against --threads (median, MiB)";
+    section(&title, &rate, "\n") + &section(rss_title, &rss, "")
 }
 
 #[cfg(test)]
@@ -528,7 +412,10 @@ mod tests {
                 ("mt-remote-r90", "hz3-a", &[30e6, 30e6, 30e6]),
             ],
         );
-        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("mimalloc"));
+        assert_eq!(
+            best_among(&m, "mt-remote-r90", PEERS).as_deref(),
+            Some("mimalloc")
+        );
         // One invalid run of three: still a fair comparison.
         let i = m
             .cells
@@ -536,10 +423,16 @@ mod tests {
             .position(|c| c.allocator == "mimalloc")
             .unwrap();
         m.cells[i].valid = vec![true, false, true];
-        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("mimalloc"));
+        assert_eq!(
+            best_among(&m, "mt-remote-r90", PEERS).as_deref(),
+            Some("mimalloc")
+        );
         // Two of three: mimalloc measured unlike work; jemalloc is the best peer.
         m.cells[i].valid = vec![false, false, true];
-        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("jemalloc"));
+        assert_eq!(
+            best_among(&m, "mt-remote-r90", PEERS).as_deref(),
+            Some("jemalloc")
+        );
         let t = peer_table(&m).unwrap();
         assert!(
             t.contains("mimalloc on mt-remote-r90 (2 of 3 runs invalid)"),

@@ -123,8 +123,8 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
         let head = [a.clone(), variant(&a), free, range, half];
         t.row(head.into_iter().chain(vs_a).chain([notes(c)]));
     }
-    let (runs, t_) = (m.config.runs, m.config.threads);
-    let mut out = format!("== S121 matrix on xmalloc (64 B objects, {t_} producers + {t_} consumers), free/sec: median of {runs} rounds ==\n");
+    let c = &m.config;
+    let mut out = format!("== S121 matrix on xmalloc (64 B objects, {} producers + {} consumers), free/sec: median of {} rounds ==\n", c.threads, c.threads, c.runs);
     if m.cell(w, "hz3-a").is_none() {
         out += "(hz3-a was not measured: no \"vs A\" column)\n";
     }
@@ -190,7 +190,13 @@ fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)>
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
     let c_peers: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.name).collect();
+    let mut skipped = Vec::new();
     for w in m.workloads() {
+        for p in PEERS.iter().chain(&c_peers) {
+            if let Some((invalid, done)) = m.cell(&w, p).and_then(mostly_invalid) {
+                skipped.push(format!("{p} on {w} ({invalid} of {done} runs invalid)"));
+            }
+        }
         let (rust_peer, c_peer) = (best_among(m, &w, PEERS), best_among(m, &w, &c_peers));
         let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
@@ -231,15 +237,6 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if m.allocators().iter().any(|a| a == PRELOAD) && !c_measured.is_empty() {
         out += &format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({c_measured}): C malloc/free against C malloc/free.\n");
     }
-    // The peers left out of the best-peer choice.
-    let mut skipped = Vec::new();
-    for w in m.workloads() {
-        for p in PEERS.iter().chain(&c_peers) {
-            if let Some((invalid, done)) = m.cell(&w, p).and_then(mostly_invalid) {
-                skipped.push(format!("{p} on {w} ({invalid} of {done} runs invalid)"));
-            }
-        }
-    }
     if !skipped.is_empty() {
         out += &format!("not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n", skipped.join(", "));
     }
@@ -249,35 +246,31 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
 /// Table 5: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
-    let (mut any, mut quiet) = (false, Vec::new());
+    let with_stats = |c: &Cell| is_hz3(&c.allocator) && c.stats.is_some();
+    if !m.cells.iter().any(with_stats) {
+        return None;
+    }
+    let mut quiet = Vec::new();
     let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
     let pct = |v: f64| format!("{:.1}%", v * 100.0);
     let two = |v: f64| format!("{v:.2}");
     for a in m.allocators().iter().filter(|a| is_hz3(a)) {
         for c in m.cells.iter().filter(|c| &c.allocator == a) {
             let Some(st) = &c.stats else { continue };
-            any = true;
-            let remote = num(st, "remote_frees");
-            if remote.unwrap_or(0.0) <= 0.0 {
+            let Some(remote) = num(st, "remote_frees").filter(|r| *r > 0.0) else {
                 // Nothing to show: single-thread workloads make no remote frees.
                 if !quiet.contains(&c.workload) {
                     quiet.push(c.workload.clone());
                 }
                 continue;
-            }
+            };
             let f = |k: &str, fmt: fn(f64) -> String| or_dash(num(&st["derived"], k), fmt);
+            let head = [a.clone(), c.workload.clone(), si(remote)];
             let objects = f("objects_per_drained_page", two);
-            let derived = [objects, f("empty_to_nonempty_share", pct)];
-            let head = [a.clone(), c.workload.clone(), or_dash(remote, si)];
-            t.row(
-                head.into_iter()
-                    .chain(derived)
-                    .chain([f("rmw_per_remote_free", two)]),
-            );
+            let rmws = f("rmw_per_remote_free", two);
+            let derived = [objects, f("empty_to_nonempty_share", pct), rmws];
+            t.row(head.into_iter().chain(derived));
         }
-    }
-    if !any {
-        return None;
     }
     let mut out = section("hz3 stats (separate stats pass, config WithStats)", &t, "RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n");
     if t.is_empty() {
@@ -369,13 +362,10 @@ pub fn sweep_tables(m: &Matrix) -> String {
             };
             // Per count: the median, " ×ratio" to the reference and "!" for invalid or failed
             // runs; the peak RSS in MiB.
-            let ratio = |t, r| {
-                m.ratio_at(w, &a, r, t)
-                    .map(|x| format!(" ×{:.2}", x.median))
-            };
             let point = |t: u64, c: &Cell| {
+                let ratio = |r| or_dash(m.ratio_at(w, &a, r, t), |x| format!("{:.2}", x.median));
                 let to = reference.as_deref().filter(|r| *r != a);
-                let ratio = to.map_or(String::new(), |r| ratio(t, r).unwrap_or(" ×—".into()));
+                let ratio = to.map_or(String::new(), |r| format!(" ×{}", ratio(r)));
                 let bad = c.invalid_runs() + c.failed_runs() > 0;
                 let flag = if bad { "!" } else { "" };
                 let median = or_dash(c.summary(), |x| si(x.median));
@@ -383,10 +373,8 @@ pub fn sweep_tables(m: &Matrix) -> String {
                 (format!("{median}{ratio}{flag}"), peak)
             };
             let dashes = || (DASH.to_string(), DASH.to_string());
-            let points = cells
-                .iter()
-                .map(|(t, c)| c.map_or_else(dashes, |c| point(*t, c)));
-            let (r, s): (Vec<_>, Vec<_>) = points.unzip();
+            let point = |(t, c): &(u64, Option<&Cell>)| c.map_or_else(dashes, |c| point(*t, c));
+            let (r, s): (Vec<_>, Vec<_>) = cells.iter().map(point).unzip();
             rate.row([w.clone(), a.clone(), unit].into_iter().chain(r));
             rss.row([w.clone(), a.clone(), "MiB".into()].into_iter().chain(s));
         }

@@ -53,29 +53,21 @@ impl Summary {
     }
 }
 
-/// Per-round ratios of `values` against `reference` (index = round). Rounds where either value
-/// is missing or not positive are skipped. With `higher_is_better == false` the ratio is
-/// `reference / value`, so that above 1 always means better than the reference.
-pub fn per_round_ratios(
-    values: &[Option<f64>],
-    reference: &[Option<f64>],
-    higher_is_better: bool,
-) -> Vec<f64> {
-    let ok = |x: &f64| *x > 0.0 && x.is_finite();
-    let pairs = values.iter().zip(reference);
-    let pairs = pairs.filter_map(|(v, r)| Some((v.filter(ok)?, r.filter(ok)?)));
-    pairs
-        .map(|(v, r)| if higher_is_better { v / r } else { r / v })
-        .collect()
+/// Per-round ratios of values `v` against reference values `r` (index = round). Rounds where
+/// either value is missing or not positive are skipped. With `higher == false` (lower is better)
+/// the ratio is `r / v`, so that above 1 always means better than the reference.
+pub fn per_round_ratios(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Vec<f64> {
+    let ok = |x: &Option<f64>| x.filter(|x| *x > 0.0 && x.is_finite());
+    let ratio = |(v, r)| {
+        let (v, r) = (ok(v)?, ok(r)?);
+        Some(if higher { v / r } else { r / v })
+    };
+    v.iter().zip(r).filter_map(ratio).collect()
 }
 
 /// The summary of per-round ratios, or `None` when no round has both values.
-pub fn ratio_summary(
-    values: &[Option<f64>],
-    reference: &[Option<f64>],
-    higher_is_better: bool,
-) -> Option<Summary> {
-    Summary::of(&per_round_ratios(values, reference, higher_is_better))
+pub fn ratio_summary(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Option<Summary> {
+    Summary::of(&per_round_ratios(v, r, higher))
 }
 
 #[cfg(test)]

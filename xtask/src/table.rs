@@ -1,5 +1,7 @@
 //! Plain-text tables and number formatting.
 
+use comfy_table::CellAlignment::{Left, Right};
+
 /// A table on comfy-table: no borders, columns two spaces apart, the first two left-aligned and
 /// the others right-aligned, a dashed line under the header; `|`-free so it pastes into Markdown
 /// code blocks and terminals alike.
@@ -13,9 +15,7 @@ impl Table {
         let n = t.column_count();
         for (i, c) in t.column_iter_mut().enumerate() {
             c.set_padding((u16::from(i > 0), u16::from(i + 1 < n)));
-            if i >= 2 {
-                c.set_cell_alignment(comfy_table::CellAlignment::Right);
-            }
+            c.set_cell_alignment(if i < 2 { Left } else { Right });
         }
         Table(t)
     }
@@ -46,11 +46,8 @@ impl Table {
 
 /// 12345678 → "12.35M".
 pub fn si(v: f64) -> String {
-    let units = [(1e9, "G"), (1e6, "M"), (1e3, "k")];
-    let (d, s) = units
-        .into_iter()
-        .find(|(d, _)| v.abs() >= *d)
-        .unwrap_or((1.0, ""));
+    let mut units = [(1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter();
+    let (d, s) = units.find(|(d, _)| v.abs() >= *d).unwrap_or((1.0, ""));
     let x = v / d;
     let digits = if x.abs() >= 100.0 { 1 } else { 2 };
     format!("{x:.digits$}{s}")

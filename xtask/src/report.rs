@@ -38,8 +38,7 @@ fn variant(allocator: &str) -> String {
     let s = allocator.strip_prefix("hz3-").unwrap_or("");
     match s.get(..1) {
         _ if is_preload(allocator) => "C ABI".into(),
-        Some(f) => f.to_ascii_uppercase() + &s[1..],
-        None => String::new(),
+        f => f.map_or(String::new(), |f| f.to_ascii_uppercase() + &s[1..]),
     }
 }
 
@@ -158,10 +157,9 @@ pub fn matrix_table(m: &Matrix) -> String {
     section(&title, &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
-/// `(invalid, completed)` runs of a peer's cell that describes unlike work: more than half of its
-/// completed runs broke the workload's validity rule (mt-remote: the ring fell back to a local
-/// free too often, so the run measured fewer remote frees than the others). Such a peer is never
-/// the "best peer".
+/// `(invalid, completed)` runs of a cell of unlike work: most completed runs broke the workload's
+/// validity rule (mt-remote: the ring fell back to a local free too often, so the run measured
+/// fewer remote frees than the others). Such a peer is never the "best peer".
 fn mostly_invalid(c: &Cell) -> Option<(usize, usize)> {
     let (invalid, done) = (c.invalid_runs(), c.runs.iter().flatten().count());
     (done > 0 && 2 * invalid > done).then_some((invalid, done))
@@ -295,14 +293,11 @@ pub fn render_all(m: &Matrix) -> String {
     if let Some(t) = crate::peers::versions_table(m) {
         out += &format!("\n{t}");
     }
-    let lines = |v: &[String]| v.iter().map(|n| format!("  {n}\n")).collect::<String>();
-    let notes = m.notes();
-    if !notes.is_empty() {
-        out += &format!("\nnotes:\n{}", lines(&notes));
-    }
-    if !m.failures.is_empty() {
-        let failed = lines(&m.failures);
-        out += &format!("\n{} run(s) FAILED:\n{failed}", m.failures.len());
+    let failed = format!("{} run(s) FAILED:", m.failures.len());
+    for (head, list) in [("notes:".into(), m.notes()), (failed, m.failures.clone())] {
+        if !list.is_empty() {
+            out += &format!("\n{head}\n  {}\n", list.join("\n  "));
+        }
     }
     out
 }
@@ -315,10 +310,9 @@ pub fn render_one(m: &Matrix) -> String {
     tables.join("\n")
 }
 
-/// threads-many: per allocator, the footprint and the cost of one live thread, from
-/// the workload's extra figures (medians over rounds), and the footprint against glibc's
-/// (`system`) and mimalloc's (the bounds hz3 aims at: at most glibc × 2 at 1000 threads, below
-/// mimalloc at 10 000).
+/// threads-many: per allocator, the footprint and cost of one live thread (medians of the extra
+/// figures), and the footprint against glibc's (`system`) and mimalloc's (the bounds hz3 aims
+/// at: at most glibc × 2 at 1000 threads, below mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
@@ -349,6 +343,7 @@ pub fn sweep_tables(m: &Matrix) -> String {
     let head: String = counts.iter().map(|t| format!(" | T={t}")).collect();
     let head = format!("workload | allocator | unit{head}");
     let (mut rate, mut rss) = (Table::cols(&head), Table::cols(&head));
+    let in_mib = |k: f64| format!("{:.1}", k / 1024.0);
     for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             rate.separator();
@@ -357,26 +352,22 @@ pub fn sweep_tables(m: &Matrix) -> String {
         for a in m.allocators() {
             let cells: Vec<_> = counts.iter().map(|t| (*t, m.cell_at(w, &a, *t))).collect();
             let mut units = cells.iter().filter_map(|c| c.1).map(|c| c.unit.clone());
-            let Some(unit) = units.find(|u| !u.is_empty()) else {
-                continue;
-            };
-            // Per count: the median, " ×ratio" to the reference and "!" for invalid or failed
-            // runs; the peak RSS in MiB.
-            let point = |t: u64, c: &Cell| {
+            let unit = units.find(|u| !u.is_empty());
+            let Some(unit) = unit else { continue };
+            let to = reference.as_deref().filter(|r| *r != a);
+            let point = |&(t, c): &(u64, Option<&Cell>)| {
+                let Some(c) = c else { return DASH.into() };
                 let ratio = |r| or_dash(m.ratio_at(w, &a, r, t), |x| format!("{:.2}", x.median));
-                let to = reference.as_deref().filter(|r| *r != a);
                 let ratio = to.map_or(String::new(), |r| format!(" ×{}", ratio(r)));
                 let bad = c.invalid_runs() + c.failed_runs() > 0;
                 let flag = if bad { "!" } else { "" };
-                let median = or_dash(c.summary(), |x| si(x.median));
-                let peak = or_dash(c.peak_rss_median(), |k| format!("{:.1}", k / 1024.0));
-                (format!("{median}{ratio}{flag}"), peak)
+                format!("{}{ratio}{flag}", or_dash(c.summary(), |x| si(x.median)))
             };
-            let dashes = || (DASH.to_string(), DASH.to_string());
-            let point = |(t, c): &(u64, Option<&Cell>)| c.map_or_else(dashes, |c| point(*t, c));
-            let (r, s): (Vec<_>, Vec<_>) = cells.iter().map(point).unzip();
-            rate.row([w.clone(), a.clone(), unit].into_iter().chain(r));
-            rss.row([w.clone(), a.clone(), "MiB".into()].into_iter().chain(s));
+            let peak = |(_, c): &(u64, Option<&Cell>)| c.and_then(Cell::peak_rss_median);
+            let peaks = cells.iter().map(|p| or_dash(peak(p), in_mib));
+            let (points, name) = (cells.iter().map(point), [w.clone(), a.clone()]);
+            rate.row(name.clone().into_iter().chain([unit]).chain(points));
+            rss.row(name.into_iter().chain(["MiB".into()]).chain(peaks));
         }
     }
     let title = format!("Thread sweep: throughput against --threads (median of {} rounds; ×{rname} = median of per-round ratios to {rname} at the same T; ! = invalid or failed runs)", m.config.runs);

@@ -176,13 +176,6 @@ fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     best.map(|b| b.0.to_string())
 }
 
-/// The lowest median peak RSS among `peers` on workload `w`, and whose it is.
-fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)> {
-    let rss = |p: &&str| Some((p.to_string(), m.cell(w, p)?.peak_rss_median()?));
-    let all = peers.iter().filter_map(rss);
-    all.min_by(|a, b| a.1.total_cmp(&b.1))
-}
-
 /// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
 /// that peer), and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
@@ -213,8 +206,12 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
                 _ if a == "hz3-a" => DASH.into(),
                 r => r.map_or(String::new(), |r| format!("{:.3}", r.median)),
             };
-            let rss = match (lowest_peer_rss(m, &w, peers), c.peak_rss_median()) {
-                (Some((pn, low)), Some(mine)) if low > 0.0 => format!("{:.2} ({pn})", mine / low),
+            // Against the lowest median peak RSS among those peers.
+            let rss_of = |p: &&str| Some((p.to_string(), m.cell(&w, p)?.peak_rss_median()?));
+            let all = peers.iter().filter_map(rss_of);
+            let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
+            let rss = match (low, c.peak_rss_median()) {
+                (Some((pn, low)), Some(mine)) => format!("{:.2} ({pn})", mine / low),
                 _ => DASH.into(),
             };
             let ratio = ratio_cells(m.ratio(&w, a, peer));

@@ -20,11 +20,8 @@ pub fn median_known(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64
 pub fn cv(values: &[f64]) -> Option<f64> {
     let n = values.len() as f64;
     let m = values.iter().sum::<f64>() / n;
-    if values.is_empty() || m == 0.0 {
-        return None;
-    }
     let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0);
-    Some(var.sqrt() / m.abs())
+    (n > 0.0 && m != 0.0).then(|| var.sqrt() / m.abs())
 }
 
 /// Median, min, max and CV of a set of values (in results files: `median`, `min`, `max`, `cv`,

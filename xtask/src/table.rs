@@ -8,21 +8,18 @@ use comfy_table::CellAlignment::{Left, Right};
 pub struct Table(comfy_table::Table);
 
 impl Table {
-    pub fn new<S: ToString>(header: impl IntoIterator<Item = S>) -> Table {
+    /// A table with the header given as `"a | b | c"`.
+    pub fn cols(header: &str) -> Table {
         let mut t = comfy_table::Table::new();
         // Only the header line is drawn (see comfy_table::presets for the 19 positions).
-        t.load_preset("     -             ").set_header(header);
+        t.load_preset("     -             ")
+            .set_header(header.split(" | "));
         let n = t.column_count();
         for (i, c) in t.column_iter_mut().enumerate() {
             c.set_padding((u16::from(i > 0), u16::from(i + 1 < n)));
             c.set_cell_alignment(if i < 2 { Left } else { Right });
         }
         Table(t)
-    }
-
-    /// [`Table::new`] with the header given as `"a | b | c"`.
-    pub fn cols(header: &str) -> Table {
-        Table::new(header.split(" | "))
     }
 
     pub fn row<S: ToString>(&mut self, cells: impl IntoIterator<Item = S>) {
@@ -91,7 +88,7 @@ mod tests {
 
     #[test]
     fn aligns_columns() {
-        let mut t = Table::new(&["name", "x", "value"]);
+        let mut t = Table::cols("name | x | value");
         t.row(["a", "b", "1"]);
         t.separator();
         t.row(["long name", "", "12345"]);

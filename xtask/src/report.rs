@@ -2,8 +2,6 @@
 //! the best peer of each workload, and the stats lines of each hz3 strategy; for a thread sweep,
 //! those tables at each thread count and then throughput and peak RSS against the count.
 
-use serde_json::Value;
-
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
@@ -103,9 +101,9 @@ fn seed_order(m: &Matrix) -> Vec<String> {
 pub fn seed_table(m: &Matrix) -> Option<String> {
     let w = "xmalloc";
     m.cell(w, seed_order(m).first()?)?;
-    let mut t = Table::cols(
-        "config | variant | free/sec | spread (min–max) | ± | vs A | vs A min..max | CV | notes",
-    );
+    let head =
+        "config | variant | free/sec | spread (min–max) | ± | vs A | vs A min..max | CV | notes";
+    let mut t = Table::cols(head);
     for a in seed_order(m) {
         let Some(c) = m.cell(w, &a) else { continue };
         let s = c.summary();
@@ -157,19 +155,21 @@ pub fn matrix_table(m: &Matrix) -> String {
     section(&title, &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
-/// `(invalid, completed)` runs of a cell of unlike work: most completed runs broke the workload's
-/// validity rule (mt-remote: the ring fell back to a local free too often, so the run measured
+/// `p on w (k of n runs invalid)` when peer `p` did unlike work on `w`: most completed runs broke
+/// the validity rule (mt-remote: the ring fell back to a local free too often, so the run measured
 /// fewer remote frees than the others). Such a peer is never the "best peer".
-fn mostly_invalid(c: &Cell) -> Option<(usize, usize)> {
+fn unlike_work(m: &Matrix, w: &str, p: &str) -> Option<String> {
+    let c = m.cell(w, p)?;
     let (invalid, done) = (c.invalid_runs(), c.runs.iter().flatten().count());
-    (done > 0 && 2 * invalid > done).then_some((invalid, done))
+    let note = format!("{p} on {w} ({invalid} of {done} runs invalid)");
+    (done > 0 && 2 * invalid > done).then_some(note)
 }
 
 /// The one of `peers` with the best median on workload `w` (the first of equals), leaving out
-/// those whose runs are [`mostly_invalid`].
+/// [`unlike_work`].
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
-    let cells = peers.iter().filter_map(|p| Some((p, m.cell(w, p)?)));
-    let valid = cells.filter(|(_, c)| mostly_invalid(c).is_none());
+    let valid = peers.iter().filter(|p| unlike_work(m, w, p).is_none());
+    let valid = valid.filter_map(|p| Some((p, m.cell(w, p)?)));
     let medians = valid.filter_map(|(p, c)| Some((p, c.summary()?.median, c.higher_is_better)));
     let better = |b: &(_, f64, bool), x: f64| if b.2 { x > b.1 } else { x < b.1 };
     let best = medians.reduce(|b, x| if better(&b, x.1) { x } else { b });
@@ -181,13 +181,10 @@ fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
     let c_peers: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.name).collect();
+    let all_peers: Vec<&str> = PEERS.iter().chain(&c_peers).copied().collect();
     let mut skipped = Vec::new();
     for w in m.workloads() {
-        for p in PEERS.iter().chain(&c_peers) {
-            if let Some((invalid, done)) = m.cell(&w, p).and_then(mostly_invalid) {
-                skipped.push(format!("{p} on {w} ({invalid} of {done} runs invalid)"));
-            }
-        }
+        skipped.extend(all_peers.iter().filter_map(|p| unlike_work(m, &w, p)));
         let (rust_peer, c_peer) = (best_among(m, &w, PEERS), best_among(m, &w, &c_peers));
         let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
@@ -222,11 +219,9 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if t.is_empty() {
         return None;
     }
-    let is_peer = |a: &String| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str());
+    let is_peer = |a: &String| all_peers.contains(&a.as_str());
     let measured: Vec<String> = m.allocators().into_iter().filter(is_peer).collect();
-    let title = measured.join(", ");
-    let title = format!("hz3 against the best peer of each workload (peers: {title})");
-    let mut out = section(&title, &t, "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n");
+    let mut out = section(&format!("hz3 against the best peer of each workload (peers: {})", measured.join(", ")), &t, "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n");
     let c_measured = measured.iter().filter(|a| c_peers.contains(&a.as_str()));
     let c_measured = c_measured.cloned().collect::<Vec<_>>().join(", ");
     if m.allocators().iter().any(|a| a == PRELOAD) && !c_measured.is_empty() {
@@ -246,20 +241,19 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
         return None;
     }
     let mut quiet = Vec::new();
-    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
     let pct = |v: f64| format!("{:.1}%", v * 100.0);
     let two = |v: f64| format!("{v:.2}");
     for a in m.allocators().iter().filter(|a| is_hz3(a)) {
         for c in m.cells.iter().filter(|c| &c.allocator == a) {
             let Some(st) = &c.stats else { continue };
-            let Some(remote) = num(st, "remote_frees").filter(|r| *r > 0.0) else {
+            let Some(remote) = st["remote_frees"].as_f64().filter(|r| *r > 0.0) else {
                 // Nothing to show: single-thread workloads make no remote frees.
                 if !quiet.contains(&c.workload) {
                     quiet.push(c.workload.clone());
                 }
                 continue;
             };
-            let f = |k: &str, fmt: fn(f64) -> String| or_dash(num(&st["derived"], k), fmt);
+            let f = |k: &str, fmt: fn(f64) -> String| or_dash(st["derived"][k].as_f64(), fmt);
             let head = [a.clone(), c.workload.clone(), si(remote)];
             let objects = f("objects_per_drained_page", two);
             let rmws = f("rmw_per_remote_free", two);
@@ -277,9 +271,15 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     Some(out)
 }
 
-/// Every table, as printed at the end of a run: the tables of [`render_one`], at each thread
-/// count of a sweep followed by the sweep tables; then notes and failures.
+/// Every table, as printed at the end of a run: the tables of one thread count, at each count of
+/// a sweep followed by the sweep tables; then notes and failures.
 pub fn render_all(m: &Matrix) -> String {
+    let render_one = |m: &Matrix| {
+        let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
+        let more = [threads_many_table(m), stats_table(m)];
+        let tables: Vec<_> = tables.into_iter().chain(more).flatten().collect();
+        tables.join("\n")
+    };
     let counts = m.thread_counts();
     let title = |t: &u64| format!("######## --threads {t} ########\n\n");
     let one = |t: &u64| title(t) + &render_one(&m.at_threads(*t)) + "\n";
@@ -297,14 +297,6 @@ pub fn render_all(m: &Matrix) -> String {
         }
     }
     out
-}
-
-/// The tables of one thread count.
-pub fn render_one(m: &Matrix) -> String {
-    let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
-    let more = [threads_many_table(m), stats_table(m)];
-    let tables: Vec<_> = tables.into_iter().chain(more).flatten().collect();
-    tables.join("\n")
 }
 
 /// threads-many: per allocator, the footprint and cost of one live thread (medians of the extra
@@ -601,7 +593,7 @@ mod tests {
             row.contains("1000") && row.contains("60.0 KiB") && row.contains("3.00"),
             "{t}"
         );
-        assert!(render_one(&m).contains("== threads-many"));
+        assert!(render_all(&m).contains("== threads-many"));
         assert!(threads_many_table(&synthetic(1, &[("xmalloc", "system", &[1.0])])).is_none());
     }
 

@@ -1,17 +1,15 @@
-//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against
-//! the best peer of each workload, and the stats lines of each hz3 strategy; for a thread sweep,
-//! those tables at each thread count and then throughput and peak RSS against the count.
+//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against the
+//! best peer, threads-many and hz3 stats; for a thread sweep, those at each thread count and then
+//! throughput and peak RSS against the count.
 
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
 use crate::table::{mib, pct_change, si, Table};
 
-const DASH: &str = "—";
-
 /// `f(v)`, or "—" when unknown.
 fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
-    v.map_or(DASH.into(), f)
+    v.map_or("—".into(), f)
 }
 
 /// `== title ==`, the table, then `foot`.
@@ -56,7 +54,7 @@ pub fn sys_secs(v: Option<f64>) -> String {
 
 /// A summary's median, min–max (joined by `sep`) and CV, the first two formatted by `f`.
 fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
-    s.map_or([DASH; 3].map(String::from), |s| {
+    s.map_or(["—"; 3].map(String::from), |s| {
         let range = format!("{}{sep}{}", f(s.min), f(s.max));
         [f(s.median), range, format!("{:.1}%", s.cv * 100.0)]
     })
@@ -113,15 +111,14 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
         let half = s.map(|s| if s.median > 0.0 { half(s) } else { 0.0 });
         let half = half.map_or(String::new(), |h| format!("{h:.1}%"));
         let vs_a = match m.ratio(w, &a, "hz3-a") {
-            _ if a == "hz3-a" && s.is_some() => [DASH, "", ""].map(String::from),
+            _ if a == "hz3-a" && s.is_some() => ["—", "", ""].map(String::from),
             Some(r) => spread(Some(r), pct_change, ".."),
             None => Default::default(),
         };
         let head = [a.clone(), variant(&a), free, range, half];
         t.row(head.into_iter().chain(vs_a).chain([notes(c)]));
     }
-    let c = &m.config;
-    let mut out = format!("== S121 matrix on xmalloc (64 B objects, {} producers + {} consumers), free/sec: median of {} rounds ==\n", c.threads, c.threads, c.runs);
+    let mut out = format!("== S121 matrix on xmalloc (64 B objects, {t} producers + {t} consumers), free/sec: median of {} rounds ==\n", m.config.runs, t = m.config.threads);
     if m.cell(w, "hz3-a").is_none() {
         out += "(hz3-a was not measured: no \"vs A\" column)\n";
     }
@@ -131,7 +128,7 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
 /// Table 2: every workload × allocator.
 pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
-    let rname = reference.as_deref().unwrap_or(DASH);
+    let rname = reference.as_deref().unwrap_or("—");
     let mut t = Table::cols(&format!("workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"));
     for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
@@ -151,8 +148,7 @@ pub fn matrix_table(m: &Matrix) -> String {
         }
     }
     let c = &m.config;
-    let title = format!("Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better)", c.runs, c.duration_ms, c.threads);
-    section(&title, &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
+    section(&format!("Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better)", c.runs, c.duration_ms, c.threads), &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
 /// `p on w (k of n runs invalid)` when peer `p` did unlike work on `w`: most completed runs broke
@@ -200,7 +196,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
                 t.separator();
             }
             let vs_a = match m.ratio(&w, a, "hz3-a") {
-                _ if a == "hz3-a" => DASH.into(),
+                _ if a == "hz3-a" => "—".into(),
                 r => r.map_or(String::new(), |r| format!("{:.3}", r.median)),
             };
             // Against the lowest median peak RSS among those peers.
@@ -209,7 +205,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
             let rss = match (low, c.peak_rss_median()) {
                 (Some((pn, low)), Some(mine)) => format!("{:.2} ({pn})", mine / low),
-                _ => DASH.into(),
+                _ => "—".into(),
             };
             let ratio = ratio_cells(m.ratio(&w, a, peer));
             let head = [w.clone(), a.clone(), peer.clone()];
@@ -328,7 +324,7 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
 pub fn sweep_tables(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let reference = matrix_reference(m);
-    let rname = reference.as_deref().unwrap_or(DASH);
+    let rname = reference.as_deref().unwrap_or("—");
     let head: String = counts.iter().map(|t| format!(" | T={t}")).collect();
     let head = format!("workload | allocator | unit{head}");
     let (mut rate, mut rss) = (Table::cols(&head), Table::cols(&head));
@@ -345,7 +341,7 @@ pub fn sweep_tables(m: &Matrix) -> String {
             let Some(unit) = unit else { continue };
             let to = reference.as_deref().filter(|r| *r != a);
             let point = |&(t, c): &(u64, Option<&Cell>)| {
-                let Some(c) = c else { return DASH.into() };
+                let Some(c) = c else { return "—".into() };
                 let ratio = |r| or_dash(m.ratio_at(w, &a, r, t), |x| format!("{:.2}", x.median));
                 let ratio = to.map_or(String::new(), |r| format!(" ×{}", ratio(r)));
                 let bad = c.invalid_runs() + c.failed_runs() > 0;

@@ -1,520 +1,322 @@
-//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against
-//! the best peer of each workload, and the stats lines of each hz3 strategy; for a thread sweep,
-//! those tables at each thread count and then throughput and peak RSS against the count.
-
-use serde_json::Value;
+//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against the
+//! best peer, threads-many and hz3 stats; for a thread sweep, those at each thread count and then
+//! throughput and peak RSS against the count.
 
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
-use crate::strategies::PEERS;
-use crate::strategies::{is_hz3, is_preload, PRELOAD, PRELOAD_PEERS};
+use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
 use crate::table::{mib, pct_change, si, Table};
+
+/// `f(v)`, or "—" when unknown.
+fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    v.map_or("—".into(), f)
+}
+
+/// `== title ==`, the table, then `foot`.
+fn section(title: &str, t: &Table, foot: &str) -> String {
+    format!("== {title} ==\n{}{foot}", t.render())
+}
+
+/// Those of `names` that were measured, in that order.
+fn measured(m: &Matrix, names: &[&str]) -> Vec<String> {
+    let allocs = m.allocators();
+    let names = names.iter().map(|n| n.to_string());
+    names.filter(|n| allocs.contains(n)).collect()
+}
 
 /// The reference of the full matrix: mimalloc when it was measured, else system.
 pub fn matrix_reference(m: &Matrix) -> Option<String> {
-    let allocs = m.allocators();
-    ["mimalloc", "system"]
-        .iter()
-        .find(|r| allocs.iter().any(|a| a == *r))
-        .map(|s| s.to_string())
+    measured(m, &["mimalloc", "system"]).into_iter().next()
 }
 
 /// "hz3-c-packed" → "C-packed"; the preload rows → "C ABI".
 fn variant(allocator: &str) -> String {
-    if is_preload(allocator) {
-        return "C ABI".into();
+    let s = allocator.strip_prefix("hz3-").unwrap_or("");
+    match s.get(..1) {
+        _ if is_preload(allocator) => "C ABI".into(),
+        f => f.map_or(String::new(), |f| f.to_ascii_uppercase() + &s[1..]),
     }
-    let mut c = allocator.strip_prefix("hz3-").unwrap_or("").chars();
-    c.next().map_or(String::new(), |f| {
-        f.to_ascii_uppercase().to_string() + c.as_str()
-    })
 }
 
 /// Minor faults per 1000 operations: "—" when unknown, "<0.01" below that.
 pub fn faults_per_kop(v: Option<f64>) -> String {
     match v {
-        None => "—".into(),
         Some(0.0) => "0".into(),
         Some(v) if v < 0.01 => "<0.01".into(),
-        Some(v) => si(v),
+        v => or_dash(v, si),
     }
 }
 
 /// Seconds of system time: "—" when unknown.
 pub fn sys_secs(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.2}"))
+    or_dash(v, |v| format!("{v:.2}"))
 }
 
+/// A summary's median, min–max (joined by `sep`) and CV, the first two formatted by `f`.
+fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
+    s.map_or(["—"; 3].map(String::from), |s| {
+        let range = format!("{}{sep}{}", f(s.min), f(s.max));
+        [f(s.median), range, format!("{:.1}%", s.cv * 100.0)]
+    })
+}
+
+/// The cells of per-round ratios: median, min–max, CV.
 fn ratio_cells(s: Option<Summary>) -> [String; 3] {
-    match s {
-        Some(s) => [
-            format!("{:.3}", s.median),
-            format!("{:.3}–{:.3}", s.min, s.max),
-            format!("{:.1}%", s.cv * 100.0),
-        ],
-        None => ["—".into(), "—".into(), "—".into()],
-    }
+    spread(s, |x| format!("{x:.3}"), "–")
 }
 
 fn notes(c: &Cell) -> String {
-    let mut n = Vec::new();
-    let invalid = c.invalid_runs();
-    if invalid > 0 {
-        if c.fallback_rates.is_empty() {
-            // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
-            n.push(format!("{invalid}/{} INVALID (cut short)", c.runs.len()));
-        } else {
-            let worst = c
-                .fallback_rates
-                .iter()
-                .flatten()
-                .copied()
-                .fold(0.0f64, f64::max);
-            n.push(format!(
-                "{invalid}/{} INVALID (fallback up to {:.2}%)",
-                c.runs.len(),
-                worst * 100.0
-            ));
-        }
-    }
-    let failed = c.failed_runs();
-    if failed > 0 {
-        n.push(format!("{failed}/{} FAILED", c.runs.len()));
-    }
-    if let Some(skipped) = c
-        .extra
-        .get("handoffs_skipped")
-        .map(|v| v.iter().flatten().sum::<f64>())
-        .filter(|s| *s > 0.0)
-    {
+    let (n, invalid, failed) = (c.runs.len(), c.invalid_runs(), c.failed_runs());
+    let rates = c.fallback_rates.iter().flatten();
+    let worst = rates.fold(0.0, |a: f64, b| a.max(*b)) * 100.0;
+    let handoffs = c.extra.get("handoffs_skipped");
+    let skipped: f64 = handoffs.into_iter().flatten().flatten().sum();
+    let invalid_note = match c.fallback_rates.is_empty() {
+        // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
+        true => format!("{invalid}/{n} INVALID (cut short)"),
+        false => format!("{invalid}/{n} INVALID (fallback up to {worst:.2}%)"),
+    };
+    let notes = [
+        (invalid > 0).then_some(invalid_note),
+        (failed > 0).then(|| format!("{failed}/{n} FAILED")),
         // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
-        n.push(format!("{skipped:.0} hand-offs skipped"));
-    }
-    n.join(", ")
+        (skipped > 0.0).then(|| format!("{skipped:.0} hand-offs skipped")),
+    ];
+    notes.into_iter().flatten().collect::<Vec<_>>().join(", ")
 }
 
 /// Allocator order of the seed table: the peers first (as in the seed, mimalloc on top), then
 /// system, then every hz3 strategy, then the preload rows (C malloc/free).
 fn seed_order(m: &Matrix) -> Vec<String> {
+    let mut v = measured(m, &["mimalloc", "snmalloc", "jemalloc", "system"]);
     let allocs = m.allocators();
-    let mut v: Vec<String> = ["mimalloc", "snmalloc", "jemalloc", "system"]
-        .iter()
-        .filter(|a| allocs.iter().any(|x| x == *a))
-        .map(|s| s.to_string())
-        .collect();
     v.extend(allocs.iter().filter(|a| is_hz3(a)).cloned());
-    v.extend(allocs.iter().filter(|a| is_preload(a)).cloned());
+    v.extend(allocs.into_iter().filter(|a| is_preload(a)));
     v
 }
 
 /// Table 1: the seed's S121 table for xmalloc.
 pub fn seed_table(m: &Matrix) -> Option<String> {
-    let workload = "xmalloc";
-    m.cell(workload, &seed_order(m).first()?.clone())?;
-    let has_a = m.cell(workload, "hz3-a").is_some();
-    let mut t = Table::cols(
-        "config | variant | free/sec | spread (min–max) | ± | vs A | vs A min..max | CV | notes",
-    );
+    let w = "xmalloc";
+    m.cell(w, seed_order(m).first()?)?;
+    let head =
+        "config | variant | free/sec | spread (min–max) | ± | vs A | vs A min..max | CV | notes";
+    let mut t = Table::cols(head);
     for a in seed_order(m) {
-        let Some(c) = m.cell(workload, &a) else {
-            continue;
+        let Some(c) = m.cell(w, &a) else { continue };
+        let s = c.summary();
+        let [free, range, _] = spread(s, si, "–");
+        // ± = half the spread, in % of the median.
+        let half = |s: Summary| (s.max - s.min) / 2.0 / s.median * 100.0;
+        let half = s.map(|s| if s.median > 0.0 { half(s) } else { 0.0 });
+        let half = half.map_or(String::new(), |h| format!("{h:.1}%"));
+        let vs_a = match m.ratio(w, &a, "hz3-a") {
+            _ if a == "hz3-a" && s.is_some() => ["—", "", ""].map(String::from),
+            Some(r) => spread(Some(r), pct_change, ".."),
+            None => Default::default(),
         };
-        let Some(s) = c.summary() else {
-            let mut row = vec![a.clone(), variant(&a), "—".into(), "—".into()];
-            row.extend(["", "", "", ""].map(String::from));
-            row.push(notes(c));
-            t.row(row);
-            continue;
-        };
-        let half = if s.median > 0.0 {
-            (s.max - s.min) / 2.0 / s.median * 100.0
-        } else {
-            0.0
-        };
-        let vs_a = if a == "hz3-a" {
-            None
-        } else {
-            m.ratio(workload, &a, "hz3-a")
-        };
-        let (va, vr, vc) = match vs_a {
-            Some(r) => (
-                pct_change(r.median),
-                format!("{}..{}", pct_change(r.min), pct_change(r.max)),
-                format!("{:.1}%", r.cv * 100.0),
-            ),
-            None if a == "hz3-a" => ("—".into(), "".into(), "".into()),
-            None => ("".into(), "".into(), "".into()),
-        };
-        t.row(vec![
-            a.clone(),
-            variant(&a),
-            si(s.median),
-            format!("{}–{}", si(s.min), si(s.max)),
-            format!("{half:.1}%"),
-            va,
-            vr,
-            vc,
-            notes(c),
-        ]);
+        let head = [a.clone(), variant(&a), free, range, half];
+        t.row(head.into_iter().chain(vs_a).chain([notes(c)]));
     }
-    let rounds = m.config.runs;
-    let mut out = format!(
-        "== S121 matrix on xmalloc ({} B objects, {t} producers + {t} consumers), free/sec: median of {rounds} rounds ==\n",
-        64,
-        t = m.config.threads
-    );
-    if !has_a {
-        out.push_str("(hz3-a was not measured: no \"vs A\" column)\n");
+    let mut out = format!("== S121 matrix on xmalloc (64 B objects, {t} producers + {t} consumers), free/sec: median of {} rounds ==\n", m.config.runs, t = m.config.threads);
+    if m.cell(w, "hz3-a").is_none() {
+        out += "(hz3-a was not measured: no \"vs A\" column)\n";
     }
-    out.push_str(&t.render());
-    out.push_str("vs A = median over rounds of (free/sec ÷ hz3-a's free/sec in the same round) − 1; min..max and CV of those per-round ratios.\n");
-    Some(out)
+    Some(out + &t.render() + "vs A = median over rounds of (free/sec ÷ hz3-a's free/sec in the same round) − 1; min..max and CV of those per-round ratios.\n")
 }
 
 /// Table 2: every workload × allocator.
 pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
-    let rname = reference.clone().unwrap_or_else(|| "—".into());
-    let mut t = Table::cols(&format!(
-        "workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"
-    ));
-    let workloads = m.workloads();
-    for (i, w) in workloads.iter().enumerate() {
+    let rname = reference.as_deref().unwrap_or("—");
+    let mut t = Table::cols(&format!("workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"));
+    for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             t.separator();
         }
         for c in m.cells.iter().filter(|c| &c.workload == w) {
-            let s = c.summary();
-            let ratio = match &reference {
-                Some(r) if *r == c.allocator => ["1".into(), "".into(), "".into()],
-                Some(r) => ratio_cells(m.ratio(w, &c.allocator, r)),
-                None => ratio_cells(None),
+            let [median, range, _] = spread(c.summary(), si, "–");
+            let ratio = match reference.as_deref() {
+                Some(r) if r == c.allocator => ["1", "", ""].map(String::from),
+                r => ratio_cells(r.and_then(|r| m.ratio(w, &c.allocator, r))),
             };
-            let [rm, rr, rc] = ratio;
-            t.row(vec![
-                w.clone(),
-                c.allocator.clone(),
-                s.map_or("—".into(), |s| si(s.median)),
-                c.unit.clone(),
-                s.map_or("—".into(), |s| format!("{}–{}", si(s.min), si(s.max))),
-                rm,
-                rr,
-                rc,
-                c.peak_rss_median().map_or("—".into(), mib),
-                faults_per_kop(c.minor_faults_per_kop()),
-                sys_secs(c.sys_s_median()),
-                notes(c),
-            ]);
+            let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
+            let faults = faults_per_kop(c.minor_faults_per_kop());
+            let rss = or_dash(c.peak_rss_median(), mib);
+            let usage = [rss, faults, sys_secs(c.sys_s_median()), notes(c)];
+            t.row(head.into_iter().chain([range]).chain(ratio).chain(usage));
         }
     }
-    format!(
-        "== Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better) ==\n{}\
-         minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n",
-        m.config.runs,
-        m.config.duration_ms,
-        m.config.threads,
-        t.render()
-    )
+    let c = &m.config;
+    section(&format!("Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better)", c.runs, c.duration_ms, c.threads), &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
-/// The best peer (mimalloc, jemalloc, snmalloc; not system) of workload `w`: the one with the
-/// best median.
-fn best_peer(m: &Matrix, w: &str) -> Option<String> {
-    best_among(m, w, PEERS)
+/// `p on w (k of n runs invalid)` when peer `p` did unlike work on `w`: most completed runs broke
+/// the validity rule (mt-remote: the ring fell back to a local free too often, so the run measured
+/// fewer remote frees than the others). Such a peer is never the "best peer".
+fn unlike_work(m: &Matrix, w: &str, p: &str) -> Option<String> {
+    let c = m.cell(w, p)?;
+    let (invalid, done) = (c.invalid_runs(), c.runs.iter().flatten().count());
+    let note = format!("{p} on {w} ({invalid} of {done} runs invalid)");
+    (done > 0 && 2 * invalid > done).then_some(note)
 }
 
-/// The peers' C libraries under `LD_PRELOAD` (what `hz3-preload` is compared with).
-fn c_peers() -> Vec<&'static str> {
-    PRELOAD_PEERS.iter().map(|p| p.name).collect()
-}
-
-/// Whether a peer's cell describes unlike work: more than half of its completed runs broke the
-/// workload's validity rule (mt-remote: the ring fell back to a local free too often, so the
-/// run measured fewer remote frees than the others). Such a peer is never the "best peer".
-fn mostly_invalid(c: &Cell) -> bool {
-    let done = c.runs.iter().filter(|r| r.is_some()).count();
-    done > 0 && 2 * c.invalid_runs() > done
-}
-
-/// The one of `peers` with the best median on workload `w`, among those whose runs are mostly
-/// valid ([`mostly_invalid`]).
+/// The one of `peers` with the best median on workload `w` (the first of equals), leaving out
+/// [`unlike_work`].
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
-    let mut best: Option<(&str, f64, bool)> = None;
-    for p in peers {
-        let Some(c) = m.cell(w, p) else { continue };
-        if mostly_invalid(c) {
-            continue;
-        }
-        let Some(s) = c.summary() else { continue };
-        let better = match best {
-            None => true,
-            Some((_, b, true)) => s.median > b,
-            Some((_, b, false)) => s.median < b,
-        };
-        if better {
-            best = Some((p, s.median, c.higher_is_better));
-        }
-    }
-    best.map(|(n, _, _)| n.to_string())
-}
-
-/// `peer on workload (k of n runs invalid)` for every peer left out of the best-peer choice.
-fn skipped_peers(m: &Matrix) -> Vec<String> {
-    let mut out = Vec::new();
-    let c_peers = c_peers();
-    for w in m.workloads().iter() {
-        for p in PEERS.iter().chain(c_peers.iter()) {
-            let Some(c) = m.cell(w, p) else { continue };
-            if mostly_invalid(c) {
-                let done = c.runs.iter().filter(|r| r.is_some()).count();
-                out.push(format!(
-                    "{p} on {w} ({} of {done} runs invalid)",
-                    c.invalid_runs()
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The lowest median peak RSS among `peers` on workload `w`, and whose it is.
-fn lowest_peer_rss(m: &Matrix, w: &str, peers: &[&str]) -> Option<(String, f64)> {
-    peers
-        .iter()
-        .filter_map(|p| Some((p.to_string(), m.cell(w, p)?.peak_rss_median()?)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+    let valid = peers.iter().filter(|p| unlike_work(m, w, p).is_none());
+    let valid = valid.filter_map(|p| Some((p, m.cell(w, p)?)));
+    let medians = valid.filter_map(|(p, c)| Some((p, c.summary()?.median, c.higher_is_better)));
+    let better = |b: &(_, f64, bool), x: f64| if b.2 { x > b.1 } else { x < b.1 };
+    let best = medians.reduce(|b, x| if better(&b, x.1) { x } else { b });
+    best.map(|b| b.0.to_string())
 }
 
 /// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
 /// that peer), and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
-    let mut any = false;
-    let c_peers = c_peers();
-    for w in m.workloads().iter() {
-        let rust_peer = best_peer(m, w);
-        let c_peer = best_among(m, w, &c_peers);
+    let c_peers: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.name).collect();
+    let all_peers: Vec<&str> = PEERS.iter().chain(&c_peers).copied().collect();
+    let mut skipped = Vec::new();
+    for w in m.workloads() {
+        skipped.extend(all_peers.iter().filter_map(|p| unlike_work(m, &w, p)));
+        let (rust_peer, c_peer) = (best_among(m, &w, PEERS), best_among(m, &w, &c_peers));
         let mut first = true;
         for a in m.allocators().iter().filter(|a| is_hz3(a) || *a == PRELOAD) {
             // hz3-preload (C malloc/free) is judged against the peers' C libraries when they were
             // measured, C with C; the GlobalAlloc rows against the Rust-linked peers.
-            let (peer, rss) = match (a == PRELOAD, &c_peer, &rust_peer) {
-                (true, Some(p), _) => (p.clone(), lowest_peer_rss(m, w, &c_peers)),
-                (_, _, Some(p)) => (p.clone(), lowest_peer_rss(m, w, PEERS)),
+            let (peer, peers) = match (a == PRELOAD, &c_peer, &rust_peer) {
+                (true, Some(p), _) => (p, &c_peers[..]),
+                (_, _, Some(p)) => (p, PEERS),
                 _ => continue,
             };
-            let Some(c) = m.cell(w, a) else { continue };
-            if first && any {
+            let Some(c) = m.cell(&w, a) else { continue };
+            if std::mem::take(&mut first) && !t.is_empty() {
                 t.separator();
             }
-            first = false;
-            any = true;
-            let [rm, rr, rc] = ratio_cells(m.ratio(w, a, &peer));
-            let vs_a = if a == "hz3-a" {
-                "—".into()
-            } else {
-                m.ratio(w, a, "hz3-a")
-                    .map_or("".into(), |r| format!("{:.3}", r.median))
+            let vs_a = match m.ratio(&w, a, "hz3-a") {
+                _ if a == "hz3-a" => "—".into(),
+                r => r.map_or(String::new(), |r| format!("{:.3}", r.median)),
             };
-            let r = match (&rss, c.peak_rss_median()) {
-                (Some((pn, low)), Some(mine)) if *low > 0.0 => format!("{:.2} ({pn})", mine / low),
+            // Against the lowest median peak RSS among those peers.
+            let rss_of = |p: &&str| Some((p.to_string(), m.cell(&w, p)?.peak_rss_median()?));
+            let all = peers.iter().filter_map(rss_of);
+            let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
+            let rss = match (low, c.peak_rss_median()) {
+                (Some((pn, low)), Some(mine)) => format!("{:.2} ({pn})", mine / low),
                 _ => "—".into(),
             };
-            t.row(vec![
-                w.clone(),
-                a.clone(),
-                peer.clone(),
-                rm,
-                rr,
-                rc,
-                vs_a,
-                r,
-            ]);
+            let ratio = ratio_cells(m.ratio(&w, a, peer));
+            let head = [w.clone(), a.clone(), peer.clone()];
+            t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));
         }
     }
-    if !any {
+    if t.is_empty() {
         return None;
     }
-    let measured: Vec<String> = m
-        .allocators()
-        .into_iter()
-        .filter(|a| PEERS.contains(&a.as_str()) || c_peers.contains(&a.as_str()))
-        .collect();
-    let mut out = format!(
-        "== hz3 against the best peer of each workload (peers: {}) ==\n",
-        measured.join(", ")
-    );
-    out.push_str(&t.render());
-    out.push_str(
-        "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n",
-    );
-    if m.allocators().iter().any(|a| a == PRELOAD)
-        && m.allocators().iter().any(|a| c_peers.contains(&a.as_str()))
-    {
-        let c: Vec<&str> = measured
-            .iter()
-            .map(String::as_str)
-            .filter(|a| c_peers.contains(a))
-            .collect();
-        out.push_str(&format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({}): C malloc/free against C malloc/free.\n", c.join(", ")));
+    let is_peer = |a: &String| all_peers.contains(&a.as_str());
+    let measured: Vec<String> = m.allocators().into_iter().filter(is_peer).collect();
+    let mut out = section(&format!("hz3 against the best peer of each workload (peers: {})", measured.join(", ")), &t, "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n");
+    let c_measured = measured.iter().filter(|a| c_peers.contains(&a.as_str()));
+    let c_measured = c_measured.cloned().collect::<Vec<_>>().join(", ");
+    if m.allocators().iter().any(|a| a == PRELOAD) && !c_measured.is_empty() {
+        out += &format!("hz3-preload is compared with the peers' C libraries under LD_PRELOAD ({c_measured}): C malloc/free against C malloc/free.\n");
     }
-    let skipped = skipped_peers(m);
     if !skipped.is_empty() {
-        out.push_str(&format!(
-            "not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n",
-            skipped.join(", ")
-        ));
+        out += &format!("not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n", skipped.join(", "));
     }
     Some(out)
 }
 
-fn stat_num(stats: &Value, k: &str) -> Option<f64> {
-    stats.get(k).and_then(Value::as_f64)
-}
-
-/// Table 3: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
+/// Table 5: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
-    let mut any = false;
-    let mut all_zero = true;
-    let mut quiet: Vec<String> = Vec::new();
+    let with_stats = |c: &Cell| is_hz3(&c.allocator) && c.stats.is_some();
+    if !m.cells.iter().any(with_stats) {
+        return None;
+    }
+    let mut quiet = Vec::new();
+    let pct = |v: f64| format!("{:.1}%", v * 100.0);
+    let two = |v: f64| format!("{v:.2}");
     for a in m.allocators().iter().filter(|a| is_hz3(a)) {
         for c in m.cells.iter().filter(|c| &c.allocator == a) {
             let Some(st) = &c.stats else { continue };
-            any = true;
-            let d = st.get("derived").cloned().unwrap_or(Value::Null);
-            let remote = stat_num(st, "remote_frees");
-            if remote.unwrap_or(0.0) > 0.0 {
-                all_zero = false;
-            } else {
+            let Some(remote) = st["remote_frees"].as_f64().filter(|r| *r > 0.0) else {
                 // Nothing to show: single-thread workloads make no remote frees.
                 if !quiet.contains(&c.workload) {
                     quiet.push(c.workload.clone());
                 }
                 continue;
-            }
-            let f = |v: Option<f64>, pct: bool| match v {
-                Some(v) if pct => format!("{:.1}%", v * 100.0),
-                Some(v) => format!("{v:.2}"),
-                None => "—".into(),
             };
-            t.row(vec![
-                a.clone(),
-                c.workload.clone(),
-                remote.map_or("—".into(), si),
-                f(stat_num(&d, "objects_per_drained_page"), false),
-                f(stat_num(&d, "empty_to_nonempty_share"), true),
-                f(stat_num(&d, "rmw_per_remote_free"), false),
-            ]);
+            let f = |k: &str, fmt: fn(f64) -> String| or_dash(st["derived"][k].as_f64(), fmt);
+            let head = [a.clone(), c.workload.clone(), si(remote)];
+            let objects = f("objects_per_drained_page", two);
+            let rmws = f("rmw_per_remote_free", two);
+            let derived = [objects, f("empty_to_nonempty_share", pct), rmws];
+            t.row(head.into_iter().chain(derived));
         }
     }
-    if !any {
-        return None;
-    }
-    let mut out = String::from("== hz3 stats (separate stats pass, config WithStats) ==\n");
-    out.push_str(&t.render());
-    out.push_str("RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n");
-    if all_zero {
-        out.push_str("(every counter is zero: this hz3-alloc build counts nothing yet)\n");
+    let mut out = section("hz3 stats (separate stats pass, config WithStats)", &t, "RMWs/remote free = (head CAS + state swaps + pageq CAS + CAS retries) / remote frees; the seed's A does 1.\n");
+    if t.is_empty() {
+        out += "(every counter is zero: this hz3-alloc build counts nothing yet)\n";
     } else if !quiet.is_empty() {
-        out.push_str(&format!(
-            "Not shown (no remote frees counted): {}.\n",
-            quiet.join(", ")
-        ));
+        let quiet = quiet.join(", ");
+        out += &format!("Not shown (no remote frees counted): {quiet}.\n");
     }
     Some(out)
 }
 
-/// Every table, as printed at the end of a run: the tables of [`render_one`], at each thread
-/// count of a sweep followed by the sweep tables; then notes and failures.
+/// Every table, as printed at the end of a run: the tables of one thread count, at each count of
+/// a sweep followed by the sweep tables; then notes and failures.
 pub fn render_all(m: &Matrix) -> String {
-    let mut out = String::new();
+    let render_one = |m: &Matrix| {
+        let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
+        let more = [threads_many_table(m), stats_table(m)];
+        let tables: Vec<_> = tables.into_iter().chain(more).flatten().collect();
+        tables.join("\n")
+    };
     let counts = m.thread_counts();
-    if counts.len() > 1 {
-        for t in &counts {
-            out.push_str(&format!("######## --threads {t} ########\n\n"));
-            out.push_str(&render_one(&m.at_threads(*t)));
-            out.push('\n');
-        }
-        out.push_str(&sweep_tables(m));
-    } else {
-        out.push_str(&render_one(m));
-    }
+    let title = |t: &u64| format!("######## --threads {t} ########\n\n");
+    let one = |t: &u64| title(t) + &render_one(&m.at_threads(*t)) + "\n";
+    let mut out = match counts.len() > 1 {
+        true => counts.iter().map(one).chain([sweep_tables(m)]).collect(),
+        false => render_one(m),
+    };
     if let Some(t) = crate::peers::versions_table(m) {
-        out.push('\n');
-        out.push_str(&t);
+        out += &format!("\n{t}");
     }
-    let notes = m.notes();
-    if !notes.is_empty() {
-        out.push_str("\nnotes:\n");
-        for n in &notes {
-            out.push_str(&format!("  {n}\n"));
-        }
-    }
-    if !m.failures.is_empty() {
-        out.push_str(&format!("\n{} run(s) FAILED:\n", m.failures.len()));
-        for f in &m.failures {
-            out.push_str(&format!("  {f}\n"));
+    let failed = format!("{} run(s) FAILED:", m.failures.len());
+    for (head, list) in [("notes:".into(), m.notes()), (failed, m.failures.clone())] {
+        if !list.is_empty() {
+            out += &format!("\n{head}\n  {}\n", list.join("\n  "));
         }
     }
     out
 }
 
-/// The four tables of one thread count.
-pub fn render_one(m: &Matrix) -> String {
-    let tables = [
-        seed_table(m),
-        Some(matrix_table(m)),
-        peer_table(m),
-        threads_many_table(m),
-        stats_table(m),
-    ];
-    tables.into_iter().flatten().collect::<Vec<_>>().join("\n")
-}
-
-/// threads-many: per allocator, the footprint and the cost of one live thread, from
-/// the workload's extra figures (medians over rounds), and the footprint against glibc's
-/// (`system`) and mimalloc's (the bounds hz3 aims at: at most glibc × 2 at 1000 threads, below
-/// mimalloc at 10 000).
+/// threads-many: per allocator, the footprint and cost of one live thread (medians of the extra
+/// figures), and the footprint against glibc's (`system`) and mimalloc's (the bounds hz3 aims
+/// at: at most glibc × 2 at 1000 threads, below mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
-    let per = |a: &str| {
-        m.cell(w, a)
-            .and_then(|c| c.extra_median("rss_per_thread_kib"))
-    };
-    let mut any = false;
+    let per = |a: &str| m.cell(w, a)?.extra_median("rss_per_thread_kib");
+    let (kib, one) = (|v: f64| format!("{v:.1} KiB"), |v: f64| format!("{v:.1}"));
     for c in m.cells.iter().filter(|c| c.workload == w) {
-        any = true;
-        let f = |k: &str, fmt: &dyn Fn(f64) -> String| c.extra_median(k).map_or("—".into(), fmt);
-        let mine = c.extra_median("rss_per_thread_kib");
-        let vs = |r: &str| match (mine, per(r)) {
+        let f = |k: &str, fmt: fn(f64) -> String| or_dash(c.extra_median(k), fmt);
+        let vs = |r: &str| match (c.extra_median("rss_per_thread_kib"), per(r)) {
             (Some(a), Some(b)) if b > 0.0 && r != c.allocator => format!("{:.2}", a / b),
-            _ => "".into(),
+            _ => String::new(),
         };
-        t.row(vec![
-            c.allocator.clone(),
-            f("live_threads", &|v| format!("{v:.0}")),
-            f("rss_per_thread_kib", &|v| format!("{v:.1} KiB")),
-            vs("system"),
-            vs("mimalloc"),
-            f("rss_live_kib", &|v| mib(v)),
-            f("start_us_per_thread", &|v| format!("{v:.1}")),
-            f("us_per_thread", &|v| format!("{v:.1}")),
-            c.summary().map_or("—".into(), |s| si(s.median)),
-        ]);
+        let live = f("live_threads", |v| format!("{v:.0}"));
+        let head = [c.allocator.clone(), live, f("rss_per_thread_kib", kib)];
+        let vs = [vs("system"), vs("mimalloc"), f("rss_live_kib", mib)];
+        let cost = [f("start_us_per_thread", one), f("us_per_thread", one)];
+        let rate = or_dash(c.summary(), |s| si(s.median));
+        t.row(head.into_iter().chain(vs).chain(cost).chain([rate]));
     }
-    if !any {
-        return None;
-    }
-    let mut out = String::from(
-        "== threads-many: footprint and cost per live thread (medians over rounds) ==\n",
-    );
-    out.push_str(&t.render());
-    out.push_str(
-        "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n",
-    );
-    Some(out)
+    (!t.is_empty()).then(|| section("threads-many: footprint and cost per live thread (medians over rounds)", &t, "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n"))
 }
 
 /// A sweep's two tables: per workload and allocator, the median throughput with its ratio to the
@@ -522,65 +324,40 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
 pub fn sweep_tables(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let reference = matrix_reference(m);
-    let rname = reference.clone().unwrap_or_else(|| "—".into());
-    let mut head: Vec<String> = vec!["workload".into(), "allocator".into(), "unit".into()];
-    head.extend(counts.iter().map(|t| format!("T={t}")));
-    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
-    let mut rate = Table::new(&head_refs);
-    let mut rss = Table::new(&head_refs);
+    let rname = reference.as_deref().unwrap_or("—");
+    let head: String = counts.iter().map(|t| format!(" | T={t}")).collect();
+    let head = format!("workload | allocator | unit{head}");
+    let (mut rate, mut rss) = (Table::cols(&head), Table::cols(&head));
+    let in_mib = |k: f64| format!("{:.1}", k / 1024.0);
     for (i, w) in m.workloads().iter().enumerate() {
         if i > 0 {
             rate.separator();
             rss.separator();
         }
         for a in m.allocators() {
-            let cells: Vec<Option<&Cell>> = counts.iter().map(|t| m.cell_at(w, &a, *t)).collect();
-            let Some(unit) = cells
-                .iter()
-                .flatten()
-                .map(|c| c.unit.clone())
-                .find(|u| !u.is_empty())
-            else {
-                continue;
+            let cells: Vec<_> = counts.iter().map(|t| (*t, m.cell_at(w, &a, *t))).collect();
+            let mut units = cells.iter().filter_map(|c| c.1).map(|c| c.unit.clone());
+            let unit = units.find(|u| !u.is_empty());
+            let Some(unit) = unit else { continue };
+            let to = reference.as_deref().filter(|r| *r != a);
+            let point = |&(t, c): &(u64, Option<&Cell>)| {
+                let Some(c) = c else { return "—".into() };
+                let ratio = |r| or_dash(m.ratio_at(w, &a, r, t), |x| format!("{:.2}", x.median));
+                let ratio = to.map_or(String::new(), |r| format!(" ×{}", ratio(r)));
+                let bad = c.invalid_runs() + c.failed_runs() > 0;
+                let flag = if bad { "!" } else { "" };
+                format!("{}{ratio}{flag}", or_dash(c.summary(), |x| si(x.median)))
             };
-            let mut r = vec![w.clone(), a.clone(), unit];
-            let mut s = vec![w.clone(), a.clone(), "MiB".into()];
-            for (t, c) in counts.iter().zip(&cells) {
-                let Some(c) = c else {
-                    r.push("—".into());
-                    s.push("—".into());
-                    continue;
-                };
-                let median = c.summary().map_or("—".into(), |x| si(x.median));
-                let ratio = match &reference {
-                    Some(rf) if *rf == a => String::new(),
-                    Some(rf) => m
-                        .ratio_at(w, &a, rf, *t)
-                        .map_or(" ×—".into(), |x| format!(" ×{:.2}", x.median)),
-                    None => String::new(),
-                };
-                let flag = if c.invalid_runs() > 0 || c.failed_runs() > 0 {
-                    "!"
-                } else {
-                    ""
-                };
-                r.push(format!("{median}{ratio}{flag}"));
-                s.push(
-                    c.peak_rss_median()
-                        .map_or("—".into(), |k| format!("{:.1}", k / 1024.0)),
-                );
-            }
-            rate.row(r);
-            rss.row(s);
+            let peak = |(_, c): &(u64, Option<&Cell>)| c.and_then(Cell::peak_rss_median);
+            let peaks = cells.iter().map(|p| or_dash(peak(p), in_mib));
+            let (points, name) = (cells.iter().map(point), [w.clone(), a.clone()]);
+            rate.row(name.clone().into_iter().chain([unit]).chain(points));
+            rss.row(name.into_iter().chain(["MiB".into()]).chain(peaks));
         }
     }
-    format!(
-        "== Thread sweep: throughput against --threads (median of {} rounds; ×{rname} = median of per-round ratios to {rname} at the same T; ! = invalid or failed runs) ==\n{}\n\
-         == Thread sweep: peak RSS against --threads (median, MiB) ==\n{}",
-        m.config.runs,
-        rate.render(),
-        rss.render()
-    )
+    let title = format!("Thread sweep: throughput against --threads (median of {} rounds; ×{rname} = median of per-round ratios to {rname} at the same T; ! = invalid or failed runs)", m.config.runs);
+    let rss_title = "Thread sweep: peak RSS against --threads (median, MiB)";
+    section(&title, &rate, "\n") + &section(rss_title, &rss, "")
 }
 
 #[cfg(test)]
@@ -599,7 +376,10 @@ mod tests {
                 ("mt-remote-r90", "hz3-a", &[30e6, 30e6, 30e6]),
             ],
         );
-        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("mimalloc"));
+        assert_eq!(
+            best_among(&m, "mt-remote-r90", PEERS).as_deref(),
+            Some("mimalloc")
+        );
         // One invalid run of three: still a fair comparison.
         let i = m
             .cells
@@ -607,10 +387,16 @@ mod tests {
             .position(|c| c.allocator == "mimalloc")
             .unwrap();
         m.cells[i].valid = vec![true, false, true];
-        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("mimalloc"));
+        assert_eq!(
+            best_among(&m, "mt-remote-r90", PEERS).as_deref(),
+            Some("mimalloc")
+        );
         // Two of three: mimalloc measured unlike work; jemalloc is the best peer.
         m.cells[i].valid = vec![false, false, true];
-        assert_eq!(best_peer(&m, "mt-remote-r90").as_deref(), Some("jemalloc"));
+        assert_eq!(
+            best_among(&m, "mt-remote-r90", PEERS).as_deref(),
+            Some("jemalloc")
+        );
         let t = peer_table(&m).unwrap();
         assert!(
             t.contains("mimalloc on mt-remote-r90 (2 of 3 runs invalid)"),
@@ -803,7 +589,7 @@ mod tests {
             row.contains("1000") && row.contains("60.0 KiB") && row.contains("3.00"),
             "{t}"
         );
-        assert!(render_one(&m).contains("== threads-many"));
+        assert!(render_all(&m).contains("== threads-many"));
         assert!(threads_many_table(&synthetic(1, &[("xmalloc", "system", &[1.0])])).is_none());
     }
 

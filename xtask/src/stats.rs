@@ -5,16 +5,8 @@
 /// Median (mean of the two middle values for an even count); `None` when empty.
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return None;
-    }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    (!v.is_empty()).then(|| (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0)
 }
 
 /// Median of the known values of per-round figures (`None` entries: unknown rounds).
@@ -25,18 +17,10 @@ pub fn median_known(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64
 /// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than
 /// two values; `None` when empty or the mean is 0.
 pub fn cv(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let m = values.iter().sum::<f64>() / values.len() as f64;
-    if m == 0.0 {
-        return None;
-    }
-    if values.len() < 2 {
-        return Some(0.0);
-    }
-    let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (values.len() - 1) as f64;
-    Some(var.sqrt() / m.abs())
+    let n = values.len() as f64;
+    let m = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0);
+    (n > 0.0 && m != 0.0).then(|| var.sqrt() / m.abs())
 }
 
 /// Median, min, max and CV of a set of values (in results files: `median`, `min`, `max`, `cv`,
@@ -65,33 +49,21 @@ impl Summary {
     }
 }
 
-/// Per-round ratios of `values` against `reference` (index = round). Rounds where either value
-/// is missing or not positive are skipped. With `higher_is_better == false` the ratio is
-/// `reference / value`, so that above 1 always means better than the reference.
-pub fn per_round_ratios(
-    values: &[Option<f64>],
-    reference: &[Option<f64>],
-    higher_is_better: bool,
-) -> Vec<f64> {
-    values
-        .iter()
-        .zip(reference)
-        .filter_map(|(v, r)| match (v, r) {
-            (Some(v), Some(r)) if *v > 0.0 && *r > 0.0 && v.is_finite() && r.is_finite() => {
-                Some(if higher_is_better { v / r } else { r / v })
-            }
-            _ => None,
-        })
-        .collect()
+/// Per-round ratios of values `v` against reference values `r` (index = round). Rounds where
+/// either value is missing or not positive are skipped. With `higher == false` (lower is better)
+/// the ratio is `r / v`, so that above 1 always means better than the reference.
+pub fn per_round_ratios(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Vec<f64> {
+    let ok = |x: &Option<f64>| x.filter(|x| *x > 0.0 && x.is_finite());
+    let ratio = |(v, r)| {
+        let (v, r) = (ok(v)?, ok(r)?);
+        Some(if higher { v / r } else { r / v })
+    };
+    v.iter().zip(r).filter_map(ratio).collect()
 }
 
 /// The summary of per-round ratios, or `None` when no round has both values.
-pub fn ratio_summary(
-    values: &[Option<f64>],
-    reference: &[Option<f64>],
-    higher_is_better: bool,
-) -> Option<Summary> {
-    Summary::of(&per_round_ratios(values, reference, higher_is_better))
+pub fn ratio_summary(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Option<Summary> {
+    Summary::of(&per_round_ratios(v, r, higher))
 }
 
 #[cfg(test)]

@@ -1,37 +1,39 @@
 //! Plain-text tables and number formatting.
 
+use comfy_table::CellAlignment::{Left, Right};
+
 /// A table on comfy-table: no borders, columns two spaces apart, the first two left-aligned and
 /// the others right-aligned, a dashed line under the header; `|`-free so it pastes into Markdown
 /// code blocks and terminals alike.
 pub struct Table(comfy_table::Table);
 
 impl Table {
-    pub fn new(header: &[&str]) -> Table {
+    /// A table with the header given as `"a | b | c"`.
+    pub fn cols(header: &str) -> Table {
         let mut t = comfy_table::Table::new();
         // Only the header line is drawn (see comfy_table::presets for the 19 positions).
-        t.load_preset("     -             ").set_header(header);
-        let n = header.len();
+        t.load_preset("     -             ")
+            .set_header(header.split(" | "));
+        let n = t.column_count();
         for (i, c) in t.column_iter_mut().enumerate() {
             c.set_padding((u16::from(i > 0), u16::from(i + 1 < n)));
-            if i >= 2 {
-                c.set_cell_alignment(comfy_table::CellAlignment::Right);
-            }
+            c.set_cell_alignment(if i < 2 { Left } else { Right });
         }
         Table(t)
     }
 
-    /// [`Table::new`] with the header given as `"a | b | c"`.
-    pub fn cols(header: &str) -> Table {
-        Table::new(&header.split(" | ").collect::<Vec<_>>())
-    }
-
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub fn row<S: ToString>(&mut self, cells: impl IntoIterator<Item = S>) {
         self.0.add_row(cells);
     }
 
     /// A blank line between groups.
     pub fn separator(&mut self) {
         self.0.add_row(Vec::<String>::new());
+    }
+
+    /// Whether no row (not even a separator) was added.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn render(&self) -> String {
@@ -41,22 +43,11 @@ impl Table {
 
 /// 12345678 → "12.35M".
 pub fn si(v: f64) -> String {
-    let a = v.abs();
-    let (d, s) = if a >= 1e9 {
-        (1e9, "G")
-    } else if a >= 1e6 {
-        (1e6, "M")
-    } else if a >= 1e3 {
-        (1e3, "k")
-    } else {
-        (1.0, "")
-    };
+    let mut units = [(1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter();
+    let (d, s) = units.find(|(d, _)| v.abs() >= *d).unwrap_or((1.0, ""));
     let x = v / d;
-    if x.abs() >= 100.0 {
-        format!("{x:.1}{s}")
-    } else {
-        format!("{x:.2}{s}")
-    }
+    let digits = if x.abs() >= 100.0 { 1 } else { 2 };
+    format!("{x:.digits$}{s}")
 }
 
 /// KiB → "12.3 MiB".
@@ -97,10 +88,10 @@ mod tests {
 
     #[test]
     fn aligns_columns() {
-        let mut t = Table::new(&["name", "x", "value"]);
-        t.row(vec!["a".into(), "b".into(), "1".into()]);
+        let mut t = Table::cols("name | x | value");
+        t.row(["a", "b", "1"]);
         t.separator();
-        t.row(vec!["long name".into(), "".into(), "12345".into()]);
+        t.row(["long name", "", "12345"]);
         let s = t.render();
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines[0], "name       x  value");

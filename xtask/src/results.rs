@@ -3,7 +3,7 @@
 //! docs/bench-matrix.md ("JSON: schema `hz3-bench/1`"). `runs[i]` is round i's value (null:
 //! failed), so per-round ratios line entries up round by round.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
@@ -25,7 +25,7 @@ pub struct RunLine {
     pub peak_rss_kib: u64,
     pub valid: bool,
     /// Required, may be null.
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "null_as_empty")]
     pub extra: Map<String, Value>,
     pub stats: Option<Value>,
     /// Operations the run counted (absent from lines of older bench binaries).
@@ -44,10 +44,8 @@ pub struct Usage {
     pub sys_s: Option<f64>,
 }
 
-fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses the last JSON line of a bench binary's stdout.
@@ -112,18 +110,17 @@ impl Cell {
             allocator: allocator.into(),
             sweep_threads,
             higher_is_better: true,
+            runs: vec![None; rounds],
+            rss_kib: vec![None; rounds],
+            valid: vec![true; rounds],
             ..Cell::default()
         };
-        c.fill(rounds);
+        c.fill_usage(rounds);
         c
     }
 
-    /// Gives the per-round arrays (but `fallback_rates`, `extra`) `n` entries: the missing ones
-    /// unknown and valid.
-    fn fill(&mut self, n: usize) {
-        self.runs.resize(n, None);
-        self.rss_kib.resize(n, None);
-        self.valid.resize(n, true);
+    /// Gives the per-round usage arrays `n` entries, unknown where missing.
+    fn fill_usage(&mut self, n: usize) {
         self.ops.resize(n, None);
         self.minor_faults.resize(n, None);
         self.major_faults.resize(n, None);
@@ -270,24 +267,16 @@ impl Matrix {
     }
 
     /// [`Matrix::ratio`] at `--threads t` (both cells measured at that count, in the same rounds).
-    pub fn ratio_at(
-        &self,
-        workload: &str,
-        allocator: &str,
-        reference: &str,
-        t: u64,
-    ) -> Option<Summary> {
-        let a = self.cell_at(workload, allocator, t)?;
-        let r = self.cell_at(workload, reference, t)?;
+    pub fn ratio_at(&self, w: &str, allocator: &str, reference: &str, t: u64) -> Option<Summary> {
+        let a = self.cell_at(w, allocator, t)?;
+        let r = self.cell_at(w, reference, t)?;
         ratio_summary(&a.runs, &r.runs, a.higher_is_better)
     }
 
     /// The thread counts measured, ascending (one unless the run was a sweep).
     pub fn thread_counts(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.cells.iter().map(|c| c.sweep_threads).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        let counts: BTreeSet<u64> = self.cells.iter().map(|c| c.sweep_threads).collect();
+        counts.into_iter().collect()
     }
 
     pub fn is_sweep(&self) -> bool {
@@ -383,18 +372,19 @@ impl Matrix {
         if m.config.threads_sweep.is_empty() {
             m.config.threads_sweep = vec![t];
         }
-        let results = v["results"].as_array().into_iter().flatten();
-        for (c, r) in m.cells.iter_mut().zip(results) {
+        for (i, c) in m.cells.iter_mut().enumerate() {
             let n = c.runs.len();
             if c.sweep_threads == 0 {
                 c.sweep_threads = t;
             }
             if c.rss_kib.is_empty() {
-                c.rss_kib = vec![r["peak_rss_kib"].as_f64().map(|x| x as u64); n];
+                c.rss_kib = vec![v["results"][i]["peak_rss_kib"].as_f64().map(|x| x as u64); n];
             }
-            c.fill(n);
-            let stats = c.stats.take();
-            c.stats = stats.filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
+            if c.valid.is_empty() {
+                c.valid = vec![true; n];
+            }
+            c.fill_usage(n);
+            c.stats.take_if(|s| s.as_object().is_none_or(Map::is_empty));
         }
         Ok(m)
     }

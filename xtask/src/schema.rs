@@ -72,19 +72,22 @@ struct Check {
 }
 
 impl Check {
+    fn err(&mut self, msg: impl Into<String>) {
+        self.errs.push(msg.into());
+    }
+
     /// Checks `o` by `rows`; `at` prefixes the messages.
     fn rows(&mut self, at: &str, o: &Obj, rows: Rows) {
         for &(keys, kind, need) in rows {
             for key in keys.split(' ') {
                 match o.get(key) {
                     _ if need == Rounds => _ = self.rounds(at, o, key, kind),
-                    None if need == Req => self.errs.push(format!("{at}missing key {key:?}")),
+                    None if need == Req => self.err(format!("{at}missing key {key:?}")),
                     None | Some(Value::Null) if need == Opt => {}
                     Some(v) if kind.0(v) => {}
                     _ => {
                         let null = if need == Req { "" } else { "null or " };
-                        self.errs
-                            .push(format!("{at}{key} must be {null}{}", kind.1));
+                        self.err(format!("{at}{key} must be {null}{}", kind.1));
                     }
                 }
             }
@@ -94,17 +97,15 @@ impl Check {
     /// Checks the per-round array `o[key]`, if there; returns its numbers when all are right.
     fn rounds(&mut self, at: &str, o: &Obj, key: &str, kind: Kind) -> Option<Vec<f64>> {
         let Some(a) = o.get(key)?.as_array() else {
-            self.errs.push(format!("{at}{key} is not an array"));
+            self.err(format!("{at}{key} is not an array"));
             return None;
         };
         if let Some(n) = self.rounds.filter(|n| *n != a.len()) {
             let len = a.len();
-            self.errs
-                .push(format!("{at}{key} has {len} entries, config.runs is {n}"));
+            self.err(format!("{at}{key} has {len} entries, config.runs is {n}"));
         }
         if !a.iter().all(|x| x.is_null() || kind.0(x)) {
-            let msg = format!("{at}{key}: every entry must be null or {}", kind.1);
-            self.errs.push(msg);
+            self.err(format!("{at}{key}: every entry must be null or {}", kind.1));
             return None;
         }
         Some(a.iter().filter_map(Value::as_f64).collect())
@@ -116,61 +117,53 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
     let Some(o) = v.as_object() else {
         return Err(vec!["top level is not an object".into()]);
     };
-    let config = o.get("config").and_then(Value::as_object);
-    let rounds = config
-        .and_then(|c| c.get("runs")?.as_u64())
-        .filter(|r| *r > 0);
+    let rounds = v["config"]["runs"].as_u64().filter(|r| *r > 0);
     let mut ck = Check {
         errs: Vec::new(),
         rounds: rounds.map(|r| r as usize),
     };
     match o.get("schema").and_then(Value::as_str) {
         Some(SCHEMA) => {}
-        Some(s) => ck.errs.push(format!("schema is {s:?}, expected {SCHEMA:?}")),
-        None => ck.errs.push("missing \"schema\"".into()),
+        Some(s) => ck.err(format!("schema is {s:?}, expected {SCHEMA:?}")),
+        None => ck.err("missing \"schema\""),
     }
     match o.get("machine").and_then(Value::as_object) {
         Some(m) => ck.rows("machine.", m, MACHINE),
-        None => ck.errs.push("missing object \"machine\"".into()),
+        None => ck.err("missing object \"machine\""),
     }
-    if let Some(c) = config {
+    if let Some(c) = o.get("config").and_then(Value::as_object) {
         ck.rows("config.", c, CONFIG);
-        if !matches!(
-            c.get("mode").and_then(Value::as_str),
-            Some("quick" | "full")
-        ) {
-            ck.errs
-                .push("config.mode must be \"quick\" or \"full\"".into());
+        let mode = c.get("mode").and_then(Value::as_str);
+        if !matches!(mode, Some("quick" | "full")) {
+            ck.err("config.mode must be \"quick\" or \"full\"");
         }
         let sweep = c.get("threads_sweep").map(Value::as_array);
         if sweep.is_some_and(|a| a.is_none_or(|a| a.is_empty() || !a.iter().all(POSITIVE.0))) {
-            let msg = "config.threads_sweep must be a non-empty array of positive integers";
-            ck.errs.push(msg.into());
+            ck.err("config.threads_sweep must be a non-empty array of positive integers");
         }
     } else {
-        ck.errs.push("missing object \"config\"".into());
+        ck.err("missing object \"config\"");
     }
     let Some(results) = o.get("results").and_then(Value::as_array) else {
-        ck.errs.push("missing array \"results\"".into());
+        ck.err("missing array \"results\"");
         return Err(ck.errs);
     };
     for (i, r) in results.iter().enumerate() {
         let Some(r) = r.as_object() else {
-            ck.errs.push(format!("results[{i}] is not an object"));
+            ck.err(format!("results[{i}] is not an object"));
             continue;
         };
         let s = |k| r.get(k).and_then(Value::as_str).unwrap_or("?");
         let at = format!("results[{i}] ({}/{}): ", s("workload"), s("allocator"));
         ck.rows(&at, r, RESULT);
         let runs = ck.rounds(&at, r, "runs", NUMBER);
-        let errs = &mut ck.errs;
         if !r.contains_key("runs") {
-            errs.push(format!("{at}missing array \"runs\""));
+            ck.err(format!("{at}missing array \"runs\""));
         }
         let f = |k| r.get(k).and_then(Value::as_f64);
         if let (Some(md), Some(mn), Some(mx)) = (f("median"), f("min"), f("max")) {
             if !(mn <= md && md <= mx) {
-                errs.push(format!(
+                ck.err(format!(
                     "{at}min {mn} <= median {md} <= max {mx} does not hold"
                 ));
             }
@@ -178,7 +171,7 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
         if let (Some(runs), Some(md)) = (runs, f("median")) {
             match median(&runs) {
                 Some(m) if (m - md).abs() <= 1e-9 * m.abs().max(1.0) => {}
-                _ => errs.push(format!("{at}median {md} is not the median of runs")),
+                _ => ck.err(format!("{at}median {md} is not the median of runs")),
             }
         }
         match r.get("extra_runs") {
@@ -187,22 +180,19 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                     ck.rounds(&format!("{at}extra_runs."), x, k, NUMBER);
                 }
             }
-            Some(_) => ck.errs.push(format!("{at}extra_runs is not an object")),
+            Some(_) => ck.err(format!("{at}extra_runs is not an object")),
             None => {}
         }
         match r.get("stats") {
             Some(Value::Object(_)) => {}
-            Some(_) => ck.errs.push(format!("{at}stats is not an object")),
+            Some(_) => ck.err(format!("{at}stats is not an object")),
             None if crate::strategies::is_hz3(s("allocator")) => {
-                let msg = format!("{at}hz3 results need a \"stats\" object (may be empty)");
-                ck.errs.push(msg);
+                ck.err(format!(
+                    "{at}hz3 results need a \"stats\" object (may be empty)"
+                ));
             }
             None => {}
         }
     }
-    if ck.errs.is_empty() {
-        Ok(())
-    } else {
-        Err(ck.errs)
-    }
+    ck.errs.is_empty().then_some(()).ok_or(ck.errs)
 }

@@ -3,15 +3,14 @@
 //! docs/bench-matrix.md ("JSON: schema `hz3-bench/1`"). `runs[i]` is round i's value (null:
 //! failed), so per-round ratios line entries up round by round.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 pub use crate::machine::{CpuMatch, Machine};
-use crate::stats::{median_known, ratio_summary, Summary};
-
 pub use crate::schema::{validate, SCHEMA};
+use crate::stats::{median_known, ratio_summary, Summary};
 
 /// One line printed by a bench binary.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -26,12 +25,10 @@ pub struct RunLine {
     pub peak_rss_kib: u64,
     pub valid: bool,
     /// Required, may be null.
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "null_as_empty")]
     pub extra: Map<String, Value>,
-    #[serde(default)]
     pub stats: Option<Value>,
     /// Operations the run counted (absent from lines of older bench binaries).
-    #[serde(default)]
     pub ops: Option<u64>,
     /// `getrusage(RUSAGE_SELF)` of the run's process at its end (absent from older lines).
     #[serde(flatten)]
@@ -47,10 +44,8 @@ pub struct Usage {
     pub sys_s: Option<f64>,
 }
 
-fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses the last JSON line of a bench binary's stdout.
@@ -63,59 +58,54 @@ pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
     serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))
 }
 
-/// All runs of one (workload, allocator). Its serde form is what a results file stores of it
-/// (the per-round arrays, under their file names); [`ResultOut`] adds the summaries, and
-/// [`ResultIn`] fills in what older files lack.
+/// All runs of one (workload, allocator). Its serde form is what a results file stores of it:
+/// the per-round arrays, under their file names ([`Matrix::to_json`] adds the summaries).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Cell {
     pub workload: String,
     pub allocator: String,
     /// The thread count the run reported (1 for single-thread workloads).
     pub threads: u64,
     /// The `--threads` value this cell was measured at (a point of a thread sweep).
-    #[serde(default)]
     pub sweep_threads: u64,
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,
     /// Value per round (None: the run failed).
     pub runs: Vec<Option<f64>>,
-    #[serde(rename = "peak_rss_kib_runs", default)]
+    #[serde(rename = "peak_rss_kib_runs")]
     pub rss_kib: Vec<Option<u64>>,
     /// Per round: did the run meet its validity rule (mt-remote fallback rate)?
-    #[serde(rename = "valid_runs", default)]
+    #[serde(rename = "valid_runs")]
     pub valid: Vec<bool>,
     /// Per round mt-remote fallback rate (empty for other workloads).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fallback_rates: Vec<Option<f64>>,
-    /// Stats snapshot from the stats pass (hz3 only; written by [`ResultOut`]).
-    #[serde(skip_serializing)]
+    /// Stats snapshot from the stats pass (hz3 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<Value>,
     /// Per round: operations counted, and the process's page faults and CPU time.
-    #[serde(rename = "ops_runs", default)]
+    #[serde(rename = "ops_runs")]
     pub ops: Vec<Option<u64>>,
-    #[serde(rename = "minor_faults_runs", default)]
+    #[serde(rename = "minor_faults_runs")]
     pub minor_faults: Vec<Option<u64>>,
-    #[serde(rename = "major_faults_runs", default)]
+    #[serde(rename = "major_faults_runs")]
     pub major_faults: Vec<Option<u64>>,
-    #[serde(rename = "user_s_runs", default)]
+    #[serde(rename = "user_s_runs")]
     pub user_s: Vec<Option<f64>>,
-    #[serde(rename = "sys_s_runs", default)]
+    #[serde(rename = "sys_s_runs")]
     pub sys_s: Vec<Option<f64>>,
     /// The workload's extra figures (the run line's `extra`), per round: e.g. threads-many's
     /// `rss_per_thread_kib`, batch-handoff's `handoffs_skipped`.
-    #[serde(
-        rename = "extra_runs",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "extra_runs", skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 impl Cell {
     /// A cell measured at `--threads sweep_threads`.
     pub fn at(workload: &str, allocator: &str, sweep_threads: u64, rounds: usize) -> Cell {
-        Cell {
+        let mut c = Cell {
             workload: workload.into(),
             allocator: allocator.into(),
             sweep_threads,
@@ -123,13 +113,19 @@ impl Cell {
             runs: vec![None; rounds],
             rss_kib: vec![None; rounds],
             valid: vec![true; rounds],
-            ops: vec![None; rounds],
-            minor_faults: vec![None; rounds],
-            major_faults: vec![None; rounds],
-            user_s: vec![None; rounds],
-            sys_s: vec![None; rounds],
             ..Cell::default()
-        }
+        };
+        c.fill_usage(rounds);
+        c
+    }
+
+    /// Gives the per-round usage arrays `n` entries, unknown where missing.
+    fn fill_usage(&mut self, n: usize) {
+        self.ops.resize(n, None);
+        self.minor_faults.resize(n, None);
+        self.major_faults.resize(n, None);
+        self.user_s.resize(n, None);
+        self.sys_s.resize(n, None);
     }
 
     /// Records round `round`'s run line.
@@ -165,13 +161,13 @@ impl Cell {
 
     /// Per round: minor page faults per 1000 operations (None when unknown or no operations).
     pub fn minor_faults_per_kop_runs(&self) -> Vec<Option<f64>> {
+        let per_kop = |(f, o): (&Option<u64>, &Option<u64>)| {
+            Some((*f)? as f64 * 1000.0 / (*o).filter(|o| *o > 0)? as f64)
+        };
         self.minor_faults
             .iter()
             .zip(&self.ops)
-            .map(|(f, o)| match (f, o) {
-                (Some(f), Some(o)) if *o > 0 => Some(*f as f64 * 1000.0 / *o as f64),
-                _ => None,
-            })
+            .map(per_kop)
             .collect()
     }
 
@@ -233,96 +229,15 @@ pub struct Config {
     pub extra: Map<String, Value>,
 }
 
-/// `config` as written: [`Config`] and `quick`.
-#[derive(Serialize)]
-struct ConfigOut<'a> {
-    #[serde(flatten)]
-    config: &'a Config,
-    quick: bool,
-}
-
-/// A results file as written ([`Matrix::to_json`]); the keys come out sorted, since they pass
-/// through a `serde_json::Value`, whose maps are ordered by key.
-#[derive(Serialize)]
-struct DocOut<'a> {
-    schema: &'a str,
-    machine: &'a Machine,
-    config: ConfigOut<'a>,
-    results: Vec<ResultOut<'a>>,
-    failures: &'a [String],
-}
-
-/// One element of `results`: a [`Cell`] with its summaries and ratios.
-#[derive(Serialize)]
-struct ResultOut<'a> {
-    #[serde(flatten)]
-    cell: &'a Cell,
-    median: Option<f64>,
-    min: Option<f64>,
-    max: Option<f64>,
-    cv: Option<f64>,
-    peak_rss_kib: Option<f64>,
-    /// hz3 results always have one (`{}` when the stats pass did not run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stats: Option<Value>,
-    ratios: BTreeMap<&'static str, Option<Summary>>,
-    invalid_runs: usize,
-    minor_faults_per_kop: Option<f64>,
-    sys_s: Option<f64>,
-}
-
-/// A results file as read (after [`validate`]): what [`Matrix`] keeps; the summaries and ratios
-/// are computed again from the runs.
-#[derive(Deserialize)]
-struct DocIn {
-    machine: Machine,
-    config: Config,
-    results: Vec<ResultIn>,
-    #[serde(default)]
-    failures: Vec<String>,
-}
-
-/// One element of `results` as read. Older files lack `sweep_threads` (read as measured at
-/// `config.threads`), `peak_rss_kib_runs` (read as `peak_rss_kib` in every round),
-/// `valid_runs` (valid) and the per-round usage arrays (unknown in every round).
-#[derive(Deserialize)]
-struct ResultIn {
-    #[serde(flatten)]
-    cell: Cell,
-    peak_rss_kib: Option<f64>,
-}
-
-impl ResultIn {
-    fn into_cell(self, config_threads: u64) -> Cell {
-        let mut c = self.cell;
-        let n = c.runs.len();
-        if c.sweep_threads == 0 {
-            c.sweep_threads = config_threads;
-        }
-        if c.rss_kib.is_empty() {
-            c.rss_kib = vec![self.peak_rss_kib.map(|x| x as u64); n];
-        }
-        if c.valid.is_empty() {
-            c.valid = vec![true; n];
-        }
-        for v in [&mut c.ops, &mut c.minor_faults, &mut c.major_faults] {
-            v.resize(n.max(v.len()), None);
-        }
-        for v in [&mut c.user_s, &mut c.sys_s] {
-            v.resize(n.max(v.len()), None);
-        }
-        c.stats = c
-            .stats
-            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
-        c
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
+/// A matrix run. Its serde form is what a results file stores of it; [`Matrix::to_json`] adds
+/// the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Matrix {
     pub machine: Machine,
     pub config: Config,
+    #[serde(rename = "results")]
     pub cells: Vec<Cell>,
+    #[serde(default)]
     pub failures: Vec<String>,
 }
 
@@ -352,24 +267,16 @@ impl Matrix {
     }
 
     /// [`Matrix::ratio`] at `--threads t` (both cells measured at that count, in the same rounds).
-    pub fn ratio_at(
-        &self,
-        workload: &str,
-        allocator: &str,
-        reference: &str,
-        t: u64,
-    ) -> Option<Summary> {
-        let a = self.cell_at(workload, allocator, t)?;
-        let r = self.cell_at(workload, reference, t)?;
+    pub fn ratio_at(&self, w: &str, allocator: &str, reference: &str, t: u64) -> Option<Summary> {
+        let a = self.cell_at(w, allocator, t)?;
+        let r = self.cell_at(w, reference, t)?;
         ratio_summary(&a.runs, &r.runs, a.higher_is_better)
     }
 
     /// The thread counts measured, ascending (one unless the run was a sweep).
     pub fn thread_counts(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.cells.iter().map(|c| c.sweep_threads).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        let counts: BTreeSet<u64> = self.cells.iter().map(|c| c.sweep_threads).collect();
+        counts.into_iter().collect()
     }
 
     pub fn is_sweep(&self) -> bool {
@@ -387,16 +294,9 @@ impl Matrix {
 
     /// Notes recorded with the run (e.g. a preload row skipped because its library is missing).
     pub fn notes(&self) -> Vec<String> {
-        self.config
-            .extra
-            .get("notes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let notes = self.config.extra.get("notes").and_then(Value::as_array);
+        let notes = notes.into_iter().flatten().filter_map(Value::as_str);
+        notes.map(String::from).collect()
     }
 
     /// The workloads, in the order first measured.
@@ -419,20 +319,40 @@ impl Matrix {
         v
     }
 
-    /// The JSON form (schema hz3-bench/1).
+    /// The JSON form (schema hz3-bench/1): the serde form, with `schema`, `config.quick`, and
+    /// each result's summaries and ratios (and an empty `stats` for hz3 without one). The keys
+    /// come out sorted, since a `serde_json::Value`'s maps are ordered by key.
     pub fn to_json(&self) -> Value {
-        let results = self.cells.iter().map(|c| self.result_out(c)).collect();
-        serde_json::to_value(DocOut {
-            schema: SCHEMA,
-            machine: &self.machine,
-            config: ConfigOut {
-                config: &self.config,
-                quick: self.config.mode == "quick",
-            },
-            results,
-            failures: &self.failures,
-        })
-        .expect("a matrix serializes")
+        let mut v = serde_json::to_value(self).expect("a matrix serializes");
+        v["schema"] = SCHEMA.into();
+        v["config"]["quick"] = (self.config.mode == "quick").into();
+        let results = v["results"].as_array_mut().into_iter().flatten();
+        for (r, c) in results.zip(&self.cells) {
+            let (s, t) = (c.summary(), c.sweep_threads);
+            let ratios: BTreeMap<_, _> = RATIO_REFERENCES
+                .iter()
+                .filter(|r| **r != c.allocator && self.cell_at(&c.workload, r, t).is_some())
+                .map(|r| (*r, self.ratio_at(&c.workload, &c.allocator, r, t)))
+                .collect();
+            let summaries = json!({
+                "median": s.map(|s| s.median),
+                "min": s.map(|s| s.min),
+                "max": s.map(|s| s.max),
+                "cv": s.map(|s| s.cv),
+                "peak_rss_kib": c.peak_rss_median(),
+                "ratios": ratios,
+                "invalid_runs": c.invalid_runs(),
+                "minor_faults_per_kop": c.minor_faults_per_kop(),
+                "sys_s": c.sys_s_median(),
+            });
+            if let (Some(o), Value::Object(summaries)) = (r.as_object_mut(), summaries) {
+                o.extend(summaries);
+                if crate::strategies::is_hz3(&c.allocator) {
+                    o.entry("stats").or_insert(json!({}));
+                }
+            }
+        }
+        v
     }
 
     /// The text of a results file: [`Matrix::to_json`], pretty-printed, with a final newline.
@@ -440,50 +360,33 @@ impl Matrix {
         serde_json::to_string_pretty(&self.to_json()).expect("a Value prints") + "\n"
     }
 
-    fn result_out<'a>(&self, c: &'a Cell) -> ResultOut<'a> {
-        let s = c.summary();
-        let t = c.sweep_threads;
-        let ratios = RATIO_REFERENCES
-            .iter()
-            .filter(|r| **r != c.allocator && self.cell_at(&c.workload, r, t).is_some())
-            .map(|r| (*r, self.ratio_at(&c.workload, &c.allocator, r, t)))
-            .collect();
-        let hz3 = crate::strategies::is_hz3(&c.allocator);
-        ResultOut {
-            cell: c,
-            median: s.map(|s| s.median),
-            min: s.map(|s| s.min),
-            max: s.map(|s| s.max),
-            cv: s.map(|s| s.cv),
-            peak_rss_kib: c.peak_rss_median(),
-            stats: (hz3 || c.stats.is_some())
-                .then(|| c.stats.clone().unwrap_or_else(|| Value::Object(Map::new()))),
-            ratios,
-            invalid_runs: c.invalid_runs(),
-            minor_faults_per_kop: c.minor_faults_per_kop(),
-            sys_s: c.sys_s_median(),
-        }
-    }
-
-    /// Validates `v` against hz3-bench/1 and reads it back.
+    /// Validates `v` against hz3-bench/1 and reads it back. What older files lack is filled in:
+    /// `threads_sweep` as `[threads]`, a result's `sweep_threads` as `config.threads`,
+    /// `peak_rss_kib_runs` as `peak_rss_kib` in every round, `valid_runs` as valid and the usage
+    /// arrays as unknown. The summaries and ratios are computed again from the runs.
     pub fn from_json(v: &Value) -> Result<Matrix, String> {
         validate(v).map_err(|errs| errs.join("; "))?;
-        let mut doc = DocIn::deserialize(v).map_err(|e| e.to_string())?;
-        let threads = doc.config.threads;
-        doc.config.extra.remove("quick");
-        if doc.config.threads_sweep.is_empty() {
-            doc.config.threads_sweep = vec![threads];
+        let mut m = Matrix::deserialize(v).map_err(|e| e.to_string())?;
+        let t = m.config.threads;
+        m.config.extra.remove("quick");
+        if m.config.threads_sweep.is_empty() {
+            m.config.threads_sweep = vec![t];
         }
-        Ok(Matrix {
-            machine: doc.machine,
-            config: doc.config,
-            cells: doc
-                .results
-                .into_iter()
-                .map(|r| r.into_cell(threads))
-                .collect(),
-            failures: doc.failures,
-        })
+        for (i, c) in m.cells.iter_mut().enumerate() {
+            let n = c.runs.len();
+            if c.sweep_threads == 0 {
+                c.sweep_threads = t;
+            }
+            if c.rss_kib.is_empty() {
+                c.rss_kib = vec![v["results"][i]["peak_rss_kib"].as_f64().map(|x| x as u64); n];
+            }
+            if c.valid.is_empty() {
+                c.valid = vec![true; n];
+            }
+            c.fill_usage(n);
+            c.stats.take_if(|s| s.as_object().is_none_or(Map::is_empty));
+        }
+        Ok(m)
     }
 }
 

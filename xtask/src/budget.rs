@@ -9,8 +9,7 @@ use serde_json::Value;
 
 /// Verdict of a gated allocator whose figure is above its limit.
 pub const OVER: &str = "OVER BUDGET";
-/// Verdict of a gated allocator with no figure in the budget (a new strategy adds its line
-/// with `--update`).
+/// Verdict of a gated allocator with no figure in the budget (add it with `--update`).
 pub const MISSING: &str = "NO BUDGET";
 /// Verdict of an allocator shown for scale, never gated.
 pub const REFERENCE: &str = "reference";
@@ -68,14 +67,12 @@ pub fn or_write(
     parse(&text, schema)
 }
 
-/// Builds the bench binaries of `allocators` when asked and returns the directory that holds
-/// them, checked.
+/// The directory of the bench binaries of `allocators` (built first when asked), checked.
 pub fn bins(bins: &crate::cli::Bins, allocators: &[String]) -> Result<PathBuf, String> {
     if bins.build {
         crate::runner::build(allocators, false, 0)?;
     }
-    let dir = bins.bin_dir.clone();
-    let dir = dir.unwrap_or_else(crate::paths::default_bin_dir);
+    let dir = bins.dir();
     crate::runner::check_bins(&dir, allocators, false)?;
     Ok(dir)
 }
@@ -122,8 +119,7 @@ pub struct Check<T> {
 }
 
 /// Each figure of `measured` (its `value`) against `budgets`: a `gated` allocator fails above
-/// `band(name, budget).0` or without a budget and is "under" below `band(..).1`; the other
-/// allocators are shown, never gated.
+/// `band(name, budget).0` or without a budget and is "under" below `band(..).1`.
 pub fn check<T: Clone>(
     measured: &[Figures<T>],
     budgets: &Limits,
@@ -143,12 +139,11 @@ pub fn check<T: Clone>(
                 (true, Some((_, under))) if v < under => "under (consider --update)",
                 (true, Some(_)) => "ok",
             };
-            let (allocator, name, figure) = (a.clone(), name.clone(), figure.clone());
             out.push(Check {
-                allocator,
-                name,
+                allocator: a.clone(),
+                name: name.clone(),
                 budget,
-                figure,
+                figure: figure.clone(),
                 verdict,
             });
         }

@@ -5,12 +5,7 @@
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
-use crate::table::{mib, pct_change, si, Table};
-
-/// `f(v)`, or "—" when unknown.
-fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
-    v.map_or("—".into(), f)
-}
+use crate::table::{mib, or_dash, pct_change, si, Table};
 
 /// `== title ==`, the table, then `foot`.
 fn section(title: &str, t: &Table, foot: &str) -> String {
@@ -47,11 +42,6 @@ pub fn faults_per_kop(v: Option<f64>) -> String {
     }
 }
 
-/// Seconds of system time: "—" when unknown.
-pub fn sys_secs(v: Option<f64>) -> String {
-    or_dash(v, |v| format!("{v:.2}"))
-}
-
 /// A summary's median, min–max (joined by `sep`) and CV, the first two formatted by `f`.
 fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
     s.map_or(["—"; 3].map(String::from), |s| {
@@ -71,13 +61,11 @@ fn notes(c: &Cell) -> String {
     let worst = rates.fold(0.0, |a: f64, b| a.max(*b)) * 100.0;
     let handoffs = c.extra.get("handoffs_skipped");
     let skipped: f64 = handoffs.into_iter().flatten().flatten().sum();
-    let invalid_note = match c.fallback_rates.is_empty() {
-        // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
-        true => format!("{invalid}/{n} INVALID (cut short)"),
-        false => format!("{invalid}/{n} INVALID (fallback up to {worst:.2}%)"),
-    };
+    // Without fallback rates (size-shift): cut at the hard stop before one size cycle.
+    let why = (!c.fallback_rates.is_empty()).then(|| format!("fallback up to {worst:.2}%"));
+    let why = why.unwrap_or("cut short".into());
     let notes = [
-        (invalid > 0).then_some(invalid_note),
+        (invalid > 0).then(|| format!("{invalid}/{n} INVALID ({why})")),
         (failed > 0).then(|| format!("{failed}/{n} FAILED")),
         // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
         (skipped > 0.0).then(|| format!("{skipped:.0} hand-offs skipped")),
@@ -143,7 +131,8 @@ pub fn matrix_table(m: &Matrix) -> String {
             let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
             let faults = faults_per_kop(c.minor_faults_per_kop());
             let rss = or_dash(c.peak_rss_median(), mib);
-            let usage = [rss, faults, sys_secs(c.sys_s_median()), notes(c)];
+            let sys = or_dash(c.sys_s_median(), |v| format!("{v:.2}"));
+            let usage = [rss, faults, sys, notes(c)];
             t.row(head.into_iter().chain([range]).chain(ratio).chain(usage));
         }
     }
@@ -478,7 +467,6 @@ mod tests {
         assert_eq!(faults_per_kop(Some(0.001)), "<0.01");
         assert_eq!(faults_per_kop(Some(0.0)), "0");
         assert_eq!(faults_per_kop(Some(2500.0)), "2.50k");
-        assert_eq!(sys_secs(Some(0.456)), "0.46");
     }
 
     #[test]

@@ -22,16 +22,15 @@ pub fn parse_list(text: &str) -> Result<Vec<Strategy>, String> {
             return Err(format!("expected `<name> <module>`: {line:?}"));
         };
         let module = module.trim();
-        let word = |s: &str, ok: fn(char) -> bool| !s.is_empty() && s.chars().all(ok);
-        if !word(module, |c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("bad module name in strategy line: {line:?}"));
-        }
-        let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        if !name.starts_with("hz3-") || !word(name, lower) {
-            return Err(format!("strategy names are hz3-<lowercase-name>: {line:?}"));
-        }
-        if out.iter().any(|s| s.name == name || s.module == module) {
-            return Err(format!("duplicate strategy: {line:?}"));
+        let snake = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let kebab = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        let problems = [
+            (module.is_empty() || !module.chars().all(snake), "bad module name in strategy line"),
+            (!name.starts_with("hz3-") || !name.chars().all(kebab), "strategy names are hz3-<lowercase-name>"),
+            (out.iter().any(|s| s.name == name || s.module == module), "duplicate strategy"),
+        ];
+        if let Some((_, problem)) = problems.iter().find(|p| p.0) {
+            return Err(format!("{problem}: {line:?}"));
         }
         let (module, name) = (module.to_string(), name.to_string());
         out.push(Strategy { module, name });
@@ -55,10 +54,9 @@ pub fn allocator_names(strategies: &[Strategy]) -> Vec<String> {
     v.into_iter().map(String::from).collect()
 }
 
-/// The `LD_PRELOAD` build of hz3 (the C API library, default strategy) measured through the
-/// `bench-system` binary: its `System` allocator calls `malloc`, which the preloaded library
-/// provides. Compared with the `GlobalAlloc` rows of the same strategy, it shows what the C
-/// entry points and the shared library's TLS access cost.
+/// hz3's C library (default strategy) preloaded under `bench-system`, whose `System` allocator
+/// calls `malloc`: against the `GlobalAlloc` rows, what the C entry points and the shared
+/// library's TLS access cost.
 pub const PRELOAD: &str = "hz3-preload";
 
 /// The peers' C libraries (their rows, how each library is obtained): crate::peers.
@@ -80,20 +78,13 @@ pub const TOML_END: &str = "# --- end of generated binaries ---";
 
 /// The `[[bin]]` block of benches/Cargo.toml for this strategy list (markers included).
 pub fn cargo_bin_block(strategies: &[Strategy]) -> String {
-    // (name, whether it needs the `peers` feature)
-    let mut bins = vec![("bench-system".to_string(), false)];
-    bins.extend(PEERS.iter().map(|p| (format!("bench-{p}"), true)));
+    let bin = |name: &str, dir, more| format!("\n[[bin]]\nname = \"{name}\"\npath = \"src/{dir}/{name}.rs\"\ntest = false\nbench = false\ndoc = false\n{more}");
+    let needs_peers = "required-features = [\"peers\"]\n";
+    let peers = PEERS.iter().map(|p| bin(&format!("bench-{p}"), "peer_bins", needs_peers));
     let hz3 = strategies.iter().flat_map(bin_sources);
-    bins.extend(hz3.map(|(file, _)| (file.replace(".rs", ""), false)));
-    let mut out = format!("{TOML_START}\n");
-    for (name, peers) in bins {
-        let dir = if peers { "peer_bins" } else { "bin" };
-        out += &format!("\n[[bin]]\nname = \"{name}\"\npath = \"src/{dir}/{name}.rs\"\ntest = false\nbench = false\ndoc = false\n");
-        if peers {
-            out += "required-features = [\"peers\"]\n";
-        }
-    }
-    format!("{out}\n{TOML_END}\n")
+    let hz3 = hz3.map(|(file, _)| bin(&file.replace(".rs", ""), "bin", ""));
+    let bins: String = [bin("bench-system", "bin", "")].into_iter().chain(peers).chain(hz3).collect();
+    format!("{TOML_START}\n{bins}\n{TOML_END}\n")
 }
 
 /// `manifest` with its generated block replaced (or appended when it has none).

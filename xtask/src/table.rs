@@ -41,6 +41,11 @@ impl Table {
     }
 }
 
+/// `f(v)`, or "—" when unknown.
+pub fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    v.map_or("—".into(), f)
+}
+
 /// 12345678 → "12.35M".
 pub fn si(v: f64) -> String {
     let mut units = [(1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter();

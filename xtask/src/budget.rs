@@ -37,8 +37,7 @@ pub fn parse(text: &str, schema: &str) -> Result<File, String> {
     serde::Deserialize::deserialize(v).map_err(|e| e.to_string())
 }
 
-/// The budget file (`path` if absolute, else from the workspace root) and its budget; `None`
-/// under `--update` (it is rewritten).
+/// The budget file (from the workspace root unless absolute) and its budget; `None` if --update.
 pub fn read(path: &Path, update: bool, schema: &str) -> Result<(PathBuf, Option<File>), String> {
     let path = crate::paths::workspace_root().join(path);
     if update {

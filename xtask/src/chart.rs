@@ -69,8 +69,7 @@ impl LogPanel {
         let f = (e - self.lo as f64) / (self.hi - self.lo) as f64;
         self.top + self.h * (1.0 - f.clamp(0.0, 1.0))
     }
-    /// The heights and labels of the 1-2-5 ticks of every decade (of the decades alone when there
-    /// are more than four).
+    /// The heights and labels of the 1-2-5 ticks of each decade (of the decades alone above four).
     fn ticks(&self) -> Vec<(f64, String)> {
         let steps = if self.hi - self.lo > 4 { 1 } else { 3 };
         let decade = |e| (0..steps).map(move |i| [1.0, 2.0, 5.0][i] * 10f64.powi(e));
@@ -150,7 +149,6 @@ fn foot(mut out: Vec<String>, height: f64, note: &str) -> String {
 
 /// A bar: its value, its whisker's ends (the value again where it has none) and its tooltip.
 type Bar = (f64, f64, f64, String);
-type BarOf<'a> = &'a dyn Fn(&Cell) -> Option<Bar>;
 
 /// Workload groups per row of a panel: the rows wrap so that the chart stays about 1000 px wide.
 const PER_ROW: usize = 7;
@@ -184,7 +182,7 @@ pub fn render(m: &Matrix) -> String {
     // Per panel: axis title, row height, a fixed bottom value and the bar of each cell. The
     // first panel's bars rise or fall from 1 and have whiskers, the others' rise from the bottom.
     let ratio_title = format!("× {reference} (log)");
-    let mut panels: Vec<(&str, f64, Option<f64>, BarOf)> = vec![
+    let mut panels: Vec<(&str, f64, Option<f64>, &dyn Fn(&Cell) -> Option<Bar>)> = vec![
         (&ratio_title, 260.0, None, &ratio),
         ("peak RSS (MiB, log)", 150.0, None, &rss),
         ("minor faults / 1k ops (log)", 150.0, Some(0.01), &faults),

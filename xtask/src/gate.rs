@@ -83,7 +83,8 @@ impl Report {
         let mut t = crate::table::Table::cols("workload | allocator | T | baseline ×system | now ×system | change | allowed drop | verdict");
         let f = |x: Option<f64>| or_dash(x, |x| format!("{x:.3}"));
         for r in &self.rows {
-            let head = [r.workload.clone(), r.allocator.clone(), r.threads.to_string()];
+            let (w, a) = (r.workload.clone(), r.allocator.clone());
+            let head = [w, a, r.threads.to_string()];
             let change = or_dash(r.change, |c| format!("{:+.1}%", c * 100.0));
             let tolerance = format!("{:.1}%", r.tolerance * 100.0);
             let label = LABELS.split('|').nth(r.verdict as usize).unwrap().into();

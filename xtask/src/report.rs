@@ -5,7 +5,7 @@
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
-use crate::table::{mib, or_dash, pct_change, si, Table};
+use crate::table::{mib, or_dash, si, Table};
 
 /// `== title ==`, the table, then `foot`.
 fn section(title: &str, t: &Table, foot: &str) -> String {
@@ -100,7 +100,7 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
         let half = half.map_or(String::new(), |h| format!("{h:.1}%"));
         let vs_a = match m.ratio(w, &a, "hz3-a") {
             _ if a == "hz3-a" && s.is_some() => ["—", "", ""].map(String::from),
-            Some(r) => spread(Some(r), pct_change, ".."),
+            Some(r) => spread(Some(r), |r| format!("{:+.1}%", (r - 1.0) * 100.0), ".."),
             None => Default::default(),
         };
         let head = [a.clone(), variant(&a), free, range, half];
@@ -150,8 +150,7 @@ fn unlike_work(m: &Matrix, w: &str, p: &str) -> Option<String> {
     (done > 0 && 2 * invalid > done).then_some(note)
 }
 
-/// The one of `peers` with the best median on workload `w` (the first of equals), leaving out
-/// [`unlike_work`].
+/// The one of `peers` with the best median on `w` (the first of equals), bar [`unlike_work`].
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     let valid = peers.iter().filter(|p| unlike_work(m, w, p).is_none());
     let valid = valid.filter_map(|p| Some((p, m.cell(w, p)?)));
@@ -192,10 +191,8 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             let rss_of = |p: &&str| Some((p.to_string(), m.cell(&w, p)?.peak_rss_median()?));
             let all = peers.iter().filter_map(rss_of);
             let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
-            let rss = match (low, c.peak_rss_median()) {
-                (Some((pn, low)), Some(mine)) => format!("{:.2} ({pn})", mine / low),
-                _ => "—".into(),
-            };
+            let rss = low.zip(c.peak_rss_median());
+            let rss = or_dash(rss, |((pn, low), mine)| format!("{:.2} ({pn})", mine / low));
             let ratio = ratio_cells(m.ratio(&w, a, peer));
             let head = [w.clone(), a.clone(), peer.clone()];
             t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));

@@ -149,6 +149,7 @@ fn foot(mut out: Vec<String>, height: f64, note: &str) -> String {
 
 /// A bar: its value, its whisker's ends (the value again where it has none) and its tooltip.
 type Bar = (f64, f64, f64, String);
+type BarOf<'a> = &'a dyn Fn(&Cell) -> Option<Bar>;
 
 /// Workload groups per row of a panel: the rows wrap so that the chart stays about 1000 px wide.
 const PER_ROW: usize = 7;
@@ -161,11 +162,8 @@ pub fn render(m: &Matrix) -> String {
     let (workloads, allocators) = (m.workloads(), m.allocators());
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
     let ratio = |c: &Cell| -> Option<Bar> {
-        let r = if c.allocator == reference {
-            c.summary().and(Summary::of(&[1.0]))
-        } else {
-            m.ratio(&c.workload, &c.allocator, &reference)
-        }?;
+        let r = (c.allocator != reference).then(|| m.ratio(&c.workload, &c.allocator, &reference));
+        let r = r.unwrap_or_else(|| c.summary().and(Summary::of(&[1.0])))?;
         let (med, min, max, cv) = (r.median, r.min, r.max, r.cv * 100.0);
         let tip = format!("×{med:.3} (min {min:.3}, max {max:.3}, CV {cv:.1}%)");
         Some((med, min, max, tip))
@@ -182,7 +180,7 @@ pub fn render(m: &Matrix) -> String {
     // Per panel: axis title, row height, a fixed bottom value and the bar of each cell. The
     // first panel's bars rise or fall from 1 and have whiskers, the others' rise from the bottom.
     let ratio_title = format!("× {reference} (log)");
-    let mut panels: Vec<(&str, f64, Option<f64>, &dyn Fn(&Cell) -> Option<Bar>)> = vec![
+    let mut panels: Vec<(&str, f64, Option<f64>, BarOf)> = vec![
         (&ratio_title, 260.0, None, &ratio),
         ("peak RSS (MiB, log)", 150.0, None, &rss),
         ("minor faults / 1k ops (log)", 150.0, Some(0.01), &faults),

@@ -9,8 +9,7 @@ use serde_json::Value;
 
 /// Verdict of a gated allocator whose figure is above its limit.
 pub const OVER: &str = "OVER BUDGET";
-/// Verdict of a gated allocator with no figure in the budget (a new strategy adds its line
-/// with `--update`).
+/// Verdict of a gated allocator with no figure in the budget (add it with `--update`).
 pub const MISSING: &str = "NO BUDGET";
 /// Verdict of an allocator shown for scale, never gated.
 pub const REFERENCE: &str = "reference";
@@ -38,8 +37,7 @@ pub fn parse(text: &str, schema: &str) -> Result<File, String> {
     serde::Deserialize::deserialize(v).map_err(|e| e.to_string())
 }
 
-/// The budget file (`path` if absolute, else from the workspace root) and its budget; `None`
-/// under `--update` (it is rewritten).
+/// The budget file (from the workspace root unless absolute) and its budget; `None` if --update.
 pub fn read(path: &Path, update: bool, schema: &str) -> Result<(PathBuf, Option<File>), String> {
     let path = crate::paths::workspace_root().join(path);
     if update {
@@ -68,14 +66,12 @@ pub fn or_write(
     parse(&text, schema)
 }
 
-/// Builds the bench binaries of `allocators` when asked and returns the directory that holds
-/// them, checked.
+/// The directory of the bench binaries of `allocators` (built first when asked), checked.
 pub fn bins(bins: &crate::cli::Bins, allocators: &[String]) -> Result<PathBuf, String> {
     if bins.build {
         crate::runner::build(allocators, false, 0)?;
     }
-    let dir = bins.bin_dir.clone();
-    let dir = dir.unwrap_or_else(crate::paths::default_bin_dir);
+    let dir = bins.dir();
     crate::runner::check_bins(&dir, allocators, false)?;
     Ok(dir)
 }
@@ -122,8 +118,7 @@ pub struct Check<T> {
 }
 
 /// Each figure of `measured` (its `value`) against `budgets`: a `gated` allocator fails above
-/// `band(name, budget).0` or without a budget and is "under" below `band(..).1`; the other
-/// allocators are shown, never gated.
+/// `band(name, budget).0` or without a budget and is "under" below `band(..).1`.
 pub fn check<T: Clone>(
     measured: &[Figures<T>],
     budgets: &Limits,
@@ -143,12 +138,11 @@ pub fn check<T: Clone>(
                 (true, Some((_, under))) if v < under => "under (consider --update)",
                 (true, Some(_)) => "ok",
             };
-            let (allocator, name, figure) = (a.clone(), name.clone(), figure.clone());
             out.push(Check {
-                allocator,
-                name,
+                allocator: a.clone(),
+                name: name.clone(),
                 budget,
-                figure,
+                figure: figure.clone(),
                 verdict,
             });
         }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::budget::{Check, Figures, Limits};
 use crate::runner::{bin_name, run_capture};
 use crate::strategies::is_hz3;
+use crate::table::or_dash;
 
 pub const BUDGET_SCHEMA: &str = "hz3-callgrind-budget/1";
 pub const DEFAULT_TOLERANCE: f64 = 0.02;
@@ -44,14 +45,6 @@ pub fn parse_total(out: &str) -> Option<u64> {
     line?.split_whitespace().next()?.parse().ok()
 }
 
-pub fn valgrind_version() -> Result<String, String> {
-    let out = Command::new("valgrind").arg("--version").output();
-    let out = out.map_err(|e| {
-        format!("valgrind is not available ({e}); install it (apt-get install valgrind)")
-    })?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// Instructions collected inside `probes` (every instruction when `probes` is empty, with
 /// `--fair-sched=yes`) for one run of `workload --iters n`, and the operations the run reported.
 fn count(
@@ -63,10 +56,8 @@ fn count(
 ) -> Result<(u64, u64), String> {
     let id = (std::process::id(), probes.len());
     let out_file = std::env::temp_dir().join(format!("cg-{}-{workload}-{n}-{}.out", id.0, id.1));
-    let mut args = vec![
-        "--tool=callgrind".to_string(),
-        format!("--callgrind-out-file={}", out_file.display()),
-    ];
+    let out_arg = format!("--callgrind-out-file={}", out_file.display());
+    let mut args = vec!["--tool=callgrind".to_string(), out_arg];
     args.extend(probes.is_empty().then(|| "--fair-sched=yes".into()));
     args.extend(probes.iter().map(|p| format!("--toggle-collect={p}")));
     args.push(bin.display().to_string());
@@ -94,15 +85,12 @@ pub fn measure(bin_dir: &Path, allocator: &str, n: u64) -> Result<Vec<(String, f
         let (i2, o2) = count(&bin, workload, 2 * iters, probes, threads)?;
         // Per object with probes, per reported operation without.
         let figure = match probes {
-            [] if i2 >= i1 && o2 > o1 => (i2 - i1) as f64 / (o2 - o1) as f64,
-            [] => {
-                return Err(format!(
-                    "{allocator} {metric}: I = {i1} -> {i2}, ops = {o1} -> {o2} from n to 2n"
-                ))
-            }
-            _ if i2 >= i1 => (i2 - i1) as f64 / n as f64,
-            _ => return Err(format!("{allocator} {metric}: I(2n) = {i2} < I(n) = {i1}")),
+            [] if i2 >= i1 && o2 > o1 => Ok((i2 - i1) as f64 / (o2 - o1) as f64),
+            [] => Err(format!("I = {i1} -> {i2}, ops = {o1} -> {o2} from n to 2n")),
+            _ if i2 >= i1 => Ok((i2 - i1) as f64 / n as f64),
+            _ => Err(format!("I(2n) = {i2} < I(n) = {i1}")),
         };
+        let figure = figure.map_err(|e| format!("{allocator} {metric}: {e}"))?;
         out.push((metric.to_string(), figure));
     }
     Ok(out)
@@ -123,8 +111,7 @@ pub fn budget_json(measured: &[Figures<f64>], tolerance: f64, valgrind: &str, n:
     })
 }
 
-/// Over `budget × (1 + tolerance)` fails; an hz3 allocator without a budget fails (a new
-/// strategy must add one with --update); allocators that are not hz3 are shown, never gated.
+/// Over `budget × (1 + tolerance)` fails, as does an hz3 allocator without a budget.
 pub fn check(measured: &[Figures<f64>], budgets: &Limits, tolerance: f64) -> Vec<Check<f64>> {
     let band = |_: &str, b: f64| (b * (1.0 + tolerance), b * (1.0 - tolerance));
     crate::budget::check(measured, budgets, is_hz3, |v| *v, band)
@@ -138,19 +125,19 @@ pub fn render(checks: &[Check<f64>], tolerance: f64) -> String {
     let header = "allocator | metric | budget | measured | change | verdict";
     crate::budget::render(&title, header, checks, |c| {
         let change = |b| format!("{:+.2}%", (c.figure / b - 1.0) * 100.0);
-        vec![
-            c.allocator.clone(),
-            c.name.clone(),
-            c.budget.map_or("—".into(), |b| format!("{b:.2}")),
-            format!("{:.2}", c.figure),
-            c.budget.map_or("—".into(), change),
-        ]
+        let budget = or_dash(c.budget, |b| format!("{b:.2}"));
+        let (figure, change) = (format!("{:.2}", c.figure), or_dash(c.budget, change));
+        vec![c.allocator.clone(), c.name.clone(), budget, figure, change]
     })
 }
 
 /// The whole command.
 pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
-    let valgrind = valgrind_version()?;
+    let out = Command::new("valgrind").arg("--version").output();
+    let out = out.map_err(|e| {
+        format!("valgrind is not available ({e}); install it (apt-get install valgrind)")
+    })?;
+    let valgrind = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let (path, existing) = crate::budget::read(&opts.budget, opts.update, BUDGET_SCHEMA)?;
     let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
     let (n, note) = (opts.iters as u64, format!(" ({valgrind})"));

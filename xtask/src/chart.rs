@@ -52,30 +52,24 @@ pub fn nice_axis(max: f64) -> (f64, f64) {
 /// A panel with a log10 axis from `10^lo` to `10^hi` (values outside sit on its edges).
 struct LogPanel {
     top: f64,
-    height: f64,
+    h: f64,
     lo: i32,
     hi: i32,
 }
 
 impl LogPanel {
     /// The decades that cover `lo..=hi` (values ≤ 0 ignored), at least `min_span` of them.
-    fn covering(top: f64, height: f64, lo: f64, hi: f64, min_span: i32) -> LogPanel {
+    fn covering(top: f64, h: f64, lo: f64, hi: f64, min_span: i32) -> LogPanel {
         let lo = lo.log10().floor() as i32;
         let hi = (hi.log10().ceil() as i32).max(lo + min_span);
-        LogPanel {
-            top,
-            height,
-            lo,
-            hi,
-        }
+        LogPanel { top, h, lo, hi }
     }
     fn y(&self, v: f64) -> f64 {
         let e = if v > 0.0 { v.log10() } else { f64::MIN };
         let f = (e - self.lo as f64) / (self.hi - self.lo) as f64;
-        self.top + self.height * (1.0 - f.clamp(0.0, 1.0))
+        self.top + self.h * (1.0 - f.clamp(0.0, 1.0))
     }
-    /// The heights and labels of the 1-2-5 ticks of every decade (of the decades alone when there
-    /// are more than four).
+    /// The heights and labels of the 1-2-5 ticks of each decade (of the decades alone above four).
     fn ticks(&self) -> Vec<(f64, String)> {
         let steps = if self.hi - self.lo > 4 { 1 } else { 3 };
         let decade = |e| (0..steps).map(move |i| [1.0, 2.0, 5.0][i] * 10f64.powi(e));
@@ -168,11 +162,8 @@ pub fn render(m: &Matrix) -> String {
     let (workloads, allocators) = (m.workloads(), m.allocators());
     let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
     let ratio = |c: &Cell| -> Option<Bar> {
-        let r = if c.allocator == reference {
-            c.summary().and(Summary::of(&[1.0]))
-        } else {
-            m.ratio(&c.workload, &c.allocator, &reference)
-        }?;
+        let r = (c.allocator != reference).then(|| m.ratio(&c.workload, &c.allocator, &reference));
+        let r = r.unwrap_or_else(|| c.summary().and(Summary::of(&[1.0])))?;
         let (med, min, max, cv) = (r.median, r.min, r.max, r.cv * 100.0);
         let tip = format!("×{med:.3} (min {min:.3}, max {max:.3}, CV {cv:.1}%)");
         Some((med, min, max, tip))

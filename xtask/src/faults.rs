@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::budget::{Check, Figures, Limits};
 use crate::strategies::{is_preload, PRELOAD};
+use crate::table::or_dash;
 
 pub const BUDGET_SCHEMA: &str = "hz3-fault-budget/1";
 pub const DEFAULT_TOLERANCE: f64 = 0.15;
@@ -37,11 +38,8 @@ pub const THREADED: &[&str] = &["thread-churn", "size-shift", "xmalloc-classic"]
 
 /// The tolerance that applies to workload `w`.
 pub fn tolerance_for(w: &str, base: f64) -> f64 {
-    if THREADED.contains(&w) {
-        base.max(THREADED_TOLERANCE)
-    } else {
-        base
-    }
+    let floor = THREADED.contains(&w).then_some(THREADED_TOLERANCE);
+    floor.map_or(base, |f| base.max(f))
 }
 
 /// A workload's minor faults and operations.
@@ -100,19 +98,11 @@ pub fn budget_json(measured: &[Faults], tolerance: f64, slack: f64, machine: &st
     })
 }
 
-/// Above `budget × (1 + tolerance) + slack` fails; a gated allocator without a budget fails;
-/// other allocators are references.
-pub fn check(
-    measured: &[Faults],
-    budgets: &Limits,
-    tolerance: f64,
-    slack: f64,
-) -> Vec<Check<Figure>> {
-    let band = |w: &str, b: f64| {
-        let limit = b * (1.0 + tolerance_for(w, tolerance)) + slack;
-        (limit, f64::NEG_INFINITY)
-    };
-    crate::budget::check(measured, budgets, gated, |(f, _)| *f as f64, band)
+/// Above `budget × (1 + tolerance) + slack` fails, as does a gated allocator without a budget.
+pub fn check(measured: &[Faults], b: &Limits, tolerance: f64, slack: f64) -> Vec<Check<Figure>> {
+    let limit = |w: &str, x: f64| x * (1.0 + tolerance_for(w, tolerance)) + slack;
+    let band = |w: &str, x: f64| (limit(w, x), f64::NEG_INFINITY);
+    crate::budget::check(measured, b, gated, |(f, _)| *f as f64, band)
 }
 
 /// `faults` of `allocator` in workload `w` over the median of the peers measured in the same
@@ -144,15 +134,13 @@ pub fn render(checks: &[Check<Figure>], measured: &[Faults], tolerance: f64, sla
     crate::budget::render(&title, header, checks, |c| {
         let (faults, ops) = c.figure;
         let peer = vs_median_peer(measured, &c.allocator, &c.name, faults);
-        let per_op = (ops > 0).then(|| format!("{:.2}", faults as f64 * 1000.0 / ops as f64));
-        vec![
-            c.name.clone(),
-            c.allocator.clone(),
-            c.budget.map_or("—".into(), |b| format!("{b:.0}")),
-            faults.to_string(),
-            per_op.unwrap_or("—".into()),
-            peer.map_or("—".into(), |r| format!("{r:.2}")),
-        ]
+        let per_op = (ops > 0).then(|| faults as f64 * 1000.0 / ops as f64);
+        let two = |v: f64| format!("{v:.2}");
+        let budget = or_dash(c.budget, |b| format!("{b:.0}"));
+        let head = [c.name.clone(), c.allocator.clone(), budget];
+        let (per_op, peer) = (or_dash(per_op, two), or_dash(peer, two));
+        let tail = [faults.to_string(), per_op, peer];
+        head.into_iter().chain(tail).collect()
     })
 }
 

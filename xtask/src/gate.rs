@@ -6,11 +6,10 @@
 
 use crate::cli::Tolerance;
 use crate::results::{CpuMatch, Matrix};
+use crate::table::or_dash;
 
-/// Whether `baseline` and `current` may be compared: `Err` (a message saying why not and how to
-/// override) when they were measured on different CPU models and `allow_other_cpu` is false;
-/// otherwise `Ok` with warnings to print (another CPU allowed, another stepping, or a file that
-/// does not record its CPU model: written before the machine identity was).
+/// Whether `baseline` and `current` may be compared: `Err` (why not, and how to override) for
+/// different CPU models unless `allow_other_cpu`; else `Ok` with the warnings to print.
 pub fn check_machines(
     baseline: &Matrix,
     current: &Matrix,
@@ -45,13 +44,7 @@ pub enum Verdict {
 }
 
 /// What the table says for each [`Verdict`], in its order.
-const LABELS: [&str; 5] = [
-    "ok",
-    "improved",
-    "REGRESSED",
-    "not measured",
-    "new (no baseline)",
-];
+const LABELS: &str = "ok|improved|REGRESSED|not measured|new (no baseline)";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -88,19 +81,15 @@ impl Report {
 
     pub fn render(&self) -> String {
         let mut t = crate::table::Table::cols("workload | allocator | T | baseline ×system | now ×system | change | allowed drop | verdict");
+        let f = |x: Option<f64>| or_dash(x, |x| format!("{x:.3}"));
         for r in &self.rows {
-            let f = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
-            t.row(vec![
-                r.workload.clone(),
-                r.allocator.clone(),
-                r.threads.to_string(),
-                f(r.baseline),
-                f(r.current),
-                r.change
-                    .map_or("—".into(), |c| format!("{:+.1}%", c * 100.0)),
-                format!("{:.1}%", r.tolerance * 100.0),
-                LABELS[r.verdict as usize].to_string(),
-            ]);
+            let (w, a) = (r.workload.clone(), r.allocator.clone());
+            let head = [w, a, r.threads.to_string()];
+            let change = or_dash(r.change, |c| format!("{:+.1}%", c * 100.0));
+            let tolerance = format!("{:.1}%", r.tolerance * 100.0);
+            let label = LABELS.split('|').nth(r.verdict as usize).unwrap().into();
+            let tail = [f(r.baseline), f(r.current), change, tolerance, label];
+            t.row(head.into_iter().chain(tail));
         }
         t.render()
     }
@@ -147,33 +136,26 @@ pub fn compare(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> Report {
 /// Prints the gate's table and verdict; whether it passed.
 pub fn print(baseline: &Matrix, current: &Matrix, tol: Tolerance) -> bool {
     let r = compare(baseline, current, tol);
-    println!(
-        "== gate: hz3 ratio to {REFERENCE} vs baseline (allowed drop = max({:.0}%, {} × CV of per-round ratios)) ==",
-        tol.floor * 100.0,
-        tol.noise_k
-    );
+    let (floor, k) = (tol.floor * 100.0, tol.noise_k);
+    println!("== gate: hz3 ratio to {REFERENCE} vs baseline (allowed drop = max({floor:.0}%, {k} × CV of per-round ratios)) ==");
     print!("{}", r.render());
     let blunt = r.rows.iter().filter(|row| row.tolerance > 0.5).count();
     if blunt > 0 {
-        println!(
-            "note: {blunt} cell(s) allow a drop above 50% because their per-round ratios vary that much; \
-             rerun with --full (more rounds) on a quieter machine for a sharper gate"
-        );
+        println!("note: {blunt} cell(s) allow a drop above 50% because their per-round ratios vary that much; rerun with --full (more rounds) on a quieter machine for a sharper gate");
     }
-    let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
-    if r.compared() == 0 {
-        let hint = if bt.iter().any(|t| ct.contains(t)) {
-            String::new()
-        } else {
-            format!("; the baseline was measured at --threads {bt:?}, this run at {ct:?}, and ratios compare only at the same count")
-        };
-        println!("gate: FAILED — nothing to compare (no hz3 result measured in both files, or no system runs{hint})");
-    } else if r.passed() {
-        println!("gate: passed ({} comparisons)", r.compared());
+    let (n, of) = (r.regressions(), r.compared());
+    let verdict = if of == 0 {
+        let (bt, ct) = (baseline.thread_counts(), current.thread_counts());
+        let apart = !bt.iter().any(|t| ct.contains(t));
+        let hint = apart.then(|| format!("; the baseline was measured at --threads {bt:?}, this run at {ct:?}, and ratios compare only at the same count"));
+        let hint = hint.unwrap_or_default();
+        format!("FAILED — nothing to compare (no hz3 result measured in both files, or no system runs{hint})")
+    } else if n == 0 {
+        format!("passed ({of} comparisons)")
     } else {
-        let (n, of) = (r.regressions(), r.compared());
-        println!("gate: FAILED — {n} of {of} ratios regressed beyond tolerance");
-    }
+        format!("FAILED — {n} of {of} ratios regressed beyond tolerance")
+    };
+    println!("gate: {verdict}");
     r.passed()
 }
 

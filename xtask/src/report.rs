@@ -5,12 +5,7 @@
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD, PRELOAD_PEERS};
-use crate::table::{mib, pct_change, si, Table};
-
-/// `f(v)`, or "—" when unknown.
-fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
-    v.map_or("—".into(), f)
-}
+use crate::table::{mib, or_dash, si, Table};
 
 /// `== title ==`, the table, then `foot`.
 fn section(title: &str, t: &Table, foot: &str) -> String {
@@ -47,11 +42,6 @@ pub fn faults_per_kop(v: Option<f64>) -> String {
     }
 }
 
-/// Seconds of system time: "—" when unknown.
-pub fn sys_secs(v: Option<f64>) -> String {
-    or_dash(v, |v| format!("{v:.2}"))
-}
-
 /// A summary's median, min–max (joined by `sep`) and CV, the first two formatted by `f`.
 fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
     s.map_or(["—"; 3].map(String::from), |s| {
@@ -71,13 +61,11 @@ fn notes(c: &Cell) -> String {
     let worst = rates.fold(0.0, |a: f64, b| a.max(*b)) * 100.0;
     let handoffs = c.extra.get("handoffs_skipped");
     let skipped: f64 = handoffs.into_iter().flatten().flatten().sum();
-    let invalid_note = match c.fallback_rates.is_empty() {
-        // size-shift: cut at the hard stop before one size cycle (see docs/bench-matrix.md).
-        true => format!("{invalid}/{n} INVALID (cut short)"),
-        false => format!("{invalid}/{n} INVALID (fallback up to {worst:.2}%)"),
-    };
+    // Without fallback rates (size-shift): cut at the hard stop before one size cycle.
+    let why = (!c.fallback_rates.is_empty()).then(|| format!("fallback up to {worst:.2}%"));
+    let why = why.unwrap_or("cut short".into());
     let notes = [
-        (invalid > 0).then_some(invalid_note),
+        (invalid > 0).then(|| format!("{invalid}/{n} INVALID ({why})")),
         (failed > 0).then(|| format!("{failed}/{n} FAILED")),
         // batch-handoff: a receiver fell 64 batches behind (see docs/bench-matrix.md).
         (skipped > 0.0).then(|| format!("{skipped:.0} hand-offs skipped")),
@@ -112,7 +100,7 @@ pub fn seed_table(m: &Matrix) -> Option<String> {
         let half = half.map_or(String::new(), |h| format!("{h:.1}%"));
         let vs_a = match m.ratio(w, &a, "hz3-a") {
             _ if a == "hz3-a" && s.is_some() => ["—", "", ""].map(String::from),
-            Some(r) => spread(Some(r), pct_change, ".."),
+            Some(r) => spread(Some(r), |r| format!("{:+.1}%", (r - 1.0) * 100.0), ".."),
             None => Default::default(),
         };
         let head = [a.clone(), variant(&a), free, range, half];
@@ -143,7 +131,8 @@ pub fn matrix_table(m: &Matrix) -> String {
             let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
             let faults = faults_per_kop(c.minor_faults_per_kop());
             let rss = or_dash(c.peak_rss_median(), mib);
-            let usage = [rss, faults, sys_secs(c.sys_s_median()), notes(c)];
+            let sys = or_dash(c.sys_s_median(), |v| format!("{v:.2}"));
+            let usage = [rss, faults, sys, notes(c)];
             t.row(head.into_iter().chain([range]).chain(ratio).chain(usage));
         }
     }
@@ -161,8 +150,7 @@ fn unlike_work(m: &Matrix, w: &str, p: &str) -> Option<String> {
     (done > 0 && 2 * invalid > done).then_some(note)
 }
 
-/// The one of `peers` with the best median on workload `w` (the first of equals), leaving out
-/// [`unlike_work`].
+/// The one of `peers` with the best median on `w` (the first of equals), bar [`unlike_work`].
 fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     let valid = peers.iter().filter(|p| unlike_work(m, w, p).is_none());
     let valid = valid.filter_map(|p| Some((p, m.cell(w, p)?)));
@@ -203,10 +191,8 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             let rss_of = |p: &&str| Some((p.to_string(), m.cell(&w, p)?.peak_rss_median()?));
             let all = peers.iter().filter_map(rss_of);
             let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
-            let rss = match (low, c.peak_rss_median()) {
-                (Some((pn, low)), Some(mine)) => format!("{:.2} ({pn})", mine / low),
-                _ => "—".into(),
-            };
+            let rss = low.zip(c.peak_rss_median());
+            let rss = or_dash(rss, |((pn, low), mine)| format!("{:.2} ({pn})", mine / low));
             let ratio = ratio_cells(m.ratio(&w, a, peer));
             let head = [w.clone(), a.clone(), peer.clone()];
             t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));
@@ -478,7 +464,6 @@ mod tests {
         assert_eq!(faults_per_kop(Some(0.001)), "<0.01");
         assert_eq!(faults_per_kop(Some(0.0)), "0");
         assert_eq!(faults_per_kop(Some(2500.0)), "2.50k");
-        assert_eq!(sys_secs(Some(0.456)), "0.46");
     }
 
     #[test]

@@ -23,8 +23,7 @@ pub fn cv(values: &[f64]) -> Option<f64> {
     (n > 0.0 && m != 0.0).then(|| var.sqrt() / m.abs())
 }
 
-/// Median, min, max and CV of a set of values (in results files: `median`, `min`, `max`, `cv`,
-/// `rounds`).
+/// Median, min, max and CV of a set of values (as in results files).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub median: f64,
@@ -49,21 +48,15 @@ impl Summary {
     }
 }
 
-/// Per-round ratios of values `v` against reference values `r` (index = round). Rounds where
-/// either value is missing or not positive are skipped. With `higher == false` (lower is better)
-/// the ratio is `r / v`, so that above 1 always means better than the reference.
-pub fn per_round_ratios(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Vec<f64> {
+/// The [`Summary`] of the per-round ratios of `v` to the reference `r` (index = round), `r / v`
+/// unless `higher`; rounds where either value is missing or not positive are skipped.
+pub fn ratio_summary(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Option<Summary> {
     let ok = |x: &Option<f64>| x.filter(|x| *x > 0.0 && x.is_finite());
     let ratio = |(v, r)| {
         let (v, r) = (ok(v)?, ok(r)?);
         Some(if higher { v / r } else { r / v })
     };
-    v.iter().zip(r).filter_map(ratio).collect()
-}
-
-/// The summary of per-round ratios, or `None` when no round has both values.
-pub fn ratio_summary(v: &[Option<f64>], r: &[Option<f64>], higher: bool) -> Option<Summary> {
-    Summary::of(&per_round_ratios(v, r, higher))
+    Summary::of(&v.iter().zip(r).filter_map(ratio).collect::<Vec<_>>())
 }
 
 #[cfg(test)]
@@ -99,8 +92,6 @@ mod tests {
         // where a ratio of medians would not.
         let a = [Some(100.0), Some(30.0), Some(110.0)];
         let r = [Some(50.0), Some(15.0), Some(50.0)];
-        let ratios = per_round_ratios(&a, &r, true);
-        assert_eq!(ratios, vec![2.0, 2.0, 2.2]);
         let s = ratio_summary(&a, &r, true).unwrap();
         assert!(close(s.median, 2.0));
         assert!(close(s.min, 2.0));
@@ -115,8 +106,9 @@ mod tests {
     fn missing_rounds_and_lower_is_better() {
         let a = [Some(10.0), None, Some(20.0), Some(0.0)];
         let r = [Some(20.0), Some(5.0), None, Some(1.0)];
-        assert_eq!(per_round_ratios(&a, &r, true), vec![0.5]);
-        assert_eq!(per_round_ratios(&a, &r, false), vec![2.0]);
+        let one = |s: Option<Summary>| s.map(|s| (s.median, s.min, s.max, s.n));
+        assert_eq!(one(ratio_summary(&a, &r, true)), Some((0.5, 0.5, 0.5, 1)));
+        assert_eq!(one(ratio_summary(&a, &r, false)), Some((2.0, 2.0, 2.0, 1)));
         assert_eq!(ratio_summary(&[None], &[Some(1.0)], true), None);
     }
 }

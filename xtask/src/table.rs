@@ -2,9 +2,8 @@
 
 use comfy_table::CellAlignment::{Left, Right};
 
-/// A table on comfy-table: no borders, columns two spaces apart, the first two left-aligned and
-/// the others right-aligned, a dashed line under the header; `|`-free so it pastes into Markdown
-/// code blocks and terminals alike.
+/// A comfy-table without borders: columns two spaces apart, the first two left-aligned, a dashed
+/// line under the header (`|`-free, so it pastes into Markdown code blocks and terminals).
 pub struct Table(comfy_table::Table);
 
 impl Table {
@@ -41,6 +40,11 @@ impl Table {
     }
 }
 
+/// `f(v)`, or "—" when unknown.
+pub fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    v.map_or("—".into(), f)
+}
+
 /// 12345678 → "12.35M".
 pub fn si(v: f64) -> String {
     let mut units = [(1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter();
@@ -53,11 +57,6 @@ pub fn si(v: f64) -> String {
 /// KiB → "12.3 MiB".
 pub fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
-}
-
-/// 0.25 → "+25.0%".
-pub fn pct_change(ratio: f64) -> String {
-    format!("{:+.1}%", (ratio - 1.0) * 100.0)
 }
 
 pub fn duration(secs: f64) -> String {
@@ -80,8 +79,6 @@ mod tests {
         assert_eq!(si(1500.0), "1.50k");
         assert_eq!(si(2.5e9), "2.50G");
         assert_eq!(mib(2048.0), "2.0 MiB");
-        assert_eq!(pct_change(1.38), "+38.0%");
-        assert_eq!(pct_change(0.79), "-21.0%");
         assert_eq!(duration(125.4), "2:05");
         assert_eq!(duration(3725.0), "1:02:05");
     }

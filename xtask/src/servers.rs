@@ -1,13 +1,9 @@
-//! `cargo xtask servers`: two real servers under each allocator's C library, as a new user would
-//! try them — redis-server preloaded and driven by an unpreloaded `redis-benchmark`, and RocksDB's
-//! `db_bench` preloaded — with fixed request counts and interleaved runs: medians and spread per
-//! operation, the server's minor faults, peak RSS and transparent huge pages per run, a table and
-//! a `hz3-bench/1` JSON file. See docs/bench-matrix.md ("Real servers").
-//!
-//! The allocators: `system` (no preload: whatever the program links — Debian's redis-server links
-//! jemalloc 5.3, db_bench uses glibc), `glibc-preload` (glibc's `libc.so.6` preloaded ahead of a
-//! linked allocator; only for programs that link one), every preload peer of the matrix that can
-//! run here, the `--peer` libraries, and `hz3-preload` (hz3-capi, built unless `--lib` names it).
+//! `cargo xtask servers`: redis-server (driven by an unpreloaded `redis-benchmark`) and RocksDB's
+//! `db_bench` under each allocator's C library, in interleaved runs of fixed size: throughput per
+//! operation, the server's faults, peak RSS and huge pages, as a table and a `hz3-bench/1` file.
+//! See docs/bench-matrix.md ("Real servers"). The allocators: `system` (what the program links:
+//! Debian's redis-server links jemalloc), `glibc-preload` (glibc's malloc ahead of a linked one),
+//! the matrix's preload peers that run here, the `--peer` libraries, and `hz3-preload`.
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -16,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::results::{Cell, Config, Machine, Matrix};
+use crate::results::{Cell, Machine, Matrix};
 use crate::stats::{median, median_known, Summary};
 use crate::strategies::PRELOAD as HZ3;
 use crate::{paths, peers, runner};
@@ -418,19 +414,18 @@ fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> 
         }
     }
     let w = workload(s, None);
-    let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) else {
-        return Ok(());
-    };
-    c.runs[i] = Some(r.wall_s);
-    c.rss_kib[i] = Some(r.max_rss_kib);
-    c.minor_faults[i] = Some(r.minor_faults);
-    c.major_faults[i] = Some(r.major_faults);
-    c.user_s[i] = Some(r.user_s);
-    c.sys_s[i] = Some(r.sys_s);
-    // db_bench's own operation counts are left out: they depend on its per-thread accounting.
-    c.ops[i] = r.requests;
-    let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
-    huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
+    if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
+        c.runs[i] = Some(r.wall_s);
+        c.rss_kib[i] = Some(r.max_rss_kib);
+        c.minor_faults[i] = Some(r.minor_faults);
+        c.major_faults[i] = Some(r.major_faults);
+        c.user_s[i] = Some(r.user_s);
+        c.sys_s[i] = Some(r.sys_s);
+        // db_bench's own operation counts are left out: they depend on its per-thread accounting.
+        c.ops[i] = r.requests;
+        let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
+        huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
+    }
     Ok(())
 }
 
@@ -544,10 +539,9 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     // Absent rather than null: no commit outside a git checkout, no notes when all went well.
     let fields = config.as_object_mut().expect("an object");
     fields.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
-    let config: Config = serde_json::from_value(config).expect("a config");
     let mut matrix = Matrix {
         machine,
-        config,
+        config: serde_json::from_value(config).expect("a config"),
         cells,
         failures,
     };

@@ -1,23 +1,18 @@
-//! `cargo xtask servers`: two real servers under each allocator's C library, as a new user would
-//! try them — redis-server preloaded and driven by an unpreloaded `redis-benchmark`, and
-//! RocksDB's `db_bench` preloaded — with fixed request counts, several interleaved runs, medians
-//! and spread per operation, the server's minor page faults, peak RSS and transparent huge pages
-//! per run, a table and a `hz3-bench/1` JSON file. See docs/bench-matrix.md ("Real servers").
-//!
-//! The allocators: `system` (no preload: whatever the program links — Debian's redis-server links
-//! jemalloc 5.3 itself, db_bench uses glibc), `glibc-preload` (glibc's `libc.so.6` preloaded,
-//! which puts glibc's `malloc` ahead of a linked allocator's; only for programs that link one),
-//! every preload peer of the matrix that can run here (as for the matrix's `*-preload` rows), the
-//! `--peer` libraries, and `hz3-preload` (hz3-capi, built here unless `--lib` names it).
+//! `cargo xtask servers`: redis-server (driven by an unpreloaded `redis-benchmark`) and RocksDB's
+//! `db_bench` under each allocator's C library, in interleaved runs of fixed size: throughput per
+//! operation, the server's faults, peak RSS and huge pages, as a table and a `hz3-bench/1` file.
+//! See docs/bench-matrix.md ("Real servers"). The allocators: `system` (what the program links:
+//! Debian's redis-server links jemalloc), `glibc-preload` (glibc's malloc ahead of a linked one),
+//! the matrix's preload peers that run here, the `--peer` libraries, and `hz3-preload`.
 
 use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::results::{Cell, Config, Machine, Matrix};
+use crate::results::{Cell, Machine, Matrix};
 use crate::stats::{median, median_known, Summary};
 use crate::strategies::PRELOAD as HZ3;
 use crate::{paths, peers, runner};
@@ -67,12 +62,8 @@ pub struct Opts {
     #[arg(long, overrides_with = "runs")]
     quick: bool,
     /// redis, rocksdb or both
-    #[arg(
-        long = "only",
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "redis,rocksdb"
-    )]
+    #[arg(long = "only", value_name = "LIST", value_delimiter = ',')]
+    #[arg(default_value = "redis,rocksdb")]
     pub servers: Vec<Server>,
     /// results file (hz3-bench/1; default `<target>/release/servers.json`)
     #[arg(long, value_name = "PATH")]
@@ -175,13 +166,10 @@ impl Lib {
 /// `peers::prepare`, the lookup of the matrix's `*-preload` rows); a note for each that cannot.
 fn peer_libs(notes: &mut Vec<String>) -> Vec<Lib> {
     let mut names = peers::PRELOAD_PEERS.iter().map(|p| p.name.into()).collect();
-    let prepared = peers::prepare(&mut names, notes);
-    let version = |name: &str| prepared.versions.iter().find(|(n, _)| n == name);
-    let lib = |(n, p): &(String, PathBuf)| {
-        let v = version(n).map_or("?".into(), |(_, v)| v.clone());
-        Lib::new(n, v, Some(p.clone()))
-    };
-    prepared.libs.iter().map(lib).collect()
+    let p = peers::prepare(&mut names, notes);
+    let version = |n: &String| p.versions.iter().find(|v| &v.0 == n).map_or("?", |v| &v.1);
+    let lib = |(n, l): &(String, PathBuf)| Lib::new(n, version(n).into(), Some(l.clone()));
+    p.libs.iter().map(lib).collect()
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
@@ -195,11 +183,7 @@ fn on_path(program: &str) -> Option<PathBuf> {
 fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
     let mut servers = o.servers.clone();
     servers.dedup();
-    let absent = |s: &Server| {
-        let mut p = s.programs();
-        p.retain(|(p, _)| on_path(p).is_none());
-        p
-    };
+    let absent = |s: &Server| s.programs().into_iter().filter(|p| on_path(p.0).is_none());
     let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
     if !missing.is_empty() && o.install {
         if let Err(e) = peers::apt_install(&missing) {
@@ -208,16 +192,16 @@ fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
             notes.push(n);
         }
     }
-    let present = |s: &Server| {
-        let absent: Vec<&str> = absent(s).iter().map(|p| p.0).collect();
+    servers.retain(|s| {
+        let absent: Vec<&str> = absent(s).map(|p| p.0).collect();
         if !absent.is_empty() {
             let n = format!("{} skipped: {} not found", s.name(), absent.join(", "));
             tracing::warn!("{n}");
             notes.push(n);
         }
         absent.is_empty()
-    };
-    servers.into_iter().filter(present).collect()
+    });
+    servers
 }
 
 /// The allocator a program links instead of glibc's (from `ldd`), e.g. `libjemalloc.so.2`.
@@ -230,12 +214,6 @@ fn linked_allocator(program: &Path) -> Option<String> {
     Some(lib.into())
 }
 
-/// glibc's own library (`libc.so.6`), whose preloading puts glibc's malloc first.
-fn glibc_path() -> Option<PathBuf> {
-    let dirs = [peers::PRELOAD_LIB_DIRS, &["/lib/x86_64-linux-gnu"]].concat();
-    peers::find_in("libc.so.6", &dirs)
-}
-
 fn glibc_version() -> String {
     let out = runner::stdout_of("ldd", &["--version"], None);
     let v = out.and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()));
@@ -244,10 +222,8 @@ fn glibc_version() -> String {
 
 /// The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), ascending.
 fn allowed_cpus() -> Vec<usize> {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let list = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let list = s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
     let range = |part: &str| {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         Some(a.trim().parse().ok()?..=b.trim().parse().ok()?)
@@ -273,14 +249,14 @@ fn command(program: &str, cpu: Option<usize>, lib: Option<&Path>) -> Command {
 
 /// What one run measured of the preloaded process: throughput per operation, the most
 /// AnonHugePages seen, the requests a client sent, and the kernel's account of the exited process
-/// (minor/major faults, peak RSS (VmHWM), CPU time).
+/// (exit status, minor/major faults, peak RSS (VmHWM), CPU time).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunResult {
     pub ops: Vec<(String, f64)>,
     pub wall_s: f64,
     pub anon_huge_kib: u64,
     pub requests: Option<u64>,
-    ok: bool,
+    status: ExitStatus,
     pub minor_faults: u64,
     pub major_faults: u64,
     pub max_rss_kib: u64,
@@ -288,12 +264,16 @@ pub struct RunResult {
     pub sys_s: f64,
 }
 
-/// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`.
-fn reap(child: &mut Child, deadline: Instant) -> Result<RunResult, String> {
-    let (pid, mut status) = (child.id() as libc::pid_t, 0);
+/// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`; until
+/// then samples process `watch`'s AnonHugePages about every 250 ms, keeping the most.
+fn reap(child: &mut Child, deadline: Instant, watch: u32) -> Result<RunResult, String> {
+    let (pid, mut status, mut huge) = (child.id() as libc::pid_t, 0, 0);
     // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
+    for poll in 0u64.. {
+        if poll % 12 == 0 {
+            huge = anon_huge_kib(watch).max(huge);
+        }
         // SAFETY: `pid` is our own unreaped child (std has not waited on it: `Child::wait` is never
         // called on it), and both out-pointers point to live, writable locals.
         match unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) } {
@@ -309,7 +289,8 @@ fn reap(child: &mut Child, deadline: Instant) -> Result<RunResult, String> {
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(RunResult {
-        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        status: ExitStatus::from_raw(status),
+        anon_huge_kib: huge,
         minor_faults: ru.ru_minflt as u64,
         major_faults: ru.ru_majflt as u64,
         max_rss_kib: ru.ru_maxrss as u64,
@@ -327,25 +308,6 @@ fn anon_huge_kib(pid: u32) -> u64 {
     kb.and_then(Result::ok).unwrap_or(0)
 }
 
-/// Runs `f` while a thread samples process `pid`'s AnonHugePages every 250 ms: `f`'s result,
-/// the seconds from `start` to its end, and the most AnonHugePages seen.
-fn watching<T>(pid: u32, start: Instant, f: impl FnOnce() -> T) -> (T, f64, u64) {
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let watch = s.spawn(|| {
-            let mut max = 0;
-            while !stop.load(Relaxed) {
-                max = anon_huge_kib(pid).max(max);
-                sleep(Duration::from_millis(250));
-            }
-            max
-        });
-        let (r, wall_s) = (f(), start.elapsed().as_secs_f64());
-        stop.store(true, Relaxed);
-        (r, wall_s, watch.join().unwrap_or(0))
-    })
-}
-
 /// Sends one inline command to redis at `port` and returns the first reply line.
 fn redis_cmd(port: &str, cmd: &str) -> std::io::Result<String> {
     let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
@@ -357,48 +319,53 @@ fn redis_cmd(port: &str, cmd: &str) -> std::io::Result<String> {
 }
 
 /// The CPUs of the two sides of a redis run, server and client (None: not pinned).
-type Pins = (Option<usize>, Option<usize>);
+type Pins = Option<(usize, usize)>;
 
 fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, String> {
     let port = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
     let port = port.map_err(|e| format!("no free port: {e}"))?;
     let port = port.port().to_string();
-    let mut child = command("redis-server", pins.0, lib.path.as_deref())
+    let log = work.join("redis-benchmark.out");
+    let stdout = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut server = command("redis-server", pins.map(|p| p.0), lib.path.as_deref())
         .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
         .args("--appendonly no --daemonize no --loglevel warning --dir".split(' '))
         .arg(work)
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start redis-server: {e}"))?;
+    let (id, n) = (server.id(), o.requests);
     let up = (0..200).any(|_| {
         sleep(Duration::from_millis(25));
         redis_cmd(&port, "PING").is_ok_and(|r| r == "+PONG")
     });
-    if !up {
-        let _ = child.kill();
-        let _ = reap(&mut child, Instant::now() + Duration::from_secs(5));
-        return Err("redis-server did not answer PING".into());
-    }
-    let n = o.requests;
     let args = format!("-h 127.0.0.1 -p {port} --csv -n {n} {REDIS_ARGS}");
-    let mut client = command("redis-benchmark", pins.1, None);
-    let client = || client.args(args.split(' ')).output();
-    let (out, wall_s, huge) = watching(child.id(), Instant::now(), client);
-    let huge = huge.max(anon_huge_kib(child.id()));
+    let mut client = command("redis-benchmark", pins.map(|p| p.1), None);
+    let (client, start) = (client.args(args.split(' ')).stdout(stdout), Instant::now());
+    let err = |e: std::io::Error| format!("cannot run redis-benchmark: {e}");
+    let client = match up {
+        true => client.spawn().map_err(err),
+        false => Err("redis-server did not answer PING".into()),
+    };
+    // The client's time; the server's huge pages while it runs and once at its end.
+    let client = client.and_then(|mut c| reap(&mut c, start + Duration::from_secs(1800), id));
+    let (wall_s, huge) = (start.elapsed().as_secs_f64(), anon_huge_kib(id));
     let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
-    let mut r = reap(&mut child, Instant::now() + Duration::from_secs(30))?;
-    let out = out.map_err(|e| format!("cannot run redis-benchmark: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("redis-benchmark failed ({})", out.status));
+    let _ = (!up).then(|| server.kill());
+    let mut r = reap(&mut server, Instant::now() + Duration::from_secs(30), id)?;
+    let c = client?;
+    if !c.status.success() {
+        return Err(format!("redis-benchmark failed ({})", c.status));
     }
-    r.ops = parse_redis_benchmark(&String::from_utf8_lossy(&out.stdout));
-    (r.wall_s, r.anon_huge_kib) = (wall_s, huge);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    (r.ops, r.wall_s) = (parse_redis_benchmark(&text), wall_s);
+    r.anon_huge_kib = huge.max(c.anon_huge_kib);
     // Requests the client sent: each operation's, and the LPUSH that fills the list for LRANGE.
     r.requests = Some(n * (Server::Redis.ops().len() as u64 + 1));
     Ok(r)
 }
 
-fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
+fn run_rocksdb(lib: &Lib, o: &Opts, _: Pins, work: &Path) -> Result<RunResult, String> {
     let (db, log) = (work.join("rocksdb"), work.join("db_bench.out"));
     let _ = std::fs::remove_dir_all(&db);
     let stdout = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -411,12 +378,14 @@ fn run_rocksdb(lib: &Lib, o: &Opts, work: &Path) -> Result<RunResult, String> {
         .stdout(stdout)
         .spawn()
         .map_err(|e| format!("cannot start db_bench: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    let (r, wall_s, huge) = watching(child.id(), start, || reap(&mut child, deadline));
+    let id = child.id();
+    let r = reap(&mut child, start + Duration::from_secs(1800), id);
+    let wall_s = start.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&db);
-    let mut r = r.and_then(|r| r.ok.then_some(r).ok_or("db_bench failed".into()))?;
-    (r.ops, r.wall_s, r.anon_huge_kib) = (parse_db_bench(&text), wall_s, huge);
+    let r = r?;
+    let mut r = r.status.success().then_some(r).ok_or("db_bench failed")?;
+    (r.ops, r.wall_s) = (parse_db_bench(&text), wall_s);
     Ok(r)
 }
 
@@ -426,7 +395,6 @@ fn workload(server: Server, op: Option<&str>) -> String {
     op.map_or_else(|| s.into(), |op| format!("{s}:{op}"))
 }
 
-/// Whether `c` is the cell of (workload `w`, allocator `a`).
 fn is(c: &Cell, w: &str, a: &str) -> bool {
     c.workload == w && c.allocator == a
 }
@@ -446,19 +414,18 @@ fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> 
         }
     }
     let w = workload(s, None);
-    let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) else {
-        return Ok(());
-    };
-    c.runs[i] = Some(r.wall_s);
-    c.rss_kib[i] = Some(r.max_rss_kib);
-    c.minor_faults[i] = Some(r.minor_faults);
-    c.major_faults[i] = Some(r.major_faults);
-    c.user_s[i] = Some(r.user_s);
-    c.sys_s[i] = Some(r.sys_s);
-    // db_bench's own operation counts are left out: they depend on its per-thread accounting.
-    c.ops[i] = r.requests;
-    let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
-    huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
+    if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
+        c.runs[i] = Some(r.wall_s);
+        c.rss_kib[i] = Some(r.max_rss_kib);
+        c.minor_faults[i] = Some(r.minor_faults);
+        c.major_faults[i] = Some(r.major_faults);
+        c.user_s[i] = Some(r.user_s);
+        c.sys_s[i] = Some(r.sys_s);
+        // db_bench's own operation counts are left out: they depend on its per-thread accounting.
+        c.ops[i] = r.requests;
+        let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
+        huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
+    }
     Ok(())
 }
 
@@ -479,8 +446,7 @@ fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
 
 /// `cargo xtask servers`; whether every run succeeded.
 pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
-    let runs = o.runs();
-    let mut notes = Vec::new();
+    let (runs, mut notes) = (o.runs(), Vec::new());
     let servers = ensure_programs(o, &mut notes);
     if servers.is_empty() {
         println!("servers: nothing to run ({})", notes.join("; "));
@@ -502,35 +468,36 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let version = commit.clone().unwrap_or("?".into());
     peers.push(Lib::new(HZ3, version, Some(hz3)));
     let glibc = glibc_version();
-    // Each server's allocators: the program's own, glibc ahead of a linked allocator, the peers,
-    // hz3 last.
+    // Each server's allocators: the program's own, glibc ahead of a linked allocator (preloading
+    // glibc's libc.so.6 puts its malloc first), the peers, hz3 last.
     let libs_of = |s: Server| {
         let linked = linked_allocator(&on_path(s.programs()[0].0).unwrap_or_default());
         let own = linked.as_ref().map(|l| format!("{l} (linked)"));
         let own = own.unwrap_or(format!("glibc {glibc}"));
         let mut libs = vec![Lib::new("system", own, None)];
-        if let Some(p) = glibc_path().filter(|_| linked.is_some()) {
+        let dirs = [peers::PRELOAD_LIB_DIRS, &["/lib/x86_64-linux-gnu"]].concat();
+        if let Some(p) = peers::find_in("libc.so.6", &dirs).filter(|_| linked.is_some()) {
             libs.push(Lib::new("glibc-preload", glibc.clone(), Some(p)));
         }
         (s, [libs, peers.clone()].concat())
     };
     let plan: Vec<(Server, Vec<Lib>)> = servers.into_iter().map(libs_of).collect();
-    let each_lib = || plan.iter().flat_map(|(s, v)| v.iter().map(|l| (*s, l)));
     let cpus = allowed_cpus();
-    let pins = if cpus.len() >= 2 && on_path("taskset").is_some() {
-        (Some(cpus[0]), Some(cpus[1]))
-    } else {
+    let pins = (cpus.len() >= 2 && on_path("taskset").is_some()).then(|| (cpus[0], cpus[1]));
+    if pins.is_none() {
         notes.push("redis server and client not pinned (needs taskset and 2 CPUs)".into());
-        (None, None)
-    };
+    }
     let work = std::env::temp_dir().join(format!("hz3-servers-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let machine = Machine::detect();
     println!("machine: {}", machine.describe());
-    for (s, l) in each_lib() {
+    let mut libraries = serde_json::Map::new();
+    for (s, l) in plan.iter().flat_map(|(s, v)| v.iter().map(|l| (*s, l))) {
         let path = l.path.as_ref().map(|p| p.display().to_string());
-        let path = path.unwrap_or("(no preload)".into());
-        println!("  {} {:<18} {:<28} {path}", s.name(), l.name, l.version);
+        let shown = path.clone().unwrap_or("(no preload)".into());
+        println!("  {} {:<18} {:<28} {shown}", s.name(), l.name, l.version);
+        let v = serde_json::json!({"version": l.version, "library": path});
+        libraries.insert(format!("{}:{}", s.name(), l.name), v);
     }
     let cells = plan.iter().flat_map(|(s, ls)| new_cells(*s, ls, runs));
     let (mut cells, mut failures): (Vec<Cell>, _) = (cells.collect(), vec![]);
@@ -538,14 +505,10 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     // Interleaved: in each round every server runs under every allocator in turn, the order
     // rotated by one each round so no allocator always runs first.
     for (round, (s, libs)) in (0..runs).flat_map(|r| plan.iter().map(move |p| (r, p))) {
-        for k in 0..libs.len() {
-            let lib = &libs[(k + round) % libs.len()];
+        for lib in libs.iter().cycle().skip(round).take(libs.len()) {
             let (r, name, t) = (round + 1, s.name(), started.elapsed().as_secs_f64());
             eprint!("\r\x1b[Kround {r}/{runs} {name} {} ({t:.0} s)", lib.name);
-            let result = match s {
-                Server::Redis => run_redis(lib, o, pins, &work),
-                Server::Rocksdb => run_rocksdb(lib, o, &work),
-            };
+            let result = [run_redis, run_rocksdb][*s as usize](lib, o, pins, &work);
             if let Err(e) = result.and_then(|res| record(&mut cells, *s, &lib.name, round, &res)) {
                 failures.push(format!("round {r} {name} {}: {e}", lib.name));
                 eprintln!("\n{}", failures[failures.len() - 1]);
@@ -556,11 +519,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let _ = std::fs::remove_dir_all(&work);
     print!("{}", render(&plan, &cells, runs));
 
-    let lib_json = |(s, l): (Server, &Lib)| {
-        let path = l.path.as_ref().map(|p| p.display().to_string());
-        let v = serde_json::json!({"version": l.version, "library": path});
-        (format!("{}:{}", s.name(), l.name), v)
-    };
+    let [server_cpu, client_cpu] = [pins.map(|p| p.0), pins.map(|p| p.1)];
     let mut config = serde_json::json!({
         "runs": runs,
         "duration_ms": 0,
@@ -573,17 +532,16 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         "redis_requests": o.requests,
         "redis_benchmark": format!("-n {} {REDIS_ARGS}", o.requests),
         "db_bench": format!("--num={} {DB_BENCH_ARGS}", o.keys),
-        "pinning": format!("redis-server on CPU {:?}, redis-benchmark on CPU {:?}", pins.0, pins.1),
-        "libraries": each_lib().map(lib_json).collect::<serde_json::Map<_, _>>(),
+        "pinning": format!("redis-server on CPU {server_cpu:?}, redis-benchmark on CPU {client_cpu:?}"),
+        "libraries": libraries,
         "notes": notes,
     });
     // Absent rather than null: no commit outside a git checkout, no notes when all went well.
     let fields = config.as_object_mut().expect("an object");
     fields.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
-    let config: Config = serde_json::from_value(config).expect("a config");
     let mut matrix = Matrix {
         machine,
-        config,
+        config: serde_json::from_value(config).expect("a config"),
         cells,
         failures,
     };
@@ -621,9 +579,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
     for (server, libs) in plan {
         let name = server.name();
         s += &format!("\n{name} — throughput (ops/s), median of {runs} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n{:<18}", "operation");
-        for l in libs {
-            s += &format!(" {:>22}", l.name);
-        }
+        s.extend(libs.iter().map(|l| format!(" {:>22}", l.name)));
         s += &format!(" {:>8} {:<18} {:>11}\n", "hz3÷best", "best", "per round");
         for op in server.ops() {
             let w = workload(*server, Some(op));

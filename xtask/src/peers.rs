@@ -51,8 +51,7 @@ pub const MIMALLOC3: Recipe = Recipe {
 /// snmalloc (`snmalloc-sys`'s `upstream`): `override/malloc.cc` + `override/new.cc`, as CMake's
 /// `snmallocshim` (`libsnmallocshim.so`) builds them: CMake's Release flags, the `snmalloc`
 /// interface target (C++20, wait-on-address, -mcx16) and `compile()`'s options for a SHARED
-/// library on Linux, with the feature checks that succeed on glibc spelled out. Its sources
-/// carry no version number of their own.
+/// library on Linux, with the feature checks that succeed on glibc spelled out.
 pub const SNMALLOC: Recipe = Recipe {
     crate_name: "snmalloc-sys",
     file: "libsnmallocshim.so",
@@ -273,10 +272,9 @@ fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<Pa
     let (cmd, out_name) = (args.join(" "), out.display());
     tracing::info!("building {file}: {compiler} {cmd} -o {out_name}");
     let tmp = PathBuf::from(format!("{}.tmp{}", out.display(), std::process::id()));
-    let o = Command::new(compiler)
-        .args(args)
-        .arg("-o")
-        .arg(&tmp)
+    let mut cmd = Command::new(compiler);
+    cmd.args(args).arg("-o").arg(&tmp);
+    let o = cmd
         .output()
         .map_err(|e| format!("cannot run {compiler}: {e}"))?;
     if !o.status.success() {
@@ -384,13 +382,11 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
     let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
     install.extend(packages);
     tracing::info!("installing {} with apt-get", packages.join(" "));
-    apt(&install).or_else(|first| {
-        if first.contains("not available") {
-            return Err(first);
-        }
-        apt(&["update", "-qq"])?;
-        apt(&install)
-    })
+    let retry = |()| apt(&install);
+    match apt(&install) {
+        Err(e) if !e.contains("not available") => apt(&["update", "-qq"]).and_then(retry),
+        r => r,
+    }
 }
 
 /// The installed version of a Debian package (`dpkg-query`), as `2.10 (Debian package 2.10-1)`.
@@ -505,11 +501,9 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     std::thread::scope(|s| {
         let spawn = |pp| s.spawn(move || find_lib(pp, dir, why, probe));
         let threads: Vec<_> = wanted.iter().map(|&pp| spawn(pp)).collect();
+        let panicked = |_| Err("the build panicked".into());
         for (pp, t) in wanted.iter().zip(threads) {
-            let found = t
-                .join()
-                .unwrap_or_else(|_| Err("the build panicked".into()));
-            match found {
+            match t.join().unwrap_or_else(panicked) {
                 Ok((lib, v)) => {
                     tracing::info!("{}: {} ({v})", pp.name, lib.display());
                     p.libs.push((pp.name.to_string(), lib));
@@ -534,13 +528,11 @@ pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
     let versions = extra.get("peer_versions")?.as_object()?;
     let libs = extra.get("preload_libraries").and_then(Value::as_object);
     let mut t = crate::table::Table::cols("peer | version | library (LD_PRELOAD)");
-    for a in &m.config.allocators {
-        let Some(v) = versions.get(a).and_then(Value::as_str) else {
-            continue;
-        };
-        let lib = libs.and_then(|l| l.get(a)?.as_str());
+    let measured = |a: &String| Some((a.clone(), versions.get(a)?.as_str()?.to_string()));
+    for (a, v) in m.config.allocators.iter().filter_map(measured) {
+        let lib = libs.and_then(|l| l.get(&a)?.as_str());
         let lib = lib.map_or_else(|| format!("— (linked into bench-{a})"), String::from);
-        t.row(vec![a.clone(), v.to_string(), lib]);
+        t.row(vec![a, v, lib]);
     }
     Some(format!("== peers ==\n{}", t.render()))
 }

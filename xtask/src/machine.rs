@@ -5,9 +5,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-/// The machine a matrix ran on. `cpus`, `cpu_model` (the model name) and `kernel` were always
-/// recorded; the rest (enough to tell two machines of the "same" type apart) was added
-/// later and is `None` when unknown, including for every file written before.
+/// The machine a matrix ran on. Beyond `cpus`, `cpu_model` and `kernel` (always recorded), the
+/// fields tell two machines of the "same" type apart: `None` when unknown or in older files.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     /// CPUs this process may run on (`available_parallelism`: affinity and cgroup aware).
@@ -21,8 +20,7 @@ pub struct Machine {
     pub cpu_family: Option<u64>,
     pub cpu_model_number: Option<u64>,
     pub cpu_stepping: Option<u64>,
-    /// `cpu MHz` of the first processor when the matrix finished (it moves with frequency
-    /// scaling; informative only).
+    /// `cpu MHz` of the first processor at the end (moves with frequency scaling: informative).
     pub cpu_mhz: Option<f64>,
     /// Physical cores (distinct `physical id`/`core id` pairs) and logical processors.
     pub cpu_cores: Option<u64>,
@@ -113,11 +111,9 @@ impl Machine {
     /// `GenuineIntel family 6 model 207 stepping 2`, or `None` when not recorded.
     pub fn cpu_id(&self) -> Option<String> {
         let (v, f, m) = self.cpu_id_key()?;
-        let stepping = self.cpu_stepping.map(|s| format!(" stepping {s}"));
-        Some(format!(
-            "{v} family {f} model {m}{}",
-            stepping.unwrap_or_default()
-        ))
+        let s = self.cpu_stepping.map(|s| format!(" stepping {s}"));
+        let s = s.unwrap_or_default();
+        Some(format!("{v} family {f} model {m}{s}"))
     }
 
     /// One line naming the machine, for the headers of the tables and the chart.
@@ -157,22 +153,17 @@ impl Machine {
             ));
         };
         let id = |m: &Machine| format!("{} ({})", m.cpu_model, m.cpu_id().unwrap_or_default());
+        let (x, y) = (id(self), id(other));
         if a != b || self.cpu_model != other.cpu_model {
-            return CpuMatch::Different(format!(
-                "the baseline was measured on {} and the current results on {}",
-                id(self),
-                id(other)
-            ));
+            let on = format!("the baseline was measured on {x} and the current results on {y}");
+            return CpuMatch::Different(on);
         }
         let stepping = |m: &Machine| m.cpu_stepping.map_or("?".into(), |s| s.to_string());
-        if self.cpu_stepping != other.cpu_stepping {
-            return CpuMatch::SameWithNote(format!(
-                "same CPU model, different stepping ({} vs {})",
-                stepping(self),
-                stepping(other)
-            ));
+        let (x, y) = (stepping(self), stepping(other));
+        if x == y {
+            return CpuMatch::Same;
         }
-        CpuMatch::Same
+        CpuMatch::SameWithNote(format!("same CPU model, different stepping ({x} vs {y})"))
     }
 
     fn cpu_id_key(&self) -> Option<(&str, u64, u64)> {

@@ -1,28 +1,27 @@
-//! The peers' C libraries, measured through C `malloc`/`free` under `LD_PRELOAD` (the
-//! `*-preload` rows), and every peer's version: built from vendored crate sources, installed
-//! from Debian packages, or named by an environment variable; each checked by a probe to replace
-//! `malloc`/`free`. How and why: docs/bench-matrix.md
-//! ("The peers through their C ABI").
+//! The peers' C libraries for the `*-preload` rows (C `malloc`/`free` under `LD_PRELOAD`) and
+//! every peer's version: built from vendored crate sources, installed from Debian packages, or
+//! named by an environment variable; each checked by a probe to replace `malloc`/`free`. How and
+//! why: docs/bench-matrix.md ("The peers through their C ABI").
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 /// How a preload row's library is obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A shared library (file name, its soname) of a Debian package (name), looked for in
-    /// [`PRELOAD_LIB_DIRS`].
+    /// A Debian package's shared library (file, package), looked for in [`PRELOAD_LIB_DIRS`].
     Debian(&'static str, &'static str),
     /// Built by xtask from the sources a crate of the lock file vendors.
     Vendored(Recipe),
 }
 
-/// A library that xtask compiles itself.
+/// A library that xtask compiles itself from a crate's sources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recipe {
-    /// The crate whose sources it compiles.
     pub crate_name: &'static str,
     /// The library's file name under `<target>/peers/`.
     pub file: &'static str,
@@ -33,8 +32,6 @@ pub struct Recipe {
     /// The compiler's arguments (without `-o`): `@` is the source directory, an `x86:` argument
     /// is passed on x86_64 only.
     args: &'static str,
-    /// The header (under `dir`) that defines `MI_MALLOC_VERSION`, if any.
-    version_header: Option<&'static str>,
 }
 
 /// mimalloc 3 (`libmimalloc-sys`'s `c_src/mimalloc/v3`): `src/static.c`, as CMake's shared
@@ -49,14 +46,12 @@ pub const MIMALLOC3: Recipe = Recipe {
            -fno-builtin-malloc -Wno-unknown-pragmas -DMI_MALLOC_OVERRIDE -DMI_BUILD_RELEASE \
            -DMI_CMAKE_BUILD_TYPE=release -DMI_SHARED_LIB -DMI_SHARED_LIB_EXPORT \
            -I@/include @/src/static.c -lpthread",
-    version_header: Some("include/mimalloc.h"),
 };
 
 /// snmalloc (`snmalloc-sys`'s `upstream`): `override/malloc.cc` + `override/new.cc`, as CMake's
 /// `snmallocshim` (`libsnmallocshim.so`) builds them: CMake's Release flags, the `snmalloc`
 /// interface target (C++20, wait-on-address, -mcx16) and `compile()`'s options for a SHARED
-/// library on Linux, with the feature checks that succeed on glibc spelled out. Its sources
-/// carry no version number of their own.
+/// library on Linux, with the feature checks that succeed on glibc spelled out.
 pub const SNMALLOC: Recipe = Recipe {
     crate_name: "snmalloc-sys",
     file: "libsnmallocshim.so",
@@ -71,7 +66,6 @@ pub const SNMALLOC: Recipe = Recipe {
            -DSNMALLOC_HAS_LINUX_RANDOM_H -DSNMALLOC_PLATFORM_HAS_GETENTROPY \
            -DSNMALLOC_PTHREAD_ATFORK_WORKS -DMALLOC_USABLE_SIZE_QUALIFIER=const \
            -I@ @/snmalloc/override/malloc.cc @/snmalloc/override/new.cc -static-libstdc++",
-    version_header: None,
 };
 
 impl Recipe {
@@ -86,15 +80,14 @@ impl Recipe {
         (env_or(self.compiler.0, self.compiler.1), args)
     }
 
-    /// The version of the sources in `krate` (crate version `crate_version`).
+    /// The version of the sources in `krate` (crate version `crate_version`): mimalloc's
+    /// `include/mimalloc.h` names it; other sources carry none of their own.
     pub fn version(&self, krate: &Path, crate_version: &str) -> String {
         let sources = format!("{} {crate_version} sources", self.crate_name);
-        let header = self
-            .version_header
-            .and_then(|h| std::fs::read_to_string(krate.join(self.dir).join(h)).ok());
-        match header.as_deref().and_then(mimalloc_header_version) {
-            Some(v) => format!("{v} ({sources})"),
-            None => sources,
+        let header = krate.join(self.dir).join("include/mimalloc.h");
+        match std::fs::read_to_string(header).map(|h| mimalloc_header_version(&h)) {
+            Ok(Some(v)) => format!("{v} ({sources})"),
+            _ => sources,
         }
     }
 }
@@ -111,43 +104,40 @@ fn env_or(var: &str, default: &str) -> String {
 pub struct PreloadPeer {
     /// The row's allocator name.
     pub name: &'static str,
-    /// An environment variable that names the library's path, overriding [`PreloadPeer::source`].
-    pub env: &'static str,
     pub source: Source,
 }
 
-const fn peer(name: &'static str, env: &'static str, source: Source) -> PreloadPeer {
-    PreloadPeer { name, env, source }
+impl PreloadPeer {
+    /// The environment variable that names the library's path, overriding `source`:
+    /// `HZ3_BENCH_MIMALLOC3_SO` for `mimalloc3-preload`.
+    pub fn env(&self) -> String {
+        let name = self.name.trim_end_matches("-preload").to_uppercase();
+        format!("HZ3_BENCH_{name}_SO")
+    }
+}
+
+const fn built(name: &'static str, recipe: Recipe) -> PreloadPeer {
+    let source = Source::Vendored(recipe);
+    PreloadPeer { name, source }
+}
+
+const fn debian(name: &'static str, file: &'static str, package: &'static str) -> PreloadPeer {
+    let source = Source::Debian(file, package);
+    PreloadPeer { name, source }
 }
 
 /// The preload rows of the peers, in table order: the current releases first, then Debian's
 /// older mimalloc 2.0 and jemalloc (kept: the rows of earlier runs and baselines).
 pub const PRELOAD_PEERS: &[PreloadPeer] = &[
-    peer(
-        "mimalloc3-preload",
-        "HZ3_BENCH_MIMALLOC3_SO",
-        Source::Vendored(MIMALLOC3),
-    ),
-    peer(
-        "snmalloc-preload",
-        "HZ3_BENCH_SNMALLOC_SO",
-        Source::Vendored(SNMALLOC),
-    ),
-    peer(
+    built("mimalloc3-preload", MIMALLOC3),
+    built("snmalloc-preload", SNMALLOC),
+    debian(
         "tcmalloc-preload",
-        "HZ3_BENCH_TCMALLOC_SO",
-        Source::Debian("libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"),
+        "libtcmalloc_minimal.so.4",
+        "libtcmalloc-minimal4",
     ),
-    peer(
-        "mimalloc-preload",
-        "HZ3_BENCH_MIMALLOC_SO",
-        Source::Debian("libmimalloc.so.2", "libmimalloc2.0"),
-    ),
-    peer(
-        "jemalloc-preload",
-        "HZ3_BENCH_JEMALLOC_SO",
-        Source::Debian("libjemalloc.so.2", "libjemalloc2"),
-    ),
+    debian("mimalloc-preload", "libmimalloc.so.2", "libmimalloc2.0"),
+    debian("jemalloc-preload", "libjemalloc.so.2", "libjemalloc2"),
 ];
 
 /// Where a Debian peer's library is looked for (in this order), after its environment variable.
@@ -163,8 +153,7 @@ pub fn preload_peer(name: &str) -> Option<&'static PreloadPeer> {
     PRELOAD_PEERS.iter().find(|p| p.name == name)
 }
 
-/// The Rust-linked peers (hz3-bench's `peers` feature) and the crate that carries each one's
-/// allocator.
+/// The Rust-linked peers (hz3-bench's `peers` feature) and the crates that carry them.
 const RUST_PEER_CRATES: &[(&str, &str)] = &[
     ("mimalloc", "libmimalloc-sys"),
     ("jemalloc", "tikv-jemalloc-sys"),
@@ -206,8 +195,17 @@ pub fn rust_peer_version(peer: &str, krate: &Path, crate_version: &str) -> Strin
 /// A crate of the lock file: name, version, directory.
 type Krate = (String, String, PathBuf);
 
-/// The crates of the lock file (with hz3-bench's `peers` feature, so that the peers' `-sys`
-/// crates are in the graph; `cargo metadata` downloads what is missing).
+/// The crate `name` of the lock file, from `cargo metadata` (run once, with hz3-bench's `peers`
+/// feature so that the peers' `-sys` crates are in the graph; it downloads what is missing).
+fn lock_crate(name: &str) -> Option<&'static Krate> {
+    static CRATES: OnceLock<Vec<Krate>> = OnceLock::new();
+    let crates = CRATES.get_or_init(|| {
+        let c = lock_crates();
+        c.map_err(|e| tracing::warn!("{e}")).unwrap_or_default()
+    });
+    crates.iter().find(|(n, _, _)| n == name)
+}
+
 fn lock_crates() -> Result<Vec<Krate>, String> {
     let out = crate::runner::cargo_in(&crate::paths::workspace_root())
         .args("metadata --format-version 1 --features hz3-bench/peers".split(' '))
@@ -217,23 +215,15 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
     if !out.status.success() {
         return Err(format!("cargo metadata failed ({})", out.status));
     }
-    #[derive(serde::Deserialize)]
-    struct Metadata {
-        packages: Vec<Package>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Package {
-        name: String,
-        version: String,
-        manifest_path: PathBuf,
-    }
-    let m: Metadata = serde_json::from_slice(&out.stdout)
+    let m: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    let krate = |p: Package| {
-        let dir = p.manifest_path.parent()?.to_path_buf();
-        Some((p.name, p.version, dir))
+    let krate = |p: &Value| {
+        let s = |k: &str| p[k].as_str().map(String::from);
+        let dir = Path::new(p["manifest_path"].as_str()?).parent()?.into();
+        Some((s("name")?, s("version")?, dir))
     };
-    Ok(m.packages.into_iter().filter_map(krate).collect())
+    let packages = m["packages"].as_array().into_iter().flatten();
+    Ok(packages.filter_map(krate).collect())
 }
 
 /// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp
@@ -282,20 +272,17 @@ fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<Pa
     let (cmd, out_name) = (args.join(" "), out.display());
     tracing::info!("building {file}: {compiler} {cmd} -o {out_name}");
     let tmp = PathBuf::from(format!("{}.tmp{}", out.display(), std::process::id()));
-    let o = Command::new(compiler)
-        .args(args)
-        .arg("-o")
-        .arg(&tmp)
-        .stdin(Stdio::null())
+    let mut cmd = Command::new(compiler);
+    cmd.args(args).arg("-o").arg(&tmp);
+    let o = cmd
         .output()
         .map_err(|e| format!("cannot run {compiler}: {e}"))?;
     if !o.status.success() {
         let _ = std::fs::remove_file(&tmp);
         let err = String::from_utf8_lossy(&o.stderr);
-        let mut tail: Vec<&str> = err.lines().rev().take(8).collect();
-        tail.reverse();
-        let (status, tail) = (o.status, tail.join(" | "));
-        return Err(format!("compiling {file} failed ({status}): {tail}"));
+        let lines: Vec<&str> = err.lines().collect();
+        let tail = lines[lines.len().saturating_sub(8)..].join(" | ");
+        return Err(format!("compiling {file} failed ({}): {tail}", o.status));
     }
     std::fs::rename(&tmp, out)
         .and_then(|()| std::fs::write(&stamp, text))
@@ -303,16 +290,19 @@ fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<Pa
     Ok(out.into())
 }
 
-/// Builds the library of `recipe` from the crate at `krate` into `dir`, unless it is there with
-/// the stamp of this command, compiler (its `--version`) and sources; its path or why it failed.
+/// Builds `recipe`'s library from the crate at `krate` into `dir`; rebuilt only when the
+/// command, the compiler (its `--version`) or the sources change.
 fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let (compiler, args) = recipe.command(krate);
-    let version = Command::new(&compiler).arg("--version").output().map_err(|e| format!("no C/C++ compiler `{compiler}` ({e}); install one (apt-get install build-essential) or name it with CC/CXX"))?;
-    let version = String::from_utf8_lossy(&version.stdout);
+    let version = crate::runner::stdout_of(&compiler, &["--version"], None).ok_or_else(|| format!("no C/C++ compiler `{compiler}`; install one (apt-get install build-essential) or name it with CC/CXX"))?;
     let version = version.lines().next().unwrap_or("");
-    let sources = hash_tree(&krate.join(recipe.dir))?;
-    let text = stamp_text(&compiler, &args, version, sources);
+    let text = stamp_text(
+        &compiler,
+        &args,
+        version,
+        hash_tree(&krate.join(recipe.dir))?,
+    );
     compile(&compiler, &args, &text, &dir.join(recipe.file))
 }
 
@@ -354,16 +344,13 @@ pub fn probe_says_replaced(output: &str, lib: &Path) -> bool {
 /// Runs the probe with `lib` preloaded: `Err` when `lib` does not replace `malloc` and `free`.
 fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
     let env = [("LD_PRELOAD", lib.to_path_buf())];
-    let timeout = std::time::Duration::from_secs(30);
-    let out = crate::runner::run_capture_env(probe, &[], &env, timeout)?;
-    if probe_says_replaced(&out, lib) {
-        return Ok(());
-    }
-    Err(format!(
-        "{} does not replace malloc/free under LD_PRELOAD (they come from {})",
-        lib.display(),
-        out.trim().replace('\n', ", ")
-    ))
+    let out = crate::runner::run_capture_env(probe, &[], &env, Duration::from_secs(30))?;
+    let from = out.trim().replace('\n', ", ");
+    let why = format!(
+        "{} does not replace malloc/free under LD_PRELOAD (they come from {from})",
+        lib.display()
+    );
+    probe_says_replaced(&out, lib).then_some(()).ok_or(why)
 }
 
 /// Finds a Debian peer's file in `dirs`.
@@ -385,7 +372,6 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
         let out = Command::new(apt_get)
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("apt-get is not available ({e})"))?;
         let err = String::from_utf8_lossy(&out.stderr);
@@ -396,13 +382,11 @@ fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
     let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
     install.extend(packages);
     tracing::info!("installing {} with apt-get", packages.join(" "));
-    apt(&install).or_else(|first| {
-        if first.contains("not available") {
-            return Err(first);
-        }
-        apt(&["update", "-qq"])?;
-        apt(&install)
-    })
+    let retry = |()| apt(&install);
+    match apt(&install) {
+        Err(e) if !e.contains("not available") => apt(&["update", "-qq"]).and_then(retry),
+        r => r,
+    }
 }
 
 /// The installed version of a Debian package (`dpkg-query`), as `2.10 (Debian package 2.10-1)`.
@@ -417,46 +401,53 @@ type Found = Result<(PathBuf, String), String>;
 /// A library named by the row's environment variable, and its version (a Debian package's when
 /// the file is under /usr and the package is installed; else unknown).
 fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
+    let env = pp.env();
     if !path.is_file() {
-        return Err(format!("{}={} is not a file", pp.env, path.display()));
+        return Err(format!("{env}={} is not a file", path.display()));
     }
     let v = match pp.source {
         Source::Debian(_, package) if path.starts_with("/usr") => dpkg_version(package),
         _ => None,
     };
-    let v = v.unwrap_or_else(|| format!("unknown ({}={})", pp.env, path.display()));
+    let v = v.unwrap_or_else(|| format!("unknown ({env}={})", path.display()));
     Ok((path, v))
 }
 
-/// The library of a preload row: named by its variable, else built from its crate (of
-/// `crates`) into `dir`, else Debian's (`unavailable`: why apt-get could not install it).
-fn find_lib(pp: &PreloadPeer, crates: &[Krate], dir: &Path, unavailable: Option<&str>) -> Found {
-    if let Some(path) = std::env::var_os(pp.env) {
-        return named(pp, path.into());
-    }
-    let (file, package) = match pp.source {
-        Source::Debian(file, package) => (file, package),
-        Source::Vendored(r) => {
+/// A preload row's library: named by its variable, else built into `dir`, else Debian's
+/// (`unavailable`: why apt-get could not install it); checked by the probe (built once).
+fn find_lib(pp: &PreloadPeer, dir: &Path, unavailable: Option<&str>, probe: &Probe) -> Found {
+    let (lib, v) = match (std::env::var_os(pp.env()), pp.source) {
+        (Some(path), _) => named(pp, path.into())?,
+        (None, Source::Vendored(r)) => {
             let c = r.crate_name;
-            let Some((_, v, krate)) = crates.iter().find(|(n, _, _)| n == c) else {
+            let (_, v, krate) = lock_crate(c).ok_or_else(|| {
+                format!("the sources of {c} are not available (cargo metadata found no such crate)")
+            })?;
+            (build_one(&r, krate, dir)?, r.version(krate, v))
+        }
+        (None, Source::Debian(file, package)) => {
+            let Some(lib) = find_in(file, PRELOAD_LIB_DIRS) else {
+                let why = unavailable.unwrap_or("installed, yet not found");
                 return Err(format!(
-                    "the sources of {c} are not available (cargo metadata found no such crate)"
+                    "{file} not found in {} and not installable here ({why}); install it with `apt-get install {package}`, or name it with {}=PATH",
+                    PRELOAD_LIB_DIRS.join(", "),
+                    pp.env()
                 ));
             };
-            return Ok((build_one(&r, krate, dir)?, r.version(krate, v)));
+            let v = dpkg_version(package).unwrap_or_else(|| "unknown (not from dpkg)".into());
+            (lib, v)
         }
     };
-    let Some(lib) = find_in(file, PRELOAD_LIB_DIRS) else {
-        let why = unavailable.unwrap_or("installed, yet not found");
-        return Err(format!(
-            "{file} not found in {} and not installable here ({why}); install it with `apt-get install {package}`, or name it with {}=PATH",
-            PRELOAD_LIB_DIRS.join(", "),
-            pp.env
-        ));
-    };
-    let v = dpkg_version(package).unwrap_or_else(|| "unknown (not from dpkg)".into());
-    Ok((lib, v))
+    let unchecked = |e| tracing::warn!("{e}: the preload libraries are used unchecked");
+    let probe = probe.get_or_init(|| build_probe(dir).map_err(unchecked).ok());
+    match probe {
+        Some(p) => check_replaces_malloc(p, &lib).map(|()| (lib, v)),
+        None => Ok((lib, v)),
+    }
 }
+
+/// The probe, once built (`None`: it cannot be, and the libraries go unchecked).
+type Probe = OnceLock<Option<PathBuf>>;
 
 /// The libraries and versions of a run's peers.
 #[derive(Debug, Default)]
@@ -477,86 +468,55 @@ impl Prepared {
     }
 }
 
-/// Gets the library of every preload peer row of `allocators` (named by its variable, else
-/// built (side by side) or installed (one apt-get); checked to replace malloc by the probe) and
-/// every peer's version. A row whose library cannot be had is dropped from `allocators` with a
-/// note in `notes` (and a warning), never an error.
+/// Gets the library of every preload row of `allocators` (named, built side by side or installed
+/// by one apt-get; checked by the probe) and every peer's version. A row whose library cannot be had is dropped from
+/// `allocators` with a note in `notes` (and a warning), never an error.
 pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepared {
     let has = |name: &str| allocators.iter().any(|a| a == name);
     let wanted: Vec<&PreloadPeer> = PRELOAD_PEERS.iter().filter(|pp| has(pp.name)).collect();
-    let rust: Vec<_> = RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)).collect();
-    let named = |pp: &PreloadPeer| std::env::var_os(pp.env).is_some();
-    let unnamed = wanted.iter().filter(|pp| !named(pp));
-    let vendored = unnamed
-        .clone()
-        .any(|pp| matches!(pp.source, Source::Vendored(_)));
-    let crates = match rust.is_empty() && !vendored {
-        true => Vec::new(),
-        false => lock_crates().unwrap_or_else(|e| {
-            tracing::warn!("{e}");
-            Vec::new()
-        }),
-    };
     let mut p = Prepared::default();
-    for (peer, c) in rust {
-        if let Some((_, v, dir)) = crates.iter().find(|(n, _, _)| n == c) {
+    for (peer, c) in RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)) {
+        if let Some((_, v, dir)) = lock_crate(c) {
             p.versions
                 .push((peer.to_string(), rust_peer_version(peer, dir, v)));
         }
     }
-    let missing: Vec<&str> = unnamed
+    let missing: Vec<&str> = wanted
+        .iter()
         .filter_map(|pp| match pp.source {
-            Source::Debian(file, package) => {
+            Source::Debian(file, package) if std::env::var_os(pp.env()).is_none() => {
                 find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
             }
-            Source::Vendored(_) => None,
+            _ => None,
         })
         .collect();
-    let install = match missing[..] {
-        [] => Ok(()),
-        _ => apt_install(&missing),
+    let why = match missing[..] {
+        [] => None,
+        _ => apt_install(&missing).err(),
     };
     let bin = crate::paths::default_bin_dir();
-    let dir = bin.parent().unwrap_or(&bin).join("peers");
+    let dir = &bin.parent().unwrap_or(&bin).join("peers");
+    let (why, probe) = (why.as_deref(), &Probe::new());
     // Side by side (the builds take minutes).
-    let (crates, dir, why) = (&crates, &dir, install.as_ref().err().map(String::as_str));
-    let found: Vec<Found> = std::thread::scope(|s| {
-        let threads: Vec<_> = wanted
-            .iter()
-            .map(|pp| s.spawn(move || find_lib(pp, crates, dir, why)))
-            .collect();
+    std::thread::scope(|s| {
+        let spawn = |pp| s.spawn(move || find_lib(pp, dir, why, probe));
+        let threads: Vec<_> = wanted.iter().map(|&pp| spawn(pp)).collect();
         let panicked = |_| Err("the build panicked".into());
-        threads
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(panicked))
-            .collect()
-    });
-    // Every library must replace malloc and free.
-    let probe = match found.iter().any(Result::is_ok) {
-        true => build_probe(dir)
-            .map_err(|e| tracing::warn!("{e}: the preload libraries are used unchecked"))
-            .ok(),
-        false => None,
-    };
-    for (pp, r) in wanted.iter().zip(found) {
-        let check = |lib: &Path| {
-            probe
-                .as_ref()
-                .map_or(Ok(()), |p| check_replaces_malloc(p, lib))
-        };
-        match r.and_then(|(lib, v)| check(&lib).map(|()| (lib, v))) {
-            Ok((lib, v)) => {
-                tracing::info!("{}: {} ({v})", pp.name, lib.display());
-                p.libs.push((pp.name.to_string(), lib));
-                p.versions.push((pp.name.to_string(), v));
-            }
-            Err(why) => {
-                let note = format!("{} skipped: {why}", pp.name);
-                tracing::warn!("{note}");
-                notes.push(note);
+        for (pp, t) in wanted.iter().zip(threads) {
+            match t.join().unwrap_or_else(panicked) {
+                Ok((lib, v)) => {
+                    tracing::info!("{}: {} ({v})", pp.name, lib.display());
+                    p.libs.push((pp.name.to_string(), lib));
+                    p.versions.push((pp.name.to_string(), v));
+                }
+                Err(why) => {
+                    let note = format!("{} skipped: {why}", pp.name);
+                    tracing::warn!("{note}");
+                    notes.push(note);
+                }
             }
         }
-    }
+    });
     allocators.retain(|a| preload_peer(a).is_none() || p.libs.iter().any(|(n, _)| n == a));
     p
 }
@@ -568,13 +528,11 @@ pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
     let versions = extra.get("peer_versions")?.as_object()?;
     let libs = extra.get("preload_libraries").and_then(Value::as_object);
     let mut t = crate::table::Table::cols("peer | version | library (LD_PRELOAD)");
-    for a in &m.config.allocators {
-        let Some(v) = versions.get(a).and_then(Value::as_str) else {
-            continue;
-        };
-        let lib = libs.and_then(|l| l.get(a)?.as_str());
+    let measured = |a: &String| Some((a.clone(), versions.get(a)?.as_str()?.to_string()));
+    for (a, v) in m.config.allocators.iter().filter_map(measured) {
+        let lib = libs.and_then(|l| l.get(&a)?.as_str());
         let lib = lib.map_or_else(|| format!("— (linked into bench-{a})"), String::from);
-        t.row(vec![a.clone(), v.to_string(), lib]);
+        t.row(vec![a, v, lib]);
     }
     Some(format!("== peers ==\n{}", t.render()))
 }
@@ -625,7 +583,7 @@ mod tests {
             ]
         );
         assert!(PRELOAD_PEERS.iter().all(|p| p.name.ends_with("-preload")));
-        let mut envs: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.env).collect();
+        let mut envs: Vec<String> = PRELOAD_PEERS.iter().map(|p| p.env()).collect();
         envs.dedup();
         assert_eq!(envs.len(), PRELOAD_PEERS.len(), "one variable per row");
         assert_eq!(

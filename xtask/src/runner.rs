@@ -1,6 +1,5 @@
 //! Building the bench binaries and running each data point as a fresh process.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,20 +10,18 @@ use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD};
 
 /// The bench binary of `allocator` (its stats binary with `stats`); a preload row's is bench-system.
 pub fn bin_name(allocator: &str, stats: bool) -> String {
-    match (is_preload(allocator), stats) {
-        (true, _) => "bench-system".to_string(),
-        (false, true) => format!("bench-{allocator}-stats"),
-        (false, false) => format!("bench-{allocator}"),
+    if is_preload(allocator) {
+        return "bench-system".into();
     }
+    format!("bench-{allocator}{}", if stats { "-stats" } else { "" })
 }
 
 /// The bench binaries `allocators` run on (and the hz3 stats binaries with `with_stats`), each once.
 fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
     let mut bins: Vec<String> = Vec::new();
     for a in allocators {
-        for stats in [false, true] {
-            let b = bin_name(a, stats);
-            if (!stats || (with_stats && is_hz3(a))) && !bins.contains(&b) {
+        for b in [bin_name(a, false), bin_name(a, with_stats && is_hz3(a))] {
+            if !bins.contains(&b) {
                 bins.push(b);
             }
         }
@@ -52,9 +49,7 @@ fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u
     if peers {
         cmd.args(["--features", "peers"]);
     }
-    for b in &bins[1..] {
-        cmd.args(["--bin", b]);
-    }
+    cmd.args(bins[1..].iter().flat_map(|b| ["--bin", b]));
     cmd.args(extra);
     if align != 0 {
         cmd.args(["--", "-C", &format!("llvm-args=-align-loops={align}")]);
@@ -77,8 +72,8 @@ pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Resul
     let bins = needed_bins(allocators, with_stats);
     let root = workspace_root();
     for b in bins.chunks(if align_loops == 0 { usize::MAX } else { 1 }) {
-        let mut cmd = bench_cmd(&root, peers, b, &[], align_loops);
-        run_in(&root, &mut cmd, "building the bench binaries")?;
+        let cmd = &mut bench_cmd(&root, peers, b, &[], align_loops);
+        run_in(&root, cmd, "building the bench binaries")?;
     }
     if allocators.iter().any(|a| a == PRELOAD) {
         build_capi(&root)?;
@@ -90,13 +85,11 @@ pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Resul
 pub fn run_in(root: &Path, cmd: &mut Command, what: &str) -> Result<(), String> {
     cmd.current_dir(root);
     tracing::info!("{what}: {cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or(format!("{what} failed ({status})"))
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("{what} failed ({s})")),
+        Err(e) => Err(format!("{what}: cannot start: {e}")),
+    }
 }
 
 /// Builds hz3's C library, the `LD_PRELOAD` one (`cargo build --release -p hz3-capi`); its path.
@@ -159,22 +152,18 @@ pub struct PointSpec<'a> {
 
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
-    let mut need: Vec<PathBuf> = needed_bins(allocators, with_stats)
-        .iter()
-        .map(|b| bin_dir.join(b))
+    let preload = allocators.iter().any(|a| a == PRELOAD);
+    let lib = preload.then(|| preload_lib(bin_dir));
+    let bins = needed_bins(allocators, with_stats).into_iter();
+    let missing: Vec<String> = (lib.into_iter().chain(bins.map(|b| bin_dir.join(b))))
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
         .collect();
-    if allocators.iter().any(|a| a == PRELOAD) {
-        need.insert(0, preload_lib(bin_dir));
-    }
-    need.retain(|p| !p.is_file());
-    let missing: Vec<String> = need.iter().map(|p| p.display().to_string()).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let missing = missing.join(", ");
-    Err(format!(
-        "missing bench binaries (build them or drop --no-build): {missing}"
-    ))
+    let what = "missing bench binaries (build them or drop --no-build)";
+    Err(format!("{what}: {}", missing.join(", ")))
 }
 
 /// The trimmed stdout of `program args…` (run in `dir` when given) when it succeeds and prints
@@ -221,8 +210,7 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = child.kill().and_then(|()| child.wait());
                 let secs = timeout.as_secs_f64();
                 return Err(format!("{bin}: timed out after {secs:.0} s"));
             }
@@ -230,13 +218,10 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
             Err(e) => return Err(format!("{bin}: wait failed: {e}")),
         }
     };
-    let (out, err) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
     if status.success() {
-        return Ok(out);
+        return Ok(out.join().unwrap_or_default());
     }
+    let err = err.join().unwrap_or_default();
     let lines: Vec<&str> = err.lines().collect();
     let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
     Err(format!("{bin} exited with {status}: {tail}"))
@@ -290,75 +275,6 @@ pub fn run_point(
     let (value, unit, rss, valid) = (line.value, &line.unit, line.peak_rss_kib, line.valid);
     tracing::debug!("{value} {unit} (peak RSS {rss} KiB, valid {valid})");
     Ok(line)
-}
-
-/// Progress on stderr: one rewritten line on a terminal, else a line per group (a `tracing`
-/// event of target [`crate::log::PROGRESS`]).
-pub struct Progress {
-    total: usize,
-    done: usize,
-    start: Instant,
-    /// Rewrite one line: stderr is a terminal and the progress target is enabled.
-    tty: bool,
-    last_group: String,
-}
-
-impl Progress {
-    pub fn new(total: usize) -> Progress {
-        Progress {
-            total,
-            done: 0,
-            start: Instant::now(),
-            tty: std::io::stderr().is_terminal()
-                && tracing::enabled!(target: crate::log::PROGRESS, tracing::Level::INFO),
-            last_group: String::new(),
-        }
-    }
-
-    pub fn eta_secs(&self) -> Option<f64> {
-        let per_run = self.elapsed_secs() / self.done as f64;
-        (self.done > 0).then(|| per_run * (self.total - self.done) as f64)
-    }
-
-    /// Called before each run (which then counts as done).
-    pub fn show(&mut self, group: &str, what: &str) {
-        let (n, total, left) = (self.done + 1, self.total, self.total - self.done);
-        let width = total.to_string().len();
-        let took = crate::table::duration(self.elapsed_secs());
-        let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
-        let line =
-            format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}  remaining {left} runs, ETA {eta}");
-        if self.tty {
-            eprint!("\r\x1b[2K{line}");
-        } else if group != self.last_group {
-            tracing::info!(target: crate::log::PROGRESS, "{line}");
-            self.last_group = group.to_string();
-        }
-        self.done += 1;
-    }
-
-    pub fn elapsed_secs(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
-    }
-
-    /// Clears the rewritten line (before a message that must not be overwritten).
-    fn clear(&self) {
-        if self.tty {
-            eprint!("\r\x1b[2K");
-        }
-    }
-
-    /// A run that failed: a warning that stays on screen.
-    pub fn failed(&self, msg: &str) {
-        self.clear();
-        tracing::warn!("run FAILED: {msg}");
-    }
-
-    pub fn finish(&self) {
-        self.clear();
-        let took = crate::table::duration(self.elapsed_secs());
-        tracing::info!("{} runs in {took}", self.done);
-    }
 }
 
 #[cfg(test)]
@@ -435,13 +351,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("timed out"), "{err}");
-    }
-
-    #[test]
-    fn eta_follows_the_average_run() {
-        let mut p = Progress::new(10);
-        assert_eq!(p.eta_secs(), None);
-        p.show("round 1/3 xmalloc", "system");
-        assert!(p.eta_secs().unwrap() >= 0.0);
     }
 }

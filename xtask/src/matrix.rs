@@ -51,10 +51,8 @@ pub fn run(
     let baseline = o.gate.as_deref().map(results::load).transpose()?;
     let mut notes: Vec<String> = Vec::new();
     if let Some(b) = &baseline {
-        let here = Matrix {
-            machine: machine.clone(),
-            ..b.clone()
-        };
+        let mut here = b.clone();
+        here.machine = machine.clone();
         for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
             tracing::warn!("{w}");
             notes.push(format!("gate: {w}"));
@@ -78,18 +76,11 @@ pub fn run(
     if allocators.iter().any(|a| a == PRELOAD) {
         preloads.push((PRELOAD.into(), runner::preload_lib(&bin_dir)));
     }
-    let spec = runner::PointSpec {
-        bin_dir: &bin_dir,
-        duration_ms: o.duration_ms,
-        live_threads: o.live_threads,
-        blocks_per_thread: o.blocks_per_thread,
-        preloads: &preloads,
-    };
 
     // The runs in order: the thread counts outermost (the whole matrix at each count); within a
     // count, rounds, and within a round each workload runs every allocator in turn (A B C … A B C
-    // …), each as a fresh process; then the stats pass (round `None`) of each hz3 strategy.
-    // Each run is the index of its cell (thread count, workload, allocator) and its round.
+    // …), each as a fresh process; then the stats pass (round `None`) of each hz3 strategy. A run
+    // is the index of its cell (thread count, workload, allocator) and its round.
     let (mut cells, mut runs) = (Vec::<Cell>::new(), Vec::new());
     for &t in &o.threads {
         let first = cells.len();
@@ -122,8 +113,7 @@ pub fn run(
         table::duration((runs.len() as u64 * o.duration_ms) as f64 / 1000.0)
     );
 
-    // Progress: one rewritten line when stderr is a terminal (and the progress target is
-    // enabled), else a line per group.
+    // Progress: one rewritten line on a terminal (progress target enabled), else a line per group.
     let tty = std::io::stderr().is_terminal() && tracing::enabled!(target: PROGRESS, Level::INFO);
     let (mut failures, mut last_group, start) = (Vec::new(), String::new(), Instant::now());
     for (i, &(ci, round)) in runs.iter().enumerate() {
@@ -145,7 +135,7 @@ pub fn run(
             None => tracing::debug_span!("stats", workload = %w, allocator = %a, threads = t),
         }
         .entered();
-        match runner::run_point(&spec, &a, round.is_none(), &w, t) {
+        match runner::run_point(o, &bin_dir, &preloads, &a, round.is_none(), &w, t) {
             Ok(line) => match round {
                 Some(r) => cells[ci].record(r, &line),
                 None => cells[ci].stats = Some(line.stats.unwrap_or_else(|| json!({}))),

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cli::MatrixOpts;
 use crate::paths::workspace_root;
 use crate::results::{parse_run_line, RunLine};
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD};
@@ -28,10 +29,6 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
     }
     bins
 }
-
-/// Loop alignment, in bytes, of the bench binaries unless `--align-loops` says otherwise, so a row
-/// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
-pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
 /// The bench binaries' thin LTO, which inlines Rust's `__rust_alloc` shim (the release profile has
 /// none, see Cargo.toml); an override of the release profile, since `cargo rustc --profile bench`
@@ -138,18 +135,6 @@ pub fn preload_lib(bin_dir: &Path) -> PathBuf {
     bin_dir.join("libhz3_capi.so")
 }
 
-/// What every data point of a matrix run shares.
-pub struct PointSpec<'a> {
-    pub bin_dir: &'a Path,
-    pub duration_ms: u64,
-    /// Live threads of `threads-many`.
-    pub live_threads: usize,
-    /// Blocks per live thread of `threads-many` (`None`: its default shape).
-    pub blocks_per_thread: Option<usize>,
-    /// The library each preload row runs under (`hz3-preload`, `mimalloc-preload`, ...).
-    pub preloads: &'a [(String, PathBuf)],
-}
-
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
     let preload = allocators.iter().any(|a| a == PRELOAD);
@@ -228,14 +213,14 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
 }
 
 /// The arguments of one data point's process.
-pub fn point_args(spec: &PointSpec, workload: &str, threads: usize) -> Vec<String> {
+pub fn point_args(o: &MatrixOpts, workload: &str, threads: usize) -> Vec<String> {
     let mut args = format!(
         "{workload} --threads {threads} --duration-ms {}",
-        spec.duration_ms
+        o.duration_ms
     );
     if workload == "threads-many" {
-        args += &format!(" --live-threads {}", spec.live_threads);
-        if let Some(b) = spec.blocks_per_thread {
+        args += &format!(" --live-threads {}", o.live_threads);
+        if let Some(b) = o.blocks_per_thread {
             args += &format!(" --blocks-per-thread {b}");
         }
     }
@@ -243,19 +228,21 @@ pub fn point_args(spec: &PointSpec, workload: &str, threads: usize) -> Vec<Strin
 }
 
 /// One data point: a fresh process of `bench-<allocator>[-stats] <workload>` (for a preload row,
-/// `bench-system` with the row's library in `LD_PRELOAD`).
+/// `bench-system` with its library from `preloads` in `LD_PRELOAD`).
 pub fn run_point(
-    spec: &PointSpec,
+    o: &MatrixOpts,
+    bin_dir: &Path,
+    preloads: &[(String, PathBuf)],
     allocator: &str,
     stats: bool,
     workload: &str,
     threads: usize,
 ) -> Result<RunLine, String> {
-    let bin = spec.bin_dir.join(bin_name(allocator, stats));
-    let args = point_args(spec, workload, threads);
-    let timeout = Duration::from_millis(spec.duration_ms * 10 + 60_000);
+    let bin = bin_dir.join(bin_name(allocator, stats));
+    let args = point_args(o, workload, threads);
+    let timeout = Duration::from_millis(o.duration_ms * 10 + 60_000);
     let preload = is_preload(allocator);
-    let env: Vec<(&str, PathBuf)> = match spec.preloads.iter().find(|(a, _)| a == allocator) {
+    let env: Vec<(&str, PathBuf)> = match preloads.iter().find(|(a, _)| a == allocator) {
         _ if !preload => vec![],
         Some((_, lib)) => vec![("LD_PRELOAD", lib.clone())],
         None => return Err(format!("no library to preload for {allocator}")),
@@ -291,18 +278,19 @@ mod tests {
     fn preload_rows_run_bench_system_with_their_library() {
         assert_eq!(bin_name("mimalloc-preload", false), "bench-system");
         assert_eq!(bin_name("hz3-preload", false), "bench-system");
-        let mut spec = PointSpec {
-            bin_dir: Path::new("/"),
-            duration_ms: 400,
-            live_threads: 64,
-            blocks_per_thread: None,
-            preloads: &[],
+        let opts = |args: &str| {
+            let argv = format!("xtask bench-matrix --duration-ms 400 --live-threads 64{args}");
+            match <crate::cli::Cli as clap::Parser>::parse_from(argv.split(' ')).command {
+                Some(crate::cli::Command::BenchMatrix(o)) => o,
+                c => panic!("{c:?}"),
+            }
         };
+        let mut spec = opts("");
         assert_eq!(
             point_args(&spec, "threads-many", 2)[5..],
             ["--live-threads", "64"]
         );
-        spec.blocks_per_thread = Some(48);
+        spec = opts(" --blocks-per-thread 48");
         assert_eq!(
             point_args(&spec, "threads-many", 2)[5..],
             ["--live-threads", "64", "--blocks-per-thread", "48"]

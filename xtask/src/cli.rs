@@ -170,9 +170,8 @@ pub struct MatrixOpts {
 impl Bins {
     /// `--bin-dir`, else where cargo builds them.
     pub fn dir(&self) -> PathBuf {
-        self.bin_dir
-            .clone()
-            .unwrap_or_else(crate::paths::default_bin_dir)
+        let dir = self.bin_dir.clone();
+        dir.unwrap_or_else(crate::paths::default_bin_dir)
     }
 }
 

@@ -1,6 +1,5 @@
-//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines (tables go to
-//! stdout). Level: `RUST_LOG` when set, else `-v` (debug: each run's command and result) or
-//! `-vv` (trace); default info.
+//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines. Level:
+//! `RUST_LOG` when set, else `-v` (debug: each run's command and result), `-vv` (trace), or info.
 
 use std::fmt;
 

@@ -2,7 +2,7 @@
 //! allocator) as a fresh process, interleaved, then the stats pass — and what it writes.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -152,16 +152,13 @@ pub fn run(
     let wall_s = start.elapsed().as_secs_f64();
     tracing::info!("{} runs in {}", runs.len(), table::duration(wall_s));
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     let many = o.workloads.iter().any(|w| w == "threads-many");
-    let libs: serde_json::Map<String, Value> = preloads
-        .iter()
-        .map(|(a, p)| (a.clone(), p.display().to_string().into()))
-        .collect();
+    let lib = |(a, p): &(String, PathBuf)| (a.clone(), Value::from(p.display().to_string()));
+    let libs: serde_json::Map<String, Value> = preloads.iter().map(lib).collect();
     // The optional keys are null here and left out of the file.
     let Value::Object(extra) = json!({
         "git_commit": git_commit(root),
-        "finished_unix": now.map(|d| d.as_secs()).unwrap_or(0),
+        "finished_unix": std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs()),
         // How the bench binaries were built (with --no-build this run does not know).
         "align_loops": o.bins.build.then_some(o.align_loops),
         "wall_s": (wall_s * 10.0).round() / 10.0,

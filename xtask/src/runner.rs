@@ -35,9 +35,9 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
 /// compiles a binary as a benchmark harness.
 pub const BENCH_LTO: (&str, &str) = ("CARGO_PROFILE_RELEASE_LTO", "thin");
 
-/// The cargo command that builds the bench binaries `bins` with [`BENCH_LTO`]: `cargo build` when
-/// `align` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag
-/// to every Rust crate of the binary without rebuilding the dependencies).
+/// The cargo command that builds `bins` with [`BENCH_LTO`]: `cargo build`, or with `align` not 0
+/// `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust crate
+/// of the binary without rebuilding the dependencies).
 fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
     cmd.env(BENCH_LTO.0, BENCH_LTO.1);
@@ -61,9 +61,8 @@ pub fn cargo_in(root: &Path) -> Command {
     cmd
 }
 
-/// Builds exactly the bench binaries needed, with `--features peers` when a peer is among them:
-/// one `cargo build` for all of them when `align_loops` is 0, else one `cargo rustc` each (see
-/// [`bench_cmd`]); and hz3's C library for the `hz3-preload` row.
+/// Builds the bench binaries needed (with `--features peers` for a peer), in one `cargo build`, or
+/// with `align_loops` one `cargo rustc` each; and hz3's C library for the `hz3-preload` row.
 pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
     let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));
     let bins = needed_bins(allocators, with_stats);
@@ -106,17 +105,14 @@ pub fn cargo_executable(stdout: &[u8], name: &str) -> Option<PathBuf> {
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
 }
 
-/// Builds bench-system as [`build`] would (with the `peers` feature when the build that follows
-/// wants it, and the same `align_loops`, so that neither the library nor the binary is built
-/// twice); returns the binary.
+/// Builds bench-system as [`build`] would (same `peers` feature and `align_loops`, so that nothing
+/// is built twice); returns the binary.
 pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<PathBuf, String> {
     let json = ["--message-format=json-render-diagnostics"];
     let mut cmd = bench_cmd(root, peers, &["bench-system".into()], &json, align_loops);
     tracing::info!("building bench-system to learn the strategy list: {cmd:?}");
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let out = cmd.stderr(Stdio::inherit()).output();
+    let out = out.map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!("building bench-system failed ({})", out.status));
     }
@@ -180,12 +176,9 @@ pub fn run_capture_env(
 /// Runs `cmd` with a timeout: its stdout, or an error with the tail of its stderr.
 fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
     let bin = Path::new(cmd.get_program()).display().to_string();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {bin}: {e}"))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+    let child = cmd.stderr(Stdio::piped()).spawn();
+    let mut child = child.map_err(|e| format!("cannot start {bin}: {e}"))?;
     let (o, e) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let out = std::thread::spawn(move || std::io::read_to_string(o).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(e).unwrap_or_default());

@@ -233,8 +233,7 @@ pub struct FaultOpts {
 /// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
 pub const MATRIX_ALIGN_LOOPS: u32 = 64;
 
-/// What the fault gate runs unless told otherwise: the default strategy as the global allocator
-/// and through the C library.
+/// The fault gate's default: the default strategy as the global allocator and as the C library.
 pub const FAULT_GATE_ALLOCATORS: &[&str] = &["hz3-a-cache", PRELOAD];
 
 fn fraction(v: &str) -> Result<f64, String> {
@@ -256,9 +255,8 @@ fn align(v: &str) -> Result<u32, String> {
 fn pick(asked: &[String], known: &[String]) -> Result<Vec<String>, String> {
     if let Some(bad) = asked.iter().find(|a| !known.contains(a)) {
         let known = known.join(", ");
-        return Err(format!(
-            "--allocators: unknown name {bad:?}; known: {known}"
-        ));
+        let msg = format!("--allocators: unknown name {bad:?}; known: {known}");
+        return Err(msg);
     }
     let mut picked = known.to_vec();
     picked.retain(|k| asked.is_empty() || asked.contains(k));
@@ -284,9 +282,8 @@ impl Command {
                 o.workloads = names.map(|&w| w.into()).collect();
                 o.allocators = pick(&o.allocators, allocators)?;
                 if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
-                    return Err(
-                        "--gate compares ratios to system: include system in --allocators".into(),
-                    );
+                    let msg = "--gate compares ratios to system: include system in --allocators";
+                    return Err(msg.into());
                 }
             }
             Command::CallgrindGate(o) => {

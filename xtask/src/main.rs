@@ -103,8 +103,8 @@ fn real_main(mut command: Command) -> Result<bool, String> {
     }
 }
 
-/// The hz3 strategy list, for the commands that need it (else empty): from `bench-system --list`,
-/// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
+/// The hz3 strategy list for the commands that need it (else empty), from `bench-system --list`
+/// (built first unless `--no-build`).
 fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
     let any_peer = |a: &[String]| a.iter().any(|a| strategies::PEERS.contains(&a.as_str()));
     let (bins, peers, align_loops) = match command {

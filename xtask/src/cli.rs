@@ -1,6 +1,5 @@
-//! The command line, on clap: one struct per command, whose doc comments are its `--help`.
-//! A parsed command is [`Command::resolve`]d once the allocator names are known (they come from
-//! the bench binaries, which the command line says how to find).
+//! The command line, on clap (doc comments are the `--help`); a parsed command is
+//! [`Command::resolve`]d once the allocator names are known (from the bench binaries).
 
 use std::path::PathBuf;
 
@@ -78,9 +77,8 @@ pub enum Command {
     Servers(crate::servers::Opts),
 }
 
-/// Gate tolerance: a ratio may drop by `max(floor, noise_k × CV)` before the gate fails, where CV
-/// is the larger of the baseline's and the current run's coefficient of variation of the
-/// per-round ratios (so the tolerance grows with the noise actually measured).
+/// Gate tolerance: a ratio may drop by `max(floor, noise_k × CV)` (CV: the larger of the two
+/// runs' coefficient of variation of the per-round ratios, so it grows with the measured noise).
 #[derive(Args, Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {
     /// smallest tolerated drop of a ratio, as a fraction
@@ -165,16 +163,15 @@ pub struct MatrixOpts {
     pub bins: Bins,
     /// build the bench binaries with every Rust loop aligned to N bytes (0: the compiler's own
     /// placement, as before 2026-11-30)
-    #[arg(long, value_name = "N", default_value_t = crate::runner::MATRIX_ALIGN_LOOPS, value_parser = align)]
+    #[arg(long, value_name = "N", default_value_t = MATRIX_ALIGN_LOOPS, value_parser = align)]
     pub align_loops: u32,
 }
 
 impl Bins {
     /// `--bin-dir`, else where cargo builds them.
     pub fn dir(&self) -> PathBuf {
-        self.bin_dir
-            .clone()
-            .unwrap_or_else(crate::paths::default_bin_dir)
+        let dir = self.bin_dir.clone();
+        dir.unwrap_or_else(crate::paths::default_bin_dir)
     }
 }
 
@@ -232,18 +229,19 @@ pub struct FaultOpts {
     pub reps: usize,
 }
 
-/// What the fault gate runs unless told otherwise: the default strategy as the global allocator
-/// and through the C library.
+/// Loop alignment, in bytes, of the bench binaries unless `--align-loops` says otherwise, so a row
+/// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
+pub const MATRIX_ALIGN_LOOPS: u32 = 64;
+
+/// The fault gate's default: the default strategy as the global allocator and as the C library.
 pub const FAULT_GATE_ALLOCATORS: &[&str] = &["hz3-a-cache", PRELOAD];
 
 fn fraction(v: &str) -> Result<f64, String> {
-    let f: f64 = v
-        .parse()
-        .map_err(|_| format!("not a valid number: {v:?}"))?;
-    if !(0.0..1.0).contains(&f) {
-        return Err(format!("must be in [0, 1), got {f}"));
+    match v.parse::<f64>() {
+        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+        Ok(f) => Err(format!("must be in [0, 1), got {f}")),
+        Err(_) => Err(format!("not a valid number: {v:?}")),
     }
-    Ok(f)
 }
 
 fn align(v: &str) -> Result<u32, String> {
@@ -253,14 +251,12 @@ fn align(v: &str) -> Result<u32, String> {
     }
 }
 
-/// `asked` checked against `known` and put in `known`'s order, each name once; empty: all of
-/// `known`.
+/// `asked` checked against `known`, in `known`'s order, each once; empty: all of `known`.
 fn pick(asked: &[String], known: &[String]) -> Result<Vec<String>, String> {
     if let Some(bad) = asked.iter().find(|a| !known.contains(a)) {
         let known = known.join(", ");
-        return Err(format!(
-            "--allocators: unknown name {bad:?}; known: {known}"
-        ));
+        let msg = format!("--allocators: unknown name {bad:?}; known: {known}");
+        return Err(msg);
     }
     let mut picked = known.to_vec();
     picked.retain(|k| asked.is_empty() || asked.contains(k));
@@ -268,9 +264,8 @@ fn pick(asked: &[String], known: &[String]) -> Result<Vec<String>, String> {
 }
 
 impl Command {
-    /// Checks the `--allocators` names against `allocators` (every known name, in table order),
-    /// fills in the defaults (`default_threads`: the machine's core count) and puts the lists
-    /// in table order whatever order the user typed.
+    /// Checks `--allocators` against `allocators` (every known name, in table order), fills in
+    /// the defaults (`default_threads`: the core count) and puts the lists in table order.
     pub fn resolve(&mut self, allocators: &[String], default_threads: usize) -> Result<(), String> {
         match self {
             Command::BenchMatrix(o) => {
@@ -280,28 +275,20 @@ impl Command {
                 o.threads.sort_unstable();
                 o.threads.dedup();
                 let asked = |n: &&&str| {
-                    o.workloads
-                        .iter()
-                        .any(|w| workload_set(w).map_or(w == *n, |s| s.contains(n)))
+                    let hit = |w: &String| workload_set(w).map_or(w == **n, |s| s.contains(n));
+                    o.workloads.iter().any(hit)
                 };
-                o.workloads = WORKLOAD_NAMES
-                    .iter()
-                    .filter(asked)
-                    .map(|&w| w.into())
-                    .collect();
+                let names = WORKLOAD_NAMES.iter().filter(asked);
+                o.workloads = names.map(|&w| w.into()).collect();
                 o.allocators = pick(&o.allocators, allocators)?;
                 if o.gate.is_some() && !o.allocators.iter().any(|a| a == "system") {
-                    return Err(
-                        "--gate compares ratios to system: include system in --allocators".into(),
-                    );
+                    let msg = "--gate compares ratios to system: include system in --allocators";
+                    return Err(msg.into());
                 }
             }
             Command::CallgrindGate(o) => {
-                let known: Vec<String> = allocators
-                    .iter()
-                    .filter(|a| !PEERS.contains(&a.as_str()) && !is_preload(a))
-                    .cloned()
-                    .collect();
+                let mut known = allocators.to_vec();
+                known.retain(|a| !PEERS.contains(&a.as_str()) && !is_preload(a));
                 o.allocators = pick(&o.allocators, &known)?;
             }
             Command::FaultGate(o) if o.allocators.is_empty() => {

@@ -1,53 +1,36 @@
-//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines (tables go to
-//! stdout). Level: `RUST_LOG` when set, else `-v` (debug: each run's command and result) or
-//! `-vv` (trace); default info.
+//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines. Level:
+//! `RUST_LOG` when set, else `-v` (debug: each run's command and result), `-vv` (trace), or info.
 
 use std::fmt;
 
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level};
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatFields, FormattedFields};
 use tracing_subscriber::prelude::*;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Registry;
 
 /// The target of the progress lines, which are printed without the `xtask: ` prefix.
 pub const PROGRESS: &str = "xtask::progress";
 
 /// `xtask: [level: ][span{fields}: ]message`; the level is named below info only, and for errors.
 /// The spans are the debug ones of each run, so they show with `-v` (or `RUST_LOG` asking for them).
-struct Format;
-
-impl<S, N> FormatEvent<S, N> for Format
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut w: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let meta = event.metadata();
-        if meta.target() != PROGRESS {
-            w.write_str("xtask: ")?;
-        }
-        if ![Level::WARN, Level::INFO].contains(meta.level()) {
-            write!(w, "{}: ", meta.level().as_str().to_lowercase())?;
-        }
-        for span in ctx.event_scope().into_iter().flat_map(|s| s.from_root()) {
-            w.write_str(span.name())?;
-            if let Some(f) = span.extensions().get::<FormattedFields<N>>() {
-                if !f.is_empty() {
-                    write!(w, "{{{f}}}")?;
-                }
-            }
-            w.write_str(": ")?;
-        }
-        ctx.field_format().format_fields(w.by_ref(), event)?;
-        writeln!(w)
+fn format(ctx: &FmtContext<'_, Registry, DefaultFields>, mut w: Writer, e: &Event) -> fmt::Result {
+    let meta = e.metadata();
+    if meta.target() != PROGRESS {
+        w.write_str("xtask: ")?;
     }
+    if ![Level::WARN, Level::INFO].contains(meta.level()) {
+        write!(w, "{}: ", meta.level().as_str().to_lowercase())?;
+    }
+    for span in ctx.event_scope().into_iter().flat_map(|s| s.from_root()) {
+        let ext = span.extensions();
+        let fields = ext.get::<FormattedFields<DefaultFields>>();
+        let fields = fields.filter(|f| !f.is_empty()).map(|f| format!("{{{f}}}"));
+        write!(w, "{}{}: ", span.name(), fields.unwrap_or_default())?;
+    }
+    ctx.field_format().format_fields(w.by_ref(), e)?;
+    writeln!(w)
 }
 
 /// The filter for `RUST_LOG` (when set and valid) or else `verbosity` (the count of `-v`).
@@ -66,9 +49,9 @@ pub fn filter(rust_log: Option<&str>, verbosity: u8) -> Targets {
 /// Installs the stderr subscriber.
 pub fn init(verbosity: u8) {
     let rust_log = std::env::var("RUST_LOG").ok();
-    let layer = tracing_subscriber::fmt::layer()
+    let layer = tracing_subscriber::fmt::layer::<Registry>()
         .with_writer(std::io::stderr)
-        .event_format(Format)
+        .event_format(format as fn(&FmtContext<_, _>, Writer, &Event) -> _)
         .with_filter(filter(rust_log.as_deref(), verbosity));
     tracing_subscriber::registry().with(layer).init();
 }

@@ -55,13 +55,11 @@ fn real_main(mut command: Command) -> Result<bool, String> {
     command.resolve(&strategies::allocator_names(&strategies), threads)?;
     match command {
         Command::SyncBins => {
-            let changes = strategies::sync_bins(&root, &strategies)?;
+            let mut changes = strategies::sync_bins(&root, &strategies)?;
             if changes.is_empty() {
-                println!("hz3 binaries are in sync with the strategy list");
+                changes.push("hz3 binaries are in sync with the strategy list".into());
             }
-            for c in changes {
-                println!("{c}");
-            }
+            changes.iter().for_each(|c| println!("{c}"));
             Ok(true)
         }
         Command::Report { path, chart } => {
@@ -75,12 +73,8 @@ fn real_main(mut command: Command) -> Result<bool, String> {
             Ok(true)
         }
         Command::ValidateJson { path } => {
-            let n = results::load(&path)?.cells.len();
-            println!(
-                "{}: valid {} ({n} results)",
-                path.display(),
-                results::SCHEMA
-            );
+            let (n, schema) = (results::load(&path)?.cells.len(), results::SCHEMA);
+            println!("{}: valid {schema} ({n} results)", path.display());
             Ok(true)
         }
         Command::Gate {
@@ -98,15 +92,19 @@ fn real_main(mut command: Command) -> Result<bool, String> {
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
         Command::FaultGate(o) => faults::run(&o),
-        Command::Soak { args } => soak(&root, &args).map(|()| true),
+        Command::Soak { args } => {
+            let mut cmd = runner::cargo_in(&root);
+            cmd.args("run --release -q -p hz3-alloc --example soak --".split(' '));
+            runner::run_in(&root, cmd.args(args), "soak").map(|()| true)
+        }
         Command::Memcheck => memcheck(&root).map(|()| true),
         Command::Servers(o) => servers::run(&root, &o),
         Command::BenchMatrix(o) => matrix::run(&o, &root, &strategies),
     }
 }
 
-/// The hz3 strategy list, for the commands that need it (else empty): from `bench-system --list`,
-/// built first unless the command says `--no-build` (then the one in its `--bin-dir`).
+/// The hz3 strategy list for the commands that need it (else empty), from `bench-system --list`
+/// (built first unless `--no-build`).
 fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::Strategy>, String> {
     let any_peer = |a: &[String]| a.iter().any(|a| strategies::PEERS.contains(&a.as_str()));
     let (bins, peers, align_loops) = match command {
@@ -126,21 +124,12 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
     runner::learn_strategies(&bench)
 }
 
-/// `cargo xtask soak`: builds and runs the soak program (crates/hz3-alloc/examples/soak.rs).
-fn soak(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut cmd = runner::cargo_in(root);
-    cmd.args("run --release -q -p hz3-alloc --example soak --".split(' '));
-    runner::run_in(root, cmd.args(args), "soak")
-}
-
 /// `cargo xtask memcheck`: the hz3-alloc stress and lifecycle tests under valgrind memcheck,
 /// failing on any reported error (testing.md T12).
 fn memcheck(root: &Path) -> Result<(), String> {
     let build = "test --release -p hz3-alloc --test stress --no-run --message-format=json";
-    let out = runner::cargo_in(root)
-        .args(build.split(' '))
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let out = runner::cargo_in(root).args(build.split(' ')).output();
+    let out = out.map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(format!("building the stress test failed: {err}"));
@@ -148,9 +137,8 @@ fn memcheck(root: &Path) -> Result<(), String> {
     let exe = runner::cargo_executable(&out.stdout, "stress")
         .ok_or("cargo did not report the stress test executable")?;
     let mut cmd = std::process::Command::new("valgrind");
-    cmd.args("--tool=memcheck --error-exitcode=99 --quiet".split(' '))
-        .arg(exe);
-    cmd.args(["--test-threads=1", "hz3_a_cache::"])
-        .env("HZ3_TEST_SCALE", "1");
-    runner::run_in(root, &mut cmd, "valgrind memcheck of the stress test")
+    cmd.args("--tool=memcheck --error-exitcode=99 --quiet".split(' '));
+    cmd.arg(exe).args(["--test-threads=1", "hz3_a_cache::"]);
+    let what = "valgrind memcheck of the stress test";
+    runner::run_in(root, cmd.env("HZ3_TEST_SCALE", "1"), what)
 }

@@ -1,11 +1,15 @@
 //! `cargo xtask bench-matrix`: the matrix run itself — every (thread count, round, workload,
 //! allocator) as a fresh process, interleaved, then the stats pass — and what it writes.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::{json, Value};
+use tracing::Level;
 
 use crate::cli::MatrixOpts;
+use crate::log::PROGRESS;
 use crate::results::{Cell, Config, Machine, Matrix};
 use crate::strategies::{is_hz3, PRELOAD};
 use crate::{chart, gate, peers, report, results, runner, strategies, table};
@@ -14,6 +18,25 @@ use crate::{chart, gate, peers, report, results, runner, strategies, table};
 pub(crate) fn git_commit(root: &Path) -> Option<String> {
     let root = root.to_str()?;
     runner::stdout_of("git", &["-C", root, "rev-parse", "--short", "HEAD"], None)
+}
+
+/// The progress line before run `done` (of `total`), `secs` into the matrix.
+fn progress_line(done: usize, total: usize, secs: f64, group: &str, what: &str) -> String {
+    let eta = (done > 0).then(|| secs / done as f64 * (total - done) as f64);
+    let (eta, took) = (
+        eta.map_or("?".into(), table::duration),
+        table::duration(secs),
+    );
+    let (n, width) = (done + 1, total.to_string().len());
+    let line = format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}");
+    format!("{line}  remaining {} runs, ETA {eta}", total - done)
+}
+
+/// Clears the rewritten progress line (before a message that must not be overwritten).
+fn clear_line(tty: bool) {
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
 }
 
 /// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
@@ -28,10 +51,8 @@ pub fn run(
     let baseline = o.gate.as_deref().map(results::load).transpose()?;
     let mut notes: Vec<String> = Vec::new();
     if let Some(b) = &baseline {
-        let here = Matrix {
-            machine: machine.clone(),
-            ..b.clone()
-        };
+        let mut here = b.clone();
+        here.machine = machine.clone();
         for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
             tracing::warn!("{w}");
             notes.push(format!("gate: {w}"));
@@ -55,32 +76,23 @@ pub fn run(
     if allocators.iter().any(|a| a == PRELOAD) {
         preloads.push((PRELOAD.into(), runner::preload_lib(&bin_dir)));
     }
-    let spec = runner::PointSpec {
-        bin_dir: &bin_dir,
-        duration_ms: o.duration_ms,
-        live_threads: o.live_threads,
-        blocks_per_thread: o.blocks_per_thread,
-        preloads: &preloads,
-    };
 
     // The runs in order: the thread counts outermost (the whole matrix at each count); within a
     // count, rounds, and within a round each workload runs every allocator in turn (A B C … A B C
-    // …), each as a fresh process; then the stats pass (round `None`) of each hz3 strategy.
-    let mut runs: Vec<(usize, Option<usize>, &String, &String)> = Vec::new();
+    // …), each as a fresh process; then the stats pass (round `None`) of each hz3 strategy. A run
+    // is the index of its cell (thread count, workload, allocator) and its round.
+    let (mut cells, mut runs) = (Vec::<Cell>::new(), Vec::new());
     for &t in &o.threads {
+        let first = cells.len();
+        for w in &o.workloads {
+            let cell = |a: &String| Cell::at(w, a, t as u64, o.rounds);
+            cells.extend(allocators.iter().map(cell));
+        }
         for round in (0..o.rounds).map(Some).chain(o.stats_pass.then_some(None)) {
-            for w in &o.workloads {
-                for a in allocators.iter().filter(|a| round.is_some() || is_hz3(a)) {
-                    runs.push((t, round, w, a));
-                }
-            }
+            let hz3 = |&i: &usize| round.is_some() || is_hz3(&cells[i].allocator);
+            runs.extend((first..cells.len()).filter(hz3).map(|i| (i, round)));
         }
     }
-    let mut cells: Vec<Cell> = runs
-        .iter()
-        .filter(|r| r.1 == Some(0))
-        .map(|&(t, _, w, a)| Cell::at(w, a, t as u64, o.rounds))
-        .collect();
     let stats_runs = runs.iter().filter(|r| r.1.is_none()).count();
     let timed_runs = runs.len() - stats_runs;
     let sweep = o.threads.len() > 1;
@@ -101,56 +113,55 @@ pub fn run(
         table::duration((runs.len() as u64 * o.duration_ms) as f64 / 1000.0)
     );
 
-    let mut failures = Vec::new();
-    let mut progress = runner::Progress::new(runs.len());
-    for (t, round, w, a) in runs {
+    // Progress: one rewritten line on a terminal (progress target enabled), else a line per group.
+    let tty = std::io::stderr().is_terminal() && tracing::enabled!(target: PROGRESS, Level::INFO);
+    let (mut failures, mut last_group, start) = (Vec::new(), String::new(), Instant::now());
+    for (i, &(ci, round)) in runs.iter().enumerate() {
+        let (w, a) = (cells[ci].workload.clone(), cells[ci].allocator.clone());
+        let t = cells[ci].sweep_threads as usize;
         let tag = if sweep { format!("T={t} ") } else { "".into() };
-        let (group, what) = match round {
-            Some(r) => (
-                format!("round {}/{} {w}", r + 1, o.rounds),
-                format!("round {} {w}", r + 1),
-            ),
-            None => (format!("stats pass {w}"), format!("stats pass {w}")),
-        };
-        progress.show(&format!("{tag}{group}"), a);
+        let name = round.map_or("stats pass".into(), |r| format!("round {}", r + 1));
+        let of = round.map_or(String::new(), |_| format!("/{}", o.rounds));
+        let group = format!("{tag}{name}{of} {w}");
+        let line = progress_line(i, runs.len(), start.elapsed().as_secs_f64(), &group, &a);
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else if group != last_group {
+            tracing::info!(target: PROGRESS, "{line}");
+            last_group = group;
+        }
         let _run = match round {
             Some(r) => tracing::debug_span!("run", round = r + 1, workload = %w, allocator = %a, threads = t),
             None => tracing::debug_span!("stats", workload = %w, allocator = %a, threads = t),
         }
         .entered();
-        match runner::run_point(&spec, a, round.is_none(), w, t) {
-            Ok(line) => {
-                let c = cells
-                    .iter_mut()
-                    .find(|c| c.workload == *w && c.allocator == *a && c.sweep_threads == t as u64)
-                    .expect("every data point has its cell");
-                match round {
-                    Some(r) => c.record(r, &line),
-                    None => c.stats = Some(line.stats.unwrap_or_else(|| json!({}))),
-                }
-            }
+        match runner::run_point(o, &bin_dir, &preloads, &a, round.is_none(), &w, t) {
+            Ok(line) => match round {
+                Some(r) => cells[ci].record(r, &line),
+                None => cells[ci].stats = Some(line.stats.unwrap_or_else(|| json!({}))),
+            },
             Err(e) => {
-                let msg = format!("{tag}{what} {a}: {e}");
-                progress.failed(&msg);
+                clear_line(tty);
+                let msg = format!("{tag}{name} {w} {a}: {e}");
+                tracing::warn!("run FAILED: {msg}");
                 failures.push(msg);
             }
         }
     }
-    progress.finish();
+    clear_line(tty);
+    let wall_s = start.elapsed().as_secs_f64();
+    tracing::info!("{} runs in {}", runs.len(), table::duration(wall_s));
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     let many = o.workloads.iter().any(|w| w == "threads-many");
-    let libs: serde_json::Map<String, Value> = preloads
-        .iter()
-        .map(|(a, p)| (a.clone(), p.display().to_string().into()))
-        .collect();
+    let lib = |(a, p): &(String, PathBuf)| (a.clone(), Value::from(p.display().to_string()));
+    let libs: serde_json::Map<String, Value> = preloads.iter().map(lib).collect();
     // The optional keys are null here and left out of the file.
     let Value::Object(extra) = json!({
         "git_commit": git_commit(root),
-        "finished_unix": now.map(|d| d.as_secs()).unwrap_or(0),
+        "finished_unix": std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs()),
         // How the bench binaries were built (with --no-build this run does not know).
         "align_loops": o.bins.build.then_some(o.align_loops),
-        "wall_s": (progress.elapsed_secs() * 10.0).round() / 10.0,
+        "wall_s": (wall_s * 10.0).round() / 10.0,
         "live_threads": many.then_some(o.live_threads),
         "blocks_per_thread": o.blocks_per_thread.filter(|_| many),
         "preload_libraries": (!libs.is_empty()).then_some(libs),
@@ -192,4 +203,18 @@ pub fn run(
         ok &= gate::print(&b, &matrix, o.tolerance);
     }
     Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn eta_follows_the_average_run() {
+        assert!(super::progress_line(0, 10, 0.0, "round 1/3 xmalloc", "system").ends_with("ETA ?"));
+        let line = super::progress_line(1, 10, 2.0, "round 1/3 xmalloc", "hz3-a");
+        assert!(
+            line.starts_with("[ 2/10] round 1/3 xmalloc hz3-a  elapsed 0:02"),
+            "{line}"
+        );
+        assert!(line.ends_with("remaining 9 runs, ETA 0:18"), "{line}");
+    }
 }

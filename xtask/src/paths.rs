@@ -10,9 +10,8 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where `cargo build --release` puts binaries: next to this xtask binary when it runs from
-/// `<target>/release` (`cargo xtask` uses --release), else `<target>/release` beside its profile
-/// directory. Honours CARGO_TARGET_DIR through cargo, which built us.
+/// Where `cargo build --release` puts binaries: beside this xtask binary's profile directory (so
+/// CARGO_TARGET_DIR holds through cargo, which built us), `<target>/release`.
 pub fn default_bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().unwrap_or(Path::new(""));

@@ -1,30 +1,28 @@
 //! Building the bench binaries and running each data point as a fresh process.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cli::MatrixOpts;
 use crate::paths::workspace_root;
 use crate::results::{parse_run_line, RunLine};
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD};
 
 /// The bench binary of `allocator` (its stats binary with `stats`); a preload row's is bench-system.
 pub fn bin_name(allocator: &str, stats: bool) -> String {
-    match (is_preload(allocator), stats) {
-        (true, _) => "bench-system".to_string(),
-        (false, true) => format!("bench-{allocator}-stats"),
-        (false, false) => format!("bench-{allocator}"),
+    if is_preload(allocator) {
+        return "bench-system".into();
     }
+    format!("bench-{allocator}{}", if stats { "-stats" } else { "" })
 }
 
 /// The bench binaries `allocators` run on (and the hz3 stats binaries with `with_stats`), each once.
 fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
     let mut bins: Vec<String> = Vec::new();
     for a in allocators {
-        for stats in [false, true] {
-            let b = bin_name(a, stats);
-            if (!stats || (with_stats && is_hz3(a))) && !bins.contains(&b) {
+        for b in [bin_name(a, false), bin_name(a, with_stats && is_hz3(a))] {
+            if !bins.contains(&b) {
                 bins.push(b);
             }
         }
@@ -32,18 +30,14 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
     bins
 }
 
-/// Loop alignment, in bytes, of the bench binaries unless `--align-loops` says otherwise, so a row
-/// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
-pub const MATRIX_ALIGN_LOOPS: u32 = 64;
-
 /// The bench binaries' thin LTO, which inlines Rust's `__rust_alloc` shim (the release profile has
 /// none, see Cargo.toml); an override of the release profile, since `cargo rustc --profile bench`
 /// compiles a binary as a benchmark harness.
 pub const BENCH_LTO: (&str, &str) = ("CARGO_PROFILE_RELEASE_LTO", "thin");
 
-/// The cargo command that builds the bench binaries `bins` with [`BENCH_LTO`]: `cargo build` when
-/// `align` is 0, else `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag
-/// to every Rust crate of the binary without rebuilding the dependencies).
+/// The cargo command that builds `bins` with [`BENCH_LTO`]: `cargo build`, or with `align` not 0
+/// `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust crate
+/// of the binary without rebuilding the dependencies).
 fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
     cmd.env(BENCH_LTO.0, BENCH_LTO.1);
@@ -52,9 +46,7 @@ fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u
     if peers {
         cmd.args(["--features", "peers"]);
     }
-    for b in &bins[1..] {
-        cmd.args(["--bin", b]);
-    }
+    cmd.args(bins[1..].iter().flat_map(|b| ["--bin", b]));
     cmd.args(extra);
     if align != 0 {
         cmd.args(["--", "-C", &format!("llvm-args=-align-loops={align}")]);
@@ -69,16 +61,15 @@ pub fn cargo_in(root: &Path) -> Command {
     cmd
 }
 
-/// Builds exactly the bench binaries needed, with `--features peers` when a peer is among them:
-/// one `cargo build` for all of them when `align_loops` is 0, else one `cargo rustc` each (see
-/// [`bench_cmd`]); and hz3's C library for the `hz3-preload` row.
+/// Builds the bench binaries needed (with `--features peers` for a peer), in one `cargo build`, or
+/// with `align_loops` one `cargo rustc` each; and hz3's C library for the `hz3-preload` row.
 pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
     let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));
     let bins = needed_bins(allocators, with_stats);
     let root = workspace_root();
     for b in bins.chunks(if align_loops == 0 { usize::MAX } else { 1 }) {
-        let mut cmd = bench_cmd(&root, peers, b, &[], align_loops);
-        run_in(&root, &mut cmd, "building the bench binaries")?;
+        let cmd = &mut bench_cmd(&root, peers, b, &[], align_loops);
+        run_in(&root, cmd, "building the bench binaries")?;
     }
     if allocators.iter().any(|a| a == PRELOAD) {
         build_capi(&root)?;
@@ -90,13 +81,11 @@ pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Resul
 pub fn run_in(root: &Path, cmd: &mut Command, what: &str) -> Result<(), String> {
     cmd.current_dir(root);
     tracing::info!("{what}: {cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or(format!("{what} failed ({status})"))
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("{what} failed ({s})")),
+        Err(e) => Err(format!("{what}: cannot start: {e}")),
+    }
 }
 
 /// Builds hz3's C library, the `LD_PRELOAD` one (`cargo build --release -p hz3-capi`); its path.
@@ -116,17 +105,14 @@ pub fn cargo_executable(stdout: &[u8], name: &str) -> Option<PathBuf> {
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
 }
 
-/// Builds bench-system as [`build`] would (with the `peers` feature when the build that follows
-/// wants it, and the same `align_loops`, so that neither the library nor the binary is built
-/// twice); returns the binary.
+/// Builds bench-system as [`build`] would (same `peers` feature and `align_loops`, so that nothing
+/// is built twice); returns the binary.
 pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<PathBuf, String> {
     let json = ["--message-format=json-render-diagnostics"];
     let mut cmd = bench_cmd(root, peers, &["bench-system".into()], &json, align_loops);
     tracing::info!("building bench-system to learn the strategy list: {cmd:?}");
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let out = cmd.stderr(Stdio::inherit()).output();
+    let out = out.map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!("building bench-system failed ({})", out.status));
     }
@@ -145,36 +131,20 @@ pub fn preload_lib(bin_dir: &Path) -> PathBuf {
     bin_dir.join("libhz3_capi.so")
 }
 
-/// What every data point of a matrix run shares.
-pub struct PointSpec<'a> {
-    pub bin_dir: &'a Path,
-    pub duration_ms: u64,
-    /// Live threads of `threads-many`.
-    pub live_threads: usize,
-    /// Blocks per live thread of `threads-many` (`None`: its default shape).
-    pub blocks_per_thread: Option<usize>,
-    /// The library each preload row runs under (`hz3-preload`, `mimalloc-preload`, ...).
-    pub preloads: &'a [(String, PathBuf)],
-}
-
 /// Fails early, naming what is missing, when a needed binary was not built.
 pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Result<(), String> {
-    let mut need: Vec<PathBuf> = needed_bins(allocators, with_stats)
-        .iter()
-        .map(|b| bin_dir.join(b))
+    let preload = allocators.iter().any(|a| a == PRELOAD);
+    let lib = preload.then(|| preload_lib(bin_dir));
+    let bins = needed_bins(allocators, with_stats).into_iter();
+    let missing: Vec<String> = (lib.into_iter().chain(bins.map(|b| bin_dir.join(b))))
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
         .collect();
-    if allocators.iter().any(|a| a == PRELOAD) {
-        need.insert(0, preload_lib(bin_dir));
-    }
-    need.retain(|p| !p.is_file());
-    let missing: Vec<String> = need.iter().map(|p| p.display().to_string()).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let missing = missing.join(", ");
-    Err(format!(
-        "missing bench binaries (build them or drop --no-build): {missing}"
-    ))
+    let what = "missing bench binaries (build them or drop --no-build)";
+    Err(format!("{what}: {}", missing.join(", ")))
 }
 
 /// The trimmed stdout of `program args…` (run in `dir` when given) when it succeeds and prints
@@ -206,12 +176,9 @@ pub fn run_capture_env(
 /// Runs `cmd` with a timeout: its stdout, or an error with the tail of its stderr.
 fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
     let bin = Path::new(cmd.get_program()).display().to_string();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {bin}: {e}"))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+    let child = cmd.stderr(Stdio::piped()).spawn();
+    let mut child = child.map_err(|e| format!("cannot start {bin}: {e}"))?;
     let (o, e) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let out = std::thread::spawn(move || std::io::read_to_string(o).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(e).unwrap_or_default());
@@ -221,8 +188,7 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = child.kill().and_then(|()| child.wait());
                 let secs = timeout.as_secs_f64();
                 return Err(format!("{bin}: timed out after {secs:.0} s"));
             }
@@ -230,27 +196,24 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
             Err(e) => return Err(format!("{bin}: wait failed: {e}")),
         }
     };
-    let (out, err) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
     if status.success() {
-        return Ok(out);
+        return Ok(out.join().unwrap_or_default());
     }
+    let err = err.join().unwrap_or_default();
     let lines: Vec<&str> = err.lines().collect();
     let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
     Err(format!("{bin} exited with {status}: {tail}"))
 }
 
 /// The arguments of one data point's process.
-pub fn point_args(spec: &PointSpec, workload: &str, threads: usize) -> Vec<String> {
+pub fn point_args(o: &MatrixOpts, workload: &str, threads: usize) -> Vec<String> {
     let mut args = format!(
         "{workload} --threads {threads} --duration-ms {}",
-        spec.duration_ms
+        o.duration_ms
     );
     if workload == "threads-many" {
-        args += &format!(" --live-threads {}", spec.live_threads);
-        if let Some(b) = spec.blocks_per_thread {
+        args += &format!(" --live-threads {}", o.live_threads);
+        if let Some(b) = o.blocks_per_thread {
             args += &format!(" --blocks-per-thread {b}");
         }
     }
@@ -258,19 +221,21 @@ pub fn point_args(spec: &PointSpec, workload: &str, threads: usize) -> Vec<Strin
 }
 
 /// One data point: a fresh process of `bench-<allocator>[-stats] <workload>` (for a preload row,
-/// `bench-system` with the row's library in `LD_PRELOAD`).
+/// `bench-system` with its library from `preloads` in `LD_PRELOAD`).
 pub fn run_point(
-    spec: &PointSpec,
+    o: &MatrixOpts,
+    bin_dir: &Path,
+    preloads: &[(String, PathBuf)],
     allocator: &str,
     stats: bool,
     workload: &str,
     threads: usize,
 ) -> Result<RunLine, String> {
-    let bin = spec.bin_dir.join(bin_name(allocator, stats));
-    let args = point_args(spec, workload, threads);
-    let timeout = Duration::from_millis(spec.duration_ms * 10 + 60_000);
+    let bin = bin_dir.join(bin_name(allocator, stats));
+    let args = point_args(o, workload, threads);
+    let timeout = Duration::from_millis(o.duration_ms * 10 + 60_000);
     let preload = is_preload(allocator);
-    let env: Vec<(&str, PathBuf)> = match spec.preloads.iter().find(|(a, _)| a == allocator) {
+    let env: Vec<(&str, PathBuf)> = match preloads.iter().find(|(a, _)| a == allocator) {
         _ if !preload => vec![],
         Some((_, lib)) => vec![("LD_PRELOAD", lib.clone())],
         None => return Err(format!("no library to preload for {allocator}")),
@@ -292,75 +257,6 @@ pub fn run_point(
     Ok(line)
 }
 
-/// Progress on stderr: one rewritten line on a terminal, else a line per group (a `tracing`
-/// event of target [`crate::log::PROGRESS`]).
-pub struct Progress {
-    total: usize,
-    done: usize,
-    start: Instant,
-    /// Rewrite one line: stderr is a terminal and the progress target is enabled.
-    tty: bool,
-    last_group: String,
-}
-
-impl Progress {
-    pub fn new(total: usize) -> Progress {
-        Progress {
-            total,
-            done: 0,
-            start: Instant::now(),
-            tty: std::io::stderr().is_terminal()
-                && tracing::enabled!(target: crate::log::PROGRESS, tracing::Level::INFO),
-            last_group: String::new(),
-        }
-    }
-
-    pub fn eta_secs(&self) -> Option<f64> {
-        let per_run = self.elapsed_secs() / self.done as f64;
-        (self.done > 0).then(|| per_run * (self.total - self.done) as f64)
-    }
-
-    /// Called before each run (which then counts as done).
-    pub fn show(&mut self, group: &str, what: &str) {
-        let (n, total, left) = (self.done + 1, self.total, self.total - self.done);
-        let width = total.to_string().len();
-        let took = crate::table::duration(self.elapsed_secs());
-        let eta = self.eta_secs().map_or("?".into(), crate::table::duration);
-        let line =
-            format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}  remaining {left} runs, ETA {eta}");
-        if self.tty {
-            eprint!("\r\x1b[2K{line}");
-        } else if group != self.last_group {
-            tracing::info!(target: crate::log::PROGRESS, "{line}");
-            self.last_group = group.to_string();
-        }
-        self.done += 1;
-    }
-
-    pub fn elapsed_secs(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
-    }
-
-    /// Clears the rewritten line (before a message that must not be overwritten).
-    fn clear(&self) {
-        if self.tty {
-            eprint!("\r\x1b[2K");
-        }
-    }
-
-    /// A run that failed: a warning that stays on screen.
-    pub fn failed(&self, msg: &str) {
-        self.clear();
-        tracing::warn!("run FAILED: {msg}");
-    }
-
-    pub fn finish(&self) {
-        self.clear();
-        let took = crate::table::duration(self.elapsed_secs());
-        tracing::info!("{} runs in {took}", self.done);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,18 +271,19 @@ mod tests {
     fn preload_rows_run_bench_system_with_their_library() {
         assert_eq!(bin_name("mimalloc-preload", false), "bench-system");
         assert_eq!(bin_name("hz3-preload", false), "bench-system");
-        let mut spec = PointSpec {
-            bin_dir: Path::new("/"),
-            duration_ms: 400,
-            live_threads: 64,
-            blocks_per_thread: None,
-            preloads: &[],
+        let opts = |args: &str| {
+            let argv = format!("xtask bench-matrix --duration-ms 400 --live-threads 64{args}");
+            match <crate::cli::Cli as clap::Parser>::parse_from(argv.split(' ')).command {
+                Some(crate::cli::Command::BenchMatrix(o)) => o,
+                c => panic!("{c:?}"),
+            }
         };
+        let mut spec = opts("");
         assert_eq!(
             point_args(&spec, "threads-many", 2)[5..],
             ["--live-threads", "64"]
         );
-        spec.blocks_per_thread = Some(48);
+        spec = opts(" --blocks-per-thread 48");
         assert_eq!(
             point_args(&spec, "threads-many", 2)[5..],
             ["--live-threads", "64", "--blocks-per-thread", "48"]
@@ -435,13 +332,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("timed out"), "{err}");
-    }
-
-    #[test]
-    fn eta_follows_the_average_run() {
-        let mut p = Progress::new(10);
-        assert_eq!(p.eta_secs(), None);
-        p.show("round 1/3 xmalloc", "system");
-        assert!(p.eta_secs().unwrap() >= 0.0);
     }
 }

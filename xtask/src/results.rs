@@ -187,11 +187,8 @@ impl Cell {
 
     /// Rounds whose run completed but broke the validity rule.
     pub fn invalid_runs(&self) -> usize {
-        self.runs
-            .iter()
-            .zip(&self.valid)
-            .filter(|(r, v)| r.is_some() && !**v)
-            .count()
+        let done = self.runs.iter().map(Option::is_some);
+        done.zip(&self.valid).filter(|(d, v)| *d && !**v).count()
     }
 
     pub fn failed_runs(&self) -> usize {

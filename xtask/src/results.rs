@@ -49,11 +49,8 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, 
 
 /// Parses the last JSON line of a bench binary's stdout.
 pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or("no JSON line in output")?;
+    let line = stdout.lines().rfind(|l| l.trim_start().starts_with('{'));
+    let line = line.ok_or("no JSON line in output")?;
     serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))
 }
 
@@ -235,16 +232,16 @@ pub const RATIO_REFERENCES: &[&str] = &["mimalloc", "system", "hz3-a"];
 impl Matrix {
     /// The cell of (workload, allocator): in a sweep, the first (see [`Matrix::at_threads`]).
     pub fn cell(&self, workload: &str, allocator: &str) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|c| c.workload == workload && c.allocator == allocator)
+        let is = |c: &&Cell| c.workload == workload && c.allocator == allocator;
+        self.cells.iter().find(is)
     }
 
     /// The cell of (workload, allocator) measured at `--threads t`.
     pub fn cell_at(&self, workload: &str, allocator: &str, t: u64) -> Option<&Cell> {
+        let is = |c: &&Cell| c.sweep_threads == t && c.workload == workload;
         self.cells
             .iter()
-            .find(|c| c.workload == workload && c.allocator == allocator && c.sweep_threads == t)
+            .find(|c| is(c) && c.allocator == allocator)
     }
 
     /// Summary of `allocator`'s per-round ratios to `reference` on `workload`.

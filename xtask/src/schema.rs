@@ -14,10 +14,7 @@ type Obj = Map<String, Value>;
 struct Kind(fn(&Value) -> bool, &'static str);
 
 const STR: Kind = Kind(Value::is_string, "a string");
-const NON_EMPTY: Kind = Kind(
-    |v| !v.as_str().unwrap_or("").is_empty(),
-    "a non-empty string",
-);
+const NON_EMPTY: Kind = Kind(|v| v.as_str() > Some(""), "a non-empty string");
 const UINT: Kind = Kind(|v| v.is_u64(), "a non-negative integer");
 const POSITIVE: Kind = Kind(|v| v.as_u64() > Some(0), "a positive integer");
 const BOOL: Kind = Kind(Value::is_boolean, "a boolean");

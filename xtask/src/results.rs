@@ -67,7 +67,6 @@ pub struct Cell {
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,
-    /// Value per round (None: the run failed).
     pub runs: Vec<Option<f64>>,
     #[serde(rename = "peak_rss_kib_runs")]
     pub rss_kib: Vec<Option<u64>>,
@@ -200,8 +199,7 @@ pub struct Config {
     pub duration_ms: u64,
     /// The (first) `--threads` value.
     pub threads: u64,
-    /// Every `--threads` value of a sweep, ascending (`[threads]` without a sweep; absent from
-    /// files written before the sweep, read as `[threads]`).
+    /// Every `--threads` value, ascending (absent from files from before the sweep: `[threads]`).
     #[serde(default)]
     pub threads_sweep: Vec<u64>,
     /// "quick" or "full".
@@ -238,10 +236,9 @@ impl Matrix {
 
     /// The cell of (workload, allocator) measured at `--threads t`.
     pub fn cell_at(&self, workload: &str, allocator: &str, t: u64) -> Option<&Cell> {
-        let is = |c: &&Cell| c.sweep_threads == t && c.workload == workload;
         self.cells
             .iter()
-            .find(|c| is(c) && c.allocator == allocator)
+            .find(|c| c.workload == workload && c.allocator == allocator && c.sweep_threads == t)
     }
 
     /// Summary of `allocator`'s per-round ratios to `reference` on `workload`.
@@ -730,7 +727,7 @@ pub mod tests {
             ],
         );
         assert_eq!(m.thread_counts(), vec![1, 4]);
-        assert!((m.thread_counts().len() > 1));
+        assert!(m.thread_counts().len() > 1);
         assert_eq!(
             m.ratio_at("xmalloc", "hz3-a", "system", 1).unwrap().median,
             2.0
@@ -741,7 +738,7 @@ pub mod tests {
         );
         let four = m.at_threads(4);
         assert_eq!((four.cells.len(), four.config.threads), (2, 4));
-        assert!(!(four.thread_counts().len() > 1));
+        assert_eq!(four.thread_counts(), vec![4]);
         assert_eq!(
             four.ratio("xmalloc", "hz3-a", "system").unwrap().median,
             3.0

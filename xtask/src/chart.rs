@@ -156,7 +156,7 @@ const PER_ROW: usize = 7;
 
 /// Renders the chart (the sweep chart when the results hold more than one thread count).
 pub fn render(m: &Matrix) -> String {
-    if m.is_sweep() {
+    if m.thread_counts().len() > 1 {
         return render_sweep(m);
     }
     let (workloads, allocators) = (m.workloads(), m.allocators());

@@ -1,7 +1,6 @@
-//! The results of a matrix run and their JSON form, schema `hz3-bench/1`: the keys, and how files
-//! without the later ones (operation counts, faults, CPU times, machine, sweep) still load, are in
-//! docs/bench-matrix.md ("JSON: schema `hz3-bench/1`"). `runs[i]` is round i's value (null:
-//! failed), so per-round ratios line entries up round by round.
+//! The results of a matrix run and their JSON form, schema `hz3-bench/1` (keys, and how older files
+//! load: docs/bench-matrix.md). `runs[i]` is round i's value (null: failed), so per-round ratios
+//! line entries up round by round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,16 +49,12 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, 
 
 /// Parses the last JSON line of a bench binary's stdout.
 pub fn parse_run_line(stdout: &str) -> Result<RunLine, String> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or("no JSON line in output")?;
+    let line = stdout.lines().rfind(|l| l.trim_start().starts_with('{'));
+    let line = line.ok_or("no JSON line in output")?;
     serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))
 }
 
-/// All runs of one (workload, allocator). Its serde form is what a results file stores of it:
-/// the per-round arrays, under their file names ([`Matrix::to_json`] adds the summaries).
+/// All runs of one (workload, allocator); its serde form is the file's per-round arrays.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Cell {
@@ -72,7 +67,6 @@ pub struct Cell {
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,
-    /// Value per round (None: the run failed).
     pub runs: Vec<Option<f64>>,
     #[serde(rename = "peak_rss_kib_runs")]
     pub rss_kib: Vec<Option<u64>>,
@@ -96,8 +90,7 @@ pub struct Cell {
     pub user_s: Vec<Option<f64>>,
     #[serde(rename = "sys_s_runs")]
     pub sys_s: Vec<Option<f64>>,
-    /// The workload's extra figures (the run line's `extra`), per round: e.g. threads-many's
-    /// `rss_per_thread_kib`, batch-handoff's `handoffs_skipped`.
+    /// The run line's `extra` figures per round (e.g. threads-many's `rss_per_thread_kib`).
     #[serde(rename = "extra_runs", skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Vec<Option<f64>>>,
 }
@@ -110,17 +103,21 @@ impl Cell {
             allocator: allocator.into(),
             sweep_threads,
             higher_is_better: true,
-            runs: vec![None; rounds],
-            rss_kib: vec![None; rounds],
-            valid: vec![true; rounds],
             ..Cell::default()
         };
-        c.fill_usage(rounds);
+        c.fill(rounds, None);
         c
     }
 
-    /// Gives the per-round usage arrays `n` entries, unknown where missing.
-    fn fill_usage(&mut self, n: usize) {
+    /// Gives the per-round arrays `n` entries where they lack them: unknown, valid, `rss` KiB.
+    fn fill(&mut self, n: usize, rss: Option<u64>) {
+        if self.rss_kib.is_empty() {
+            self.rss_kib = vec![rss; n];
+        }
+        if self.valid.is_empty() {
+            self.valid = vec![true; n];
+        }
+        self.runs.resize(n, None);
         self.ops.resize(n, None);
         self.minor_faults.resize(n, None);
         self.major_faults.resize(n, None);
@@ -159,21 +156,12 @@ impl Cell {
         median_known(self.extra.get(k)?.iter().copied())
     }
 
-    /// Per round: minor page faults per 1000 operations (None when unknown or no operations).
-    pub fn minor_faults_per_kop_runs(&self) -> Vec<Option<f64>> {
+    /// Median over rounds of minor faults per 1000 operations (rounds without operations skipped).
+    pub fn minor_faults_per_kop(&self) -> Option<f64> {
         let per_kop = |(f, o): (&Option<u64>, &Option<u64>)| {
             Some((*f)? as f64 * 1000.0 / (*o).filter(|o| *o > 0)? as f64)
         };
-        self.minor_faults
-            .iter()
-            .zip(&self.ops)
-            .map(per_kop)
-            .collect()
-    }
-
-    /// Median over rounds of minor faults per 1000 operations.
-    pub fn minor_faults_per_kop(&self) -> Option<f64> {
-        median_known(self.minor_faults_per_kop_runs())
+        median_known(self.minor_faults.iter().zip(&self.ops).map(per_kop))
     }
 
     /// Median over rounds of the process's system time, in seconds.
@@ -195,11 +183,8 @@ impl Cell {
 
     /// Rounds whose run completed but broke the validity rule.
     pub fn invalid_runs(&self) -> usize {
-        self.runs
-            .iter()
-            .zip(&self.valid)
-            .filter(|(r, v)| r.is_some() && !**v)
-            .count()
+        let done = self.runs.iter().map(Option::is_some);
+        done.zip(&self.valid).filter(|(d, v)| *d && !**v).count()
     }
 
     pub fn failed_runs(&self) -> usize {
@@ -214,8 +199,7 @@ pub struct Config {
     pub duration_ms: u64,
     /// The (first) `--threads` value.
     pub threads: u64,
-    /// Every `--threads` value of a sweep, ascending (`[threads]` without a sweep; absent from
-    /// files written before the sweep, read as `[threads]`).
+    /// Every `--threads` value, ascending (absent from files from before the sweep: `[threads]`).
     #[serde(default)]
     pub threads_sweep: Vec<u64>,
     /// "quick" or "full".
@@ -229,8 +213,7 @@ pub struct Config {
     pub extra: Map<String, Value>,
 }
 
-/// A matrix run. Its serde form is what a results file stores of it; [`Matrix::to_json`] adds
-/// the rest.
+/// A matrix run; its serde form is a results file less what [`Matrix::to_json`] adds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Matrix {
     pub machine: Machine,
@@ -245,12 +228,10 @@ pub struct Matrix {
 pub const RATIO_REFERENCES: &[&str] = &["mimalloc", "system", "hz3-a"];
 
 impl Matrix {
-    /// The cell of (workload, allocator): in a sweep, the one at the smallest thread count (use
-    /// [`Matrix::at_threads`] for one count's view, where it is unique).
+    /// The cell of (workload, allocator): in a sweep, the first (see [`Matrix::at_threads`]).
     pub fn cell(&self, workload: &str, allocator: &str) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|c| c.workload == workload && c.allocator == allocator)
+        let is = |c: &&Cell| c.workload == workload && c.allocator == allocator;
+        self.cells.iter().find(is)
     }
 
     /// The cell of (workload, allocator) measured at `--threads t`.
@@ -277,10 +258,6 @@ impl Matrix {
     pub fn thread_counts(&self) -> Vec<u64> {
         let counts: BTreeSet<u64> = self.cells.iter().map(|c| c.sweep_threads).collect();
         counts.into_iter().collect()
-    }
-
-    pub fn is_sweep(&self) -> bool {
-        self.thread_counts().len() > 1
     }
 
     /// The results measured at `--threads t`, as a matrix of their own (`config.threads` = t).
@@ -310,46 +287,36 @@ impl Matrix {
     }
 
     fn distinct(&self, key: impl Fn(&Cell) -> &String) -> Vec<String> {
-        let mut v: Vec<String> = Vec::new();
-        for k in self.cells.iter().map(key) {
-            if !v.contains(k) {
-                v.push(k.clone());
-            }
-        }
-        v
+        let mut seen = BTreeSet::new();
+        let keys = self.cells.iter().map(key).filter(|k| seen.insert(*k));
+        keys.cloned().collect()
     }
 
-    /// The JSON form (schema hz3-bench/1): the serde form, with `schema`, `config.quick`, and
-    /// each result's summaries and ratios (and an empty `stats` for hz3 without one). The keys
-    /// come out sorted, since a `serde_json::Value`'s maps are ordered by key.
+    /// The JSON form: the serde form plus `schema`, `config.quick`, each result's summaries and
+    /// ratios (and an empty `stats` for hz3). Keys come out sorted: `Value`'s maps are ordered.
     pub fn to_json(&self) -> Value {
         let mut v = serde_json::to_value(self).expect("a matrix serializes");
         v["schema"] = SCHEMA.into();
         v["config"]["quick"] = (self.config.mode == "quick").into();
         let results = v["results"].as_array_mut().into_iter().flatten();
         for (r, c) in results.zip(&self.cells) {
-            let (s, t) = (c.summary(), c.sweep_threads);
+            let t = c.sweep_threads;
             let ratios: BTreeMap<_, _> = RATIO_REFERENCES
                 .iter()
                 .filter(|r| **r != c.allocator && self.cell_at(&c.workload, r, t).is_some())
                 .map(|r| (*r, self.ratio_at(&c.workload, &c.allocator, r, t)))
                 .collect();
-            let summaries = json!({
-                "median": s.map(|s| s.median),
-                "min": s.map(|s| s.min),
-                "max": s.map(|s| s.max),
-                "cv": s.map(|s| s.cv),
-                "peak_rss_kib": c.peak_rss_median(),
-                "ratios": ratios,
-                "invalid_runs": c.invalid_runs(),
-                "minor_faults_per_kop": c.minor_faults_per_kop(),
-                "sys_s": c.sys_s_median(),
-            });
-            if let (Some(o), Value::Object(summaries)) = (r.as_object_mut(), summaries) {
-                o.extend(summaries);
-                if crate::strategies::is_hz3(&c.allocator) {
-                    o.entry("stats").or_insert(json!({}));
-                }
+            let s = json!(c.summary());
+            for k in ["median", "min", "max", "cv"] {
+                r[k] = s[k].clone();
+            }
+            r["peak_rss_kib"] = c.peak_rss_median().into();
+            r["ratios"] = json!(ratios);
+            r["invalid_runs"] = c.invalid_runs().into();
+            r["minor_faults_per_kop"] = c.minor_faults_per_kop().into();
+            r["sys_s"] = c.sys_s_median().into();
+            if crate::strategies::is_hz3(&c.allocator) && r.get("stats").is_none() {
+                r["stats"] = json!({});
             }
         }
         v
@@ -360,10 +327,8 @@ impl Matrix {
         serde_json::to_string_pretty(&self.to_json()).expect("a Value prints") + "\n"
     }
 
-    /// Validates `v` against hz3-bench/1 and reads it back. What older files lack is filled in:
-    /// `threads_sweep` as `[threads]`, a result's `sweep_threads` as `config.threads`,
-    /// `peak_rss_kib_runs` as `peak_rss_kib` in every round, `valid_runs` as valid and the usage
-    /// arrays as unknown. The summaries and ratios are computed again from the runs.
+    /// Validates `v` and reads it back; what older files lack is filled in (`threads_sweep` as
+    /// `[threads]`, `sweep_threads` as `config.threads`, per-round arrays by [`Cell::fill`]).
     pub fn from_json(v: &Value) -> Result<Matrix, String> {
         validate(v).map_err(|errs| errs.join("; "))?;
         let mut m = Matrix::deserialize(v).map_err(|e| e.to_string())?;
@@ -373,17 +338,11 @@ impl Matrix {
             m.config.threads_sweep = vec![t];
         }
         for (i, c) in m.cells.iter_mut().enumerate() {
-            let n = c.runs.len();
             if c.sweep_threads == 0 {
                 c.sweep_threads = t;
             }
-            if c.rss_kib.is_empty() {
-                c.rss_kib = vec![v["results"][i]["peak_rss_kib"].as_f64().map(|x| x as u64); n];
-            }
-            if c.valid.is_empty() {
-                c.valid = vec![true; n];
-            }
-            c.fill_usage(n);
+            let rss = v["results"][i]["peak_rss_kib"].as_f64().map(|x| x as u64);
+            c.fill(c.runs.len(), rss);
             c.stats.take_if(|s| s.as_object().is_none_or(Map::is_empty));
         }
         Ok(m)
@@ -601,11 +560,14 @@ pub mod tests {
         );
         let c = &m.cells[0];
         // Round i: 500 + i faults over 1000 (i + 1) ops.
-        assert_eq!(
-            c.minor_faults_per_kop_runs(),
-            vec![Some(500.0), Some(250.5), Some(502.0 / 3.0)]
-        );
         assert_eq!(c.minor_faults_per_kop(), Some(250.5));
+        let mut first = c.clone();
+        first.ops[1..].fill(Some(0));
+        assert_eq!(
+            first.minor_faults_per_kop(),
+            Some(500.0),
+            "rounds without ops skipped"
+        );
         assert_eq!(c.sys_s_median(), Some(0.25));
         let v = m.to_json();
         validate(&v).unwrap();
@@ -765,7 +727,7 @@ pub mod tests {
             ],
         );
         assert_eq!(m.thread_counts(), vec![1, 4]);
-        assert!(m.is_sweep());
+        assert!(m.thread_counts().len() > 1);
         assert_eq!(
             m.ratio_at("xmalloc", "hz3-a", "system", 1).unwrap().median,
             2.0
@@ -776,7 +738,7 @@ pub mod tests {
         );
         let four = m.at_threads(4);
         assert_eq!((four.cells.len(), four.config.threads), (2, 4));
-        assert!(!four.is_sweep());
+        assert_eq!(four.thread_counts(), vec![4]);
         assert_eq!(
             four.ratio("xmalloc", "hz3-a", "system").unwrap().median,
             3.0

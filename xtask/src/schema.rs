@@ -14,10 +14,7 @@ type Obj = Map<String, Value>;
 struct Kind(fn(&Value) -> bool, &'static str);
 
 const STR: Kind = Kind(Value::is_string, "a string");
-const NON_EMPTY: Kind = Kind(
-    |v| !v.as_str().unwrap_or("").is_empty(),
-    "a non-empty string",
-);
+const NON_EMPTY: Kind = Kind(|v| v.as_str() > Some(""), "a non-empty string");
 const UINT: Kind = Kind(|v| v.is_u64(), "a non-negative integer");
 const POSITIVE: Kind = Kind(|v| v.as_u64() > Some(0), "a positive integer");
 const BOOL: Kind = Kind(Value::is_boolean, "a boolean");
@@ -68,7 +65,7 @@ const RESULT: Rows = &[
 /// The problems found so far, and `config.runs` when known.
 struct Check {
     errs: Vec<String>,
-    rounds: Option<usize>,
+    rounds: Option<u64>,
 }
 
 impl Check {
@@ -100,7 +97,7 @@ impl Check {
             self.err(format!("{at}{key} is not an array"));
             return None;
         };
-        if let Some(n) = self.rounds.filter(|n| *n != a.len()) {
+        if let Some(n) = self.rounds.filter(|n| *n != a.len() as u64) {
             let len = a.len();
             self.err(format!("{at}{key} has {len} entries, config.runs is {n}"));
         }
@@ -117,10 +114,9 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
     let Some(o) = v.as_object() else {
         return Err(vec!["top level is not an object".into()]);
     };
-    let rounds = v["config"]["runs"].as_u64().filter(|r| *r > 0);
     let mut ck = Check {
         errs: Vec::new(),
-        rounds: rounds.map(|r| r as usize),
+        rounds: v["config"]["runs"].as_u64().filter(|r| *r > 0),
     };
     match o.get("schema").and_then(Value::as_str) {
         Some(SCHEMA) => {}
@@ -174,24 +170,19 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
                 _ => ck.err(format!("{at}median {md} is not the median of runs")),
             }
         }
-        match r.get("extra_runs") {
-            Some(Value::Object(x)) => {
-                for k in x.keys() {
-                    ck.rounds(&format!("{at}extra_runs."), x, k, NUMBER);
-                }
+        if let Some(Value::Object(x)) = r.get("extra_runs") {
+            for k in x.keys() {
+                ck.rounds(&format!("{at}extra_runs."), x, k, NUMBER);
             }
-            Some(_) => ck.err(format!("{at}extra_runs is not an object")),
-            None => {}
         }
-        match r.get("stats") {
-            Some(Value::Object(_)) => {}
-            Some(_) => ck.err(format!("{at}stats is not an object")),
-            None if crate::strategies::is_hz3(s("allocator")) => {
-                ck.err(format!(
-                    "{at}hz3 results need a \"stats\" object (may be empty)"
-                ));
+        for k in ["extra_runs", "stats"] {
+            if r.get(k).is_some_and(|x| !x.is_object()) {
+                ck.err(format!("{at}{k} is not an object"));
             }
-            None => {}
+        }
+        if !r.contains_key("stats") && crate::strategies::is_hz3(s("allocator")) {
+            let msg = "hz3 results need a \"stats\" object (may be empty)";
+            ck.err(format!("{at}{msg}"));
         }
     }
     ck.errs.is_empty().then_some(()).ok_or(ck.errs)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::budget::{Check, Figures, Limits};
-use crate::runner::{bin_name, run_capture};
+use crate::runner::{bin_name, run_capture_env};
 use crate::strategies::is_hz3;
 use crate::table::or_dash;
 
@@ -63,7 +63,7 @@ fn count(
     args.push(bin.display().to_string());
     let run = format!("{workload} --iters {n} --threads {threads}");
     args.extend(run.split(' ').map(String::from));
-    let stdout = run_capture(Path::new("valgrind"), &args, Duration::from_secs(600))?;
+    let stdout = run_capture_env(Path::new("valgrind"), &args, &[], Duration::from_secs(600))?;
     let text = std::fs::read_to_string(&out_file)
         .map_err(|e| format!("reading {}: {e}", out_file.display()))?;
     let _ = std::fs::remove_file(&out_file);

@@ -31,15 +31,7 @@ pub enum Command {
     BenchMatrix(MatrixOpts),
     /// compare two result files without running anything (refuses files from different CPU
     /// models unless --allow-other-cpu)
-    Gate {
-        baseline: PathBuf,
-        current: PathBuf,
-        #[command(flatten)]
-        tolerance: Tolerance,
-        /// compare files measured on different CPU models
-        #[arg(long)]
-        allow_other_cpu: bool,
-    },
+    Gate(GateOpts),
     /// instructions per local alloc+free pair and per remote free (valgrind --tool=callgrind)
     /// against the committed budget benches/callgrind-budget.json
     CallgrindGate(CallgrindOpts),
@@ -75,6 +67,17 @@ pub enum Command {
     /// `glibc-preload` = glibc ahead of an allocator the program links), interleaved, medians and
     /// spread (min-max).
     Servers(crate::servers::Opts),
+}
+
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct GateOpts {
+    pub baseline: PathBuf,
+    pub current: PathBuf,
+    #[command(flatten)]
+    pub tolerance: Tolerance,
+    /// compare files measured on different CPU models
+    #[arg(long)]
+    pub allow_other_cpu: bool,
 }
 
 /// Gate tolerance: a ratio may drop by `max(floor, noise_k × CV)` (CV: the larger of the two
@@ -161,9 +164,11 @@ pub struct MatrixOpts {
     pub stats_pass: bool,
     #[command(flatten)]
     pub bins: Bins,
+    // Aligned by default so that a row does not move when an unrelated edit shifts the code
+    // (docs/bench-matrix.md, "Code placement").
     /// build the bench binaries with every Rust loop aligned to N bytes (0: the compiler's own
     /// placement, as before 2026-11-30)
-    #[arg(long, value_name = "N", default_value_t = MATRIX_ALIGN_LOOPS, value_parser = align)]
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = align)]
     pub align_loops: u32,
 }
 
@@ -188,11 +193,7 @@ pub struct CallgrindOpts {
     #[arg(long)]
     pub update: bool,
     /// budget file
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "benches/callgrind-budget.json"
-    )]
+    #[arg(long, value_name = "PATH", default_value = CALLGRIND_BUDGET)]
     pub budget: PathBuf,
     /// allowed growth, as a fraction (default: the budget's, else 0.02)
     #[arg(long, value_name = "F", value_parser = fraction)]
@@ -229,9 +230,7 @@ pub struct FaultOpts {
     pub reps: usize,
 }
 
-/// Loop alignment, in bytes, of the bench binaries unless `--align-loops` says otherwise, so a row
-/// does not move when an unrelated edit shifts the code (docs/bench-matrix.md, "Code placement").
-pub const MATRIX_ALIGN_LOOPS: u32 = 64;
+const CALLGRIND_BUDGET: &str = "benches/callgrind-budget.json";
 
 /// The fault gate's default: the default strategy as the global allocator and as the C library.
 pub const FAULT_GATE_ALLOCATORS: &[&str] = &["hz3-a-cache", PRELOAD];
@@ -456,7 +455,7 @@ mod tests {
         assert_eq!((cli.verbose, cli.command), (2, None));
         assert_eq!(
             parse("gate a.json b.json --gate-floor 0.2").unwrap(),
-            Command::Gate {
+            Command::Gate(GateOpts {
                 baseline: "a.json".into(),
                 current: "b.json".into(),
                 tolerance: Tolerance {
@@ -464,12 +463,10 @@ mod tests {
                     noise_k: 2.0
                 },
                 allow_other_cpu: false,
-            }
+            })
         );
         match parse("gate a.json b.json --allow-other-cpu").unwrap() {
-            Command::Gate {
-                allow_other_cpu, ..
-            } => assert!(allow_other_cpu),
+            Command::Gate(o) => assert!(o.allow_other_cpu),
             c => panic!("{c:?}"),
         }
         match parse("callgrind-gate --update --allocators hz3-b").unwrap() {

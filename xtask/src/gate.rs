@@ -1,24 +1,18 @@
-//! The wall-clock regression gate: each hz3 strategy's ratio to `system` in the same run (median
-//! of per-round ratios) against the same ratio in a baseline, allowed to drop by
-//! `max(floor, noise_k × CV)`; cells compare at the same `--threads` only, and files from
-//! different CPU models are refused ([`check_machines`]) unless allowed. docs/bench-matrix.md
-//! ("The wall-clock gate").
+//! The wall-clock regression gate: each hz3 strategy's ratio to `system` (median of per-round
+//! ratios) against the baseline's at the same `--threads`, within [`Tolerance`]; files from
+//! different CPU models are refused unless allowed. docs/bench-matrix.md ("The wall-clock gate").
 
 use crate::cli::Tolerance;
-use crate::results::{CpuMatch, Matrix};
+use crate::results::{CpuMatch, Machine, Matrix};
 use crate::table::or_dash;
 
-/// Whether `baseline` and `current` may be compared: `Err` (why not, and how to override) for
-/// different CPU models unless `allow_other_cpu`; else `Ok` with the warnings to print.
-pub fn check_machines(
-    baseline: &Matrix,
-    current: &Matrix,
-    allow_other_cpu: bool,
-) -> Result<Vec<String>, String> {
-    match baseline.machine.compare_cpu(&current.machine) {
+/// Whether machines `base` and `now` may be compared: `Err` (why not, and how to override) for
+/// different CPU models unless `allow`; else `Ok` with the warnings to print.
+pub fn check_machines(base: &Machine, now: &Machine, allow: bool) -> Result<Vec<String>, String> {
+    match base.compare_cpu(now) {
         CpuMatch::Same => Ok(vec![]),
         CpuMatch::SameWithNote(n) | CpuMatch::Unknown(n) => Ok(vec![format!("warning: {n}")]),
-        CpuMatch::Different(n) if allow_other_cpu => {
+        CpuMatch::Different(n) if allow => {
             Ok(vec![format!("warning: {n}; compared because --allow-other-cpu was given")])
         }
         CpuMatch::Different(n) => Err(format!(
@@ -292,7 +286,6 @@ mod tests {
 mod machine_tests {
     use super::*;
     use crate::results::tests::{synthetic, synthetic_at};
-    use crate::results::Machine;
 
     const TOL: Tolerance = Tolerance {
         floor: 0.10,
@@ -313,17 +306,20 @@ mod machine_tests {
     #[test]
     fn different_cpu_models_are_refused_unless_allowed() {
         let (b, mut c) = pair();
-        assert_eq!(check_machines(&b, &c, false).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            check_machines(&b.machine, &c.machine, false).unwrap(),
+            Vec::<String>::new()
+        );
         c.machine.cpu_model_number = Some(1);
         c.machine.cpu_model = "Another CPU".into();
-        let e = check_machines(&b, &c, false).unwrap_err();
+        let e = check_machines(&b.machine, &c.machine, false).unwrap_err();
         assert!(
             e.contains("gate refused")
                 && e.contains("Another CPU")
                 && e.contains("--allow-other-cpu"),
             "{e}"
         );
-        let w = check_machines(&b, &c, true).unwrap();
+        let w = check_machines(&b.machine, &c.machine, true).unwrap();
         assert!(
             w.len() == 1 && w[0].contains("--allow-other-cpu was given"),
             "{w:?}"
@@ -339,7 +335,7 @@ mod machine_tests {
             kernel: "6.1.0".into(),
             ..Machine::default()
         };
-        let w = check_machines(&b, &c, false).unwrap();
+        let w = check_machines(&b.machine, &c.machine, false).unwrap();
         assert!(
             w.len() == 1 && w[0].starts_with("warning:") && w[0].contains("does not record"),
             "{w:?}"

@@ -64,8 +64,7 @@ fn real_main(mut command: Command) -> Result<bool, String> {
         }
         Command::Report { path, chart } => {
             let m = results::load(&path)?;
-            println!("machine: {}", m.machine.describe());
-            println!();
+            println!("machine: {}\n", m.machine.describe());
             print!("{}", report::render_all(&m));
             if let Some(p) = chart {
                 chart::write(&p, &m)?;
@@ -77,18 +76,11 @@ fn real_main(mut command: Command) -> Result<bool, String> {
             println!("{}: valid {schema} ({n} results)", path.display());
             Ok(true)
         }
-        Command::Gate {
-            baseline,
-            current,
-            tolerance,
-            allow_other_cpu,
-        } => {
-            let b = results::load(&baseline)?;
-            let c = results::load(&current)?;
-            for w in gate::check_machines(&b, &c, allow_other_cpu)? {
-                println!("{w}");
-            }
-            Ok(gate::print(&b, &c, tolerance))
+        Command::Gate(o) => {
+            let (b, c) = (results::load(&o.baseline)?, results::load(&o.current)?);
+            let warnings = gate::check_machines(&b.machine, &c.machine, o.allow_other_cpu)?;
+            warnings.iter().for_each(|w| println!("{w}"));
+            Ok(gate::print(&b, &c, o.tolerance))
         }
         Command::CallgrindGate(o) => callgrind::run(&o),
         Command::FaultGate(o) => faults::run(&o),

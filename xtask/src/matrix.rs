@@ -11,7 +11,7 @@ use tracing::Level;
 use crate::cli::MatrixOpts;
 use crate::log::PROGRESS;
 use crate::results::{Cell, Config, Machine, Matrix};
-use crate::strategies::{is_hz3, PRELOAD};
+use crate::strategies::{is_hz3, Strategy, PRELOAD};
 use crate::{chart, gate, peers, report, results, runner, strategies, table};
 
 /// The short commit of the checkout at `root`, if git can tell.
@@ -23,37 +23,22 @@ pub(crate) fn git_commit(root: &Path) -> Option<String> {
 /// The progress line before run `done` (of `total`), `secs` into the matrix.
 fn progress_line(done: usize, total: usize, secs: f64, group: &str, what: &str) -> String {
     let eta = (done > 0).then(|| secs / done as f64 * (total - done) as f64);
-    let (eta, took) = (
-        eta.map_or("?".into(), table::duration),
-        table::duration(secs),
-    );
+    let eta = eta.map_or("?".into(), table::duration);
+    let took = table::duration(secs);
     let (n, width) = (done + 1, total.to_string().len());
     let line = format!("[{n:>width$}/{total}] {group} {what}  elapsed {took}");
     format!("{line}  remaining {} runs, ETA {eta}", total - done)
 }
 
-/// Clears the rewritten progress line (before a message that must not be overwritten).
-fn clear_line(tty: bool) {
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
-}
-
 /// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
 /// chart, and gates against a baseline; whether everything ran (and the gate passed).
-pub fn run(
-    o: &MatrixOpts,
-    root: &Path,
-    strategies: &[strategies::Strategy],
-) -> Result<bool, String> {
+pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool, String> {
     let machine = Machine::detect();
     // Bad baselines, and baselines from another CPU model, fail before anything runs.
     let baseline = o.gate.as_deref().map(results::load).transpose()?;
     let mut notes: Vec<String> = Vec::new();
     if let Some(b) = &baseline {
-        let mut here = b.clone();
-        here.machine = machine.clone();
-        for w in gate::check_machines(b, &here, o.allow_other_cpu)? {
+        for w in gate::check_machines(&b.machine, &machine, o.allow_other_cpu)? {
             tracing::warn!("{w}");
             notes.push(format!("gate: {w}"));
         }
@@ -96,13 +81,9 @@ pub fn run(
     let stats_runs = runs.iter().filter(|r| r.1.is_none()).count();
     let timed_runs = runs.len() - stats_runs;
     let sweep = o.threads.len() > 1;
-    let threads_text = match sweep {
-        true => format!("threads {:?}", o.threads),
-        false => format!("{} threads", o.threads[0]),
-    };
     tracing::info!("machine: {}", machine.describe());
     tracing::info!(
-        "bench-matrix {}: {}{} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {threads_text}; at least {}",
+        "bench-matrix {}: {}{} rounds × {} workloads × {} allocators = {timed_runs} runs of {} ms{}, {}; at least {}",
         o.mode(),
         if sweep { format!("{} thread counts × ", o.threads.len()) } else { String::new() },
         o.rounds,
@@ -110,11 +91,14 @@ pub fn run(
         allocators.len(),
         o.duration_ms,
         if stats_runs > 0 { format!(" + {stats_runs} stats runs") } else { String::new() },
+        if sweep { format!("threads {:?}", o.threads) } else { format!("{} threads", o.threads[0]) },
         table::duration((runs.len() as u64 * o.duration_ms) as f64 / 1000.0)
     );
 
     // Progress: one rewritten line on a terminal (progress target enabled), else a line per group.
     let tty = std::io::stderr().is_terminal() && tracing::enabled!(target: PROGRESS, Level::INFO);
+    // Clears the rewritten progress line (before a message that must not be overwritten).
+    let clear = if tty { "\r\x1b[2K" } else { "" };
     let (mut failures, mut last_group, start) = (Vec::new(), String::new(), Instant::now());
     for (i, &(ci, round)) in runs.iter().enumerate() {
         let (w, a) = (cells[ci].workload.clone(), cells[ci].allocator.clone());
@@ -125,7 +109,7 @@ pub fn run(
         let group = format!("{tag}{name}{of} {w}");
         let line = progress_line(i, runs.len(), start.elapsed().as_secs_f64(), &group, &a);
         if tty {
-            eprint!("\r\x1b[2K{line}");
+            eprint!("{clear}{line}");
         } else if group != last_group {
             tracing::info!(target: PROGRESS, "{line}");
             last_group = group;
@@ -141,14 +125,14 @@ pub fn run(
                 None => cells[ci].stats = Some(line.stats.unwrap_or_else(|| json!({}))),
             },
             Err(e) => {
-                clear_line(tty);
+                eprint!("{clear}");
                 let msg = format!("{tag}{name} {w} {a}: {e}");
                 tracing::warn!("run FAILED: {msg}");
                 failures.push(msg);
             }
         }
     }
-    clear_line(tty);
+    eprint!("{clear}");
     let wall_s = start.elapsed().as_secs_f64();
     tracing::info!("{} runs in {}", runs.len(), table::duration(wall_s));
 
@@ -168,7 +152,7 @@ pub fn run(
         "peer_versions": (!peers.versions.is_empty()).then(|| peers.versions_json()),
         "notes": (!notes.is_empty()).then_some(notes),
     }) else {
-        unreachable!("json! of an object")
+        unreachable!()
     };
     let matrix = Matrix {
         machine,
@@ -185,8 +169,7 @@ pub fn run(
         cells,
         failures,
     };
-    println!("machine: {}", matrix.machine.describe());
-    println!();
+    println!("machine: {}\n", matrix.machine.describe());
     print!("{}", report::render_all(&matrix));
 
     if let Some(p) = &o.json {

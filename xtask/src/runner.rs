@@ -30,22 +30,18 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
     bins
 }
 
-/// The bench binaries' thin LTO, which inlines Rust's `__rust_alloc` shim (the release profile has
-/// none, see Cargo.toml); an override of the release profile, since `cargo rustc --profile bench`
-/// compiles a binary as a benchmark harness.
-pub const BENCH_LTO: (&str, &str) = ("CARGO_PROFILE_RELEASE_LTO", "thin");
-
-/// The cargo command that builds `bins` with [`BENCH_LTO`]: `cargo build`, or with `align` not 0
+/// The cargo command that builds `bins` with thin LTO: `cargo build`, or with `align` not 0
 /// `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust crate
 /// of the binary without rebuilding the dependencies).
 fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
-    cmd.env(BENCH_LTO.0, BENCH_LTO.1);
+    // Thin LTO inlines Rust's `__rust_alloc` shim (the release profile has none, see Cargo.toml);
+    // an override of the release profile, since `cargo rustc --profile bench` compiles a binary
+    // as a benchmark harness.
+    cmd.env("CARGO_PROFILE_RELEASE_LTO", "thin");
     cmd.arg(if align == 0 { "build" } else { "rustc" });
     cmd.args(["--release", "-p", "hz3-bench", "--bin", &bins[0]]);
-    if peers {
-        cmd.args(["--features", "peers"]);
-    }
+    cmd.args(["--features", "peers"].iter().filter(|_| peers));
     cmd.args(bins[1..].iter().flat_map(|b| ["--bin", b]));
     cmd.args(extra);
     if align != 0 {
@@ -122,7 +118,7 @@ pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<
 
 /// The strategy list, from `bench --list` (`bench` is a bench binary, e.g. bench-system).
 pub fn learn_strategies(bench: &Path) -> Result<Vec<crate::strategies::Strategy>, String> {
-    let out = run_capture(bench, &["--list".to_string()], Duration::from_secs(60))?;
+    let out = run_capture_env(bench, &["--list".into()], &[], Duration::from_secs(60))?;
     crate::strategies::parse_list(&out).map_err(|e| format!("{} --list: {e}", bench.display()))
 }
 
@@ -156,12 +152,8 @@ pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<Str
     Some(out.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// Runs `bin args…` with a timeout, returns stdout, or an error with the tail of stderr.
-pub fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
-    run_capture_env(bin, args, &[], timeout)
-}
-
-/// [`run_capture`] with extra environment variables.
+/// Runs `bin args…` with extra environment variables and a timeout: stdout, or an error with the
+/// tail of stderr.
 pub fn run_capture_env(
     bin: &Path,
     args: &[String],
@@ -207,10 +199,8 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
 
 /// The arguments of one data point's process.
 pub fn point_args(o: &MatrixOpts, workload: &str, threads: usize) -> Vec<String> {
-    let mut args = format!(
-        "{workload} --threads {threads} --duration-ms {}",
-        o.duration_ms
-    );
+    let ms = o.duration_ms;
+    let mut args = format!("{workload} --threads {threads} --duration-ms {ms}");
     if workload == "threads-many" {
         args += &format!(" --live-threads {}", o.live_threads);
         if let Some(b) = o.blocks_per_thread {
@@ -311,23 +301,26 @@ mod tests {
     #[test]
     fn run_capture_reports_exit_status_and_timeouts() {
         let sh = Path::new("/bin/sh");
-        let ok = run_capture(
+        let ok = run_capture_env(
             sh,
             &["-c".into(), "echo hi".into()],
+            &[],
             Duration::from_secs(10),
         )
         .unwrap();
         assert_eq!(ok, "hi\n");
-        let err = run_capture(
+        let err = run_capture_env(
             sh,
             &["-c".into(), "echo boom >&2; exit 3".into()],
+            &[],
             Duration::from_secs(10),
         )
         .unwrap_err();
         assert!(err.contains("boom") && err.contains('3'), "{err}");
-        let err = run_capture(
+        let err = run_capture_env(
             sh,
             &["-c".into(), "sleep 5".into()],
+            &[],
             Duration::from_millis(200),
         )
         .unwrap_err();

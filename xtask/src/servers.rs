@@ -153,9 +153,8 @@ pub struct Lib {
 
 impl Lib {
     fn new(name: &str, version: String, path: Option<PathBuf>) -> Lib {
-        let name = name.to_string();
         Lib {
-            name,
+            name: name.into(),
             version,
             path,
         }

@@ -169,11 +169,11 @@ pub fn render(m: &Matrix) -> String {
         Some((med, min, max, tip))
     };
     let rss = |c: &Cell| -> Option<Bar> {
-        let mb = c.peak_rss_median()? / 1024.0;
+        let mb = c.median("peak_rss_kib")? / 1024.0;
         Some((mb, mb, mb, format!("peak RSS {mb:.1} MiB")))
     };
     let faults = |c: &Cell| -> Option<Bar> {
-        let (f, sys) = (c.minor_faults_per_kop()?, c.sys_s_median());
+        let (f, sys) = (c.minor_faults_per_kop()?, c.median("sys_s"));
         let sys = sys.map_or(String::new(), |s| format!(", sys {s:.2} s"));
         Some((f, f, f, format!("{f:.3} minor faults per 1k ops{sys}")))
     };
@@ -267,7 +267,7 @@ fn render_sweep(m: &Matrix) -> String {
     let mut out = head(m, width, height, title, &threads);
     type Value = fn(&Cell) -> Option<f64>;
     let median: Value = |c| c.summary().map(|s| s.median);
-    let rss: Value = |c| c.peak_rss_median().map(|k| k / 1024.0);
+    let rss: Value = |c| c.median("peak_rss_kib").map(|k| k / 1024.0);
     for (wi, w) in workloads.iter().enumerate() {
         let top = top0 + wi as f64 * (panel_h + row_gap);
         let cells: Vec<&Cell> = m.cells.iter().filter(|c| &c.workload == w).collect();
@@ -367,7 +367,7 @@ mod tests {
         // A file without fault figures gets no third panel.
         let mut old = m.clone();
         for c in &mut old.cells {
-            c.minor_faults = vec![None; 3];
+            c.minor_faults_runs = vec![None; 3];
         }
         let svg = render(&old);
         assert_eq!(svg.matches("<rect").count(), 2 * 2 * 2 + 2 + 1);

@@ -130,8 +130,8 @@ pub fn matrix_table(m: &Matrix) -> String {
             };
             let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
             let faults = faults_per_kop(c.minor_faults_per_kop());
-            let rss = or_dash(c.peak_rss_median(), mib);
-            let sys = or_dash(c.sys_s_median(), |v| format!("{v:.2}"));
+            let rss = or_dash(c.median("peak_rss_kib"), mib);
+            let sys = or_dash(c.median("sys_s"), |v| format!("{v:.2}"));
             let usage = [rss, faults, sys, notes(c)];
             t.row(head.into_iter().chain([range]).chain(ratio).chain(usage));
         }
@@ -188,10 +188,10 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
                 r => r.map_or(String::new(), |r| format!("{:.3}", r.median)),
             };
             // Against the lowest median peak RSS among those peers.
-            let rss_of = |p: &&str| Some((p.to_string(), m.cell(&w, p)?.peak_rss_median()?));
+            let rss_of = |p: &&str| Some((p.to_string(), m.cell(&w, p)?.median("peak_rss_kib")?));
             let all = peers.iter().filter_map(rss_of);
             let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
-            let rss = low.zip(c.peak_rss_median());
+            let rss = low.zip(c.median("peak_rss_kib"));
             let rss = or_dash(rss, |((pn, low), mine)| format!("{:.2} ({pn})", mine / low));
             let ratio = ratio_cells(m.ratio(&w, a, peer));
             let head = [w.clone(), a.clone(), peer.clone()];
@@ -287,11 +287,11 @@ pub fn render_all(m: &Matrix) -> String {
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
-    let per = |a: &str| m.cell(w, a)?.extra_median("rss_per_thread_kib");
+    let per = |a: &str| m.cell(w, a)?.median("rss_per_thread_kib");
     let (kib, one) = (|v: f64| format!("{v:.1} KiB"), |v: f64| format!("{v:.1}"));
     for c in m.cells.iter().filter(|c| c.workload == w) {
-        let f = |k: &str, fmt: fn(f64) -> String| or_dash(c.extra_median(k), fmt);
-        let vs = |r: &str| match (c.extra_median("rss_per_thread_kib"), per(r)) {
+        let f = |k: &str, fmt: fn(f64) -> String| or_dash(c.median(k), fmt);
+        let vs = |r: &str| match (c.median("rss_per_thread_kib"), per(r)) {
             (Some(a), Some(b)) if b > 0.0 && r != c.allocator => format!("{:.2}", a / b),
             _ => String::new(),
         };
@@ -334,7 +334,7 @@ pub fn sweep_tables(m: &Matrix) -> String {
                 let flag = if bad { "!" } else { "" };
                 format!("{}{ratio}{flag}", or_dash(c.summary(), |x| si(x.median)))
             };
-            let peak = |(_, c): &(u64, Option<&Cell>)| c.and_then(Cell::peak_rss_median);
+            let peak = |(_, c): &(u64, Option<&Cell>)| c.and_then(|c| c.median("peak_rss_kib"));
             let peaks = cells.iter().map(|p| or_dash(peak(p), in_mib));
             let (points, name) = (cells.iter().map(point), [w.clone(), a.clone()]);
             rate.row(name.clone().into_iter().chain([unit]).chain(points));
@@ -372,13 +372,13 @@ mod tests {
             .iter()
             .position(|c| c.allocator == "mimalloc")
             .unwrap();
-        m.cells[i].valid = vec![true, false, true];
+        m.cells[i].valid_runs = vec![true, false, true];
         assert_eq!(
             best_among(&m, "mt-remote-r90", PEERS).as_deref(),
             Some("mimalloc")
         );
         // Two of three: mimalloc measured unlike work; jemalloc is the best peer.
-        m.cells[i].valid = vec![false, false, true];
+        m.cells[i].valid_runs = vec![false, false, true];
         assert_eq!(
             best_among(&m, "mt-remote-r90", PEERS).as_deref(),
             Some("jemalloc")
@@ -450,9 +450,9 @@ mod tests {
             ],
         );
         for c in &mut m.cells {
-            c.ops = vec![None; 2];
-            c.minor_faults = vec![None; 2];
-            c.sys_s = vec![None; 2];
+            c.ops_runs = vec![None; 2];
+            c.minor_faults_runs = vec![None; 2];
+            c.sys_s_runs = vec![None; 2];
         }
         let mt = matrix_table(&m);
         let row = mt
@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn invalid_runs_without_fallback_rates_are_noted() {
         let mut m = synthetic(2, &[("size-shift", "hz3-a", &[1.0, 2.0])]);
-        m.cells[0].valid[1] = false;
+        m.cells[0].valid_runs[1] = false;
         let mt = matrix_table(&m);
         assert!(mt.contains("1/2 INVALID (cut short)"), "{mt}");
     }

@@ -68,11 +68,9 @@ pub struct Cell {
     pub unit: String,
     pub higher_is_better: bool,
     pub runs: Vec<Option<f64>>,
-    #[serde(rename = "peak_rss_kib_runs")]
-    pub rss_kib: Vec<Option<u64>>,
+    pub peak_rss_kib_runs: Vec<Option<u64>>,
     /// Per round: did the run meet its validity rule (mt-remote fallback rate)?
-    #[serde(rename = "valid_runs")]
-    pub valid: Vec<bool>,
+    pub valid_runs: Vec<bool>,
     /// Per round mt-remote fallback rate (empty for other workloads).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fallback_rates: Vec<Option<f64>>,
@@ -80,16 +78,11 @@ pub struct Cell {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<Value>,
     /// Per round: operations counted, and the process's page faults and CPU time.
-    #[serde(rename = "ops_runs")]
-    pub ops: Vec<Option<u64>>,
-    #[serde(rename = "minor_faults_runs")]
-    pub minor_faults: Vec<Option<u64>>,
-    #[serde(rename = "major_faults_runs")]
-    pub major_faults: Vec<Option<u64>>,
-    #[serde(rename = "user_s_runs")]
-    pub user_s: Vec<Option<f64>>,
-    #[serde(rename = "sys_s_runs")]
-    pub sys_s: Vec<Option<f64>>,
+    pub ops_runs: Vec<Option<u64>>,
+    pub minor_faults_runs: Vec<Option<u64>>,
+    pub major_faults_runs: Vec<Option<u64>>,
+    pub user_s_runs: Vec<Option<f64>>,
+    pub sys_s_runs: Vec<Option<f64>>,
     /// The run line's `extra` figures per round (e.g. threads-many's `rss_per_thread_kib`).
     #[serde(rename = "extra_runs", skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Vec<Option<f64>>>,
@@ -111,18 +104,18 @@ impl Cell {
 
     /// Gives the per-round arrays `n` entries where they lack them: unknown, valid, `rss` KiB.
     fn fill(&mut self, n: usize, rss: Option<u64>) {
-        if self.rss_kib.is_empty() {
-            self.rss_kib = vec![rss; n];
+        if self.peak_rss_kib_runs.is_empty() {
+            self.peak_rss_kib_runs = vec![rss; n];
         }
-        if self.valid.is_empty() {
-            self.valid = vec![true; n];
+        if self.valid_runs.is_empty() {
+            self.valid_runs = vec![true; n];
         }
         self.runs.resize(n, None);
-        self.ops.resize(n, None);
-        self.minor_faults.resize(n, None);
-        self.major_faults.resize(n, None);
-        self.user_s.resize(n, None);
-        self.sys_s.resize(n, None);
+        self.ops_runs.resize(n, None);
+        self.minor_faults_runs.resize(n, None);
+        self.major_faults_runs.resize(n, None);
+        self.user_s_runs.resize(n, None);
+        self.sys_s_runs.resize(n, None);
     }
 
     /// Records round `round`'s run line.
@@ -132,17 +125,17 @@ impl Cell {
         self.unit.clone_from(&r.unit);
         self.higher_is_better = r.higher_is_better;
         self.runs[round] = Some(r.value);
-        self.rss_kib[round] = Some(r.peak_rss_kib);
-        self.valid[round] = r.valid;
+        self.peak_rss_kib_runs[round] = Some(r.peak_rss_kib);
+        self.valid_runs[round] = r.valid;
         if let Some(f) = r.extra.get("fallback_rate").and_then(Value::as_f64) {
             self.fallback_rates.resize(self.runs.len(), None);
             self.fallback_rates[round] = Some(f);
         }
-        self.ops[round] = r.ops;
-        self.minor_faults[round] = r.usage.minor_faults;
-        self.major_faults[round] = r.usage.major_faults;
-        self.user_s[round] = r.usage.user_s;
-        self.sys_s[round] = r.usage.sys_s;
+        self.ops_runs[round] = r.ops;
+        self.minor_faults_runs[round] = r.usage.minor_faults;
+        self.major_faults_runs[round] = r.usage.major_faults;
+        self.user_s_runs[round] = r.usage.user_s;
+        self.sys_s_runs[round] = r.usage.sys_s;
         let rounds = self.runs.len();
         for (k, v) in &r.extra {
             self.extra
@@ -151,9 +144,17 @@ impl Cell {
         }
     }
 
-    /// Median over rounds of the workload's extra figure `k`.
-    pub fn extra_median(&self, k: &str) -> Option<f64> {
-        median_known(self.extra.get(k)?.iter().copied())
+    /// Median over rounds of a per-round figure: `peak_rss_kib`, `minor_faults`, `sys_s`, or else
+    /// the workload's extra figure `k`.
+    pub fn median(&self, k: &str) -> Option<f64> {
+        let ints = |v: &[Option<u64>]| v.iter().map(|x| x.map(|x| x as f64)).collect();
+        let v: Vec<Option<f64>> = match k {
+            "peak_rss_kib" => ints(&self.peak_rss_kib_runs),
+            "minor_faults" => ints(&self.minor_faults_runs),
+            "sys_s" => self.sys_s_runs.clone(),
+            k => self.extra.get(k)?.clone(),
+        };
+        median_known(v)
     }
 
     /// Median over rounds of minor faults per 1000 operations (rounds without operations skipped).
@@ -161,30 +162,18 @@ impl Cell {
         let per_kop = |(f, o): (&Option<u64>, &Option<u64>)| {
             Some((*f)? as f64 * 1000.0 / (*o).filter(|o| *o > 0)? as f64)
         };
-        median_known(self.minor_faults.iter().zip(&self.ops).map(per_kop))
-    }
-
-    /// Median over rounds of the process's system time, in seconds.
-    pub fn sys_s_median(&self) -> Option<f64> {
-        median_known(self.sys_s.iter().copied())
-    }
-
-    pub fn values(&self) -> Vec<f64> {
-        self.runs.iter().flatten().copied().collect()
+        let runs = self.minor_faults_runs.iter().zip(&self.ops_runs);
+        median_known(runs.map(per_kop))
     }
 
     pub fn summary(&self) -> Option<Summary> {
-        Summary::of(&self.values())
-    }
-
-    pub fn peak_rss_median(&self) -> Option<f64> {
-        median_known(self.rss_kib.iter().map(|k| k.map(|k| k as f64)))
+        Summary::of(&self.runs.iter().flatten().copied().collect::<Vec<_>>())
     }
 
     /// Rounds whose run completed but broke the validity rule.
     pub fn invalid_runs(&self) -> usize {
-        let done = self.runs.iter().map(Option::is_some);
-        done.zip(&self.valid).filter(|(d, v)| *d && !**v).count()
+        let done = self.runs.iter().zip(&self.valid_runs);
+        done.filter(|(r, v)| r.is_some() && !**v).count()
     }
 
     pub fn failed_runs(&self) -> usize {
@@ -236,9 +225,8 @@ impl Matrix {
 
     /// The cell of (workload, allocator) measured at `--threads t`.
     pub fn cell_at(&self, workload: &str, allocator: &str, t: u64) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|c| c.workload == workload && c.allocator == allocator && c.sweep_threads == t)
+        let is = |c: &&Cell| c.workload == workload && c.allocator == allocator;
+        self.cells.iter().filter(|c| c.sweep_threads == t).find(is)
     }
 
     /// Summary of `allocator`'s per-round ratios to `reference` on `workload`.
@@ -310,11 +298,11 @@ impl Matrix {
             for k in ["median", "min", "max", "cv"] {
                 r[k] = s[k].clone();
             }
-            r["peak_rss_kib"] = c.peak_rss_median().into();
+            r["peak_rss_kib"] = c.median("peak_rss_kib").into();
             r["ratios"] = json!(ratios);
             r["invalid_runs"] = c.invalid_runs().into();
             r["minor_faults_per_kop"] = c.minor_faults_per_kop().into();
-            r["sys_s"] = c.sys_s_median().into();
+            r["sys_s"] = c.median("sys_s").into();
             if crate::strategies::is_hz3(&c.allocator) && r.get("stats").is_none() {
                 r["stats"] = json!({});
             }
@@ -491,7 +479,7 @@ pub mod tests {
     fn failed_runs_are_null_and_keep_rounds_aligned() {
         let mut m = synthetic(3, &[("larson", "system", &[1.0, 2.0, 3.0])]);
         m.cells[0].runs[1] = None;
-        m.cells[0].rss_kib[1] = None;
+        m.cells[0].peak_rss_kib_runs[1] = None;
         let v = m.to_json();
         assert_eq!(v["results"][0]["runs"], json!([1.0, null, 3.0]));
         assert_eq!(v["results"][0]["median"], json!(2.0));
@@ -562,13 +550,13 @@ pub mod tests {
         // Round i: 500 + i faults over 1000 (i + 1) ops.
         assert_eq!(c.minor_faults_per_kop(), Some(250.5));
         let mut first = c.clone();
-        first.ops[1..].fill(Some(0));
+        first.ops_runs[1..].fill(Some(0));
         assert_eq!(
             first.minor_faults_per_kop(),
             Some(500.0),
             "rounds without ops skipped"
         );
-        assert_eq!(c.sys_s_median(), Some(0.25));
+        assert_eq!(c.median("sys_s"), Some(0.25));
         let v = m.to_json();
         validate(&v).unwrap();
         let r = &v["results"][0];
@@ -583,8 +571,8 @@ pub mod tests {
             r["extra_runs"]["rss_per_thread_kib"],
             json!([10.0, 20.0, 30.0])
         );
-        assert_eq!(m.cells[0].extra_median("rss_per_thread_kib"), Some(20.0));
-        assert_eq!(m.cells[0].extra_median("nope"), None);
+        assert_eq!(m.cells[0].median("rss_per_thread_kib"), Some(20.0));
+        assert_eq!(m.cells[0].median("nope"), None);
         let text = serde_json::to_string(&v).unwrap();
         assert_eq!(
             Matrix::from_json(&serde_json::from_str(&text).unwrap()).unwrap(),
@@ -593,8 +581,8 @@ pub mod tests {
 
         // A failed round is null in every per-round array.
         let mut m2 = m.clone();
-        m2.cells[0].minor_faults[1] = None;
-        m2.cells[0].ops[1] = None;
+        m2.cells[0].minor_faults_runs[1] = None;
+        m2.cells[0].ops_runs[1] = None;
         let v2 = m2.to_json();
         validate(&v2).unwrap();
         assert_eq!(
@@ -657,10 +645,10 @@ pub mod tests {
         validate(&v).unwrap();
         let back = Matrix::from_json(&v).unwrap();
         let c = back.cell("xmalloc", "hz3-a").unwrap();
-        assert_eq!(c.minor_faults, vec![None, None]);
-        assert_eq!(c.ops, vec![None, None]);
+        assert_eq!(c.minor_faults_runs, vec![None, None]);
+        assert_eq!(c.ops_runs, vec![None, None]);
         assert_eq!(c.minor_faults_per_kop(), None);
-        assert_eq!(c.sys_s_median(), None);
+        assert_eq!(c.median("sys_s"), None);
         assert_eq!(c.runs, vec![Some(2.0), Some(4.0)]);
     }
 

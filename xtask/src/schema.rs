@@ -159,9 +159,8 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
         let f = |k| r.get(k).and_then(Value::as_f64);
         if let (Some(md), Some(mn), Some(mx)) = (f("median"), f("min"), f("max")) {
             if !(mn <= md && md <= mx) {
-                ck.err(format!(
-                    "{at}min {mn} <= median {md} <= max {mx} does not hold"
-                ));
+                let msg = format!("{at}min {mn} <= median {md} <= max {mx} does not hold");
+                ck.err(msg);
             }
         }
         if let (Some(runs), Some(md)) = (runs, f("median")) {

@@ -13,7 +13,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::results::{Cell, Machine, Matrix};
-use crate::stats::{median, median_known, Summary};
+use crate::stats::Summary;
 use crate::strategies::PRELOAD as HZ3;
 use crate::{paths, peers, runner};
 
@@ -153,9 +153,8 @@ pub struct Lib {
 
 impl Lib {
     fn new(name: &str, version: String, path: Option<PathBuf>) -> Lib {
-        let name = name.to_string();
         Lib {
-            name,
+            name: name.into(),
             version,
             path,
         }
@@ -416,13 +415,13 @@ fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> 
     let w = workload(s, None);
     if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
         c.runs[i] = Some(r.wall_s);
-        c.rss_kib[i] = Some(r.max_rss_kib);
-        c.minor_faults[i] = Some(r.minor_faults);
-        c.major_faults[i] = Some(r.major_faults);
-        c.user_s[i] = Some(r.user_s);
-        c.sys_s[i] = Some(r.sys_s);
+        c.peak_rss_kib_runs[i] = Some(r.max_rss_kib);
+        c.minor_faults_runs[i] = Some(r.minor_faults);
+        c.major_faults_runs[i] = Some(r.major_faults);
+        c.user_s_runs[i] = Some(r.user_s);
+        c.sys_s_runs[i] = Some(r.sys_s);
         // db_bench's own operation counts are left out: they depend on its per-thread accounting.
-        c.ops[i] = r.requests;
+        c.ops_runs[i] = r.requests;
         let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
         huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
     }
@@ -619,9 +618,9 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
         let w = workload(*server, None);
         for (l, c) in libs.iter().filter_map(|l| Some((l, cell(&w, &l.name)?))) {
             let f = |x: Option<f64>, p| x.map_or("—".into(), |x| format!("{x:.p$}"));
-            let minor = median_known(c.minor_faults.iter().map(|x| x.map(|x| x as f64)));
-            let [wall, minor] = [f(median(&c.values()), 1), f(minor, 0)];
-            let mib = [c.peak_rss_median(), c.extra_median("anon_huge_kib")];
+            let wall = c.summary().map(|s| s.median);
+            let [wall, minor] = [f(wall, 1), f(c.median("minor_faults"), 0)];
+            let mib = [c.median("peak_rss_kib"), c.median("anon_huge_kib")];
             let [rss, huge] = mib.map(|kib| f(kib.map(|k| k / 1024.0), 1));
             s += &(whole_row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
         }

@@ -1,8 +1,6 @@
-//! The deterministic fast-path gate: instructions per operation counted by
-//! `valgrind --tool=callgrind` inside hz3-bench's probe functions (or, for the program-shape
-//! workloads, the whole run under `--fair-sched=yes`), each taken as (I(2n) − I(n)) / n so
-//! one-time costs cancel, against a committed budget. The metrics and why the counts repeat:
-//! docs/bench-matrix.md ("The callgrind gate").
+//! The deterministic fast-path gate: instructions per operation under `valgrind --tool=callgrind`
+//! (inside hz3-bench's probe functions, or the whole run with `--fair-sched=yes`), taken as
+//! (I(2n) − I(n)) / n so one-time costs cancel. Why: docs/bench-matrix.md ("The callgrind gate").
 
 use std::path::Path;
 use std::process::Command;

@@ -1,8 +1,6 @@
 //! The page-fault gate: the minimum over `reps` fresh processes of the minor page faults of the
-//! OS-boundary workloads, each run for a fixed `--iters` ([`WORKLOADS`]) at 2 threads, against
-//! `budget × (1 + tolerance) + slack` (threaded shapes: [`THREADED_TOLERANCE`]). hz3's flavours
-//! are gated; peers asked for with `--allocators` are shown as a reference (hz3 over the median
-//! peer). Why the minimum and these margins: docs/bench-matrix.md ("The page-fault gate").
+//! OS-boundary [`WORKLOADS`] against `budget × (1 + tolerance) + slack`; hz3 is gated, peers are
+//! a reference. Why the minimum and margins: docs/bench-matrix.md ("The page-fault gate").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -108,8 +108,7 @@ pub struct PreloadPeer {
 }
 
 impl PreloadPeer {
-    /// The environment variable that names the library's path, overriding `source`:
-    /// `HZ3_BENCH_MIMALLOC3_SO` for `mimalloc3-preload`.
+    /// The variable naming the library's path, overriding `source` (`HZ3_BENCH_MIMALLOC3_SO`).
     pub fn env(&self) -> String {
         let name = self.name.trim_end_matches("-preload").to_uppercase();
         format!("HZ3_BENCH_{name}_SO")
@@ -234,10 +233,7 @@ pub fn hash_tree(dir: &Path) -> Result<u64, String> {
     while let Some(d) = dirs.pop() {
         for e in std::fs::read_dir(d).map_err(reading)? {
             let p = e.map_err(reading)?.path();
-            match p.is_dir() {
-                true => dirs.push(p),
-                false => files.push(p),
-            }
+            [&mut files, &mut dirs][usize::from(p.is_dir())].push(p);
         }
     }
     files.sort();
@@ -260,23 +256,20 @@ pub fn stamp_text(compiler: &str, args: &[String], cc_version: &str, sources: u6
     )
 }
 
-/// Compiles `out` (`compiler args -o out`) unless it is there with the stamp `text` in
-/// `<out>.stamp`: into a temporary file renamed to `out`, so that an interrupted build never
-/// leaves a half-written one. `out`, or why it failed.
+/// Compiles `out` (`compiler args -o out`) unless `<out>.stamp` holds `text`, through a temporary
+/// file so that an interrupted build never leaves a half-written one.
 fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<PathBuf, String> {
     let stamp = PathBuf::from(format!("{}.stamp", out.display()));
     if out.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text) {
         return Ok(out.into());
     }
     let file = out.file_name().unwrap_or_default().to_string_lossy();
-    let (cmd, out_name) = (args.join(" "), out.display());
-    tracing::info!("building {file}: {compiler} {cmd} -o {out_name}");
+    let (line, out_name) = (args.join(" "), out.display());
+    tracing::info!("building {file}: {compiler} {line} -o {out_name}");
     let tmp = PathBuf::from(format!("{}.tmp{}", out.display(), std::process::id()));
     let mut cmd = Command::new(compiler);
-    cmd.args(args).arg("-o").arg(&tmp);
-    let o = cmd
-        .output()
-        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    let o = cmd.args(args).arg("-o").arg(&tmp).output();
+    let o = o.map_err(|e| format!("cannot run {compiler}: {e}"))?;
     if !o.status.success() {
         let _ = std::fs::remove_file(&tmp);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -297,12 +290,8 @@ fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, Strin
     let (compiler, args) = recipe.command(krate);
     let version = crate::runner::stdout_of(&compiler, &["--version"], None).ok_or_else(|| format!("no C/C++ compiler `{compiler}`; install one (apt-get install build-essential) or name it with CC/CXX"))?;
     let version = version.lines().next().unwrap_or("");
-    let text = stamp_text(
-        &compiler,
-        &args,
-        version,
-        hash_tree(&krate.join(recipe.dir))?,
-    );
+    let sources = hash_tree(&krate.join(recipe.dir))?;
+    let text = stamp_text(&compiler, &args, version, sources);
     compile(&compiler, &args, &text, &dir.join(recipe.file))
 }
 
@@ -345,11 +334,9 @@ pub fn probe_says_replaced(output: &str, lib: &Path) -> bool {
 fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
     let env = [("LD_PRELOAD", lib.to_path_buf())];
     let out = crate::runner::run_capture_env(probe, &[], &env, Duration::from_secs(30))?;
-    let from = out.trim().replace('\n', ", ");
-    let why = format!(
-        "{} does not replace malloc/free under LD_PRELOAD (they come from {from})",
-        lib.display()
-    );
+    let (from, lib_name) = (out.trim().replace('\n', ", "), lib.display());
+    let why =
+        format!("{lib_name} does not replace malloc/free under LD_PRELOAD (they come from {from})");
     probe_says_replaced(&out, lib).then_some(()).ok_or(why)
 }
 
@@ -468,9 +455,9 @@ impl Prepared {
     }
 }
 
-/// Gets the library of every preload row of `allocators` (named, built side by side or installed
-/// by one apt-get; checked by the probe) and every peer's version. A row whose library cannot be had is dropped from
-/// `allocators` with a note in `notes` (and a warning), never an error.
+/// Gets the library of every preload row of `allocators` (named, built, or installed by one
+/// apt-get; checked by the probe) and every peer's version. A row whose library cannot be had
+/// is dropped from `allocators` with a note in `notes` (and a warning), never an error.
 pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepared {
     let has = |name: &str| allocators.iter().any(|a| a == name);
     let wanted: Vec<&PreloadPeer> = PRELOAD_PEERS.iter().filter(|pp| has(pp.name)).collect();
@@ -481,22 +468,18 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
                 .push((peer.to_string(), rust_peer_version(peer, dir, v)));
         }
     }
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter_map(|pp| match pp.source {
-            Source::Debian(file, package) if std::env::var_os(pp.env()).is_none() => {
-                find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
-            }
-            _ => None,
-        })
-        .collect();
-    let why = match missing[..] {
-        [] => None,
-        _ => apt_install(&missing).err(),
-    };
+    let missing = wanted.iter().filter_map(|pp| match pp.source {
+        Source::Debian(file, package) if std::env::var_os(pp.env()).is_none() => {
+            find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
+        }
+        _ => None,
+    });
+    let missing: Vec<&str> = missing.collect();
+    let why = (!missing.is_empty()).then(|| apt_install(&missing).err());
     let bin = crate::paths::default_bin_dir();
     let dir = &bin.parent().unwrap_or(&bin).join("peers");
-    let (why, probe) = (why.as_deref(), &Probe::new());
+    let (why, probe) = (why.flatten(), &Probe::new());
+    let why = why.as_deref();
     // Side by side (the builds take minutes).
     std::thread::scope(|s| {
         let spawn = |pp| s.spawn(move || find_lib(pp, dir, why, probe));

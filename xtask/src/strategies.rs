@@ -1,8 +1,6 @@
-//! The hz3 strategy list lives in one place, the allocator's catalogue
-//! (`hz3_alloc::for_each_strategy!`, crates/hz3-alloc/src/catalogue.rs). xtask does not compile
-//! it into itself (it should build in seconds): it learns the list from the bench binaries
-//! (`bench-system --list`, one `<name> <module>` line per strategy) and writes the two one-line
-//! binaries Cargo needs per strategy, and their `[[bin]]` block (`sync-bins`).
+//! The hz3 strategy list lives in the allocator's catalogue (crates/hz3-alloc/src/catalogue.rs);
+//! xtask learns it from `bench-system --list` (so that it builds in seconds without hz3) and
+//! writes the two one-line binaries and the `[[bin]]` block Cargo needs per strategy (`sync-bins`).
 
 use std::path::Path;
 

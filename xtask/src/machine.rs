@@ -69,8 +69,7 @@ pub fn parse_cpuinfo(text: &str) -> Machine {
     }
 }
 
-/// The selected mode of a /sys/kernel/mm/transparent_hugepage/* file: `always [madvise] never`
-/// → `madvise`.
+/// The selected mode of a transparent_hugepage file: `always [madvise] never` → `madvise`.
 pub fn parse_thp(text: &str) -> Option<String> {
     let (_, rest) = text.split_once('[')?;
     Some(rest.split_once(']')?.0.to_string())

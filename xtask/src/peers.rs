@@ -1,14 +1,14 @@
-//! The peers' C libraries for the `*-preload` rows (C `malloc`/`free` under `LD_PRELOAD`) and
-//! every peer's version: built from vendored crate sources, installed from Debian packages, or
-//! named by an environment variable; each checked by a probe to replace `malloc`/`free`. How and
-//! why: docs/bench-matrix.md ("The peers through their C ABI").
+//! The peers' C libraries for the `*-preload` rows and every peer's version: built from vendored
+//! crate sources, installed from Debian packages, or named by an environment variable; each
+//! checked by a probe. How and why: docs/bench-matrix.md ("The peers through their C ABI").
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How a preload row's library is obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,10 +93,8 @@ impl Recipe {
 }
 
 fn env_or(var: &str, default: &str) -> String {
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.into())
+    let v = std::env::var(var).ok().filter(|v| !v.is_empty());
+    v.unwrap_or_else(|| default.into())
 }
 
 /// A peer's shared library preloaded into `bench-system` (C compared with C).
@@ -225,8 +223,7 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
     Ok(packages.filter_map(krate).collect())
 }
 
-/// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp
-/// that changes when the sources do.
+/// FNV-1a over the files under `dir` (relative paths and contents, sorted): the sources' stamp.
 pub fn hash_tree(dir: &Path) -> Result<u64, String> {
     let (mut dirs, mut files) = (vec![dir.to_path_buf()], Vec::new());
     let reading = |e: std::io::Error| format!("reading {}: {e}", dir.display());
@@ -250,10 +247,8 @@ pub fn hash_tree(dir: &Path) -> Result<u64, String> {
 
 /// What a build's stamp file holds: the command, the compiler's version, the sources' hash.
 pub fn stamp_text(compiler: &str, args: &[String], cc_version: &str, sources: u64) -> String {
-    format!(
-        "{compiler} {}\n{cc_version}\nsources {sources:016x}\n",
-        args.join(" ")
-    )
+    let args = args.join(" ");
+    format!("{compiler} {args}\n{cc_version}\nsources {sources:016x}\n")
 }
 
 /// Compiles `out` (`compiler args -o out`) unless `<out>.stamp` holds `text`, through a temporary
@@ -283,8 +278,7 @@ fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<Pa
     Ok(out.into())
 }
 
-/// Builds `recipe`'s library from the crate at `krate` into `dir`; rebuilt only when the
-/// command, the compiler (its `--version`) or the sources change.
+/// Builds `recipe`'s library into `dir`, again only when the command, compiler or sources change.
 fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let (compiler, args) = recipe.command(krate);
@@ -295,8 +289,7 @@ fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, Strin
     compile(&compiler, &args, &text, &dir.join(recipe.file))
 }
 
-/// The probe: allocates and frees through `malloc`/`free`, then prints the file of the object
-/// that defines each (`dladdr`), one per line.
+/// The probe: `malloc`/`free` once, then the file that defines each (`dladdr`), one per line.
 const PROBE_C: &str = r#"#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -342,9 +335,8 @@ fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
 
 /// Finds a Debian peer's file in `dirs`.
 pub fn find_in(file: &str, dirs: &[&str]) -> Option<PathBuf> {
-    dirs.iter()
-        .map(|d| Path::new(d).join(file))
-        .find(|p| p.is_file())
+    let mut paths = dirs.iter().map(|d| Path::new(d).join(file));
+    paths.find(|p| p.is_file())
 }
 
 /// `apt-get install` of `packages` (after an `apt-get update` when the first try fails: a fresh
@@ -385,8 +377,7 @@ fn dpkg_version(package: &str) -> Option<String> {
 /// A row's library and its version, or why it cannot run.
 type Found = Result<(PathBuf, String), String>;
 
-/// A library named by the row's environment variable, and its version (a Debian package's when
-/// the file is under /usr and the package is installed; else unknown).
+/// A library named by the row's variable, and its version (dpkg's for a Debian file under /usr).
 fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
     let env = pp.env();
     if !path.is_file() {
@@ -426,11 +417,10 @@ fn find_lib(pp: &PreloadPeer, dir: &Path, unavailable: Option<&str>, probe: &Pro
         }
     };
     let unchecked = |e| tracing::warn!("{e}: the preload libraries are used unchecked");
-    let probe = probe.get_or_init(|| build_probe(dir).map_err(unchecked).ok());
-    match probe {
-        Some(p) => check_replaces_malloc(p, &lib).map(|()| (lib, v)),
-        None => Ok((lib, v)),
+    if let Some(p) = probe.get_or_init(|| build_probe(dir).map_err(unchecked).ok()) {
+        check_replaces_malloc(p, &lib)?;
     }
+    Ok((lib, v))
 }
 
 /// The probe, once built (`None`: it cannot be, and the libraries go unchecked).
@@ -441,18 +431,8 @@ type Probe = OnceLock<Option<PathBuf>>;
 pub struct Prepared {
     /// (row, library) of every preload peer row that can run.
     pub libs: Vec<(String, PathBuf)>,
-    /// (row, version) of every peer row, Rust-linked and preload.
-    pub versions: Vec<(String, String)>,
-}
-
-impl Prepared {
-    /// `peer_versions` for the JSON.
-    pub fn versions_json(&self) -> Map<String, Value> {
-        self.versions
-            .iter()
-            .map(|(a, v)| (a.clone(), v.clone().into()))
-            .collect()
-    }
+    /// row → version of every peer row, Rust-linked and preload (`peer_versions` in the JSON).
+    pub versions: BTreeMap<String, String>,
 }
 
 /// Gets the library of every preload row of `allocators` (named, built, or installed by one
@@ -465,7 +445,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     for (peer, c) in RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)) {
         if let Some((_, v, dir)) = lock_crate(c) {
             p.versions
-                .push((peer.to_string(), rust_peer_version(peer, dir, v)));
+                .insert(peer.to_string(), rust_peer_version(peer, dir, v));
         }
     }
     let missing = wanted.iter().filter_map(|pp| match pp.source {
@@ -490,7 +470,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
                 Ok((lib, v)) => {
                     tracing::info!("{}: {} ({v})", pp.name, lib.display());
                     p.libs.push((pp.name.to_string(), lib));
-                    p.versions.push((pp.name.to_string(), v));
+                    p.versions.insert(pp.name.to_string(), v);
                 }
                 Err(why) => {
                     let note = format!("{} skipped: {why}", pp.name);
@@ -504,8 +484,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     p
 }
 
-/// The peers' versions recorded with a run (`peer_versions`), as a table: the peers measured,
-/// in the run's allocator order, with their versions and, for the preload rows, the library.
+/// A run's `peer_versions` as a table: each peer measured, its version and preload library.
 pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
     let extra = &m.config.extra;
     let versions = extra.get("peer_versions")?.as_object()?;
@@ -707,7 +686,7 @@ mod tests {
                 mode: "quick".into(),
                 allocators: vec!["mimalloc".into(), "tcmalloc-preload".into()],
                 workloads: vec!["xmalloc".into()],
-                extra: Map::new(),
+                extra: serde_json::Map::new(),
             },
             cells: vec![],
             failures: vec![],

@@ -1,6 +1,5 @@
-//! What the two deterministic budget gates share (`callgrind-gate`, `fault-gate`): the budget
-//! file (read, or rewritten under `--update`), the bench binaries they run, the measuring loop,
-//! and each figure checked against its budget, with the verdicts that fail a gate.
+//! What the two deterministic budget gates (`callgrind-gate`, `fault-gate`) share: the budget
+//! file, the bench binaries, the measuring loop and the checks against the budget.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,8 +90,7 @@ pub fn measure_all<T>(
     each.collect()
 }
 
-/// `measured` as the `budgets` (the `gated` allocators') and `reference_not_gated` objects of a
-/// budget file, each figure written as `record` gives it.
+/// `measured` as the `budgets` (`gated`) and `reference_not_gated` objects of a budget file.
 pub fn split<T>(
     measured: &[Figures<T>],
     gated: fn(&str) -> bool,

@@ -1,8 +1,6 @@
-//! The deterministic fast-path gate: instructions per operation counted by
-//! `valgrind --tool=callgrind` inside hz3-bench's probe functions (or, for the program-shape
-//! workloads, the whole run under `--fair-sched=yes`), each taken as (I(2n) − I(n)) / n so
-//! one-time costs cancel, against a committed budget. The metrics and why the counts repeat:
-//! docs/bench-matrix.md ("The callgrind gate").
+//! The deterministic fast-path gate: instructions per operation under `valgrind --tool=callgrind`
+//! (inside hz3-bench's probe functions, or the whole run with `--fair-sched=yes`), taken as
+//! (I(2n) − I(n)) / n so one-time costs cancel. Why: docs/bench-matrix.md ("The callgrind gate").
 
 use std::path::Path;
 use std::process::Command;
@@ -21,11 +19,10 @@ pub const DEFAULT_TOLERANCE: f64 = 0.02;
 const ALLOC: &str = "hz3_bench_probe_alloc";
 const DEALLOC: &str = "hz3_bench_probe_dealloc";
 
-/// (metric, workload, probes, iterations, threads). A metric with probes counts instructions
-/// inside them per object over `--iters` objects; one without, whole-program instructions per
-/// reported operation over its own iterations. batch-handoff runs with one thread, which hands
-/// its batches to itself: with two, how many hand-offs are skipped (the in-flight cap) depends
-/// on the schedule, and the count moved by 5% between runs; with one it repeats exactly.
+/// (metric, workload, probes, iterations, threads); without probes, whole-program instructions
+/// per reported operation over the metric's own iterations. batch-handoff runs with one thread,
+/// which hands its batches to itself: with two, how many hand-offs are skipped (the in-flight
+/// cap) depends on the schedule, and the count moved by 5% between runs; with one it repeats.
 pub const METRICS: &[(&str, &str, &[&str], u64, u32)] = &[
     ("local_pair", "cg-local", &[ALLOC, DEALLOC], 0, 2),
     ("remote_free", "cg-remote", &[DEALLOC], 0, 2),
@@ -45,8 +42,7 @@ pub fn parse_total(out: &str) -> Option<u64> {
     line?.split_whitespace().next()?.parse().ok()
 }
 
-/// Instructions collected inside `probes` (every instruction when `probes` is empty, with
-/// `--fair-sched=yes`) for one run of `workload --iters n`, and the operations the run reported.
+/// Instructions inside `probes` (all, under `--fair-sched=yes`, if none) and ops of one run.
 fn count(
     bin: &Path,
     workload: &str,
@@ -118,10 +114,8 @@ pub fn check(measured: &[Figures<f64>], budgets: &Limits, tolerance: f64) -> Vec
 }
 
 pub fn render(checks: &[Check<f64>], tolerance: f64) -> String {
-    let title = format!(
-        "== callgrind: instructions per operation (tolerance +{:.1}%) ==",
-        tolerance * 100.0
-    );
+    let pct = tolerance * 100.0;
+    let title = format!("== callgrind: instructions per operation (tolerance +{pct:.1}%) ==");
     let header = "allocator | metric | budget | measured | change | verdict";
     crate::budget::render(&title, header, checks, |c| {
         let change = |b| format!("{:+.2}%", (c.figure / b - 1.0) * 100.0);
@@ -134,9 +128,8 @@ pub fn render(checks: &[Check<f64>], tolerance: f64) -> String {
 /// The whole command.
 pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let out = Command::new("valgrind").arg("--version").output();
-    let out = out.map_err(|e| {
-        format!("valgrind is not available ({e}); install it (apt-get install valgrind)")
-    })?;
+    let install = "install it (apt-get install valgrind)";
+    let out = out.map_err(|e| format!("valgrind is not available ({e}); {install}"))?;
     let valgrind = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let (path, existing) = crate::budget::read(&opts.budget, opts.update, BUDGET_SCHEMA)?;
     let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;

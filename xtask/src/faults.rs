@@ -1,8 +1,6 @@
 //! The page-fault gate: the minimum over `reps` fresh processes of the minor page faults of the
-//! OS-boundary workloads, each run for a fixed `--iters` ([`WORKLOADS`]) at 2 threads, against
-//! `budget × (1 + tolerance) + slack` (threaded shapes: [`THREADED_TOLERANCE`]). hz3's flavours
-//! are gated; peers asked for with `--allocators` are shown as a reference (hz3 over the median
-//! peer). Why the minimum and these margins: docs/bench-matrix.md ("The page-fault gate").
+//! OS-boundary [`WORKLOADS`] against `budget × (1 + tolerance) + slack`; hz3 is gated, peers are
+//! a reference. Why the minimum and margins: docs/bench-matrix.md ("The page-fault gate").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,8 +45,7 @@ pub type Figure = (u64, u64);
 /// An allocator's (workload, figure).
 pub type Faults = Figures<Figure>;
 
-/// Measures every workload for one allocator (`preloads` names the library of a preload row),
-/// `reps` runs each: (the minimum of the minor faults, the operations of that run).
+/// Each workload's minimum minor faults over `reps` runs of `allocator`, and that run's ops.
 pub fn measure(
     bin_dir: &Path,
     allocator: &str,
@@ -105,9 +102,8 @@ pub fn check(measured: &[Faults], b: &Limits, tolerance: f64, slack: f64) -> Vec
     crate::budget::check(measured, b, gated, |(f, _)| *f as f64, band)
 }
 
-/// `faults` of `allocator` in workload `w` over the median of the peers measured in the same
-/// invocation: C with C when the peers' C libraries were measured (hz3's C library against
-/// them, the global allocators against the Rust-linked peers); else every peer.
+/// `faults` of `allocator` in workload `w` over the median peer: C with C when the peers' C
+/// libraries were measured (the global allocators against the Rust-linked peers); else every peer.
 pub fn vs_median_peer(measured: &[Faults], allocator: &str, w: &str, faults: u64) -> Option<f64> {
     let of = |same_kind: bool| -> Vec<f64> {
         measured

@@ -22,7 +22,7 @@ pub struct Machine {
     pub cpu_stepping: Option<u64>,
     /// `cpu MHz` of the first processor at the end (moves with frequency scaling: informative).
     pub cpu_mhz: Option<f64>,
-    /// Physical cores (distinct `physical id`/`core id` pairs) and logical processors.
+    /// Physical cores (distinct `physical id`/`core id` pairs, else `cpu cores` × sockets).
     pub cpu_cores: Option<u64>,
     pub logical_cpus: Option<u64>,
     /// Transparent huge pages: the selected mode of /sys/kernel/mm/transparent_hugepage/enabled.
@@ -31,9 +31,7 @@ pub struct Machine {
     pub rustc: Option<String>,
 }
 
-/// Parses /proc/cpuinfo into the `cpu_*` fields of a [`Machine`] (the others left default): the
-/// first processor's identity, the number of processors and of physical cores (distinct
-/// `physical id`/`core id` pairs; else `cpu cores` × sockets).
+/// Parses /proc/cpuinfo into the `cpu_*` fields of a [`Machine`] (the others left default).
 pub fn parse_cpuinfo(text: &str) -> Machine {
     let fields = || {
         let kv = text.lines().filter_map(|l| l.split_once(':'));
@@ -71,8 +69,7 @@ pub fn parse_cpuinfo(text: &str) -> Machine {
     }
 }
 
-/// The selected mode of a /sys/kernel/mm/transparent_hugepage/* file: `always [madvise] never`
-/// → `madvise`.
+/// The selected mode of a transparent_hugepage file: `always [madvise] never` → `madvise`.
 pub fn parse_thp(text: &str) -> Option<String> {
     let (_, rest) = text.split_once('[')?;
     Some(rest.split_once(']')?.0.to_string())
@@ -87,8 +84,7 @@ pub enum CpuMatch {
     SameWithNote(String),
     /// Different CPU models: the gate refuses unless told otherwise.
     Different(String),
-    /// One file does not name its CPU beyond the model name (written before it was recorded): the gate
-    /// compares and warns.
+    /// One file names its CPU by model name only (an older file): the gate compares and warns.
     Unknown(String),
 }
 
@@ -138,10 +134,9 @@ impl Machine {
     /// code runs at very different speeds on CPUs of one family, and ratios move with them).
     pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
         let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
-            let which = match self.cpu_id_key() {
-                None => "the baseline",
-                Some(_) => "the current file",
-            };
+            let which = self
+                .cpu_id_key()
+                .map_or("the baseline", |_| "the current file");
             let (x, y) = (&self.cpu_model, &other.cpu_model);
             let names = match x == y {
                 true => format!("both name \"{x}\""),

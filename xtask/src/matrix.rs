@@ -149,7 +149,7 @@ pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool,
         "live_threads": many.then_some(o.live_threads),
         "blocks_per_thread": o.blocks_per_thread.filter(|_| many),
         "preload_libraries": (!libs.is_empty()).then_some(libs),
-        "peer_versions": (!peers.versions.is_empty()).then(|| peers.versions_json()),
+        "peer_versions": (!peers.versions.is_empty()).then_some(&peers.versions),
         "notes": (!notes.is_empty()).then_some(notes),
     }) else {
         unreachable!()

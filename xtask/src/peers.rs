@@ -1,14 +1,14 @@
-//! The peers' C libraries for the `*-preload` rows (C `malloc`/`free` under `LD_PRELOAD`) and
-//! every peer's version: built from vendored crate sources, installed from Debian packages, or
-//! named by an environment variable; each checked by a probe to replace `malloc`/`free`. How and
-//! why: docs/bench-matrix.md ("The peers through their C ABI").
+//! The peers' C libraries for the `*-preload` rows and every peer's version: built from vendored
+//! crate sources, installed from Debian packages, or named by an environment variable; each
+//! checked by a probe. How and why: docs/bench-matrix.md ("The peers through their C ABI").
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How a preload row's library is obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,10 +93,8 @@ impl Recipe {
 }
 
 fn env_or(var: &str, default: &str) -> String {
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.into())
+    let v = std::env::var(var).ok().filter(|v| !v.is_empty());
+    v.unwrap_or_else(|| default.into())
 }
 
 /// A peer's shared library preloaded into `bench-system` (C compared with C).
@@ -108,8 +106,7 @@ pub struct PreloadPeer {
 }
 
 impl PreloadPeer {
-    /// The environment variable that names the library's path, overriding `source`:
-    /// `HZ3_BENCH_MIMALLOC3_SO` for `mimalloc3-preload`.
+    /// The variable naming the library's path, overriding `source` (`HZ3_BENCH_MIMALLOC3_SO`).
     pub fn env(&self) -> String {
         let name = self.name.trim_end_matches("-preload").to_uppercase();
         format!("HZ3_BENCH_{name}_SO")
@@ -226,18 +223,14 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
     Ok(packages.filter_map(krate).collect())
 }
 
-/// FNV-1a over every file under `dir` (relative path and contents, in sorted order): a stamp
-/// that changes when the sources do.
+/// FNV-1a over the files under `dir` (relative paths and contents, sorted): the sources' stamp.
 pub fn hash_tree(dir: &Path) -> Result<u64, String> {
     let (mut dirs, mut files) = (vec![dir.to_path_buf()], Vec::new());
     let reading = |e: std::io::Error| format!("reading {}: {e}", dir.display());
     while let Some(d) = dirs.pop() {
         for e in std::fs::read_dir(d).map_err(reading)? {
             let p = e.map_err(reading)?.path();
-            match p.is_dir() {
-                true => dirs.push(p),
-                false => files.push(p),
-            }
+            [&mut files, &mut dirs][usize::from(p.is_dir())].push(p);
         }
     }
     files.sort();
@@ -254,29 +247,24 @@ pub fn hash_tree(dir: &Path) -> Result<u64, String> {
 
 /// What a build's stamp file holds: the command, the compiler's version, the sources' hash.
 pub fn stamp_text(compiler: &str, args: &[String], cc_version: &str, sources: u64) -> String {
-    format!(
-        "{compiler} {}\n{cc_version}\nsources {sources:016x}\n",
-        args.join(" ")
-    )
+    let args = args.join(" ");
+    format!("{compiler} {args}\n{cc_version}\nsources {sources:016x}\n")
 }
 
-/// Compiles `out` (`compiler args -o out`) unless it is there with the stamp `text` in
-/// `<out>.stamp`: into a temporary file renamed to `out`, so that an interrupted build never
-/// leaves a half-written one. `out`, or why it failed.
+/// Compiles `out` (`compiler args -o out`) unless `<out>.stamp` holds `text`, through a temporary
+/// file so that an interrupted build never leaves a half-written one.
 fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<PathBuf, String> {
     let stamp = PathBuf::from(format!("{}.stamp", out.display()));
     if out.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(text) {
         return Ok(out.into());
     }
     let file = out.file_name().unwrap_or_default().to_string_lossy();
-    let (cmd, out_name) = (args.join(" "), out.display());
-    tracing::info!("building {file}: {compiler} {cmd} -o {out_name}");
+    let (line, out_name) = (args.join(" "), out.display());
+    tracing::info!("building {file}: {compiler} {line} -o {out_name}");
     let tmp = PathBuf::from(format!("{}.tmp{}", out.display(), std::process::id()));
     let mut cmd = Command::new(compiler);
-    cmd.args(args).arg("-o").arg(&tmp);
-    let o = cmd
-        .output()
-        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    let o = cmd.args(args).arg("-o").arg(&tmp).output();
+    let o = o.map_err(|e| format!("cannot run {compiler}: {e}"))?;
     if !o.status.success() {
         let _ = std::fs::remove_file(&tmp);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -290,24 +278,18 @@ fn compile(compiler: &str, args: &[String], text: &str, out: &Path) -> Result<Pa
     Ok(out.into())
 }
 
-/// Builds `recipe`'s library from the crate at `krate` into `dir`; rebuilt only when the
-/// command, the compiler (its `--version`) or the sources change.
+/// Builds `recipe`'s library into `dir`, again only when the command, compiler or sources change.
 fn build_one(recipe: &Recipe, krate: &Path, dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let (compiler, args) = recipe.command(krate);
     let version = crate::runner::stdout_of(&compiler, &["--version"], None).ok_or_else(|| format!("no C/C++ compiler `{compiler}`; install one (apt-get install build-essential) or name it with CC/CXX"))?;
     let version = version.lines().next().unwrap_or("");
-    let text = stamp_text(
-        &compiler,
-        &args,
-        version,
-        hash_tree(&krate.join(recipe.dir))?,
-    );
+    let sources = hash_tree(&krate.join(recipe.dir))?;
+    let text = stamp_text(&compiler, &args, version, sources);
     compile(&compiler, &args, &text, &dir.join(recipe.file))
 }
 
-/// The probe: allocates and frees through `malloc`/`free`, then prints the file of the object
-/// that defines each (`dladdr`), one per line.
+/// The probe: `malloc`/`free` once, then the file that defines each (`dladdr`), one per line.
 const PROBE_C: &str = r#"#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -345,19 +327,16 @@ pub fn probe_says_replaced(output: &str, lib: &Path) -> bool {
 fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
     let env = [("LD_PRELOAD", lib.to_path_buf())];
     let out = crate::runner::run_capture_env(probe, &[], &env, Duration::from_secs(30))?;
-    let from = out.trim().replace('\n', ", ");
-    let why = format!(
-        "{} does not replace malloc/free under LD_PRELOAD (they come from {from})",
-        lib.display()
-    );
+    let (from, lib_name) = (out.trim().replace('\n', ", "), lib.display());
+    let why =
+        format!("{lib_name} does not replace malloc/free under LD_PRELOAD (they come from {from})");
     probe_says_replaced(&out, lib).then_some(()).ok_or(why)
 }
 
 /// Finds a Debian peer's file in `dirs`.
 pub fn find_in(file: &str, dirs: &[&str]) -> Option<PathBuf> {
-    dirs.iter()
-        .map(|d| Path::new(d).join(file))
-        .find(|p| p.is_file())
+    let mut paths = dirs.iter().map(|d| Path::new(d).join(file));
+    paths.find(|p| p.is_file())
 }
 
 /// `apt-get install` of `packages` (after an `apt-get update` when the first try fails: a fresh
@@ -398,8 +377,7 @@ fn dpkg_version(package: &str) -> Option<String> {
 /// A row's library and its version, or why it cannot run.
 type Found = Result<(PathBuf, String), String>;
 
-/// A library named by the row's environment variable, and its version (a Debian package's when
-/// the file is under /usr and the package is installed; else unknown).
+/// A library named by the row's variable, and its version (dpkg's for a Debian file under /usr).
 fn named(pp: &PreloadPeer, path: PathBuf) -> Found {
     let env = pp.env();
     if !path.is_file() {
@@ -439,11 +417,10 @@ fn find_lib(pp: &PreloadPeer, dir: &Path, unavailable: Option<&str>, probe: &Pro
         }
     };
     let unchecked = |e| tracing::warn!("{e}: the preload libraries are used unchecked");
-    let probe = probe.get_or_init(|| build_probe(dir).map_err(unchecked).ok());
-    match probe {
-        Some(p) => check_replaces_malloc(p, &lib).map(|()| (lib, v)),
-        None => Ok((lib, v)),
+    if let Some(p) = probe.get_or_init(|| build_probe(dir).map_err(unchecked).ok()) {
+        check_replaces_malloc(p, &lib)?;
     }
+    Ok((lib, v))
 }
 
 /// The probe, once built (`None`: it cannot be, and the libraries go unchecked).
@@ -454,23 +431,13 @@ type Probe = OnceLock<Option<PathBuf>>;
 pub struct Prepared {
     /// (row, library) of every preload peer row that can run.
     pub libs: Vec<(String, PathBuf)>,
-    /// (row, version) of every peer row, Rust-linked and preload.
-    pub versions: Vec<(String, String)>,
+    /// row → version of every peer row, Rust-linked and preload (`peer_versions` in the JSON).
+    pub versions: BTreeMap<String, String>,
 }
 
-impl Prepared {
-    /// `peer_versions` for the JSON.
-    pub fn versions_json(&self) -> Map<String, Value> {
-        self.versions
-            .iter()
-            .map(|(a, v)| (a.clone(), v.clone().into()))
-            .collect()
-    }
-}
-
-/// Gets the library of every preload row of `allocators` (named, built side by side or installed
-/// by one apt-get; checked by the probe) and every peer's version. A row whose library cannot be had is dropped from
-/// `allocators` with a note in `notes` (and a warning), never an error.
+/// Gets the library of every preload row of `allocators` (named, built, or installed by one
+/// apt-get; checked by the probe) and every peer's version. A row whose library cannot be had
+/// is dropped from `allocators` with a note in `notes` (and a warning), never an error.
 pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepared {
     let has = |name: &str| allocators.iter().any(|a| a == name);
     let wanted: Vec<&PreloadPeer> = PRELOAD_PEERS.iter().filter(|pp| has(pp.name)).collect();
@@ -478,25 +445,21 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     for (peer, c) in RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)) {
         if let Some((_, v, dir)) = lock_crate(c) {
             p.versions
-                .push((peer.to_string(), rust_peer_version(peer, dir, v)));
+                .insert(peer.to_string(), rust_peer_version(peer, dir, v));
         }
     }
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter_map(|pp| match pp.source {
-            Source::Debian(file, package) if std::env::var_os(pp.env()).is_none() => {
-                find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
-            }
-            _ => None,
-        })
-        .collect();
-    let why = match missing[..] {
-        [] => None,
-        _ => apt_install(&missing).err(),
-    };
+    let missing = wanted.iter().filter_map(|pp| match pp.source {
+        Source::Debian(file, package) if std::env::var_os(pp.env()).is_none() => {
+            find_in(file, PRELOAD_LIB_DIRS).is_none().then_some(package)
+        }
+        _ => None,
+    });
+    let missing: Vec<&str> = missing.collect();
+    let why = (!missing.is_empty()).then(|| apt_install(&missing).err());
     let bin = crate::paths::default_bin_dir();
     let dir = &bin.parent().unwrap_or(&bin).join("peers");
-    let (why, probe) = (why.as_deref(), &Probe::new());
+    let (why, probe) = (why.flatten(), &Probe::new());
+    let why = why.as_deref();
     // Side by side (the builds take minutes).
     std::thread::scope(|s| {
         let spawn = |pp| s.spawn(move || find_lib(pp, dir, why, probe));
@@ -507,7 +470,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
                 Ok((lib, v)) => {
                     tracing::info!("{}: {} ({v})", pp.name, lib.display());
                     p.libs.push((pp.name.to_string(), lib));
-                    p.versions.push((pp.name.to_string(), v));
+                    p.versions.insert(pp.name.to_string(), v);
                 }
                 Err(why) => {
                     let note = format!("{} skipped: {why}", pp.name);
@@ -521,8 +484,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     p
 }
 
-/// The peers' versions recorded with a run (`peer_versions`), as a table: the peers measured,
-/// in the run's allocator order, with their versions and, for the preload rows, the library.
+/// A run's `peer_versions` as a table: each peer measured, its version and preload library.
 pub fn versions_table(m: &crate::results::Matrix) -> Option<String> {
     let extra = &m.config.extra;
     let versions = extra.get("peer_versions")?.as_object()?;
@@ -724,7 +686,7 @@ mod tests {
                 mode: "quick".into(),
                 allocators: vec!["mimalloc".into(), "tcmalloc-preload".into()],
                 workloads: vec!["xmalloc".into()],
-                extra: Map::new(),
+                extra: serde_json::Map::new(),
             },
             cells: vec![],
             failures: vec![],

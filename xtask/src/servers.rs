@@ -166,7 +166,7 @@ impl Lib {
 fn peer_libs(notes: &mut Vec<String>) -> Vec<Lib> {
     let mut names = peers::PRELOAD_PEERS.iter().map(|p| p.name.into()).collect();
     let p = peers::prepare(&mut names, notes);
-    let version = |n: &String| p.versions.iter().find(|v| &v.0 == n).map_or("?", |v| &v.1);
+    let version = |n: &String| p.versions.get(n).map_or("?", String::as_str);
     let lib = |(n, l): &(String, PathBuf)| Lib::new(n, version(n).into(), Some(l.clone()));
     p.libs.iter().map(lib).collect()
 }

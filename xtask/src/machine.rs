@@ -33,15 +33,13 @@ pub struct Machine {
 
 /// Parses /proc/cpuinfo into the `cpu_*` fields of a [`Machine`] (the others left default).
 pub fn parse_cpuinfo(text: &str) -> Machine {
-    let fields = || {
-        let kv = text.lines().filter_map(|l| l.split_once(':'));
-        kv.map(|(k, v)| (k.trim(), v.trim()))
-    };
-    let values = |key: &'static str| fields().filter(move |(k, _)| *k == key).map(|(_, v)| v);
+    let kv = text.lines().filter_map(|l| l.split_once(':'));
+    let fields: Vec<(&str, &str)> = kv.map(|(k, v)| (k.trim(), v.trim())).collect();
+    let values = |key: &'static str| fields.iter().filter(move |f| f.0 == key).map(|f| f.1);
     let num = |key| values(key).find_map(|v| v.parse().ok());
     // The (physical id, core id) pairs, the physical id reset by each processor.
     let (mut phys, mut pairs) = ("", HashSet::new());
-    for (k, v) in fields() {
+    for &(k, v) in &fields {
         match k {
             "processor" => phys = "",
             "physical id" => phys = v,
@@ -51,7 +49,6 @@ pub fn parse_cpuinfo(text: &str) -> Machine {
     }
     let sockets = values("physical id").collect::<HashSet<_>>().len().max(1) as u64;
     let cores_field: Option<u64> = values("cpu cores").next_back().and_then(|v| v.parse().ok());
-    let logical = values("processor").count() as u64;
     let model = values("model name").find(|v| !v.is_empty());
     Machine {
         cpu_vendor: values("vendor_id").next().map(String::from),
@@ -60,7 +57,7 @@ pub fn parse_cpuinfo(text: &str) -> Machine {
         cpu_stepping: num("stepping"),
         cpu_model: model.unwrap_or("").into(),
         cpu_mhz: values("cpu MHz").find_map(|v| v.parse().ok()),
-        logical_cpus: (logical > 0).then_some(logical),
+        logical_cpus: Some(values("processor").count() as u64).filter(|&n| n > 0),
         cpu_cores: match pairs.len() {
             0 => cores_field.map(|c| c * sockets),
             n => Some(n as u64),
@@ -108,8 +105,7 @@ impl Machine {
     pub fn cpu_id(&self) -> Option<String> {
         let (v, f, m) = self.cpu_id_key()?;
         let s = self.cpu_stepping.map(|s| format!(" stepping {s}"));
-        let s = s.unwrap_or_default();
-        Some(format!("{v} family {f} model {m}{s}"))
+        Some(format!("{v} family {f} model {m}{}", s.unwrap_or_default()))
     }
 
     /// One line naming the machine, for the headers of the tables and the chart.
@@ -133,10 +129,9 @@ impl Machine {
     /// Whether results measured on `self` (a baseline) and on `other` compare (the same
     /// code runs at very different speeds on CPUs of one family, and ratios move with them).
     pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
-        let (Some(a), Some(b)) = (self.cpu_id_key(), other.cpu_id_key()) else {
-            let which = self
-                .cpu_id_key()
-                .map_or("the baseline", |_| "the current file");
+        let (a, b) = (self.cpu_id_key(), other.cpu_id_key());
+        if a.is_none() || b.is_none() {
+            let which = a.map_or("the baseline", |_| "the current file");
             let (x, y) = (&self.cpu_model, &other.cpu_model);
             let names = match x == y {
                 true => format!("both name \"{x}\""),
@@ -146,7 +141,7 @@ impl Machine {
                 "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
                  compared anyway, but the ratios may come from different CPUs"
             ));
-        };
+        }
         let id = |m: &Machine| format!("{} ({})", m.cpu_model, m.cpu_id().unwrap_or_default());
         let (x, y) = (id(self), id(other));
         if a != b || self.cpu_model != other.cpu_model {

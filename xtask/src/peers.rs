@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 /// How a preload row's library is obtained.
@@ -76,12 +77,10 @@ impl Recipe {
         let words = self.args.split_whitespace();
         let args = words.filter(|a| x86 || !a.starts_with("x86:"));
         let args = args.map(|a| a.trim_start_matches("x86:").replace('@', &src));
-        let args = args.collect();
-        (env_or(self.compiler.0, self.compiler.1), args)
+        (env_or(self.compiler.0, self.compiler.1), args.collect())
     }
 
-    /// The version of the sources in `krate` (crate version `crate_version`): mimalloc's
-    /// `include/mimalloc.h` names it; other sources carry none of their own.
+    /// The version of the sources in `krate` (crate version `crate_version`): mimalloc's header's.
     pub fn version(&self, krate: &Path, crate_version: &str) -> String {
         let sources = format!("{} {crate_version} sources", self.crate_name);
         let header = krate.join(self.dir).join("include/mimalloc.h");
@@ -189,18 +188,21 @@ pub fn rust_peer_version(peer: &str, krate: &Path, crate_version: &str) -> Strin
     }
 }
 
-/// A crate of the lock file: name, version, directory.
-type Krate = (String, String, PathBuf);
+/// A crate of the lock file (a package of `cargo metadata`).
+#[derive(Deserialize)]
+struct Krate {
+    name: String,
+    version: String,
+    manifest_path: PathBuf,
+}
 
-/// The crate `name` of the lock file, from `cargo metadata` (run once, with hz3-bench's `peers`
-/// feature so that the peers' `-sys` crates are in the graph; it downloads what is missing).
-fn lock_crate(name: &str) -> Option<&'static Krate> {
-    static CRATES: OnceLock<Vec<Krate>> = OnceLock::new();
-    let crates = CRATES.get_or_init(|| {
-        let c = lock_crates();
-        c.map_err(|e| tracing::warn!("{e}")).unwrap_or_default()
-    });
-    crates.iter().find(|(n, _, _)| n == name)
+/// The version and directory of the lock file's crate `name`, from `cargo metadata` (run once,
+/// with hz3-bench's `peers` feature: the peers' `-sys` crates; it downloads what is missing).
+fn lock_crate(name: &str) -> Option<(&'static str, &'static Path)> {
+    static CRATES: OnceLock<Option<Vec<Krate>>> = OnceLock::new();
+    let crates = CRATES.get_or_init(|| lock_crates().map_err(|e| tracing::warn!("{e}")).ok());
+    let k = crates.iter().flatten().find(|k| k.name == name)?;
+    Some((&k.version, k.manifest_path.parent()?))
 }
 
 fn lock_crates() -> Result<Vec<Krate>, String> {
@@ -212,15 +214,13 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
     if !out.status.success() {
         return Err(format!("cargo metadata failed ({})", out.status));
     }
-    let m: Value = serde_json::from_slice(&out.stdout)
+    #[derive(Deserialize)]
+    struct Metadata {
+        packages: Vec<Krate>,
+    }
+    let m: Metadata = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    let krate = |p: &Value| {
-        let s = |k: &str| p[k].as_str().map(String::from);
-        let dir = Path::new(p["manifest_path"].as_str()?).parent()?.into();
-        Some((s("name")?, s("version")?, dir))
-    };
-    let packages = m["packages"].as_array().into_iter().flatten();
-    Ok(packages.filter_map(krate).collect())
+    Ok(m.packages)
 }
 
 /// FNV-1a over the files under `dir` (relative paths and contents, sorted): the sources' stamp.
@@ -345,7 +345,6 @@ pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     apt_install_with("apt-get", packages)
 }
 
-/// [`apt_install`] with the program `apt_get`.
 fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
     let apt = |args: &[&str]| -> Result<(), String> {
         let out = Command::new(apt_get)
@@ -398,7 +397,7 @@ fn find_lib(pp: &PreloadPeer, dir: &Path, unavailable: Option<&str>, probe: &Pro
         (Some(path), _) => named(pp, path.into())?,
         (None, Source::Vendored(r)) => {
             let c = r.crate_name;
-            let (_, v, krate) = lock_crate(c).ok_or_else(|| {
+            let (v, krate) = lock_crate(c).ok_or_else(|| {
                 format!("the sources of {c} are not available (cargo metadata found no such crate)")
             })?;
             (build_one(&r, krate, dir)?, r.version(krate, v))
@@ -443,9 +442,9 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     let wanted: Vec<&PreloadPeer> = PRELOAD_PEERS.iter().filter(|pp| has(pp.name)).collect();
     let mut p = Prepared::default();
     for (peer, c) in RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)) {
-        if let Some((_, v, dir)) = lock_crate(c) {
-            p.versions
-                .insert(peer.to_string(), rust_peer_version(peer, dir, v));
+        if let Some((v, dir)) = lock_crate(c) {
+            let v = rust_peer_version(peer, dir, v);
+            p.versions.insert(peer.to_string(), v);
         }
     }
     let missing = wanted.iter().filter_map(|pp| match pp.source {
@@ -455,10 +454,9 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
         _ => None,
     });
     let missing: Vec<&str> = missing.collect();
-    let why = (!missing.is_empty()).then(|| apt_install(&missing).err());
+    let why = missing.first().and_then(|_| apt_install(&missing).err());
     let bin = crate::paths::default_bin_dir();
-    let dir = &bin.parent().unwrap_or(&bin).join("peers");
-    let (why, probe) = (why.flatten(), &Probe::new());
+    let (dir, probe) = (&bin.parent().unwrap_or(&bin).join("peers"), &Probe::new());
     let why = why.as_deref();
     // Side by side (the builds take minutes).
     std::thread::scope(|s| {

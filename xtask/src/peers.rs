@@ -79,16 +79,6 @@ impl Recipe {
         let args = args.map(|a| a.trim_start_matches("x86:").replace('@', &src));
         (env_or(self.compiler.0, self.compiler.1), args.collect())
     }
-
-    /// The version of the sources in `krate` (crate version `crate_version`): mimalloc's header's.
-    pub fn version(&self, krate: &Path, crate_version: &str) -> String {
-        let sources = format!("{} {crate_version} sources", self.crate_name);
-        let header = krate.join(self.dir).join("include/mimalloc.h");
-        match std::fs::read_to_string(header).map(|h| mimalloc_header_version(&h)) {
-            Ok(Some(v)) => format!("{v} ({sources})"),
-            _ => sources,
-        }
-    }
 }
 
 fn env_or(var: &str, default: &str) -> String {
@@ -172,20 +162,18 @@ pub fn debian_upstream(v: &str) -> &str {
     v.split(['+', '~']).next().unwrap_or(v)
 }
 
-/// The version of a Rust-linked peer from its crate (`crate_version`, sources at `krate`).
-pub fn rust_peer_version(peer: &str, krate: &Path, crate_version: &str) -> String {
-    match (peer, crate_version.split_once('+')) {
-        ("mimalloc", _) => MIMALLOC3
-            .version(krate, crate_version)
-            .replace(" sources", ""),
-        // tikv-jemalloc-sys 0.7.1+5.3.1-0-g81034ce… carries jemalloc's `git describe`.
-        ("jemalloc", Some((c, j))) => {
-            let j = j.split('-').next().unwrap_or(j);
-            format!("{j} (tikv-jemalloc-sys {c})")
-        }
-        ("jemalloc", None) => format!("tikv-jemalloc-sys {crate_version}"),
-        _ => format!("snmalloc-sys {crate_version}"),
-    }
+/// A peer's version from its crate `name` (`version`, unpacked at `krate`; `suffix` after it),
+/// the upstream version first where the crate tells it: `3.3.2 (libmimalloc-sys 0.1.49)`.
+pub fn crate_version(name: &str, krate: &Path, version: &str, suffix: &str) -> String {
+    let header = krate.join(MIMALLOC3.dir).join("include/mimalloc.h");
+    let header = std::fs::read_to_string(header).unwrap_or_default();
+    // tikv-jemalloc-sys 0.7.1+5.3.1-0-g81034ce… carries jemalloc's `git describe`.
+    let (v, upstream) = match version.split_once('+') {
+        Some((v, j)) => (v, j.split('-').next().map(String::from)),
+        None => (version, mimalloc_header_version(&header)),
+    };
+    let c = format!("{name} {v}{suffix}");
+    upstream.map_or_else(|| c.clone(), |u| format!("{u} ({c})"))
 }
 
 /// A crate of the lock file (a package of `cargo metadata`).
@@ -214,13 +202,9 @@ fn lock_crates() -> Result<Vec<Krate>, String> {
     if !out.status.success() {
         return Err(format!("cargo metadata failed ({})", out.status));
     }
-    #[derive(Deserialize)]
-    struct Metadata {
-        packages: Vec<Krate>,
-    }
-    let m: Metadata = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    Ok(m.packages)
+    let bad = |e: serde_json::Error| format!("cargo metadata printed no JSON: {e}");
+    let mut m: Value = serde_json::from_slice(&out.stdout).map_err(bad)?;
+    serde_json::from_value(m["packages"].take()).map_err(bad)
 }
 
 /// FNV-1a over the files under `dir` (relative paths and contents, sorted): the sources' stamp.
@@ -400,7 +384,8 @@ fn find_lib(pp: &PreloadPeer, dir: &Path, unavailable: Option<&str>, probe: &Pro
             let (v, krate) = lock_crate(c).ok_or_else(|| {
                 format!("the sources of {c} are not available (cargo metadata found no such crate)")
             })?;
-            (build_one(&r, krate, dir)?, r.version(krate, v))
+            let lib = build_one(&r, krate, dir)?;
+            (lib, crate_version(c, krate, v, " sources"))
         }
         (None, Source::Debian(file, package)) => {
             let Some(lib) = find_in(file, PRELOAD_LIB_DIRS) else {
@@ -443,7 +428,7 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
     let mut p = Prepared::default();
     for (peer, c) in RUST_PEER_CRATES.iter().filter(|(r, _)| has(r)) {
         if let Some((v, dir)) = lock_crate(c) {
-            let v = rust_peer_version(peer, dir, v);
+            let v = crate_version(c, dir, v, "");
             p.versions.insert(peer.to_string(), v);
         }
     }
@@ -511,20 +496,17 @@ mod tests {
         assert_eq!(debian_upstream("1:5.3.0-1"), "5.3.0");
         assert_eq!(debian_upstream("5.3.0"), "5.3.0");
         let none = Path::new("/nonexistent");
+        let jemalloc = "0.7.1+5.3.1-0-g81034ce1f1373e37dc865038e1bc8eeecf559ce8";
         assert_eq!(
-            rust_peer_version(
-                "jemalloc",
-                none,
-                "0.7.1+5.3.1-0-g81034ce1f1373e37dc865038e1bc8eeecf559ce8"
-            ),
+            crate_version("tikv-jemalloc-sys", none, jemalloc, ""),
             "5.3.1 (tikv-jemalloc-sys 0.7.1)"
         );
         assert_eq!(
-            rust_peer_version("snmalloc", none, "0.7.6"),
+            crate_version("snmalloc-sys", none, "0.7.6", ""),
             "snmalloc-sys 0.7.6"
         );
         assert_eq!(
-            rust_peer_version("mimalloc", none, "0.1.49"),
+            crate_version("libmimalloc-sys", none, "0.1.49", ""),
             "libmimalloc-sys 0.1.49"
         );
     }

@@ -96,8 +96,7 @@ impl Machine {
         m.kernel = read("/proc/sys/kernel/osrelease").map_or("unknown".into(), |s| s.trim().into());
         m.thp = read("/sys/kernel/mm/transparent_hugepage/enabled").and_then(|s| parse_thp(&s));
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-        let root = crate::paths::workspace_root();
-        m.rustc = crate::runner::stdout_of(&rustc, &["-V"], Some(&root));
+        m.rustc = crate::runner::stdout_of(&rustc, &["-V"], Some(&crate::paths::workspace_root()));
         m
     }
 

@@ -30,8 +30,7 @@ pub struct Recipe {
     dir: &'static str,
     /// The compiler's environment variable and its default.
     compiler: (&'static str, &'static str),
-    /// The compiler's arguments (without `-o`): `@` is the source directory, an `x86:` argument
-    /// is passed on x86_64 only.
+    /// The compiler's arguments (no `-o`): `@` is the source directory, `x86:` only on x86_64.
     args: &'static str,
 }
 
@@ -311,9 +310,8 @@ pub fn probe_says_replaced(output: &str, lib: &Path) -> bool {
 fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
     let env = [("LD_PRELOAD", lib.to_path_buf())];
     let out = crate::runner::run_capture_env(probe, &[], &env, Duration::from_secs(30))?;
-    let (from, lib_name) = (out.trim().replace('\n', ", "), lib.display());
-    let why =
-        format!("{lib_name} does not replace malloc/free under LD_PRELOAD (they come from {from})");
+    let (from, l) = (out.trim().replace('\n', ", "), lib.display());
+    let why = format!("{l} does not replace malloc/free under LD_PRELOAD (they come from {from})");
     probe_says_replaced(&out, lib).then_some(()).ok_or(why)
 }
 

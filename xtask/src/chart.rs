@@ -174,8 +174,7 @@ pub fn render(m: &Matrix) -> String {
         let sys = sys.map_or(String::new(), |s| format!(", sys {s:.2} s"));
         Some((f, f, f, format!("{f:.3} minor faults per 1k ops{sys}")))
     };
-    // Per panel: axis title, row height, a fixed bottom value and the bar of each cell. The
-    // first panel's bars rise or fall from 1 and have whiskers, the others' rise from the bottom.
+    // Per panel: axis title, row height, fixed bottom, bar per cell (the first's rise or fall from 1).
     let ratio_title = format!("× {reference} (log)");
     let mut panels: Vec<(&str, f64, Option<f64>, BarOf)> = vec![
         (&ratio_title, 260.0, None, &ratio),

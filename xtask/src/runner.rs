@@ -33,8 +33,7 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
 fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
     // Thin LTO inlines Rust's `__rust_alloc` shim (the release profile has none, see Cargo.toml);
-    // an override of the release profile, since `cargo rustc --profile bench` compiles a binary
-    // as a benchmark harness.
+    // not `cargo rustc --profile bench`, which compiles a binary as a benchmark harness.
     cmd.env("CARGO_PROFILE_RELEASE_LTO", "thin");
     cmd.arg(if align == 0 { "build" } else { "rustc" });
     cmd.args(["--release", "-p", "hz3-bench", "--bin", &bins[0]]);

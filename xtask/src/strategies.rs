@@ -1,6 +1,5 @@
-//! The hz3 strategy list lives in the allocator's catalogue (crates/hz3-alloc/src/catalogue.rs);
-//! xtask learns it from `bench-system --list` (so that it builds in seconds without hz3) and
-//! writes the two one-line binaries and the `[[bin]]` block Cargo needs per strategy (`sync-bins`).
+//! The hz3 strategy list (crates/hz3-alloc/src/catalogue.rs), learnt from `bench-system --list` (so
+//! that xtask builds in seconds without hz3), and `sync-bins`: its binaries and `[[bin]]` block.
 
 use std::path::Path;
 

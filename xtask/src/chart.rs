@@ -1,8 +1,7 @@
-//! `--chart PATH.svg`: per workload, one bar per allocator in three panels, all on log axes:
-//! the ratio to the reference (median of per-round ratios, drawn from the 1× line up for a lead
-//! and down for a lag; whiskers: min–max of the per-round ratios), the peak RSS and, when the
-//! results carry them, the minor page faults per 1000 operations. For a thread sweep, one row per
-//! workload instead: throughput and peak RSS against the thread count, a line per allocator.
+//! `--chart PATH.svg`: per workload, a bar per allocator in three panels on log axes: the ratio to
+//! the reference (median of per-round ratios, up from 1× for a lead, down for a lag; whiskers
+//! min–max), peak RSS and, when the results carry them, minor page faults per 1000 operations. A
+//! thread sweep: throughput and peak RSS against the thread count, a line per allocator.
 //! Hand-written SVG (a few dozen elements with tooltips, which a plotting crate would drop).
 
 use std::fmt::Display;
@@ -22,12 +21,11 @@ const EXTRA_COLOURS: &str = "#bcbd22 #393b79 #637939 #8c6d31 #843c39 #7b4173 #31
 
 fn colour(allocator: &str, index: usize) -> &'static str {
     let mut pairs = FIXED_COLOURS.split(' ').filter_map(|p| p.split_once(':'));
-    let extra = EXTRA_COLOURS.split(' ').cycle().nth(index).unwrap();
-    let fixed = pairs.find(|(a, _)| *a == allocator);
-    fixed.map_or(extra, |(_, c)| c)
+    let fixed = pairs.find(|(a, _)| *a == allocator).map(|(_, c)| c);
+    fixed.unwrap_or_else(|| EXTRA_COLOURS.split(' ').cycle().nth(index).unwrap())
 }
 
-pub fn esc(s: &str) -> String {
+fn esc(s: &str) -> String {
     let s = s.replace('&', "&amp;").replace('<', "&lt;");
     s.replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -58,10 +56,10 @@ struct LogPanel {
 }
 
 impl LogPanel {
-    /// The decades that cover `lo..=hi` (values ≤ 0 ignored), at least `min_span` of them.
-    fn covering(top: f64, h: f64, lo: f64, hi: f64, min_span: i32) -> LogPanel {
+    /// The decades that cover `lo..=hi` (values ≤ 0 ignored), at least one.
+    fn covering(top: f64, h: f64, lo: f64, hi: f64) -> LogPanel {
         let lo = lo.log10().floor() as i32;
-        let hi = (hi.log10().ceil() as i32).max(lo + min_span);
+        let hi = (hi.log10().ceil() as i32).max(lo + 1);
         LogPanel { top, h, lo, hi }
     }
     fn y(&self, v: f64) -> f64 {
@@ -114,8 +112,7 @@ fn axis(out: &mut Vec<String>, ticks: &[(f64, String)], x: (f64, f64), mid: f64,
     out.push(format!(r##"<text transform="translate(16,{mid:.1}) rotate(-90)" text-anchor="middle" fill="#333">{title}</text>"##));
 }
 
-/// The lines of the SVG head, title, subtitles and legend (6 allocators a row), at least `width`
-/// wide and wide enough for the machine line (about 6.5 px per character at 12 px).
+/// SVG head, titles and legend, at least `width` wide and as wide as the machine line (6.5 px/char).
 fn head(m: &Matrix, width: f64, h: f64, title: &str, threads: &str) -> Vec<String> {
     let (c, machine) = (&m.config, m.machine.describe());
     let w = width.max(LEFT + 6.5 * machine.chars().count() as f64);
@@ -156,11 +153,11 @@ const PER_ROW: usize = 7;
 
 /// Renders the chart (the sweep chart when the results hold more than one thread count).
 pub fn render(m: &Matrix) -> String {
+    let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
     if m.thread_counts().len() > 1 {
-        return render_sweep(m);
+        return render_sweep(m, &reference);
     }
     let (workloads, allocators) = (m.workloads(), m.allocators());
-    let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
     let ratio = |c: &Cell| -> Option<Bar> {
         let r = (c.allocator != reference).then(|| m.ratio(&c.workload, &c.allocator, &reference));
         let r = r.unwrap_or_else(|| c.summary().and(Summary::of(&[1.0])))?;
@@ -177,8 +174,7 @@ pub fn render(m: &Matrix) -> String {
         let sys = sys.map_or(String::new(), |s| format!(", sys {s:.2} s"));
         Some((f, f, f, format!("{f:.3} minor faults per 1k ops{sys}")))
     };
-    // Per panel: axis title, row height, a fixed bottom value and the bar of each cell. The
-    // first panel's bars rise or fall from 1 and have whiskers, the others' rise from the bottom.
+    // Per panel: axis title, row height, fixed bottom, bar per cell (the first's rise or fall from 1).
     let ratio_title = format!("× {reference} (log)");
     let mut panels: Vec<(&str, f64, Option<f64>, BarOf)> = vec![
         (&ratio_title, 260.0, None, &ratio),
@@ -186,8 +182,7 @@ pub fn render(m: &Matrix) -> String {
         ("minor faults / 1k ops (log)", 150.0, Some(0.01), &faults),
     ];
     // The faults panel only when some run reported its page faults (older files did not).
-    let faults = m.cells.iter().any(|c| c.minor_faults_per_kop().is_some());
-    panels.truncate(2 + usize::from(faults));
+    panels.truncate(2 + usize::from(m.cells.iter().any(|c| faults(c).is_some())));
     let (bar_w, gap, row_gap) = (12.0, 28.0, 40.0);
     let group_w = allocators.len() as f64 * bar_w + gap;
     let wrap = workloads.len() > PER_ROW + 1;
@@ -209,7 +204,7 @@ pub fn render(m: &Matrix) -> String {
         let (lo, hi) = vals.fold(start, |(lo, hi): (f64, f64), v| (lo.min(v), hi.max(v)));
         let lo = floor.unwrap_or(lo).min(hi);
         for row in &rows {
-            let p = LogPanel::covering(top, panel_h, lo, hi, 1);
+            let p = LogPanel::covering(top, panel_h, lo, hi);
             let mid = top + panel_h / 2.0;
             axis(&mut out, &p.ticks(), (LEFT, plot_right), mid, title);
             let base = p.y(if from_one { 1.0 } else { 0.0 });
@@ -249,13 +244,11 @@ pub fn render(m: &Matrix) -> String {
     foot(out, height, "Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.")
 }
 
-/// The sweep chart (two thread counts or more): per workload, throughput (median of rounds) and
-/// peak RSS (median) against the thread count, one line per allocator; tooltips carry the figures
-/// and the per-round ratio to the reference at that count. Points with invalid runs are hollow.
-fn render_sweep(m: &Matrix) -> String {
+/// The sweep chart: per workload, median throughput and peak RSS against the thread count, a line
+/// per allocator (tooltips: the figures and the ratio to the reference); invalid runs are hollow.
+fn render_sweep(m: &Matrix, reference: &str) -> String {
     let (workloads, allocators, counts) = (m.workloads(), m.allocators(), m.thread_counts());
-    let reference = matrix_reference(m).unwrap_or_else(|| "system".into());
-    let r = esc(&reference);
+    let r = esc(reference);
     let (panel_w, panel_h, gap, row_gap) = (430.0, 190.0, 90.0, 70.0);
     let top0 = head_height(m) + 20.0;
     let height = top0 + workloads.len() as f64 * (panel_h + row_gap) + 30.0;
@@ -275,8 +268,7 @@ fn render_sweep(m: &Matrix) -> String {
         let panels = [(unit.unwrap_or(""), median), ("peak RSS (MiB)", rss)];
         for (pi, (label, value)) in panels.into_iter().enumerate() {
             let x0 = LEFT + pi as f64 * (panel_w + gap);
-            let vmax = cells.iter().filter_map(|c| value(c)).fold(0.0, f64::max);
-            let (ymax, step) = nice_axis(vmax);
+            let (ymax, step) = nice_axis(cells.iter().filter_map(|c| value(c)).fold(0.0, f64::max));
             let y = |v: f64| top + panel_h * (1.0 - (v / ymax).clamp(0.0, 1.0));
             let lim = ymax + 1e-9;
             let ticks = (0..).map(|i| i as f64 * step).take_while(|v| *v <= lim);
@@ -297,7 +289,7 @@ fn render_sweep(m: &Matrix) -> String {
                     let Some(v) = value(c) else { continue };
                     let (cx, cy) = (x_of(i, x0), y(v));
                     path.push(format!("{cx:.1},{cy:.1}"));
-                    let ratio = m.ratio_at(w, a, &reference, t).filter(|_| *a != reference);
+                    let ratio = m.ratio_at(w, a, reference, t).filter(|_| a != reference);
                     let ratio = ratio.map_or(String::new(), |x| format!(", ×{:.3} {r}", x.median));
                     let invalid = c.invalid_runs() > 0;
                     let fill = if invalid { "white" } else { col };
@@ -447,7 +439,7 @@ mod tests {
 
     #[test]
     fn log_panel_and_labels() {
-        let p = LogPanel::covering(0.0, 100.0, 0.01, 100.0, 1);
+        let p = LogPanel::covering(0.0, 100.0, 0.01, 100.0);
         assert_eq!((p.lo, p.hi), (-2, 2));
         assert_eq!(p.y(100.0), 0.0);
         assert_eq!(p.y(0.01), 100.0);
@@ -459,7 +451,7 @@ mod tests {
         assert_eq!(tick_label(1.0), "1");
         assert_eq!(tick_label(2000.0), "2k");
         assert_eq!(tick_label(5e6), "5M");
-        let q = LogPanel::covering(0.0, 10.0, 1.0, 1.0, 1);
+        let q = LogPanel::covering(0.0, 10.0, 1.0, 1.0);
         assert_eq!((q.lo, q.hi), (0, 1), "at least one decade");
     }
 }

@@ -1,5 +1,4 @@
-//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines. Level:
-//! `RUST_LOG` when set, else `-v` (debug: each run's command and result), `-vv` (trace), or info.
+//! Progress and diagnostics: `tracing` events on stderr as `xtask: message` lines (level: `filter`).
 
 use std::fmt;
 
@@ -33,7 +32,8 @@ fn format(ctx: &FmtContext<'_, Registry, DefaultFields>, mut w: Writer, e: &Even
     writeln!(w)
 }
 
-/// The filter for `RUST_LOG` (when set and valid) or else `verbosity` (the count of `-v`).
+/// The filter for `RUST_LOG` (when set and valid) or else `verbosity`: info, `-v` debug (each
+/// run's command and result), `-vv` trace.
 pub fn filter(rust_log: Option<&str>, verbosity: u8) -> Targets {
     let levels = [LevelFilter::INFO, LevelFilter::DEBUG, LevelFilter::TRACE];
     let default = Targets::new().with_default(levels[usize::from(verbosity.min(2))]);

@@ -16,8 +16,7 @@ use crate::{chart, gate, peers, report, results, runner, strategies, table};
 
 /// The short commit of the checkout at `root`, if git can tell.
 pub(crate) fn git_commit(root: &Path) -> Option<String> {
-    let root = root.to_str()?;
-    runner::stdout_of("git", &["-C", root, "rev-parse", "--short", "HEAD"], None)
+    runner::stdout_of("git", &["rev-parse", "--short", "HEAD"], Some(root))
 }
 
 /// The progress line before run `done` (of `total`), `secs` into the matrix.
@@ -30,8 +29,7 @@ fn progress_line(done: usize, total: usize, secs: f64, group: &str, what: &str) 
     format!("{line}  remaining {} runs, ETA {eta}", total - done)
 }
 
-/// `cargo xtask bench-matrix`: runs every data point, prints the tables, writes the JSON and the
-/// chart, and gates against a baseline; whether everything ran (and the gate passed).
+/// `cargo xtask bench-matrix`: the runs, tables, JSON, chart and gate; whether all ran and passed.
 pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool, String> {
     let machine = Machine::detect();
     // Bad baselines, and baselines from another CPU model, fail before anything runs.
@@ -62,10 +60,8 @@ pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool,
         preloads.push((PRELOAD.into(), runner::preload_lib(&bin_dir)));
     }
 
-    // The runs in order: the thread counts outermost (the whole matrix at each count); within a
-    // count, rounds, and within a round each workload runs every allocator in turn (A B C … A B C
-    // …), each as a fresh process; then the stats pass (round `None`) of each hz3 strategy. A run
-    // is the index of its cell (thread count, workload, allocator) and its round.
+    // The runs (cell index, round) in order: per thread count, per round, each workload runs every
+    // allocator in turn (A B C … A B C …); then the stats pass (round `None`) of each hz3 strategy.
     let (mut cells, mut runs) = (Vec::<Cell>::new(), Vec::new());
     for &t in &o.threads {
         let first = cells.len();

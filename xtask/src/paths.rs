@@ -4,10 +4,8 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (xtask's manifest lives one level below it).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask has a parent directory")
-        .to_path_buf()
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().expect("xtask has a parent directory").into()
 }
 
 /// Where `cargo build --release` puts binaries: beside this xtask binary's profile directory (so

@@ -22,22 +22,18 @@ fn needed_bins(allocators: &[String], with_stats: bool) -> Vec<String> {
     let mut bins: Vec<String> = Vec::new();
     for a in allocators {
         for b in [bin_name(a, false), bin_name(a, with_stats && is_hz3(a))] {
-            if !bins.contains(&b) {
-                bins.push(b);
-            }
+            bins.extend((!bins.contains(&b)).then_some(b));
         }
     }
     bins
 }
 
-/// The cargo command that builds `bins` with thin LTO: `cargo build`, or with `align` not 0
-/// `cargo rustc … -- -C llvm-args=-align-loops=N` (thin LTO carries the flag to every Rust crate
-/// of the binary without rebuilding the dependencies).
+/// `cargo build` of `bins` with thin LTO, or with `align` not 0 `cargo rustc … -- -C
+/// llvm-args=-align-loops=N` (thin LTO carries it to every Rust crate without rebuilding them).
 fn bench_cmd(root: &Path, peers: bool, bins: &[String], extra: &[&str], align: u32) -> Command {
     let mut cmd = cargo_in(root);
     // Thin LTO inlines Rust's `__rust_alloc` shim (the release profile has none, see Cargo.toml);
-    // an override of the release profile, since `cargo rustc --profile bench` compiles a binary
-    // as a benchmark harness.
+    // not `cargo rustc --profile bench`, which compiles a binary as a benchmark harness.
     cmd.env("CARGO_PROFILE_RELEASE_LTO", "thin");
     cmd.arg(if align == 0 { "build" } else { "rustc" });
     cmd.args(["--release", "-p", "hz3-bench", "--bin", &bins[0]]);
@@ -57,8 +53,7 @@ pub fn cargo_in(root: &Path) -> Command {
     cmd
 }
 
-/// Builds the bench binaries needed (with `--features peers` for a peer), in one `cargo build`, or
-/// with `align_loops` one `cargo rustc` each; and hz3's C library for the `hz3-preload` row.
+/// Builds the bench binaries `allocators` need, and hz3's C library for the `hz3-preload` row.
 pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
     let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));
     let bins = needed_bins(allocators, with_stats);
@@ -86,9 +81,8 @@ pub fn run_in(root: &Path, cmd: &mut Command, what: &str) -> Result<(), String> 
 
 /// Builds hz3's C library, the `LD_PRELOAD` one (`cargo build --release -p hz3-capi`); its path.
 pub fn build_capi(root: &Path) -> Result<PathBuf, String> {
-    let mut cmd = cargo_in(root);
-    cmd.args(["build", "--release", "-p", "hz3-capi"]);
-    run_in(root, &mut cmd, "building hz3's C library")?;
+    let args = ["build", "--release", "-p", "hz3-capi"];
+    run_in(root, cargo_in(root).args(args), "building hz3's C library")?;
     Ok(preload_lib(&crate::paths::default_bin_dir()))
 }
 
@@ -101,8 +95,7 @@ pub fn cargo_executable(stdout: &[u8], name: &str) -> Option<PathBuf> {
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
 }
 
-/// Builds bench-system as [`build`] would (same `peers` feature and `align_loops`, so that nothing
-/// is built twice); returns the binary.
+/// Builds bench-system as [`build`] would (so that nothing is built twice); returns the binary.
 pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<PathBuf, String> {
     let json = ["--message-format=json-render-diagnostics"];
     let mut cmd = bench_cmd(root, peers, &["bench-system".into()], &json, align_loops);
@@ -143,8 +136,7 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
     Err(format!("{what}: {}", missing.join(", ")))
 }
 
-/// The trimmed stdout of `program args…` (run in `dir` when given) when it succeeds and prints
-/// something: tool versions and package queries.
+/// The trimmed stdout of `program args…` (in `dir` when given) if it succeeds and prints something.
 pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<String> {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(dir.unwrap_or(Path::new(".")));
@@ -152,8 +144,7 @@ pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<Str
     Some(out.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// Runs `bin args…` with extra environment variables and a timeout: stdout, or an error with the
-/// tail of stderr.
+/// `capture` of `bin args…` with extra environment variables: stdout, or the tail of stderr.
 pub fn run_capture_env(
     bin: &Path,
     args: &[String],
@@ -181,8 +172,10 @@ fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
             Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill().and_then(|()| child.wait());
-                let secs = timeout.as_secs_f64();
-                return Err(format!("{bin}: timed out after {secs:.0} s"));
+                return Err(format!(
+                    "{bin}: timed out after {:.0} s",
+                    timeout.as_secs_f64()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(format!("{bin}: wait failed: {e}")),
@@ -210,8 +203,7 @@ pub fn point_args(o: &MatrixOpts, workload: &str, threads: usize) -> Vec<String>
     args.split(' ').map(String::from).collect()
 }
 
-/// One data point: a fresh process of `bench-<allocator>[-stats] <workload>` (for a preload row,
-/// `bench-system` with its library from `preloads` in `LD_PRELOAD`).
+/// One data point, a fresh process (a preload row's: bench-system with its `preloads` library).
 pub fn run_point(
     o: &MatrixOpts,
     bin_dir: &Path,

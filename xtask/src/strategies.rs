@@ -1,6 +1,5 @@
-//! The hz3 strategy list lives in the allocator's catalogue (crates/hz3-alloc/src/catalogue.rs);
-//! xtask learns it from `bench-system --list` (so that it builds in seconds without hz3) and
-//! writes the two one-line binaries and the `[[bin]]` block Cargo needs per strategy (`sync-bins`).
+//! The hz3 strategy list (crates/hz3-alloc/src/catalogue.rs), learnt from `bench-system --list` (so
+//! that xtask builds in seconds without hz3), and `sync-bins`: its binaries and `[[bin]]` block.
 
 use std::path::Path;
 
@@ -103,8 +102,7 @@ fn bin_sources(s: &Strategy) -> [(String, String); 2] {
     })
 }
 
-/// Writes each strategy's `bench-<name>.rs` and `…-stats.rs`, removes the hz3 binaries no longer
-/// listed and rewrites the `[[bin]]` block of benches/Cargo.toml; returns what changed.
+/// Writes the strategies' binaries and `[[bin]]` block, removes unlisted ones; what changed.
 pub fn sync_bins(root: &Path, strategies: &[Strategy]) -> Result<Vec<String>, String> {
     let dir = root.join("benches/src/bin");
     let toml = root.join("benches/Cargo.toml");
@@ -120,16 +118,16 @@ pub fn sync_bins(root: &Path, strategies: &[Strategy]) -> Result<Vec<String>, St
     };
     let block = format!("rewrote the [[bin]] block of {}", toml.display());
     put(&toml, &with_bin_block(&manifest, strategies), block)?;
-    let mut wanted = Vec::new();
-    for (file, src) in strategies.iter().flat_map(bin_sources) {
-        let path = dir.join(&file);
-        put(&path, &src, format!("wrote {}", path.display()))?;
-        wanted.push(file);
+    let wanted: Vec<_> = strategies.iter().flat_map(bin_sources).collect();
+    for (file, src) in &wanted {
+        let path = dir.join(file);
+        put(&path, src, format!("wrote {}", path.display()))?;
     }
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     for e in entries.flatten() {
         let file = e.file_name().to_string_lossy().into_owned();
-        if file.starts_with("bench-hz3-") && file.ends_with(".rs") && !wanted.contains(&file) {
+        let listed = wanted.iter().any(|(f, _)| *f == file);
+        if file.starts_with("bench-hz3-") && file.ends_with(".rs") && !listed {
             std::fs::remove_file(e.path()).map_err(|err| format!("removing {file}: {err}"))?;
             changes.push(format!("removed {}", e.path().display()));
         }

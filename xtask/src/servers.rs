@@ -202,12 +202,6 @@ fn linked_allocator(program: &Path) -> Option<String> {
     Some(lib.into())
 }
 
-fn glibc_version() -> String {
-    let out = runner::stdout_of("ldd", &["--version"], None);
-    let v = out.and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()));
-    v.unwrap_or_else(|| "?".into())
-}
-
 /// The first two CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), for
 /// server and client; None without them or taskset.
 fn pins() -> Pins {
@@ -237,9 +231,8 @@ fn command(program: &str, cpu: Option<usize>, lib: Option<&Path>) -> Command {
     cmd
 }
 
-/// What one run measured of the preloaded process: throughput per operation, the most
-/// AnonHugePages seen, the requests a client sent, and the kernel's account of the exited process
-/// (exit status, minor/major faults, peak RSS (VmHWM), CPU time).
+/// One run of the preloaded process: throughput per operation, the most AnonHugePages seen, the
+/// requests a client sent, and its exit status, faults, peak RSS (VmHWM) and CPU time.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunResult {
     pub ops: Vec<(String, f64)>,
@@ -389,8 +382,8 @@ fn workload(server: Server, op: Option<&str>) -> String {
     op.map_or_else(|| s.into(), |op| format!("{s}:{op}"))
 }
 
-/// Records round `i`'s run in `lib`'s cells of `s`: one per operation (throughput), and the whole
-/// run's (wall time, faults, peak RSS, huge pages); an error naming the operations it has no result for.
+/// Records round `i`'s run in `lib`'s cells of `s`: each operation's throughput, the whole run's
+/// wall time, faults, peak RSS and huge pages; an error names the operations without a result.
 fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> Result<(), String> {
     // An operation printed twice: its last result.
     let value = |op: &&str| r.ops.iter().rev().find(|(n, _)| n == op).map(|x| x.1);
@@ -410,7 +403,7 @@ fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> 
             c.major_faults_runs[i] = Some(r.major_faults);
             c.user_s_runs[i] = Some(r.user_s);
             c.sys_s_runs[i] = Some(r.sys_s);
-            // db_bench's own operation counts are left out: they depend on its per-thread accounting.
+            // None for db_bench: its own operation counts depend on its per-thread accounting.
             c.ops_runs[i] = r.requests;
             let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
             huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
@@ -462,7 +455,9 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let commit = crate::matrix::git_commit(root);
     let version = commit.clone().unwrap_or("?".into());
     peers.push(Lib::new(HZ3, version, Some(hz3)));
-    let glibc = glibc_version();
+    let glibc = runner::stdout_of("ldd", &["--version"], None);
+    let glibc = glibc.and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()));
+    let glibc = glibc.unwrap_or_else(|| "?".into());
     // Each server's allocators: the program's own, glibc ahead of a linked allocator (preloading
     // glibc's libc.so.6 puts its malloc first), the peers, hz3 last.
     let libs_of = |s: Server| {
@@ -552,23 +547,15 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     Ok(matrix.failures.is_empty())
 }
 
-/// A throughput in thousands: `250k`, `31.2k`.
-fn fmt_tput(v: f64) -> String {
-    format!("{:.*}k", if v >= 100_000.0 { 0 } else { 1 }, v / 1000.0)
-}
-
-/// A row of the whole-run table.
-fn whole_row(c: [&str; 5]) -> String {
-    let [a, b, c, d, e] = c;
-    format!("{a:<18} {b:>10} {c:>12} {d:>10} {e:>12}")
-}
-
 /// The tables: per server, every operation's median throughput (min–max) per allocator and
 /// hz3 ÷ the best peer's median; then per allocator the whole run's medians of wall time, minor
 /// faults, peak RSS and AnonHugePages.
 pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> String {
     let mut s = String::new();
     let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);
+    // A throughput in thousands: `250k`, `31.2k`.
+    let tput = |v: f64| format!("{:.*}k", if v >= 100_000.0 { 0 } else { 1 }, v / 1000.0);
+    let row = |[a, b, c, d, e]: [&str; 5]| format!("{a:<18} {b:>10} {c:>12} {d:>10} {e:>12}");
     for (server, libs) in plan {
         let name = server.name();
         s += &format!("\n{name} — throughput (ops/s), median of {runs} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n{:<18}", "operation");
@@ -580,7 +567,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
             let sum = |l: &Lib| cell(&w, &l.name).and_then(Cell::summary);
             let sums: Vec<_> = libs.iter().map(|l| (&l.name, sum(l))).collect();
             for (_, sum) in &sums {
-                let t = sum.map(|x| [x.median, x.min, x.max].map(fmt_tput));
+                let t = sum.map(|x| [x.median, x.min, x.max].map(tput));
                 let t = t.map_or("—".into(), |[m, lo, hi]| format!("{m} ({lo}–{hi})"));
                 s += &format!(" {t:>22}");
             }
@@ -604,7 +591,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
             };
             s += &format!(" {range:>11}\n");
         }
-        s += &whole_row(["allocator", "wall s", "minor flt", "peak MiB", "THP MiB"]);
+        s += &row(["allocator", "wall s", "minor flt", "peak MiB", "THP MiB"]);
         s += &format!("  (per run of the whole {name}, medians)\n");
         let w = workload(*server, None);
         for (l, c) in libs.iter().filter_map(|l| Some((l, cell(&w, &l.name)?))) {
@@ -613,7 +600,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
             let [wall, minor] = [f(wall, 1), f(c.median("minor_faults"), 0)];
             let mib = [c.median("peak_rss_kib"), c.median("anon_huge_kib")];
             let [rss, huge] = mib.map(|kib| f(kib.map(|k| k / 1024.0), 1));
-            s += &(whole_row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
+            s += &(row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
         }
     }
     s

@@ -161,16 +161,6 @@ impl Lib {
     }
 }
 
-/// Every preload peer of the matrix that can run here (built, installed or found by
-/// `peers::prepare`, the lookup of the matrix's `*-preload` rows); a note for each that cannot.
-fn peer_libs(notes: &mut Vec<String>) -> Vec<Lib> {
-    let mut names = peers::PRELOAD_PEERS.iter().map(|p| p.name.into()).collect();
-    let p = peers::prepare(&mut names, notes);
-    let version = |n: &String| p.versions.get(n).map_or("?", String::as_str);
-    let lib = |(n, l): &(String, PathBuf)| Lib::new(n, version(n).into(), Some(l.clone()));
-    p.libs.iter().map(lib).collect()
-}
-
 fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     let mut files = std::env::split_paths(&path).map(|d| d.join(program));
@@ -184,12 +174,11 @@ fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
     servers.dedup();
     let absent = |s: &Server| s.programs().into_iter().filter(|p| on_path(p.0).is_none());
     let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
-    if !missing.is_empty() && o.install {
-        if let Err(e) = peers::apt_install(&missing) {
-            let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
-            tracing::warn!("{n}");
-            notes.push(n);
-        }
+    let install = !missing.is_empty() && o.install;
+    if let Some(Err(e)) = install.then(|| peers::apt_install(&missing)) {
+        let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
+        tracing::warn!("{n}");
+        notes.push(n);
     }
     servers.retain(|s| {
         let absent: Vec<&str> = absent(s).map(|p| p.0).collect();
@@ -213,14 +202,9 @@ fn linked_allocator(program: &Path) -> Option<String> {
     Some(lib.into())
 }
 
-fn glibc_version() -> String {
-    let out = runner::stdout_of("ldd", &["--version"], None);
-    let v = out.and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()));
-    v.unwrap_or_else(|| "?".into())
-}
-
-/// The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), ascending.
-fn allowed_cpus() -> Vec<usize> {
+/// The first two CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), for
+/// server and client; None without them or taskset.
+fn pins() -> Pins {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let list = s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
     let range = |part: &str| {
@@ -228,7 +212,8 @@ fn allowed_cpus() -> Vec<usize> {
         Some(a.trim().parse().ok()?..=b.trim().parse().ok()?)
     };
     let parts = list.unwrap_or("").trim().split(',');
-    parts.filter_map(range).flatten().collect()
+    let cpus: Vec<usize> = parts.filter_map(range).flatten().collect();
+    (cpus.len() >= 2 && on_path("taskset").is_some()).then(|| (cpus[0], cpus[1]))
 }
 
 /// `program` (under `taskset -c cpu` when pinned) with `lib` preloaded (none: no preload at
@@ -246,9 +231,8 @@ fn command(program: &str, cpu: Option<usize>, lib: Option<&Path>) -> Command {
     cmd
 }
 
-/// What one run measured of the preloaded process: throughput per operation, the most
-/// AnonHugePages seen, the requests a client sent, and the kernel's account of the exited process
-/// (exit status, minor/major faults, peak RSS (VmHWM), CPU time).
+/// One run of the preloaded process: throughput per operation, the most AnonHugePages seen, the
+/// requests a client sent, and its exit status, faults, peak RSS (VmHWM) and CPU time.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunResult {
     pub ops: Vec<(String, f64)>,
@@ -320,12 +304,26 @@ fn redis_cmd(port: &str, cmd: &str) -> std::io::Result<String> {
 /// The CPUs of the two sides of a redis run, server and client (None: not pinned).
 type Pins = Option<(usize, usize)>;
 
+/// A finished run and its stdout.
+type Logged = Result<(RunResult, String), String>;
+
+/// Runs `cmd` (`what`: how an error names it) with its stdout in `log`, killed after 30 minutes,
+/// sampling the huge pages of process `watch` (None: its own); `wall_s` is its time.
+fn run_logged(cmd: &mut Command, what: &str, log: &Path, watch: Option<u32>) -> Logged {
+    let stdout = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let start = Instant::now();
+    let child = cmd.stdout(stdout).spawn();
+    let mut child = child.map_err(|e| format!("cannot {what}: {e}"))?;
+    let watch = watch.unwrap_or(child.id());
+    let mut r = reap(&mut child, start + Duration::from_secs(1800), watch)?;
+    r.wall_s = start.elapsed().as_secs_f64();
+    Ok((r, std::fs::read_to_string(log).unwrap_or_default()))
+}
+
 fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, String> {
     let port = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
     let port = port.map_err(|e| format!("no free port: {e}"))?;
     let port = port.port().to_string();
-    let log = work.join("redis-benchmark.out");
-    let stdout = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut server = command("redis-server", pins.map(|p| p.0), lib.path.as_deref())
         .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
         .args("--appendonly no --daemonize no --loglevel warning --dir".split(' '))
@@ -340,24 +338,22 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
     });
     let args = format!("-h 127.0.0.1 -p {port} --csv -n {n} {REDIS_ARGS}");
     let mut client = command("redis-benchmark", pins.map(|p| p.1), None);
-    let (client, start) = (client.args(args.split(' ')).stdout(stdout), Instant::now());
-    let err = |e: std::io::Error| format!("cannot run redis-benchmark: {e}");
+    client.args(args.split(' '));
+    // The client's time; the server's huge pages while it runs and once at its end.
+    let log = work.join("redis-benchmark.out");
     let client = match up {
-        true => client.spawn().map_err(err),
+        true => run_logged(&mut client, "run redis-benchmark", &log, Some(id)),
         false => Err("redis-server did not answer PING".into()),
     };
-    // The client's time; the server's huge pages while it runs and once at its end.
-    let client = client.and_then(|mut c| reap(&mut c, start + Duration::from_secs(1800), id));
-    let (wall_s, huge) = (start.elapsed().as_secs_f64(), anon_huge_kib(id));
+    let huge = anon_huge_kib(id);
     let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
     let _ = (!up).then(|| server.kill());
     let mut r = reap(&mut server, Instant::now() + Duration::from_secs(30), id)?;
-    let c = client?;
+    let (c, text) = client?;
     if !c.status.success() {
         return Err(format!("redis-benchmark failed ({})", c.status));
     }
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    (r.ops, r.wall_s) = (parse_redis_benchmark(&text), wall_s);
+    (r.ops, r.wall_s) = (parse_redis_benchmark(&text), c.wall_s);
     r.anon_huge_kib = huge.max(c.anon_huge_kib);
     // Requests the client sent: each operation's, and the LPUSH that fills the list for LRANGE.
     r.requests = Some(n * (Server::Redis.ops().len() as u64 + 1));
@@ -365,26 +361,18 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
 }
 
 fn run_rocksdb(lib: &Lib, o: &Opts, _: Pins, work: &Path) -> Result<RunResult, String> {
-    let (db, log) = (work.join("rocksdb"), work.join("db_bench.out"));
+    let db = work.join("rocksdb");
     let _ = std::fs::remove_dir_all(&db);
-    let stdout = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let ops = Server::Rocksdb.ops().join(",");
     let args = format!("--num={} {DB_BENCH_ARGS} --benchmarks={ops}", o.keys);
-    let start = Instant::now();
-    let mut child = command("db_bench", None, lib.path.as_deref())
-        .arg(format!("--db={}", db.display()))
-        .args(args.split(' '))
-        .stdout(stdout)
-        .spawn()
-        .map_err(|e| format!("cannot start db_bench: {e}"))?;
-    let id = child.id();
-    let r = reap(&mut child, start + Duration::from_secs(1800), id);
-    let wall_s = start.elapsed().as_secs_f64();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut cmd = command("db_bench", None, lib.path.as_deref());
+    cmd.arg(format!("--db={}", db.display()))
+        .args(args.split(' '));
+    let r = run_logged(&mut cmd, "start db_bench", &work.join("db_bench.out"), None);
     let _ = std::fs::remove_dir_all(&db);
-    let r = r?;
+    let (r, text) = r?;
     let mut r = r.status.success().then_some(r).ok_or("db_bench failed")?;
-    (r.ops, r.wall_s) = (parse_db_bench(&text), wall_s);
+    r.ops = parse_db_bench(&text);
     Ok(r)
 }
 
@@ -394,36 +382,32 @@ fn workload(server: Server, op: Option<&str>) -> String {
     op.map_or_else(|| s.into(), |op| format!("{s}:{op}"))
 }
 
-fn is(c: &Cell, w: &str, a: &str) -> bool {
-    c.workload == w && c.allocator == a
-}
-
-/// Records round `i`'s run in its cells: one per operation (throughput), and the whole run's
-/// (wall time, faults, peak RSS, huge pages); an error naming the operations it has no result for.
+/// Records round `i`'s run in `lib`'s cells of `s`: each operation's throughput, the whole run's
+/// wall time, faults, peak RSS and huge pages; an error names the operations without a result.
 fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> Result<(), String> {
-    let has = |op: &&str| r.ops.iter().any(|(n, _)| n == op);
-    let missing: Vec<&str> = s.ops().iter().copied().filter(|op| !has(op)).collect();
+    // An operation printed twice: its last result.
+    let value = |op: &&str| r.ops.iter().rev().find(|(n, _)| n == op).map(|x| x.1);
+    let missing = s.ops().iter().filter(|op| value(op).is_none());
+    let missing: Vec<&str> = missing.copied().collect();
     if !missing.is_empty() {
         return Err(format!("no result for {}", missing.join(", ")));
     }
-    for (op, v) in &r.ops {
-        let w = workload(s, Some(op));
-        if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
-            c.runs[i] = Some(*v);
+    for c in cells.iter_mut().filter(|c| c.allocator == lib) {
+        let op = c.workload.split_once(':').filter(|(w, _)| *w == s.name());
+        if let Some((_, op)) = op {
+            c.runs[i] = value(&op);
+        } else if c.workload == s.name() {
+            c.runs[i] = Some(r.wall_s);
+            c.peak_rss_kib_runs[i] = Some(r.max_rss_kib);
+            c.minor_faults_runs[i] = Some(r.minor_faults);
+            c.major_faults_runs[i] = Some(r.major_faults);
+            c.user_s_runs[i] = Some(r.user_s);
+            c.sys_s_runs[i] = Some(r.sys_s);
+            // None for db_bench: its own operation counts depend on its per-thread accounting.
+            c.ops_runs[i] = r.requests;
+            let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
+            huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
         }
-    }
-    let w = workload(s, None);
-    if let Some(c) = cells.iter_mut().find(|c| is(c, &w, lib)) {
-        c.runs[i] = Some(r.wall_s);
-        c.peak_rss_kib_runs[i] = Some(r.max_rss_kib);
-        c.minor_faults_runs[i] = Some(r.minor_faults);
-        c.major_faults_runs[i] = Some(r.major_faults);
-        c.user_s_runs[i] = Some(r.user_s);
-        c.sys_s_runs[i] = Some(r.sys_s);
-        // db_bench's own operation counts are left out: they depend on its per-thread accounting.
-        c.ops_runs[i] = r.requests;
-        let (n, huge) = (c.runs.len(), c.extra.entry("anon_huge_kib".into()));
-        huge.or_insert(vec![None; n])[i] = Some(r.anon_huge_kib as f64);
     }
     Ok(())
 }
@@ -456,7 +440,12 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         Some(p) => return Err(format!("--lib {}: no such file", p.display())),
         None => runner::build_capi(root)?,
     };
-    let mut peers = peer_libs(&mut notes);
+    // The matrix's preload peers that can run here (`peers::prepare` notes the others).
+    let mut names = peers::PRELOAD_PEERS.iter().map(|p| p.name.into()).collect();
+    let prepared = peers::prepare(&mut names, &mut notes);
+    let version = |n: &String| prepared.versions.get(n).map_or("?".into(), String::clone);
+    let lib = |(n, l): (String, PathBuf)| Lib::new(&n, version(&n), Some(l));
+    let mut peers: Vec<Lib> = prepared.libs.into_iter().map(lib).collect();
     for (n, p) in &o.peers {
         if !p.is_file() {
             return Err(format!("--peer {n}: no library at {}", p.display()));
@@ -466,7 +455,9 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let commit = crate::matrix::git_commit(root);
     let version = commit.clone().unwrap_or("?".into());
     peers.push(Lib::new(HZ3, version, Some(hz3)));
-    let glibc = glibc_version();
+    let glibc = runner::stdout_of("ldd", &["--version"], None);
+    let glibc = glibc.and_then(|o| Some(o.lines().next()?.split_whitespace().last()?.to_string()));
+    let glibc = glibc.unwrap_or_else(|| "?".into());
     // Each server's allocators: the program's own, glibc ahead of a linked allocator (preloading
     // glibc's libc.so.6 puts its malloc first), the peers, hz3 last.
     let libs_of = |s: Server| {
@@ -481,8 +472,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         (s, [libs, peers.clone()].concat())
     };
     let plan: Vec<(Server, Vec<Lib>)> = servers.into_iter().map(libs_of).collect();
-    let cpus = allowed_cpus();
-    let pins = (cpus.len() >= 2 && on_path("taskset").is_some()).then(|| (cpus[0], cpus[1]));
+    let pins = pins();
     if pins.is_none() {
         notes.push("redis server and client not pinned (needs taskset and 2 CPUs)".into());
     }
@@ -517,7 +507,6 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     eprintln!();
     let _ = std::fs::remove_dir_all(&work);
     print!("{}", render(&plan, &cells, runs));
-
     let [server_cpu, client_cpu] = [pins.map(|p| p.0), pins.map(|p| p.1)];
     let mut config = serde_json::json!({
         "runs": runs,
@@ -558,23 +547,15 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     Ok(matrix.failures.is_empty())
 }
 
-/// A throughput in thousands: `250k`, `31.2k`.
-fn fmt_tput(v: f64) -> String {
-    format!("{:.*}k", if v >= 100_000.0 { 0 } else { 1 }, v / 1000.0)
-}
-
-/// A row of the whole-run table.
-fn whole_row(c: [&str; 5]) -> String {
-    let [a, b, c, d, e] = c;
-    format!("{a:<18} {b:>10} {c:>12} {d:>10} {e:>12}")
-}
-
 /// The tables: per server, every operation's median throughput (min–max) per allocator and
 /// hz3 ÷ the best peer's median; then per allocator the whole run's medians of wall time, minor
 /// faults, peak RSS and AnonHugePages.
 pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> String {
     let mut s = String::new();
-    let cell = |w: &str, a: &str| cells.iter().find(|c| is(c, w, a));
+    let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);
+    // A throughput in thousands: `250k`, `31.2k`.
+    let tput = |v: f64| format!("{:.*}k", if v >= 100_000.0 { 0 } else { 1 }, v / 1000.0);
+    let row = |[a, b, c, d, e]: [&str; 5]| format!("{a:<18} {b:>10} {c:>12} {d:>10} {e:>12}");
     for (server, libs) in plan {
         let name = server.name();
         s += &format!("\n{name} — throughput (ops/s), median of {runs} (min–max); hz3 ÷ best = hz3-preload's median / the best other median\n{:<18}", "operation");
@@ -583,20 +564,17 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
         for op in server.ops() {
             let w = workload(*server, Some(op));
             s += &format!("{op:<18}");
-            let (mut best, mut hz3): (Option<(f64, &str)>, _) = (None, None);
-            for l in libs {
-                let Some(sum) = cell(&w, &l.name).and_then(Cell::summary) else {
-                    s += &format!(" {:>22}", "—");
-                    continue;
-                };
-                let [m, lo, hi] = [sum.median, sum.min, sum.max].map(fmt_tput);
-                s += &format!(" {:>22}", format!("{m} ({lo}–{hi})"));
-                if l.name == HZ3 {
-                    hz3 = Some(sum.median);
-                } else if best.is_none_or(|(b, _)| sum.median > b) {
-                    best = Some((sum.median, &l.name));
-                }
+            let sum = |l: &Lib| cell(&w, &l.name).and_then(Cell::summary);
+            let sums: Vec<_> = libs.iter().map(|l| (&l.name, sum(l))).collect();
+            for (_, sum) in &sums {
+                let t = sum.map(|x| [x.median, x.min, x.max].map(tput));
+                let t = t.map_or("—".into(), |[m, lo, hi]| format!("{m} ({lo}–{hi})"));
+                s += &format!(" {t:>22}");
             }
+            let medians = sums.iter().filter_map(|(n, x)| Some((*n, (*x)?.median)));
+            let hz3 = medians.clone().rfind(|(n, _)| *n == HZ3);
+            let others = medians.filter(|(n, _)| *n != HZ3);
+            let best = others.reduce(|a, b| if b.1 > a.1 { b } else { a });
             // Per round: hz3 over the best other allocator of the same round.
             let at = |a: &str, r: usize| cell(&w, a).and_then(|c| *c.runs.get(r)?);
             let ratio = |r| {
@@ -608,12 +586,12 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
             let range = Summary::of(&per_round).map(|r| format!("{:.2}–{:.2}", r.min, r.max));
             let range = range.unwrap_or("—".into());
             s += &match (hz3, best) {
-                (Some(h), Some((b, n))) if b > 0.0 => format!(" {:>8.2} {n:<18}", h / b),
+                (Some((_, h)), Some((n, b))) if b > 0.0 => format!(" {:>8.2} {n:<18}", h / b),
                 _ => format!(" {:>8} {:<18}", "—", ""),
             };
             s += &format!(" {range:>11}\n");
         }
-        s += &whole_row(["allocator", "wall s", "minor flt", "peak MiB", "THP MiB"]);
+        s += &row(["allocator", "wall s", "minor flt", "peak MiB", "THP MiB"]);
         s += &format!("  (per run of the whole {name}, medians)\n");
         let w = workload(*server, None);
         for (l, c) in libs.iter().filter_map(|l| Some((l, cell(&w, &l.name)?))) {
@@ -622,7 +600,7 @@ pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> Strin
             let [wall, minor] = [f(wall, 1), f(c.median("minor_faults"), 0)];
             let mib = [c.median("peak_rss_kib"), c.median("anon_huge_kib")];
             let [rss, huge] = mib.map(|kib| f(kib.map(|k| k / 1024.0), 1));
-            s += &(whole_row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
+            s += &(row([&l.name, &wall, &minor, &rss, &huge]) + "\n");
         }
     }
     s

@@ -42,11 +42,10 @@ pub fn read(path: &Path, update: bool, schema: &str) -> Result<(PathBuf, Option<
     if update {
         return Ok((path, None));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let p = path.display();
-        format!("cannot read budget {p}: {e} (create it with --update)")
-    })?;
-    let file = parse(&text, schema).map_err(|e| format!("budget {}: {e}", path.display()))?;
+    let (p, text) = (path.display(), std::fs::read_to_string(&path));
+    let text =
+        text.map_err(|e| format!("cannot read budget {p}: {e} (create it with --update)"))?;
+    let file = parse(&text, schema).map_err(|e| format!("budget {p}: {e}"))?;
     Ok((path, Some(file)))
 }
 

@@ -35,20 +35,16 @@ pub const METRICS: &[(&str, &str, &[&str], u64, u32)] = &[
 
 /// Reads the event total from a callgrind output file (`summary:` or `totals:` line).
 pub fn parse_total(out: &str) -> Option<u64> {
-    let line = out.lines().find_map(|l| {
-        l.strip_prefix("summary:")
-            .or_else(|| l.strip_prefix("totals:"))
-    });
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("summary:").or(l.strip_prefix("totals:")));
     line?.split_whitespace().next()?.parse().ok()
 }
 
 /// Instructions inside `probes` (all, under `--fair-sched=yes`, if none) and ops of one run.
 fn count(
     bin: &Path,
-    workload: &str,
-    n: u64,
-    probes: &[&str],
-    threads: u32,
+    (workload, n, probes, threads): (&str, u64, &[&str], u32),
 ) -> Result<(u64, u64), String> {
     let id = (std::process::id(), probes.len());
     let out_file = std::env::temp_dir().join(format!("cg-{}-{workload}-{n}-{}.out", id.0, id.1));
@@ -60,13 +56,12 @@ fn count(
     let run = format!("{workload} --iters {n} --threads {threads}");
     args.extend(run.split(' ').map(String::from));
     let stdout = run_capture_env(Path::new("valgrind"), &args, &[], Duration::from_secs(600))?;
-    let text = std::fs::read_to_string(&out_file)
-        .map_err(|e| format!("reading {}: {e}", out_file.display()))?;
+    let text = std::fs::read_to_string(&out_file);
+    let text = text.map_err(|e| format!("reading {}: {e}", out_file.display()))?;
     let _ = std::fs::remove_file(&out_file);
-    let total = parse_total(&text).ok_or_else(|| {
-        let bin = bin.display();
-        format!("no event total in callgrind output of {bin} {workload}")
-    })?;
+    let (bin, total) = (bin.display(), parse_total(&text));
+    let total =
+        total.ok_or_else(|| format!("no event total in callgrind output of {bin} {workload}"))?;
     let line = crate::results::parse_run_line(&stdout).ok();
     Ok((total, line.and_then(|l| l.ops).unwrap_or(0)))
 }
@@ -77,8 +72,8 @@ pub fn measure(bin_dir: &Path, allocator: &str, n: u64) -> Result<Vec<(String, f
     let mut out = Vec::new();
     for &(metric, workload, probes, iters, threads) in METRICS {
         let iters = if probes.is_empty() { iters } else { n };
-        let (i1, o1) = count(&bin, workload, iters, probes, threads)?;
-        let (i2, o2) = count(&bin, workload, 2 * iters, probes, threads)?;
+        let (i1, o1) = count(&bin, (workload, iters, probes, threads))?;
+        let (i2, o2) = count(&bin, (workload, 2 * iters, probes, threads))?;
         // Per object with probes, per reported operation without.
         let figure = match probes {
             [] if i2 >= i1 && o2 > o1 => Ok((i2 - i1) as f64 / (o2 - o1) as f64),
@@ -134,13 +129,11 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let (path, existing) = crate::budget::read(&opts.budget, opts.update, BUDGET_SCHEMA)?;
     let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
     let (n, note) = (opts.iters as u64, format!(" ({valgrind})"));
-    let measured = crate::budget::measure_all("callgrind", &note, &opts.allocators, |a| {
-        measure(&bin_dir, a, n)
-    })?;
+    let each = |a: &str| measure(&bin_dir, a, n);
+    let measured = crate::budget::measure_all("callgrind", &note, &opts.allocators, each)?;
     let tolerance = opts.tolerance.unwrap_or(DEFAULT_TOLERANCE);
-    let b = crate::budget::or_write(existing, &path, BUDGET_SCHEMA, || {
-        budget_json(&measured, tolerance, &valgrind, n)
-    })?;
+    let json = || budget_json(&measured, tolerance, &valgrind, n);
+    let b = crate::budget::or_write(existing, &path, BUDGET_SCHEMA, json)?;
     let tolerance = opts.tolerance.or(b.tolerance).unwrap_or(DEFAULT_TOLERANCE);
     let checks = check(&measured, &b.budgets, tolerance);
     println!("{}", render(&checks, tolerance));

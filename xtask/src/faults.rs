@@ -55,18 +55,17 @@ pub fn measure(
     let bin = bin_dir.join(crate::runner::bin_name(allocator, false));
     let lib = preloads.iter().find(|(a, _)| a == allocator);
     let env = Vec::from_iter(lib.map(|(_, l)| ("LD_PRELOAD", l.clone())));
-    let mut out = Vec::new();
+    let (mut out, b) = (Vec::new(), bin.display());
     for (w, n) in WORKLOADS {
         let args = format!("{w} --iters {n} --threads 2");
         let args: Vec<String> = args.split(' ').map(String::from).collect();
         let mut best = (u64::MAX, 0);
         for _ in 0..reps.max(1) {
             let out = crate::runner::run_capture_env(&bin, &args, &env, Duration::from_secs(300))?;
-            let line = crate::results::parse_run_line(&out)
-                .map_err(|e| format!("{}: {e}", bin.display()))?;
-            let faults = line.usage.minor_faults.ok_or_else(|| {
-                format!("{} {w}: the run line has no minor_faults", bin.display())
-            })?;
+            let line = crate::results::parse_run_line(&out).map_err(|e| format!("{b}: {e}"))?;
+            let faults = line.usage.minor_faults;
+            let faults =
+                faults.ok_or_else(|| format!("{b} {w}: the run line has no minor_faults"))?;
             if faults < best.0 {
                 best = (faults, line.ops.unwrap_or(0));
             }
@@ -119,13 +118,8 @@ pub fn vs_median_peer(measured: &[Faults], allocator: &str, w: &str, faults: u64
 }
 
 pub fn render(checks: &[Check<Figure>], measured: &[Faults], tolerance: f64, slack: f64) -> String {
-    let title = format!(
-        "== page faults: minor faults per run, minimum of the repetitions (limit budget × {:.2} + {:.0}; {}: × {:.2}) ==",
-        1.0 + tolerance,
-        slack,
-        THREADED.join(", "),
-        1.0 + tolerance_for(THREADED[0], tolerance),
-    );
+    let (all, threaded) = (1.0 + tolerance, 1.0 + tolerance_for(THREADED[0], tolerance));
+    let title = format!("== page faults: minor faults per run, minimum of the repetitions (limit budget × {all:.2} + {slack:.0}; {}: × {threaded:.2}) ==", THREADED.join(", "));
     let header = "workload | allocator | budget | faults | faults/1k ops | ÷median peer | verdict";
     crate::budget::render(&title, header, checks, |c| {
         let (faults, ops) = c.figure;
@@ -150,14 +144,12 @@ pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
     if allocators.iter().any(|a| a == PRELOAD) {
         preloads.push((PRELOAD.to_string(), crate::runner::preload_lib(&bin_dir)));
     }
-    let measured = crate::budget::measure_all("fault-gate", "", &allocators, |a| {
-        measure(&bin_dir, a, &preloads, opts.reps)
-    })?;
+    let each = |a: &str| measure(&bin_dir, a, &preloads, opts.reps);
+    let measured = crate::budget::measure_all("fault-gate", "", &allocators, each)?;
     let machine = crate::machine::Machine::detect().describe();
     let tolerance = opts.tolerance.unwrap_or(DEFAULT_TOLERANCE);
-    let b = crate::budget::or_write(existing, &path, BUDGET_SCHEMA, || {
-        budget_json(&measured, tolerance, DEFAULT_SLACK, &machine)
-    })?;
+    let json = || budget_json(&measured, tolerance, DEFAULT_SLACK, &machine);
+    let b = crate::budget::or_write(existing, &path, BUDGET_SCHEMA, json)?;
     if opts.update {
         println!("wrote {}", path.display());
     }

@@ -6,8 +6,7 @@ use crate::cli::Tolerance;
 use crate::results::{CpuMatch, Machine, Matrix};
 use crate::table::or_dash;
 
-/// Whether machines `base` and `now` may be compared: `Err` (why not, and how to override) for
-/// different CPU models unless `allow`; else `Ok` with the warnings to print.
+/// `Err` (why, and how to override) for different CPU models unless `allow`; else the warnings.
 pub fn check_machines(base: &Machine, now: &Machine, allow: bool) -> Result<Vec<String>, String> {
     match base.compare_cpu(now) {
         CpuMatch::Same => Ok(vec![]),

@@ -50,9 +50,8 @@ fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
     })
 }
 
-/// The cells of per-round ratios: median, min–max, CV.
-fn ratio_cells(s: Option<Summary>) -> [String; 3] {
-    spread(s, |x| format!("{x:.3}"), "–")
+fn three(x: f64) -> String {
+    format!("{x:.3}")
 }
 
 fn notes(c: &Cell) -> String {
@@ -73,8 +72,7 @@ fn notes(c: &Cell) -> String {
     notes.into_iter().flatten().collect::<Vec<_>>().join(", ")
 }
 
-/// Allocator order of the seed table: the peers first (as in the seed, mimalloc on top), then
-/// system, then every hz3 strategy, then the preload rows (C malloc/free).
+/// Allocator order of the seed table: the peers (mimalloc on top, as in the seed), system, hz3, C.
 fn seed_order(m: &Matrix) -> Vec<String> {
     let mut v = measured(m, &["mimalloc", "snmalloc", "jemalloc", "system"]);
     let allocs = m.allocators();
@@ -118,15 +116,13 @@ pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
     let rname = reference.as_deref().unwrap_or("—");
     let mut t = Table::cols(&format!("workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"));
-    for (i, w) in m.workloads().iter().enumerate() {
-        if i > 0 {
-            t.separator();
-        }
+    for w in m.workloads().iter() {
+        t.separator();
         for c in m.cells.iter().filter(|c| &c.workload == w) {
             let [median, range, _] = spread(c.summary(), si, "–");
             let ratio = match reference.as_deref() {
                 Some(r) if r == c.allocator => ["1", "", ""].map(String::from),
-                r => ratio_cells(r.and_then(|r| m.ratio(w, &c.allocator, r))),
+                r => spread(r.and_then(|r| m.ratio(w, &c.allocator, r)), three, "–"),
             };
             let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
             let faults = faults_per_kop(c.minor_faults_per_kop());
@@ -180,7 +176,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
                 _ => continue,
             };
             let Some(c) = m.cell(&w, a) else { continue };
-            if std::mem::take(&mut first) && !t.is_empty() {
+            if std::mem::take(&mut first) {
                 t.separator();
             }
             let vs_a = match m.ratio(&w, a, "hz3-a") {
@@ -193,7 +189,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
             let rss = low.zip(c.median("peak_rss_kib"));
             let rss = or_dash(rss, |((pn, low), mine)| format!("{:.2} ({pn})", mine / low));
-            let ratio = ratio_cells(m.ratio(&w, a, peer));
+            let ratio = spread(m.ratio(&w, a, peer), three, "–");
             let head = [w.clone(), a.clone(), peer.clone()];
             t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));
         }
@@ -253,8 +249,7 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     Some(out)
 }
 
-/// Every table, as printed at the end of a run: the tables of one thread count, at each count of
-/// a sweep followed by the sweep tables; then notes and failures.
+/// Every table, as printed at the end of a run (at each count of a sweep, then the sweep tables).
 pub fn render_all(m: &Matrix) -> String {
     let render_one = |m: &Matrix| {
         let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
@@ -305,8 +300,7 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
     (!t.is_empty()).then(|| section("threads-many: footprint and cost per live thread (medians over rounds)", &t, "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n"))
 }
 
-/// A sweep's two tables: per workload and allocator, the median throughput with its ratio to the
-/// reference at each thread count, then the median peak RSS at each count.
+/// A sweep's two tables: throughput (and ratio to the reference), then peak RSS, at each count.
 pub fn sweep_tables(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let reference = matrix_reference(m);
@@ -315,11 +309,9 @@ pub fn sweep_tables(m: &Matrix) -> String {
     let head = format!("workload | allocator | unit{head}");
     let (mut rate, mut rss) = (Table::cols(&head), Table::cols(&head));
     let in_mib = |k: f64| format!("{:.1}", k / 1024.0);
-    for (i, w) in m.workloads().iter().enumerate() {
-        if i > 0 {
-            rate.separator();
-            rss.separator();
-        }
+    for w in m.workloads().iter() {
+        rate.separator();
+        rss.separator();
         for a in m.allocators() {
             let cells: Vec<_> = counts.iter().map(|t| (*t, m.cell_at(w, &a, *t))).collect();
             let mut units = cells.iter().filter_map(|c| c.1).map(|c| c.unit.clone());

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 pub use crate::machine::{CpuMatch, Machine};
 pub use crate::schema::{validate, SCHEMA};
-use crate::stats::{median_known, ratio_summary, Summary};
+use crate::stats::{median, ratio_summary, Summary};
 
 /// One line printed by a bench binary.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -104,12 +104,8 @@ impl Cell {
 
     /// Gives the per-round arrays `n` entries where they lack them: unknown, valid, `rss` KiB.
     fn fill(&mut self, n: usize, rss: Option<u64>) {
-        if self.peak_rss_kib_runs.is_empty() {
-            self.peak_rss_kib_runs = vec![rss; n];
-        }
-        if self.valid_runs.is_empty() {
-            self.valid_runs = vec![true; n];
-        }
+        self.peak_rss_kib_runs.resize(n, rss);
+        self.valid_runs.resize(n, true);
         self.runs.resize(n, None);
         self.ops_runs.resize(n, None);
         self.minor_faults_runs.resize(n, None);
@@ -136,25 +132,24 @@ impl Cell {
         self.major_faults_runs[round] = r.usage.major_faults;
         self.user_s_runs[round] = r.usage.user_s;
         self.sys_s_runs[round] = r.usage.sys_s;
-        let rounds = self.runs.len();
+        let n = self.runs.len();
         for (k, v) in &r.extra {
-            self.extra
-                .entry(k.clone())
-                .or_insert_with(|| vec![None; rounds])[round] = v.as_f64();
+            let runs = self.extra.entry(k.clone()).or_insert(vec![None; n]);
+            runs[round] = v.as_f64();
         }
     }
 
     /// Median over rounds of a per-round figure: `peak_rss_kib`, `minor_faults`, `sys_s`, or else
     /// the workload's extra figure `k`.
     pub fn median(&self, k: &str) -> Option<f64> {
-        let ints = |v: &[Option<u64>]| v.iter().map(|x| x.map(|x| x as f64)).collect();
-        let v: Vec<Option<f64>> = match k {
+        let ints = |v: &[Option<u64>]| v.iter().flatten().map(|x| *x as f64).collect();
+        let v: Vec<f64> = match k {
             "peak_rss_kib" => ints(&self.peak_rss_kib_runs),
             "minor_faults" => ints(&self.minor_faults_runs),
-            "sys_s" => self.sys_s_runs.clone(),
-            k => self.extra.get(k)?.clone(),
+            "sys_s" => self.sys_s_runs.iter().flatten().copied().collect(),
+            k => self.extra.get(k)?.iter().flatten().copied().collect(),
         };
-        median_known(v)
+        median(&v)
     }
 
     /// Median over rounds of minor faults per 1000 operations (rounds without operations skipped).
@@ -163,7 +158,7 @@ impl Cell {
             Some((*f)? as f64 * 1000.0 / (*o).filter(|o| *o > 0)? as f64)
         };
         let runs = self.minor_faults_runs.iter().zip(&self.ops_runs);
-        median_known(runs.map(per_kop))
+        median(&runs.filter_map(per_kop).collect::<Vec<_>>())
     }
 
     pub fn summary(&self) -> Option<Summary> {
@@ -288,12 +283,10 @@ impl Matrix {
         v["config"]["quick"] = (self.config.mode == "quick").into();
         let results = v["results"].as_array_mut().into_iter().flatten();
         for (r, c) in results.zip(&self.cells) {
-            let t = c.sweep_threads;
-            let ratios: BTreeMap<_, _> = RATIO_REFERENCES
-                .iter()
-                .filter(|r| **r != c.allocator && self.cell_at(&c.workload, r, t).is_some())
-                .map(|r| (*r, self.ratio_at(&c.workload, &c.allocator, r, t)))
-                .collect();
+            let (w, a, t) = (&c.workload, c.allocator.as_str(), c.sweep_threads);
+            let refs = RATIO_REFERENCES.iter().filter(|r| **r != a);
+            let refs = refs.filter(|r| self.cell_at(w, r, t).is_some());
+            let ratios: BTreeMap<_, _> = refs.map(|r| (*r, self.ratio_at(w, a, r, t))).collect();
             let s = json!(c.summary());
             for k in ["median", "min", "max", "cv"] {
                 r[k] = s[k].clone();

@@ -156,8 +156,7 @@ fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     best.map(|b| b.0.to_string())
 }
 
-/// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
-/// that peer), and its peak RSS against the lowest peer's.
+/// Table 3: hz3 against the best peer of each workload, and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
     let c_peers: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.name).collect();
@@ -194,9 +193,6 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));
         }
     }
-    if t.is_empty() {
-        return None;
-    }
     let is_peer = |a: &String| all_peers.contains(&a.as_str());
     let measured: Vec<String> = m.allocators().into_iter().filter(is_peer).collect();
     let mut out = section(&format!("hz3 against the best peer of each workload (peers: {})", measured.join(", ")), &t, "best peer = the peer with the best median; ×best peer = median of per-round ratios to it (>1 is better), min–max and CV of those ratios; vs A = median of per-round ratios to hz3-a; RSS = median peak RSS ÷ the lowest peer's.\n");
@@ -208,16 +204,12 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if !skipped.is_empty() {
         out += &format!("not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n", skipped.join(", "));
     }
-    Some(out)
+    (!t.is_empty()).then_some(out)
 }
 
 /// Table 5: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
-    let with_stats = |c: &Cell| is_hz3(&c.allocator) && c.stats.is_some();
-    if !m.cells.iter().any(with_stats) {
-        return None;
-    }
     let mut quiet = Vec::new();
     let pct = |v: f64| format!("{:.1}%", v * 100.0);
     let two = |v: f64| format!("{v:.2}");
@@ -246,7 +238,8 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
         let quiet = quiet.join(", ");
         out += &format!("Not shown (no remote frees counted): {quiet}.\n");
     }
-    Some(out)
+    let with_stats = |c: &Cell| is_hz3(&c.allocator) && c.stats.is_some();
+    m.cells.iter().any(with_stats).then_some(out)
 }
 
 /// Every table, as printed at the end of a run (at each count of a sweep, then the sweep tables).

@@ -139,8 +139,7 @@ impl Cell {
         }
     }
 
-    /// Median over rounds of a per-round figure: `peak_rss_kib`, `minor_faults`, `sys_s`, or else
-    /// the workload's extra figure `k`.
+    /// Median over rounds of `peak_rss_kib`, `minor_faults`, `sys_s` or the extra figure `k`.
     pub fn median(&self, k: &str) -> Option<f64> {
         let ints = |v: &[Option<u64>]| v.iter().flatten().map(|x| *x as f64).collect();
         let v: Vec<f64> = match k {
@@ -207,9 +206,6 @@ pub struct Matrix {
     #[serde(default)]
     pub failures: Vec<String>,
 }
-
-/// References against which per-round ratios are stored in JSON and shown in tables.
-pub const RATIO_REFERENCES: &[&str] = &["mimalloc", "system", "hz3-a"];
 
 impl Matrix {
     /// The cell of (workload, allocator): in a sweep, the first (see [`Matrix::at_threads`]).
@@ -284,9 +280,11 @@ impl Matrix {
         let results = v["results"].as_array_mut().into_iter().flatten();
         for (r, c) in results.zip(&self.cells) {
             let (w, a, t) = (&c.workload, c.allocator.as_str(), c.sweep_threads);
-            let refs = RATIO_REFERENCES.iter().filter(|r| **r != a);
+            let refs = ["mimalloc", "system", "hz3-a"]
+                .into_iter()
+                .filter(|r| *r != a);
             let refs = refs.filter(|r| self.cell_at(w, r, t).is_some());
-            let ratios: BTreeMap<_, _> = refs.map(|r| (*r, self.ratio_at(w, a, r, t))).collect();
+            let ratios: BTreeMap<_, _> = refs.map(|r| (r, self.ratio_at(w, a, r, t))).collect();
             let s = json!(c.summary());
             for k in ["median", "min", "max", "cv"] {
                 r[k] = s[k].clone();
@@ -308,8 +306,7 @@ impl Matrix {
         serde_json::to_string_pretty(&self.to_json()).expect("a Value prints") + "\n"
     }
 
-    /// Validates `v` and reads it back; what older files lack is filled in (`threads_sweep` as
-    /// `[threads]`, `sweep_threads` as `config.threads`, per-round arrays by [`Cell::fill`]).
+    /// Validates `v` and reads it back, filling in what older files lack.
     pub fn from_json(v: &Value) -> Result<Matrix, String> {
         validate(v).map_err(|errs| errs.join("; "))?;
         let mut m = Matrix::deserialize(v).map_err(|e| e.to_string())?;

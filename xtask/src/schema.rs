@@ -1,5 +1,4 @@
-//! The schema check of a results file (`hz3-bench/1`, see [`crate::results`]): every problem
-//! found, each named by its path, before the file is read.
+//! The schema check of a results file (see [`crate::results`]): every problem, named by its path.
 
 use serde_json::{Map, Value};
 
@@ -22,8 +21,7 @@ const NON_NEG: Kind = Kind(|v| v.as_f64() >= Some(0.0), "a non-negative number")
 const NUMBER: Kind = Kind(Value::is_number, "a number");
 const NUMBER_OR_NULL: Kind = Kind(|v| v.is_number() || v.is_null(), "a number or null");
 
-/// How a key is checked: required, optional (absent or null), or as a per-round array (if there:
-/// `config.runs` entries, each null or of the kind).
+/// How a key is checked: required, optional (absent or null), or as a per-round array.
 #[derive(Clone, Copy, PartialEq)]
 enum Need {
     Req,
@@ -123,12 +121,13 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
         Some(s) => ck.err(format!("schema is {s:?}, expected {SCHEMA:?}")),
         None => ck.err("missing \"schema\""),
     }
-    match o.get("machine").and_then(Value::as_object) {
-        Some(m) => ck.rows("machine.", m, MACHINE),
-        None => ck.err("missing object \"machine\""),
+    for (key, rows) in [("machine", MACHINE), ("config", CONFIG)] {
+        match o.get(key).and_then(Value::as_object) {
+            Some(x) => ck.rows(&format!("{key}."), x, rows),
+            None => ck.err(format!("missing object {key:?}")),
+        }
     }
     if let Some(c) = o.get("config").and_then(Value::as_object) {
-        ck.rows("config.", c, CONFIG);
         let mode = c.get("mode").and_then(Value::as_str);
         if !matches!(mode, Some("quick" | "full")) {
             ck.err("config.mode must be \"quick\" or \"full\"");
@@ -137,8 +136,6 @@ pub fn validate(v: &Value) -> Result<(), Vec<String>> {
         if sweep.is_some_and(|a| a.is_none_or(|a| a.is_empty() || !a.iter().all(POSITIVE.0))) {
             ck.err("config.threads_sweep must be a non-empty array of positive integers");
         }
-    } else {
-        ck.err("missing object \"config\"");
     }
     let Some(results) = o.get("results").and_then(Value::as_array) else {
         ck.err("missing array \"results\"");

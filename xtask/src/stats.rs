@@ -9,8 +9,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0)
 }
 
-/// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than
-/// two values; `None` when empty or the mean is 0.
+/// Sample standard deviation (n − 1) over the mean; 0 for one value, `None` for none or mean 0.
 pub fn cv(values: &[f64]) -> Option<f64> {
     let n = values.len() as f64;
     let m = values.iter().sum::<f64>() / n;

@@ -1,6 +1,5 @@
-//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against the
-//! best peer, threads-many and hz3 stats; for a thread sweep, those at each thread count and then
-//! throughput and peak RSS against the count.
+//! The tables of `bench-matrix`: seed-style xmalloc, full matrix, hz3 against the best peer,
+//! threads-many, hz3 stats; for a sweep, those at each count, then throughput and RSS by count.
 
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
@@ -136,9 +135,8 @@ pub fn matrix_table(m: &Matrix) -> String {
     section(&format!("Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better)", c.runs, c.duration_ms, c.threads), &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
-/// `p on w (k of n runs invalid)` when peer `p` did unlike work on `w`: most completed runs broke
-/// the validity rule (mt-remote: the ring fell back to a local free too often, so the run measured
-/// fewer remote frees than the others). Such a peer is never the "best peer".
+/// `p on w (k of n runs invalid)` when most of peer `p`'s runs on `w` broke the validity rule (the
+/// mt-remote ring fell back to local frees too often): unlike work, so never the "best peer".
 fn unlike_work(m: &Matrix, w: &str, p: &str) -> Option<String> {
     let c = m.cell(w, p)?;
     let (invalid, done) = (c.invalid_runs(), c.runs.iter().flatten().count());
@@ -269,9 +267,8 @@ pub fn render_all(m: &Matrix) -> String {
     out
 }
 
-/// threads-many: per allocator, the footprint and cost of one live thread (medians of the extra
-/// figures), and the footprint against glibc's (`system`) and mimalloc's (the bounds hz3 aims
-/// at: at most glibc × 2 at 1000 threads, below mimalloc at 10 000).
+/// threads-many: per allocator, the footprint and cost of one live thread, against glibc's and
+/// mimalloc's (the bounds hz3 aims at: ≤ glibc × 2 at 1000 threads, below mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");

@@ -1,6 +1,5 @@
-//! The results of a matrix run and their JSON form, schema `hz3-bench/1` (keys, and how older files
-//! load: docs/bench-matrix.md). `runs[i]` is round i's value (null: failed), so per-round ratios
-//! line entries up round by round.
+//! The results of a matrix run and their JSON form, schema `hz3-bench/1` (docs/bench-matrix.md).
+//! `runs[i]` is round i's value (null: failed), so per-round ratios line entries up by round.
 
 use std::collections::{BTreeMap, BTreeSet};
 

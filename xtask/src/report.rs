@@ -55,12 +55,11 @@ fn three(x: f64) -> String {
 
 fn notes(c: &Cell) -> String {
     let (n, invalid, failed) = (c.runs.len(), c.invalid_runs(), c.failed_runs());
-    let rates = c.fallback_rates.iter().flatten();
-    let worst = rates.fold(0.0, |a: f64, b| a.max(*b)) * 100.0;
     let handoffs = c.extra.get("handoffs_skipped");
     let skipped: f64 = handoffs.into_iter().flatten().flatten().sum();
+    let worst = c.fallback_rates.iter().flatten().copied().reduce(f64::max);
+    let why = worst.map(|w| format!("fallback up to {:.2}%", w * 100.0));
     // Without fallback rates (size-shift): cut at the hard stop before one size cycle.
-    let why = (!c.fallback_rates.is_empty()).then(|| format!("fallback up to {worst:.2}%"));
     let why = why.unwrap_or("cut short".into());
     let notes = [
         (invalid > 0).then(|| format!("{invalid}/{n} INVALID ({why})")),

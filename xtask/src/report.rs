@@ -11,16 +11,10 @@ fn section(title: &str, t: &Table, foot: &str) -> String {
     format!("== {title} ==\n{}{foot}", t.render())
 }
 
-/// Those of `names` that were measured, in that order.
-fn measured(m: &Matrix, names: &[&str]) -> Vec<String> {
-    let allocs = m.allocators();
-    let names = names.iter().map(|n| n.to_string());
-    names.filter(|n| allocs.contains(n)).collect()
-}
-
 /// The reference of the full matrix: mimalloc when it was measured, else system.
 pub fn matrix_reference(m: &Matrix) -> Option<String> {
-    measured(m, &["mimalloc", "system"]).into_iter().next()
+    let (allocs, refs) = (m.allocators(), ["mimalloc", "system"].map(String::from));
+    refs.into_iter().find(|r| allocs.contains(r))
 }
 
 /// "hz3-c-packed" → "C-packed"; the preload rows → "C ABI".
@@ -72,8 +66,9 @@ fn notes(c: &Cell) -> String {
 
 /// Allocator order of the seed table: the peers (mimalloc on top, as in the seed), system, hz3, C.
 fn seed_order(m: &Matrix) -> Vec<String> {
-    let mut v = measured(m, &["mimalloc", "snmalloc", "jemalloc", "system"]);
     let allocs = m.allocators();
+    let peers = ["mimalloc", "snmalloc", "jemalloc", "system"].map(String::from);
+    let mut v: Vec<String> = peers.into_iter().filter(|p| allocs.contains(p)).collect();
     v.extend(allocs.iter().filter(|a| is_hz3(a)).cloned());
     v.extend(allocs.into_iter().filter(|a| is_preload(a)));
     v

@@ -20,7 +20,6 @@ mod peers;
 mod report;
 mod results;
 mod runner;
-mod schema;
 mod servers;
 mod stats;
 mod strategies;

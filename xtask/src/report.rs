@@ -1,6 +1,5 @@
-//! The tables of `bench-matrix`: the seed-style xmalloc table, the full matrix, hz3 against the
-//! best peer, threads-many and hz3 stats; for a thread sweep, those at each thread count and then
-//! throughput and peak RSS against the count.
+//! The tables of `bench-matrix`: seed-style xmalloc, full matrix, hz3 against the best peer,
+//! threads-many, hz3 stats; for a sweep, those at each count, then throughput and RSS by count.
 
 use crate::results::{Cell, Matrix};
 use crate::stats::Summary;
@@ -12,16 +11,10 @@ fn section(title: &str, t: &Table, foot: &str) -> String {
     format!("== {title} ==\n{}{foot}", t.render())
 }
 
-/// Those of `names` that were measured, in that order.
-fn measured(m: &Matrix, names: &[&str]) -> Vec<String> {
-    let allocs = m.allocators();
-    let names = names.iter().map(|n| n.to_string());
-    names.filter(|n| allocs.contains(n)).collect()
-}
-
 /// The reference of the full matrix: mimalloc when it was measured, else system.
 pub fn matrix_reference(m: &Matrix) -> Option<String> {
-    measured(m, &["mimalloc", "system"]).into_iter().next()
+    let (allocs, refs) = (m.allocators(), ["mimalloc", "system"].map(String::from));
+    refs.into_iter().find(|r| allocs.contains(r))
 }
 
 /// "hz3-c-packed" → "C-packed"; the preload rows → "C ABI".
@@ -50,19 +43,17 @@ fn spread(s: Option<Summary>, f: fn(f64) -> String, sep: &str) -> [String; 3] {
     })
 }
 
-/// The cells of per-round ratios: median, min–max, CV.
-fn ratio_cells(s: Option<Summary>) -> [String; 3] {
-    spread(s, |x| format!("{x:.3}"), "–")
+fn three(x: f64) -> String {
+    format!("{x:.3}")
 }
 
 fn notes(c: &Cell) -> String {
     let (n, invalid, failed) = (c.runs.len(), c.invalid_runs(), c.failed_runs());
-    let rates = c.fallback_rates.iter().flatten();
-    let worst = rates.fold(0.0, |a: f64, b| a.max(*b)) * 100.0;
     let handoffs = c.extra.get("handoffs_skipped");
     let skipped: f64 = handoffs.into_iter().flatten().flatten().sum();
+    let worst = c.fallback_rates.iter().flatten().copied().reduce(f64::max);
+    let why = worst.map(|w| format!("fallback up to {:.2}%", w * 100.0));
     // Without fallback rates (size-shift): cut at the hard stop before one size cycle.
-    let why = (!c.fallback_rates.is_empty()).then(|| format!("fallback up to {worst:.2}%"));
     let why = why.unwrap_or("cut short".into());
     let notes = [
         (invalid > 0).then(|| format!("{invalid}/{n} INVALID ({why})")),
@@ -73,11 +64,11 @@ fn notes(c: &Cell) -> String {
     notes.into_iter().flatten().collect::<Vec<_>>().join(", ")
 }
 
-/// Allocator order of the seed table: the peers first (as in the seed, mimalloc on top), then
-/// system, then every hz3 strategy, then the preload rows (C malloc/free).
+/// Allocator order of the seed table: the peers (mimalloc on top, as in the seed), system, hz3, C.
 fn seed_order(m: &Matrix) -> Vec<String> {
-    let mut v = measured(m, &["mimalloc", "snmalloc", "jemalloc", "system"]);
     let allocs = m.allocators();
+    let peers = ["mimalloc", "snmalloc", "jemalloc", "system"].map(String::from);
+    let mut v: Vec<String> = peers.into_iter().filter(|p| allocs.contains(p)).collect();
     v.extend(allocs.iter().filter(|a| is_hz3(a)).cloned());
     v.extend(allocs.into_iter().filter(|a| is_preload(a)));
     v
@@ -118,15 +109,13 @@ pub fn matrix_table(m: &Matrix) -> String {
     let reference = matrix_reference(m);
     let rname = reference.as_deref().unwrap_or("—");
     let mut t = Table::cols(&format!("workload | allocator | median | unit | min–max | ×{rname} | ratio min–max | ratio CV | peak RSS | minflt/1k ops | sys s | notes"));
-    for (i, w) in m.workloads().iter().enumerate() {
-        if i > 0 {
-            t.separator();
-        }
+    for w in m.workloads().iter() {
+        t.separator();
         for c in m.cells.iter().filter(|c| &c.workload == w) {
             let [median, range, _] = spread(c.summary(), si, "–");
             let ratio = match reference.as_deref() {
                 Some(r) if r == c.allocator => ["1", "", ""].map(String::from),
-                r => ratio_cells(r.and_then(|r| m.ratio(w, &c.allocator, r))),
+                r => spread(r.and_then(|r| m.ratio(w, &c.allocator, r)), three, "–"),
             };
             let head = [w.clone(), c.allocator.clone(), median, c.unit.clone()];
             let faults = faults_per_kop(c.minor_faults_per_kop());
@@ -140,9 +129,8 @@ pub fn matrix_table(m: &Matrix) -> String {
     section(&format!("Full matrix: median of {} rounds, {} ms per run, {} threads; ratio = median of per-round ratios to {rname} (>1 is better)", c.runs, c.duration_ms, c.threads), &t, "minflt/1k ops = median over rounds of the run process's minor page faults (getrusage) per 1000 operations of the unit; sys s = median system CPU seconds of the run process; both cover the whole process, setup included.\n")
 }
 
-/// `p on w (k of n runs invalid)` when peer `p` did unlike work on `w`: most completed runs broke
-/// the validity rule (mt-remote: the ring fell back to a local free too often, so the run measured
-/// fewer remote frees than the others). Such a peer is never the "best peer".
+/// `p on w (k of n runs invalid)` when most of peer `p`'s runs on `w` broke the validity rule (the
+/// mt-remote ring fell back to local frees too often): unlike work, so never the "best peer".
 fn unlike_work(m: &Matrix, w: &str, p: &str) -> Option<String> {
     let c = m.cell(w, p)?;
     let (invalid, done) = (c.invalid_runs(), c.runs.iter().flatten().count());
@@ -160,8 +148,7 @@ fn best_among(m: &Matrix, w: &str, peers: &[&str]) -> Option<String> {
     best.map(|b| b.0.to_string())
 }
 
-/// Table 3: every hz3 allocator against the best peer of each workload (per-round ratios to
-/// that peer), and its peak RSS against the lowest peer's.
+/// Table 3: hz3 against the best peer of each workload, and its peak RSS against the lowest peer's.
 pub fn peer_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("workload | allocator | best peer | ×best peer | ratio min–max | ratio CV | vs A | RSS ÷ lowest peer");
     let c_peers: Vec<&str> = PRELOAD_PEERS.iter().map(|p| p.name).collect();
@@ -180,7 +167,7 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
                 _ => continue,
             };
             let Some(c) = m.cell(&w, a) else { continue };
-            if std::mem::take(&mut first) && !t.is_empty() {
+            if std::mem::take(&mut first) {
                 t.separator();
             }
             let vs_a = match m.ratio(&w, a, "hz3-a") {
@@ -193,13 +180,10 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
             let low = all.min_by(|a, b| a.1.total_cmp(&b.1)).filter(|l| l.1 > 0.0);
             let rss = low.zip(c.median("peak_rss_kib"));
             let rss = or_dash(rss, |((pn, low), mine)| format!("{:.2} ({pn})", mine / low));
-            let ratio = ratio_cells(m.ratio(&w, a, peer));
+            let ratio = spread(m.ratio(&w, a, peer), three, "–");
             let head = [w.clone(), a.clone(), peer.clone()];
             t.row(head.into_iter().chain(ratio).chain([vs_a, rss]));
         }
-    }
-    if t.is_empty() {
-        return None;
     }
     let is_peer = |a: &String| all_peers.contains(&a.as_str());
     let measured: Vec<String> = m.allocators().into_iter().filter(is_peer).collect();
@@ -212,16 +196,12 @@ pub fn peer_table(m: &Matrix) -> Option<String> {
     if !skipped.is_empty() {
         out += &format!("not a best peer where most of its runs broke the workload's validity rule (unlike work): {}.\n", skipped.join(", "));
     }
-    Some(out)
+    (!t.is_empty()).then_some(out)
 }
 
 /// Table 5: objects per drained page, empty→non-empty share, atomic RMWs per remote free.
 pub fn stats_table(m: &Matrix) -> Option<String> {
     let mut t = Table::cols("allocator | workload | remote frees | objects/drained page | empty→non-empty | RMWs/remote free");
-    let with_stats = |c: &Cell| is_hz3(&c.allocator) && c.stats.is_some();
-    if !m.cells.iter().any(with_stats) {
-        return None;
-    }
     let mut quiet = Vec::new();
     let pct = |v: f64| format!("{:.1}%", v * 100.0);
     let two = |v: f64| format!("{v:.2}");
@@ -250,11 +230,11 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
         let quiet = quiet.join(", ");
         out += &format!("Not shown (no remote frees counted): {quiet}.\n");
     }
-    Some(out)
+    let with_stats = |c: &Cell| is_hz3(&c.allocator) && c.stats.is_some();
+    m.cells.iter().any(with_stats).then_some(out)
 }
 
-/// Every table, as printed at the end of a run: the tables of one thread count, at each count of
-/// a sweep followed by the sweep tables; then notes and failures.
+/// Every table, as printed at the end of a run (at each count of a sweep, then the sweep tables).
 pub fn render_all(m: &Matrix) -> String {
     let render_one = |m: &Matrix| {
         let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
@@ -281,9 +261,8 @@ pub fn render_all(m: &Matrix) -> String {
     out
 }
 
-/// threads-many: per allocator, the footprint and cost of one live thread (medians of the extra
-/// figures), and the footprint against glibc's (`system`) and mimalloc's (the bounds hz3 aims
-/// at: at most glibc × 2 at 1000 threads, below mimalloc at 10 000).
+/// threads-many: per allocator, the footprint and cost of one live thread, against glibc's and
+/// mimalloc's (the bounds hz3 aims at: ≤ glibc × 2 at 1000 threads, below mimalloc at 10 000).
 pub fn threads_many_table(m: &Matrix) -> Option<String> {
     let w = "threads-many";
     let mut t = Table::cols("allocator | live threads | RSS/thread | ÷system | ÷mimalloc | RSS all live | start µs/thread | µs/thread | threads/s");
@@ -305,8 +284,7 @@ pub fn threads_many_table(m: &Matrix) -> Option<String> {
     (!t.is_empty()).then(|| section("threads-many: footprint and cost per live thread (medians over rounds)", &t, "RSS/thread = (RSS with every thread alive − RSS before the first spawn) ÷ live threads, in the first round of each run (what a fresh process sees; thread stacks included, the same for every allocator); ÷system, ÷mimalloc = that figure over glibc's and mimalloc's; start µs/thread = first spawn to all threads ready ÷ threads; µs/thread = the whole run ÷ all threads started.\n"))
 }
 
-/// A sweep's two tables: per workload and allocator, the median throughput with its ratio to the
-/// reference at each thread count, then the median peak RSS at each count.
+/// A sweep's two tables: throughput (and ratio to the reference), then peak RSS, at each count.
 pub fn sweep_tables(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let reference = matrix_reference(m);
@@ -315,11 +293,9 @@ pub fn sweep_tables(m: &Matrix) -> String {
     let head = format!("workload | allocator | unit{head}");
     let (mut rate, mut rss) = (Table::cols(&head), Table::cols(&head));
     let in_mib = |k: f64| format!("{:.1}", k / 1024.0);
-    for (i, w) in m.workloads().iter().enumerate() {
-        if i > 0 {
-            rate.separator();
-            rss.separator();
-        }
+    for w in m.workloads().iter() {
+        rate.separator();
+        rss.separator();
         for a in m.allocators() {
             let cells: Vec<_> = counts.iter().map(|t| (*t, m.cell_at(w, &a, *t))).collect();
             let mut units = cells.iter().filter_map(|c| c.1).map(|c| c.unit.clone());

@@ -1,6 +1,5 @@
-//! The results of a matrix run and their JSON form, schema `hz3-bench/1` (keys, and how older files
-//! load: docs/bench-matrix.md). `runs[i]` is round i's value (null: failed), so per-round ratios
-//! line entries up round by round.
+//! The results of a matrix run and their JSON form, schema `hz3-bench/1` (docs/bench-matrix.md).
+//! `runs[i]` is round i's value (null: failed), so per-round ratios line entries up by round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,8 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 pub use crate::machine::{CpuMatch, Machine};
-pub use crate::schema::{validate, SCHEMA};
-use crate::stats::{median_known, ratio_summary, Summary};
+use crate::stats::{median, ratio_summary, Summary};
 
 /// One line printed by a bench binary.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -104,12 +102,8 @@ impl Cell {
 
     /// Gives the per-round arrays `n` entries where they lack them: unknown, valid, `rss` KiB.
     fn fill(&mut self, n: usize, rss: Option<u64>) {
-        if self.peak_rss_kib_runs.is_empty() {
-            self.peak_rss_kib_runs = vec![rss; n];
-        }
-        if self.valid_runs.is_empty() {
-            self.valid_runs = vec![true; n];
-        }
+        self.peak_rss_kib_runs.resize(n, rss);
+        self.valid_runs.resize(n, true);
         self.runs.resize(n, None);
         self.ops_runs.resize(n, None);
         self.minor_faults_runs.resize(n, None);
@@ -136,25 +130,23 @@ impl Cell {
         self.major_faults_runs[round] = r.usage.major_faults;
         self.user_s_runs[round] = r.usage.user_s;
         self.sys_s_runs[round] = r.usage.sys_s;
-        let rounds = self.runs.len();
+        let n = self.runs.len();
         for (k, v) in &r.extra {
-            self.extra
-                .entry(k.clone())
-                .or_insert_with(|| vec![None; rounds])[round] = v.as_f64();
+            let runs = self.extra.entry(k.clone()).or_insert(vec![None; n]);
+            runs[round] = v.as_f64();
         }
     }
 
-    /// Median over rounds of a per-round figure: `peak_rss_kib`, `minor_faults`, `sys_s`, or else
-    /// the workload's extra figure `k`.
+    /// Median over rounds of `peak_rss_kib`, `minor_faults`, `sys_s` or the extra figure `k`.
     pub fn median(&self, k: &str) -> Option<f64> {
-        let ints = |v: &[Option<u64>]| v.iter().map(|x| x.map(|x| x as f64)).collect();
-        let v: Vec<Option<f64>> = match k {
+        let ints = |v: &[Option<u64>]| v.iter().flatten().map(|x| *x as f64).collect();
+        let v: Vec<f64> = match k {
             "peak_rss_kib" => ints(&self.peak_rss_kib_runs),
             "minor_faults" => ints(&self.minor_faults_runs),
-            "sys_s" => self.sys_s_runs.clone(),
-            k => self.extra.get(k)?.clone(),
+            "sys_s" => self.sys_s_runs.iter().flatten().copied().collect(),
+            k => self.extra.get(k)?.iter().flatten().copied().collect(),
         };
-        median_known(v)
+        median(&v)
     }
 
     /// Median over rounds of minor faults per 1000 operations (rounds without operations skipped).
@@ -163,7 +155,7 @@ impl Cell {
             Some((*f)? as f64 * 1000.0 / (*o).filter(|o| *o > 0)? as f64)
         };
         let runs = self.minor_faults_runs.iter().zip(&self.ops_runs);
-        median_known(runs.map(per_kop))
+        median(&runs.filter_map(per_kop).collect::<Vec<_>>())
     }
 
     pub fn summary(&self) -> Option<Summary> {
@@ -212,9 +204,6 @@ pub struct Matrix {
     #[serde(default)]
     pub failures: Vec<String>,
 }
-
-/// References against which per-round ratios are stored in JSON and shown in tables.
-pub const RATIO_REFERENCES: &[&str] = &["mimalloc", "system", "hz3-a"];
 
 impl Matrix {
     /// The cell of (workload, allocator): in a sweep, the first (see [`Matrix::at_threads`]).
@@ -288,12 +277,12 @@ impl Matrix {
         v["config"]["quick"] = (self.config.mode == "quick").into();
         let results = v["results"].as_array_mut().into_iter().flatten();
         for (r, c) in results.zip(&self.cells) {
-            let t = c.sweep_threads;
-            let ratios: BTreeMap<_, _> = RATIO_REFERENCES
-                .iter()
-                .filter(|r| **r != c.allocator && self.cell_at(&c.workload, r, t).is_some())
-                .map(|r| (*r, self.ratio_at(&c.workload, &c.allocator, r, t)))
-                .collect();
+            let (w, a, t) = (&c.workload, c.allocator.as_str(), c.sweep_threads);
+            let refs = ["mimalloc", "system", "hz3-a"]
+                .into_iter()
+                .filter(|r| *r != a);
+            let refs = refs.filter(|r| self.cell_at(w, r, t).is_some());
+            let ratios: BTreeMap<_, _> = refs.map(|r| (r, self.ratio_at(w, a, r, t))).collect();
             let s = json!(c.summary());
             for k in ["median", "min", "max", "cv"] {
                 r[k] = s[k].clone();
@@ -315,8 +304,7 @@ impl Matrix {
         serde_json::to_string_pretty(&self.to_json()).expect("a Value prints") + "\n"
     }
 
-    /// Validates `v` and reads it back; what older files lack is filled in (`threads_sweep` as
-    /// `[threads]`, `sweep_threads` as `config.threads`, per-round arrays by [`Cell::fill`]).
+    /// Validates `v` and reads it back, filling in what older files lack.
     pub fn from_json(v: &Value) -> Result<Matrix, String> {
         validate(v).map_err(|errs| errs.join("; "))?;
         let mut m = Matrix::deserialize(v).map_err(|e| e.to_string())?;
@@ -345,6 +333,188 @@ pub fn load(path: &std::path::Path) -> Result<Matrix, String> {
         .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
     Matrix::from_json(&v)
         .map_err(|e| format!("{} does not follow schema {SCHEMA}: {e}", path.display()))
+}
+
+/// The schema of results files; [`validate`] checks a file against it, naming each problem by
+/// its path.
+pub const SCHEMA: &str = "hz3-bench/1";
+
+type Obj = Map<String, Value>;
+
+/// What a key must hold: the test, and its words in messages.
+#[derive(Clone, Copy)]
+struct Kind(fn(&Value) -> bool, &'static str);
+
+const STR: Kind = Kind(Value::is_string, "a string");
+const NON_EMPTY: Kind = Kind(|v| v.as_str() > Some(""), "a non-empty string");
+const UINT: Kind = Kind(|v| v.is_u64(), "a non-negative integer");
+const POSITIVE: Kind = Kind(|v| v.as_u64() > Some(0), "a positive integer");
+const BOOL: Kind = Kind(Value::is_boolean, "a boolean");
+const NON_NEG: Kind = Kind(|v| v.as_f64() >= Some(0.0), "a non-negative number");
+const NUMBER: Kind = Kind(Value::is_number, "a number");
+const NUMBER_OR_NULL: Kind = Kind(|v| v.is_number() || v.is_null(), "a number or null");
+
+/// How a key is checked: required, optional (absent or null), or as a per-round array.
+#[derive(Clone, Copy, PartialEq)]
+enum Need {
+    Req,
+    Opt,
+    Rounds,
+}
+use Need::*;
+
+/// The rows (space-separated keys, kind, need) an object is checked by, in order.
+type Rows = &'static [(&'static str, Kind, Need)];
+
+const MACHINE: Rows = &[
+    ("cpus", POSITIVE, Req),
+    ("cpu_model kernel", STR, Req),
+    // The machine's identity, added later.
+    ("cpu_vendor thp rustc", STR, Opt),
+    ("cpu_family cpu_model_number cpu_stepping", NON_NEG, Opt),
+    ("cpu_mhz cpu_cores logical_cpus", NON_NEG, Opt),
+];
+
+const CONFIG: Rows = &[
+    ("runs", POSITIVE, Req),
+    ("duration_ms threads", UINT, Req),
+    ("quick", BOOL, Req),
+];
+
+const RESULT: Rows = &[
+    ("workload allocator metric unit", NON_EMPTY, Req),
+    ("threads", UINT, Req),
+    ("sweep_threads", POSITIVE, Opt),
+    ("higher_is_better", BOOL, Req),
+    ("median min max peak_rss_kib", NUMBER_OR_NULL, Req),
+    // Per-round usage arrays and their summaries, added later.
+    ("ops_runs minor_faults_runs major_faults_runs", UINT, Rounds),
+    ("user_s_runs sys_s_runs", NON_NEG, Rounds),
+    ("minor_faults_per_kop sys_s", NON_NEG, Opt),
+];
+
+/// The problems found so far, and `config.runs` when known.
+struct Check {
+    errs: Vec<String>,
+    rounds: Option<u64>,
+}
+
+impl Check {
+    fn err(&mut self, msg: impl Into<String>) {
+        self.errs.push(msg.into());
+    }
+
+    /// Checks `o` by `rows`; `at` prefixes the messages.
+    fn rows(&mut self, at: &str, o: &Obj, rows: Rows) {
+        for &(keys, kind, need) in rows {
+            for key in keys.split(' ') {
+                match o.get(key) {
+                    _ if need == Rounds => _ = self.rounds(at, o, key, kind),
+                    None if need == Req => self.err(format!("{at}missing key {key:?}")),
+                    None | Some(Value::Null) if need == Opt => {}
+                    Some(v) if kind.0(v) => {}
+                    _ => {
+                        let null = if need == Req { "" } else { "null or " };
+                        self.err(format!("{at}{key} must be {null}{}", kind.1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks the per-round array `o[key]`, if there; returns its numbers when all are right.
+    fn rounds(&mut self, at: &str, o: &Obj, key: &str, kind: Kind) -> Option<Vec<f64>> {
+        let Some(a) = o.get(key)?.as_array() else {
+            self.err(format!("{at}{key} is not an array"));
+            return None;
+        };
+        if let Some(n) = self.rounds.filter(|n| *n != a.len() as u64) {
+            let len = a.len();
+            self.err(format!("{at}{key} has {len} entries, config.runs is {n}"));
+        }
+        if !a.iter().all(|x| x.is_null() || kind.0(x)) {
+            self.err(format!("{at}{key}: every entry must be null or {}", kind.1));
+            return None;
+        }
+        Some(a.iter().filter_map(Value::as_f64).collect())
+    }
+}
+
+/// Checks a results document against schema hz3-bench/1; returns every problem found.
+pub fn validate(v: &Value) -> Result<(), Vec<String>> {
+    let Some(o) = v.as_object() else {
+        return Err(vec!["top level is not an object".into()]);
+    };
+    let mut ck = Check {
+        errs: Vec::new(),
+        rounds: v["config"]["runs"].as_u64().filter(|r| *r > 0),
+    };
+    match o.get("schema").and_then(Value::as_str) {
+        Some(SCHEMA) => {}
+        Some(s) => ck.err(format!("schema is {s:?}, expected {SCHEMA:?}")),
+        None => ck.err("missing \"schema\""),
+    }
+    for (key, rows) in [("machine", MACHINE), ("config", CONFIG)] {
+        match o.get(key).and_then(Value::as_object) {
+            Some(x) => ck.rows(&format!("{key}."), x, rows),
+            None => ck.err(format!("missing object {key:?}")),
+        }
+    }
+    if let Some(c) = o.get("config").and_then(Value::as_object) {
+        let mode = c.get("mode").and_then(Value::as_str);
+        if !matches!(mode, Some("quick" | "full")) {
+            ck.err("config.mode must be \"quick\" or \"full\"");
+        }
+        let sweep = c.get("threads_sweep").map(Value::as_array);
+        if sweep.is_some_and(|a| a.is_none_or(|a| a.is_empty() || !a.iter().all(POSITIVE.0))) {
+            ck.err("config.threads_sweep must be a non-empty array of positive integers");
+        }
+    }
+    let Some(results) = o.get("results").and_then(Value::as_array) else {
+        ck.err("missing array \"results\"");
+        return Err(ck.errs);
+    };
+    for (i, r) in results.iter().enumerate() {
+        let Some(r) = r.as_object() else {
+            ck.err(format!("results[{i}] is not an object"));
+            continue;
+        };
+        let s = |k| r.get(k).and_then(Value::as_str).unwrap_or("?");
+        let at = format!("results[{i}] ({}/{}): ", s("workload"), s("allocator"));
+        ck.rows(&at, r, RESULT);
+        let runs = ck.rounds(&at, r, "runs", NUMBER);
+        if !r.contains_key("runs") {
+            ck.err(format!("{at}missing array \"runs\""));
+        }
+        let f = |k| r.get(k).and_then(Value::as_f64);
+        if let (Some(md), Some(mn), Some(mx)) = (f("median"), f("min"), f("max")) {
+            if !(mn <= md && md <= mx) {
+                let msg = format!("{at}min {mn} <= median {md} <= max {mx} does not hold");
+                ck.err(msg);
+            }
+        }
+        if let (Some(runs), Some(md)) = (runs, f("median")) {
+            match median(&runs) {
+                Some(m) if (m - md).abs() <= 1e-9 * m.abs().max(1.0) => {}
+                _ => ck.err(format!("{at}median {md} is not the median of runs")),
+            }
+        }
+        if let Some(Value::Object(x)) = r.get("extra_runs") {
+            for k in x.keys() {
+                ck.rounds(&format!("{at}extra_runs."), x, k, NUMBER);
+            }
+        }
+        for k in ["extra_runs", "stats"] {
+            if r.get(k).is_some_and(|x| !x.is_object()) {
+                ck.err(format!("{at}{k} is not an object"));
+            }
+        }
+        if !r.contains_key("stats") && crate::strategies::is_hz3(s("allocator")) {
+            let msg = "hz3 results need a \"stats\" object (may be empty)";
+            ck.err(format!("{at}{msg}"));
+        }
+    }
+    ck.errs.is_empty().then_some(()).ok_or(ck.errs)
 }
 
 #[cfg(test)]

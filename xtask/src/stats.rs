@@ -9,13 +9,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0)
 }
 
-/// Median of the known values of per-round figures (`None` entries: unknown rounds).
-pub fn median_known(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    median(&values.into_iter().flatten().collect::<Vec<_>>())
-}
-
-/// Coefficient of variation: sample standard deviation (n − 1) over the mean; 0 for fewer than
-/// two values; `None` when empty or the mean is 0.
+/// Sample standard deviation (n − 1) over the mean; 0 for one value, `None` for none or mean 0.
 pub fn cv(values: &[f64]) -> Option<f64> {
     let n = values.len() as f64;
     let m = values.iter().sum::<f64>() / n;

@@ -25,9 +25,11 @@ impl Table {
         self.0.add_row(cells);
     }
 
-    /// A blank line between groups.
+    /// A blank line between groups (none before the first).
     pub fn separator(&mut self) {
-        self.0.add_row(Vec::<String>::new());
+        if !self.0.is_empty() {
+            self.0.add_row(Vec::<String>::new());
+        }
     }
 
     /// Whether no row (not even a separator) was added.

@@ -20,6 +20,7 @@ mod peers;
 mod report;
 mod results;
 mod runner;
+mod schema;
 mod servers;
 mod stats;
 mod strategies;

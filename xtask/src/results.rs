@@ -346,7 +346,13 @@ pub mod tests {
     /// `XTASK_ROUND_TRIP=a.json:b.json` checks more files the same way.
     #[test]
     fn a_committed_file_round_trips_byte_for_byte() {
-        let mut paths = vec![crate::paths::workspace_root().join("benches/baseline.json")];
+        // The committed files: the baseline and every run in docs/runs (floats parse exactly:
+        // serde_json's float_roundtrip).
+        let root = crate::paths::workspace_root();
+        let mut paths = vec![root.join("benches/baseline.json")];
+        let runs = std::fs::read_dir(root.join("docs/runs")).unwrap();
+        let runs = runs.map(|e| e.unwrap().path());
+        paths.extend(runs.filter(|p| p.extension().is_some_and(|e| e == "json")));
         if let Ok(more) = std::env::var("XTASK_ROUND_TRIP") {
             paths.extend(more.split(':').filter(|p| !p.is_empty()).map(Into::into));
         }

@@ -492,12 +492,59 @@ fn free_returns_block_to_its_class<R: RemoteFree, C: Config>() {
     Inst::<R, C>::assert_empty("free_returns_block_to_its_class");
 }
 
+/// The unsized free (the path C `free` takes; here reached through alignments above 16): under
+/// the foreign-cache rule it keeps another heap's block only when the block's class is made of
+/// whole cache lines (hz3-page SC6); a block of a line-sharing class goes home, so the freeing
+/// thread's next allocation of that class is not it. The allocating thread stays alive, holding
+/// its heap, until the other is done, so the freeing thread cannot take that heap over.
+fn unsized_free_keeps_foreign_blocks_of_whole_lines<R: RemoteFree, C: Config>() {
+    let _g = serial::<R, C>();
+    // At alignment 32: classes of 32 and 96 B (they share lines), 64 and 128 B (whole lines).
+    let sizes = [32, 64, 96, 128];
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<(usize, Layout)>>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let layouts = sizes.iter().flat_map(|&n| [layout(n, 32); 8]);
+            let ptrs = layouts
+                .map(|l| (Inst::<R, C>::alloc(l) as usize, l))
+                .collect();
+            tx.send(ptrs).unwrap();
+            done_rx.recv().unwrap();
+        });
+        s.spawn(move || {
+            Inst::<R, C>::init_thread(); // a heap of its own, not the young phase's
+            for (p, l) in rx.recv().unwrap() {
+                assert_eq!(class_for(l.size(), 32).map(class_size), Some(l.size()));
+                // SAFETY: a live block allocated with `l` by the other thread, freed once here.
+                unsafe { Inst::<R, C>::dealloc(p as *mut u8, l) };
+                let q = Inst::<R, C>::alloc(l);
+                let kept = q as usize == p;
+                // SAFETY: `q` is live with `l`.
+                unsafe { Inst::<R, C>::dealloc(q, l) };
+                if R::CACHE_FOREIGN {
+                    let whole_lines = l.size() % 64 == 0;
+                    assert_eq!(
+                        kept,
+                        whole_lines,
+                        "{} B: foreign block kept = {kept}",
+                        l.size()
+                    );
+                }
+            }
+            done_tx.send(()).unwrap();
+        });
+    });
+    Inst::<R, C>::assert_empty("unsized_free_keeps_foreign_blocks_of_whole_lines");
+}
+
 per_strategy!(
     every_small_size,
     sizes_and_alignments,
     realloc_keeps_contents,
     alloc_zeroed_is_zeroed,
-    free_returns_block_to_its_class
+    free_returns_block_to_its_class,
+    unsized_free_keeps_foreign_blocks_of_whole_lines
 );
 
 /// The other flavours: `Checked` validates the layout of every local free, so every layout the

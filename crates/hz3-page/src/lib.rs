@@ -96,7 +96,8 @@ pub use remote::{
 };
 pub use size_class::{
     class_for, class_of, class_size, slab_capacity, slab_pages, SizeClass, CLASS_LUT,
-    CLASS_OFFSET_LUT, CLASS_SIZE, LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, SLAB_PAGES,
+    CLASS_OFFSET_LUT, CLASS_SIZE, LINE_EXCLUSIVE, LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES,
+    SLAB_PAGES,
 };
 
 /// The README's examples, run as doctests so they stay true to the API.

@@ -14,6 +14,8 @@
 //! - **SC4** internal waste: `class_size(class_of(n)) <= n * 1.25` for `n > 128` (four classes
 //!   per doubling), and `<= n + 15` for `n <= 128`.
 //! - **SC5** a class's slab holds at least 4 blocks: `slab_pages(c) * PAGE_SIZE >= 4 * class_size(c)`.
+//! - **SC6** bit `c` of [`LINE_EXCLUSIVE`] is set exactly when `class_size(c) % 64 == 0`; then,
+//!   slabs starting on page boundaries, each block of class `c` covers whole cache lines.
 
 use crate::geometry::{PAGE_SIZE, TAG_CLASS_SHIFT};
 
@@ -26,6 +28,21 @@ pub const MAX_CLASS_ALIGN: usize = PAGE_SIZE;
 /// Sizes up to this use the direct lookup table on the fast path (1025 bytes: sizes to 16 KiB
 /// are common in C and C++ programs, and the table is read only where sizes fall).
 pub const LUT_MAX: usize = 16384;
+
+/// Bit `c` is set when class `c`'s blocks are whole 64-byte cache lines (SC6): such a block
+/// shares no line with a neighbour, whoever holds the neighbour. (16, 32, 48, 80, 96, 112, 160
+/// and 224 B are the classes that share lines.)
+pub const LINE_EXCLUSIVE: u64 = {
+    let mut m = 0u64;
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        if compute_class_size(c) % 64 == 0 {
+            m |= 1 << c;
+        }
+        c += 1;
+    }
+    m
+};
 
 /// A size class index, `0 .. NUM_CLASSES`.
 pub type SizeClass = usize;

@@ -1,5 +1,5 @@
 //! T0: the size-class tables, exhaustively over every size `0..=MAX_SMALL` and every
-//! power-of-two alignment `1..=MAX_CLASS_ALIGN` (SC1..SC5 of `src/size_class.rs`).
+//! power-of-two alignment `1..=MAX_CLASS_ALIGN` (SC1..SC6 of `src/size_class.rs`).
 //!
 //! The reference class of a request is computed here independently of the crate's arithmetic:
 //! a linear scan of `CLASS_SIZE` for the first class that is large enough (and a multiple of
@@ -9,8 +9,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use hz3_page::{
-    class_for, class_of, class_size, slab_capacity, slab_pages, CLASS_LUT, CLASS_SIZE, LUT_MAX,
-    MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, PAGES_PER_SEGMENT, PAGE_SIZE, SLAB_PAGES,
+    class_for, class_of, class_size, slab_capacity, slab_pages, CLASS_LUT, CLASS_SIZE,
+    LINE_EXCLUSIVE, LUT_MAX, MAX_CLASS_ALIGN, MAX_SMALL, NUM_CLASSES, PAGES_PER_SEGMENT, PAGE_SIZE,
+    SLAB_PAGES,
 };
 
 /// Every power of two from 1 to `max`.
@@ -284,4 +285,24 @@ fn small_alignments_do_not_change_the_class() {
             );
         }
     }
+}
+
+/// SC6: the classes of whole cache lines, and the ones that share lines.
+#[test]
+fn line_exclusive_classes_are_the_multiples_of_64() {
+    for c in 0..NUM_CLASSES {
+        let whole = LINE_EXCLUSIVE >> c & 1 == 1;
+        assert_eq!(
+            whole,
+            class_size(c) % 64 == 0,
+            "class {c} ({} B)",
+            class_size(c)
+        );
+    }
+    assert_eq!(LINE_EXCLUSIVE >> NUM_CLASSES, 0);
+    let sharing: Vec<usize> = (0..NUM_CLASSES)
+        .filter(|&c| LINE_EXCLUSIVE >> c & 1 == 0)
+        .map(class_size)
+        .collect();
+    assert_eq!(sharing, [16, 32, 48, 80, 96, 112, 160, 224]);
 }

@@ -25,7 +25,8 @@ use crate::heap::{Heap, Local};
 use crate::registry::Instance;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
-use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta, PAGE_SIZE, TAG_OWNER_ALIGN};
+use hz3_page::{meta_index, meta_of, page_meta, Block, PageMeta, LINE_EXCLUSIVE, PAGE_SIZE};
+use hz3_page::{TAG_CLASS_SHIFT, TAG_OWNER_ALIGN};
 use hz3_pageq::{Counter, Counters, NoCounters, RemoteFree};
 
 /// What the layer above does with a block whose page has no owner (P2): a large block is
@@ -156,9 +157,9 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
 
     /// The free path that reads the block's page metadata: our own block goes onto its bin
     /// (which flushes past its limit); under the foreign-cache rule the bin also takes
-    /// another heap's small block while it has room (the sized free's rule, with the
-    /// class read from the metadata). Everything else takes the slow path (large, remote,
-    /// sentinel heap).
+    /// another heap's small block while it has room, if its class is made of whole cache
+    /// lines (hz3-page SC6; H2). Everything else takes the slow path (large, remote, sentinel
+    /// heap).
     ///
     /// # Safety
     /// `heap` is `Self::current()`; `p` is a live block of this allocator instance that the
@@ -177,10 +178,17 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             return unsafe { Heap::free_local_at(heap, off, p) };
         }
         if Self::CACHE_FOREIGN {
+            // Only a class of whole cache lines (hz3-page SC6): the next allocation of the class
+            // pops this block, and a block that shares a line with blocks other threads write
+            // would make this thread's writes false-share with theirs (the false-sharing and
+            // histogram-ring shapes through C: +56 % and +37 %, docs/results.md). The sized free
+            // cannot tell ours from foreign without this metadata load, so it keeps the plain rule.
+            let off = tag & (TAG_OWNER_ALIGN - 1);
+            let whole_lines = (LINE_EXCLUSIVE >> (off >> TAG_CLASS_SHIFT)) & 1 != 0;
             // SAFETY: tag != 0 (owner != 0, P6): a live block of a small slab whose class's
             // bin offset is the tag's low bits; CACHE_FOREIGN lets the bin take it whoever
             // owns it (H2); a sentinel's limit is 0.
-            if tag != 0 && unsafe { Heap::try_free_at(heap, tag & (TAG_OWNER_ALIGN - 1), p) } {
+            if tag != 0 && whole_lines && unsafe { Heap::try_free_at(heap, off, p) } {
                 // SAFETY: the push succeeded, so we hold `heap` (not a sentinel).
                 unsafe { Self::count_cached_foreign(heap) };
                 return;

@@ -28,7 +28,8 @@ pub trait Policy: 'static {
     /// The foreign-cache rule: when true, a thread that holds a heap keeps blocks it frees for
     /// other owners in its own bins (H2) and sends them home (through [`Policy::Remote`]) only
     /// when a bin overflows, in a homecoming pass or at thread exit; its sized free pushes onto
-    /// the bin without reading the block's metadata.
+    /// the bin without reading the block's metadata, and its unsized free (the C `free`) keeps
+    /// a foreign block only of a class of whole cache lines (hz3-page SC6).
     const CACHE_FOREIGN: bool;
 }
 

@@ -181,7 +181,7 @@ impl<R: RemoteFree, C: Config> Instance<R, C> {
             // Only a class of whole cache lines (hz3-page SC6): the next allocation of the class
             // pops this block, and a block that shares a line with blocks other threads write
             // would make this thread's writes false-share with theirs (the false-sharing and
-            // histogram-ring shapes through C: +56 % and +37 %, docs/results.md). The sized free
+            // histogram-ring shapes through C: 1.6x and 1.3-1.4x, docs/results.md). The sized free
             // cannot tell ours from foreign without this metadata load, so it keeps the plain rule.
             let off = tag & (TAG_OWNER_ALIGN - 1);
             let whole_lines = (LINE_EXCLUSIVE >> (off >> TAG_CLASS_SHIFT)) & 1 != 0;

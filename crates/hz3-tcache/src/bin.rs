@@ -26,9 +26,12 @@ use hz3_page::{Block, NUM_CLASSES};
 pub struct Bin {
     /// First free block (null = empty).
     pub head: *mut Block,
-    /// Blocks in the list (H2).
-    pub count: u32,
-    /// Flush to the slabs when `count` exceeds this.
+    /// Places left before the bin flushes: `limit` minus the blocks in the list (H2). A free
+    /// decrements it and flushes when it falls below 0 (one `dec` and one sign test on the
+    /// fast path, instead of a load, an increment, a store and a compare with `limit`); an
+    /// allocation increments it.
+    pub room: i32,
+    /// The most blocks the bin holds outside a flush (H7).
     pub limit: u32,
 }
 
@@ -81,7 +84,7 @@ unsafe impl Sync for SentinelBins {}
 
 const NULL_BIN: Bin = Bin {
     head: ptr::null_mut(),
-    count: 0,
+    room: 0,
     limit: 0,
 };
 /// The heap of a thread that has not allocated yet.

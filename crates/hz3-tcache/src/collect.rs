@@ -44,8 +44,8 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         local.refilled_since_flush = 0;
         for c in 0..NUM_CLASSES {
             let b = core::mem::replace(&mut local.bins[c].head, ptr::null_mut());
-            local.bins[c].count = 0;
             local.bins[c].limit = base_limit(c);
+            local.bins[c].room = base_limit(c) as i32;
             // SAFETY: H2: bin blocks are ours; their links become plain first.
             unsafe {
                 bin::decode_chain::<C>(b, c);
@@ -127,12 +127,14 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                 continue;
             }
             if is_idle {
-                // H7: an idle class's bin is emptied below; its limit starts over.
+                // H7: an idle class's bin is emptied below (`flush_bin`) unless it is empty
+                // already; its limit starts over.
                 local.bins[c].limit = base_limit(c);
+                local.bins[c].room = base_limit(c) as i32;
                 local.refilled_since_flush &= !(1u64 << c);
             }
             let pending = R::inbox_pending(&self.shared.inbox[c].0);
-            let flush_bin = is_idle && local.bins[c].count != 0;
+            let flush_bin = is_idle && !local.bins[c].head.is_null();
             if !pending && !flush_bin && local.spill[c].is_null() && !self.has_empty_slab(local, c)
             {
                 continue;
@@ -142,7 +144,6 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
             if flush_bin {
                 let b = core::mem::replace(&mut local.bins[c].head, ptr::null_mut());
-                local.bins[c].count = 0;
                 sent = true;
                 // SAFETY: H2: bin blocks are ours (or foreign under CACHE_FOREIGN, sent home
                 // by `return_run`); their links become plain first (H5).

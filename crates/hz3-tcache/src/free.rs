@@ -87,7 +87,10 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             let mut n = 1u32;
             // SAFETY: `b` and the blocks after it are free blocks of the chain (plain links).
             let mut next = unsafe { Block::next(b) };
-            while !next.is_null() && (next as usize ^ b as usize) < PAGE_SIZE {
+            // Null ends the run too, without a test of its own: `null ^ b` is `b`, an address
+            // in a segment, never below `PAGE_SIZE` (segments are non-null and aligned to
+            // `SEGMENT_SIZE > PAGE_SIZE`, P1). Two instructions less per block returned.
+            while (next as usize ^ b as usize) < PAGE_SIZE {
                 last = next;
                 n += 1;
                 // SAFETY: as above.

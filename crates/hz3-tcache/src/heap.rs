@@ -7,7 +7,7 @@
 //! ```text
 //! Heap<R, C>
 //! ├── local (owner thread only)          ├── shared (any thread)
-//! │   bins[class]   head/count/limit     │   id = heap address (the owner identity)
+//! │   bins[class]   head/room/limit      │   id = heap address (the owner identity)
 //! │   spill[class]  surplus blocks (A)   │   inbox[class]  R::Inbox, one cache line each
 //! │   partial[class], full[class]        │   counters      thread-local stats (relaxed)
 //! │   segments      owned segments       │   pool / registry links
@@ -19,8 +19,8 @@
 //!   in its slab's `used` (P3) — except that under the foreign-cache rule
 //!   ([`Policy::CACHE_FOREIGN`](crate::Policy::CACHE_FOREIGN)) a bin may also hold live
 //!   blocks of class `c` owned by other heaps, which leave only by being handed out or sent
-//!   home through the strategy (`Heap::send_home`, [`crate::free`]). `bins[c].count` is the
-//!   length of `bins[c].head`, and `bins[c].count <= bins[c].limit` outside
+//!   home through the strategy (`Heap::send_home`, [`crate::free`]). `bins[c].limit -
+//!   bins[c].room` is the length of `bins[c].head`, and `bins[c].room >= 0` outside
 //!   `free_local`/`flush_bin`.
 //! - **H3** A slab head is on exactly one of `partial[class]` (it has free or uncarved blocks)
 //!   or `full[class]` (it has none), recorded in `list_flags`; slabs with `used == 0` that are
@@ -101,9 +101,9 @@ pub struct Local<R: RemoteFree> {
 /// limit once the limit has grown (H7: the class cycles more blocks than its base limit, so
 /// a larger refill saves slow-path calls), never more than the bin has room for.
 #[inline]
-fn refill_want(c: usize, limit: u32, count: u32) -> u32 {
+fn refill_want(c: usize, limit: u32, room: i32) -> u32 {
     let want = batch_for(c).max(limit / 4);
-    want.min(limit.saturating_sub(count)).max(1)
+    want.min(room.max(0) as u32).max(1)
 }
 
 /// Collects one refill makes before it takes a new slab with the inbox still pending (H8).
@@ -184,6 +184,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             let local = &mut *(*heap).local.get();
             for (c, bin) in local.bins.iter_mut().enumerate() {
                 bin.limit = base_limit(c);
+                bin.room = base_limit(c) as i32;
             }
             ptr::addr_of_mut!((*heap).shared.id).write(heap as usize);
         }
@@ -252,7 +253,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
                     );
                 }
                 (*bin).head = next;
-                (*bin).count -= 1;
+                (*bin).room += 1;
             }
             b.cast()
         }
@@ -285,8 +286,8 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             let bin = bin::bin_at(heap.cast(), off);
             bin::set_next::<C>(p.cast(), (*bin).head);
             (*bin).head = p.cast();
-            (*bin).count += 1;
-            if (*bin).count > (*bin).limit {
+            (*bin).room -= 1;
+            if (*bin).room < 0 {
                 (*heap).flush_bin(off >> TAG_CLASS_SHIFT);
             }
         }
@@ -320,12 +321,12 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         // CACHE_FOREIGN its bins may hold blocks of any heap (H2).
         unsafe {
             let bin = bin::bin_at(heap.cast(), off);
-            if (*bin).count >= (*bin).limit {
+            if (*bin).room <= 0 {
                 return false;
             }
             bin::set_next::<C>(p.cast(), (*bin).head);
             (*bin).head = p.cast();
-            (*bin).count += 1;
+            (*bin).room -= 1;
         }
         true
     }
@@ -369,13 +370,13 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
         if !b.is_null() {
             // SAFETY: `b` is a free block in our bin (H2).
             bin.head = unsafe { bin::next::<C>(b) };
-            bin.count -= 1;
+            bin.room += 1;
         }
         b.cast()
     }
 
     fn refill_from_spill(local: &mut Local<R>, c: usize) {
-        let want = refill_want(c, local.bins[c].limit, local.bins[c].count);
+        let want = refill_want(c, local.bins[c].limit, local.bins[c].room);
         let head = local.spill[c];
         let mut last = head;
         let mut n = 1;
@@ -402,7 +403,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
         }
         local.bins[c].head = head;
-        local.bins[c].count += n;
+        local.bins[c].room -= n as i32;
     }
 
     /// Moves up to a batch of blocks from the current slabs into the bin.
@@ -410,7 +411,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
     /// # Safety
     /// H4.
     unsafe fn refill_from_slabs(&self, local: &mut Local<R>, c: usize) {
-        let want = refill_want(c, local.bins[c].limit, local.bins[c].count);
+        let want = refill_want(c, local.bins[c].limit, local.bins[c].room);
         let mut got = 0;
         // Pages other threads freed into come before a new slab (H8): a strategy that hands
         // over one page per collect (B) would otherwise leave its queue growing behind a
@@ -527,7 +528,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             meta.carved.set(carved + fresh);
             n += fresh;
         }
-        bin.count += n;
+        bin.room -= n as i32;
         meta.used.set(meta.used.get() + n);
         n
     }
@@ -547,7 +548,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             bin.limit = (bin.limit * 2).min(max_limit(c));
         }
         let mut last = bin.head;
-        // SAFETY: the bin holds `count > limit >= keep` blocks (H2).
+        // SAFETY: the bin holds `limit - room > limit >= keep` blocks (H2; `room` is -1).
         let rest = unsafe {
             for _ in 1..keep.max(1) {
                 last = bin::next::<C>(last);
@@ -557,7 +558,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             bin::decode_chain::<C>(rest, c);
             rest
         };
-        bin.count = keep.max(1);
+        bin.room = bin.limit as i32 - keep.max(1) as i32;
         // SAFETY: `rest` is a chain of our free blocks (H2), now with plain links.
         unsafe { self.return_chain(local, rest) };
     }
@@ -586,7 +587,7 @@ impl<R: RemoteFree, C: Config> Heap<R, C> {
             }
             // Bins may hold other heaps' blocks (CACHE_FOREIGN): the caller subtracts the
             // cached totals from the used totals over all heaps.
-            cached[c] += local.bins[c].count as u64;
+            cached[c] += (local.bins[c].limit as i64 - local.bins[c].room as i64) as u64;
             // SAFETY: spill chains are the heap's free blocks.
             cached[c] += unsafe { chain_len(local.spill[c]) }.0 as u64;
         }

@@ -10,7 +10,7 @@ use tracing::Level;
 
 use crate::cli::MatrixOpts;
 use crate::log::PROGRESS;
-use crate::results::{Cell, Config, Machine, Matrix};
+use crate::results::{Cell, Machine, Matrix};
 use crate::strategies::{is_hz3, Strategy, PRELOAD};
 use crate::{chart, gate, peers, report, results, runner, strategies, table};
 
@@ -136,7 +136,12 @@ pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool,
     let lib = |(a, p): &(String, PathBuf)| (a.clone(), Value::from(p.display().to_string()));
     let libs: serde_json::Map<String, Value> = preloads.iter().map(lib).collect();
     // The optional keys are null here and left out of the file.
-    let Value::Object(extra) = json!({
+    let config = json!({
+        "runs": o.rounds,
+        "duration_ms": o.duration_ms,
+        "threads": o.threads[0],
+        "threads_sweep": o.threads,
+        "mode": o.mode(),
         "git_commit": git_commit(root),
         "finished_unix": std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs()),
         // How the bench binaries were built (with --no-build this run does not know).
@@ -147,24 +152,8 @@ pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool,
         "preload_libraries": (!libs.is_empty()).then_some(libs),
         "peer_versions": (!peers.versions.is_empty()).then_some(&peers.versions),
         "notes": (!notes.is_empty()).then_some(notes),
-    }) else {
-        unreachable!()
-    };
-    let matrix = Matrix {
-        machine,
-        config: Config {
-            runs: o.rounds as u64,
-            duration_ms: o.duration_ms,
-            threads: o.threads[0] as u64,
-            threads_sweep: o.threads.iter().map(|&t| t as u64).collect(),
-            mode: o.mode().into(),
-            allocators,
-            workloads: o.workloads.clone(),
-            extra: extra.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-        },
-        cells,
-        failures,
-    };
+    });
+    let matrix = Matrix::new(machine, config, cells, failures);
     println!("machine: {}\n", matrix.machine.describe());
     print!("{}", report::render_all(&matrix));
 

@@ -207,6 +207,20 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// A run's results; `config`: the [`Config`] as JSON, nulls dropped, less the cells' lists.
+    pub fn new(machine: Machine, config: Value, cells: Vec<Cell>, failures: Vec<String>) -> Matrix {
+        let mut config: Config = serde_json::from_value(config).expect("a config");
+        config.extra.retain(|_, v| !v.is_null());
+        let mut m = Matrix {
+            machine,
+            config,
+            cells,
+            failures,
+        };
+        (m.config.allocators, m.config.workloads) = (m.allocators(), m.workloads());
+        m
+    }
+
     /// The cell of (workload, allocator): in a sweep, the first (see [`Matrix::at_threads`]).
     pub fn cell(&self, workload: &str, allocator: &str) -> Option<&Cell> {
         let is = |c: &&Cell| c.workload == workload && c.allocator == allocator;
@@ -279,10 +293,8 @@ impl Matrix {
         let results = v["results"].as_array_mut().into_iter().flatten();
         for (r, c) in results.zip(&self.cells) {
             let (w, a, t) = (&c.workload, c.allocator.as_str(), c.sweep_threads);
-            let refs = ["mimalloc", "system", "hz3-a"]
-                .into_iter()
-                .filter(|r| *r != a);
-            let refs = refs.filter(|r| self.cell_at(w, r, t).is_some());
+            let refs = ["mimalloc", "system", "hz3-a"].into_iter();
+            let refs = refs.filter(|r| *r != a && self.cell_at(w, r, t).is_some());
             let ratios: BTreeMap<_, _> = refs.map(|r| (r, self.ratio_at(w, a, r, t))).collect();
             let s = json!(c.summary());
             for k in ["median", "min", "max", "cv"] {

@@ -508,7 +508,7 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     let _ = std::fs::remove_dir_all(&work);
     print!("{}", render(&plan, &cells, runs));
     let [server_cpu, client_cpu] = [pins.map(|p| p.0), pins.map(|p| p.1)];
-    let mut config = serde_json::json!({
+    let config = serde_json::json!({
         "runs": runs,
         "duration_ms": 0,
         "threads": 2,
@@ -522,20 +522,10 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         "db_bench": format!("--num={} {DB_BENCH_ARGS}", o.keys),
         "pinning": format!("redis-server on CPU {server_cpu:?}, redis-benchmark on CPU {client_cpu:?}"),
         "libraries": libraries,
-        "notes": notes,
+        // Absent rather than null: no commit outside a git checkout, no notes when all went well.
+        "notes": (!notes.is_empty()).then_some(&notes),
     });
-    // Absent rather than null: no commit outside a git checkout, no notes when all went well.
-    let fields = config.as_object_mut().expect("an object");
-    fields.retain(|k, v| !(v.is_null() || k == "notes" && notes.is_empty()));
-    let mut matrix = Matrix {
-        machine,
-        config: serde_json::from_value(config).expect("a config"),
-        cells,
-        failures,
-    };
-    // In the order first measured, as the plan lists them.
-    matrix.config.allocators = matrix.allocators();
-    matrix.config.workloads = matrix.workloads();
+    let matrix = Matrix::new(machine, config, cells, failures);
     let json = o.json.clone();
     let json = json.unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
     let written = std::fs::write(&json, matrix.to_file_text());

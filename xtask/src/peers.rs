@@ -315,9 +315,9 @@ fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
     probe_says_replaced(&out, lib).then_some(()).ok_or(why)
 }
 
-/// Finds a Debian peer's file in `dirs`.
-pub fn find_in(file: &str, dirs: &[&str]) -> Option<PathBuf> {
-    let mut paths = dirs.iter().map(|d| Path::new(d).join(file));
+/// The first of `dirs` that holds `file` (a Debian peer's library, a program on `PATH`): its path.
+pub fn find_in(file: &str, dirs: &[impl AsRef<Path>]) -> Option<PathBuf> {
+    let mut paths = dirs.iter().map(|d| d.as_ref().join(file));
     paths.find(|p| p.is_file())
 }
 

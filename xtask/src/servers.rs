@@ -162,9 +162,8 @@ impl Lib {
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let mut files = std::env::split_paths(&path).map(|d| d.join(program));
-    files.find(|f| f.is_file())
+    let dirs: Vec<PathBuf> = std::env::split_paths(&std::env::var_os("PATH")?).collect();
+    peers::find_in(program, &dirs)
 }
 
 /// Installs the missing programs' packages with apt-get (as root); never fails, says what it
@@ -194,9 +193,8 @@ fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
 
 /// The allocator a program links instead of glibc's (from `ldd`), e.g. `libjemalloc.so.2`.
 fn linked_allocator(program: &Path) -> Option<String> {
-    let out = Command::new("ldd").arg(program).output().ok()?;
+    let libs = runner::stdout_of("ldd", &[program.to_str()?], None)?;
     let allocators = ["jemalloc", "tcmalloc", "mimalloc", "snmalloc", "hoard"];
-    let libs = String::from_utf8_lossy(&out.stdout);
     let mut libs = libs.lines().filter_map(|l| l.split_whitespace().next());
     let lib = libs.find(|lib| allocators.iter().any(|a| lib.contains(a)))?;
     Some(lib.into())

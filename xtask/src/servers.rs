@@ -57,7 +57,8 @@ impl Server {
 pub struct Opts {
     /// interleaved runs per allocator
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..), overrides_with = "quick")]
-    runs: u64,
+    #[arg(default_value_ifs = [("quick", "true", "1")])]
+    pub runs: u64,
     /// one run (--runs 1; the later of the two wins)
     #[arg(long, overrides_with = "runs")]
     quick: bool,
@@ -83,13 +84,6 @@ pub struct Opts {
     /// do not apt-get install missing redis-server, redis-tools, rocksdb-tools
     #[arg(long = "no-install", action = clap::ArgAction::SetFalse)]
     pub install: bool,
-}
-
-impl Opts {
-    /// Interleaved runs per allocator (`--quick`: 1).
-    pub fn runs(&self) -> usize {
-        (if self.quick { 1 } else { self.runs }) as usize
-    }
 }
 
 fn peer_arg(p: &str) -> Result<(String, PathBuf), String> {
@@ -427,7 +421,7 @@ fn new_cells(server: Server, libs: &[Lib], runs: usize) -> Vec<Cell> {
 
 /// `cargo xtask servers`; whether every run succeeded.
 pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
-    let (runs, mut notes) = (o.runs(), Vec::new());
+    let (runs, mut notes) = (o.runs as usize, Vec::new());
     let servers = ensure_programs(o, &mut notes);
     if servers.is_empty() {
         println!("servers: nothing to run ({})", notes.join("; "));
@@ -706,9 +700,9 @@ mod tests {
             }
         };
         let d = a(&[]).unwrap();
-        assert_eq!((d.runs(), d.servers.len(), d.install), (5, 2, true));
-        assert_eq!(a(&["--quick", "--runs", "3"]).unwrap().runs(), 3);
-        assert_eq!(a(&["--runs", "3", "--quick"]).unwrap().runs(), 1);
+        assert_eq!((d.runs, d.servers.len(), d.install), (5, 2, true));
+        assert_eq!(a(&["--quick", "--runs", "3"]).unwrap().runs, 3);
+        assert_eq!(a(&["--runs", "3", "--quick"]).unwrap().runs, 1);
         let q = a(&[
             "--quick",
             "--only",
@@ -718,7 +712,7 @@ mod tests {
             "--no-install",
         ])
         .unwrap();
-        assert_eq!(q.runs(), 1);
+        assert_eq!(q.runs, 1);
         assert_eq!(q.servers, vec![Server::Rocksdb]);
         assert_eq!(q.peers, vec![("m3".to_string(), PathBuf::from("/x.so"))]);
         assert!(!q.install);

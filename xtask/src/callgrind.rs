@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::budget::{Check, Figures, Limits};
-use crate::runner::{bin_name, run_capture_env};
+use crate::runner::{bin_name, capture};
 use crate::strategies::is_hz3;
 use crate::table::or_dash;
 
@@ -49,13 +49,12 @@ fn count(
     let id = (std::process::id(), probes.len());
     let out_file = std::env::temp_dir().join(format!("cg-{}-{workload}-{n}-{}.out", id.0, id.1));
     let out_arg = format!("--callgrind-out-file={}", out_file.display());
-    let mut args = vec!["--tool=callgrind".to_string(), out_arg];
-    args.extend(probes.is_empty().then(|| "--fair-sched=yes".into()));
-    args.extend(probes.iter().map(|p| format!("--toggle-collect={p}")));
-    args.push(bin.display().to_string());
+    let mut cmd = Command::new("valgrind");
+    cmd.args(["--tool=callgrind", &out_arg]);
+    cmd.args(probes.is_empty().then_some("--fair-sched=yes"));
+    cmd.args(probes.iter().map(|p| format!("--toggle-collect={p}")));
     let run = format!("{workload} --iters {n} --threads {threads}");
-    args.extend(run.split(' ').map(String::from));
-    let stdout = run_capture_env(Path::new("valgrind"), &args, &[], Duration::from_secs(600))?;
+    let stdout = capture(cmd.arg(bin).args(run.split(' ')), Duration::from_secs(600))?;
     let text = std::fs::read_to_string(&out_file);
     let text = text.map_err(|e| format!("reading {}: {e}", out_file.display()))?;
     let _ = std::fs::remove_file(&out_file);

@@ -54,14 +54,14 @@ pub fn measure(
 ) -> Result<Vec<(String, Figure)>, String> {
     let bin = bin_dir.join(crate::runner::bin_name(allocator, false));
     let lib = preloads.iter().find(|(a, _)| a == allocator);
-    let env = Vec::from_iter(lib.map(|(_, l)| ("LD_PRELOAD", l.clone())));
     let (mut out, b) = (Vec::new(), bin.display());
     for (w, n) in WORKLOADS {
-        let args = format!("{w} --iters {n} --threads 2");
-        let args: Vec<String> = args.split(' ').map(String::from).collect();
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(format!("{w} --iters {n} --threads 2").split(' '));
+        cmd.envs(lib.map(|(_, l)| ("LD_PRELOAD", l)));
         let mut best = (u64::MAX, 0);
         for _ in 0..reps.max(1) {
-            let out = crate::runner::run_capture_env(&bin, &args, &env, Duration::from_secs(300))?;
+            let out = crate::runner::capture(&mut cmd, Duration::from_secs(300))?;
             let line = crate::results::parse_run_line(&out).map_err(|e| format!("{b}: {e}"))?;
             let faults = line.usage.minor_faults;
             let faults =

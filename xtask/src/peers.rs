@@ -308,8 +308,8 @@ pub fn probe_says_replaced(output: &str, lib: &Path) -> bool {
 
 /// Runs the probe with `lib` preloaded: `Err` when `lib` does not replace `malloc` and `free`.
 fn check_replaces_malloc(probe: &Path, lib: &Path) -> Result<(), String> {
-    let env = [("LD_PRELOAD", lib.to_path_buf())];
-    let out = crate::runner::run_capture_env(probe, &[], &env, Duration::from_secs(30))?;
+    let mut cmd = Command::new(probe);
+    let out = crate::runner::capture(cmd.env("LD_PRELOAD", lib), Duration::from_secs(30))?;
     let (from, l) = (out.trim().replace('\n', ", "), lib.display());
     let why = format!("{l} does not replace malloc/free under LD_PRELOAD (they come from {from})");
     probe_says_replaced(&out, lib).then_some(()).ok_or(why)

@@ -111,7 +111,7 @@ pub fn build_bench_system(root: &Path, peers: bool, align_loops: u32) -> Result<
 
 /// The strategy list, from `bench --list` (`bench` is a bench binary, e.g. bench-system).
 pub fn learn_strategies(bench: &Path) -> Result<Vec<crate::strategies::Strategy>, String> {
-    let out = run_capture_env(bench, &["--list".into()], &[], Duration::from_secs(60))?;
+    let out = capture(Command::new(bench).arg("--list"), Duration::from_secs(60))?;
     crate::strategies::parse_list(&out).map_err(|e| format!("{} --list: {e}", bench.display()))
 }
 
@@ -140,24 +140,12 @@ pub fn check_bins(bin_dir: &Path, allocators: &[String], with_stats: bool) -> Re
 pub fn stdout_of(program: &str, args: &[&str], dir: Option<&Path>) -> Option<String> {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(dir.unwrap_or(Path::new(".")));
-    let out = capture(cmd, Duration::from_secs(600)).ok()?;
+    let out = capture(&mut cmd, Duration::from_secs(600)).ok()?;
     Some(out.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// `capture` of `bin args…` with extra environment variables: stdout, or the tail of stderr.
-pub fn run_capture_env(
-    bin: &Path,
-    args: &[String],
-    env: &[(&str, PathBuf)],
-    timeout: Duration,
-) -> Result<String, String> {
-    let mut cmd = Command::new(bin);
-    cmd.args(args).envs(env.iter().map(|(k, v)| (*k, v)));
-    capture(cmd, timeout)
-}
-
 /// Runs `cmd` with a timeout: its stdout, or an error with the tail of its stderr.
-fn capture(mut cmd: Command, timeout: Duration) -> Result<String, String> {
+pub fn capture(cmd: &mut Command, timeout: Duration) -> Result<String, String> {
     let bin = Path::new(cmd.get_program()).display().to_string();
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
     let child = cmd.stderr(Stdio::piped()).spawn();
@@ -217,14 +205,15 @@ pub fn run_point(
     let args = point_args(o, workload, threads);
     let timeout = Duration::from_millis(o.duration_ms * 10 + 60_000);
     let preload = is_preload(allocator);
-    let env: Vec<(&str, PathBuf)> = match preloads.iter().find(|(a, _)| a == allocator) {
-        _ if !preload => vec![],
-        Some((_, lib)) => vec![("LD_PRELOAD", lib.clone())],
+    let mut cmd = Command::new(&bin);
+    match preloads.iter().find(|(a, _)| a == allocator) {
+        _ if !preload => &mut cmd,
+        Some((_, lib)) => cmd.env("LD_PRELOAD", lib),
         None => return Err(format!("no library to preload for {allocator}")),
     };
     let env_text = if preload { "LD_PRELOAD=… " } else { "" };
     tracing::debug!("{env_text}{} {}", bin.display(), args.join(" "));
-    let out = run_capture_env(&bin, &args, &env, timeout)?;
+    let out = capture(cmd.args(&args), timeout)?;
     let bin = bin.display();
     let mut line = parse_run_line(&out).map_err(|e| format!("{bin}: {e}"))?;
     // The names hold no `/`.
@@ -293,26 +282,20 @@ mod tests {
     #[test]
     fn run_capture_reports_exit_status_and_timeouts() {
         let sh = Path::new("/bin/sh");
-        let ok = run_capture_env(
-            sh,
-            &["-c".into(), "echo hi".into()],
-            &[],
+        let ok = capture(
+            Command::new(sh).args(["-c", "echo hi"]),
             Duration::from_secs(10),
         )
         .unwrap();
         assert_eq!(ok, "hi\n");
-        let err = run_capture_env(
-            sh,
-            &["-c".into(), "echo boom >&2; exit 3".into()],
-            &[],
+        let err = capture(
+            Command::new(sh).args(["-c", "echo boom >&2; exit 3"]),
             Duration::from_secs(10),
         )
         .unwrap_err();
         assert!(err.contains("boom") && err.contains('3'), "{err}");
-        let err = run_capture_env(
-            sh,
-            &["-c".into(), "sleep 5".into()],
-            &[],
+        let err = capture(
+            Command::new(sh).args(["-c", "sleep 5"]),
             Duration::from_millis(200),
         )
         .unwrap_err();

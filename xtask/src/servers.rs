@@ -1,9 +1,7 @@
 //! `cargo xtask servers`: redis-server (driven by an unpreloaded `redis-benchmark`) and RocksDB's
 //! `db_bench` under each allocator's C library, in interleaved runs of fixed size: throughput per
 //! operation, the server's faults, peak RSS and huge pages, as a table and a `hz3-bench/1` file.
-//! See docs/bench-matrix.md ("Real servers"). The allocators: `system` (what the program links:
-//! Debian's redis-server links jemalloc), `glibc-preload` (glibc's malloc ahead of a linked one),
-//! the matrix's preload peers that run here, the `--peer` libraries, and `hz3-preload`.
+//! See docs/bench-matrix.md ("Real servers"); the allocators: [`run`].
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -98,10 +96,8 @@ fn rate(s: &str) -> Option<f64> {
     s.parse().ok().filter(|r: &f64| r.is_finite() && *r >= 0.0)
 }
 
-/// Throughput of each operation in a `redis-benchmark` output, `--csv` (`"SET","249376.56",…`) or
-/// `-q` (`SET: 249376.56 requests per second, …`), in the order printed: names are cut at the
-/// first space (`LRANGE_100 (first 100 elements)` → `LRANGE_100`), the LPUSH that only fills the
-/// list for LRANGE is left out, and progress lines (`SET: rps=…`) and anything else are skipped.
+/// Throughput of each operation in a `redis-benchmark` output (`--csv` or `-q`), in order, names
+/// cut at a space; the LPUSH that fills LRANGE's list and progress lines (`SET: rps=…`) skipped.
 pub fn parse_redis_benchmark(out: &str) -> Vec<(String, f64)> {
     let op = |line: &str| {
         let (name, rps) = match line.strip_prefix('"') {
@@ -136,8 +132,7 @@ pub fn parse_db_bench(out: &str) -> Vec<(String, f64)> {
     out.lines().filter_map(op).collect()
 }
 
-/// The allocator one run uses: its row name, its version, and the library preloaded (`None`:
-/// none, the program's own).
+/// The allocator of a run: its row name, version and preloaded library (`None`: the program's own).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lib {
     pub name: String,
@@ -160,8 +155,7 @@ fn on_path(program: &str) -> Option<PathBuf> {
     peers::find_in(program, &dirs)
 }
 
-/// Installs the missing programs' packages with apt-get (as root); never fails, says what it
-/// could not do. Returns the servers whose programs are all there afterwards.
+/// The servers whose programs are there once apt-get installed the missing (or noted why not).
 fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
     let mut servers = o.servers.clone();
     servers.dedup();
@@ -194,8 +188,7 @@ fn linked_allocator(program: &Path) -> Option<String> {
     Some(lib.into())
 }
 
-/// The first two CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status), for
-/// server and client; None without them or taskset.
+/// The first two CPUs this process may run on, for server and client; None without them or taskset.
 fn pins() -> Pins {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let list = s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
@@ -208,8 +201,7 @@ fn pins() -> Pins {
     (cpus.len() >= 2 && on_path("taskset").is_some()).then(|| (cpus[0], cpus[1]))
 }
 
-/// `program` (under `taskset -c cpu` when pinned) with `lib` preloaded (none: no preload at
-/// all), its stdin and stderr null.
+/// `program` (under `taskset -c cpu` if pinned), `lib` preloaded (None: none), stdin, stderr null.
 fn command(program: &str, cpu: Option<usize>, lib: Option<&Path>) -> Command {
     let mut cmd = Command::new(if cpu.is_some() { "taskset" } else { program });
     if let Some(c) = cpu {
@@ -239,8 +231,7 @@ pub struct RunResult {
     pub sys_s: f64,
 }
 
-/// Reaps `child` with `wait4` (its exit status and `rusage`), killing it at `deadline`; until
-/// then samples process `watch`'s AnonHugePages about every 250 ms, keeping the most.
+/// Reaps `child` (`wait4`), killed at `deadline`; meanwhile the most AnonHugePages of `watch`.
 fn reap(child: &mut Child, deadline: Instant, watch: u32) -> Result<RunResult, String> {
     let (pid, mut status, mut huge) = (child.id() as libc::pid_t, 0, 0);
     // SAFETY: `rusage` is plain data, so all-zero is a valid value for the kernel to overwrite.
@@ -299,8 +290,7 @@ type Pins = Option<(usize, usize)>;
 /// A finished run and its stdout.
 type Logged = Result<(RunResult, String), String>;
 
-/// Runs `cmd` (`what`: how an error names it) with its stdout in `log`, killed after 30 minutes,
-/// sampling the huge pages of process `watch` (None: its own); `wall_s` is its time.
+/// Runs `cmd` (stdout in `log`, killed after 30 min), sampling `watch`'s huge pages (None: its).
 fn run_logged(cmd: &mut Command, what: &str, log: &Path, watch: Option<u32>) -> Logged {
     let stdout = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let start = Instant::now();
@@ -374,8 +364,7 @@ fn workload(server: Server, op: Option<&str>) -> String {
     op.map_or_else(|| s.into(), |op| format!("{s}:{op}"))
 }
 
-/// Records round `i`'s run in `lib`'s cells of `s`: each operation's throughput, the whole run's
-/// wall time, faults, peak RSS and huge pages; an error names the operations without a result.
+/// Records round `i`'s run in `lib`'s cells of `s`; an error names the operations without a result.
 fn record(cells: &mut [Cell], s: Server, lib: &str, i: usize, r: &RunResult) -> Result<(), String> {
     // An operation printed twice: its last result.
     let value = |op: &&str| r.ops.iter().rev().find(|(n, _)| n == op).map(|x| x.1);
@@ -529,9 +518,8 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
     Ok(matrix.failures.is_empty())
 }
 
-/// The tables: per server, every operation's median throughput (min–max) per allocator and
-/// hz3 ÷ the best peer's median; then per allocator the whole run's medians of wall time, minor
-/// faults, peak RSS and AnonHugePages.
+/// The tables: per server, each operation's median throughput per allocator and hz3 ÷ the best;
+/// then the medians of each allocator's whole runs.
 pub fn render(plan: &[(Server, Vec<Lib>)], cells: &[Cell], runs: usize) -> String {
     let mut s = String::new();
     let cell = |w: &str, a: &str| cells.iter().find(|c| c.workload == w && c.allocator == a);

@@ -340,12 +340,11 @@ impl Matrix {
 
 /// Reads and validates a results file, with messages that name the file.
 pub fn load(path: &std::path::Path) -> Result<Matrix, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
-    Matrix::from_json(&v)
-        .map_err(|e| format!("{} does not follow schema {SCHEMA}: {e}", path.display()))
+    let p = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {p}: {e}"))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{p} is not valid JSON: {e}"))?;
+    Matrix::from_json(&v).map_err(|e| format!("{p} does not follow schema {SCHEMA}: {e}"))
 }
 
 #[cfg(test)]

@@ -160,10 +160,8 @@ pub fn capture(cmd: &mut Command, timeout: Duration) -> Result<String, String> {
             Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill().and_then(|()| child.wait());
-                return Err(format!(
-                    "{bin}: timed out after {:.0} s",
-                    timeout.as_secs_f64()
-                ));
+                let secs = timeout.as_secs_f64();
+                return Err(format!("{bin}: timed out after {secs:.0} s"));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(format!("{bin}: wait failed: {e}")),

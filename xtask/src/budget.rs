@@ -1,5 +1,4 @@
-//! What the two deterministic budget gates (`callgrind-gate`, `fault-gate`) share: the budget
-//! file, the bench binaries, the measuring loop and the checks against the budget.
+//! What `callgrind-gate` and `fault-gate` share: budget file, binaries, measuring loop, checks.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,16 +61,6 @@ pub fn or_write(
     let text = serde_json::to_string_pretty(&v()).map_err(|e| e.to_string())? + "\n";
     std::fs::write(path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
     parse(&text, schema)
-}
-
-/// The directory of the bench binaries of `allocators` (built first when asked), checked.
-pub fn bins(bins: &crate::cli::Bins, allocators: &[String]) -> Result<PathBuf, String> {
-    if bins.build {
-        crate::runner::build(allocators, false, 0)?;
-    }
-    let dir = bins.dir();
-    crate::runner::check_bins(&dir, allocators, false)?;
-    Ok(dir)
 }
 
 /// `measure` of each allocator, logged as `what [i/n] allocator{note}`.

@@ -126,7 +126,7 @@ pub fn run(opts: &crate::cli::CallgrindOpts) -> Result<bool, String> {
     let out = out.map_err(|e| format!("valgrind is not available ({e}); {install}"))?;
     let valgrind = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let (path, existing) = crate::budget::read(&opts.budget, opts.update, BUDGET_SCHEMA)?;
-    let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
+    let bin_dir = crate::runner::build(&opts.bins, &opts.allocators, false, 0)?;
     let (n, note) = (opts.iters as u64, format!(" ({valgrind})"));
     let each = |a: &str| measure(&bin_dir, a, n);
     let measured = crate::budget::measure_all("callgrind", &note, &opts.allocators, each)?;

@@ -244,8 +244,7 @@ pub fn render(m: &Matrix) -> String {
     foot(out, height, "Faded bars marked ! had invalid runs (mt-remote over its 0.1% fallback limit, size-shift cut short). Values below an axis sit on it.")
 }
 
-/// The sweep chart: per workload, median throughput and peak RSS against the thread count, a line
-/// per allocator (tooltips: the figures and the ratio to the reference); invalid runs are hollow.
+/// The sweep chart: per workload, a line per allocator of median throughput and peak RSS by count.
 fn render_sweep(m: &Matrix, reference: &str) -> String {
     let (workloads, allocators, counts) = (m.workloads(), m.allocators(), m.thread_counts());
     let r = esc(reference);

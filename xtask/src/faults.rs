@@ -137,7 +137,7 @@ pub fn render(checks: &[Check<Figure>], measured: &[Faults], tolerance: f64, sla
 /// The whole command.
 pub fn run(opts: &crate::cli::FaultOpts) -> Result<bool, String> {
     let (path, existing) = crate::budget::read(&opts.budget, opts.update, BUDGET_SCHEMA)?;
-    let bin_dir = crate::budget::bins(&opts.bins, &opts.allocators)?;
+    let bin_dir = crate::runner::build(&opts.bins, &opts.allocators, false, 0)?;
     // The peers' libraries as the matrix gets them; a peer that cannot run is left out.
     let mut allocators = opts.allocators.clone();
     let mut preloads = crate::peers::prepare(&mut allocators, &mut Vec::new()).libs;

@@ -32,8 +32,7 @@ fn format(ctx: &FmtContext<'_, Registry, DefaultFields>, mut w: Writer, e: &Even
     writeln!(w)
 }
 
-/// The filter for `RUST_LOG` (when set and valid) or else `verbosity`: info, `-v` debug (each
-/// run's command and result), `-vv` trace.
+/// The filter: `RUST_LOG` when set and valid, else by `verbosity`: info, `-v` debug, `-vv` trace.
 pub fn filter(rust_log: Option<&str>, verbosity: u8) -> Targets {
     let levels = [LevelFilter::INFO, LevelFilter::DEBUG, LevelFilter::TRACE];
     let default = Targets::new().with_default(levels[usize::from(verbosity.min(2))]);

@@ -63,7 +63,6 @@ fn real_main(mut command: Command) -> Result<bool, String> {
         }
         Command::Report { path, chart } => {
             let m = results::load(&path)?;
-            println!("machine: {}\n", m.machine.describe());
             print!("{}", report::render_all(&m));
             chart.map_or(Ok(true), |p| chart::write(&p, &m).map(|()| true))
         }

@@ -51,11 +51,7 @@ pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool,
     for c in strategies::sync_bins(root, strategies)? {
         tracing::info!("{c}");
     }
-    if o.bins.build {
-        runner::build(&allocators, o.stats_pass, o.align_loops)?;
-    }
-    let bin_dir = o.bins.dir();
-    runner::check_bins(&bin_dir, &allocators, o.stats_pass)?;
+    let bin_dir = runner::build(&o.bins, &allocators, o.stats_pass, o.align_loops)?;
     if allocators.iter().any(|a| a == PRELOAD) {
         preloads.push((PRELOAD.into(), runner::preload_lib(&bin_dir)));
     }
@@ -154,7 +150,6 @@ pub fn run(o: &MatrixOpts, root: &Path, strategies: &[Strategy]) -> Result<bool,
         "notes": (!notes.is_empty()).then_some(notes),
     });
     let matrix = Matrix::new(machine, config, cells, failures);
-    println!("machine: {}\n", matrix.machine.describe());
     print!("{}", report::render_all(&matrix));
 
     if let Some(p) = &o.json {

@@ -234,7 +234,7 @@ pub fn stats_table(m: &Matrix) -> Option<String> {
     m.cells.iter().any(with_stats).then_some(out)
 }
 
-/// Every table, as printed at the end of a run (at each count of a sweep, then the sweep tables).
+/// The machine and every table, as printed after a run (a sweep: at each count, then by count).
 pub fn render_all(m: &Matrix) -> String {
     let render_one = |m: &Matrix| {
         let tables = [seed_table(m), Some(matrix_table(m)), peer_table(m)];
@@ -245,7 +245,8 @@ pub fn render_all(m: &Matrix) -> String {
     let counts = m.thread_counts();
     let title = |t: &u64| format!("######## --threads {t} ########\n\n");
     let one = |t: &u64| title(t) + &render_one(&m.at_threads(*t)) + "\n";
-    let mut out = match counts.len() > 1 {
+    let mut out = format!("machine: {}\n\n", m.machine.describe());
+    out += &match counts.len() > 1 {
         true => counts.iter().map(one).chain([sweep_tables(m)]).collect(),
         false => render_one(m),
     };

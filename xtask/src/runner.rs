@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::MatrixOpts;
+use crate::cli::{Bins, MatrixOpts};
 use crate::paths::workspace_root;
 use crate::results::{parse_run_line, RunLine};
 use crate::strategies::{is_hz3, is_preload, PEERS, PRELOAD};
@@ -53,19 +53,22 @@ pub fn cargo_in(root: &Path) -> Command {
     cmd
 }
 
-/// Builds the bench binaries `allocators` need, and hz3's C library for the `hz3-preload` row.
-pub fn build(allocators: &[String], with_stats: bool, align_loops: u32) -> Result<(), String> {
-    let peers = allocators.iter().any(|a| PEERS.contains(&a.as_str()));
-    let bins = needed_bins(allocators, with_stats);
-    let root = workspace_root();
-    for b in bins.chunks(if align_loops == 0 { usize::MAX } else { 1 }) {
-        let cmd = &mut bench_cmd(&root, peers, b, &[], align_loops);
+/// The directory of the bench binaries `allocs` need, checked; first (unless `--no-build`)
+/// builds them, and hz3's C library for the `hz3-preload` row.
+pub fn build(bins: &Bins, allocs: &[String], stats: bool, align: u32) -> Result<PathBuf, String> {
+    let peers = allocs.iter().any(|a| PEERS.contains(&a.as_str()));
+    let (needed, root) = (needed_bins(allocs, stats), workspace_root());
+    let chunks = needed.chunks(if align == 0 { usize::MAX } else { 1 });
+    for b in chunks.filter(|_| bins.build) {
+        let cmd = &mut bench_cmd(&root, peers, b, &[], align);
         run_in(&root, cmd, "building the bench binaries")?;
     }
-    if allocators.iter().any(|a| a == PRELOAD) {
+    if bins.build && allocs.iter().any(|a| a == PRELOAD) {
         build_capi(&root)?;
     }
-    Ok(())
+    let dir = bins.dir();
+    check_bins(&dir, allocs, stats)?;
+    Ok(dir)
 }
 
 /// Runs a command in the workspace root (logged); `Err` with `what` when it fails.

@@ -1,7 +1,8 @@
 //! `cargo xtask servers`: redis-server (driven by an unpreloaded `redis-benchmark`) and RocksDB's
 //! `db_bench` under each allocator's C library, in interleaved runs of fixed size: throughput per
 //! operation, the server's faults, peak RSS and huge pages, as a table and a `hz3-bench/1` file.
-//! See docs/bench-matrix.md ("Real servers"); the allocators: [`run`].
+//! See docs/bench-matrix.md ("Real servers"). Allocators: `system` (what the program links),
+//! `glibc-preload`, the matrix's preload peers that run here, the `--peer` ones, `hz3-preload`.
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;

@@ -58,13 +58,14 @@ pub fn cargo_in(root: &Path) -> Command {
 pub fn build(bins: &Bins, allocs: &[String], stats: bool, align: u32) -> Result<PathBuf, String> {
     let peers = allocs.iter().any(|a| PEERS.contains(&a.as_str()));
     let (needed, root) = (needed_bins(allocs, stats), workspace_root());
-    let chunks = needed.chunks(if align == 0 { usize::MAX } else { 1 });
-    for b in chunks.filter(|_| bins.build) {
-        let cmd = &mut bench_cmd(&root, peers, b, &[], align);
-        run_in(&root, cmd, "building the bench binaries")?;
-    }
-    if bins.build && allocs.iter().any(|a| a == PRELOAD) {
-        build_capi(&root)?;
+    if bins.build {
+        for b in needed.chunks(if align == 0 { usize::MAX } else { 1 }) {
+            let cmd = &mut bench_cmd(&root, peers, b, &[], align);
+            run_in(&root, cmd, "building the bench binaries")?;
+        }
+        if allocs.iter().any(|a| a == PRELOAD) {
+            build_capi(&root)?;
+        }
     }
     let dir = bins.dir();
     check_bins(&dir, allocs, stats)?;

@@ -35,24 +35,6 @@ const GROWTH_DIV: usize = 2;
 /// tail is more than this (and the block lost more than half).
 const TAIL_KEEP: usize = 1 << 20;
 
-/// A cached mapping reused (not growing) for a block needing `need` bytes keeps committed
-/// `need` plus a quarter ([`reuse_keep`]), for the next, somewhat bigger reuse of the same
-/// mapping; the rest of its tail is decommitted (`MADV_DONTNEED`, out of the resident set at
-/// once) when it is more than this. Measured (2 cores, docs/results.md): GNU `sort -S 64M`
-/// frees its 64 MiB buffer and then works in 32 MiB ones, and kept 89 MiB resident with the
-/// whole tail committed, 68 MiB with this (glibc 67.5 MiB, the same 21.8 k faults);
-/// large-churn (5–25 MiB blocks replaced at random) kept its throughput and RSS with +13 %
-/// faults, whereas decommitting every tail past `need + need / 4` cost it 27 % of its
-/// throughput and 2.3× the faults: a block pins at most this much committed memory it does
-/// not use.
-const REUSE_TAIL_MAX: usize = 16 << 20;
-
-/// What a reused mapping keeps committed for a block needing `need` bytes (page aligned,
-/// more than `need`, which is at least the large threshold).
-fn reuse_keep(need: usize) -> usize {
-    need.saturating_add(need / 4) & !(OS_PAGE - 1)
-}
-
 fn round_os(n: usize) -> Option<usize> {
     Some(n.checked_add(OS_PAGE - 1)? & !(OS_PAGE - 1))
 }
@@ -84,78 +66,89 @@ unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
 
 /// A mapping of at least `need` bytes at a segment boundary: from the cache (committed
 /// pages; `dirty` tells the caller it may hold old data) or fresh. Null on OS failure.
-/// With `growing` (the block of a resize that grows) any bigger cached mapping serves, and
-/// all of it stays committed: the block is likely to grow into it.
+/// With `growing` (the block of a resize that grows) all of a bigger cached mapping stays
+/// with the block, as room to grow; otherwise what lies past the block's segments goes back
+/// to the cache ([`split`]).
 fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
-    let max = if growing {
-        usize::MAX
-    } else {
-        need.saturating_mul(4)
+    let mut got = [(ptr::null_mut(), 0); large_cache::GATHER_MAX];
+    let n = large_cache::take::<C>(need, &mut got);
+    let keep = |(base, len): (*mut u8, usize)| match growing {
+        true => (base, len, true),
+        // SAFETY: a whole unused large mapping (from the cache or just gathered), ours alone.
+        false => unsafe { split::<O, C>(base, len, need) },
     };
-    if let Some((base, len)) = large_cache::take::<C>(need, max) {
-        if len >= need {
-            let keep = reuse_keep(need);
-            if !growing && len > keep && len - keep > REUSE_TAIL_MAX {
-                // A block much smaller than the mapping would keep the old use's pages
-                // resident for its whole life: give back all but a quarter's slack.
-                // SAFETY: the tail past `keep >= need` (page aligned) lies in the mapping and
-                // holds nothing live: the block uses `need` bytes.
-                unsafe { O::decommit(base.add(keep), len - keep) };
-                hz3_page::stats::add(hz3_page::stats::Stat::Purged, len - keep);
-            }
-            return (base, len, true);
-        }
-        // A smaller cached mapping: move its committed pages into a new, bigger range.
-        let target = O::map(need, SEGMENT_SIZE);
+    if n == 1 && got[0].1 >= need {
+        return keep(got[0]);
+    }
+    if n > 0 {
+        // Not one big enough: move the committed pages of the biggest into one new range.
+        let total = need.max(got[..n].iter().map(|g| g.1).sum());
+        let target = O::map(total, SEGMENT_SIZE);
         if !target.is_null() {
-            hz3_page::stats::mapped(need);
-            // SM1: `base` leaves the registry before `mremap` frees its range, which another
-            // thread's `mmap` may take (and register) at once.
-            hz3_page::segmap::unregister(base as usize);
-            // SAFETY: `base .. base + len` is a whole unused cached mapping (LC1); `target`
-            // is a fresh reservation of `need >= len` bytes.
-            if unsafe { O::move_to(base, len, target, need) } {
-                hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
-                hz3_page::segmap::register(target as usize);
-                // SAFETY: the whole mapping just made at `target`, ours alone.
-                unsafe { advise_large::<O>(target, need) };
-                return (target, need, true);
+            hz3_page::stats::mapped(total);
+            let mut at = 0;
+            for &(base, len) in &got[..n] {
+                // SM1: `base` leaves the registry before `mremap` frees its range, which
+                // another thread's `mmap` may take (and register) at once.
+                hz3_page::segmap::unregister(base as usize);
+                // SAFETY: `base .. base + len` is a whole unused cached mapping (LC1);
+                // `target + at .. target + total` is the untouched rest of the fresh range.
+                if unsafe { O::move_to(base, len, target.add(at), total - at) } {
+                    hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
+                    at += len;
+                } else {
+                    hz3_page::segmap::register(base as usize);
+                    // SAFETY: still the whole unused cached mapping.
+                    unsafe { large_cache::release::<O, C>(base, len) };
+                }
             }
-            hz3_page::segmap::register(base as usize);
-            // SAFETY: the fresh reservation holds nothing.
-            unsafe { O::unmap(target, need) };
-            hz3_page::stats::unmapped(need);
+            hz3_page::segmap::register(target as usize);
+            return keep((target, total));
         }
-        // SAFETY: the cached mapping is whole and unused; give it back.
-        unsafe { large_cache::release::<O, C>(base, len) };
+        for &(base, len) in &got[..n] {
+            // SAFETY: the cached mapping is whole and unused; give it back.
+            unsafe { large_cache::release::<O, C>(base, len) };
+        }
     }
     let base = O::map(need, SEGMENT_SIZE);
     if !base.is_null() {
         hz3_page::segmap::register(base as usize);
         hz3_page::stats::mapped(need);
-        // SAFETY: a fresh mapping of `need` bytes, untouched (its header is written after).
-        unsafe { advise_large::<O>(base, need) };
     }
     (base, need, false)
 }
 
-/// Bytes of a transparent huge page (x86-64 and aarch64 with 4 KiB pages).
-const HUGE_PAGE: usize = 2 << 20;
-
-/// Advises a large mapping for transparent huge pages when it can hold one (at least
-/// [`HUGE_PAGE`]; it is segment aligned) and the process has mapped at least
-/// `purge::huge_min_bytes` (never when that is 0): the same "only where it pays" rule as a
-/// heavy heap's segments (`hz3_page::purge`). A program with a few MiB never pays 2 MiB for a
-/// few touched KiB of a big block.
+/// Keeps the segments that a block of `need` bytes needs of the reused mapping `base .. base
+/// + len` and gives the rest back to the cache, when it holds at least one whole segment: a
+/// mapping freed by a big block and reused by a small one does not pin the big one's
+/// committed pages for the small one's life, and they serve the next allocation instead
+/// (GNU `sort -S 64M` frees its 64 MiB buffer, then works in 32 MiB ones).
 ///
 /// # Safety
-/// `base .. base + len` is a whole live mapping from `O::map`, ours alone.
-unsafe fn advise_large<O: OsMemory>(base: *mut u8, len: usize) {
-    let min = hz3_page::purge::huge_min_bytes();
-    if min != 0 && len >= HUGE_PAGE && hz3_page::stats::get(hz3_page::stats::Stat::Mapped) >= min {
-        // SAFETY: per the contract.
-        unsafe { O::advise_huge(base, len, true) };
+/// `base .. base + len` is a whole unused large mapping, segment aligned and registered
+/// (LC1), ours alone; `need <= len`.
+unsafe fn split<O: OsMemory, C: Config>(
+    base: *mut u8,
+    len: usize,
+    need: usize,
+) -> (*mut u8, usize, bool) {
+    let cut = need.next_multiple_of(SEGMENT_SIZE);
+    if !O::UNMAPS_PARTS || len.saturating_sub(cut) < SEGMENT_SIZE {
+        return (base, len, true);
     }
+    // SAFETY: `cut < len`: the tail's first segment lies in the mapping.
+    let tail = unsafe { base.add(cut) };
+    // The tail's header holds the former block's bytes: zeroed, it reads as a fresh mapping's
+    // (page metas zero, P2; `kind` None, L2), so a stale pointer into the tail is an invalid
+    // free.
+    // SAFETY: a segment-aligned range of the mapping, ours alone; the header fits in the
+    // first segment.
+    unsafe { ptr::write_bytes(tail, 0, core::mem::size_of::<SegmentHeader>()) };
+    hz3_page::segmap::register(tail as usize);
+    // SAFETY: the tail is a segment-aligned range of the mapping, unused and now registered
+    // with a header naming no block (LC1).
+    unsafe { large_cache::release::<O, C>(tail, len - cut) };
+    (base, cut, true)
 }
 
 /// Maps a large block of `size` bytes with room to grow to `capacity` bytes; the bool says

@@ -7,7 +7,7 @@
 //! | `HZ3_PURGE_DELAY_MS` | ms a free page, segment or large mapping stays committed before it is returned to the OS; `0` = return at once (eager) | 100 |
 //! | `HZ3_PURGE_CAP_MB` | cap on free-but-committed slab pages over all threads (MiB); past it the oldest are returned at once | 256 |
 //! | `HZ3_LARGE_CACHE_MB` | byte budget of the cache of freed large mappings (MiB); `0` = unmap large blocks on free | 128 |
-//! | `HZ3_THP_MIN_MB` | a thread's heap asks for transparent huge pages on its segments once it holds this many MiB of them (and touches at least half of what it allocates), a large mapping of 2 MiB or more once the process has mapped this much; `0` = never | 16 |
+//! | `HZ3_THP_MIN_MB` | a thread's heap asks for transparent huge pages on its segments once it holds this many MiB of them (and touches at least half of what it allocates); `0` = never | 16 |
 //! | `HZ3_SHOW_STATS` | `1`: print the process statistics to standard error at exit | 0 |
 //! | `HZ3_VERBOSE` | `1`: print the options in effect to standard error at start (one line) | 0 |
 //!

@@ -25,22 +25,27 @@ pub const OS_PAGE: usize = 4096;
 /// 5. [`grow_in_place`](OsMemory::grow_in_place) either extends a mapping at its address
 ///    (old contents kept, the new tail zero-filled) and returns true, or changes nothing and
 ///    returns false.
-/// 6. [`move_to`](OsMemory::move_to) either moves the pages of one mapping to a range that
-///    `map` returned (contents kept, any tail beyond the old length zero-filled; the old range
-///    and the target's previous pages are gone) and returns true, or changes nothing and
-///    returns false.
+/// 6. [`move_to`](OsMemory::move_to) either moves the pages of one mapping (or part of one) to
+///    a range inside one that `map` returned (contents kept, any tail beyond the old length
+///    zero-filled; the old range and the target's previous pages are gone) and returns true,
+///    or changes nothing and returns false.
 /// 7. [`advise_huge`](OsMemory::advise_huge) changes no contents and leaves the range mapped,
 ///    readable and writable; only how the OS backs pages touched later may change.
 ///    [`residency`](OsMemory::residency) changes nothing.
 pub unsafe trait OsMemory {
+    /// Whether [`unmap`](OsMemory::unmap) takes a page-aligned part of a mapping as well as a
+    /// whole one. When it does, hz3 may split a cached large mapping and give its parts back
+    /// one by one; otherwise it unmaps only whole mappings, at the length `map` was given.
+    const UNMAPS_PARTS: bool = true;
     /// Maps `size` bytes aligned to `align` (`size` and `align` are multiples of [`OS_PAGE`],
     /// `align` a power of two). Returns null on failure.
     fn map(size: usize, align: usize) -> *mut u8;
     /// Releases a range obtained from [`map`](OsMemory::map).
     ///
     /// # Safety
-    /// `p .. p + size` was returned by `map` with this `size` (or is a page-aligned sub-range of
-    /// such a mapping) and is not used afterwards.
+    /// `p .. p + size` was returned by `map` with this `size` (or, where
+    /// [`UNMAPS_PARTS`](OsMemory::UNMAPS_PARTS), is a page-aligned sub-range of such a
+    /// mapping) and is not used afterwards.
     unsafe fn unmap(p: *mut u8, size: usize);
     /// Gives the physical pages of `p .. p + size` back; the range stays usable and reads zero.
     ///
@@ -69,8 +74,9 @@ pub unsafe trait OsMemory {
     /// without copying its pages (contract 6). The default cannot.
     ///
     /// # Safety
-    /// `old_p .. old_p + old` is a whole live mapping; `new_p .. new_p + new` was returned by
-    /// `map(new, ..)` and holds nothing live; `old <= new`, both multiples of [`OS_PAGE`].
+    /// `old_p .. old_p + old` is a live mapping, or a page-aligned part of one that nothing else
+    /// uses; `new_p .. new_p + new` is a page-aligned part of a mapping from `map` that holds
+    /// nothing live; `old <= new`, both multiples of [`OS_PAGE`].
     unsafe fn move_to(_old_p: *mut u8, _old: usize, _new_p: *mut u8, _new: usize) -> bool {
         false
     }

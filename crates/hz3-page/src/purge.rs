@@ -18,8 +18,9 @@
 //! [`huge_min_bytes`] of segments and touches what it allocates (hz3-tcache decides), so a
 //! small program never pays a 2 MiB page for a few touched KiB; a segment whose dirty pages
 //! are decommitted loses the advice for as long as its owner keeps it (the kernel could
-//! otherwise collapse the purged half back into a resident huge page). A fresh large mapping
-//! that can hold a 2 MiB page is advised once the process has mapped [`huge_min_bytes`].
+//! otherwise collapse the purged half back into a resident huge page). Large blocks are not
+//! advised: they are written through once as often as they are reused, and a huge-page fault
+//! of fresh memory can cost more than the 4 KiB faults it saves.
 //!
 //! A delay of 0 restores eager return: pages are decommitted as soon as they are free and
 //! freed large mappings are unmapped.

@@ -4,9 +4,12 @@
 //! replaced one by one).
 //!
 //! Invariants:
-//! - **LC1** every entry is a whole mapping from `OsMemory::map(len, SEGMENT_SIZE)` (a large
-//!   block's, segment aligned, registered in the segment map, SM1) that holds no live block;
-//!   no two entries overlap and no live block lies in an entry.
+//! - **LC1** every entry is a large mapping: a segment-aligned range of whole OS pages from
+//!   `OsMemory::map(_, SEGMENT_SIZE)` — a whole mapping, or the part of one that a reuse split
+//!   off past its block's segments, or the range that gathered ones were moved into — whose
+//!   first segment is registered in the segment map (SM1) and whose header's `kind` is
+//!   `None` (L2); it holds no live block; no two entries overlap and no live block lies in
+//!   an entry.
 //! - **LC2** the entries' lengths sum to at most `purge::large_cache_bytes()` and there are
 //!   at most [`LARGE_CACHE_MAX`]; an entry is unmapped once its deadline passed (on any
 //!   heap's process-wide tick), when evicted (oldest first) to make room, or by `trim`
@@ -132,31 +135,43 @@ pub unsafe fn release<O: OsMemory, C: Config>(base: *mut u8, len: usize) {
     }
 }
 
-/// Takes a cached mapping for a block needing `need` bytes of mapping: the smallest one of at
-/// least `need` and at most `max` bytes, else the largest smaller one of at least `need / 4`
-/// (the caller grows it with `OsMemory::move_to`, keeping its committed pages). `None` when
-/// nothing is suitable.
-pub fn take<C: Config>(need: usize, max: usize) -> Option<(*mut u8, usize)> {
+/// Most cached mappings one allocation gathers ([`take`]).
+pub const GATHER_MAX: usize = 4;
+
+/// Takes cached mappings for a block needing `need` bytes of mapping into `out`, and returns
+/// how many: one, the smallest of at least `need` bytes, when there is one; else the largest
+/// ones, largest first, until they add up to `need` or `out` is full (the caller moves their
+/// pages into one new range with `OsMemory::move_to`: committed pages are reused wherever they
+/// lie). 0 when the cache is empty.
+pub fn take<C: Config>(need: usize, out: &mut [(*mut u8, usize)]) -> usize {
     let _g = CACHE.lock.lock_counted::<C>();
     // SAFETY: the lock is held.
     unsafe {
-        let len = *CACHE.len.get();
         let slots = &*CACHE.slots.get();
-        let mut fit: Option<usize> = None;
-        let mut smaller: Option<usize> = None;
-        for (i, e) in slots[..len].iter().enumerate() {
-            if e.len >= need {
-                if e.len <= max && fit.is_none_or(|f| e.len < slots[f].len) {
-                    fit = Some(i);
-                }
-            } else if e.len >= need / 4 && smaller.is_none_or(|s| e.len > slots[s].len) {
-                smaller = Some(i);
-            }
-        }
-        fit.or(smaller).map(|i| {
+        let len = *CACHE.len.get();
+        let fit = slots[..len]
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.len >= need)
+            .min_by_key(|(_, e)| e.len);
+        if let (Some((i, _)), Some(o)) = (fit, out.first_mut()) {
             let e = remove(i);
-            (e.base, e.len)
-        })
+            *o = (e.base, e.len);
+            return 1;
+        }
+        let mut n = 0;
+        let mut sum = 0;
+        while sum < need && n < out.len() && *CACHE.len.get() > 0 {
+            let slots = &*CACHE.slots.get();
+            let len = *CACHE.len.get();
+            let largest = slots[..len].iter().enumerate().max_by_key(|(_, e)| e.len);
+            let Some((i, _)) = largest else { break };
+            let e = remove(i);
+            out[n] = (e.base, e.len);
+            sum += e.len;
+            n += 1;
+        }
+        n
     }
 }
 

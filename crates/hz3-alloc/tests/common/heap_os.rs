@@ -20,9 +20,10 @@ pub struct HeapOs;
 // SAFETY: (1) `alloc_zeroed` returns null or a zeroed, exclusive block of `size` bytes
 // aligned to `ALIGN` >= `align`; (2) `decommit` zeroes the range in place; (3) `System` is
 // not the global allocator and nothing here panics; (4) `discard` keeps the old bytes; (5),
-// (6) the defaults never grow or move. hz3 unmaps only whole mappings with their own length,
-// which is what `dealloc` needs with `ALIGN`.
+// (6) the defaults never grow or move. `UNMAPS_PARTS` is false, so hz3 unmaps only whole
+// mappings with their own length, which is what `dealloc` needs with `ALIGN`.
 unsafe impl OsMemory for HeapOs {
+    const UNMAPS_PARTS: bool = false;
     fn map(size: usize, align: usize) -> *mut u8 {
         match Layout::from_size_align(size, ALIGN) {
             Ok(l) if align <= ALIGN && size != 0 => {

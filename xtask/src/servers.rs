@@ -163,7 +163,7 @@ fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
     let absent = |s: &Server| s.programs().into_iter().filter(|p| on_path(p.0).is_none());
     let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
     let install = !missing.is_empty() && o.install;
-    if let Some(Err(e)) = install.then(|| peers::apt_install(&missing)) {
+    if let Some(Err(e)) = install.then(|| peers::apt_install("apt-get", &missing)) {
         let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
         tracing::warn!("{n}");
         notes.push(n);

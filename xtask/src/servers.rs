@@ -4,7 +4,6 @@
 //! See docs/bench-matrix.md ("Real servers"). Allocators: `system` (what the program links),
 //! `glibc-preload`, the matrix's preload peers that run here, the `--peer` ones, `hz3-preload`.
 
-use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -275,16 +274,6 @@ fn anon_huge_kib(pid: u32) -> u64 {
     kb.and_then(Result::ok).unwrap_or(0)
 }
 
-/// Sends one inline command to redis at `port` and returns the first reply line.
-fn redis_cmd(port: &str, cmd: &str) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(format!("{cmd}\r\n").as_bytes())?;
-    let mut buf = [0u8; 64];
-    let n = s.read(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
-}
-
 /// The CPUs of the two sides of a redis run, server and client (None: not pinned).
 type Pins = Option<(usize, usize)>;
 
@@ -315,9 +304,14 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
         .spawn()
         .map_err(|e| format!("cannot start redis-server: {e}"))?;
     let (id, n) = (server.id(), o.requests);
+    // redis-cli comes with redis-benchmark (redis-tools).
+    let cli = |cmd: &str| {
+        let args = format!("-h 127.0.0.1 -p {port} {cmd}");
+        runner::stdout_of("redis-cli", &args.split(' ').collect::<Vec<_>>(), None)
+    };
     let up = (0..200).any(|_| {
         sleep(Duration::from_millis(25));
-        redis_cmd(&port, "PING").is_ok_and(|r| r == "+PONG")
+        cli("PING").is_some_and(|r| r == "PONG")
     });
     let args = format!("-h 127.0.0.1 -p {port} --csv -n {n} {REDIS_ARGS}");
     let mut client = command("redis-benchmark", pins.map(|p| p.1), None);
@@ -329,7 +323,7 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
         false => Err("redis-server did not answer PING".into()),
     };
     let huge = anon_huge_kib(id);
-    let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
+    let _ = cli("SHUTDOWN NOSAVE");
     let _ = (!up).then(|| server.kill());
     let mut r = reap(&mut server, Instant::now() + Duration::from_secs(30), id)?;
     let (c, text) = client?;

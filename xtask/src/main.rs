@@ -104,7 +104,7 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
         _ => return Ok(Vec::new()),
     };
     let bench = match bins {
-        Some(b) if !b.build => b.dir().join("bench-system"),
+        Some(b) if !b.build => b.bin_dir.join("bench-system"),
         _ => runner::build_bench_system(root, peers, align_loops)?,
     };
     runner::learn_strategies(&bench)

@@ -65,8 +65,9 @@ pub struct Opts {
     #[arg(default_value = "redis,rocksdb")]
     pub servers: Vec<Server>,
     /// results file (hz3-bench/1; default `<target>/release/servers.json`)
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", hide_default_value = true)]
+    #[arg(default_value_os_t = paths::default_bin_dir().join("servers.json"))]
+    pub json: PathBuf,
     /// hz3's C library (default: build hz3-capi --release and use it)
     #[arg(long, value_name = "PATH")]
     pub lib: Option<PathBuf>,
@@ -502,11 +503,9 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         "notes": (!notes.is_empty()).then_some(&notes),
     });
     let matrix = Matrix::new(machine, config, cells, failures);
-    let json = o.json.clone();
-    let json = json.unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
-    let written = std::fs::write(&json, matrix.to_file_text());
-    written.map_err(|e| format!("writing {}: {e}", json.display()))?;
-    println!("wrote {}", json.display());
+    let written = std::fs::write(&o.json, matrix.to_file_text());
+    written.map_err(|e| format!("writing {}: {e}", o.json.display()))?;
+    println!("wrote {}", o.json.display());
     for n in &notes {
         println!("note: {n}");
     }

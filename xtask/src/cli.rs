@@ -99,8 +99,8 @@ pub struct Bins {
     #[arg(long = "no-build", action = ArgAction::SetFalse)]
     pub build: bool,
     /// where the bench-* binaries are (default: target/release)
-    #[arg(long, value_name = "DIR")]
-    pub bin_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", default_value_os_t = crate::paths::default_bin_dir(), hide_default_value = true)]
+    pub bin_dir: PathBuf,
 }
 
 #[derive(Args, Clone, Debug, PartialEq)]
@@ -170,14 +170,6 @@ pub struct MatrixOpts {
     /// placement, as before 2026-11-30)
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = align)]
     pub align_loops: u32,
-}
-
-impl Bins {
-    /// `--bin-dir`, else where cargo builds them.
-    pub fn dir(&self) -> PathBuf {
-        let dir = self.bin_dir.clone();
-        dir.unwrap_or_else(crate::paths::default_bin_dir)
-    }
 }
 
 impl MatrixOpts {
@@ -384,7 +376,7 @@ mod tests {
         assert_eq!(matrix("bench-matrix --align-loops 32").align_loops, 32);
         let o = matrix("bench-matrix --gate-floor 0.2 --gate-noise-k 3 --bin-dir d");
         assert_eq!((o.tolerance.floor, o.tolerance.noise_k), (0.2, 3.0));
-        assert_eq!(o.bins.bin_dir, Some(PathBuf::from("d")));
+        assert_eq!(o.bins.bin_dir, PathBuf::from("d"));
     }
 
     #[test]

@@ -3,18 +3,17 @@
 //! different CPU models are refused unless allowed. docs/bench-matrix.md ("The wall-clock gate").
 
 use crate::cli::Tolerance;
-use crate::results::{CpuMatch, Machine, Matrix};
+use crate::results::{Machine, Matrix};
 use crate::table::or_dash;
 
 /// `Err` (why, and how to override) for different CPU models unless `allow`; else the warnings.
 pub fn check_machines(base: &Machine, now: &Machine, allow: bool) -> Result<Vec<String>, String> {
     match base.compare_cpu(now) {
-        CpuMatch::Same => Ok(vec![]),
-        CpuMatch::SameWithNote(n) | CpuMatch::Unknown(n) => Ok(vec![format!("warning: {n}")]),
-        CpuMatch::Different(n) if allow => {
+        Ok(note) => Ok(note.into_iter().map(|n| format!("warning: {n}")).collect()),
+        Err(n) if allow => {
             Ok(vec![format!("warning: {n}; compared because --allow-other-cpu was given")])
         }
-        CpuMatch::Different(n) => Err(format!(
+        Err(n) => Err(format!(
             "gate refused: {n}. Ratios measured on different CPU models do not compare (the same code runs at \
              very different speeds on them); measure a baseline on this machine, or pass --allow-other-cpu to \
              compare anyway"

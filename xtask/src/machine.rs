@@ -72,19 +72,6 @@ pub fn parse_thp(text: &str) -> Option<String> {
     Some(rest.split_once(']')?.0.to_string())
 }
 
-/// What the gate may do with two files' machines.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CpuMatch {
-    /// Same vendor, family, model and model name.
-    Same,
-    /// Same CPU model, with a remark (a different stepping).
-    SameWithNote(String),
-    /// Different CPU models: the gate refuses unless told otherwise.
-    Different(String),
-    /// One file names its CPU by model name only (an older file): the gate compares and warns.
-    Unknown(String),
-}
-
 impl Machine {
     pub fn detect() -> Machine {
         let read = |path| std::fs::read_to_string(path).ok();
@@ -126,8 +113,10 @@ impl Machine {
     }
 
     /// Whether results measured on `self` (a baseline) and on `other` compare (the same
-    /// code runs at very different speeds on CPUs of one family, and ratios move with them).
-    pub fn compare_cpu(&self, other: &Machine) -> CpuMatch {
+    /// code runs at very different speeds on CPUs of one family, and ratios move with them):
+    /// `Ok(None)` for the same CPU model, `Ok(Some(warning))` for another stepping or a file that
+    /// names its CPU by model name only (an older one), `Err(why)` for different CPU models.
+    pub fn compare_cpu(&self, other: &Machine) -> Result<Option<String>, String> {
         let (a, b) = (self.cpu_id_key(), other.cpu_id_key());
         if a.is_none() || b.is_none() {
             let which = a.map_or("the baseline", |_| "the current file");
@@ -136,23 +125,21 @@ impl Machine {
                 true => format!("both name \"{x}\""),
                 false => format!("baseline \"{x}\", current \"{y}\""),
             };
-            return CpuMatch::Unknown(format!(
+            return Ok(Some(format!(
                 "{which} does not record its CPU's vendor/family/model (written before machine identity was recorded; {names}): \
                  compared anyway, but the ratios may come from different CPUs"
-            ));
+            )));
         }
         let id = |m: &Machine| format!("{} ({})", m.cpu_model, m.cpu_id().unwrap_or_default());
         let (x, y) = (id(self), id(other));
         if a != b || self.cpu_model != other.cpu_model {
             let on = format!("the baseline was measured on {x} and the current results on {y}");
-            return CpuMatch::Different(on);
+            return Err(on);
         }
         let stepping = |m: &Machine| m.cpu_stepping.map_or("?".into(), |s| s.to_string());
         let (x, y) = (stepping(self), stepping(other));
-        if x == y {
-            return CpuMatch::Same;
-        }
-        CpuMatch::SameWithNote(format!("same CPU model, different stepping ({x} vs {y})"))
+        let note = format!("same CPU model, different stepping ({x} vs {y})");
+        Ok((x != y).then_some(note))
     }
 
     fn cpu_id_key(&self) -> Option<(&str, u64, u64)> {
@@ -226,25 +213,23 @@ pub mod tests {
     #[test]
     fn cpu_comparison() {
         let a = test_machine();
-        assert_eq!(a.compare_cpu(&a.clone()), CpuMatch::Same);
+        assert_eq!(a.compare_cpu(&a.clone()), Ok(None));
         let mut mhz = a.clone();
         mhz.cpu_mhz = Some(3500.0);
         mhz.kernel = "6.9".into();
         assert_eq!(
             a.compare_cpu(&mhz),
-            CpuMatch::Same,
+            Ok(None),
             "clock, kernel, THP do not make another CPU"
         );
         let mut stepping = a.clone();
         stepping.cpu_stepping = Some(2);
-        assert!(
-            matches!(a.compare_cpu(&stepping), CpuMatch::SameWithNote(n) if n.contains("stepping"))
-        );
+        assert!(matches!(a.compare_cpu(&stepping), Ok(Some(n)) if n.contains("stepping")));
         let mut other = a.clone();
         other.cpu_model_number = Some(1);
         other.cpu_model = "Other CPU".into();
         match a.compare_cpu(&other) {
-            CpuMatch::Different(msg) => assert!(
+            Err(msg) => assert!(
                 msg.contains("Test CPU") && msg.contains("Other CPU") && msg.contains("model 1"),
                 "{msg}"
             ),
@@ -256,9 +241,7 @@ pub mod tests {
             kernel: "6.1.0".into(),
             ..Machine::default()
         };
-        assert!(matches!(old.compare_cpu(&a), CpuMatch::Unknown(m) if m.contains("the baseline")));
-        assert!(
-            matches!(a.compare_cpu(&old), CpuMatch::Unknown(m) if m.contains("the current file"))
-        );
+        assert!(matches!(old.compare_cpu(&a), Ok(Some(m)) if m.contains("the baseline")));
+        assert!(matches!(a.compare_cpu(&old), Ok(Some(m)) if m.contains("the current file")));
     }
 }

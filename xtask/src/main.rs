@@ -104,7 +104,7 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
         _ => return Ok(Vec::new()),
     };
     let bench = match bins {
-        Some(b) if !b.build => b.dir().join("bench-system"),
+        Some(b) if !b.build => b.bin_dir.join("bench-system"),
         _ => runner::build_bench_system(root, peers, align_loops)?,
     };
     runner::learn_strategies(&bench)
@@ -112,18 +112,12 @@ fn learn_strategies(root: &Path, command: &Command) -> Result<Vec<strategies::St
 
 /// `cargo xtask memcheck`: hz3-alloc's stress test under valgrind memcheck (testing.md T12).
 fn memcheck(root: &Path) -> Result<(), String> {
-    let build = "test --release -p hz3-alloc --test stress --no-run --message-format=json";
-    let out = runner::cargo_in(root).args(build.split(' ')).output();
-    let out = out.map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("building the stress test failed: {err}"));
-    }
-    let exe = runner::cargo_executable(&out.stdout, "stress")
-        .ok_or("cargo did not report the stress test executable")?;
-    let mut cmd = std::process::Command::new("valgrind");
-    cmd.args("--tool=memcheck --error-exitcode=99 --quiet".split(' '));
-    cmd.arg(exe).args(["--test-threads=1", "hz3_a_cache::"]);
+    // cargo runs the test binary through valgrind (a runner for every target).
+    let valgrind = "valgrind --tool=memcheck --error-exitcode=99 --quiet";
+    let mut cmd = runner::cargo_in(root);
+    cmd.args("test --release -p hz3-alloc --test stress --config".split(' '));
+    cmd.arg(format!("target.'cfg(all())'.runner = '{valgrind}'"));
+    cmd.args(["--", "--test-threads=1", "hz3_a_cache::"]);
     let what = "valgrind memcheck of the stress test";
     runner::run_in(root, cmd.env("HZ3_TEST_SCALE", "1"), what)
 }

@@ -322,12 +322,8 @@ pub fn find_in(file: &str, dirs: &[impl AsRef<Path>]) -> Option<PathBuf> {
 }
 
 /// `apt-get install` of `packages` (after an `apt-get update` when the first try fails: a fresh
-/// image has no package lists); `Err` says why it could not.
-pub fn apt_install(packages: &[&str]) -> Result<(), String> {
-    apt_install_with("apt-get", packages)
-}
-
-fn apt_install_with(apt_get: &str, packages: &[&str]) -> Result<(), String> {
+/// image has no package lists) with the program `apt_get`; `Err` says why it could not.
+pub fn apt_install(apt_get: &str, packages: &[&str]) -> Result<(), String> {
     let apt = |args: &[&str]| -> Result<(), String> {
         let out = Command::new(apt_get)
             .args(args)
@@ -437,7 +433,9 @@ pub fn prepare(allocators: &mut Vec<String>, notes: &mut Vec<String>) -> Prepare
         _ => None,
     });
     let missing: Vec<&str> = missing.collect();
-    let why = missing.first().and_then(|_| apt_install(&missing).err());
+    let why = missing
+        .first()
+        .and_then(|_| apt_install("apt-get", &missing).err());
     let bin = crate::paths::default_bin_dir();
     let (dir, probe) = (&bin.parent().unwrap_or(&bin).join("peers"), &Probe::new());
     let why = why.as_deref();
@@ -610,10 +608,10 @@ mod tests {
 
     #[test]
     fn an_install_that_cannot_run_says_why() {
-        let err = apt_install_with("/nonexistent/apt-get", &["libtcmalloc-minimal4"]).unwrap_err();
+        let err = apt_install("/nonexistent/apt-get", &["libtcmalloc-minimal4"]).unwrap_err();
         assert!(err.contains("apt-get is not available"), "{err}");
         // A failing apt-get: the update is tried, and its failure reported.
-        let err = apt_install_with("false", &["libtcmalloc-minimal4"]).unwrap_err();
+        let err = apt_install("false", &["libtcmalloc-minimal4"]).unwrap_err();
         assert!(err.starts_with("apt-get update failed"), "{err}");
     }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
-pub use crate::machine::{CpuMatch, Machine};
+pub use crate::machine::Machine;
 pub use crate::schema::{validate, SCHEMA};
 use crate::stats::{median, ratio_summary, Summary};
 

@@ -67,7 +67,7 @@ pub fn build(bins: &Bins, allocs: &[String], stats: bool, align: u32) -> Result<
             build_capi(&root)?;
         }
     }
-    let dir = bins.dir();
+    let dir = bins.bin_dir.clone();
     check_bins(&dir, allocs, stats)?;
     Ok(dir)
 }

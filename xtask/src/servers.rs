@@ -4,7 +4,6 @@
 //! See docs/bench-matrix.md ("Real servers"). Allocators: `system` (what the program links),
 //! `glibc-preload`, the matrix's preload peers that run here, the `--peer` ones, `hz3-preload`.
 
-use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -66,8 +65,9 @@ pub struct Opts {
     #[arg(default_value = "redis,rocksdb")]
     pub servers: Vec<Server>,
     /// results file (hz3-bench/1; default `<target>/release/servers.json`)
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", hide_default_value = true)]
+    #[arg(default_value_os_t = paths::default_bin_dir().join("servers.json"))]
+    pub json: PathBuf,
     /// hz3's C library (default: build hz3-capi --release and use it)
     #[arg(long, value_name = "PATH")]
     pub lib: Option<PathBuf>,
@@ -163,7 +163,7 @@ fn ensure_programs(o: &Opts, notes: &mut Vec<String>) -> Vec<Server> {
     let absent = |s: &Server| s.programs().into_iter().filter(|p| on_path(p.0).is_none());
     let missing: Vec<&str> = servers.iter().flat_map(absent).map(|p| p.1).collect();
     let install = !missing.is_empty() && o.install;
-    if let Some(Err(e)) = install.then(|| peers::apt_install(&missing)) {
+    if let Some(Err(e)) = install.then(|| peers::apt_install("apt-get", &missing)) {
         let n = format!("could not install {} with apt-get: {e}", missing.join(" "));
         tracing::warn!("{n}");
         notes.push(n);
@@ -275,16 +275,6 @@ fn anon_huge_kib(pid: u32) -> u64 {
     kb.and_then(Result::ok).unwrap_or(0)
 }
 
-/// Sends one inline command to redis at `port` and returns the first reply line.
-fn redis_cmd(port: &str, cmd: &str) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(format!("{cmd}\r\n").as_bytes())?;
-    let mut buf = [0u8; 64];
-    let n = s.read(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
-}
-
 /// The CPUs of the two sides of a redis run, server and client (None: not pinned).
 type Pins = Option<(usize, usize)>;
 
@@ -315,9 +305,14 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
         .spawn()
         .map_err(|e| format!("cannot start redis-server: {e}"))?;
     let (id, n) = (server.id(), o.requests);
+    // redis-cli comes with redis-benchmark (redis-tools).
+    let cli = |cmd: &str| {
+        let args = format!("-h 127.0.0.1 -p {port} {cmd}");
+        runner::stdout_of("redis-cli", &args.split(' ').collect::<Vec<_>>(), None)
+    };
     let up = (0..200).any(|_| {
         sleep(Duration::from_millis(25));
-        redis_cmd(&port, "PING").is_ok_and(|r| r == "+PONG")
+        cli("PING").is_some_and(|r| r == "PONG")
     });
     let args = format!("-h 127.0.0.1 -p {port} --csv -n {n} {REDIS_ARGS}");
     let mut client = command("redis-benchmark", pins.map(|p| p.1), None);
@@ -329,7 +324,7 @@ fn run_redis(lib: &Lib, o: &Opts, pins: Pins, work: &Path) -> Result<RunResult, 
         false => Err("redis-server did not answer PING".into()),
     };
     let huge = anon_huge_kib(id);
-    let _ = redis_cmd(&port, "SHUTDOWN NOSAVE");
+    let _ = cli("SHUTDOWN NOSAVE");
     let _ = (!up).then(|| server.kill());
     let mut r = reap(&mut server, Instant::now() + Duration::from_secs(30), id)?;
     let (c, text) = client?;
@@ -508,11 +503,9 @@ pub fn run(root: &Path, o: &Opts) -> Result<bool, String> {
         "notes": (!notes.is_empty()).then_some(&notes),
     });
     let matrix = Matrix::new(machine, config, cells, failures);
-    let json = o.json.clone();
-    let json = json.unwrap_or_else(|| paths::default_bin_dir().join("servers.json"));
-    let written = std::fs::write(&json, matrix.to_file_text());
-    written.map_err(|e| format!("writing {}: {e}", json.display()))?;
-    println!("wrote {}", json.display());
+    let written = std::fs::write(&o.json, matrix.to_file_text());
+    written.map_err(|e| format!("writing {}: {e}", o.json.display()))?;
+    println!("wrote {}", o.json.display());
     for n in &notes {
         println!("note: {n}");
     }

@@ -8,8 +8,9 @@
 //! stay zero, so a free of a large block always reaches the slow path (P2).
 //!
 //! Mappings are reused: a freed block's mapping goes to the large-mapping cache
-//! (`hz3_tcache::large_cache`, LC1–LC3) and the next large allocation that fits takes it
-//! (committed pages, no faults); a resize grows the mapping in place (`mremap`) or moves its
+//! (`hz3_tcache::large_cache`, LC1–LC3) and the next large allocation takes what it needs of
+//! it (committed pages, no faults; the rest stays cached), or gathers several cached mappings'
+//! pages into one range when none is big enough; a resize grows the mapping in place (`mremap`) or moves its
 //! pages to a new aligned range without copying (`OsMemory::move_to`), reserving room to
 //! grow so that a buffer grown step by step costs amortised O(1) per byte.
 //!

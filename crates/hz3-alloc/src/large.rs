@@ -72,7 +72,9 @@ unsafe fn format(base: *mut u8, len: usize, p: usize, size: usize) -> *mut u8 {
 /// to the cache ([`split`]).
 fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usize, bool) {
     let mut got = [(ptr::null_mut(), 0); large_cache::GATHER_MAX];
-    let n = large_cache::take::<C>(need, &mut got);
+    // An OS layer that cannot move pages takes only a cached mapping that fits.
+    let gather = if O::MOVES { got.len() } else { 1 };
+    let n = large_cache::take::<C>(need, &mut got[..gather]);
     let keep = |(base, len): (*mut u8, usize)| match growing {
         true => (base, len, true),
         // SAFETY: a whole unused large mapping (from the cache or just gathered), ours alone.
@@ -98,9 +100,13 @@ fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usiz
                     hz3_page::stats::sub(hz3_page::stats::Stat::Mapped, len);
                     at += len;
                 } else {
-                    hz3_page::segmap::register(base as usize);
-                    // SAFETY: still the whole unused cached mapping.
-                    unsafe { large_cache::release::<O, C>(base, len) };
+                    // A range the OS will not move in one piece goes back to the OS, not to
+                    // the cache, where the next gather would pick it again (kernels before
+                    // 6.17 do not move a range that spans several of their mappings, as a
+                    // range gathered from several mappings does).
+                    hz3_page::stats::unmapped(len);
+                    // SAFETY: still the whole unused cached mapping, out of the registry.
+                    unsafe { O::unmap(base, len) };
                 }
             }
             hz3_page::segmap::register(target as usize);

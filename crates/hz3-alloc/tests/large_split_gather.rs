@@ -2,13 +2,13 @@
 //! the large-mapping cache): a cached mapping reused for a smaller block keeps the block's
 //! segments and gives the rest back to the cache, and a block bigger than every cached mapping
 //! gathers the biggest ones into one new range, moving their pages instead of faulting fresh
-//! ones in.
+//! ones in; a cached range the OS will not move is unmapped.
 //!
 //! One test function: the counters are process-wide, and so is the large-mapping cache.
 
 mod common;
 
-use common::counting_os::{Counted, DECOMMITTED, MAPS};
+use common::counting_os::{Counted, DECOMMITTED, MAPS, REFUSE_MOVES, UNMAPS};
 use hz3_alloc::strategy::DrainAll;
 use hz3_alloc::Hz3;
 use hz3_page::{purge, PAGE_SIZE};
@@ -113,6 +113,20 @@ fn reused_mappings_are_split_and_gathered() {
     assert!(reads(c, 60 * MIB, 4));
     // SAFETY: live, freed once.
     unsafe { A::free_raw(c) };
+
+    // A cached range the OS will not move goes back to the OS: 64 MiB and 4 MiB and a page
+    // cached, 80 MiB wanted, both moves refused.
+    assert_eq!(cached_bytes(), 68 * MIB + PAGE_SIZE);
+    REFUSE_MOVES.store(true, Ordering::Relaxed);
+    let unmaps = UNMAPS.load(Ordering::Relaxed);
+    let (d, maps, _, _) = counted(80 * MIB, 5);
+    REFUSE_MOVES.store(false, Ordering::Relaxed);
+    assert_eq!(maps, 1, "one fresh range");
+    assert_eq!(UNMAPS.load(Ordering::Relaxed) - unmaps, 2, "both unmapped");
+    assert_eq!(cached_bytes(), 0, "not given back to the cache");
+    assert!(reads(d, 80 * MIB, 5));
+    // SAFETY: live, freed once.
+    unsafe { A::free_raw(d) };
 
     A::collect();
     assert_eq!(cached_bytes(), 0);

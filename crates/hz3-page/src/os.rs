@@ -37,6 +37,9 @@ pub unsafe trait OsMemory {
     /// whole one. When it does, hz3 may split a cached large mapping and give its parts back
     /// one by one; otherwise it unmaps only whole mappings, at the length `map` was given.
     const UNMAPS_PARTS: bool = true;
+    /// Whether [`move_to`](OsMemory::move_to) can move pages (the default `move_to` cannot).
+    /// Only then does hz3 gather several cached large mappings into one range.
+    const MOVES: bool = false;
     /// Maps `size` bytes aligned to `align` (`size` and `align` are multiples of [`OS_PAGE`],
     /// `align` a power of two). Returns null on failure.
     fn map(size: usize, align: usize) -> *mut u8;
@@ -106,6 +109,8 @@ pub struct SystemOs;
 // not allocate through Rust's global allocator and cannot panic (3); MADV_HUGEPAGE and
 // MADV_NOHUGEPAGE only set a flag on the mapping (7).
 unsafe impl OsMemory for SystemOs {
+    const MOVES: bool = true;
+
     fn map(size: usize, align: usize) -> *mut u8 {
         debug_assert!(align.is_power_of_two() && size % OS_PAGE == 0);
         if align <= OS_PAGE {

@@ -139,10 +139,10 @@ pub unsafe fn release<O: OsMemory, C: Config>(base: *mut u8, len: usize) {
 pub const GATHER_MAX: usize = 4;
 
 /// Takes cached mappings for a block needing `need` bytes of mapping into `out`, and returns
-/// how many: one, the smallest of at least `need` bytes, when there is one; else the largest
-/// ones, largest first, until they add up to `need` or `out` is full (the caller moves their
-/// pages into one new range with `OsMemory::move_to`: committed pages are reused wherever they
-/// lie). 0 when the cache is empty.
+/// how many: one, the smallest of at least `need` bytes, when there is one; else, when `out`
+/// holds more than one, the largest ones, largest first, until they add up to `need` or `out`
+/// is full (the caller moves their pages into one new range with `OsMemory::move_to`:
+/// committed pages are reused wherever they lie). 0 when nothing is taken.
 pub fn take<C: Config>(need: usize, out: &mut [(*mut u8, usize)]) -> usize {
     let _g = CACHE.lock.lock_counted::<C>();
     // SAFETY: the lock is held.
@@ -161,7 +161,7 @@ pub fn take<C: Config>(need: usize, out: &mut [(*mut u8, usize)]) -> usize {
         }
         let mut n = 0;
         let mut sum = 0;
-        while sum < need && n < out.len() && *CACHE.len.get() > 0 {
+        while out.len() > 1 && sum < need && n < out.len() && *CACHE.len.get() > 0 {
             let slots = &*CACHE.slots.get();
             let len = *CACHE.len.get();
             let largest = slots[..len].iter().enumerate().max_by_key(|(_, e)| e.len);

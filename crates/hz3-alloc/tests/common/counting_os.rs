@@ -1,6 +1,7 @@
-//! [`CountingOs`]: `SystemOs` with its mappings, unmappings and decommitted bytes counted and
-//! every `map` refused while [`REFUSE`] is set; [`Counted`]: the fast flavour on it. The
-//! counters are process-wide, so a test binary that reads them runs one test function.
+//! [`CountingOs`]: `SystemOs` with its mappings, unmappings and decommitted bytes counted,
+//! every `map` refused while [`REFUSE`] is set and every `move_to` while [`REFUSE_MOVES`] is;
+//! [`Counted`]: the fast flavour on it. The counters are process-wide, so a test binary that
+//! reads them runs one test function.
 
 use hz3_alloc::config::Config;
 use hz3_page::{OsMemory, SystemOs};
@@ -14,6 +15,8 @@ pub static UNMAPS: AtomicUsize = AtomicUsize::new(0);
 pub static DECOMMITTED: AtomicUsize = AtomicUsize::new(0);
 /// While set, `map` returns null.
 pub static REFUSE: AtomicBool = AtomicBool::new(false);
+/// While set, `move_to` fails (as the OS's does for a range it will not move).
+pub static REFUSE_MOVES: AtomicBool = AtomicBool::new(false);
 
 /// `SystemOs`, counted, and refusing every `map` while [`REFUSE`] is set.
 pub struct CountingOs;
@@ -21,6 +24,7 @@ pub struct CountingOs;
 // SAFETY: every method forwards to `SystemOs` (which keeps the promises) or, for a refused
 // `map`, returns null, which the contract allows.
 unsafe impl OsMemory for CountingOs {
+    const MOVES: bool = SystemOs::MOVES;
     fn map(size: usize, align: usize) -> *mut u8 {
         if REFUSE.load(Ordering::Relaxed) {
             return core::ptr::null_mut();
@@ -47,6 +51,9 @@ unsafe impl OsMemory for CountingOs {
         unsafe { SystemOs::grow_in_place(p, old, new) }
     }
     unsafe fn move_to(p: *mut u8, old: usize, target: *mut u8, new: usize) -> bool {
+        if REFUSE_MOVES.load(Ordering::Relaxed) {
+            return false;
+        }
         // SAFETY: forwarded.
         unsafe { SystemOs::move_to(p, old, target, new) }
     }

@@ -15,7 +15,7 @@
 //! overflow and sizes above `PTRDIFF_MAX`); `posix_memalign` returns `EINVAL` for a bad
 //! alignment and leaves the out-pointer untouched; `realloc(NULL, n) == malloc(n)` and
 //! `realloc(p, 0)` frees `p` and returns NULL, as glibc does; `realloc` keeps a block that
-//! still fits and is at least half used, and gives a growing block of 4 KiB or more 1.5× its
+//! still fits and is at least half used, and gives a growing block of 16 KiB or more 1.5× its
 //! size (hz3-alloc's rules R1 and R2), so a buffer grown in small steps is rarely copied.
 //! Nothing here panics, and the allocator needs no Rust runtime: it works from the first
 //! `malloc` of a process, in threads created by C code (thread exit through a pthread key

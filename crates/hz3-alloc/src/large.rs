@@ -104,9 +104,8 @@ fn mapping<O: OsMemory, C: Config>(need: usize, growing: bool) -> (*mut u8, usiz
                     // the cache, where the next gather would pick it again (kernels before
                     // 6.17 do not move a range that spans several of their mappings, as a
                     // range gathered from several mappings does).
-                    hz3_page::stats::unmapped(len);
-                    // SAFETY: still the whole unused cached mapping, out of the registry.
-                    unsafe { O::unmap(base, len) };
+                    // SAFETY: still the whole unused cached mapping.
+                    unsafe { large_cache::unmap::<O>(base, len) };
                 }
             }
             hz3_page::segmap::register(target as usize);

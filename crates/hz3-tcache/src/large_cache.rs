@@ -7,8 +7,8 @@
 //! - **LC1** every entry is a large mapping: a segment-aligned range of whole OS pages from
 //!   `OsMemory::map(_, SEGMENT_SIZE)` — a whole mapping, or the part of one that a reuse split
 //!   off past its block's segments, or the range that gathered ones were moved into — whose
-//!   first segment is registered in the segment map (SM1) and whose header's `kind` is
-//!   `None` (L2); it holds no live block; no two entries overlap and no live block lies in
+//!   first segment is registered in the segment map (SM1) and whose header's page metas are
+//!   zero (P2) and `kind` is `None` (L2); it holds no live block; no two entries overlap and no live block lies in
 //!   an entry.
 //! - **LC2** the entries' lengths sum to at most `purge::large_cache_bytes()` and there are
 //!   at most [`LARGE_CACHE_MAX`]; an entry is unmapped once its deadline passed (on any
@@ -61,11 +61,12 @@ static CACHE: LargeCache = LargeCache {
     bytes: UnsafeCell::new(0),
 };
 
-/// Unmaps a mapping that leaves the cache (or never entered it).
+/// Unmaps a mapping that leaves the cache (or never entered it, or could not be moved out of
+/// it): out of the segment map, out of the mapped bytes, back to the OS.
 ///
 /// # Safety
 /// `base .. base + len` is a whole large mapping holding nothing live (LC1).
-unsafe fn unmap<O: OsMemory>(base: *mut u8, len: usize) {
+pub unsafe fn unmap<O: OsMemory>(base: *mut u8, len: usize) {
     hz3_page::segmap::unregister(base as usize);
     hz3_page::stats::unmapped(len);
     // SAFETY: per the contract.
